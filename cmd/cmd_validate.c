@@ -1,0 +1,2 @@
+/* placeholder until this module is written */
+typedef int cs_placeholder_cmd_cmd_validate_c;

@@ -1,0 +1,102 @@
+/* Transports: how certsync talks to a host.
+ *
+ * A transport is a versioned vtable (struct cs_transport_ops) plus a handle.
+ * reconcile/ and the platform drivers only use these calls, never a concrete
+ * transport, so a driver works over local, SSH or WinRM alike.  One handle per
+ * host, opened once and reused from gathering through apply.
+ *
+ * Ownership: buffers passed as out parameters are the caller's (initialised
+ * by the caller with a size cap); the transport appends to them. */
+#ifndef CS_TRANSPORT_H
+#define CS_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "../../reconcile/buf.h"
+#include "../../reconcile/config.h"
+#include "../../reconcile/err.h"
+
+#define CS_TRANSPORT_ABI 1
+
+struct cs_transport;
+
+struct cs_run_result {
+	int exit_status;         /* exit code, or 128+signal */
+	struct cs_buf out;       /* stdout (capped) */
+	struct cs_buf err;       /* stderr (capped) */
+};
+void cs_run_result_init(struct cs_run_result *r, size_t cap);
+void cs_run_result_free(struct cs_run_result *r);
+
+struct cs_file_stat {
+	bool exists;
+	mode_t mode;             /* permission bits only (07777) */
+	uid_t uid;
+	gid_t gid;
+	char *owner;             /* user name, or the number as text; owned by the struct */
+	char *group;
+	int64_t size;
+};
+void cs_file_stat_free(struct cs_file_stat *st);
+
+/* Attributes for a written file.  owner/group NULL: leave as created. */
+struct cs_file_attrs {
+	mode_t mode;
+	const char *owner;
+	const char *group;
+};
+
+struct cs_transport_ops {
+	int abi;                 /* CS_TRANSPORT_ABI */
+	const char *name;        /* "local", "ssh", "winrm" */
+
+	/* Connect/authenticate.  *out is a new handle owned by the caller. */
+	int (*open)(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err);
+
+	/* Run a shell command (sh -c on Linux) with stdin_data on its standard
+	 * input; fills out.  A non-zero exit status is not an error of run()
+	 * itself: it returns 0 and the caller looks at out->exit_status. */
+	int (*run)(struct cs_transport *t, const char *command, const void *stdin_data,
+		   size_t stdin_len, struct cs_run_result *out, struct cs_err *err);
+
+	/* Append the file's content to out.  -ENOENT when it does not exist. */
+	int (*read_file)(struct cs_transport *t, const char *path, struct cs_buf *out,
+			 struct cs_err *err);
+
+	/* Replace the file atomically (temporary file in the same folder, fsync,
+	 * rename) with mode and owner/group applied before the rename: readers
+	 * see either the old or the new file, never a partial one. */
+	int (*write_file)(struct cs_transport *t, const char *path, const void *data,
+			  size_t len, const struct cs_file_attrs *attrs, struct cs_err *err);
+
+	/* Remove a file (for rolling back a file that did not exist before);
+	 * a missing file is not an error. */
+	int (*remove_file)(struct cs_transport *t, const char *path, struct cs_err *err);
+
+	/* Stat; out->exists false (and 0 returned) when missing. */
+	int (*stat)(struct cs_transport *t, const char *path, struct cs_file_stat *out,
+		    struct cs_err *err);
+
+	void (*close)(struct cs_transport *t); /* accepts NULL */
+};
+
+/* Every transport's handle starts with this, so generic code can find the
+ * ops and the host. */
+struct cs_transport {
+	const struct cs_transport_ops *ops;
+	const struct cs_host_cfg *host;
+};
+
+/* Ops for a kind, or NULL when not built yet (ssh, winrm until their issues). */
+const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind);
+
+/* Open the host's transport (per its config).  -ENOTSUP with a message when
+ * the kind is not supported yet. */
+int cs_transport_open(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err);
+void cs_transport_close(struct cs_transport *t);
+
+extern const struct cs_transport_ops cs_transport_local;
+
+#endif

@@ -1,0 +1,108 @@
+/* cs_buf: growable byte buffer with an optional size cap (see buf.h). */
+#include "buf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+void cs_buf_init(struct cs_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->max = max;
+}
+
+static int reserve(struct cs_buf *b, size_t extra)
+{
+	if (b->max && b->len + extra > b->max)
+		return -E2BIG;
+	if (b->len + extra + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->len + extra + 1) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	char *p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int cs_buf_append(struct cs_buf *b, const void *data, size_t len)
+{
+	int r = reserve(b, len);
+	if (r < 0)
+		return r;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int cs_buf_puts(struct cs_buf *b, const char *s)
+{
+	return cs_buf_append(b, s, strlen(s));
+}
+
+int cs_buf_printf(struct cs_buf *b, const char *fmt, ...)
+{
+	va_list ap, aq;
+	va_start(ap, fmt);
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	int r = n < 0 ? -EINVAL : reserve(b, (size_t)n);
+	if (r == 0) {
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		b->len += (size_t)n;
+	}
+	va_end(ap);
+	return r;
+}
+
+void cs_buf_reset(struct cs_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+char *cs_buf_detach(struct cs_buf *b, size_t *out_len)
+{
+	if (!b->data && reserve(b, 0) < 0)
+		return NULL;
+	b->data[b->len] = '\0';
+	char *p = b->data;
+	if (out_len)
+		*out_len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void cs_buf_free(struct cs_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void cs_buf_free_secret(struct cs_buf *b)
+{
+	if (!b)
+		return;
+	if (b->data)
+		OPENSSL_cleanse(b->data, b->cap);
+	cs_buf_free(b);
+}

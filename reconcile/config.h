@@ -1,0 +1,225 @@
+/* The typed configuration model (config version 1) and its loader.
+ *
+ * cs_config_load() parses the YAML with libyaml, checks the schema and every
+ * reference, and collects *all* problems as diagnostics (FILE:LINE:COL:
+ * message) instead of stopping at the first.  The model is only usable when
+ * no error diagnostic was produced.  Paths in the config that name local files
+ * (state_dir, requests/, inbox/, pki files, script paths) are stored already
+ * resolved against the config file's folder; paths on hosts stay as written.
+ *
+ * Key names are the contract of ../shared/DESIGN.md: extend, never rename. */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "diag.h"
+#include "secret.h"
+
+struct cs_pos {
+	int line; /* 1-based; 0 = unknown */
+	int col;  /* 1-based */
+};
+
+/* ---- settings ---- */
+struct cs_settings {
+	char *state_dir;     /* absolute; default "<config dir>/.certsync" */
+	int parallelism;     /* hosts at once; default 32, 1..1024 */
+};
+
+/* ---- issuers ---- */
+enum cs_issuer_kind { CS_ISSUER_CA = 1, CS_ISSUER_MANUAL, CS_ISSUER_ACME };
+
+struct cs_issuer_ca {
+	char *cert;             /* absolute path of the CA certificate (PEM) */
+	struct cs_secret key;   /* the CA private key: {file: ...} or {env: ...} */
+	int days;               /* validity of issued certificates; default 90, 1..3650 */
+};
+
+struct cs_issuer_manual {
+	char *requests;         /* absolute folder where CSRs are written; default <dir>/requests */
+	char *inbox;            /* absolute folder where the CA's replies are dropped; default <dir>/inbox */
+};
+
+enum cs_challenge_kind { CS_CHALLENGE_NONE = 0, CS_CHALLENGE_HTTP01, CS_CHALLENGE_DNS01 };
+
+struct cs_issuer_acme {
+	char *directory;        /* URL */
+	char **contact; size_t n_contact;
+	char *ca_bundle;        /* absolute path or NULL */
+	char *eab_kid;          /* NULL when no EAB */
+	struct cs_secret eab_hmac;
+	enum cs_challenge_kind challenge;
+	char *http01_host;      /* webroot mode: host name (reference) */
+	char *http01_webroot;   /* path on that host */
+	char *http01_standalone;/* "addr:port" */
+	char *dns01_hook;       /* absolute path */
+	int64_t dns01_propagation; /* seconds; default 60 */
+	char *preferred_chain;  /* issuer CN of the preferred alternate chain, or NULL */
+};
+
+struct cs_issuer_cfg {
+	char *name;
+	struct cs_pos pos;
+	enum cs_issuer_kind kind;
+	struct cs_issuer_ca ca;
+	struct cs_issuer_manual manual;
+	struct cs_issuer_acme acme;
+};
+
+/* ---- hosts ---- */
+enum cs_platform { CS_PLATFORM_LINUX = 1, CS_PLATFORM_WINDOWS };
+enum cs_transport_kind { CS_TRANSPORT_LOCAL = 1, CS_TRANSPORT_SSH, CS_TRANSPORT_WINRM };
+enum cs_reboot_policy { CS_REBOOT_NEVER = 0, CS_REBOOT_AFTER_CHANGE };
+
+struct cs_ssh_cfg {
+	char *address;
+	int port;                        /* default 22 */
+	char *user;
+	char *identity;                  /* local path (~ expanded) or NULL */
+	struct cs_secret passphrase;     /* identity passphrase */
+	struct cs_secret password;
+	char *known_hosts;               /* default ~/.ssh/known_hosts */
+	bool host_key_accept_new;        /* host_key_policy: accept-new (default strict) */
+	bool become_sudo;                /* become: sudo */
+	int64_t timeout;                 /* seconds; default 30 */
+};
+
+enum cs_winrm_auth { CS_WINRM_BASIC = 1, CS_WINRM_NTLM, CS_WINRM_NEGOTIATE };
+
+struct cs_winrm_cfg {
+	char *address;
+	int port;                        /* default 5986 (5985 with insecure_http) */
+	enum cs_winrm_auth auth;         /* default ntlm */
+	char *user;
+	struct cs_secret password;
+	char *ca_bundle;                 /* absolute path or NULL */
+	bool insecure_http;
+	int64_t timeout;                 /* seconds; default 60 */
+};
+
+struct cs_host_cfg {
+	char *name;
+	struct cs_pos pos;
+	enum cs_platform platform;
+	enum cs_transport_kind transport;
+	struct cs_ssh_cfg ssh;
+	struct cs_winrm_cfg winrm;
+	enum cs_reboot_policy reboot;
+};
+
+/* ---- certificates ---- */
+enum cs_key_type { CS_KEY_RSA = 1, CS_KEY_ECDSA };
+enum cs_curve { CS_CURVE_NONE = 0, CS_CURVE_P256, CS_CURVE_P384 };
+
+struct cs_key_spec {
+	enum cs_key_type type;   /* default rsa */
+	int bits;                /* rsa: 2048 (default), 3072, 4096 */
+	enum cs_curve curve;     /* ecdsa: p256 (default), p384 */
+};
+
+enum cs_binding_kind {
+	CS_BIND_FILES = 1, CS_BIND_STORE, CS_BIND_IIS, CS_BIND_HTTPSYS,
+	CS_BIND_EXCHANGE, CS_BIND_RDP, CS_BIND_SCRIPT,
+};
+
+struct cs_bind_files {
+	char *cert, *key, *chain, *fullchain, *pem; /* absolute paths on the host, any may be NULL (at least one set) */
+	char *owner, *group;     /* NULL = leave as the transport creates them */
+	int mode;                /* permission bits for every file; default 0600 when key or pem is set, else 0644 */
+	char *reload;            /* shell command, or NULL */
+};
+
+struct cs_bind_store { bool exportable; bool cleanup; };
+struct cs_bind_iis { char *site; int port; char *ip; char *hostname; bool sni; }; /* port 443, ip "*" */
+struct cs_bind_httpsys { char *ipport; char *hostnameport; char *appid; };
+enum { CS_EXCH_POP = 1, CS_EXCH_IMAP = 2, CS_EXCH_SMTP = 4, CS_EXCH_IIS = 8 };
+struct cs_bind_exchange { unsigned services; /* CS_EXCH_* bits */ };
+struct cs_bind_rdp { int unused; };
+struct cs_script_arg { char *name; char *value; };
+struct cs_bind_script {
+	char *path;              /* absolute local path of the script certsync sends */
+	struct cs_script_arg *args; size_t n_args; /* in the order written */
+};
+
+struct cs_binding_cfg {
+	struct cs_pos pos;
+	char *host;                  /* host name */
+	size_t host_index;           /* index into cs_config.hosts */
+	enum cs_binding_kind kind;
+	struct cs_bind_files files;
+	struct cs_bind_store store;
+	struct cs_bind_iis iis;
+	struct cs_bind_httpsys httpsys;
+	struct cs_bind_exchange exchange;
+	struct cs_bind_rdp rdp;
+	struct cs_bind_script script;
+};
+
+enum cs_starttls { CS_STARTTLS_NONE = 0, CS_STARTTLS_SMTP, CS_STARTTLS_IMAP, CS_STARTTLS_POP3 };
+
+struct cs_verify_cfg {
+	struct cs_pos pos;
+	char *connect;               /* "host:port" or "[v6]:port" */
+	char *servername;            /* SNI; NULL = the certificate's common_name */
+	enum cs_starttls starttls;
+	char *ca_bundle;             /* absolute path or NULL: chain then checked against it */
+	int64_t timeout;             /* seconds; default 30 */
+	char *host;                  /* host whose changes this checks (rolled back on failure);
+					NULL only when the certificate is bound on exactly one host, which is then used */
+	size_t host_index;           /* resolved: index into cs_config.hosts */
+};
+
+struct cs_cert_cfg {
+	char *name;
+	struct cs_pos pos;
+	char *common_name;
+	char **dns_names; size_t n_dns_names; /* as written; common_name is always added to the SAN set */
+	struct cs_key_spec key;
+	char *issuer;                /* issuer name */
+	size_t issuer_index;         /* index into cs_config.issuers */
+	int64_t renew_before;        /* seconds; default 30d */
+	int64_t remind_before;       /* seconds; default 7d */
+	struct cs_binding_cfg *bindings; size_t n_bindings;
+	struct cs_verify_cfg *verify; size_t n_verify;
+};
+
+struct cs_config {
+	char *path;                  /* the config file as given */
+	char *dir;                   /* its folder, absolute */
+	struct cs_settings settings;
+	struct cs_issuer_cfg *issuers; size_t n_issuers;   /* in file order */
+	struct cs_host_cfg *hosts; size_t n_hosts;
+	struct cs_cert_cfg *certs; size_t n_certs;
+};
+
+/* Load and validate path.  Returns 0 and a model in *out when there is no
+ * error diagnostic; -EINVAL when there are errors (all of them in diags, *out
+ * NULL); another negative code when the file cannot be read (message in
+ * diags too).  diags must be initialised by the caller. */
+int cs_config_load(struct cs_config **out, const char *path, struct cs_diags *diags);
+
+/* The same from a string; name is used in diagnostics and dir for relative
+ * paths (tests). */
+int cs_config_load_string(struct cs_config **out, const char *name, const char *dir,
+			  const char *text, size_t len, struct cs_diags *diags);
+
+void cs_config_free(struct cs_config *cfg); /* accepts NULL */
+
+/* Look-ups by name; NULL when absent. */
+const struct cs_host_cfg *cs_config_host(const struct cs_config *cfg, const char *name);
+const struct cs_issuer_cfg *cs_config_issuer(const struct cs_config *cfg, const char *name);
+const struct cs_cert_cfg *cs_config_cert(const struct cs_config *cfg, const char *name);
+
+/* The declared SAN set of a certificate: common_name plus dns_names,
+ * lowercased, sorted, without duplicates.  Caller frees with cs_strv_free. */
+char **cs_cert_names(const struct cs_cert_cfg *cert, size_t *out_n);
+
+/* "rsa 2048", "ecdsa p256": static strings. */
+const char *cs_key_spec_name(const struct cs_key_spec *spec);
+const char *cs_binding_kind_name(enum cs_binding_kind kind);  /* "files", "iis", ... */
+const char *cs_platform_name(enum cs_platform p);              /* "linux", "windows" */
+const char *cs_issuer_kind_name(enum cs_issuer_kind k);        /* "ca", "manual", "acme" */
+
+#endif

@@ -1,0 +1,64 @@
+/* Diagnostics list for validation (see diag.h). */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util.h"
+
+void cs_diags_add(struct cs_diags *d, const char *file, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	char *text = cs_xmalloc(n > 0 ? (size_t)n + 1 : 1);
+	vsnprintf(text, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	va_end(ap);
+	d->v = cs_xrealloc(d->v, (d->n + 1) * sizeof *d->v);
+	d->v[d->n].file = cs_xstrdup(file ? file : "");
+	d->v[d->n].line = line;
+	d->v[d->n].col = col;
+	d->v[d->n].msg = text;
+	d->n++;
+}
+
+void cs_diags_sort(struct cs_diags *d)
+{
+	/* Insertion sort: stable, and lists are short. */
+	for (size_t i = 1; i < d->n; i++) {
+		struct cs_diag x = d->v[i];
+		size_t j = i;
+		while (j > 0 && (d->v[j - 1].line > x.line ||
+				 (d->v[j - 1].line == x.line && d->v[j - 1].col > x.col))) {
+			d->v[j] = d->v[j - 1];
+			j--;
+		}
+		d->v[j] = x;
+	}
+}
+
+void cs_diags_print(const struct cs_diags *d, FILE *f)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].line > 0)
+			fprintf(f, "%s:%d:%d: %s\n", d->v[i].file, d->v[i].line, d->v[i].col, d->v[i].msg);
+		else
+			fprintf(f, "%s: %s\n", d->v[i].file, d->v[i].msg);
+	}
+}
+
+void cs_diags_free(struct cs_diags *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}

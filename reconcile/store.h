@@ -1,0 +1,73 @@
+/* The state folder (settings.state_dir): everything certsync keeps between
+ * runs.
+ *
+ *   STATE/                 0700, refused when group/other can access it
+ *     lock                 flock()ed by apply; holds "pid host command since"
+ *     journal.jsonl        append-only, one JSON object per line, fsync'd
+ *     certs/NAME/          0700
+ *       key.pem            0600 current private key (refused if group/other can read it)
+ *       cert.pem           current certificate (leaf)
+ *       chain.pem          its chain (may be empty)
+ *       meta.json          {"issuer": "lab", "issued_at": "...", "serial": "..."}
+ *       pending/           a request waiting for a CA: key.pem, request.csr, meta.json
+ *       archive/SERIAL/    previous key/cert/chain/meta, kept on every renewal
+ *
+ * Nothing here prints; errors name the file and the cause. */
+#ifndef CS_STORE_H
+#define CS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "err.h"
+
+struct cs_store;
+
+/* Open the state folder.  With create, make it (0700) when missing; without,
+ * a missing folder is fine (an empty store: every load returns -ENOENT).
+ * -EPERM when the folder or a key file is accessible by group/other. */
+int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs_err *err);
+void cs_store_close(struct cs_store *st); /* releases the lock; accepts NULL */
+const char *cs_store_dir(const struct cs_store *st);
+
+/* Take the exclusive lock (non-blocking).  -EBUSY with a message naming the
+ * holder ("state folder X is locked by certsync apply (pid 123 on host
+ * since 2026-...)") when another process has it. */
+int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err);
+
+/* The certificate currently in force for a config certificate. */
+struct cs_stored {
+	EVP_PKEY *key;
+	X509 *cert;
+	STACK_OF(X509) *chain;   /* never NULL after a successful load (may be empty) */
+	char *issuer;            /* name of the config issuer that produced it */
+	int64_t issued_at;
+};
+int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err); /* -ENOENT */
+/* Make key/cert/chain current; the previous ones move to archive/SERIAL/.
+ * Written atomically file by file, key first. */
+int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *cert,
+		  STACK_OF(X509) *chain, const char *issuer, struct cs_err *err);
+void cs_stored_free(struct cs_stored *s); /* members only; accepts NULL */
+
+/* A request waiting for a CA (manual issuer). */
+struct cs_pending {
+	EVP_PKEY *key;
+	X509_REQ *csr;
+	char *issuer;
+	int64_t created_at;
+};
+int cs_store_load_pending(struct cs_pending *out, struct cs_store *st, const char *name, struct cs_err *err); /* -ENOENT */
+int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
+			  const char *issuer, struct cs_err *err);
+/* Forget the pending request (after its certificate was saved).  The key is
+ * not lost: cs_store_save() already holds it. */
+int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *err);
+void cs_pending_free(struct cs_pending *p);
+
+/* Append one record (an object; "time" is added) to journal.jsonl and fsync. */
+int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err);
+
+#endif

@@ -1,0 +1,340 @@
+/* Shared helpers: allocation, paths, local files, hashes, time (see util.h). */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+static void out_of_memory(void)
+{
+	fputs("certsync: out of memory\n", stderr);
+	abort();
+}
+
+void *cs_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *cs_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *cs_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+char *cs_xstrdup(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *p = strdup(s);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+char *cs_xasprintf(const char *fmt, ...)
+{
+	va_list ap, aq;
+	va_start(ap, fmt);
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		out_of_memory();
+	char *s = cs_xmalloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+char *cs_path_join(const char *base, const char *rel)
+{
+	if (rel[0] == '/' || !base || !base[0])
+		return cs_xstrdup(rel);
+	size_t bl = strlen(base);
+	while (bl > 1 && base[bl - 1] == '/')
+		bl--;
+	/* "./x" reads better as "x" in messages. */
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	return cs_xasprintf("%.*s/%s", (int)bl, base, rel);
+}
+
+char *cs_path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return cs_xstrdup(".");
+	if (slash == path)
+		return cs_xstrdup("/");
+	return cs_xasprintf("%.*s", (int)(slash - path), path);
+}
+
+const char *cs_path_basename(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+char *cs_path_expand_home(const char *path)
+{
+	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
+		const char *home = getenv("HOME");
+		if (home && home[0])
+			return cs_xasprintf("%s%s", home, path + 1);
+	}
+	return cs_xstrdup(path);
+}
+
+int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err *err)
+{
+	if (!max)
+		max = 64u << 20;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cs_err_errno(err, -errno, "read %s", path);
+	size_t start = out->len;
+	char chunk[16384];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			close(fd);
+			return cs_err_errno(err, r, "read %s", path);
+		}
+		if (n == 0)
+			break;
+		if (out->len - start + (size_t)n > max) {
+			close(fd);
+			return cs_err_set(err, -E2BIG, "read %s: larger than %zu bytes", path, max);
+		}
+		int r = cs_buf_append(out, chunk, (size_t)n);
+		if (r < 0) {
+			close(fd);
+			return cs_err_errno(err, r, "read %s", path);
+		}
+	}
+	close(fd);
+	if (!out->data)
+		cs_buf_append(out, "", 0);
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 uid_t uid, gid_t gid, struct cs_err *err)
+{
+	char *dir = cs_path_dirname(path);
+	char *tmp = cs_xasprintf("%s/.%s.certsync-XXXXXX", dir, cs_path_basename(path));
+	int r = 0;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = cs_err_errno(err, -errno, "write %s: create temporary file in %s", path, dir);
+		goto out;
+	}
+	/* Permissions before content: a key must never be readable by others,
+	 * not even for a moment. */
+	if (fchmod(fd, mode & 07777) < 0) {
+		r = cs_err_errno(err, -errno, "write %s: chmod", path);
+		goto fail;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
+		r = cs_err_errno(err, -errno, "write %s: chown", path);
+		goto fail;
+	}
+	r = write_all(fd, data, len);
+	if (r < 0) {
+		r = cs_err_errno(err, r, "write %s", path);
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		r = cs_err_errno(err, -errno, "write %s: fsync", path);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = cs_err_errno(err, -errno, "write %s: close", path);
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = cs_err_errno(err, -errno, "write %s: rename", path);
+		goto fail;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(tmp);
+	free(dir);
+	return r;
+}
+
+int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err)
+{
+	char *p = cs_xstrdup(path);
+	int r = 0;
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, mode) < 0 && errno != EEXIST) {
+				r = cs_err_errno(err, -errno, "create folder %s", p);
+				break;
+			}
+			*s = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(p);
+	return r;
+}
+
+static void digest_hex(char *out, const EVP_MD *md, const void *data, size_t len)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_Digest(data, len, d, &n, md, NULL);
+	static const char hex[] = "0123456789ABCDEF";
+	for (unsigned int i = 0; i < n; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void cs_sha256_hex(char out[65], const void *data, size_t len)
+{
+	digest_hex(out, EVP_sha256(), data, len);
+}
+
+void cs_sha1_hex(char out[41], const void *data, size_t len)
+{
+	digest_hex(out, EVP_sha1(), data, len);
+}
+
+int64_t cs_now(void)
+{
+	const char *pin = getenv("CERTSYNC_NOW");
+	if (pin && pin[0]) {
+		int64_t t;
+		if (cs_time_parse(&t, pin) == 0)
+			return t;
+		char *end;
+		long long v = strtoll(pin, &end, 10);
+		if (*end == '\0')
+			return v;
+	}
+	return (int64_t)time(NULL);
+}
+
+void cs_time_rfc3339(char out[21], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void cs_time_date(char out[11], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+int cs_time_parse(int64_t *out, const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -EINVAL;
+	if (*end == '.') { /* fractional seconds: ignored */
+		end++;
+		while (*end >= '0' && *end <= '9')
+			end++;
+	}
+	if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+		return -EINVAL;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+void cs_strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+bool cs_streq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+char *cs_sh_quote(const char *s)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	cs_buf_puts(&b, "'");
+	for (; *s; s++) {
+		if (*s == '\'')
+			cs_buf_puts(&b, "'\\''");
+		else
+			cs_buf_append(&b, s, 1);
+	}
+	cs_buf_puts(&b, "'");
+	char *r = cs_buf_detach(&b, NULL);
+	if (!r)
+		abort();
+	return r;
+}
