@@ -1,2 +1,163 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_cmd_cmd_apply_c;
+/* certsync apply: carry out a plan (made now, or saved by plan -o and still
+ * matching what is observed), then report what happened. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmd.h"
+#include "reconcile/executor.h"
+
+#define OPT_YES 3001
+
+static void on_event(void *ctx, const struct cs_event *ev)
+{
+	const struct cs_ui *ui = ctx;
+	const struct cs_action *a = ev->action;
+	const char *reset = cs_ui_color(ui, "reset");
+	switch (ev->kind) {
+	case CS_EV_START:
+		return; /* hosts run in parallel: one line per outcome reads better */
+	case CS_EV_DONE:
+		fprintf(ui->f, "  %sdone%s     #%d %s%s%s\n", cs_ui_color(ui, "green"), reset, a->id,
+			a->summary, ev->text ? ": " : "", ev->text ? ev->text : "");
+		break;
+	case CS_EV_WAITING:
+		fprintf(ui->f, "  %swaiting%s  #%d %s: %s\n", cs_ui_color(ui, "magenta"), reset, a->id,
+			a->summary, ev->text ? ev->text : "");
+		break;
+	case CS_EV_FAILED:
+		fprintf(ui->f, "  %sFAILED%s   #%d %s: %s\n", cs_ui_color(ui, "red"), reset, a->id,
+			a->summary, ev->text ? ev->text : "");
+		break;
+	case CS_EV_SKIPPED:
+		fprintf(ui->f, "  %sskipped%s  #%d %s %s\n", cs_ui_color(ui, "yellow"), reset, a->id,
+			a->summary, ev->text ? ev->text : "");
+		break;
+	case CS_EV_ROLLBACK:
+		fprintf(ui->f, "  %srollback%s #%d %s\n", cs_ui_color(ui, "yellow"), reset, a->id,
+			ev->text ? ev->text : "");
+		break;
+	case CS_EV_ROLLBACK_FAILED:
+		fprintf(ui->f, "  %sROLLBACK FAILED%s #%d %s\n", cs_ui_color(ui, "red"), reset, a->id,
+			ev->text ? ev->text : "");
+		break;
+	}
+	fflush(ui->f);
+}
+
+static bool confirm(size_t n)
+{
+	printf("\nApply these %zu action%s? Only 'yes' is accepted: ", n, n == 1 ? "" : "s");
+	fflush(stdout);
+	char line[64];
+	if (!fgets(line, sizeof line, stdin))
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return !strcmp(line, "yes");
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CS_COMMON_LONG_OPTIONS,
+		{ "yes", no_argument, NULL, OPT_YES },
+		{ "auto-approve", no_argument, NULL, OPT_YES },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cs_common common = { 0 };
+	bool yes = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:y", longopts, NULL)) != -1) {
+		if (cs_common_option(&common, opt, optarg))
+			continue;
+		if (opt == OPT_YES || opt == 'y')
+			yes = true;
+		else
+			return cs_cli_error("usage: certsync apply %s", cs_cmd_apply.usage);
+	}
+	if (argc - optind > 1)
+		return cs_cli_error("apply takes at most one saved plan");
+	const char *plan_path = optind < argc ? argv[optind] : NULL;
+
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_plan *saved = NULL, *plan = NULL;
+	struct cs_session s;
+	memset(&s, 0, sizeof s);
+	int status = 0;
+	if (plan_path) {
+		if (cs_plan_load(&saved, plan_path, &err) < 0) {
+			status = cs_cli_error("%s", cs_err_msg(&err));
+			goto out;
+		}
+		/* The saved plan names its config; -c may still point elsewhere. */
+		if (!common.config && saved->config_path)
+			common.config = saved->config_path;
+	}
+	if ((status = cs_cli_open(&s, &common, true)))
+		goto out;
+	if (cs_plan_make(&plan, s.obs, &err) < 0) {
+		status = cs_cli_error("%s", cs_err_msg(&err));
+		goto out;
+	}
+	if (saved) {
+		if (strcmp(saved->config_sha256, plan->config_sha256) != 0) {
+			status = cs_cli_error("saved plan %s was made from another version of %s; "
+					      "run certsync plan again", plan_path, s.cfg->path);
+			goto out;
+		}
+		if (strcmp(saved->state_sha256, plan->state_sha256) != 0) {
+			status = cs_cli_error("saved plan %s is stale: the observed state changed since it was made "
+					      "(files, the store or a CA reply); run certsync plan again", plan_path);
+			goto out;
+		}
+		cs_plan_free(plan);
+		plan = saved; /* exactly what was reviewed */
+		saved = NULL;
+	}
+
+	struct cs_ui ui;
+	cs_ui_init(&ui, stdout);
+	cs_render_plan(&ui, plan);
+	if (!plan->n_actions) {
+		status = plan->n_errors ? 1 : 0;
+		goto out;
+	}
+	if (!plan_path && !yes) {
+		if (!isatty(STDIN_FILENO)) {
+			status = cs_cli_error("not applying: confirm with --yes when not running at a terminal");
+			goto out;
+		}
+		if (!confirm(plan->n_actions)) {
+			status = cs_cli_error("not applying: not confirmed");
+			goto out;
+		}
+	}
+	printf("\n");
+	struct cs_exec_summary sum;
+	int r = cs_execute(&sum, plan, s.obs, on_event, &ui);
+	printf("\n%sApply %s:%s %zu done, %zu failed, %zu skipped", cs_ui_color(&ui, "bold"),
+	       r < 0 ? "finished with failures" : "complete", cs_ui_color(&ui, "reset"), sum.done,
+	       sum.failed, sum.skipped);
+	if (sum.waiting)
+		printf(", %zu waiting for a CA", sum.waiting);
+	if (sum.rolled_back)
+		printf(", %zu rolled back", sum.rolled_back);
+	printf(".\n");
+	if (r < 0 || plan->n_errors)
+		status = 1;
+out:
+	cs_err_clear(&err);
+	cs_plan_free(saved);
+	cs_plan_free(plan);
+	cs_cli_close(&s);
+	cs_common_free(&common);
+	return status;
+}
+
+const struct cs_cmd cs_cmd_apply = {
+	.name = "apply",
+	.usage = "[-c FILE] [PLAN] [--yes] [--target host=NAME|cert=NAME]...",
+	.summary = "carry out the plan: renew, install, bind, reload, verify, roll back on failure",
+	.exec = run,
+};

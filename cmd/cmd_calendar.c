@@ -1,2 +1,142 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_cmd_cmd_calendar_c;
+/* certsync calendar: an iCalendar file with a reminder remind_before ahead
+ * of every certificate's expiry, for the team calendar. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cmd.h"
+#include "reconcile/calendar.h"
+#include "reconcile/util.h"
+#include "reconcile/x509.h"
+
+static char *where_line(const struct cs_cert_cfg *cert, const struct cs_binding_cfg *b)
+{
+	(void)cert;
+	switch (b->kind) {
+	case CS_BIND_FILES: {
+		const struct cs_bind_files *f = &b->files;
+		const char *first = f->cert ? f->cert : f->fullchain ? f->fullchain : f->pem ? f->pem :
+				    f->chain ? f->chain : f->key;
+		return cs_xasprintf("%s: files %s%s", b->host, first ? first : "", f->reload ? " (reload)" : "");
+	}
+	case CS_BIND_IIS:
+		return cs_xasprintf("%s: IIS site %s port %d", b->host, b->iis.site, b->iis.port);
+	case CS_BIND_EXCHANGE:
+		return cs_xasprintf("%s: Exchange services%s%s%s%s", b->host,
+				    b->exchange.services & CS_EXCH_POP ? " POP" : "",
+				    b->exchange.services & CS_EXCH_IMAP ? " IMAP" : "",
+				    b->exchange.services & CS_EXCH_SMTP ? " SMTP" : "",
+				    b->exchange.services & CS_EXCH_IIS ? " IIS" : "");
+	case CS_BIND_SCRIPT:
+		return cs_xasprintf("%s: script %s", b->host, cs_path_basename(b->script.path));
+	default:
+		return cs_xasprintf("%s: %s", b->host, cs_binding_kind_name(b->kind));
+	}
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CS_COMMON_LONG_OPTIONS,
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cs_common common = { 0 };
+	const char *out_path = NULL;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
+		if (cs_common_option(&common, opt, optarg))
+			continue;
+		if (opt == 'o')
+			out_path = optarg;
+		else
+			return cs_cli_error("usage: certsync calendar %s", cs_cmd_calendar.usage);
+	}
+	struct cs_config *cfg = NULL;
+	struct cs_store *store = NULL;
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_buf ics = CS_BUF_INIT;
+	int status = cs_cli_load_config(&cfg, &common);
+	if (status || (status = cs_cli_check_targets(cfg, &common)))
+		goto out;
+	if (cs_store_open(&store, cfg->settings.state_dir, false, &err) < 0) {
+		status = cs_cli_error("%s", cs_err_msg(&err));
+		goto out;
+	}
+	struct cs_calendar_entry *entries = cs_xcalloc(cfg->n_certs, sizeof *entries);
+	struct cs_cert_info *infos = cs_xcalloc(cfg->n_certs, sizeof *infos);
+	char ***wheres = cs_xcalloc(cfg->n_certs, sizeof *wheres);
+	char **lineages = cs_xcalloc(cfg->n_certs, sizeof *lineages);
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		const struct cs_cert_cfg *cert = &cfg->certs[i];
+		if (!cs_target_has_cert(&common.target, cert->name))
+			continue;
+		struct cs_stored st;
+		memset(&st, 0, sizeof st);
+		int r = cs_store_load(&st, store, cert->name, &err);
+		if (r < 0) {
+			if (r != -ENOENT)
+				status = cs_cli_error("%s", cs_err_msg(&err));
+			cs_err_clear(&err);
+			cs_stored_free(&st);
+			continue;
+		}
+		if (cs_cert_info_get(&infos[n], st.cert, &err) < 0) {
+			status = cs_cli_error("%s: %s", cert->name, cs_err_msg(&err));
+			cs_err_clear(&err);
+			cs_stored_free(&st);
+			continue;
+		}
+		cs_stored_free(&st);
+		wheres[n] = cs_xcalloc(cert->n_bindings ? cert->n_bindings : 1, sizeof **wheres);
+		for (size_t j = 0; j < cert->n_bindings; j++)
+			wheres[n][j] = where_line(cert, &cert->bindings[j]);
+		/* The lineage is the certificate's name in this state folder: it
+		 * survives renewals, so calendar clients update the same event. */
+		lineages[n] = cs_xasprintf("%s/%s", cfg->settings.state_dir, cert->name);
+		entries[n] = (struct cs_calendar_entry){
+			.cert_name = cert->name,
+			.lineage_id = lineages[n],
+			.common_name = cert->common_name,
+			.serial = infos[n].serial,
+			.not_after = infos[n].not_after,
+			.remind_before = cert->remind_before,
+			.where = (const char *const *)wheres[n],
+			.n_where = cert->n_bindings,
+		};
+		n++;
+	}
+	if (cs_calendar_write(&ics, entries, n, cs_now(), &err) < 0) {
+		status = cs_cli_error("%s", cs_err_msg(&err));
+	} else if (out_path) {
+		if (cs_file_write_atomic(out_path, ics.data, ics.len, 0644, (uid_t)-1, (gid_t)-1, &err) < 0)
+			status = cs_cli_error("%s", cs_err_msg(&err));
+	} else {
+		fwrite(ics.data, 1, ics.len, stdout);
+	}
+	for (size_t i = 0; i < n; i++) {
+		cs_strv_free(wheres[i], entries[i].n_where);
+		cs_cert_info_free(&infos[i]);
+		free(lineages[i]);
+	}
+	free(wheres);
+	free(infos);
+	free(lineages);
+	free(entries);
+out:
+	cs_buf_free(&ics);
+	cs_err_clear(&err);
+	cs_store_close(store);
+	cs_config_free(cfg);
+	cs_common_free(&common);
+	return status;
+}
+
+const struct cs_cmd cs_cmd_calendar = {
+	.name = "calendar",
+	.usage = "[-c FILE] [-o FILE.ics] [--target cert=NAME]...",
+	.summary = "iCalendar (RFC 5545) with a reminder remind_before ahead of every expiry",
+	.exec = run,
+};

@@ -1,2 +1,111 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_cmd_cmd_status_c;
+/* certsync status: per certificate and host what is installed and bound,
+ * serial, expiry, days left, in sync or drifted. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "cmd.h"
+#include "reconcile/status.h"
+
+#define OPT_JSON 4001
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static const char *state_color(const char *state)
+{
+	if (!strcmp(state, "valid") || !strcmp(state, "in sync"))
+		return "green";
+	if (!strcmp(state, "renewal due") || !strcmp(state, "drifted"))
+		return "yellow";
+	return "red";
+}
+
+static void render(const struct cs_ui *ui, json_t *report)
+{
+	const char *reset = cs_ui_color(ui, "reset");
+	size_t i, j;
+	json_t *c, *b;
+	json_array_foreach(json_object_get(report, "certificates"), i, c) {
+		const char *state = str(c, "state");
+		fprintf(ui->f, "%s%s%s (%s, issuer %s): %s%s%s\n", cs_ui_color(ui, "bold"), str(c, "name"), reset,
+			str(c, "common_name"), str(c, "issuer"), cs_ui_color(ui, state_color(state)), state, reset);
+		if (json_object_get(c, "serial"))
+			fprintf(ui->f, "  serial %s, expires %s (%lld days left)\n", str(c, "serial"),
+				str(c, "not_after"), (long long)json_integer_value(json_object_get(c, "days_left")));
+		if (json_object_get(c, "error"))
+			fprintf(ui->f, "  error: %s\n", str(c, "error"));
+		json_t *p = json_object_get(c, "pending");
+		if (p)
+			fprintf(ui->f, "  request pending since %s, reply: %s%s%s\n", str(p, "since"), str(p, "reply"),
+				json_object_get(p, "error") ? ": " : "", str(p, "error"));
+		json_array_foreach(json_object_get(c, "bindings"), j, b) {
+			const char *bs = str(b, "state");
+			fprintf(ui->f, "  %-12s %s %s: %s%s%s", str(b, "host"), str(b, "kind"), str(b, "where"),
+				cs_ui_color(ui, state_color(bs)), bs, reset);
+			if (json_object_get(b, "detail"))
+				fprintf(ui->f, " (%s)", str(b, "detail"));
+			fputc('\n', ui->f);
+		}
+	}
+	json_array_foreach(json_object_get(report, "hosts"), i, c)
+		if (json_object_get(c, "error"))
+			fprintf(ui->f, "%shost %s unreachable:%s %s\n", cs_ui_color(ui, "red"), str(c, "name"), reset,
+				str(c, "error"));
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CS_COMMON_LONG_OPTIONS,
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cs_common common = { 0 };
+	bool json = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		if (cs_common_option(&common, opt, optarg))
+			continue;
+		if (opt == OPT_JSON)
+			json = true;
+		else
+			return cs_cli_error("usage: certsync status %s", cs_cmd_status.usage);
+	}
+	if (optind < argc)
+		return cs_cli_error("status takes no arguments (use -c FILE)");
+	struct cs_session s;
+	int status = cs_cli_open(&s, &common, false);
+	if (status == 0) {
+		json_t *report = cs_status_report(s.obs);
+		if (json) {
+			cs_print_json(report, stdout);
+		} else {
+			struct cs_ui ui;
+			cs_ui_init(&ui, stdout);
+			render(&ui, report);
+		}
+		/* Unreachable hosts and broken stores are errors, drift is not. */
+		size_t i;
+		json_t *o;
+		json_array_foreach(json_object_get(report, "hosts"), i, o)
+			if (json_object_get(o, "error"))
+				status = 1;
+		json_array_foreach(json_object_get(report, "certificates"), i, o)
+			if (!strcmp(str(o, "state"), "error"))
+				status = 1;
+		json_decref(report);
+	}
+	cs_cli_close(&s);
+	cs_common_free(&common);
+	return status;
+}
+
+const struct cs_cmd cs_cmd_status = {
+	.name = "status",
+	.usage = "[-c FILE] [--json] [--target host=NAME|cert=NAME]...",
+	.summary = "inventory: per certificate and host what is installed and bound, expiry, days left, drift",
+	.exec = run,
+};

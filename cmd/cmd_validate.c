@@ -1,2 +1,34 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_cmd_cmd_validate_c;
+/* certsync validate: check the config's schema and references, no network. */
+#include <getopt.h>
+#include <stdio.h>
+#include "cmd.h"
+
+static int run(int argc, char **argv)
+{
+	static const struct option longopts[] = { CS_COMMON_LONG_OPTIONS, { NULL, 0, NULL, 0 } };
+	struct cs_common common = { 0 };
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1)
+		if (!cs_common_option(&common, opt, optarg))
+			return cs_cli_error("usage: certsync validate %s", cs_cmd_validate.usage);
+	if (optind < argc)
+		return cs_cli_error("validate takes no arguments (use -c FILE)");
+	struct cs_config *cfg = NULL;
+	int status = cs_cli_load_config(&cfg, &common);
+	if (status == 0) {
+		printf("%s: valid (%zu issuer%s, %zu host%s, %zu certificate%s)\n", cfg->path,
+		       cfg->n_issuers, cfg->n_issuers == 1 ? "" : "s", cfg->n_hosts,
+		       cfg->n_hosts == 1 ? "" : "s", cfg->n_certs, cfg->n_certs == 1 ? "" : "s");
+		status = cs_cli_check_targets(cfg, &common);
+	}
+	cs_config_free(cfg);
+	cs_common_free(&common);
+	return status;
+}
+
+const struct cs_cmd cs_cmd_validate = {
+	.name = "validate",
+	.usage = "[-c FILE]",
+	.summary = "check the config (schema, references, values) without touching any host",
+	.exec = run,
+};

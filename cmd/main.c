@@ -1,5 +1,69 @@
-/* placeholder */
-int main(void)
+/* certsync: entry point and command table. */
+#include <stdio.h>
+#include <string.h>
+#include "cmd.h"
+
+#define CERTSYNC_VERSION "0.1.0"
+
+/* Alphabetical; `help` and `version` are handled here. */
+static const struct cs_cmd *const commands[] = {
+	&cs_cmd_apply,
+	&cs_cmd_calendar,
+	&cs_cmd_plan,
+	&cs_cmd_status,
+	&cs_cmd_validate,
+};
+
+static void usage(FILE *f)
 {
-	return 0;
+	fprintf(f, "usage: certsync COMMAND [OPTIONS]\n\n"
+		   "Keeps TLS certificates on Windows and Linux hosts as declared in YAML.\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "  %-9s %s\n  %-9s %s\n\n", "help", "this text, or `help COMMAND`", "version",
+		"print the version");
+	fprintf(f, "Common options: -c FILE (default $CERTSYNC_CONFIG or ./certsync.yaml),\n"
+		   "--target host=NAME | cert=NAME (repeatable).  See README.md and docs/.\n");
+}
+
+static const struct cs_cmd *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i]->name, name))
+			return commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+		const struct cs_cmd *c = argc > 2 ? find(argv[2]) : NULL;
+		if (c)
+			printf("usage: certsync %s %s\n\n%s\n", c->name, c->usage, c->summary);
+		else
+			usage(stdout);
+		return 0;
+	}
+	if (!strcmp(name, "version") || !strcmp(name, "--version")) {
+		printf("certsync %s\n", CERTSYNC_VERSION);
+		return 0;
+	}
+	const struct cs_cmd *c = find(name);
+	if (!c) {
+		fprintf(stderr, "certsync: unknown command \"%s\"\n\n", name);
+		usage(stderr);
+		return 1;
+	}
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: certsync %s %s\n\n%s\n", c->name, c->usage, c->summary);
+			return 0;
+		}
+	return c->exec(argc - 1, argv + 1);
 }

@@ -1,2 +1,196 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_cmd_render_c;
+/* Shared command plumbing: config loading, --target, colours, plan output. */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "reconcile/diag.h"
+#include "reconcile/util.h"
+
+int cs_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("certsync: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 1;
+}
+
+static void strv_push(char ***v, size_t *n, const char *s)
+{
+	*v = cs_xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = cs_xstrdup(s);
+}
+
+bool cs_common_option(struct cs_common *c, int opt, const char *arg)
+{
+	if (opt == 'c') {
+		c->config = arg;
+		return true;
+	}
+	if (opt != CS_OPT_TARGET)
+		return false;
+	if (!strncmp(arg, "host=", 5) && arg[5])
+		strv_push(&c->target.hosts, &c->target.n_hosts, arg + 5);
+	else if (!strncmp(arg, "cert=", 5) && arg[5])
+		strv_push(&c->target.certs, &c->target.n_certs, arg + 5);
+	else {
+		cs_cli_error("--target %s: expected host=NAME or cert=NAME", arg);
+		exit(1);
+	}
+	return true;
+}
+
+const char *cs_common_config_path(const struct cs_common *c)
+{
+	if (c->config)
+		return c->config;
+	const char *env = getenv("CERTSYNC_CONFIG");
+	return env && env[0] ? env : "certsync.yaml";
+}
+
+void cs_common_free(struct cs_common *c)
+{
+	cs_strv_free(c->target.hosts, c->target.n_hosts);
+	cs_strv_free(c->target.certs, c->target.n_certs);
+	memset(&c->target, 0, sizeof c->target);
+}
+
+int cs_cli_load_config(struct cs_config **out, const struct cs_common *c)
+{
+	struct cs_diags diags = CS_DIAGS_INIT;
+	int r = cs_config_load(out, cs_common_config_path(c), &diags);
+	cs_diags_print(&diags, stderr);
+	cs_diags_free(&diags);
+	return r < 0 ? 1 : 0;
+}
+
+int cs_cli_check_targets(const struct cs_config *cfg, const struct cs_common *c)
+{
+	int status = 0;
+	for (size_t i = 0; i < c->target.n_hosts; i++)
+		if (!cs_config_host(cfg, c->target.hosts[i]))
+			status = cs_cli_error("--target host=%s: no such host in %s", c->target.hosts[i], cfg->path);
+	for (size_t i = 0; i < c->target.n_certs; i++)
+		if (!cs_config_cert(cfg, c->target.certs[i]))
+			status = cs_cli_error("--target cert=%s: no such certificate in %s", c->target.certs[i], cfg->path);
+	return status;
+}
+
+void cs_ui_init(struct cs_ui *ui, FILE *f)
+{
+	const char *no_color = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+	ui->f = f;
+	ui->color = isatty(fileno(f)) && !(no_color && no_color[0]) && !(term && !strcmp(term, "dumb"));
+}
+
+const char *cs_ui_color(const struct cs_ui *ui, const char *name)
+{
+	static const struct { const char *name, *code; } colors[] = {
+		{ "bold", "\033[1m" }, { "dim", "\033[2m" }, { "red", "\033[31m" },
+		{ "green", "\033[32m" }, { "yellow", "\033[33m" }, { "blue", "\033[34m" },
+		{ "magenta", "\033[35m" }, { "cyan", "\033[36m" }, { "reset", "\033[0m" },
+	};
+	if (!ui->color)
+		return "";
+	for (size_t i = 0; i < sizeof colors / sizeof colors[0]; i++)
+		if (!strcmp(colors[i].name, name))
+			return colors[i].code;
+	return "";
+}
+
+static void action_mark(const struct cs_action *a, const char **mark, const char **color)
+{
+	switch (a->kind) {
+	case CS_ACT_RENEW: *mark = "+"; *color = "green"; return;
+	case CS_ACT_BIND: *mark = "~"; *color = "yellow"; return;
+	case CS_ACT_RELOAD: *mark = ">"; *color = "cyan"; return;
+	case CS_ACT_VERIFY: *mark = "?"; *color = "blue"; return;
+	}
+	*mark = " ";
+	*color = "reset";
+}
+
+void cs_render_plan(const struct cs_ui *ui, const struct cs_plan *plan)
+{
+	FILE *f = ui->f;
+	const char *reset = cs_ui_color(ui, "reset"), *dim = cs_ui_color(ui, "dim");
+	if (plan->n_actions)
+		fprintf(f, "certsync will perform these actions:\n\n");
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct cs_action *a = &plan->actions[i];
+		const char *mark, *color;
+		action_mark(a, &mark, &color);
+		fprintf(f, "  %s%s #%d %s%s\n", cs_ui_color(ui, color), mark, a->id, a->summary, reset);
+		fprintf(f, "       %sbecause %s%s\n", dim, a->reason ? a->reason : "", reset);
+		if (a->n_deps) {
+			fprintf(f, "       %safter", dim);
+			for (size_t d = 0; d < a->n_deps; d++)
+				fprintf(f, "%s #%d", d ? "," : "", a->deps[d]);
+			fprintf(f, "%s\n", reset);
+		}
+	}
+	if (plan->n_actions && plan->n_notices)
+		fputc('\n', f);
+	for (size_t i = 0; i < plan->n_notices; i++) {
+		const struct cs_notice *n = &plan->notices[i];
+		const char *color = n->level == CS_NOTICE_ERROR ? "red" :
+				    n->level == CS_NOTICE_WAIT ? "magenta" : "reset";
+		const char *label = n->level == CS_NOTICE_ERROR ? "error" :
+				    n->level == CS_NOTICE_WAIT ? "waiting" : "note";
+		fprintf(f, "  %s! %s%s%s%s: %s%s\n", cs_ui_color(ui, color), label,
+			n->cert ? " (" : "", n->cert ? n->cert : "", n->cert ? ")" : "", n->text, reset);
+	}
+	if (plan->n_notices)
+		fputc('\n', f);
+	if (!plan->n_actions) {
+		fprintf(f, "%sNo changes.%s Everything selected is as declared%s.\n", cs_ui_color(ui, "green"),
+			reset, plan->n_errors ? " (except what the errors above hide)" : "");
+		return;
+	}
+	fprintf(f, "\n%sPlan:%s %zu to renew, %zu to bind, %zu to reload, %zu to verify",
+		cs_ui_color(ui, "bold"), reset, cs_plan_count(plan, CS_ACT_RENEW),
+		cs_plan_count(plan, CS_ACT_BIND), cs_plan_count(plan, CS_ACT_RELOAD),
+		cs_plan_count(plan, CS_ACT_VERIFY));
+	if (plan->n_errors)
+		fprintf(f, "; %s%zu error%s%s", cs_ui_color(ui, "red"), plan->n_errors,
+			plan->n_errors == 1 ? "" : "s", reset);
+	fprintf(f, ".\n");
+}
+
+void cs_print_json(json_t *value, FILE *f)
+{
+	json_dumpf(value, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', f);
+}
+
+int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
+{
+	memset(s, 0, sizeof *s);
+	int status = cs_cli_load_config(&s->cfg, c);
+	if (status)
+		return status;
+	if ((status = cs_cli_check_targets(s->cfg, c)))
+		return status;
+	struct cs_err err = CS_ERR_INIT;
+	if (cs_store_open(&s->store, s->cfg->settings.state_dir, for_apply, &err) < 0 ||
+	    (for_apply && cs_store_lock(s->store, "apply", &err) < 0) ||
+	    cs_observe(&s->obs, s->cfg, s->store, &c->target, &err) < 0) {
+		status = cs_cli_error("%s", cs_err_msg(&err));
+		cs_err_clear(&err);
+	}
+	return status;
+}
+
+void cs_cli_close(struct cs_session *s)
+{
+	cs_observed_free(s->obs);
+	cs_store_close(s->store);
+	cs_config_free(s->cfg);
+	memset(s, 0, sizeof *s);
+}

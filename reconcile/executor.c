@@ -1,2 +1,515 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_reconcile_executor_c;
+/* Carry out a plan (see executor.h). */
+#include "executor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tls_verify.h"
+#include "util.h"
+
+enum status { ST_PENDING = 0, ST_DONE, ST_WAITING, ST_FAILED, ST_SKIPPED };
+
+struct exec {
+	const struct cs_plan *plan;
+	struct cs_observed *obs;
+	const struct cs_config *cfg;
+	cs_event_fn on_event;
+	void *ctx;
+	pthread_mutex_t lock;            /* events, journal, summary */
+	enum status *status;             /* per action (index id-1) */
+	struct cs_undo *undo;            /* per action: what a bind changed */
+	struct cs_material *material;    /* per certificate, loaded after renewals */
+	bool *have_material;
+	struct cs_exec_summary sum;
+	size_t *hosts;                   /* host indexes with actions */
+	size_t n_hosts, next_host;
+};
+
+static size_t cert_index(const struct exec *x, const char *name)
+{
+	for (size_t i = 0; i < x->cfg->n_certs; i++)
+		if (!strcmp(x->cfg->certs[i].name, name))
+			return i;
+	return (size_t)-1;
+}
+
+static size_t host_index(const struct exec *x, const char *name)
+{
+	for (size_t i = 0; i < x->cfg->n_hosts; i++)
+		if (!strcmp(x->cfg->hosts[i].name, name))
+			return i;
+	return (size_t)-1;
+}
+
+static void journal(struct exec *x, const struct cs_action *a, const char *result, const char *detail)
+{
+	json_t *rec = json_object();
+	json_object_set_new(rec, "action", json_string(cs_action_kind_name(a->kind)));
+	json_object_set_new(rec, "id", json_integer(a->id));
+	if (a->cert)
+		json_object_set_new(rec, "certificate", json_string(a->cert));
+	if (a->host)
+		json_object_set_new(rec, "host", json_string(a->host));
+	if (a->binding >= 0)
+		json_object_set_new(rec, "binding", json_integer(a->binding));
+	if (a->command)
+		json_object_set_new(rec, "command", json_string(a->command));
+	json_object_set_new(rec, "result", json_string(result));
+	if (detail)
+		json_object_set_new(rec, "detail", json_string(detail));
+	struct cs_err err = CS_ERR_INIT;
+	/* A journal that cannot be written is reported but does not undo work
+	 * that already happened. */
+	if (cs_store_journal(x->obs->store, rec, &err) < 0 && x->on_event) {
+		struct cs_event ev = { CS_EV_ROLLBACK_FAILED, a, NULL };
+		char *text = cs_xasprintf("journal: %s", cs_err_msg(&err));
+		ev.text = text;
+		x->on_event(x->ctx, &ev);
+		free(text);
+	}
+	cs_err_clear(&err);
+	json_decref(rec);
+}
+
+/* Report an event, record the outcome, journal it: all under the lock. */
+static void report(struct exec *x, const struct cs_action *a, enum cs_event_kind kind, const char *text)
+{
+	pthread_mutex_lock(&x->lock);
+	switch (kind) {
+	case CS_EV_DONE: x->status[a->id - 1] = ST_DONE; x->sum.done++; break;
+	case CS_EV_WAITING: x->status[a->id - 1] = ST_WAITING; x->sum.waiting++; break;
+	case CS_EV_FAILED: x->status[a->id - 1] = ST_FAILED; x->sum.failed++; break;
+	case CS_EV_SKIPPED: x->status[a->id - 1] = ST_SKIPPED; x->sum.skipped++; break;
+	case CS_EV_ROLLBACK: x->sum.rolled_back++; break;
+	case CS_EV_ROLLBACK_FAILED: x->sum.failed++; break;
+	case CS_EV_START: break;
+	}
+	if (x->on_event) {
+		struct cs_event ev = { kind, a, text };
+		x->on_event(x->ctx, &ev);
+	}
+	static const char *const names[] = {
+		[CS_EV_DONE] = "done", [CS_EV_WAITING] = "waiting", [CS_EV_FAILED] = "failed",
+		[CS_EV_SKIPPED] = "skipped", [CS_EV_ROLLBACK] = "rolled back",
+		[CS_EV_ROLLBACK_FAILED] = "rollback failed",
+	};
+	if (kind != CS_EV_START)
+		journal(x, a, names[kind], text);
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* The first dependency that did not succeed, or NULL. */
+static const struct cs_action *failed_dep(struct exec *x, const struct cs_action *a, bool need_all)
+{
+	const struct cs_action *bad = NULL;
+	size_t ok = 0;
+	pthread_mutex_lock(&x->lock);
+	for (size_t i = 0; i < a->n_deps; i++) {
+		enum status s = x->status[a->deps[i] - 1];
+		if (s == ST_DONE)
+			ok++;
+		else if (!bad)
+			bad = &x->plan->actions[a->deps[i] - 1];
+	}
+	pthread_mutex_unlock(&x->lock);
+	if (!need_all && ok > 0)
+		return NULL;
+	return bad;
+}
+
+static void skip_for(struct exec *x, const struct cs_action *a, const struct cs_action *dep)
+{
+	const char *why = x->status[dep->id - 1] == ST_WAITING ? "is waiting for the CA" :
+			  x->status[dep->id - 1] == ST_SKIPPED ? "was skipped" : "failed";
+	char *text = cs_xasprintf("because %s #%d%s%s %s", cs_action_kind_name(dep->kind), dep->id,
+				  dep->cert ? " " : "", dep->cert ? dep->cert : "", why);
+	report(x, a, CS_EV_SKIPPED, text);
+	free(text);
+}
+
+/* ---- renew ---- */
+
+static int renew_issue(struct exec *x, const struct cs_action *a, const struct cs_cert_obs *c,
+		       char **detail, struct cs_err *err)
+{
+	const struct cs_cert_cfg *cert = c->cfg;
+	EVP_PKEY *key = NULL;
+	X509_REQ *csr = NULL;
+	X509 *leaf = NULL;
+	STACK_OF(X509) *chain = NULL;
+	size_t n_names = 0;
+	char **names = cs_cert_names(cert, &n_names);
+	int r;
+	if ((r = cs_key_generate(&key, &cert->key, err)) < 0 ||
+	    (r = cs_csr_create(&csr, key, cert->common_name, names, n_names, err)) < 0)
+		goto out;
+	if (a->renew_mode == CS_RENEW_REQUEST) {
+		/* Keep the key before anything leaves: a reply must find it. */
+		if ((r = cs_store_save_pending(x->obs->store, cert->name, key, csr, c->issuer->name, err)) < 0)
+			goto out;
+		if ((r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err)) < 0)
+			goto out;
+		char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
+		*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in the inbox",
+				       where ? where : "the requests folder");
+		free(where);
+		r = 1; /* waiting */
+		goto out;
+	}
+	if ((r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err)) < 0)
+		goto out;
+	if (!leaf || !cs_key_matches_cert(key, leaf)) {
+		r = cs_err_set(err, -EPROTO, "issuer %s returned a certificate for another key", c->issuer->name);
+		goto out;
+	}
+	if ((r = cs_store_save(x->obs->store, cert->name, key, leaf, chain, c->issuer->name, err)) < 0)
+		goto out;
+	struct cs_cert_info info;
+	if (cs_cert_info_get(&info, leaf, err) == 0) {
+		char date[11];
+		cs_time_date(date, info.not_after);
+		*detail = cs_xasprintf("serial %s, valid until %s", info.serial, date);
+		cs_cert_info_free(&info);
+	}
+	r = 0;
+out:
+	cs_strv_free(names, n_names);
+	EVP_PKEY_free(key);
+	X509_REQ_free(csr);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	return r;
+}
+
+static int renew_collect(struct exec *x, const struct cs_cert_obs *c, char **detail, struct cs_err *err)
+{
+	if (!c->have_reply)
+		return cs_err_set(err, -ENOENT, "the CA's reply is no longer in the inbox");
+	int r = cs_store_save(x->obs->store, c->cfg->name, c->pending.key, c->reply.cert,
+			      c->reply.chain, c->issuer->name, err);
+	if (r < 0)
+		return r;
+	r = cs_store_drop_pending(x->obs->store, c->cfg->name, err);
+	if (r < 0)
+		return r;
+	if (c->ops->collected && c->ops->collected(c->issuer, &c->reply, err) < 0)
+		return cs_err_prefix(err, "certificate installed, but tidying the inbox failed");
+	*detail = cs_xasprintf("serial %s from %s", c->reply_info.serial, c->reply.path);
+	return 0;
+}
+
+static void run_renew(struct exec *x, const struct cs_action *a)
+{
+	size_t i = cert_index(x, a->cert);
+	struct cs_err err = CS_ERR_INIT;
+	char *detail = NULL;
+	report(x, a, CS_EV_START, NULL);
+	if (i == (size_t)-1) {
+		cs_err_set(&err, -EINVAL, "certificate %s is not in the config", a->cert);
+		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+		cs_err_clear(&err);
+		return;
+	}
+	const struct cs_cert_obs *c = &x->obs->certs[i];
+	int r = !c->ops ? cs_err_set(&err, -ENOTSUP, "issuer %s is not supported yet", c->issuer->name)
+		: a->renew_mode == CS_RENEW_COLLECT ? renew_collect(x, c, &detail, &err)
+		: renew_issue(x, a, c, &detail, &err);
+	if (r < 0) {
+		cs_err_prefix(&err, "renew %s", a->cert);
+		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+	} else {
+		report(x, a, r == 1 ? CS_EV_WAITING : CS_EV_DONE, detail);
+	}
+	free(detail);
+	cs_err_clear(&err);
+}
+
+/* ---- per host ---- */
+
+static const struct cs_binding_cfg *binding_of(struct exec *x, const struct cs_action *a)
+{
+	size_t i = cert_index(x, a->cert);
+	if (i == (size_t)-1 || a->binding < 0 || (size_t)a->binding >= x->cfg->certs[i].n_bindings)
+		return NULL;
+	return &x->cfg->certs[i].bindings[a->binding];
+}
+
+/* Put back the files of the given bind actions (newest first) and say so. */
+static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_action *cause,
+		       const int *ids, size_t n_ids)
+{
+	bool all_ok = true;
+	for (size_t k = n_ids; k-- > 0;) {
+		const struct cs_action *b = &x->plan->actions[ids[k] - 1];
+		struct cs_undo *u = &x->undo[b->id - 1];
+		if (!u->n_files)
+			continue;
+		struct cs_err err = CS_ERR_INIT;
+		if (ho->platform->undo(ho->transport, u, &err) < 0) {
+			char *text = cs_xasprintf("could not put back the files of #%d: %s", b->id, cs_err_msg(&err));
+			report(x, cause, CS_EV_ROLLBACK_FAILED, text);
+			free(text);
+			all_ok = false;
+		} else {
+			struct cs_buf what = CS_BUF_INIT;
+			for (size_t f = 0; f < u->n_files; f++)
+				cs_buf_printf(&what, "%s%s", f ? ", " : "", u->files[f].path);
+			char *text = cs_xasprintf("put back %s (#%d %s)", what.data, b->id, b->cert);
+			report(x, cause, CS_EV_ROLLBACK, text);
+			free(text);
+			cs_buf_free(&what);
+		}
+		cs_undo_free(u);
+		cs_err_clear(&err);
+	}
+	return all_ok;
+}
+
+/* Run reload commands again after a rollback, so services drop the new files. */
+static void reload_again(struct exec *x, struct cs_host_obs *ho, const struct cs_action *cause,
+			 const char *const *cmds, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct cs_err err = CS_ERR_INIT;
+		if (ho->platform->reload(ho->transport, cmds[k], &err) < 0) {
+			char *text = cs_xasprintf("after putting files back: %s", cs_err_msg(&err));
+			report(x, cause, CS_EV_ROLLBACK_FAILED, text);
+			free(text);
+		} else {
+			char *text = cs_xasprintf("ran `%s` again on the previous files", cmds[k]);
+			report(x, cause, CS_EV_ROLLBACK, text);
+			free(text);
+		}
+		cs_err_clear(&err);
+	}
+}
+
+static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
+{
+	const struct cs_action *dep = failed_dep(x, a, true);
+	if (dep) {
+		skip_for(x, a, dep);
+		return;
+	}
+	report(x, a, CS_EV_START, NULL);
+	struct cs_err err = CS_ERR_INIT;
+	const struct cs_binding_cfg *b = binding_of(x, a);
+	size_t ci = cert_index(x, a->cert);
+	int r;
+	if (!b)
+		r = cs_err_set(&err, -EINVAL, "binding %d of %s is not in the config", a->binding, a->cert);
+	else if (!x->have_material[ci])
+		r = cs_err_set(&err, -ENOENT, "no certificate in the store for %s", a->cert);
+	else
+		r = ho->platform->apply(ho->transport, b, &x->material[ci], &x->undo[a->id - 1], &err);
+	if (r < 0) {
+		cs_err_prefix(&err, "%s → %s %s", a->cert, a->host, b ? cs_binding_kind_name(b->kind) : "?");
+		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+		int id = a->id;
+		undo_binds(x, ho, a, &id, 1);
+	} else {
+		report(x, a, CS_EV_DONE, NULL);
+	}
+	cs_err_clear(&err);
+}
+
+static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
+{
+	const struct cs_action *dep = failed_dep(x, a, false);
+	if (dep) {
+		skip_for(x, a, dep);
+		return;
+	}
+	report(x, a, CS_EV_START, NULL);
+	struct cs_err err = CS_ERR_INIT;
+	if (ho->platform->reload(ho->transport, a->command, &err) < 0) {
+		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+		/* The service may be half-reloaded: put the old files back and
+		 * reload again so it serves what it served before. */
+		undo_binds(x, ho, a, a->deps, a->n_deps);
+		const char *cmd = a->command;
+		reload_again(x, ho, a, &cmd, 1);
+		/* Those bindings are no longer in place. */
+		pthread_mutex_lock(&x->lock);
+		for (size_t k = 0; k < a->n_deps; k++)
+			if (x->status[a->deps[k] - 1] == ST_DONE)
+				x->status[a->deps[k] - 1] = ST_FAILED;
+		pthread_mutex_unlock(&x->lock);
+	} else {
+		report(x, a, CS_EV_DONE, NULL);
+	}
+	cs_err_clear(&err);
+}
+
+static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
+{
+	const struct cs_action *dep = failed_dep(x, a, true);
+	if (dep) {
+		skip_for(x, a, dep);
+		return;
+	}
+	report(x, a, CS_EV_START, NULL);
+	size_t ci = cert_index(x, a->cert);
+	const struct cs_cert_cfg *cert = &x->cfg->certs[ci];
+	const struct cs_verify_cfg *v = &cert->verify[a->verify];
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_tls_seen seen;
+	memset(&seen, 0, sizeof seen);
+	int r = cs_tls_wait_for(&seen, v->connect, v->servername ? v->servername : cert->common_name,
+				v->starttls, v->ca_bundle, v->timeout, x->material[ci].info.sha256, &err);
+	cs_tls_seen_free(&seen);
+	if (r == 0) {
+		char *text = cs_xasprintf("%s presents serial %s", v->connect, x->material[ci].info.serial);
+		report(x, a, CS_EV_DONE, text);
+		free(text);
+		cs_err_clear(&err);
+		return;
+	}
+	report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+	cs_err_clear(&err);
+	/* Put back this certificate's files on this host and reload what they name. */
+	int *ids = cs_xcalloc(x->plan->n_actions, sizeof *ids);
+	const char **cmds = cs_xcalloc(x->plan->n_actions, sizeof *cmds);
+	size_t n_ids = 0, n_cmds = 0;
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *b = &x->plan->actions[k];
+		if (b->kind != CS_ACT_BIND || !cs_streq(b->host, a->host) || !cs_streq(b->cert, a->cert))
+			continue;
+		ids[n_ids++] = b->id;
+		const struct cs_binding_cfg *bc = binding_of(x, b);
+		const char *cmd = bc && bc->kind == CS_BIND_FILES ? bc->files.reload : NULL;
+		bool seen_cmd = !cmd;
+		for (size_t m = 0; m < n_cmds && !seen_cmd; m++)
+			seen_cmd = !strcmp(cmds[m], cmd);
+		if (!seen_cmd)
+			cmds[n_cmds++] = cmd;
+	}
+	undo_binds(x, ho, a, ids, n_ids);
+	reload_again(x, ho, a, cmds, n_cmds);
+	free(ids);
+	free(cmds);
+}
+
+static void run_host(struct exec *x, size_t h)
+{
+	struct cs_host_obs *ho = &x->obs->hosts[h];
+	const char *name = x->cfg->hosts[h].name;
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *a = &x->plan->actions[k];
+		if (a->kind == CS_ACT_RENEW || !cs_streq(a->host, name))
+			continue;
+		if (!ho->transport) {
+			char *text = cs_xasprintf("host %s is not reachable: %s", name,
+						  ho->error ? ho->error : "no connection");
+			report(x, a, CS_EV_FAILED, text);
+			free(text);
+			continue;
+		}
+		switch (a->kind) {
+		case CS_ACT_BIND: run_bind(x, ho, a); break;
+		case CS_ACT_RELOAD: run_reload(x, ho, a); break;
+		case CS_ACT_VERIFY: run_verify(x, ho, a); break;
+		case CS_ACT_RENEW: break;
+		}
+	}
+}
+
+static void *host_worker(void *arg)
+{
+	struct exec *x = arg;
+	for (;;) {
+		pthread_mutex_lock(&x->lock);
+		size_t k = x->next_host < x->n_hosts ? x->next_host++ : x->n_hosts;
+		pthread_mutex_unlock(&x->lock);
+		if (k >= x->n_hosts)
+			return NULL;
+		run_host(x, x->hosts[k]);
+	}
+}
+
+/* After renewals: what each certificate's bindings should now carry. */
+static void load_materials(struct exec *x)
+{
+	for (size_t i = 0; i < x->cfg->n_certs; i++) {
+		bool needed = false;
+		for (size_t k = 0; k < x->plan->n_actions; k++)
+			if (x->plan->actions[k].kind != CS_ACT_RENEW &&
+			    cs_streq(x->plan->actions[k].cert, x->cfg->certs[i].name))
+				needed = true;
+		if (!needed)
+			continue;
+		struct cs_stored st;
+		memset(&st, 0, sizeof st);
+		struct cs_err err = CS_ERR_INIT;
+		if (cs_store_load(&st, x->obs->store, x->cfg->certs[i].name, &err) == 0 &&
+		    cs_material_make(&x->material[i], st.key, st.cert, st.chain, &err) == 0)
+			x->have_material[i] = true;
+		cs_stored_free(&st);
+		cs_err_clear(&err);
+	}
+}
+
+int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,
+	       cs_event_fn on_event, void *ctx)
+{
+	struct exec x = {
+		.plan = plan,
+		.obs = obs,
+		.cfg = obs->cfg,
+		.on_event = on_event,
+		.ctx = ctx,
+	};
+	pthread_mutex_init(&x.lock, NULL);
+	x.status = cs_xcalloc(plan->n_actions, sizeof *x.status);
+	x.undo = cs_xcalloc(plan->n_actions, sizeof *x.undo);
+	x.material = cs_xcalloc(x.cfg->n_certs, sizeof *x.material);
+	x.have_material = cs_xcalloc(x.cfg->n_certs, sizeof *x.have_material);
+	x.hosts = cs_xcalloc(x.cfg->n_hosts, sizeof *x.hosts);
+
+	for (size_t k = 0; k < plan->n_actions; k++)
+		if (plan->actions[k].kind == CS_ACT_RENEW)
+			run_renew(&x, &plan->actions[k]);
+	load_materials(&x);
+
+	for (size_t h = 0; h < x.cfg->n_hosts; h++)
+		for (size_t k = 0; k < plan->n_actions; k++)
+			if (cs_streq(plan->actions[k].host, x.cfg->hosts[h].name)) {
+				x.hosts[x.n_hosts++] = h;
+				break;
+			}
+	for (size_t k = 0; k < plan->n_actions; k++) {
+		const struct cs_action *a = &plan->actions[k];
+		if (a->host && host_index(&x, a->host) == (size_t)-1)
+			report(&x, a, CS_EV_FAILED, "host is not in the config");
+	}
+	size_t n_threads = (size_t)(x.cfg->settings.parallelism > 0 ? x.cfg->settings.parallelism : 1);
+	if (n_threads > x.n_hosts)
+		n_threads = x.n_hosts;
+	pthread_t *threads = cs_xcalloc(n_threads ? n_threads : 1, sizeof *threads);
+	size_t started = 0;
+	for (size_t i = 0; i < n_threads; i++) {
+		if (pthread_create(&threads[i], NULL, host_worker, &x) != 0)
+			break;
+		started++;
+	}
+	if (started == 0)
+		host_worker(&x);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+
+	for (size_t k = 0; k < plan->n_actions; k++)
+		cs_undo_free(&x.undo[k]);
+	for (size_t i = 0; i < x.cfg->n_certs; i++)
+		cs_material_free(&x.material[i]);
+	free(x.undo);
+	free(x.material);
+	free(x.have_material);
+	free(x.status);
+	free(x.hosts);
+	pthread_mutex_destroy(&x.lock);
+	if (out)
+		*out = x.sum;
+	return x.sum.failed ? -EIO : 0;
+}

@@ -1,2 +1,262 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_reconcile_observe_c;
+/* Gather the observed state: store and issuers per certificate, bindings per
+ * host in parallel (see observe.h). */
+#include "observe.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util.h"
+
+bool cs_target_has_cert(const struct cs_target *t, const char *name)
+{
+	if (!t || !t->n_certs)
+		return true;
+	for (size_t i = 0; i < t->n_certs; i++)
+		if (!strcmp(t->certs[i], name))
+			return true;
+	return false;
+}
+
+bool cs_target_has_host(const struct cs_target *t, const char *name)
+{
+	if (!t || !t->n_hosts)
+		return true;
+	for (size_t i = 0; i < t->n_hosts; i++)
+		if (!strcmp(t->hosts[i], name))
+			return true;
+	return false;
+}
+
+static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c)
+{
+	struct cs_err err = CS_ERR_INIT;
+	const struct cs_cert_cfg *cert = c->cfg;
+	int r = cs_store_load(&c->current, obs->store, cert->name, &err);
+	if (r == 0) {
+		c->have_current = true;
+		if (cs_cert_info_get(&c->current_info, c->current.cert, &err) < 0) {
+			c->error = cs_xasprintf("stored certificate: %s", cs_err_msg(&err));
+			goto out;
+		}
+		c->issued_by = c->ops && c->ops->issued_by ? c->ops->issued_by(c->issuer, c->current.cert) : -1;
+	} else if (r != -ENOENT) {
+		c->error = cs_xstrdup(cs_err_msg(&err));
+		goto out;
+	}
+	cs_err_clear(&err);
+	r = cs_store_load_pending(&c->pending, obs->store, cert->name, &err);
+	if (r == 0) {
+		c->have_pending = true;
+		struct cs_buf pem = CS_BUF_INIT;
+		if (cs_csr_to_pem(&pem, c->pending.csr, &err) == 0)
+			cs_sha256_hex(c->pending_sha256, pem.data, pem.len);
+		cs_buf_free(&pem);
+	} else if (r != -ENOENT) {
+		c->error = cs_xstrdup(cs_err_msg(&err));
+		goto out;
+	}
+	cs_err_clear(&err);
+	/* A reply only counts for the request it answers, and only when the
+	 * pending request was made for the issuer declared now. */
+	if (c->have_pending && c->ops && c->ops->asynchronous && c->ops->collect &&
+	    cs_streq(c->pending.issuer, c->issuer->name)) {
+		r = c->ops->collect(&c->reply, c->issuer, cert, &c->pending, &err);
+		if (r == 0) {
+			c->have_reply = true;
+			if (cs_cert_info_get(&c->reply_info, c->reply.cert, &err) < 0)
+				c->reply_error = cs_xstrdup(cs_err_msg(&err));
+		} else if (r != -ENOENT) {
+			c->reply_error = cs_xstrdup(cs_err_msg(&err));
+		}
+	}
+out:
+	cs_err_clear(&err);
+}
+
+/* ---- hosts, in parallel ---- */
+
+struct gather {
+	struct cs_observed *obs;
+	const struct cs_target *target;
+	size_t *jobs;          /* host indexes */
+	size_t n_jobs;
+	size_t next;
+	pthread_mutex_t lock;
+};
+
+static void observe_host(struct cs_observed *obs, const struct cs_target *target, size_t h)
+{
+	struct cs_host_obs *ho = &obs->hosts[h];
+	const struct cs_config *cfg = obs->cfg;
+	struct cs_err err = CS_ERR_INIT;
+	if (!ho->platform) {
+		ho->error = cs_xasprintf("%s hosts are not supported yet", cs_platform_name(ho->cfg->platform));
+		return;
+	}
+	if (cs_transport_open(&ho->transport, ho->cfg, &err) < 0) {
+		ho->error = cs_xstrdup(cs_err_msg(&err));
+		cs_err_clear(&err);
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		if (!obs->certs[i].selected)
+			continue;
+		for (size_t j = 0; j < cfg->certs[i].n_bindings; j++) {
+			const struct cs_binding_cfg *b = &cfg->certs[i].bindings[j];
+			if (b->host_index != h)
+				continue;
+			if (ho->platform->observe(ho->transport, b, &obs->bindings[i][j], &err) < 0) {
+				ho->error = cs_xstrdup(cs_err_msg(&err));
+				cs_err_clear(&err);
+				cs_transport_close(ho->transport);
+				ho->transport = NULL;
+				return;
+			}
+		}
+	}
+	(void)target;
+}
+
+static void *gather_worker(void *arg)
+{
+	struct gather *g = arg;
+	for (;;) {
+		pthread_mutex_lock(&g->lock);
+		size_t k = g->next < g->n_jobs ? g->next++ : g->n_jobs;
+		pthread_mutex_unlock(&g->lock);
+		if (k >= g->n_jobs)
+			return NULL;
+		observe_host(g->obs, g->target, g->jobs[k]);
+	}
+}
+
+static void gather_hosts(struct cs_observed *obs, const struct cs_target *target)
+{
+	struct gather g = { .obs = obs, .target = target };
+	pthread_mutex_init(&g.lock, NULL);
+	g.jobs = cs_xcalloc(obs->cfg->n_hosts, sizeof *g.jobs);
+	for (size_t h = 0; h < obs->cfg->n_hosts; h++)
+		if (obs->hosts[h].selected)
+			g.jobs[g.n_jobs++] = h;
+	size_t n_threads = (size_t)(obs->cfg->settings.parallelism > 0 ? obs->cfg->settings.parallelism : 1);
+	if (n_threads > g.n_jobs)
+		n_threads = g.n_jobs;
+	pthread_t *threads = cs_xcalloc(n_threads ? n_threads : 1, sizeof *threads);
+	size_t started = 0;
+	for (size_t i = 0; i < n_threads; i++)
+		if (pthread_create(&threads[i], NULL, gather_worker, &g) == 0)
+			started++;
+		else
+			break;
+	if (started == 0)
+		gather_worker(&g); /* no threads to be had: do it here */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	free(g.jobs);
+	pthread_mutex_destroy(&g.lock);
+}
+
+/* ---- digest of everything observed ---- */
+
+static void digest_state(struct cs_observed *obs)
+{
+	const struct cs_config *cfg = obs->cfg;
+	struct cs_buf t = CS_BUF_INIT;
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		const struct cs_cert_obs *c = &obs->certs[i];
+		cs_buf_printf(&t, "cert %s selected=%d current=%s pending=%s reply=%s reply_error=%s error=%s issued_by=%d\n",
+			      c->cfg->name, c->selected, c->have_current ? c->current_info.sha256 : "-",
+			      c->have_pending ? c->pending_sha256 : "-",
+			      c->have_reply ? c->reply_info.sha256 : "-",
+			      c->reply_error ? c->reply_error : "-", c->error ? c->error : "-", c->issued_by);
+		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
+			const struct cs_binding_obs *b = &obs->bindings[i][j];
+			cs_buf_printf(&t, " binding %zu error=%s\n", j, b->error ? b->error : "-");
+			for (size_t k = 0; k < b->n_files; k++) {
+				const struct cs_file_obs *f = &b->files[k];
+				cs_buf_printf(&t, "  %s %s exists=%d sha256=%s mode=%04o owner=%s group=%s\n",
+					      f->role, f->path, f->exists, f->sha256, (unsigned)f->mode,
+					      f->owner ? f->owner : "-", f->group ? f->group : "-");
+			}
+		}
+	}
+	for (size_t h = 0; h < cfg->n_hosts; h++)
+		cs_buf_printf(&t, "host %s selected=%d error=%s\n", cfg->hosts[h].name,
+			      obs->hosts[h].selected, obs->hosts[h].error ? obs->hosts[h].error : "-");
+	cs_sha256_hex(obs->state_sha256, t.data ? t.data : "", t.len);
+	cs_buf_free(&t);
+}
+
+int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_store *store,
+	       const struct cs_target *target, struct cs_err *err)
+{
+	*out = NULL;
+	struct cs_buf text = CS_BUF_INIT;
+	int r = cs_file_read(&text, cfg->path, 0, err);
+	if (r < 0)
+		return r;
+	struct cs_observed *obs = cs_xcalloc(1, sizeof *obs);
+	cs_sha256_hex(obs->config_sha256, text.data, text.len);
+	cs_buf_free(&text);
+	obs->cfg = cfg;
+	obs->store = store;
+	obs->now = cs_now();
+	obs->certs = cs_xcalloc(cfg->n_certs, sizeof *obs->certs);
+	obs->hosts = cs_xcalloc(cfg->n_hosts, sizeof *obs->hosts);
+	obs->bindings = cs_xcalloc(cfg->n_certs, sizeof *obs->bindings);
+	for (size_t h = 0; h < cfg->n_hosts; h++) {
+		obs->hosts[h].cfg = &cfg->hosts[h];
+		obs->hosts[h].platform = cs_platform_ops_for(cfg->hosts[h].platform);
+	}
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		const struct cs_cert_cfg *cert = &cfg->certs[i];
+		struct cs_cert_obs *c = &obs->certs[i];
+		c->cfg = cert;
+		c->issuer = &cfg->issuers[cert->issuer_index];
+		c->ops = cs_issuer_ops_for(c->issuer->kind);
+		c->selected = cs_target_has_cert(target, cert->name);
+		obs->bindings[i] = cs_xcalloc(cert->n_bindings, sizeof **obs->bindings);
+		if (!c->selected)
+			continue;
+		for (size_t j = 0; j < cert->n_bindings; j++) {
+			size_t h = cert->bindings[j].host_index;
+			if (cs_target_has_host(target, cfg->hosts[h].name))
+				obs->hosts[h].selected = true;
+		}
+		observe_cert(obs, c);
+	}
+	gather_hosts(obs, target);
+	digest_state(obs);
+	*out = obs;
+	return 0;
+}
+
+void cs_observed_free(struct cs_observed *obs)
+{
+	if (!obs)
+		return;
+	const struct cs_config *cfg = obs->cfg;
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		struct cs_cert_obs *c = &obs->certs[i];
+		free(c->error);
+		cs_stored_free(&c->current);
+		cs_cert_info_free(&c->current_info);
+		cs_pending_free(&c->pending);
+		cs_issuer_reply_free(&c->reply);
+		cs_cert_info_free(&c->reply_info);
+		free(c->reply_error);
+		for (size_t j = 0; j < cfg->certs[i].n_bindings; j++)
+			cs_binding_obs_free(&obs->bindings[i][j]);
+		free(obs->bindings[i]);
+	}
+	for (size_t h = 0; h < cfg->n_hosts; h++) {
+		cs_transport_close(obs->hosts[h].transport);
+		free(obs->hosts[h].error);
+	}
+	free(obs->certs);
+	free(obs->hosts);
+	free(obs->bindings);
+	free(obs);
+}

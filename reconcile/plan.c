@@ -1,2 +1,484 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_reconcile_plan_c;
+/* Diff declared against observed state into a plan (see plan.h). */
+#include "plan.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "duration.h"
+#include "util.h"
+#include <openssl/x509v3.h>
+
+struct builder {
+	struct cs_plan *plan;
+	const struct cs_observed *obs;
+	int *renew_id;       /* per certificate: id of its renew action, 0 */
+	bool *renew_new;     /* per certificate: the renew brings a new certificate in this apply */
+	struct cs_material *want;  /* per certificate: what bindings should carry now */
+	bool *have_want;
+};
+
+static struct cs_action *add_action(struct builder *b, enum cs_action_kind kind)
+{
+	struct cs_plan *p = b->plan;
+	p->actions = cs_xrealloc(p->actions, (p->n_actions + 1) * sizeof *p->actions);
+	struct cs_action *a = &p->actions[p->n_actions++];
+	memset(a, 0, sizeof *a);
+	a->id = (int)p->n_actions;
+	a->kind = kind;
+	a->binding = -1;
+	a->verify = -1;
+	return a;
+}
+
+static void add_dep(struct cs_action *a, int id)
+{
+	for (size_t i = 0; i < a->n_deps; i++)
+		if (a->deps[i] == id)
+			return;
+	a->deps = cs_xrealloc(a->deps, (a->n_deps + 1) * sizeof *a->deps);
+	a->deps[a->n_deps++] = id;
+}
+
+static void add_notice(struct builder *b, enum cs_notice_level level, const char *cert,
+		       const char *host, char *text)
+{
+	struct cs_plan *p = b->plan;
+	p->notices = cs_xrealloc(p->notices, (p->n_notices + 1) * sizeof *p->notices);
+	struct cs_notice *n = &p->notices[p->n_notices++];
+	n->level = level;
+	n->cert = cs_xstrdup(cert);
+	n->host = cs_xstrdup(host);
+	n->text = text;
+	if (level == CS_NOTICE_ERROR)
+		p->n_errors++;
+}
+
+static void sep(struct cs_buf *r)
+{
+	if (r->len)
+		cs_buf_puts(r, "; ");
+}
+
+/* Compare two sorted name lists; describe what is added and removed. */
+static bool names_differ(struct cs_buf *why, char **want, size_t n_want, char **have, size_t n_have)
+{
+	struct cs_buf add = CS_BUF_INIT, del = CS_BUF_INIT;
+	size_t i = 0, j = 0;
+	while (i < n_want || j < n_have) {
+		int c = i == n_want ? 1 : j == n_have ? -1 : strcmp(want[i], have[j]);
+		if (c < 0) {
+			cs_buf_printf(&add, "%s%s", add.len ? ", " : "", want[i++]);
+		} else if (c > 0) {
+			cs_buf_printf(&del, "%s%s", del.len ? ", " : "", have[j++]);
+		} else {
+			i++;
+			j++;
+		}
+	}
+	bool differ = add.len || del.len;
+	if (differ) {
+		sep(why);
+		cs_buf_puts(why, "names changed:");
+		if (add.len)
+			cs_buf_printf(why, " add %s", add.data);
+		if (add.len && del.len)
+			cs_buf_puts(why, ",");
+		if (del.len)
+			cs_buf_printf(why, " remove %s", del.data);
+	}
+	cs_buf_free(&add);
+	cs_buf_free(&del);
+	return differ;
+}
+
+/* Why the current certificate must be replaced; empty when it need not. */
+static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, const struct cs_cert_obs *c)
+{
+	const struct cs_cert_cfg *cert = c->cfg;
+	if (!c->have_current) {
+		cs_buf_puts(why, "no certificate issued yet");
+		return;
+	}
+	const struct cs_cert_info *info = &c->current_info;
+	char date[11], due[11], dur[32];
+	cs_time_date(date, info->not_after);
+	if (info->not_after <= obs->now) {
+		cs_buf_printf(why, "expired on %s", date);
+	} else if (info->not_after - cert->renew_before <= obs->now) {
+		cs_time_date(due, info->not_after - cert->renew_before);
+		cs_duration_format(dur, sizeof dur, cert->renew_before);
+		cs_buf_printf(why, "expires %s, inside renew_before %s (due since %s)", date, dur, due);
+	}
+	size_t n_names = 0;
+	char **names = cs_cert_names(cert, &n_names);
+	names_differ(why, names, n_names, info->dns_names, info->n_dns_names);
+	cs_strv_free(names, n_names);
+	if (!cs_key_spec_equal(&info->key, &cert->key)) {
+		sep(why);
+		cs_buf_printf(why, "key type changed: %s → %s",
+			      info->key.type ? cs_key_spec_name(&info->key) : "unknown",
+			      cs_key_spec_name(&cert->key));
+	}
+	if (!cs_streq(c->current.issuer, cert->issuer)) {
+		sep(why);
+		cs_buf_printf(why, "issued by %s, declared issuer is %s",
+			      c->current.issuer ? c->current.issuer : "an unknown issuer", cert->issuer);
+	} else if (c->issued_by == 0) {
+		sep(why);
+		cs_buf_printf(why, "not signed by issuer %s's current CA certificate (issuer %s)",
+			      cert->issuer, info->issuer);
+	}
+	if (!cs_key_matches_cert(c->current.key, c->current.cert)) {
+		sep(why);
+		cs_buf_puts(why, "stored key does not match the stored certificate");
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Does the pending request still ask for what is declared now? */
+static void pending_staleness(struct cs_buf *why, const struct cs_cert_obs *c)
+{
+	const struct cs_cert_cfg *cert = c->cfg;
+	struct cs_key_spec spec;
+	if (!cs_streq(c->pending.issuer, cert->issuer)) {
+		cs_buf_printf(why, "the pending request was made for issuer %s", c->pending.issuer);
+		return;
+	}
+	if (cs_key_spec_of(&spec, c->pending.key) < 0 || !cs_key_spec_equal(&spec, &cert->key))
+		cs_buf_printf(why, "the pending request has another key type than %s",
+			      cs_key_spec_name(&cert->key));
+	/* Names: compare the CSR's SANs with the declared set. */
+	size_t n_names = 0;
+	char **names = cs_cert_names(cert, &n_names);
+	struct cs_buf d = CS_BUF_INIT;
+	/* The request carries the SAN extension certsync wrote into it. */
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(c->pending.csr);
+	char **have = NULL;
+	size_t n_have = 0;
+	GENERAL_NAMES *gens = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL;
+	for (int k = 0; gens && k < sk_GENERAL_NAME_num(gens); k++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, k);
+		if (g->type != GEN_DNS)
+			continue;
+		const unsigned char *s = ASN1_STRING_get0_data(g->d.dNSName);
+		have = cs_xrealloc(have, (n_have + 1) * sizeof *have);
+		have[n_have++] = cs_xasprintf("%.*s", ASN1_STRING_length(g->d.dNSName), (const char *)s);
+	}
+	qsort(have, n_have, sizeof *have, cmp_str);
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	if (names_differ(&d, names, n_names, have, n_have)) {
+		sep(why);
+		cs_buf_printf(why, "the pending request has other names (%s)", d.data + strlen("names changed: "));
+	}
+	cs_buf_free(&d);
+	cs_strv_free(have, n_have);
+	cs_strv_free(names, n_names);
+}
+
+static char *files_summary(const struct cs_bind_files *f)
+{
+	struct cs_buf s = CS_BUF_INIT;
+	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		if (paths[i])
+			cs_buf_printf(&s, "%s%s", s.len ? ", " : "", paths[i]);
+	return cs_buf_detach(&s, NULL);
+}
+
+static char *binding_summary(const struct cs_cert_cfg *cert, const struct cs_binding_cfg *b)
+{
+	char *what = b->kind == CS_BIND_FILES ? files_summary(&b->files) : cs_xstrdup("");
+	char *s = cs_xasprintf("bind %s → %s %s%s%s", cert->name, b->host, cs_binding_kind_name(b->kind),
+			       what[0] ? ": " : "", what);
+	free(what);
+	return s;
+}
+
+static void plan_certificate(struct builder *b, size_t i)
+{
+	const struct cs_observed *obs = b->obs;
+	const struct cs_cert_obs *c = &obs->certs[i];
+	const struct cs_cert_cfg *cert = c->cfg;
+	struct cs_err err = CS_ERR_INIT;
+
+	if (c->error) {
+		add_notice(b, CS_NOTICE_ERROR, cert->name, NULL, cs_xstrdup(c->error));
+		return;
+	}
+	if (!c->ops) {
+		add_notice(b, CS_NOTICE_ERROR, cert->name, NULL,
+			   cs_xasprintf("issuer %s: %s issuers are not supported yet", c->issuer->name,
+					cs_issuer_kind_name(c->issuer->kind)));
+		return;
+	}
+
+	struct cs_buf why = CS_BUF_INIT;
+	enum cs_renew_mode mode = CS_RENEW_NONE;
+	if (c->ops->asynchronous && c->have_pending && cs_streq(c->pending.issuer, cert->issuer)) {
+		struct cs_buf stale = CS_BUF_INIT;
+		pending_staleness(&stale, c);
+		if (stale.len) {
+			mode = CS_RENEW_REQUEST;
+			cs_buf_printf(&why, "%s: a new request replaces it", stale.data);
+		} else if (c->reply_error) {
+			add_notice(b, CS_NOTICE_ERROR, cert->name, NULL,
+				   cs_xasprintf("reply from the CA rejected, nothing installed: %s", c->reply_error));
+		} else if (c->have_reply) {
+			char date[11];
+			cs_time_date(date, c->reply_info.not_after);
+			mode = CS_RENEW_COLLECT;
+			cs_buf_printf(&why, "the CA answered: %s (serial %s, valid until %s)", c->reply.path,
+				      c->reply_info.serial, date);
+		} else {
+			char made[21];
+			cs_time_rfc3339(made, c->pending.created_at);
+			char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
+			add_notice(b, CS_NOTICE_WAIT, cert->name, NULL,
+				   cs_xasprintf("waiting for the CA: request %s made %s; put the reply in the inbox",
+						where ? where : "", made));
+			free(where);
+		}
+		cs_buf_free(&stale);
+	} else {
+		renewal_reasons(&why, obs, c);
+		if (why.len)
+			mode = c->ops->asynchronous ? CS_RENEW_REQUEST : CS_RENEW_ISSUE;
+	}
+
+	if (mode != CS_RENEW_NONE) {
+		struct cs_action *a = add_action(b, CS_ACT_RENEW);
+		a->cert = cs_xstrdup(cert->name);
+		a->renew_mode = mode;
+		a->reason = cs_buf_detach(&why, NULL);
+		switch (mode) {
+		case CS_RENEW_ISSUE:
+			a->summary = cs_xasprintf("renew %s: new %s key, certificate from %s issuer %s",
+						  cert->name, cs_key_spec_name(&cert->key),
+						  cs_issuer_kind_name(c->issuer->kind), c->issuer->name);
+			break;
+		case CS_RENEW_REQUEST: {
+			char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
+			a->summary = cs_xasprintf("renew %s: new %s key and request %s for issuer %s, then wait for the CA",
+						  cert->name, cs_key_spec_name(&cert->key), where ? where : "",
+						  c->issuer->name);
+			free(where);
+			break;
+		}
+		default:
+			a->summary = cs_xasprintf("renew %s: install the CA's certificate (serial %s) with the pending key",
+						  cert->name, c->reply_info.serial);
+			break;
+		}
+		b->renew_id[i] = a->id;
+		b->renew_new[i] = mode == CS_RENEW_ISSUE || mode == CS_RENEW_COLLECT;
+	}
+	cs_buf_free(&why);
+
+	/* What bindings should carry if nothing is renewed in this apply. */
+	if (!b->renew_new[i] && c->have_current) {
+		if (cs_material_make(&b->want[i], c->current.key, c->current.cert, c->current.chain, &err) == 0)
+			b->have_want[i] = true;
+		else
+			add_notice(b, CS_NOTICE_ERROR, cert->name, NULL,
+				   cs_xasprintf("stored certificate: %s", cs_err_msg(&err)));
+	}
+	cs_err_clear(&err);
+}
+
+/* Bindings, reloads and verifies of one host. */
+static void plan_host(struct builder *b, size_t h)
+{
+	const struct cs_observed *obs = b->obs;
+	const struct cs_config *cfg = obs->cfg;
+	const struct cs_host_obs *ho = &obs->hosts[h];
+	if (!ho->selected)
+		return;
+	if (ho->error) {
+		add_notice(b, CS_NOTICE_ERROR, NULL, ho->cfg->name,
+			   cs_xasprintf("host %s: %s", ho->cfg->name, ho->error));
+		return;
+	}
+	size_t first_bind = b->plan->n_actions;
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		const struct cs_cert_obs *c = &obs->certs[i];
+		if (!c->selected || c->error || !c->ops)
+			continue;
+		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
+			const struct cs_binding_cfg *bc = &c->cfg->bindings[j];
+			if (bc->host_index != h)
+				continue;
+			const struct cs_binding_obs *bo = &obs->bindings[i][j];
+			if (bo->error) {
+				add_notice(b, CS_NOTICE_ERROR, c->cfg->name, ho->cfg->name,
+					   cs_xasprintf("%s → %s %s: %s", c->cfg->name, bc->host,
+							cs_binding_kind_name(bc->kind), bo->error));
+				continue;
+			}
+			struct cs_buf why = CS_BUF_INIT;
+			if (b->renew_new[i])
+				cs_buf_puts(&why, "the certificate is being renewed");
+			else if (!b->have_want[i])
+				continue; /* nothing to bind yet (waiting for the CA) */
+			else if (ho->platform->diff(bc, bo, &b->want[i], &why) == 0) {
+				cs_buf_free(&why);
+				continue;
+			}
+			struct cs_action *a = add_action(b, CS_ACT_BIND);
+			a->cert = cs_xstrdup(c->cfg->name);
+			a->host = cs_xstrdup(bc->host);
+			a->binding = (int)j;
+			a->summary = binding_summary(c->cfg, bc);
+			a->reason = cs_buf_detach(&why, NULL);
+			if (b->renew_id[i])
+				add_dep(a, b->renew_id[i]);
+		}
+	}
+	size_t end_bind = b->plan->n_actions;
+
+	/* Each distinct reload command once, after the bindings that name it. */
+	for (size_t k = first_bind; k < end_bind; k++) {
+		const struct cs_action *bind = &b->plan->actions[k];
+		const struct cs_cert_cfg *cert = cs_config_cert(cfg, bind->cert);
+		const char *cmd = cert->bindings[bind->binding].kind == CS_BIND_FILES
+			? cert->bindings[bind->binding].files.reload : NULL;
+		if (!cmd)
+			continue;
+		bool seen = false;
+		for (size_t m = end_bind; m < b->plan->n_actions; m++)
+			if (cs_streq(b->plan->actions[m].command, cmd))
+				seen = true;
+		if (seen)
+			continue;
+		struct cs_action *a = add_action(b, CS_ACT_RELOAD);
+		a->host = cs_xstrdup(ho->cfg->name);
+		a->command = cs_xstrdup(cmd);
+		a->summary = cs_xasprintf("reload on %s: %s", ho->cfg->name, cmd);
+		struct cs_buf why = CS_BUF_INIT;
+		cs_buf_puts(&why, "files changed by");
+		for (size_t m = first_bind; m < end_bind; m++) {
+			struct cs_action *bm = &b->plan->actions[m];
+			const struct cs_cert_cfg *cm = cs_config_cert(cfg, bm->cert);
+			const struct cs_binding_cfg *bcm = &cm->bindings[bm->binding];
+			if (bcm->kind == CS_BIND_FILES && cs_streq(bcm->files.reload, cmd)) {
+				a = &b->plan->actions[b->plan->n_actions - 1];
+				add_dep(a, bm->id);
+				cs_buf_printf(&why, "%s #%d (%s)", a->n_deps > 1 ? "," : "", bm->id, bm->cert);
+			}
+		}
+		a = &b->plan->actions[b->plan->n_actions - 1];
+		a->reason = cs_buf_detach(&why, NULL);
+	}
+	size_t end_reload = b->plan->n_actions;
+
+	/* Verify each certificate whose bindings changed here. */
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		const struct cs_cert_cfg *cert = &cfg->certs[i];
+		bool changed = false;
+		for (size_t k = first_bind; k < end_bind; k++)
+			if (cs_streq(b->plan->actions[k].cert, cert->name))
+				changed = true;
+		if (!changed)
+			continue;
+		for (size_t v = 0; v < cert->n_verify; v++) {
+			const struct cs_verify_cfg *vc = &cert->verify[v];
+			if (vc->host_index != h)
+				continue;
+			struct cs_action *a = add_action(b, CS_ACT_VERIFY);
+			a->cert = cs_xstrdup(cert->name);
+			a->host = cs_xstrdup(ho->cfg->name);
+			a->verify = (int)v;
+			const char *sni = vc->servername ? vc->servername : cert->common_name;
+			a->summary = cs_xasprintf("verify %s at %s%s%s (SNI %s)", cert->name, vc->connect,
+						  vc->starttls ? " with STARTTLS " : "",
+						  vc->starttls == CS_STARTTLS_SMTP ? "smtp" :
+						  vc->starttls == CS_STARTTLS_IMAP ? "imap" :
+						  vc->starttls == CS_STARTTLS_POP3 ? "pop3" : "", sni);
+			a->reason = cs_xasprintf("the endpoint must present the certificate just bound on %s",
+						 ho->cfg->name);
+			for (size_t k = first_bind; k < end_reload; k++) {
+				const struct cs_action *d = &b->plan->actions[k];
+				if (d->kind == CS_ACT_RELOAD || cs_streq(d->cert, cert->name))
+					add_dep(&b->plan->actions[b->plan->n_actions - 1], d->id);
+			}
+		}
+	}
+}
+
+int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_err *err)
+{
+	const struct cs_config *cfg = obs->cfg;
+	struct cs_plan *plan = cs_xcalloc(1, sizeof *plan);
+	memcpy(plan->config_sha256, obs->config_sha256, sizeof plan->config_sha256);
+	memcpy(plan->state_sha256, obs->state_sha256, sizeof plan->state_sha256);
+	plan->config_path = cs_xstrdup(cfg->path);
+	struct builder b = {
+		.plan = plan,
+		.obs = obs,
+		.renew_id = cs_xcalloc(cfg->n_certs, sizeof *b.renew_id),
+		.renew_new = cs_xcalloc(cfg->n_certs, sizeof *b.renew_new),
+		.want = cs_xcalloc(cfg->n_certs, sizeof *b.want),
+		.have_want = cs_xcalloc(cfg->n_certs, sizeof *b.have_want),
+	};
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		if (obs->certs[i].selected)
+			plan_certificate(&b, i);
+	for (size_t h = 0; h < cfg->n_hosts; h++)
+		plan_host(&b, h);
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		cs_material_free(&b.want[i]);
+	free(b.want);
+	free(b.have_want);
+	free(b.renew_id);
+	free(b.renew_new);
+	(void)err;
+	*out = plan;
+	return 0;
+}
+
+void cs_plan_free(struct cs_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		struct cs_action *a = &plan->actions[i];
+		free(a->cert);
+		free(a->host);
+		free(a->command);
+		free(a->summary);
+		free(a->reason);
+		free(a->deps);
+	}
+	free(plan->actions);
+	for (size_t i = 0; i < plan->n_notices; i++) {
+		free(plan->notices[i].cert);
+		free(plan->notices[i].host);
+		free(plan->notices[i].text);
+	}
+	free(plan->notices);
+	free(plan->config_path);
+	free(plan);
+}
+
+size_t cs_plan_count(const struct cs_plan *plan, enum cs_action_kind kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < plan->n_actions; i++)
+		n += plan->actions[i].kind == kind;
+	return n;
+}
+
+const char *cs_action_kind_name(enum cs_action_kind kind)
+{
+	switch (kind) {
+	case CS_ACT_RENEW: return "renew";
+	case CS_ACT_BIND: return "bind";
+	case CS_ACT_RELOAD: return "reload";
+	case CS_ACT_VERIFY: return "verify";
+	}
+	return "?";
+}

@@ -1,2 +1,132 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_reconcile_status_c;
+/* `certsync status` model (see status.h). */
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "util.h"
+
+static char *where_of(const struct cs_binding_cfg *b)
+{
+	if (b->kind != CS_BIND_FILES)
+		return cs_xstrdup(cs_binding_kind_name(b->kind));
+	const struct cs_bind_files *f = &b->files;
+	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+	struct cs_buf s = CS_BUF_INIT;
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		if (paths[i])
+			cs_buf_printf(&s, "%s%s", s.len ? ", " : "", paths[i]);
+	return cs_buf_detach(&s, NULL);
+}
+
+static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
+			      const struct cs_material *want)
+{
+	const struct cs_binding_cfg *b = &obs->cfg->certs[i].bindings[j];
+	const struct cs_host_obs *ho = &obs->hosts[b->host_index];
+	const struct cs_binding_obs *bo = &obs->bindings[i][j];
+	json_t *o = json_object();
+	json_object_set_new(o, "host", json_string(b->host));
+	json_object_set_new(o, "kind", json_string(cs_binding_kind_name(b->kind)));
+	char *where = where_of(b);
+	json_object_set_new(o, "where", json_string(where));
+	free(where);
+	const char *state = "unknown";
+	char *detail = NULL;
+	if (ho->error) {
+		state = "error";
+		detail = cs_xstrdup(ho->error);
+	} else if (bo->error) {
+		state = "error";
+		detail = cs_xstrdup(bo->error);
+	} else if (want && ho->platform) {
+		struct cs_buf why = CS_BUF_INIT;
+		if (ho->platform->diff(b, bo, want, &why)) {
+			state = "drifted";
+			detail = cs_buf_detach(&why, NULL);
+		} else {
+			state = "in sync";
+		}
+		cs_buf_free(&why);
+	} else if (!want) {
+		detail = cs_xstrdup("no certificate in the store yet");
+	}
+	json_object_set_new(o, "state", json_string(state));
+	if (detail)
+		json_object_set_new(o, "detail", json_string(detail));
+	free(detail);
+	return o;
+}
+
+json_t *cs_status_report(const struct cs_observed *obs)
+{
+	const struct cs_config *cfg = obs->cfg;
+	json_t *root = json_object();
+	char now[21];
+	cs_time_rfc3339(now, obs->now);
+	json_object_set_new(root, "now", json_string(now));
+	json_t *certs = json_array();
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		const struct cs_cert_obs *c = &obs->certs[i];
+		if (!c->selected)
+			continue;
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(c->cfg->name));
+		json_object_set_new(o, "common_name", json_string(c->cfg->common_name));
+		json_object_set_new(o, "issuer", json_string(c->cfg->issuer));
+		struct cs_material want;
+		memset(&want, 0, sizeof want);
+		bool have_want = false;
+		const char *state = "missing";
+		if (c->error) {
+			state = "error";
+			json_object_set_new(o, "error", json_string(c->error));
+		} else if (c->have_current) {
+			const struct cs_cert_info *in = &c->current_info;
+			char t[21];
+			cs_time_rfc3339(t, in->not_after);
+			json_object_set_new(o, "serial", json_string(in->serial));
+			json_object_set_new(o, "sha256", json_string(in->sha256));
+			json_object_set_new(o, "not_after", json_string(t));
+			/* Whole days left, rounded down; negative once expired. */
+			int64_t left = in->not_after - obs->now;
+			json_object_set_new(o, "days_left", json_integer(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
+			state = left <= 0 ? "expired" : left <= c->cfg->renew_before ? "renewal due" : "valid";
+			struct cs_err err = CS_ERR_INIT;
+			have_want = cs_material_make(&want, c->current.key, c->current.cert, c->current.chain, &err) == 0;
+			cs_err_clear(&err);
+		}
+		json_object_set_new(o, "state", json_string(state));
+		if (c->have_pending) {
+			char t[21];
+			cs_time_rfc3339(t, c->pending.created_at);
+			json_t *p = json_object();
+			json_object_set_new(p, "since", json_string(t));
+			json_object_set_new(p, "reply", json_string(c->have_reply ? c->reply.path : c->reply_error ? "rejected" : "none yet"));
+			if (c->reply_error)
+				json_object_set_new(p, "error", json_string(c->reply_error));
+			json_object_set_new(o, "pending", p);
+		}
+		json_t *bindings = json_array();
+		for (size_t j = 0; j < c->cfg->n_bindings; j++)
+			if (obs->hosts[c->cfg->bindings[j].host_index].selected)
+				json_array_append_new(bindings, binding_status(obs, i, j, have_want ? &want : NULL));
+		json_object_set_new(o, "bindings", bindings);
+		cs_material_free(&want);
+		json_array_append_new(certs, o);
+	}
+	json_object_set_new(root, "certificates", certs);
+	json_t *hosts = json_array();
+	for (size_t h = 0; h < cfg->n_hosts; h++) {
+		if (!obs->hosts[h].selected)
+			continue;
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(cfg->hosts[h].name));
+		json_object_set_new(o, "platform", json_string(cs_platform_name(cfg->hosts[h].platform)));
+		json_object_set_new(o, "reachable", json_boolean(obs->hosts[h].error == NULL));
+		if (obs->hosts[h].error)
+			json_object_set_new(o, "error", json_string(obs->hosts[h].error));
+		json_array_append_new(hosts, o);
+	}
+	json_object_set_new(root, "hosts", hosts);
+	return root;
+}

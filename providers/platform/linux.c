@@ -1,2 +1,316 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_providers_platform_linux_c;
+/* Linux platform driver: `files` bindings (cert, key, chain, fullchain, pem
+ * written atomically with mode and owner) and reload commands.
+ *
+ * Every file is compared byte for byte with what certsync would write, so a
+ * plan is clean exactly when the files are what the store holds. */
+#include "platform.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "reconcile/util.h"
+
+/* Files larger than this are not certificate files: refuse to slurp them. */
+#define MAX_CERT_FILE (1u << 20)
+/* How much of a failing reload's stderr goes into the message. */
+#define MAX_STDERR_SHOWN 600
+
+struct file_role {
+	const char *role;
+	size_t offset; /* of the path in struct cs_bind_files */
+};
+
+static const struct file_role roles[] = {
+	{ "cert", offsetof(struct cs_bind_files, cert) },
+	{ "key", offsetof(struct cs_bind_files, key) },
+	{ "chain", offsetof(struct cs_bind_files, chain) },
+	{ "fullchain", offsetof(struct cs_bind_files, fullchain) },
+	{ "pem", offsetof(struct cs_bind_files, pem) },
+};
+
+static const char *role_path(const struct cs_bind_files *f, const struct file_role *r)
+{
+	return *(char *const *)((const char *)f + r->offset);
+}
+
+/* The exact bytes a role's file should hold. */
+static int wanted_content(struct cs_buf *out, const char *role, const struct cs_material *m)
+{
+	int r = cs_buf_append(out, "", 0);
+	if (!strcmp(role, "cert"))
+		r = cs_buf_append(out, m->cert_pem.data, m->cert_pem.len);
+	else if (!strcmp(role, "key"))
+		r = cs_buf_append(out, m->key_pem.data, m->key_pem.len);
+	else if (!strcmp(role, "chain"))
+		r = cs_buf_append(out, m->chain_pem.data, m->chain_pem.len);
+	else if (!strcmp(role, "fullchain")) {
+		r = cs_buf_append(out, m->cert_pem.data, m->cert_pem.len);
+		if (r == 0)
+			r = cs_buf_append(out, m->chain_pem.data, m->chain_pem.len);
+	} else if (!strcmp(role, "pem")) {
+		r = cs_buf_append(out, m->key_pem.data, m->key_pem.len);
+		if (r == 0)
+			r = cs_buf_append(out, m->cert_pem.data, m->cert_pem.len);
+		if (r == 0)
+			r = cs_buf_append(out, m->chain_pem.data, m->chain_pem.len);
+	}
+	return r;
+}
+
+static bool supports(enum cs_binding_kind kind)
+{
+	return kind == CS_BIND_FILES || kind == CS_BIND_SCRIPT;
+}
+
+static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
+		   struct cs_binding_obs *out, struct cs_err *err)
+{
+	memset(out, 0, sizeof *out);
+	if (b->kind != CS_BIND_FILES) {
+		out->error = cs_xasprintf("%s bindings on linux are not supported yet",
+					  cs_binding_kind_name(b->kind));
+		return 0;
+	}
+	const struct cs_bind_files *f = &b->files;
+	out->files = cs_xcalloc(sizeof roles / sizeof roles[0], sizeof *out->files);
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+		const char *path = role_path(f, &roles[i]);
+		if (!path)
+			continue;
+		struct cs_file_obs *fo = &out->files[out->n_files++];
+		fo->role = roles[i].role;
+		fo->path = cs_xstrdup(path);
+		cs_buf_init(&fo->content, MAX_CERT_FILE);
+		struct cs_file_stat st = { 0 };
+		int r = t->ops->stat(t, path, &st, err);
+		if (r < 0)
+			return cs_err_prefix(err, "stat %s", path);
+		fo->exists = st.exists;
+		if (st.exists) {
+			fo->mode = st.mode;
+			fo->owner = cs_xstrdup(st.owner);
+			fo->group = cs_xstrdup(st.group);
+			struct cs_err rerr = CS_ERR_INIT;
+			r = t->ops->read_file(t, path, &fo->content, &rerr);
+			if (r == -ENOENT) {
+				fo->exists = false; /* removed between stat and read */
+			} else if (r < 0) {
+				/* Unreadable: the plan shows it; not the host's fault. */
+				if (!out->error)
+					out->error = cs_xstrdup(cs_err_msg(&rerr));
+			} else {
+				cs_sha256_hex(fo->sha256, fo->content.data, fo->content.len);
+			}
+			cs_err_clear(&rerr);
+		}
+		cs_file_stat_free(&st);
+	}
+	return 0;
+}
+
+/* Describe what an unexpected certificate file holds, for the reason. */
+static void describe_found(struct cs_buf *reason, const struct cs_file_obs *fo)
+{
+	struct cs_err err = CS_ERR_INIT;
+	STACK_OF(X509) *certs = NULL;
+	if (cs_certs_parse(&certs, fo->content.data, fo->content.len, &err) == 0 &&
+	    sk_X509_num(certs) > 0) {
+		struct cs_cert_info info;
+		if (cs_cert_info_get(&info, sk_X509_value(certs, 0), &err) == 0) {
+			char date[11];
+			cs_time_date(date, info.not_after);
+			cs_buf_printf(reason, " (holds serial %s, expires %s)", info.serial, date);
+			cs_cert_info_free(&info);
+		}
+	} else {
+		cs_buf_puts(reason, " (holds no certificate)");
+	}
+	sk_X509_pop_free(certs, X509_free);
+	cs_err_clear(&err);
+}
+
+static void add_reason(struct cs_buf *reason, bool *first)
+{
+	if (!*first)
+		cs_buf_puts(reason, "; ");
+	*first = false;
+}
+
+static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs,
+		const struct cs_material *want, struct cs_buf *reason)
+{
+	bool first = true, changed = false;
+	for (size_t i = 0; i < obs->n_files; i++) {
+		const struct cs_file_obs *fo = &obs->files[i];
+		if (!fo->exists) {
+			add_reason(reason, &first);
+			cs_buf_printf(reason, "%s %s is missing", fo->role, fo->path);
+			changed = true;
+			continue;
+		}
+		struct cs_buf w = CS_BUF_INIT;
+		wanted_content(&w, fo->role, want);
+		bool same = w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len);
+		cs_buf_free_secret(&w);
+		if (!same) {
+			changed = true;
+			add_reason(reason, &first);
+			if (!strcmp(fo->role, "key")) {
+				EVP_PKEY *k = NULL;
+				struct cs_err err = CS_ERR_INIT;
+				bool parsed = cs_key_parse(&k, fo->content.data, fo->content.len, &err) == 0;
+				if (!parsed)
+					cs_buf_printf(reason, "key %s holds no private key", fo->path);
+				else if (!cs_key_matches_cert(k, want->cert))
+					cs_buf_printf(reason, "key %s does not match the certificate (serial %s)",
+						      fo->path, want->info.serial);
+				else
+					cs_buf_printf(reason, "key %s is encoded differently from the stored key",
+						      fo->path);
+				EVP_PKEY_free(k);
+				cs_err_clear(&err);
+			} else if (!strcmp(fo->role, "chain")) {
+				cs_buf_printf(reason, "chain %s differs from the certificate's chain", fo->path);
+			} else {
+				cs_buf_printf(reason, "%s %s differs from the current certificate (serial %s)",
+					      fo->role, fo->path, want->info.serial);
+				describe_found(reason, fo);
+			}
+		}
+		if ((fo->mode & 07777) != (mode_t)b->files.mode) {
+			changed = true;
+			add_reason(reason, &first);
+			cs_buf_printf(reason, "mode of %s is %04o, want %04o", fo->path,
+				      (unsigned)(fo->mode & 07777), (unsigned)b->files.mode);
+		}
+		if (b->files.owner && !cs_streq(fo->owner, b->files.owner)) {
+			changed = true;
+			add_reason(reason, &first);
+			cs_buf_printf(reason, "owner of %s is %s, want %s", fo->path,
+				      fo->owner ? fo->owner : "?", b->files.owner);
+		}
+		if (b->files.group && !cs_streq(fo->group, b->files.group)) {
+			changed = true;
+			add_reason(reason, &first);
+			cs_buf_printf(reason, "group of %s is %s, want %s", fo->path,
+				      fo->group ? fo->group : "?", b->files.group);
+		}
+	}
+	return changed ? 1 : 0;
+}
+
+/* Remember a file as it is now, before it is replaced. */
+static int record(struct cs_transport *t, const char *path, struct cs_undo *undo, struct cs_err *err)
+{
+	struct cs_file_stat st = { 0 };
+	int r = t->ops->stat(t, path, &st, err);
+	if (r < 0)
+		return r;
+	undo->files = cs_xrealloc(undo->files, (undo->n_files + 1) * sizeof *undo->files);
+	struct cs_undo_file *u = &undo->files[undo->n_files];
+	memset(u, 0, sizeof *u);
+	u->path = cs_xstrdup(path);
+	u->existed = st.exists;
+	cs_buf_init(&u->content, MAX_CERT_FILE);
+	if (st.exists) {
+		u->mode = st.mode;
+		u->owner = cs_xstrdup(st.owner);
+		u->group = cs_xstrdup(st.group);
+		r = t->ops->read_file(t, path, &u->content, err);
+		if (r < 0) {
+			cs_file_stat_free(&st);
+			free(u->path);
+			cs_buf_free_secret(&u->content);
+			free(u->owner);
+			free(u->group);
+			return cs_err_prefix(err, "keep a copy of %s for rollback", path);
+		}
+		cs_buf_append(&u->content, "", 0);
+	}
+	undo->n_files++;
+	cs_file_stat_free(&st);
+	return 0;
+}
+
+static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
+		 const struct cs_material *want, struct cs_undo *undo, struct cs_err *err)
+{
+	if (b->kind != CS_BIND_FILES)
+		return cs_err_set(err, -ENOTSUP, "%s bindings on linux are not supported yet",
+				  cs_binding_kind_name(b->kind));
+	const struct cs_bind_files *f = &b->files;
+	struct cs_file_attrs attrs = { .mode = (mode_t)f->mode, .owner = f->owner, .group = f->group };
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+		const char *path = role_path(f, &roles[i]);
+		if (!path)
+			continue;
+		int r = record(t, path, undo, err);
+		if (r < 0)
+			return r;
+		struct cs_buf content = CS_BUF_INIT;
+		r = wanted_content(&content, roles[i].role, want);
+		if (r == 0)
+			r = t->ops->write_file(t, path, content.data, content.len, &attrs, err);
+		cs_buf_free_secret(&content);
+		if (r < 0)
+			return cs_err_prefix(err, "write %s", roles[i].role);
+	}
+	return 0;
+}
+
+static int undo_changes(struct cs_transport *t, const struct cs_undo *undo, struct cs_err *err)
+{
+	int first_error = 0;
+	for (size_t i = undo->n_files; i-- > 0;) {
+		const struct cs_undo_file *u = &undo->files[i];
+		struct cs_err e = CS_ERR_INIT;
+		int r;
+		if (u->existed) {
+			struct cs_file_attrs attrs = { .mode = u->mode, .owner = u->owner, .group = u->group };
+			r = t->ops->write_file(t, u->path, u->content.data, u->content.len, &attrs, &e);
+		} else {
+			r = t->ops->remove_file(t, u->path, &e);
+		}
+		/* Keep going: put back as much as possible, report the first failure. */
+		if (r < 0 && !first_error) {
+			first_error = r;
+			cs_err_set(err, r, "restore %s: %s", u->path, cs_err_msg(&e));
+		}
+		cs_err_clear(&e);
+	}
+	return first_error;
+}
+
+static int reload(struct cs_transport *t, const char *command, struct cs_err *err)
+{
+	struct cs_run_result res;
+	cs_run_result_init(&res, 64 * 1024);
+	int r = t->ops->run(t, command, NULL, 0, &res, err);
+	if (r < 0) {
+		cs_run_result_free(&res);
+		return cs_err_prefix(err, "reload `%s`", command);
+	}
+	if (res.exit_status != 0) {
+		const char *text = res.err.len ? res.err.data : (res.out.len ? res.out.data : "");
+		size_t n = strlen(text);
+		while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+			n--;
+		r = cs_err_set(err, -EIO, "reload `%s` exited with status %d%s%.*s%s", command,
+			       res.exit_status, n ? ": " : "",
+			       (int)(n > MAX_STDERR_SHOWN ? MAX_STDERR_SHOWN : n), text,
+			       n > MAX_STDERR_SHOWN ? "…" : "");
+	}
+	cs_run_result_free(&res);
+	return r;
+}
+
+const struct cs_platform_ops cs_platform_linux = {
+	.abi = CS_PLATFORM_ABI,
+	.name = "linux",
+	.supports = supports,
+	.observe = observe,
+	.diff = diff,
+	.apply = apply,
+	.undo = undo_changes,
+	.reload = reload,
+};

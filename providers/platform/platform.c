@@ -1,2 +1,81 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_providers_platform_platform_c;
+/* Platform driver table and the data types shared by every driver. */
+#include "platform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p)
+{
+	switch (p) {
+	case CS_PLATFORM_LINUX:
+		return &cs_platform_linux;
+	case CS_PLATFORM_WINDOWS:
+		return NULL; /* comes with the Windows issue */
+	}
+	return NULL;
+}
+
+int cs_material_make(struct cs_material *out, EVP_PKEY *key, X509 *cert,
+		     STACK_OF(X509) *chain, struct cs_err *err)
+{
+	memset(out, 0, sizeof *out);
+	int r;
+	if ((r = cs_key_to_pem(&out->key_pem, key, err)) < 0 ||
+	    (r = cs_cert_to_pem(&out->cert_pem, cert, err)) < 0 ||
+	    (r = cs_chain_to_pem(&out->chain_pem, chain, err)) < 0 ||
+	    (r = cs_cert_info_get(&out->info, cert, err)) < 0) {
+		cs_material_free(out);
+		return r;
+	}
+	/* Empty buffers still read as "" */
+	cs_buf_append(&out->key_pem, "", 0);
+	cs_buf_append(&out->cert_pem, "", 0);
+	cs_buf_append(&out->chain_pem, "", 0);
+	X509_up_ref(cert);
+	EVP_PKEY_up_ref(key);
+	out->cert = cert;
+	out->key = key;
+	return 0;
+}
+
+void cs_material_free(struct cs_material *m)
+{
+	if (!m)
+		return;
+	cs_buf_free_secret(&m->key_pem);
+	cs_buf_free(&m->cert_pem);
+	cs_buf_free(&m->chain_pem);
+	cs_cert_info_free(&m->info);
+	X509_free(m->cert);
+	EVP_PKEY_free(m->key);
+	memset(m, 0, sizeof *m);
+}
+
+void cs_binding_obs_free(struct cs_binding_obs *o)
+{
+	if (!o)
+		return;
+	free(o->error);
+	for (size_t i = 0; i < o->n_files; i++) {
+		free(o->files[i].path);
+		cs_buf_free_secret(&o->files[i].content);
+		free(o->files[i].owner);
+		free(o->files[i].group);
+	}
+	free(o->files);
+	memset(o, 0, sizeof *o);
+}
+
+void cs_undo_free(struct cs_undo *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->n_files; i++) {
+		free(u->files[i].path);
+		cs_buf_free_secret(&u->files[i].content);
+		free(u->files[i].owner);
+		free(u->files[i].group);
+	}
+	free(u->files);
+	memset(u, 0, sizeof *u);
+}

@@ -1,0 +1,109 @@
+/* Platform drivers: how a kind of host keeps certificates (Linux files and
+ * reload commands now; Windows stores, IIS, Exchange... later).
+ *
+ * A driver never opens connections itself: it speaks through the host's
+ * transport, so the same driver works over local, SSH or WinRM.  reconcile/
+ * only sees this vtable.  Per binding a driver can observe what is there,
+ * say whether that matches the certificate wanted (and why not), put the
+ * wanted state in place while remembering how to undo it, and undo. */
+#ifndef CS_PLATFORM_H
+#define CS_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "../../reconcile/buf.h"
+#include "../../reconcile/config.h"
+#include "../../reconcile/err.h"
+#include "../../reconcile/x509.h"
+#include "../transport/transport.h"
+
+#define CS_PLATFORM_ABI 1
+
+/* The certificate a binding should carry: PEM texts built from the store.
+ * key_pem is secret: wiped when freed, never printed. */
+struct cs_material {
+	struct cs_buf key_pem;
+	struct cs_buf cert_pem;
+	struct cs_buf chain_pem;      /* may be empty */
+	struct cs_cert_info info;     /* of the leaf */
+	X509 *cert;                   /* owned */
+	EVP_PKEY *key;                /* owned */
+};
+/* Build the PEM texts from key, leaf and chain (new references are taken). */
+int cs_material_make(struct cs_material *out, EVP_PKEY *key, X509 *cert,
+		     STACK_OF(X509) *chain, struct cs_err *err);
+void cs_material_free(struct cs_material *m); /* members only; accepts NULL */
+
+/* One file a binding manages, as observed. */
+struct cs_file_obs {
+	const char *role;             /* "cert", "key", "chain", "fullchain", "pem" (static) */
+	char *path;
+	bool exists;
+	struct cs_buf content;        /* wiped when freed: may hold a key */
+	char sha256[65];              /* of content, "" when missing */
+	mode_t mode;
+	char *owner, *group;
+};
+
+/* What a driver saw of one binding. */
+struct cs_binding_obs {
+	char *error;                  /* observing failed (message), or NULL */
+	struct cs_file_obs *files;    /* files binding */
+	size_t n_files;
+};
+void cs_binding_obs_free(struct cs_binding_obs *o); /* members only; accepts NULL */
+
+/* What apply changed, enough to put it back byte for byte. */
+struct cs_undo_file {
+	char *path;
+	bool existed;
+	struct cs_buf content;        /* wiped when freed */
+	mode_t mode;
+	char *owner, *group;
+};
+struct cs_undo {
+	struct cs_undo_file *files;
+	size_t n_files;
+};
+void cs_undo_free(struct cs_undo *u); /* members only; accepts NULL */
+
+struct cs_platform_ops {
+	int abi;                      /* CS_PLATFORM_ABI */
+	const char *name;             /* "linux" */
+
+	/* Can this platform carry that kind of binding at all? */
+	bool (*supports)(enum cs_binding_kind kind);
+
+	/* Read what the binding looks like now.  A problem reading is put in
+	 * out->error and 0 returned (the plan shows it); a negative return means
+	 * the host itself failed (transport down). */
+	int (*observe)(struct cs_transport *t, const struct cs_binding_cfg *b,
+		       struct cs_binding_obs *out, struct cs_err *err);
+
+	/* Compare with the wanted material.  Returns 1 and appends a
+	 * human-checkable reason to reason when a change is needed, 0 when in
+	 * sync.  Pure: no I/O, deterministic. */
+	int (*diff)(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs,
+		    const struct cs_material *want, struct cs_buf *reason);
+
+	/* Put the wanted material in place.  Before changing anything it records
+	 * in undo how to put back what was there, so a failure at any point can
+	 * be rolled back with undo(). */
+	int (*apply)(struct cs_transport *t, const struct cs_binding_cfg *b,
+		     const struct cs_material *want, struct cs_undo *undo, struct cs_err *err);
+
+	/* Put back everything recorded in undo, newest first. */
+	int (*undo)(struct cs_transport *t, const struct cs_undo *undo, struct cs_err *err);
+
+	/* Run a reload command on the host; a non-zero exit is an error whose
+	 * message carries the command's (truncated) stderr. */
+	int (*reload)(struct cs_transport *t, const char *command, struct cs_err *err);
+};
+
+/* Driver for a platform, or NULL when not available yet. */
+const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p);
+
+extern const struct cs_platform_ops cs_platform_linux;
+
+#endif

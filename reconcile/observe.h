@@ -1,0 +1,77 @@
+/* Observed state: what is actually there, gathered before every plan.
+ *
+ * From the store: each certificate's current key/cert, a pending request and
+ * (for asynchronous issuers) the CA's reply waiting in the inbox.  From the
+ * hosts, in parallel up to settings.parallelism: each binding as its platform
+ * driver sees it.  A host that cannot be reached is recorded with its error;
+ * the rest is observed normally.  Host transports stay open for apply. */
+#ifndef CS_OBSERVE_H
+#define CS_OBSERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "store.h"
+#include "x509.h"
+#include "providers/issuer/issuer.h"
+#include "providers/platform/platform.h"
+#include "providers/transport/transport.h"
+
+/* --target selectors: empty lists select everything. */
+struct cs_target {
+	char **hosts; size_t n_hosts;
+	char **certs; size_t n_certs;
+};
+bool cs_target_has_cert(const struct cs_target *t, const char *name);
+bool cs_target_has_host(const struct cs_target *t, const char *name);
+
+struct cs_cert_obs {
+	const struct cs_cert_cfg *cfg;
+	const struct cs_issuer_cfg *issuer;
+	const struct cs_issuer_ops *ops;  /* NULL: issuer kind not supported yet */
+	bool selected;                    /* by --target */
+	char *error;                      /* the store or the issuer could not be read */
+
+	bool have_current;
+	struct cs_stored current;
+	struct cs_cert_info current_info;
+	int issued_by;                    /* ops->issued_by on current: 1, 0, -1 */
+
+	bool have_pending;
+	struct cs_pending pending;
+	char pending_sha256[65];          /* of the CSR PEM */
+
+	bool have_reply;                  /* asynchronous issuer answered */
+	struct cs_issuer_reply reply;
+	struct cs_cert_info reply_info;
+	char *reply_error;                /* a reply is there but wrong: nothing may be installed */
+};
+
+struct cs_host_obs {
+	const struct cs_host_cfg *cfg;
+	const struct cs_platform_ops *platform;  /* NULL: not supported yet */
+	bool selected;                   /* some selected binding is on it */
+	struct cs_transport *transport;  /* open after a successful observe */
+	char *error;                     /* unreachable / unsupported: message */
+};
+
+struct cs_observed {
+	const struct cs_config *cfg;
+	struct cs_store *store;          /* borrowed */
+	int64_t now;
+	struct cs_cert_obs *certs;       /* cfg->n_certs */
+	struct cs_host_obs *hosts;       /* cfg->n_hosts */
+	struct cs_binding_obs **bindings;/* [cert][binding] */
+	char config_sha256[65];          /* of the config file's bytes */
+	char state_sha256[65];           /* of everything observed, for saved plans */
+};
+
+/* Gather.  Fails (negative) only when nothing sensible can be observed (e.g.
+ * the config file cannot be read); per-host and per-certificate problems are
+ * recorded in the result. */
+int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_store *store,
+	       const struct cs_target *target, struct cs_err *err);
+void cs_observed_free(struct cs_observed *obs); /* closes transports; accepts NULL */
+
+#endif

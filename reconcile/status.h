@@ -1,0 +1,17 @@
+/* Inventory for `certsync status`: per certificate what the store holds and,
+ * per binding, whether the host carries it (in sync) or something else
+ * (drifted).  Built as JSON so --json and the human table share one model. */
+#ifndef CS_STATUS_H
+#define CS_STATUS_H
+
+#include <jansson.h>
+#include "observe.h"
+
+/* {"now": "...", "certificates": [{"name", "common_name", "issuer", "serial",
+ *   "not_after", "days_left", "state", "pending", "bindings": [{"host",
+ *   "kind", "where", "state", "detail"}]}], "hosts": [{"name", "error"}]}
+ * state of a certificate: "valid", "renewal due", "expired", "missing",
+ * "error"; of a binding: "in sync", "drifted", "error", "unknown". */
+json_t *cs_status_report(const struct cs_observed *obs);
+
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# What a user sees when things are wrong: config errors as FILE:LINE:COL,
+# a missing config, bad --target, unknown commands — exit 1, clear words.
+. "$(dirname "$0")/lib.sh"
+cd "$TEST_TMP"
+
+expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" 'certsync.yaml'
+cat >bad.yaml <<'YAML'
+version: 1
+hosts:
+  here: { platform: linux, local: {} }
+certificates:
+  web:
+    comon_name: web.test
+    issuer: nowhere
+    renew_before: 30 days
+YAML
+expect_exit 1 "$CERTSYNC" validate -c bad.yaml
+expect_contains "$OUT" 'bad.yaml:6:5: .*comon_name.*did you mean.*common_name'
+expect_contains "$OUT" 'bad.yaml:7:13: .*nowhere'
+expect_contains "$OUT" 'bad.yaml:8:19: '
+[ "$(grep -c 'bad.yaml:' <<<"$OUT")" -ge 3 ] && ok "all errors reported" || not_ok "all errors reported" "$OUT"
+expect_exit 1 "$CERTSYNC" plan -c bad.yaml
+expect_exit 1 "$CERTSYNC" frobnicate
+expect_contains "$OUT" 'unknown command'
+expect_exit 0 "$CERTSYNC" validate -c "$(dirname "$0")/../../examples/iis-exchange-isa/certsync.yaml"
+expect_exit 0 "$CERTSYNC" validate -c "$(dirname "$0")/../../examples/local/certsync.yaml"
+expect_exit 1 "$CERTSYNC" plan -c "$(dirname "$0")/../../examples/local/certsync.yaml" --target host=nosuch
+expect_contains "$OUT" 'no such host'
+done_testing

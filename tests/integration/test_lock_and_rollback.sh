@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A second apply on the same state is refused while one runs, naming the
+# holder; a failing reload puts the previous files back byte for byte, runs
+# the reload again, and the plan still shows the change as pending.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures.sh"
+
+d=$TEST_TMP/site
+make_ca "$d" ca
+# The reload waits for a flag file so the first apply holds the lock while
+# the second one starts.
+local_config "$d" '{ ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }' \
+	'while [ ! -e go ]; do sleep 0.05; done; echo reloaded >> out/reload.log'
+cd "$d"
+
+"$CERTSYNC" apply --yes >first.log 2>&1 &
+first=$!
+cleanup_add "kill $first"
+for _ in $(seq 100); do [ -e out/web.crt ] && break; sleep 0.05; done
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" "locked by certsync apply \\(pid $first"
+touch go
+wait "$first" && ok "first apply finished" || not_ok "first apply finished" "$(cat first.log)"
+
+# Converged.  Now make the reload fail after new files are written.
+cp out/web.crt before.crt; cp out/web.key before.key; cp out/web-full.pem before-full.pem
+stat -c '%a %U %G' out/web.key >before.mode
+sed -i "s|reload: \".*\"|reload: \"echo attempt >> out/reload.log; test -e healthy\"|" certsync.yaml
+sed -i 's/www.web.test\]/www.web.test, api.web.test]/' certsync.yaml   # forces a renewal
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" 'FAILED .*reload .*exited with status 1'
+expect_contains "$OUT" 'rollback .*put back'
+expect_contains "$OUT" 'ran `.*` again on the previous files'
+cmp -s before.crt out/web.crt && cmp -s before.key out/web.key && cmp -s before-full.pem out/web-full.pem \
+	&& ok "previous files restored byte for byte" || not_ok "previous files restored byte for byte"
+[ "$(stat -c '%a %U %G' out/web.key)" = "$(cat before.mode)" ] && ok "mode and owner restored" \
+	|| not_ok "mode and owner restored"
+[ "$(grep -c attempt out/reload.log)" = 2 ] && ok "reload ran again after rollback" \
+	|| not_ok "reload ran again after rollback" "$(cat out/reload.log)"
+[ -z "$(find out -name '.*certsync*')" ] && ok "no temporary files left" || not_ok "no temporary files left"
+
+# The renewal itself is kept (never re-issued by accident): only the binding is pending.
+expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+expect_contains "$OUT" 'Plan: 0 to renew, 1 to bind, 1 to reload'
+touch healthy
+expect_exit 0 "$CERTSYNC" apply --yes
+expect_contains "$(openssl x509 -in out/web.crt -noout -ext subjectAltName)" 'api.web.test'
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+done_testing

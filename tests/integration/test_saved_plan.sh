@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# plan -o writes a plan without key material; apply PLAN carries out exactly
+# it, and refuses it once the observed state or the config changed.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures.sh"
+
+d=$TEST_TMP/site
+make_ca "$d" ca
+local_config "$d" '{ ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }' 'true'
+cd "$d"
+
+expect_exit 0 "$CERTSYNC" apply --yes
+cp pki/ca.crt out/web.crt            # drift
+expect_exit 2 "$CERTSYNC" plan -o drift.plan --detailed-exitcode
+expect_contains "$OUT" 'Saved the plan to drift.plan'
+[ "$(stat -c %a drift.plan)" = 600 ] && ok "saved plan is 0600" || not_ok "saved plan is 0600"
+grep -q 'PRIVATE KEY' drift.plan && not_ok "no key material in the saved plan" || ok "no key material in the saved plan"
+expect_exit 0 python3 -c 'import json,sys; p=json.load(open("drift.plan")); sys.exit(0 if [a["kind"] for a in p["actions"]]==["bind","reload"] else 1)'
+
+# Someone changes the files after the review: the plan is stale.
+echo tampered >out/web-full.pem
+expect_exit 1 "$CERTSYNC" apply drift.plan
+expect_contains "$OUT" 'saved plan drift.plan is stale'
+[ "$(cat out/web-full.pem)" = tampered ] && ok "stale plan changed nothing" || not_ok "stale plan changed nothing"
+
+expect_exit 0 "$CERTSYNC" plan -o fresh.plan
+echo "# a comment" >>certsync.yaml
+expect_exit 1 "$CERTSYNC" apply fresh.plan
+expect_contains "$OUT" 'made from another version of'
+sed -i '$d' certsync.yaml
+expect_exit 0 "$CERTSYNC" apply fresh.plan
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
+echo '{"format_version": 1, "actions": []}' >broken.plan
+expect_exit 1 "$CERTSYNC" apply broken.plan
+expect_contains "$OUT" 'config_sha256'
+done_testing
