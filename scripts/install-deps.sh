@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh — install the Debian packages that building
+# certsync and running its test suite need.  Does nothing (and needs no
+# network) when they are all installed already; otherwise runs apt-get as
+# root, through sudo when not root.
+set -euo pipefail
+
+packages=(
+	meson ninja-build pkg-config gcc libc6-dev
+	libyaml-dev libssl-dev libssh2-1-dev libcurl4-openssl-dev libjansson-dev libxml2-dev
+	openssl python3 python3-icalendar ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all ${#packages[@]} packages already installed"
+	exit 0
+fi
+
+as_root=()
+if ((EUID != 0)); then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+		exit 1
+	}
+	as_root=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update
+"${as_root[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
