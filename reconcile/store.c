@@ -531,7 +531,7 @@ int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *ce
 	if (r < 0)
 		goto out;
 	if (!cs_key_matches_cert(key, cert)) {
-		r = cs_err_set(err, -EINVAL, "save %s: the certificate does not belong to the key", name);
+		r = cs_err_set(err, -EINVAL, "the certificate does not belong to the key");
 		goto out;
 	}
 	dir = cert_dir(st, name);
