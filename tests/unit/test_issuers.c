@@ -307,6 +307,7 @@ static void test_collect(struct fixture *fx)
 		free(a);
 		free(b);
 		free(serial);
+		cs_issuer_reply_free(&reply);
 		tap_int(collect(fx, &reply, &err), -ENOENT, "nothing to collect afterwards");
 	}
 	cs_issuer_reply_free(&reply);
