@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -103,6 +104,7 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 	char *const argv[] = { "sh", "-c", (char *)command, NULL };
 	sigset_t block, old;
 	pid_t pid = -1;
+	int pidfd = -1;
 	int r = 0;
 
 	/* A command that exits without reading its input turns our write
@@ -137,18 +139,26 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 		in[1] = -1;
 	}
 
+	/* A command that starts a daemon ("nginx &") leaves it holding our
+	 * pipes; waiting for EOF would then wait for the daemon.  The pidfd
+	 * says when the command itself is done.  Without one (old kernel) EOF
+	 * is all there is. */
+	pidfd = pidfd_open(pid, 0);
+
 	/* Feed stdin and drain stdout/stderr together: doing them one after
 	 * the other deadlocks as soon as a pipe buffer fills up. */
 	const char *inp = stdin_data;
 	size_t left = stdin_len;
 	char chunk[65536];
-	while (in[1] >= 0 || o[0] >= 0 || e[0] >= 0) {
-		struct pollfd p[3] = {
+	bool exited = false;
+	while (!exited && (in[1] >= 0 || o[0] >= 0 || e[0] >= 0)) {
+		struct pollfd p[4] = {
 			{ .fd = in[1], .events = POLLOUT },
 			{ .fd = o[0], .events = POLLIN },
 			{ .fd = e[0], .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
 		};
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = cs_err_errno(err, -errno, "run: poll");
@@ -167,16 +177,24 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 				in[1] = -1;
 			}
 		}
+		exited = p[3].revents != 0;
 		for (int i = 1; i < 3; i++) {
 			int *fd = i == 1 ? &o[0] : &e[0];
-			if (*fd < 0 || !p[i].revents)
-				continue;
-			ssize_t n = read(*fd, chunk, sizeof chunk);
-			if (n > 0)
-				append_capped(i == 1 ? &out->out : &out->err, chunk, (size_t)n);
-			else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				close(*fd);
-				*fd = -1;
+			/* Once the command has exited everything it wrote is
+			 * already in the pipe (it could not have exited while
+			 * blocked on a full one): read what is there, bounded
+			 * by the largest pipe size, and stop. */
+			int rounds = exited ? 64 : 1;
+			for (int k = 0; k < rounds && *fd >= 0 && (exited || p[i].revents); k++) {
+				ssize_t n = read(*fd, chunk, sizeof chunk);
+				if (n > 0) {
+					append_capped(i == 1 ? &out->out : &out->err, chunk, (size_t)n);
+				} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+					close(*fd);
+					*fd = -1;
+				} else {
+					break;
+				}
 			}
 		}
 	}
@@ -191,6 +209,8 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 	out->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
 			 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
 out:
+	if (pidfd >= 0)
+		close(pidfd);
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);

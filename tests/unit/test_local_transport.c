@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "providers/transport/transport.h"
 #include "reconcile/util.h"
@@ -119,6 +120,18 @@ static void test_run(struct cs_transport *t)
 	tap_str(res.out.data, "done\n", "early reader: output");
 	cs_run_result_free(&res);
 	free(in);
+
+	/* A command that leaves a background process holding its output
+	 * returns when the command itself is done, with what it wrote. */
+	cs_run_result_init(&res, 1000);
+	time_t start = time(NULL);
+	r = t->ops->run(t, "sleep 5 & echo started; echo warn >&2; exit 2", NULL, 0, &res, &err);
+	tap_ok(r == 0 && res.exit_status == 2 && time(NULL) - start < 3,
+	       "background child does not hold run()", "r %d status %d after %lds", r, res.exit_status,
+	       (long)(time(NULL) - start));
+	tap_str(res.out.data, "started\n", "background: stdout of the command");
+	tap_str(res.err.data, "warn\n", "background: stderr of the command");
+	cs_run_result_free(&res);
 
 	/* Descriptors of certsync do not leak into commands. */
 	int leak = open("/dev/null", O_RDONLY); /* deliberately without O_CLOEXEC */
