@@ -135,6 +135,11 @@ static int read_reply(STACK_OF(X509) **out, const char *path, struct cs_err *err
 	struct cs_buf b;
 	cs_buf_init(&b, MAX_REPLY);
 	int r = cs_file_read(&b, path, MAX_REPLY, err);
+	/* A huge file is a wrong reply like any other, not a local failure. */
+	if (r == -E2BIG && err)
+		err->code = -EINVAL;
+	if (r == -E2BIG)
+		r = -EINVAL;
 	if (r == 0) {
 		r = cs_certs_parse(out, b.data, b.len, err);
 		if (r < 0)
