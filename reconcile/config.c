@@ -875,19 +875,24 @@ static yaml_node_t *entry_value(struct ctx *c, const yaml_node_t *map, size_t i,
 }
 
 /* Of the keys names (NULL-terminated), which are present: the index of the
- * first, -1 for none.  A second one is reported as conflicting. */
+ * one written first, -1 for none.  Any later one is reported as
+ * conflicting, at its own key and in file order. */
 static int exactly_one(struct ctx *c, const yaml_node_t *map, const char *const *names, const char *what,
 		       const char *choose)
 {
 	int first = -1;
-	for (int i = 0; names[i]; i++) {
-		yaml_node_t *k = NULL;
-		if (!lookup(c, map, names[i], &k))
+	for (size_t p = 0; p < n_pairs(map); p++) {
+		yaml_node_t *k = node_at(c, pair_at(map, p)->key);
+		if (!k || k->type != YAML_SCALAR_NODE)
 			continue;
-		if (first < 0)
-			first = i;
-		else
-			report(c, k, "%s has both %s and %s: %s", what, names[first], names[i], choose);
+		for (int i = 0; names[i]; i++) {
+			if (strcmp(text(k), names[i]) != 0)
+				continue;
+			if (first < 0)
+				first = i;
+			else if (i != first) /* a repeated key is reported as a duplicate */
+				report(c, k, "%s has both %s and %s: %s", what, names[first], names[i], choose);
+		}
 	}
 	return first;
 }

@@ -54,8 +54,14 @@ int cs_duration_parse(int64_t *out, const char *s, const char **why)
 	while (*p) {
 		if (*p == ' ' || *p == '\t')
 			return fail(why, "a duration has no spaces (write 1d12h)");
-		if (!is_digit(*p))
-			return fail(why, "a unit needs a number before it (write 30d)");
+		if (!is_digit(*p)) {
+			bool letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+			if (p == s)
+				return fail(why, letter ? "a unit needs a number before it (write 30d)"
+							: "a duration starts with a number (write 30d)");
+			return fail(why, letter ? "units are one letter, each after its number (write 30d or 1d12h)"
+						: "unexpected character (write 30d or 1d12h)");
+		}
 		int64_t n = 0;
 		while (is_digit(*p)) {
 			int d = *p - '0';
