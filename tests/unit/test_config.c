@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "reconcile/buf.h"
 #include "reconcile/config.h"
 #include "reconcile/util.h"
 #include "tap.h"
@@ -686,6 +689,104 @@ static void test_misc(void)
 	cs_config_free(cfg);
 }
 
+/* Secret references, as the rest of certsync reads them (secret.c has no
+ * test program of its own; it belongs to the config module). */
+static char *write_temp(const char *content, mode_t mode)
+{
+	char *path = cs_xstrdup("/tmp/certsync-secret-XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return NULL;
+	}
+	size_t len = strlen(content);
+	bool ok = write(fd, content, len) == (ssize_t)len && fchmod(fd, mode) == 0;
+	close(fd);
+	if (!ok) {
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static void test_secrets(void)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_secret env = { CS_SECRET_ENV, (char *)"CERTSYNC_TEST_SECRET" };
+	char desc[128];
+	tap_str(cs_secret_describe(&env, desc, sizeof desc), "env CERTSYNC_TEST_SECRET", "secret: describe env");
+
+	unsetenv("CERTSYNC_TEST_SECRET");
+	int r = cs_secret_resolve(&env, &b, &err);
+	tap_ok(r == -ENOENT && strcmp(cs_err_msg(&err), "environment variable CERTSYNC_TEST_SECRET is not set") == 0,
+	       "secret: unset variable", "r=%d msg=%s", r, cs_err_msg(&err));
+	cs_err_clear(&err);
+	setenv("CERTSYNC_TEST_SECRET", "", 1);
+	r = cs_secret_resolve(&env, &b, &err);
+	tap_ok(r == -ENOENT && strcmp(cs_err_msg(&err), "environment variable CERTSYNC_TEST_SECRET is empty") == 0,
+	       "secret: empty variable", "r=%d msg=%s", r, cs_err_msg(&err));
+	cs_err_clear(&err);
+	setenv("CERTSYNC_TEST_SECRET", "Tr0ub4dor-and-3", 1);
+	r = cs_secret_resolve(&env, &b, &err);
+	tap_ok(r == 0 && b.len == 15 && strcmp(b.data, "Tr0ub4dor-and-3") == 0, "secret: env value", "r=%d", r);
+	cs_buf_free_secret(&b);
+	unsetenv("CERTSYNC_TEST_SECRET");
+
+	char *path = write_temp("Tr0ub4dor-and-3\n", 0600);
+	if (!tap_ok(path != NULL, "secret: temporary file", NULL))
+		return;
+	struct cs_secret file = { CS_SECRET_FILE, path };
+	r = cs_secret_resolve(&file, &b, &err);
+	tap_ok(r == 0 && strcmp(b.data, "Tr0ub4dor-and-3\n") == 0, "secret: file keeps its newline", "r=%d", r);
+	cs_buf_free_secret(&b);
+	r = cs_secret_resolve_line(&file, &b, &err);
+	tap_ok(r == 0 && strcmp(b.data, "Tr0ub4dor-and-3") == 0 && b.len == 15, "secret: one line without newline",
+	       "r=%d", r);
+	cs_buf_free_secret(&b);
+
+	chmod(path, 0640);
+	r = cs_secret_resolve(&file, &b, &err);
+	char *want = cs_xasprintf("secret file %s is readable by others (mode 0640; run chmod 600 %s)", path, path);
+	tap_ok(r == -EPERM && b.len == 0 && strcmp(cs_err_msg(&err), want) == 0, "secret: group-readable file refused",
+	       "r=%d msg=%s", r, cs_err_msg(&err));
+	free(want);
+	cs_err_clear(&err);
+	unlink(path);
+	free(path);
+
+	path = write_temp("line one\nline two\n", 0400);
+	if (path) {
+		file.ref = path;
+		r = cs_secret_resolve_line(&file, &b, &err);
+		tap_ok(r == -EINVAL && b.len == 0 && strstr(cs_err_msg(&err), "line one") == NULL,
+		       "secret: several lines refused for a password", "r=%d msg=%s", r, cs_err_msg(&err));
+		cs_err_clear(&err);
+		cs_buf_free_secret(&b);
+		unlink(path);
+		free(path);
+	}
+	path = write_temp("", 0600);
+	if (path) {
+		file.ref = path;
+		r = cs_secret_resolve(&file, &b, &err);
+		tap_ok(r == -ENOENT, "secret: empty file", "r=%d msg=%s", r, cs_err_msg(&err));
+		cs_err_clear(&err);
+		unlink(path);
+		file.ref = path;
+		r = cs_secret_resolve(&file, &b, &err);
+		tap_ok(r == -ENOENT, "secret: missing file", "r=%d msg=%s", r, cs_err_msg(&err));
+		cs_err_clear(&err);
+		free(path);
+	}
+	struct cs_secret none = { CS_SECRET_NONE, NULL };
+	r = cs_secret_resolve(&none, &b, &err);
+	tap_ok(r == -ENOENT, "secret: none configured", "r=%d", r);
+	cs_err_clear(&err);
+	cs_buf_free_secret(&b);
+}
+
 int main(void)
 {
 	test_bad_cases();
@@ -695,5 +796,6 @@ int main(void)
 	test_defaults();
 	test_no_secret_in_diagnostics();
 	test_misc();
+	test_secrets();
 	return tap_done();
 }
