@@ -45,6 +45,13 @@ struct target {
 	const char *role;       /* "cert", "key", ... */
 };
 
+/* An unknown key taken for a misspelling of key: that key's absence is then
+ * not reported again ("did you mean" already says it). */
+struct guess {
+	const yaml_node_t *map;
+	const char *key;        /* static: from a table of known keys */
+};
+
 struct ctx {
 	const char *file;       /* for diagnostics */
 	const char *dir;        /* absolute config folder */
@@ -56,6 +63,8 @@ struct ctx {
 	size_t n_targets;
 	char **pool;            /* strings made for messages, freed at the end */
 	size_t n_pool;
+	struct guess *guesses;  /* unknown keys that look like a known one */
+	size_t n_guesses;
 };
 
 /* ---- nodes ---- */
@@ -417,9 +426,12 @@ static void check_keys(struct ctx *c, const yaml_node_t *map, const char *const 
 				report(c, k, "merge keys (<<) are not supported %s: write the keys out", where);
 			else if (n_known == 0)
 				report(c, k, "unknown key \"%s\" %s (it takes no keys)", esc(c, name), where);
-			else if (suggest(name, known, n_known))
+			else if (suggest(name, known, n_known)) {
 				report(c, k, "unknown key \"%s\" %s%s", esc(c, name), where,
 				       did_you_mean(c, name, known, n_known));
+				c->guesses = cs_xrealloc(c->guesses, (c->n_guesses + 1) * sizeof *c->guesses);
+				c->guesses[c->n_guesses++] = (struct guess){ map, suggest(name, known, n_known) };
+			}
 			else
 				report(c, k, "unknown key \"%s\" %s (expected %s)", esc(c, name), where,
 				       word_list(c, known, " or "));
@@ -436,12 +448,23 @@ static void check_keys(struct ctx *c, const yaml_node_t *map, const char *const 
 	}
 }
 
+/* Whether an unknown key of map was taken for one of keys (NULL-terminated). */
+static bool guessed(const struct ctx *c, const yaml_node_t *map, const char *const *keys)
+{
+	for (size_t i = 0; i < c->n_guesses; i++)
+		if (c->guesses[i].map == map && one_of(c->guesses[i].key, keys))
+			return true;
+	return false;
+}
+
 /* The value of key, or NULL when absent.  A missing required key is
- * reported at the mapping that lacks it. */
+ * reported at the mapping that lacks it, unless a misspelling of it was
+ * reported already. */
 static yaml_node_t *field(struct ctx *c, const yaml_node_t *map, const char *key, const char *where, bool required)
 {
 	yaml_node_t *v = lookup(c, map, key, NULL);
-	if (!v && required)
+	const char *const keys[] = { key, NULL };
+	if (!v && required && !guessed(c, map, keys))
 		report(c, map, "missing required key \"%s\" %s", key, where);
 	return v;
 }
@@ -667,7 +690,8 @@ static yaml_node_t *get_secret(struct ctx *c, const yaml_node_t *map, const char
 		return NULL;
 	}
 	if (!ev && !fv) {
-		report(c, v, "secret \"%s\" %s needs env or file: write {env: VARIABLE} or {file: PATH}", key, where);
+		if (!guessed(c, v, keys))
+			report(c, v, "secret \"%s\" %s needs env or file: write {env: VARIABLE} or {file: PATH}", key, where);
 		return NULL;
 	}
 	char *s = NULL;
@@ -1005,7 +1029,7 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 
 	int t = exactly_one(c, m, transports, fmt_keep(c, "host %s", shown),
 			    "a host has exactly one transport");
-	if (t < 0)
+	if (t < 0 && !guessed(c, m, transports))
 		report(c, m, "host %s needs a transport: one of local, ssh or winrm", shown);
 	else
 		h->transport = (enum cs_transport_kind)(t + 1);
@@ -1112,7 +1136,8 @@ static void parse_challenge(struct ctx *c, struct cs_issuer_cfg *is, const yaml_
 	check_keys(c, m, keys, where);
 	int k = exactly_one(c, m, keys, fmt_keep(c, "challenge of issuer %s", shown), "choose one");
 	if (k < 0) {
-		report(c, m, "challenge of issuer %s needs http-01 or dns-01", shown);
+		if (!guessed(c, m, keys))
+			report(c, m, "challenge of issuer %s needs http-01 or dns-01", shown);
 		return;
 	}
 	a->challenge = k == 0 ? CS_CHALLENGE_HTTP01 : CS_CHALLENGE_DNS01;
@@ -1203,7 +1228,8 @@ static void parse_issuer(struct ctx *c, const char *name, const yaml_node_t *key
 	int k = exactly_one(c, m, kinds, fmt_keep(c, "issuer %s", shown),
 			    "an issuer is exactly one of ca, manual or acme");
 	if (k < 0) {
-		report(c, m, "issuer %s needs exactly one of ca, manual or acme", shown);
+		if (!guessed(c, m, kinds))
+			report(c, m, "issuer %s needs exactly one of ca, manual or acme", shown);
 		return;
 	}
 	is->kind = (enum cs_issuer_kind)(k + 1);
@@ -1283,8 +1309,9 @@ static void parse_files(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m
 	files_path(c, bc, m, "chain", &f->chain);
 	files_path(c, bc, m, "fullchain", &f->fullchain);
 	files_path(c, bc, m, "pem", &f->pem);
+	static const char *const outputs[] = { "cert", "key", "chain", "fullchain", "pem", NULL };
 	if (!lookup(c, m, "cert", NULL) && !lookup(c, m, "key", NULL) && !lookup(c, m, "chain", NULL) &&
-	    !lookup(c, m, "fullchain", NULL) && !lookup(c, m, "pem", NULL))
+	    !lookup(c, m, "fullchain", NULL) && !lookup(c, m, "pem", NULL) && !guessed(c, m, outputs))
 		report(c, m, "files binding %zu of certificate %s writes nothing: give at least one of cert, key, "
 		       "chain, fullchain or pem", bc->index, esc(c, bc->cert->name));
 	get_str(c, m, "owner", bc->where, false, &f->owner);
@@ -1343,7 +1370,7 @@ static void parse_httpsys(struct ctx *c, struct bind_ctx *bc, const yaml_node_t 
 	struct cs_bind_httpsys *hs = &bc->b->httpsys;
 	check_keys(c, m, keys, bc->where);
 	if (exactly_one(c, m, forms, fmt_keep(c, "httpsys binding %zu of certificate %s", bc->index,
-					       esc(c, bc->cert->name)), "give one") < 0)
+					       esc(c, bc->cert->name)), "give one") < 0 && !guessed(c, m, forms))
 		report(c, m, "httpsys binding %zu of certificate %s needs ipport or hostnameport", bc->index,
 		       esc(c, bc->cert->name));
 	char *host = NULL;
@@ -1517,8 +1544,9 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 	int k = exactly_one(c, m, binding_kinds, fmt_keep(c, "binding %zu of certificate %s", index, cname),
 			    "write one binding for each");
 	if (k < 0) {
-		report(c, m, "binding %zu of certificate %s needs a kind: one of %s", index, cname,
-		       word_list(c, binding_kinds, " or "));
+		if (!guessed(c, m, binding_kinds))
+			report(c, m, "binding %zu of certificate %s needs a kind: one of %s", index, cname,
+			       word_list(c, binding_kinds, " or "));
 		return;
 	}
 	b->kind = (enum cs_binding_kind)(k + 1);
@@ -1597,6 +1625,7 @@ static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, 
 {
 	static const char *const keys[] = { "connect", "servername", "starttls", "ca_bundle", "timeout", "host", NULL };
 	static const char *const starttls[] = { "smtp", "imap", "pop3", NULL };
+	static const char *const host_key[] = { "host", NULL };
 	const char *cname = esc(c, cert->name);
 	if (kind_of(m) != V_MAP) {
 		report(c, m, "expected a mapping for verify %zu of certificate %s, got %s", index, cname,
@@ -1650,7 +1679,7 @@ static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, 
 				cs_buf_free(&list);
 			}
 		}
-	} else if (!lookup(c, m, "host", NULL) && !broken) {
+	} else if (!lookup(c, m, "host", NULL) && !broken && !guessed(c, m, host_key)) {
 		if (n == 1) {
 			vf->host_index = hosts[0];
 			vf->host = cs_xstrdup(c->cfg->hosts[hosts[0]].name);
@@ -1842,12 +1871,14 @@ static void parse_root(struct ctx *c, const yaml_node_t *root)
 		return;
 	}
 	check_keys(c, root, keys, "at the top level");
-	int version = 0;
+	static const char *const version_key[] = { "version", NULL };
 	yaml_node_t *v = field(c, root, "version", "at the top level", false);
-	if (!v)
+	if (!v && !guessed(c, root, version_key))
 		report(c, root, "missing required key \"version\" at the top level (write version: 1)");
-	else if (get_int(c, root, "version", "at the top level", true, INT_MIN, INT_MAX, &version) && version != 1)
-		report(c, v, "unsupported config version %d (this certsync reads version 1)", version);
+	else if (kind_of(v) != V_INT)
+		type_error(c, v, "an integer", "version", "at the top level");
+	else if (strcmp(text(v), "1") != 0)
+		report(c, v, "unsupported config version %s (this certsync reads version 1)", esc(c, text(v)));
 	parse_settings(c, root);
 	/* Hosts and issuers first, wherever they are in the file: bindings,
 	 * verify and http-01 refer to them. */
@@ -1944,6 +1975,7 @@ out:
 		free(c.pool[i]);
 	free(c.pool);
 	free(c.targets);
+	free(c.guesses);
 	cs_diags_sort(diags);
 	if (c.errors) {
 		cs_config_free(cfg);

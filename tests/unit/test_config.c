@@ -51,6 +51,9 @@ static const struct bad_case bad_cases[] = {
 	{ "unsupported version",
 	  "version: 2\n",
 	  "1:10: unsupported config version 2 (this certsync reads version 1)" },
+	{ "version too large for any integer",
+	  "version: 99999999999999999999\n",
+	  "1:10: unsupported config version 99999999999999999999 (this certsync reads version 1)" },
 	{ "version as a string",
 	  "version: \"1\"\n",
 	  "1:10: expected an integer for \"version\" at the top level, got a string" },
@@ -368,7 +371,7 @@ static void test_all_errors_reported(void)
 		"issuers:\n"                                                           /* 3 */
 		"  lab: {ca: {cert: ca.crt, key: secret-key-text}}\n"                  /* 4 */
 		"hosts:\n"                                                             /* 5 */
-		"  web1: {platform: linux, ssh: {address: web1, usr: deploy}}\n"       /* 6 */
+		"  web1: {platform: linux, ssh: {address: web1, prot: 22}}\n"         /* 6 */
 		"certificates:\n"                                                      /* 7 */
 		"  mail:\n"                                                            /* 8 */
 		"    common_name: mail..example.org\n"                                 /* 9 */
@@ -382,7 +385,7 @@ static void test_all_errors_reported(void)
 		"4:33: \"key\" in ca of issuer lab is written as a literal value: a secret must be a reference, "
 		"{env: VARIABLE} or {file: PATH}, so that it never lands in git",
 		"6:32: missing required key \"user\" in ssh of host web1",
-		"6:48: unknown key \"usr\" in ssh of host web1 (did you mean \"user\"?)",
+		"6:48: unknown key \"prot\" in ssh of host web1 (did you mean \"port\"?)",
 		"9:18: invalid DNS name \"mail..example.org\" for common_name of certificate mail: it has an empty "
 		"label (two dots in a row?)",
 		"11:19: invalid duration \"soon\" for \"renew_before\" in certificate mail: a unit needs a number "
@@ -410,6 +413,35 @@ static void test_all_errors_reported(void)
 	tap_ok(files_named, "several errors: each names the file", NULL);
 	cs_config_free(cfg);
 	cs_diags_free(&d);
+}
+
+/* A misspelt required key is one mistake: "did you mean" says it all, and
+ * "missing required key" would only repeat it. */
+static void test_typo_reported_once(void)
+{
+	static const struct {
+		const char *name, *yaml;
+	} cases[] = {
+		{ "typo of a required key", V1 MANUAL "certificates:\n  mail: {comon_name: a.example.org, issuer: lab}\n" },
+		{ "typo of the version", "verison: 1\n" },
+		{ "typo of a transport", V1 "hosts:\n  web1: {platform: linux, sssh: {address: a, user: u}}\n" },
+		{ "typo of an issuer kind", V1 "issuers:\n  lab: {manaul: {}}\n" },
+		{ "typo of a binding kind", V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
+		  "certificates:\n  c: {common_name: c.example.org, issuer: lab, bindings: [{host: s, sotre: {}}]}\n" },
+		{ "typo of a secret form", V1 "issuers:\n  lab: {ca: {cert: c, key: {flie: k}}}\n" },
+		{ "typo of verify host", V1 MANUAL "hosts:\n  a: {platform: linux, local: {}}\n  b: {platform: linux, local: {}}\n"
+		  "certificates:\n  c: {common_name: c.example.org, issuer: lab, bindings: [{host: a, files: {cert: a.crt}},"
+		  " {host: b, files: {cert: b.crt}}], verify: [{connect: \"c:443\", hots: a}]}\n" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cs_diags d = CS_DIAGS_INIT;
+		struct cs_config *cfg = NULL;
+		int r = cs_config_load_string(&cfg, "t.yaml", EXAMPLE_DIR, cases[i].yaml, strlen(cases[i].yaml), &d);
+		tap_ok(r == -EINVAL && d.n == 1 && strstr(d.v[0].msg, "did you mean") != NULL, cases[i].name,
+		       "r=%d n=%zu first=%s second=%s", r, d.n, d.n ? d.v[0].msg : "", d.n > 1 ? d.v[1].msg : "");
+		cs_config_free(cfg);
+		cs_diags_free(&d);
+	}
 }
 
 static struct cs_config *load_ok(const char *name, const char *yaml)
@@ -791,6 +823,7 @@ int main(void)
 {
 	test_bad_cases();
 	test_all_errors_reported();
+	test_typo_reported_once();
 	test_motivating_example();
 	test_local_example();
 	test_defaults();
