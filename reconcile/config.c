@@ -1029,10 +1029,10 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 
 	int t = exactly_one(c, m, transports, fmt_keep(c, "host %s", shown),
 			    "a host has exactly one transport");
-	if (t < 0 && !guessed(c, m, transports))
-		report(c, m, "host %s needs a transport: one of local, ssh or winrm", shown);
-	else
+	if (t >= 0)
 		h->transport = (enum cs_transport_kind)(t + 1);
+	else if (!guessed(c, m, transports))
+		report(c, m, "host %s needs a transport: one of local, ssh or winrm", shown);
 
 	yaml_node_t *k = NULL;
 	yaml_node_t *v = get_map(c, m, "local", where, false);
@@ -1873,12 +1873,14 @@ static void parse_root(struct ctx *c, const yaml_node_t *root)
 	check_keys(c, root, keys, "at the top level");
 	static const char *const version_key[] = { "version", NULL };
 	yaml_node_t *v = field(c, root, "version", "at the top level", false);
-	if (!v && !guessed(c, root, version_key))
-		report(c, root, "missing required key \"version\" at the top level (write version: 1)");
-	else if (kind_of(v) != V_INT)
+	if (!v) {
+		if (!guessed(c, root, version_key))
+			report(c, root, "missing required key \"version\" at the top level (write version: 1)");
+	} else if (kind_of(v) != V_INT) {
 		type_error(c, v, "an integer", "version", "at the top level");
-	else if (strcmp(text(v), "1") != 0)
+	} else if (strcmp(text(v), "1") != 0) {
 		report(c, v, "unsupported config version %s (this certsync reads version 1)", esc(c, text(v)));
+	}
 	parse_settings(c, root);
 	/* Hosts and issuers first, wherever they are in the file: bindings,
 	 * verify and http-01 refer to them. */
