@@ -507,14 +507,33 @@ static const char *trimmed(struct cs_buf *b)
 	while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r' ||
 			  b->data[b->len - 1] == ' '))
 		b->data[--b->len] = '\0';
-	return b->len ? b->data : "no message";
+	return b->data;
+}
+
+/* The first line of a script's stderr (PowerShell puts the message there;
+ * position lines follow), shortened: the whole text can be long, and a
+ * message is one line. */
+static char *first_line(const struct cs_buf *b)
+{
+	const char *s = b->data ? b->data : "";
+	while (*s == '\n' || *s == '\r' || *s == ' ')
+		s++;
+	size_t n = strcspn(s, "\r\n");
+	if (n == 0)
+		return cs_xstrdup("no message");
+	if (n > 400)
+		return cs_xasprintf("%.400s...", s);
+	return cs_xasprintf("%.*s", (int)n, s);
 }
 
 static int script_failed(struct winrm *w, const char *what, const char *path,
 			 struct cs_run_result *res, struct cs_err *err)
 {
-	return cs_err_set(err, -EIO, "host %s: %s %s: exit %d: %s", host_name(w), what, path,
-			  res->exit_status, trimmed(&res->err));
+	char *line = first_line(&res->err);
+	int r = cs_err_set(err, -EIO, "host %s: %s %s: exit %d: %s", host_name(w), what, path,
+			   res->exit_status, line);
+	free(line);
+	return r;
 }
 
 static int winrm_read_file(struct cs_transport *t, const char *path, struct cs_buf *out,

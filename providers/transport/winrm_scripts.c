@@ -18,17 +18,24 @@ const size_t cs_ps_n_arguments = sizeof cs_ps_arguments / sizeof cs_ps_arguments
 
 /* One line.  $args instead of param() so the script sees no stray
  * variables; progress records are switched off because they would only
- * reach stderr as CLIXML noise (and slow cmdlets down). */
+ * reach stderr as CLIXML noise (and slow cmdlets down).  Decoding and
+ * parsing sit in try/catch and report only the exception's message:
+ * PowerShell's own error display would quote this line, which carries the
+ * input (maybe a secret) in base64.  Errors inside the script are shown by
+ * PowerShell with the script's own line, which holds no input. */
 const char cs_ps_bootstrap[] =
-	"$ProgressPreference = 'SilentlyContinue'; "
-	"& { $CertsyncInput = [Convert]::FromBase64String($args[1]); "
-	"& ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($args[0])))) }";
+	"$ProgressPreference = 'SilentlyContinue'; & { try { "
+	"$CertsyncInput = [Convert]::FromBase64String($args[1]); "
+	"$CertsyncScript = [ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($args[0]))) "
+	"} catch { [Console]::Error.WriteLine('certsync: ' + $_.Exception.Message); exit 1 }; "
+	"& $CertsyncScript }";
 
+/* Output before an explicit exit is avoided in scripts that print: the
+ * exit code of a script that ends normally is already 0. */
 const char cs_ps_read_file[] =
 	"$ErrorActionPreference = 'Stop'\n"
-	"if (-not [IO.File]::Exists($Path)) { exit 44 }\n"
-	"Write-Output ([Convert]::ToBase64String([IO.File]::ReadAllBytes($Path)))\n"
-	"exit 0\n";
+	"if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { exit 44 }\n"
+	"[Convert]::ToBase64String([IO.File]::ReadAllBytes($Path))\n";
 
 /* A temporary file in the same folder, flushed to disk, then swapped in:
  * File.Replace when the target exists (it keeps the target's ACL), Move
@@ -38,8 +45,8 @@ const char cs_ps_read_file[] =
 const char cs_ps_write_file[] =
 	"$ErrorActionPreference = 'Stop'\n"
 	"$dir = [IO.Path]::GetDirectoryName($Path)\n"
-	"if (-not [IO.Directory]::Exists($dir)) { exit 44 }\n"
-	"$tmp = [IO.Path]::Combine($dir, '.certsync-' + [Guid]::NewGuid().ToString('N') + '.tmp')\n"
+	"if (-not (Test-Path -LiteralPath $dir -PathType Container)) { exit 44 }\n"
+	"$tmp = Join-Path $dir ('.certsync-' + [Guid]::NewGuid().ToString('N') + '.tmp')\n"
 	"try {\n"
 	"    $fs = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None)\n"
 	"    try {\n"
@@ -48,27 +55,30 @@ const char cs_ps_write_file[] =
 	"    } finally {\n"
 	"        $fs.Dispose()\n"
 	"    }\n"
-	"    if ([IO.File]::Exists($Path)) {\n"
+	"    if (Test-Path -LiteralPath $Path -PathType Leaf) {\n"
 	"        [IO.File]::Replace($tmp, $Path, [NullString]::Value)\n"
 	"    } else {\n"
 	"        [IO.File]::Move($tmp, $Path)\n"
 	"    }\n"
 	"} finally {\n"
-	"    if ([IO.File]::Exists($tmp)) { [IO.File]::Delete($tmp) }\n"
+	"    if (Test-Path -LiteralPath $tmp) { Remove-Item -LiteralPath $tmp -Force }\n"
 	"}\n"
 	"exit 0\n";
 
 const char cs_ps_remove_file[] =
 	"$ErrorActionPreference = 'Stop'\n"
-	"if ([IO.File]::Exists($Path)) { [IO.File]::Delete($Path) }\n"
+	"if (Test-Path -LiteralPath $Path -PathType Leaf) { Remove-Item -LiteralPath $Path -Force }\n"
 	"exit 0\n";
 
 const char cs_ps_stat[] =
 	"$ErrorActionPreference = 'Stop'\n"
-	"if ([IO.File]::Exists($Path)) { Write-Output ('file ' + [IO.FileInfo]::new($Path).Length); exit 0 }\n"
-	"if ([IO.Directory]::Exists($Path)) { Write-Output 'dir'; exit 0 }\n"
-	"Write-Output 'missing'\n"
-	"exit 0\n";
+	"if (Test-Path -LiteralPath $Path -PathType Leaf) {\n"
+	"    'file ' + (Get-Item -LiteralPath $Path -Force).Length\n"
+	"} elseif (Test-Path -LiteralPath $Path -PathType Container) {\n"
+	"    'dir'\n"
+	"} else {\n"
+	"    'missing'\n"
+	"}\n";
 
 const struct cs_ps_script cs_ps_scripts[] = {
 	{ "bootstrap.ps1", cs_ps_bootstrap },

@@ -1,4 +1,3 @@
 $ErrorActionPreference = 'Stop'
-if (-not [IO.File]::Exists($Path)) { exit 44 }
-Write-Output ([Convert]::ToBase64String([IO.File]::ReadAllBytes($Path)))
-exit 0
+if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { exit 44 }
+[Convert]::ToBase64String([IO.File]::ReadAllBytes($Path))

@@ -1,3 +1,3 @@
 $ErrorActionPreference = 'Stop'
-if ([IO.File]::Exists($Path)) { [IO.File]::Delete($Path) }
+if (Test-Path -LiteralPath $Path -PathType Leaf) { Remove-Item -LiteralPath $Path -Force }
 exit 0

@@ -1,5 +1,8 @@
 $ErrorActionPreference = 'Stop'
-if ([IO.File]::Exists($Path)) { Write-Output ('file ' + [IO.FileInfo]::new($Path).Length); exit 0 }
-if ([IO.Directory]::Exists($Path)) { Write-Output 'dir'; exit 0 }
-Write-Output 'missing'
-exit 0
+if (Test-Path -LiteralPath $Path -PathType Leaf) {
+    'file ' + (Get-Item -LiteralPath $Path -Force).Length
+} elseif (Test-Path -LiteralPath $Path -PathType Container) {
+    'dir'
+} else {
+    'missing'
+}

@@ -1,7 +1,7 @@
 $ErrorActionPreference = 'Stop'
 $dir = [IO.Path]::GetDirectoryName($Path)
-if (-not [IO.Directory]::Exists($dir)) { exit 44 }
-$tmp = [IO.Path]::Combine($dir, '.certsync-' + [Guid]::NewGuid().ToString('N') + '.tmp')
+if (-not (Test-Path -LiteralPath $dir -PathType Container)) { exit 44 }
+$tmp = Join-Path $dir ('.certsync-' + [Guid]::NewGuid().ToString('N') + '.tmp')
 try {
     $fs = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None)
     try {
@@ -10,12 +10,12 @@ try {
     } finally {
         $fs.Dispose()
     }
-    if ([IO.File]::Exists($Path)) {
+    if (Test-Path -LiteralPath $Path -PathType Leaf) {
         [IO.File]::Replace($tmp, $Path, [NullString]::Value)
     } else {
         [IO.File]::Move($tmp, $Path)
     }
 } finally {
-    if ([IO.File]::Exists($tmp)) { [IO.File]::Delete($tmp) }
+    if (Test-Path -LiteralPath $tmp) { Remove-Item -LiteralPath $tmp -Force }
 }
 exit 0
