@@ -99,7 +99,7 @@ expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 # Renew both (a new name each) and check the live services follow.
 sed -i 's/common_name: web.test/&\n    dns_names: [web.test, www.web.test]/; s/common_name: mail.test/&\n    dns_names: [mail.test, imap.mail.test]/' certsync.yaml
 expect_exit 0 "$CERTSYNC" apply --yes
-expect_contains "$OUT" "Apply complete: 6 done, 0 failed"
+expect_contains "$OUT" "Apply complete: 8 done, 0 failed"
 serve_sans() { openssl s_client -connect "127.0.0.1:$1" "${@:2}" </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName; }
 expect_contains "$(serve_sans "$hport" -servername web.test)" 'www.web.test'
 expect_contains "$(serve_sans "$iport" -starttls imap)" 'imap.mail.test'
