@@ -9,19 +9,6 @@
 /* status asks each endpoint once; a slow one must not hold up the report. */
 #define PROBE_TIMEOUT_MS 5000
 
-static char *where_of(const struct cs_binding_cfg *b)
-{
-	if (b->kind != CS_BIND_FILES)
-		return cs_xstrdup(cs_binding_kind_name(b->kind));
-	const struct cs_bind_files *f = &b->files;
-	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
-	struct cs_buf s = CS_BUF_INIT;
-	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-		if (paths[i])
-			cs_buf_printf(&s, "%s%s", s.len ? ", " : "", paths[i]);
-	return cs_buf_detach(&s, NULL);
-}
-
 static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
 			      const struct cs_material *want)
 {
@@ -31,7 +18,7 @@ static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
 	json_t *o = json_object();
 	json_object_set_new(o, "host", json_string(b->host));
 	json_object_set_new(o, "kind", json_string(cs_binding_kind_name(b->kind)));
-	char *where = where_of(b);
+	char *where = cs_binding_where(b);
 	json_object_set_new(o, "where", json_string(where));
 	free(where);
 	const char *state = "unknown";
