@@ -153,8 +153,8 @@ void cs_render_plan(const struct cs_ui *ui, const struct cs_plan *plan)
 			reset, plan->n_errors ? " (except what the errors above hide)" : "");
 		return;
 	}
-	fprintf(f, "\n%sPlan:%s %zu to renew, %zu to bind, %zu to reload, %zu to verify",
-		cs_ui_color(ui, "bold"), reset, cs_plan_count(plan, CS_ACT_RENEW),
+	fprintf(f, "%s%sPlan:%s %zu to renew, %zu to bind, %zu to reload, %zu to verify",
+		plan->n_notices ? "" : "\n", cs_ui_color(ui, "bold"), reset, cs_plan_count(plan, CS_ACT_RENEW),
 		cs_plan_count(plan, CS_ACT_BIND), cs_plan_count(plan, CS_ACT_RELOAD),
 		cs_plan_count(plan, CS_ACT_VERIFY));
 	if (plan->n_errors)
