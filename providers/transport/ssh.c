@@ -307,13 +307,21 @@ static int tcp_connect(struct ssh *s, struct cs_err *err)
 	return cs_err_set(err, -last, "host %s: connect: %s", s->label, errtext(last, buf, sizeof buf));
 }
 
+/* libssh2 1.10 verifies RSA host keys only as "ssh-rsa" (SHA-1), which
+ * OpenSSH 8.8 and later no longer offer by default: an RSA-only known_hosts
+ * entry or server cannot work, and the plain failure would not say why. */
+#define RSA_HOSTKEY_HINT "libssh2 1.10 checks RSA host keys only with SHA-1 (ssh-rsa), which " \
+	"OpenSSH 8.8 and later servers do not offer: put the server's Ed25519 or ECDSA key in " \
+	"known_hosts (ssh-keyscan -t ed25519), or build certsync with libssh2 ≥ 1.11"
+
 /* Offer the host-key algorithms of the keys known_hosts has for this host
  * first (as OpenSSH does), so a server with several host keys shows one we
  * can check instead of one we have never seen. */
-static void prefer_known_types(struct ssh *s)
+static void prefer_known_types(struct ssh *s, bool *only_rsa)
 {
 	char *types = cs_known_hosts_types(s->known_hosts, s->cfg->address, s->cfg->port);
 	const char **algs = NULL;
+	*only_rsa = types && strcmp(types, "ssh-rsa") == 0;
 	if (!types)
 		return;
 	int n = libssh2_session_supported_algs(s->session, LIBSSH2_METHOD_HOSTKEY, &algs);
@@ -357,11 +365,15 @@ static int ssh_handshake(struct ssh *s, struct cs_err *err)
 		return cs_err_set(err, -ENOMEM, "host %s: cannot create an ssh session", s->label);
 	libssh2_session_set_blocking(s->session, 1);
 	libssh2_session_set_timeout(s->session, s->timeout_ms);
-	prefer_known_types(s);
+	bool only_rsa = false;
+	prefer_known_types(s, &only_rsa);
 	int rc = libssh2_session_handshake(s->session, s->sock);
 	if (rc) {
 		int e = session_error(s, rc, reason, sizeof reason);
-		return cs_err_set(err, e, "host %s: ssh handshake: %s", s->label, reason);
+		/* No common host-key algorithm: most likely an RSA-only server. */
+		return cs_err_set(err, e, "host %s: ssh handshake: %s%s%s", s->label, reason,
+				  rc == LIBSSH2_ERROR_KEX_FAILURE ? "; if the server has only an RSA "
+				  "host key: " : "", rc == LIBSSH2_ERROR_KEX_FAILURE ? RSA_HOSTKEY_HINT : "");
 	}
 	libssh2_keepalive_config(s->session, 1, KEEPALIVE_INTERVAL);
 
@@ -372,6 +384,11 @@ static int ssh_handshake(struct ssh *s, struct cs_err *err)
 		return cs_err_set(err, -EIO, "host %s: the server sent no host key", s->label);
 	int r = cs_known_hosts_verify(s->known_hosts, s->cfg->address, s->cfg->port,
 				      (const unsigned char *)key, len, s->cfg->host_key_accept_new, err);
+	if (r < 0 && only_rsa) {
+		char *msg = cs_xstrdup(cs_err_msg(err));
+		cs_err_set(err, r, "%s; known_hosts lists only an RSA key for it: %s", msg, RSA_HOSTKEY_HINT);
+		free(msg);
+	}
 	if (r < 0)
 		return cs_err_prefix(err, "host %s", s->label);
 	r = cs_ssh_auth(s->session, s->cfg, err);

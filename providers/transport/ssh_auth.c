@@ -22,7 +22,7 @@
 #include "../../reconcile/util.h"
 
 #define RSA_HINT "libssh2 1.10 signs RSA keys only with SHA-1 (ssh-rsa), which OpenSSH 8.8 " \
-	"and later refuse: use an Ed25519 or ECDSA key, or build certsync with libssh2 >= 1.11"
+	"and later refuse: use an Ed25519 or ECDSA key, or build certsync with libssh2 ≥ 1.11"
 
 static bool method_offered(const char *methods, const char *m)
 {
