@@ -225,12 +225,14 @@ int main(void)
 	/* 3 deterministic */
 	{
 		struct cs_plan *a = run(&f, NULL, false), *b;
-		write_file(cs_xasprintf("%s/out/web.crt", f.dir), "junk\n", 0600);
+		char *crt = cs_xasprintf("%s/out/web.crt", f.dir);
+		write_file(crt, "junk\n", 0600);
+		free(crt);
 		a = (cs_plan_free(a), run(&f, NULL, false));
 		b = run(&f, NULL, false);
 		json_t *ja = cs_plan_to_json(a), *jb = cs_plan_to_json(b);
 		char *sa = json_dumps(ja, JSON_INDENT(2)), *sb = json_dumps(jb, JSON_INDENT(2));
-		tap_ok(sa && sb && !strcmp(sa, sb) && a->n_actions == 3, "same state: byte-identical plans",
+		tap_ok(sa && sb && !strcmp(sa, sb) && a->n_actions == 2, "same state: byte-identical plans",
 		       "%s\n---\n%s", sa, sb);
 		free(sa);
 		free(sb);
