@@ -219,6 +219,20 @@ static int check_alive(struct ssh *s, struct cs_err *err)
 	return 0;
 }
 
+/* On a dead connection, libssh2 calls that free memory would first wait
+ * for the peer; cutting the socket makes them fail at once. */
+static void cut_if_dead(struct ssh *s)
+{
+	if (s->dead && s->sock >= 0)
+		shutdown(s->sock, SHUT_RDWR);
+}
+
+static int close_handle(struct ssh *s, LIBSSH2_SFTP_HANDLE *h)
+{
+	cut_if_dead(s);
+	return libssh2_sftp_close_handle(h);
+}
+
 /* ---- connect ---- */
 
 static int connect_one(const struct addrinfo *ai, int64_t deadline, int *out_errno)
@@ -459,12 +473,11 @@ static void ssh_close(struct cs_transport *t)
 		free(cmd);
 		free(q);
 	}
-	if (s->session && !s->dead) {
-		/* A dead connection would make these wait for the timeout. */
-		if (s->sftp)
-			libssh2_sftp_shutdown(s->sftp);
+	cut_if_dead(s);
+	if (s->sftp)
+		libssh2_sftp_shutdown(s->sftp);
+	if (s->session && !s->dead)
 		libssh2_session_disconnect(s->session, "certsync done");
-	}
 	if (s->session)
 		libssh2_session_free(s->session);
 	if (s->sock >= 0)
@@ -674,6 +687,7 @@ ssh_fail:
 done:
 	if (ch) {
 		if (s->dead) {
+			cut_if_dead(s);
 			libssh2_channel_free(ch);
 		} else {
 			while (libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN)
@@ -852,8 +866,7 @@ static int ssh_read_file(struct cs_transport *t, const char *path, struct cs_buf
 		}
 	}
 	free(chunk);
-	if (!s->dead)
-		libssh2_sftp_close_handle(h);
+	close_handle(s, h);
 	if (r == 0 && !out->data)
 		cs_buf_append(out, "", 0);
 	return r;
@@ -902,11 +915,9 @@ static int upload(struct ssh *s, const char *tmp, const char *path, const void *
 		}
 	}
 out:
-	if (!s->dead) {
-		rc = libssh2_sftp_close_handle(h);
-		if (rc < 0 && r == 0)
-			r = sftp_fail(s, rc, err, "sftp write", path);
-	}
+	rc = close_handle(s, h);
+	if (rc < 0 && r == 0)
+		r = sftp_fail(s, rc, err, "sftp write", path);
 	return r;
 }
 
