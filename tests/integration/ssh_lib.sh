@@ -7,7 +7,8 @@
 #   "$SSH_HARNESS" $(ssh_args web1) run 'id -un'
 #
 # Gives: a /bin/sh login user $SSH_USER (certsync-test, created with useradd
-# when missing) with sudo NOPASSWD through /etc/sudoers.d/, a client key pair
+# when missing) with sudo NOPASSWD through /etc/sudoers.d/, a second one
+# without any sudo rights ($SSH_USER_NOSUDO), a client key pair
 # ($SSH_KEY, Ed25519) in its authorized keys, a random password for it
 # ($SSH_PASSWORD_FILE, mode 0600), a folder it owns ($SSH_FILES), and
 # per-host sshd instances whose host keys, config, log and pid live in
@@ -17,6 +18,7 @@
 # shellcheck shell=bash
 
 SSH_USER=certsync-test
+SSH_USER_NOSUDO=certsync-nosudo # same key, no sudoers entry
 SSHD=/usr/sbin/sshd
 declare -A SSHD_PORT SSHD_PID SSHD_DIR
 
@@ -33,9 +35,13 @@ ssh_lib_init() {
 			{ echo "openssh-server and sudo are not installed and cannot be"; return 1; }
 	fi
 	mkdir -p /run/sshd
-	if ! id "$SSH_USER" >/dev/null 2>&1; then
-		useradd -m -s /bin/sh "$SSH_USER" || { echo "useradd $SSH_USER failed"; return 1; }
-	fi
+	local u
+	for u in "$SSH_USER" "$SSH_USER_NOSUDO"; do
+		if ! id "$u" >/dev/null 2>&1; then
+			useradd -m -s /bin/sh "$u" || { echo "useradd $u failed"; return 1; }
+		fi
+	done
+	usermod -p '*' "$SSH_USER_NOSUDO" || { echo "usermod failed"; return 1; }
 	# A known password for the password tests; a new one every run.
 	SSH_PASSWORD_FILE=$TEST_TMP/password
 	(umask 077 && openssl rand -hex 12 >"$SSH_PASSWORD_FILE")
@@ -106,7 +112,7 @@ ssh_start() {
 		ListenAddress 127.0.0.1
 		${hostkeys}PidFile $dir/sshd.pid
 		AuthorizedKeysFile $SSH_AUTHORIZED
-		AllowUsers $SSH_USER
+		AllowUsers $SSH_USER $SSH_USER_NOSUDO
 		UsePAM no
 		StrictModes no
 		PasswordAuthentication yes

@@ -15,6 +15,10 @@ if ! ssh_lib_init >"$TEST_TMP/why"; then
 	done_testing
 fi
 H=$SSH_HARNESS
+# Under ASan: libssh2 1.10's own ECDSA key leak is not ours (tests/lsan.supp).
+# The slow unwinder sees through libcrypto's frames to name libssh2.
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 
 ssh_start web1 ed25519 || { not_ok "sshd web1 starts"; done_testing; }
 ssh_start web2 ed25519 || { not_ok "sshd web2 starts"; done_testing; }
@@ -129,6 +133,13 @@ expect_eq "$(stat -c '%a %U %G' "$TEST_TMP/private/x.key")" "600 root root" "mod
 [[ -e /etc/certsync-test.crt ]] && not_ok "sudo remove" || ok "sudo remove"
 leftovers=$(find /etc "$TEST_TMP/private" -maxdepth 1 -name '*.certsync-*'; ls -d /tmp/certsync.* 2>/dev/null | xargs -r -n1 stat -c '%U %n' | grep "^$SSH_USER " || true)
 expect_eq "$leftovers" "" "no temporary files or upload folders are left behind"
+
+# sudo that asks for a password: a clear error, not a hang or a silent failure.
+expect_exit 1 "$H" --name web1 --address 127.0.0.1 --port "$P1" --user "$SSH_USER_NOSUDO" --identity "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" --sudo run 'id -un'
+expect_contains "$OUT" "^error: sudo needs a password on web1: give the user $SSH_USER_NOSUDO NOPASSWD for the commands certsync runs"
+expect_exit 1 "$H" --name web1 --address 127.0.0.1 --port "$P1" --user "$SSH_USER_NOSUDO" --identity "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" --sudo write /etc/certsync-test.crt "$TEST_TMP/v1" 0644
+expect_contains "$OUT" "^error: sudo needs a password on web1"
+[[ -e /etc/certsync-test.crt ]] && not_ok "nothing written without sudo" || ok "nothing written without sudo"
 
 # ---- connection killed in the middle of an upload ------------------------------
 
