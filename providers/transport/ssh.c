@@ -875,8 +875,9 @@ static int ssh_read_file(struct cs_transport *t, const char *path, struct cs_buf
 /* Upload data to tmp (created 0600: a key is never readable by others, not
  * even for a moment), fsync it, then set mode when asked. */
 static int upload(struct ssh *s, const char *tmp, const char *path, const void *data, size_t len,
-		  int mode, struct cs_err *err)
+		  int mode, bool *created, struct cs_err *err)
 {
+	*created = false;
 	LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_open_ex(
 		s->sftp, tmp, (unsigned int)strlen(tmp),
 		LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0600, LIBSSH2_SFTP_OPENFILE);
@@ -886,6 +887,7 @@ static int upload(struct ssh *s, const char *tmp, const char *path, const void *
 		return cs_err_set(err, e, "host %s: sftp write %s: create temporary file %s: %s",
 				  s->name, path, tmp, reason);
 	}
+	*created = true;
 	int r = 0;
 	const char *p = data;
 	size_t off = 0;
@@ -942,12 +944,9 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 	bool created = false;
 	cs_run_result_init(&rr, 65536);
 
-	int r = upload(s, tmp, path, data, len, (int)(attrs->mode & 07777), err);
-	if (r < 0) {
-		created = r != -EACCES && r != -ENOENT;
+	int r = upload(s, tmp, path, data, len, (int)(attrs->mode & 07777), &created, err);
+	if (r < 0)
 		goto fail;
-	}
-	created = true;
 	if (spec) {
 		/* chown needs the shell anyway: one round trip for both steps. */
 		qs = cs_sh_quote(spec);
@@ -1020,8 +1019,9 @@ static int write_sudo(struct ssh *s, const char *path, const void *data, size_t 
 		goto out;
 	up = temp_name(s->sudo_dir, path);
 	tname = temp_name(NULL, path);
-	if ((r = upload(s, up, path, data, len, -1, err)) < 0)
-		goto out;
+	bool created = false;
+	if ((r = upload(s, up, path, data, len, -1, &created, err)) < 0)
+		goto out; /* the upload folder goes at close */
 	qu = cs_sh_quote(up);
 	qt = cs_sh_quote(tname);
 	qp = cs_sh_quote(path);
