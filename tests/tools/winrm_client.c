@@ -22,6 +22,7 @@
 static int fail(struct cs_err *err)
 {
 	fprintf(stderr, "error: %s\n", cs_err_msg(err));
+	cs_err_clear(err);
 	return 100;
 }
 
