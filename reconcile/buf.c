@@ -55,17 +55,15 @@ int cs_buf_puts(struct cs_buf *b, const char *s)
 
 int cs_buf_printf(struct cs_buf *b, const char *fmt, ...)
 {
-	va_list ap, aq;
+	va_list ap;
 	va_start(ap, fmt);
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	int r = n < 0 ? -EINVAL : reserve(b, (size_t)n);
-	if (r == 0) {
-		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-		b->len += (size_t)n;
-	}
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	int r = cs_buf_append(b, s, (size_t)n);
+	free(s);
 	return r;
 }
 

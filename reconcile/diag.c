@@ -10,12 +10,7 @@ void cs_diags_add(struct cs_diags *d, const char *file, int line, int col, const
 {
 	va_list ap;
 	va_start(ap, fmt);
-	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	char *text = cs_xmalloc(n > 0 ? (size_t)n + 1 : 1);
-	vsnprintf(text, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	char *text = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	d->v = cs_xrealloc(d->v, (d->n + 1) * sizeof *d->v);
 	d->v[d->n].file = cs_xstrdup(file ? file : "");

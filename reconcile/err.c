@@ -7,18 +7,11 @@
 #include <string.h>
 #include <openssl/err.h>
 
+/* NULL when out of memory: an error path must not abort. */
 static char *vformat(const char *fmt, va_list ap)
 {
-	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
-		return NULL;
-	char *s = malloc((size_t)n + 1);
-	if (s)
-		vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
+	char *s = NULL;
+	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
 }
 
 static void replace(struct cs_err *err, int code, char *msg)

@@ -1,2 +1,782 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_reconcile_store_c;
+/* The state folder (see store.h): private keys, current certificates, their
+ * archive, pending requests, the lock and the journal.  Every write is atomic
+ * per file and ordered so that an interrupted save never loses a key. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "util.h"
+#include "x509.h"
+
+#define KEY_MODE 0600
+#define FILE_MODE 0644
+#define DIR_MODE 0700
+#define MAX_FILE (1u << 20) /* nothing the store writes comes near this */
+
+struct cs_store {
+	char *dir;
+	bool exists;   /* false: opened without create and missing (empty store) */
+	int lock_fd;   /* -1 until cs_store_lock() */
+};
+
+/* ---- permissions ---- */
+
+static int check_dir_private(const char *dir, struct cs_err *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return cs_err_errno(err, -errno, "state folder %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return cs_err_set(err, -ENOTDIR, "state folder %s is not a folder", dir);
+	if (st.st_mode & 077)
+		return cs_err_set(err, -EPERM,
+				  "state folder %s is accessible by others (mode %04o); run chmod 700 %s",
+				  dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+/* A key file must be a regular file only its owner can read or write.
+ * -ENOENT passes through so callers can tell "missing" from "unsafe". */
+static int check_key_file(const char *path, struct cs_err *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return cs_err_errno(err, -errno, "key file %s", path);
+	if (!S_ISREG(st.st_mode))
+		return cs_err_set(err, -EPERM, "key file %s is not a regular file", path);
+	if (st.st_mode & 066)
+		return cs_err_set(err, -EPERM,
+				  "key file %s is accessible by others (mode %04o); run chmod 600 %s",
+				  path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Names come from the config, but they become folder names: refuse anything
+ * that could step outside certs/. */
+static int check_name(const char *name, struct cs_err *err)
+{
+	if (!name || !name[0] || strchr(name, '/') || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return cs_err_set(err, -EINVAL, "invalid certificate name \"%s\" for the state folder",
+				  name ? name : "");
+	return 0;
+}
+
+static char *cert_dir(const struct cs_store *st, const char *name)
+{
+	return cs_xasprintf("%s/certs/%s", st->dir, name);
+}
+
+/* Every key file under certs/: checked when the store is opened so an unsafe
+ * key is reported before anything is planned with it. */
+static int check_all_keys(const struct cs_store *st, struct cs_err *err)
+{
+	static const char *const rel[] = { "key.pem", "pending/key.pem" };
+	char *certs = cs_xasprintf("%s/certs", st->dir);
+	DIR *d = opendir(certs);
+	int r = 0;
+	if (!d)
+		goto out; /* no certificates yet */
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0] && r == 0; i++) {
+			char *p = cs_xasprintf("%s/%s/%s", certs, e->d_name, rel[i]);
+			r = check_key_file(p, err);
+			if (r == -ENOENT) {
+				cs_err_clear(err);
+				r = 0;
+			}
+			free(p);
+		}
+	}
+	closedir(d);
+out:
+	free(certs);
+	return r;
+}
+
+/* ---- open / close ---- */
+
+static int make_state_dir(struct cs_store *st, struct cs_err *err)
+{
+	int r = cs_mkdir_p(st->dir, DIR_MODE, err);
+	if (r < 0)
+		return cs_err_prefix(err, "state folder");
+	/* mkdir honours the umask; make sure the folder is exactly 0700 even
+	 * under a strange umask. */
+	if (chmod(st->dir, DIR_MODE) < 0)
+		return cs_err_errno(err, -errno, "state folder %s: chmod", st->dir);
+	st->exists = true;
+	return 0;
+}
+
+int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs_err *err)
+{
+	struct cs_store *st = cs_xcalloc(1, sizeof *st);
+	int r = 0;
+	*out = NULL;
+	st->dir = cs_xstrdup(dir);
+	st->lock_fd = -1;
+	if (!exists(dir)) {
+		if (create)
+			r = make_state_dir(st, err);
+		goto out;
+	}
+	st->exists = true;
+	r = check_dir_private(dir, err);
+	if (r < 0)
+		goto out;
+	r = check_all_keys(st, err);
+out:
+	if (r < 0)
+		cs_store_close(st);
+	else
+		*out = st;
+	return r;
+}
+
+void cs_store_close(struct cs_store *st)
+{
+	if (!st)
+		return;
+	/* Closing the descriptor releases the flock. */
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	free(st->dir);
+	free(st);
+}
+
+const char *cs_store_dir(const struct cs_store *st)
+{
+	return st->dir;
+}
+
+/* ---- lock ---- */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err)
+{
+	char *path = cs_xasprintf("%s/lock", st->dir);
+	char *text = NULL;
+	int fd = -1;
+	int r = 0;
+	if (st->lock_fd >= 0)
+		goto out; /* already ours */
+	if (!st->exists) {
+		r = make_state_dir(st, err);
+		if (r < 0)
+			goto out;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = cs_err_errno(err, -errno, "lock state folder %s", st->dir);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			r = cs_err_errno(err, -errno, "lock state folder %s", st->dir);
+			goto out;
+		}
+		char holder[512];
+		ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+		if (n < 0)
+			n = 0;
+		holder[n] = '\0';
+		holder[strcspn(holder, "\n")] = '\0';
+		r = cs_err_set(err, -EBUSY, "state folder %s is locked by %s", st->dir,
+			       holder[0] ? holder : "another process");
+		goto out;
+	}
+	char host[256] = "unknown host";
+	if (gethostname(host, sizeof host) < 0)
+		snprintf(host, sizeof host, "unknown host");
+	host[sizeof host - 1] = '\0';
+	char since[21];
+	cs_time_rfc3339(since, cs_now());
+	text = cs_xasprintf("certsync %s (pid %ld on %s since %s)\n", command ? command : "",
+			    (long)getpid(), host, since);
+	/* The text is only for the message a second process shows; failing to
+	 * write it does not weaken the lock, but it is still reported. */
+	if (ftruncate(fd, 0) < 0 || (r = write_all(fd, text, strlen(text))) < 0) {
+		r = cs_err_errno(err, r < 0 ? r : -errno, "write %s", path);
+		goto out;
+	}
+	st->lock_fd = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(path);
+	return r;
+}
+
+/* ---- reading ---- */
+
+static int read_file(struct cs_buf *out, const char *path, struct cs_err *err)
+{
+	cs_buf_init(out, MAX_FILE);
+	return cs_file_read(out, path, MAX_FILE, err);
+}
+
+static int load_key(EVP_PKEY **out, const char *path, struct cs_err *err)
+{
+	struct cs_buf b;
+	cs_buf_init(&b, MAX_FILE);
+	int r = check_key_file(path, err);
+	if (r < 0)
+		goto out;
+	r = read_file(&b, path, err);
+	if (r < 0)
+		goto out;
+	r = cs_key_parse(out, b.data, b.len, err);
+	if (r < 0)
+		cs_err_prefix(err, "%s", path);
+out:
+	cs_buf_free_secret(&b);
+	return r;
+}
+
+static int load_certs(STACK_OF(X509) **out, const char *path, bool allow_empty,
+		      struct cs_err *err)
+{
+	struct cs_buf b;
+	int r = read_file(&b, path, err);
+	*out = NULL;
+	if (r < 0)
+		goto out;
+	if (b.len == 0 && allow_empty) {
+		*out = sk_X509_new_null();
+		if (!*out)
+			r = cs_err_errno(err, -ENOMEM, "read %s", path);
+		goto out;
+	}
+	r = cs_certs_parse(out, b.data, b.len, err);
+	if (r < 0)
+		cs_err_prefix(err, "%s", path);
+out:
+	cs_buf_free(&b);
+	return r;
+}
+
+static int load_json(json_t **out, const char *path, struct cs_err *err)
+{
+	json_error_t je;
+	*out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!*out) {
+		if (!exists(path))
+			return cs_err_errno(err, -ENOENT, "read %s", path);
+		return cs_err_set(err, -EINVAL, "%s:%d: %s", path, je.line, je.text);
+	}
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return cs_err_set(err, -EINVAL, "%s: not a JSON object", path);
+	}
+	return 0;
+}
+
+static int64_t json_time(json_t *obj, const char *key)
+{
+	int64_t t = 0;
+	const char *s = json_string_value(json_object_get(obj, key));
+	if (s && cs_time_parse(&t, s) < 0)
+		t = 0;
+	return t;
+}
+
+static char *serial_of(X509 *cert)
+{
+	struct cs_cert_info info;
+	if (cs_cert_info_get(&info, cert, NULL) < 0)
+		return NULL;
+	char *s = info.serial;
+	info.serial = NULL;
+	cs_cert_info_free(&info);
+	return s;
+}
+
+/* Recovery for a save interrupted between key.pem and cert.pem: the key that
+ * belongs to the certificate still in force was archived first. */
+static int load_archived_key(EVP_PKEY **out, const char *dir, X509 *cert, struct cs_err *err)
+{
+	char *serial = serial_of(cert);
+	char *path = serial ? cs_xasprintf("%s/archive/%s/key.pem", dir, serial) : NULL;
+	int r = -ENOENT;
+	*out = NULL;
+	if (path && exists(path)) {
+		r = load_key(out, path, err);
+		if (r == 0 && !cs_key_matches_cert(*out, cert)) {
+			EVP_PKEY_free(*out);
+			*out = NULL;
+			r = -ENOENT;
+		}
+	}
+	free(path);
+	free(serial);
+	return r;
+}
+
+int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err)
+{
+	char *dir = NULL, *key_path = NULL, *cert_path = NULL, *chain_path = NULL, *meta_path = NULL;
+	STACK_OF(X509) *certs = NULL;
+	json_t *meta = NULL;
+	int r = 0;
+	memset(out, 0, sizeof *out);
+	r = check_name(name, err);
+	if (r < 0)
+		goto out;
+	dir = cert_dir(st, name);
+	key_path = cs_xasprintf("%s/key.pem", dir);
+	cert_path = cs_xasprintf("%s/cert.pem", dir);
+	chain_path = cs_xasprintf("%s/chain.pem", dir);
+	meta_path = cs_xasprintf("%s/meta.json", dir);
+	if (!st->exists || !exists(cert_path)) {
+		r = cs_err_set(err, -ENOENT, "no certificate stored for %s", name);
+		goto out;
+	}
+	r = load_certs(&certs, cert_path, false, err);
+	if (r < 0)
+		goto out;
+	out->cert = sk_X509_shift(certs);
+	r = load_key(&out->key, key_path, err);
+	if (r < 0)
+		goto out;
+	if (!cs_key_matches_cert(out->key, out->cert)) {
+		EVP_PKEY_free(out->key);
+		out->key = NULL;
+		struct cs_err ignored = CS_ERR_INIT;
+		r = load_archived_key(&out->key, dir, out->cert, &ignored);
+		cs_err_clear(&ignored);
+		if (r < 0) {
+			r = cs_err_set(err, -EIO, "%s does not belong to %s (interrupted save?)",
+				       key_path, cert_path);
+			goto out;
+		}
+	}
+	if (exists(chain_path))
+		r = load_certs(&out->chain, chain_path, true, err);
+	else if (!(out->chain = sk_X509_new_null()))
+		r = cs_err_errno(err, -ENOMEM, "read %s", chain_path);
+	if (r < 0)
+		goto out;
+	/* meta.json is written last; without it the save was interrupted and
+	 * only the facts in the certificate itself are known. */
+	if (exists(meta_path)) {
+		r = load_json(&meta, meta_path, err);
+		if (r < 0)
+			goto out;
+		out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
+		out->issued_at = json_time(meta, "issued_at");
+	}
+out:
+	if (r < 0)
+		cs_stored_free(out);
+	json_decref(meta);
+	sk_X509_pop_free(certs, X509_free);
+	free(dir);
+	free(key_path);
+	free(cert_path);
+	free(chain_path);
+	free(meta_path);
+	return r;
+}
+
+void cs_stored_free(struct cs_stored *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	X509_free(s->cert);
+	sk_X509_pop_free(s->chain, X509_free);
+	free(s->issuer);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- writing ---- */
+
+static int write_file(const char *path, const struct cs_buf *b, mode_t mode, struct cs_err *err)
+{
+	return cs_file_write_atomic(path, b->data ? b->data : "", b->len, mode,
+				    (uid_t)-1, (gid_t)-1, err);
+}
+
+static int write_json(const char *path, json_t *obj, struct cs_err *err)
+{
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int r;
+	if (!text)
+		return cs_err_errno(err, -ENOMEM, "write %s", path);
+	struct cs_buf b = CS_BUF_INIT;
+	r = cs_buf_puts(&b, text);
+	if (r == 0)
+		r = cs_buf_puts(&b, "\n");
+	if (r < 0)
+		r = cs_err_errno(err, r, "write %s", path);
+	else
+		r = write_file(path, &b, FILE_MODE, err);
+	cs_buf_free(&b);
+	free(text);
+	return r;
+}
+
+/* Copy one file of the current set into the archive, byte for byte. */
+static int archive_copy(const char *from_dir, const char *to_dir, const char *file,
+			mode_t mode, struct cs_err *err)
+{
+	char *from = cs_xasprintf("%s/%s", from_dir, file);
+	char *to = cs_xasprintf("%s/%s", to_dir, file);
+	struct cs_buf b;
+	cs_buf_init(&b, MAX_FILE);
+	int r = 0;
+	if (!exists(from))
+		goto out;
+	r = cs_file_read(&b, from, MAX_FILE, err);
+	if (r < 0)
+		goto out;
+	r = write_file(to, &b, mode, err);
+out:
+	cs_buf_free_secret(&b);
+	free(from);
+	free(to);
+	return r;
+}
+
+/* Copy the current set to archive/SERIAL/ before anything replaces it: the
+ * previous key must survive whatever happens next. */
+static int archive_current(const char *dir, struct cs_err *err)
+{
+	char *cert_path = cs_xasprintf("%s/cert.pem", dir);
+	char *archive = NULL;
+	char *serial = NULL;
+	STACK_OF(X509) *certs = NULL;
+	int r = 0;
+	if (!exists(cert_path))
+		goto out; /* first save */
+	r = load_certs(&certs, cert_path, false, err);
+	if (r < 0)
+		goto out;
+	serial = serial_of(sk_X509_value(certs, 0));
+	if (!serial) {
+		r = cs_err_set(err, -EINVAL, "%s: unreadable serial number", cert_path);
+		goto out;
+	}
+	archive = cs_xasprintf("%s/archive/%s", dir, serial);
+	r = cs_mkdir_p(archive, DIR_MODE, err);
+	if (r < 0)
+		goto out;
+	r = archive_copy(dir, archive, "key.pem", KEY_MODE, err);
+	if (r == 0)
+		r = archive_copy(dir, archive, "cert.pem", FILE_MODE, err);
+	if (r == 0)
+		r = archive_copy(dir, archive, "chain.pem", FILE_MODE, err);
+	if (r == 0)
+		r = archive_copy(dir, archive, "meta.json", FILE_MODE, err);
+	if (r < 0)
+		cs_err_prefix(err, "archive %s", serial);
+out:
+	sk_X509_pop_free(certs, X509_free);
+	free(serial);
+	free(archive);
+	free(cert_path);
+	return r;
+}
+
+static int prepare_dir(struct cs_store *st, const char *dir, struct cs_err *err)
+{
+	int r = 0;
+	if (!st->exists)
+		r = make_state_dir(st, err);
+	if (r == 0)
+		r = cs_mkdir_p(dir, DIR_MODE, err);
+	return r;
+}
+
+int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *cert,
+		  STACK_OF(X509) *chain, const char *issuer, struct cs_err *err)
+{
+	char *dir = NULL, *path = NULL, *serial = NULL;
+	struct cs_buf key_pem = CS_BUF_INIT, cert_pem = CS_BUF_INIT, chain_pem = CS_BUF_INIT;
+	json_t *meta = NULL;
+	int r = check_name(name, err);
+	if (r < 0)
+		goto out;
+	if (!cs_key_matches_cert(key, cert)) {
+		r = cs_err_set(err, -EINVAL, "the certificate does not belong to the key");
+		goto out;
+	}
+	dir = cert_dir(st, name);
+	/* Encode everything before touching the folder, so a bad input leaves
+	 * the current set alone. */
+	if ((r = cs_key_to_pem(&key_pem, key, err)) < 0 ||
+	    (r = cs_cert_to_pem(&cert_pem, cert, err)) < 0 ||
+	    (r = cs_chain_to_pem(&chain_pem, chain, err)) < 0)
+		goto out;
+	serial = serial_of(cert);
+	char issued_at[21];
+	cs_time_rfc3339(issued_at, cs_now());
+	meta = json_pack("{s:s?, s:s, s:s?}", "issuer", issuer, "issued_at", issued_at,
+			 "serial", serial);
+	if (!meta) {
+		r = cs_err_errno(err, -ENOMEM, "save %s", name);
+		goto out;
+	}
+	r = prepare_dir(st, dir, err);
+	if (r < 0)
+		goto out;
+	r = archive_current(dir, err);
+	if (r < 0)
+		goto out;
+	/* Key first, meta.json last: meta.json marks a complete save. */
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
+	const struct cs_buf *bufs[] = { &key_pem, &cert_pem, &chain_pem };
+	for (size_t i = 0; i < 3; i++) {
+		free(path);
+		path = cs_xasprintf("%s/%s", dir, files[i]);
+		r = write_file(path, bufs[i], i == 0 ? KEY_MODE : FILE_MODE, err);
+		if (r < 0)
+			goto out;
+	}
+	free(path);
+	path = cs_xasprintf("%s/meta.json", dir);
+	r = write_json(path, meta, err);
+out:
+	if (r < 0)
+		cs_err_prefix(err, "save %s", name ? name : "");
+	json_decref(meta);
+	cs_buf_free_secret(&key_pem);
+	cs_buf_free(&cert_pem);
+	cs_buf_free(&chain_pem);
+	free(serial);
+	free(path);
+	free(dir);
+	return r;
+}
+
+/* ---- pending requests ---- */
+
+int cs_store_load_pending(struct cs_pending *out, struct cs_store *st, const char *name,
+			  struct cs_err *err)
+{
+	char *dir = NULL, *key_path = NULL, *csr_path = NULL, *meta_path = NULL;
+	struct cs_buf csr = CS_BUF_INIT;
+	json_t *meta = NULL;
+	int r = 0;
+	memset(out, 0, sizeof *out);
+	r = check_name(name, err);
+	if (r < 0)
+		goto out;
+	dir = cs_xasprintf("%s/certs/%s/pending", st->dir, name);
+	key_path = cs_xasprintf("%s/key.pem", dir);
+	csr_path = cs_xasprintf("%s/request.csr", dir);
+	meta_path = cs_xasprintf("%s/meta.json", dir);
+	/* meta.json is written last: without it there is no complete request. */
+	if (!st->exists || !exists(meta_path)) {
+		r = cs_err_set(err, -ENOENT, "no pending request for %s", name);
+		goto out;
+	}
+	r = load_json(&meta, meta_path, err);
+	if (r < 0)
+		goto out;
+	r = load_key(&out->key, key_path, err);
+	if (r < 0)
+		goto out;
+	r = read_file(&csr, csr_path, err);
+	if (r < 0)
+		goto out;
+	r = cs_csr_parse(&out->csr, csr.data, csr.len, err);
+	if (r < 0) {
+		cs_err_prefix(err, "%s", csr_path);
+		goto out;
+	}
+	if (!cs_key_matches_csr(out->key, out->csr)) {
+		r = cs_err_set(err, -EIO, "%s does not belong to %s", key_path, csr_path);
+		goto out;
+	}
+	out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
+	out->created_at = json_time(meta, "created_at");
+out:
+	if (r < 0)
+		cs_pending_free(out);
+	json_decref(meta);
+	cs_buf_free(&csr);
+	free(dir);
+	free(key_path);
+	free(csr_path);
+	free(meta_path);
+	return r;
+}
+
+static int unlink_if_there(const char *path, struct cs_err *err)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cs_err_errno(err, -errno, "remove %s", path);
+	return 0;
+}
+
+int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
+			  const char *issuer, struct cs_err *err)
+{
+	char *dir = NULL, *path = NULL;
+	struct cs_buf key_pem = CS_BUF_INIT, csr_pem = CS_BUF_INIT;
+	json_t *meta = NULL;
+	int r = check_name(name, err);
+	if (r < 0)
+		goto out;
+	dir = cs_xasprintf("%s/certs/%s/pending", st->dir, name);
+	if ((r = cs_key_to_pem(&key_pem, key, err)) < 0 || (r = cs_csr_to_pem(&csr_pem, csr, err)) < 0)
+		goto out;
+	char created_at[21];
+	cs_time_rfc3339(created_at, cs_now());
+	meta = json_pack("{s:s?, s:s}", "issuer", issuer, "created_at", created_at);
+	if (!meta) {
+		r = cs_err_errno(err, -ENOMEM, "save pending request");
+		goto out;
+	}
+	r = prepare_dir(st, dir, err);
+	if (r < 0)
+		goto out;
+	/* Withdraw the commit marker first so a crash half-way through never
+	 * pairs a new key with an old request. */
+	path = cs_xasprintf("%s/meta.json", dir);
+	r = unlink_if_there(path, err);
+	if (r < 0)
+		goto out;
+	free(path);
+	path = cs_xasprintf("%s/key.pem", dir);
+	r = write_file(path, &key_pem, KEY_MODE, err);
+	if (r < 0)
+		goto out;
+	free(path);
+	path = cs_xasprintf("%s/request.csr", dir);
+	r = write_file(path, &csr_pem, FILE_MODE, err);
+	if (r < 0)
+		goto out;
+	free(path);
+	path = cs_xasprintf("%s/meta.json", dir);
+	r = write_json(path, meta, err);
+out:
+	if (r < 0)
+		cs_err_prefix(err, "save pending request for %s", name ? name : "");
+	json_decref(meta);
+	cs_buf_free_secret(&key_pem);
+	cs_buf_free(&csr_pem);
+	free(path);
+	free(dir);
+	return r;
+}
+
+int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *err)
+{
+	static const char *const files[] = { "meta.json", "request.csr", "key.pem" };
+	char *dir = NULL;
+	int r = check_name(name, err);
+	if (r < 0 || !st->exists)
+		goto out;
+	dir = cs_xasprintf("%s/certs/%s/pending", st->dir, name);
+	/* meta.json first: from then on the request no longer exists, whatever
+	 * is left behind. */
+	for (size_t i = 0; i < 3 && r == 0; i++) {
+		char *p = cs_xasprintf("%s/%s", dir, files[i]);
+		r = unlink_if_there(p, err);
+		free(p);
+	}
+	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "remove %s", dir);
+out:
+	free(dir);
+	return r;
+}
+
+void cs_pending_free(struct cs_pending *p)
+{
+	if (!p)
+		return;
+	EVP_PKEY_free(p->key);
+	X509_REQ_free(p->csr);
+	free(p->issuer);
+	memset(p, 0, sizeof *p);
+}
+
+/* ---- journal ---- */
+
+int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
+{
+	char *path = cs_xasprintf("%s/journal.jsonl", st->dir);
+	json_t *line = json_object();
+	char *text = NULL;
+	int fd = -1;
+	int r = 0;
+	char now[21];
+	cs_time_rfc3339(now, cs_now());
+	/* "time" first, then the record's own members (its "time", if any,
+	 * loses: the journal's clock is the one that counts). */
+	if (!line || json_object_set_new(line, "time", json_string(now)) < 0 ||
+	    (record && json_object_update_missing(line, record) < 0)) {
+		r = cs_err_set(err, -EINVAL, "journal: record is not a JSON object");
+		goto out;
+	}
+	text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	if (!text) {
+		r = cs_err_errno(err, -ENOMEM, "journal");
+		goto out;
+	}
+	if (!st->exists) {
+		r = make_state_dir(st, err);
+		if (r < 0)
+			goto out;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = cs_err_errno(err, -errno, "journal %s", path);
+		goto out;
+	}
+	/* One write per line: with O_APPEND concurrent writers cannot
+	 * interleave inside a line. */
+	size_t n = strlen(text);
+	text[n] = '\n';
+	r = write_all(fd, text, n + 1);
+	text[n] = '\0';
+	if (r < 0) {
+		r = cs_err_errno(err, r, "journal %s", path);
+		goto out;
+	}
+	if (fsync(fd) < 0)
+		r = cs_err_errno(err, -errno, "journal %s: fsync", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	json_decref(line);
+	free(path);
+	return r;
+}

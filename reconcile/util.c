@@ -52,17 +52,19 @@ char *cs_xstrdup(const char *s)
 	return p;
 }
 
+char *cs_xvasprintf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		out_of_memory();
+	return s;
+}
+
 char *cs_xasprintf(const char *fmt, ...)
 {
-	va_list ap, aq;
+	va_list ap;
 	va_start(ap, fmt);
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
-		out_of_memory();
-	char *s = cs_xmalloc((size_t)n + 1);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	char *s = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	return s;
 }

@@ -2,6 +2,7 @@
 #ifndef CS_UTIL_H
 #define CS_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@ void *cs_xcalloc(size_t n, size_t size);
 void *cs_xrealloc(void *p, size_t n);
 char *cs_xstrdup(const char *s);      /* NULL in, NULL out */
 char *cs_xasprintf(const char *fmt, ...) CS_PRINTF(1, 2);
+char *cs_xvasprintf(const char *fmt, va_list ap) CS_PRINTF(1, 0);
 
 /* Path helpers.  cs_path_join returns base/rel, or rel when rel is absolute. */
 char *cs_path_join(const char *base, const char *rel);

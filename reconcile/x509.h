@@ -66,8 +66,9 @@ bool cs_key_matches_cert(EVP_PKEY *key, X509 *cert);
 bool cs_key_matches_csr(EVP_PKEY *key, X509_REQ *csr);
 
 /* From a bag of certificates (a CA's reply), pick the leaf whose public key is
- * key and order the rest as its chain (issuer of the leaf first, up to but
- * excluding self-signed roots unless nothing else is there).  -ENOENT when no
+ * key and order the rest as its chain (issuer of the leaf first, then its
+ * issuer, ...; a self-signed root is kept, last, when the bag has it;
+ * certificates unrelated to the leaf are dropped).  -ENOENT when no
  * certificate matches the key.  *out_leaf and *out_chain are new references. */
 int cs_certs_split(X509 **out_leaf, STACK_OF(X509) **out_chain, STACK_OF(X509) *certs,
 		   EVP_PKEY *key, struct cs_err *err);

@@ -1,2 +1,271 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_providers_issuer_ca_c;
+/* The local CA issuer ("ca: {cert, key, days}"): signs requests at once with
+ * a CA certificate and key kept next to the config, for labs and internal
+ * services.  The CA key is read only while signing and wiped afterwards. */
+#include "issuer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include "../../reconcile/util.h"
+#include "../../reconcile/x509.h"
+
+/* Issued certificates start a little in the past so that a host whose clock
+ * runs behind does not reject a certificate that was just installed. */
+#define CLOCK_SKEW 300
+
+/* The CA certificate file: the CA first, possibly followed by its own chain. */
+static int load_ca_certs(STACK_OF(X509) **out, const struct cs_issuer_cfg *issuer,
+			 struct cs_err *err)
+{
+	struct cs_buf b;
+	cs_buf_init(&b, 1u << 20);
+	int r = cs_file_read(&b, issuer->ca.cert, 1u << 20, err);
+	if (r < 0)
+		goto out;
+	r = cs_certs_parse(out, b.data, b.len, err);
+	if (r < 0)
+		cs_err_prefix(err, "CA certificate %s", issuer->ca.cert);
+out:
+	cs_buf_free(&b);
+	return r;
+}
+
+/* Where the key comes from, for messages: never its content. */
+static char *key_origin(const struct cs_secret *s)
+{
+	if (s->kind == CS_SECRET_ENV)
+		return cs_xasprintf("from env %s", s->ref ? s->ref : "");
+	return cs_xstrdup(s->ref ? s->ref : "(none)");
+}
+
+static int load_ca_key(EVP_PKEY **out, const struct cs_issuer_cfg *issuer, X509 *ca,
+		       struct cs_err *err)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	char *origin = key_origin(&issuer->ca.key);
+	int r = cs_secret_resolve(&issuer->ca.key, &b, err);
+	*out = NULL;
+	if (r < 0) {
+		cs_err_prefix(err, "CA key");
+		goto out;
+	}
+	/* cs_key_parse's messages come from OpenSSL and never quote input. */
+	r = cs_key_parse(out, b.data, b.len, err);
+	if (r < 0) {
+		cs_err_prefix(err, "CA key %s", origin);
+		goto out;
+	}
+	if (!cs_key_matches_cert(*out, ca)) {
+		r = cs_err_set(err, -EINVAL, "CA key %s does not belong to certificate %s",
+			       origin, issuer->ca.cert);
+		EVP_PKEY_free(*out);
+		*out = NULL;
+		goto out;
+	}
+out:
+	cs_buf_free_secret(&b);
+	free(origin);
+	return r;
+}
+
+static int random_serial(X509 *x)
+{
+	unsigned char bytes[16];
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *serial = NULL;
+	int r = -EIO;
+	if (RAND_bytes(bytes, sizeof bytes) != 1)
+		goto out;
+	/* 128 random bits, top bit cleared so the DER integer is positive
+	 * without a padding byte, never zero (RFC 5280 4.1.2.2). */
+	bytes[0] &= 0x7f;
+	bool zero = true;
+	for (size_t i = 0; i < sizeof bytes; i++)
+		zero = zero && bytes[i] == 0;
+	if (zero)
+		bytes[sizeof bytes - 1] = 1;
+	bn = BN_bin2bn(bytes, sizeof bytes, NULL);
+	serial = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+	if (serial && X509_set_serialNumber(x, serial))
+		r = 0;
+out:
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	return r;
+}
+
+static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	int ok = ext && X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -EINVAL;
+}
+
+static int add_san(X509 *x, char *const *names, size_t n)
+{
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	int r = -ENOMEM;
+	if (!gens)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+		if (!g || !s || !ASN1_STRING_set(s, names[i], (int)strlen(names[i]))) {
+			GENERAL_NAME_free(g);
+			ASN1_IA5STRING_free(s);
+			goto out;
+		}
+		GENERAL_NAME_set0_value(g, GEN_DNS, s);
+		if (!sk_GENERAL_NAME_push(gens, g)) {
+			GENERAL_NAME_free(g);
+			goto out;
+		}
+	}
+	if (X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1)
+		r = 0;
+out:
+	GENERAL_NAMES_free(gens);
+	return r;
+}
+
+static int build_cert(X509 **out, const struct cs_issuer_cfg *issuer,
+		      const struct cs_cert_cfg *cert, EVP_PKEY *pub, X509 *ca,
+		      EVP_PKEY *ca_key, struct cs_err *err)
+{
+	X509 *x = X509_new();
+	X509_NAME *subject = X509_NAME_new();
+	char **names = NULL;
+	size_t n_names = 0;
+	int r = 0;
+	*out = NULL;
+	if (!x || !subject || !X509_set_version(x, X509_VERSION_3) || random_serial(x) < 0) {
+		r = cs_err_ssl(err, -EIO, "create certificate");
+		goto out;
+	}
+	if (!X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
+					(const unsigned char *)cert->common_name, -1, -1, 0) ||
+	    !X509_set_subject_name(x, subject) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca))) {
+		r = cs_err_ssl(err, -EINVAL, "certificate subject CN=%s", cert->common_name);
+		goto out;
+	}
+	int64_t now = cs_now();
+	int days = issuer->ca.days > 0 ? issuer->ca.days : 90;
+	if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(now - CLOCK_SKEW)) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(now + (int64_t)days * 86400)) ||
+	    !X509_set_pubkey(x, pub)) {
+		r = cs_err_ssl(err, -EIO, "create certificate");
+		goto out;
+	}
+
+	X509V3_CTX ctx;
+	X509V3_set_ctx(&ctx, ca, x, NULL, NULL, 0);
+	bool rsa = EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA;
+	/* keyEncipherment only matters for RSA key exchange; an EC key cannot
+	 * encipher, and strict clients reject the bit on one. */
+	if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    add_ext(x, &ctx, NID_key_usage,
+		    rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature") < 0 ||
+	    add_ext(x, &ctx, NID_ext_key_usage, "serverAuth") < 0 ||
+	    add_ext(x, &ctx, NID_subject_key_identifier, "hash") < 0 ||
+	    add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") < 0) {
+		r = cs_err_ssl(err, -EINVAL, "certificate extensions");
+		goto out;
+	}
+	/* The declared names, not whatever the request asks for: the config is
+	 * the truth. */
+	names = cs_cert_names(cert, &n_names);
+	if (n_names == 0) {
+		r = cs_err_set(err, -EINVAL, "certificate %s declares no names", cert->name);
+		goto out;
+	}
+	if (add_san(x, names, n_names) < 0) {
+		r = cs_err_ssl(err, -EINVAL, "certificate subject alternative names");
+		goto out;
+	}
+	/* Ed25519/Ed448 CA keys sign without a separate digest. */
+	int id = EVP_PKEY_get_base_id(ca_key);
+	const EVP_MD *md = (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) ? NULL : EVP_sha256();
+	if (!X509_sign(x, ca_key, md)) {
+		r = cs_err_ssl(err, -EIO, "sign certificate");
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+out:
+	cs_strv_free(names, n_names);
+	X509_NAME_free(subject);
+	X509_free(x);
+	return r;
+}
+
+static int ca_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert,
+		    X509_REQ *csr, X509 **out_cert, STACK_OF(X509) **out_chain,
+		    struct cs_err *err)
+{
+	STACK_OF(X509) *ca_certs = NULL;
+	EVP_PKEY *ca_key = NULL;
+	X509 *x = NULL;
+	int r = 0;
+	*out_cert = NULL;
+	*out_chain = NULL;
+
+	/* The request proves possession of the key it names. */
+	EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+	if (!pub || X509_REQ_verify(csr, pub) != 1) {
+		r = cs_err_ssl(err, -EINVAL, "certificate request signature does not verify");
+		goto out;
+	}
+	r = load_ca_certs(&ca_certs, issuer, err);
+	if (r < 0)
+		goto out;
+	X509 *ca = sk_X509_value(ca_certs, 0);
+	if (X509_check_ca(ca) == 0) {
+		r = cs_err_set(err, -EINVAL, "CA certificate %s is not a CA certificate",
+			       issuer->ca.cert);
+		goto out;
+	}
+	r = load_ca_key(&ca_key, issuer, ca, err);
+	if (r < 0)
+		goto out;
+	r = build_cert(&x, issuer, cert, pub, ca, ca_key, err);
+	if (r < 0)
+		goto out;
+	*out_cert = x;
+	*out_chain = ca_certs;
+	ca_certs = NULL;
+out:
+	if (r < 0)
+		cs_err_prefix(err, "issuer %s", issuer->name);
+	EVP_PKEY_free(ca_key);
+	sk_X509_pop_free(ca_certs, X509_free);
+	ERR_clear_error();
+	return r;
+}
+
+static int ca_issued_by(const struct cs_issuer_cfg *issuer, X509 *cert)
+{
+	STACK_OF(X509) *ca_certs = NULL;
+	int r = load_ca_certs(&ca_certs, issuer, NULL);
+	if (r < 0)
+		return -1;
+	r = cs_cert_issued_by(cert, sk_X509_value(ca_certs, 0)) ? 1 : 0;
+	sk_X509_pop_free(ca_certs, X509_free);
+	return r;
+}
+
+const struct cs_issuer_ops cs_issuer_ca = {
+	.abi = CS_ISSUER_ABI,
+	.name = "ca",
+	.asynchronous = false,
+	.issue = ca_issue,
+	.collect = NULL,            /* answers at once */
+	.collected = NULL,
+	.issued_by = ca_issued_by,
+	.request_location = NULL,   /* nothing is written anywhere */
+};

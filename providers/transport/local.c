@@ -1,2 +1,417 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_providers_transport_local_c;
+/* The local transport ("local: {}"): this machine, no network.  Commands run
+ * under /bin/sh in the config's folder; files are written atomically with
+ * the requested owner, group and mode. */
+#include "transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "../../reconcile/util.h"
+
+extern char **environ;
+
+struct local {
+	struct cs_transport base; /* first: generic code sees a cs_transport */
+};
+
+static int local_open(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err)
+{
+	(void)err;
+	struct local *l = cs_xcalloc(1, sizeof *l);
+	l->base.ops = &cs_transport_local;
+	l->base.host = host;
+	*out = &l->base;
+	return 0;
+}
+
+static void local_close(struct cs_transport *t)
+{
+	free(t);
+}
+
+/* Relative paths belong to the config's folder, as they do in the config. */
+static char *resolve(struct cs_transport *t, const char *path)
+{
+	const char *base = t->host ? t->host->local_dir : NULL;
+	return cs_path_join(base, path);
+}
+
+/* ---- run ---- */
+
+/* Append what fits under the buffer's cap; the rest is read and dropped, so
+ * a chatty command neither blocks on a full pipe nor fails the run. */
+static void append_capped(struct cs_buf *b, const char *data, size_t n)
+{
+	if (b->max && b->len + n > b->max)
+		n = b->max - b->len;
+	if (n)
+		cs_buf_append(b, data, n);
+}
+
+/* dup2 onto itself keeps close-on-exec set (possible when certsync itself
+ * was started with a standard descriptor closed); clear it then. */
+static int move_fd(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to);
+}
+
+static void child(int in, int out, int errfd, const char *dir, char *const argv[])
+{
+	/* Only async-signal-safe calls between fork and exec. */
+	if (move_fd(in, 0) < 0 || move_fd(out, 1) < 0 || move_fd(errfd, 2) < 0)
+		_exit(127);
+	/* Nothing of certsync's own (sockets, the state lock) may leak into
+	 * a command or a daemon it starts. */
+	close_range(3, ~0u, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (dir && chdir(dir) < 0) {
+		static const char msg[] = "certsync: cannot enter the working folder\n";
+		ssize_t w = write(2, msg, sizeof msg - 1);
+		(void)w;
+		_exit(127);
+	}
+	execve("/bin/sh", argv, environ);
+	_exit(127);
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+static int local_run(struct cs_transport *t, const char *command, const void *stdin_data,
+		     size_t stdin_len, struct cs_run_result *out, struct cs_err *err)
+{
+	int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 };
+	const char *dir = t->host ? t->host->local_dir : NULL;
+	char *const argv[] = { "sh", "-c", (char *)command, NULL };
+	sigset_t block, old;
+	pid_t pid = -1;
+	int pidfd = -1;
+	int r = 0;
+
+	/* A command that exits without reading its input turns our write
+	 * into SIGPIPE; block it in this thread and take EPIPE instead. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	sigset_t pending_before;
+	sigpending(&pending_before);
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
+		r = cs_err_errno(err, -errno, "run: pipe");
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = cs_err_errno(err, -errno, "run: fork");
+		goto out;
+	}
+	if (pid == 0)
+		child(in[0], o[1], e[1], dir, argv);
+	close(in[0]);
+	close(o[1]);
+	close(e[1]);
+	in[0] = o[1] = e[1] = -1;
+	if (set_nonblock(in[1]) < 0 || set_nonblock(o[0]) < 0 || set_nonblock(e[0]) < 0) {
+		r = cs_err_errno(err, -errno, "run: pipe");
+		goto out;
+	}
+	if (stdin_len == 0) {
+		close(in[1]);
+		in[1] = -1;
+	}
+
+	/* A command that starts a daemon ("nginx &") leaves it holding our
+	 * pipes; waiting for EOF would then wait for the daemon.  The pidfd
+	 * says when the command itself is done.  Without one (old kernel) EOF
+	 * is all there is. */
+	pidfd = pidfd_open(pid, 0);
+
+	/* Feed stdin and drain stdout/stderr together: doing them one after
+	 * the other deadlocks as soon as a pipe buffer fills up. */
+	const char *inp = stdin_data;
+	size_t left = stdin_len;
+	char chunk[65536];
+	bool exited = false;
+	while (!exited && (in[1] >= 0 || o[0] >= 0 || e[0] >= 0)) {
+		struct pollfd p[4] = {
+			{ .fd = in[1], .events = POLLOUT },
+			{ .fd = o[0], .events = POLLIN },
+			{ .fd = e[0], .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
+		};
+		if (poll(p, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = cs_err_errno(err, -errno, "run: poll");
+			goto out;
+		}
+		if (in[1] >= 0 && p[0].revents) {
+			ssize_t n = write(in[1], inp, left);
+			if (n > 0) {
+				inp += n;
+				left -= (size_t)n;
+			}
+			/* EPIPE: the command did not want (all of) its input,
+			 * which is its business; its exit status tells. */
+			if (left == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				close(in[1]);
+				in[1] = -1;
+			}
+		}
+		exited = p[3].revents != 0;
+		for (int i = 1; i < 3; i++) {
+			int *fd = i == 1 ? &o[0] : &e[0];
+			/* Once the command has exited everything it wrote is
+			 * already in the pipe (it could not have exited while
+			 * blocked on a full one): read what is there, bounded
+			 * by the largest pipe size, and stop. */
+			int rounds = exited ? 64 : 1;
+			for (int k = 0; k < rounds && *fd >= 0 && (exited || p[i].revents); k++) {
+				ssize_t n = read(*fd, chunk, sizeof chunk);
+				if (n > 0) {
+					append_capped(i == 1 ? &out->out : &out->err, chunk, (size_t)n);
+				} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+					close(*fd);
+					*fd = -1;
+				} else {
+					break;
+				}
+			}
+		}
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = cs_err_errno(err, -errno, "run: wait");
+			goto out;
+		}
+	}
+	pid = -1;
+	out->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
+			 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (o[i] >= 0)
+			close(o[i]);
+		if (e[i] >= 0)
+			close(e[i]);
+	}
+	if (pid > 0) {
+		/* An error after fork: do not leave the command behind. */
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	/* Consume a SIGPIPE this run caused before unblocking, so it is not
+	 * delivered (and fatal) later. */
+	sigset_t pending_now;
+	sigpending(&pending_now);
+	if (sigismember(&pending_now, SIGPIPE) && !sigismember(&pending_before, SIGPIPE)) {
+		struct timespec zero = { 0, 0 };
+		sigtimedwait(&block, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* ---- files ---- */
+
+static int local_read_file(struct cs_transport *t, const char *path, struct cs_buf *out,
+			   struct cs_err *err)
+{
+	char *p = resolve(t, path);
+	int r = cs_file_read(out, p, out->max, err);
+	free(p);
+	return r;
+}
+
+static long pw_bufsize(int name)
+{
+	long n = sysconf(name);
+	return n > 0 ? n : 16384;
+}
+
+/* A user by name, or by number when given as digits. */
+static int lookup_uid(uid_t *out, const char *name, struct cs_err *err)
+{
+	long size = pw_bufsize(_SC_GETPW_R_SIZE_MAX);
+	char *buf = NULL;
+	struct passwd pw, *res = NULL;
+	int rc;
+	for (;;) {
+		buf = cs_xrealloc(buf, (size_t)size);
+		rc = getpwnam_r(name, &pw, buf, (size_t)size, &res);
+		if (rc != ERANGE || size > (1L << 20))
+			break;
+		size *= 2;
+	}
+	int r = 0;
+	if (res) {
+		*out = pw.pw_uid;
+	} else {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(name, &end, 10);
+		if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && errno == 0)
+			*out = (uid_t)v;
+		else
+			r = cs_err_set(err, -EINVAL, "unknown user %s", name);
+	}
+	free(buf);
+	return r;
+}
+
+static int lookup_gid(gid_t *out, const char *name, struct cs_err *err)
+{
+	long size = pw_bufsize(_SC_GETGR_R_SIZE_MAX);
+	char *buf = NULL;
+	struct group gr, *res = NULL;
+	int rc;
+	for (;;) {
+		buf = cs_xrealloc(buf, (size_t)size);
+		rc = getgrnam_r(name, &gr, buf, (size_t)size, &res);
+		if (rc != ERANGE || size > (1L << 20))
+			break;
+		size *= 2;
+	}
+	int r = 0;
+	if (res) {
+		*out = gr.gr_gid;
+	} else {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(name, &end, 10);
+		if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && errno == 0)
+			*out = (gid_t)v;
+		else
+			r = cs_err_set(err, -EINVAL, "unknown group %s", name);
+	}
+	free(buf);
+	return r;
+}
+
+static int local_write_file(struct cs_transport *t, const char *path, const void *data,
+			    size_t len, const struct cs_file_attrs *attrs, struct cs_err *err)
+{
+	char *p = resolve(t, path);
+	char *dir = cs_path_dirname(p);
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	mode_t mode = attrs ? attrs->mode : 0644;
+	int r = 0;
+	if (attrs && attrs->owner && (r = lookup_uid(&uid, attrs->owner, err)) < 0)
+		goto out;
+	if (attrs && attrs->group && (r = lookup_gid(&gid, attrs->group, err)) < 0)
+		goto out;
+	/* Folders are part of the host's setup (and their owners and modes
+	 * matter); certsync does not invent them. */
+	struct stat st;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		r = cs_err_set(err, -ENOENT, "folder %s does not exist", dir);
+		goto out;
+	}
+	r = cs_file_write_atomic(p, data, len, mode, uid, gid, err);
+out:
+	free(dir);
+	free(p);
+	return r;
+}
+
+static int local_remove_file(struct cs_transport *t, const char *path, struct cs_err *err)
+{
+	char *p = resolve(t, path);
+	int r = 0;
+	if (unlink(p) < 0 && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "remove %s", p);
+	free(p);
+	return r;
+}
+
+static char *user_name(uid_t uid)
+{
+	long size = pw_bufsize(_SC_GETPW_R_SIZE_MAX);
+	char *buf = cs_xmalloc((size_t)size);
+	struct passwd pw, *res = NULL;
+	char *s;
+	if (getpwuid_r(uid, &pw, buf, (size_t)size, &res) == 0 && res)
+		s = cs_xstrdup(pw.pw_name);
+	else
+		s = cs_xasprintf("%lu", (unsigned long)uid);
+	free(buf);
+	return s;
+}
+
+static char *group_name(gid_t gid)
+{
+	long size = pw_bufsize(_SC_GETGR_R_SIZE_MAX);
+	char *buf = cs_xmalloc((size_t)size);
+	struct group gr, *res = NULL;
+	char *s;
+	if (getgrgid_r(gid, &gr, buf, (size_t)size, &res) == 0 && res)
+		s = cs_xstrdup(gr.gr_name);
+	else
+		s = cs_xasprintf("%lu", (unsigned long)gid);
+	free(buf);
+	return s;
+}
+
+static int local_stat(struct cs_transport *t, const char *path, struct cs_file_stat *out,
+		      struct cs_err *err)
+{
+	char *p = resolve(t, path);
+	struct stat st;
+	int r = 0;
+	memset(out, 0, sizeof *out);
+	/* lstat: a symlink is reported as what it is, since writing the path
+	 * replaces the link itself. */
+	if (lstat(p, &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			r = cs_err_errno(err, -errno, "stat %s", p);
+		goto out;
+	}
+	out->exists = true;
+	out->mode = st.st_mode & 07777;
+	out->uid = st.st_uid;
+	out->gid = st.st_gid;
+	out->owner = user_name(st.st_uid);
+	out->group = group_name(st.st_gid);
+	out->size = (int64_t)st.st_size;
+out:
+	free(p);
+	return r;
+}
+
+const struct cs_transport_ops cs_transport_local = {
+	.abi = CS_TRANSPORT_ABI,
+	.name = "local",
+	.open = local_open,
+	.run = local_run,                 /* fork + /bin/sh -c in host->local_dir */
+	.read_file = local_read_file,
+	.write_file = local_write_file,   /* atomic, owner/group by name */
+	.remove_file = local_remove_file,
+	.stat = local_stat,               /* lstat, names for owner/group */
+	.close = local_close,
+};

@@ -1,2 +1,72 @@
-/* placeholder until this module is written */
-typedef int cs_placeholder_providers_transport_transport_c;
+/* The transport registry and the helpers every transport shares. */
+#include "transport.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind)
+{
+	switch (kind) {
+	case CS_TRANSPORT_LOCAL:
+		return &cs_transport_local;
+	case CS_TRANSPORT_SSH:   /* not built yet */
+	case CS_TRANSPORT_WINRM: /* not built yet */
+	default:
+		return NULL;
+	}
+}
+
+static const char *kind_name(enum cs_transport_kind kind)
+{
+	switch (kind) {
+	case CS_TRANSPORT_LOCAL:
+		return "local";
+	case CS_TRANSPORT_SSH:
+		return "ssh";
+	case CS_TRANSPORT_WINRM:
+		return "winrm";
+	}
+	return "unknown";
+}
+
+int cs_transport_open(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err)
+{
+	const struct cs_transport_ops *ops = cs_transport_ops_for(host->transport);
+	*out = NULL;
+	if (!ops)
+		return cs_err_set(err, -ENOTSUP, "host %s: %s transport is not supported yet",
+				  host->name ? host->name : "", kind_name(host->transport));
+	return ops->open(out, host, err);
+}
+
+void cs_transport_close(struct cs_transport *t)
+{
+	if (t)
+		t->ops->close(t);
+}
+
+void cs_run_result_init(struct cs_run_result *r, size_t cap)
+{
+	r->exit_status = 0;
+	cs_buf_init(&r->out, cap);
+	cs_buf_init(&r->err, cap);
+}
+
+void cs_run_result_free(struct cs_run_result *r)
+{
+	if (!r)
+		return;
+	cs_buf_free(&r->out);
+	cs_buf_free(&r->err);
+	r->exit_status = 0;
+}
+
+void cs_file_stat_free(struct cs_file_stat *st)
+{
+	if (!st)
+		return;
+	free(st->owner);
+	free(st->group);
+	memset(st, 0, sizeof *st);
+}

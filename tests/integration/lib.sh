@@ -12,7 +12,7 @@
 set -uo pipefail
 
 _lib_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-export CERTSYNC=${CERTSYNC_BIN:-$_lib_root/build/certsync}
+export CERTSYNC=$(realpath -m "${CERTSYNC_BIN:-$_lib_root/build/certsync}")
 
 _tap_count=0
 _tap_failed=0

@@ -22,10 +22,11 @@ expect_contains "$OUT" "locked by certsync apply \\(pid $first"
 touch go
 wait "$first" && ok "first apply finished" || not_ok "first apply finished" "$(cat first.log)"
 
-# Converged.  Now make the reload fail after new files are written.
+# Converged.  Now a reload that rejects the new files (as `nginx -t` would
+# reject a bad certificate) but accepts the previous ones.
 cp out/web.crt before.crt; cp out/web.key before.key; cp out/web-full.pem before-full.pem
 stat -c '%a %U %G' out/web.key >before.mode
-sed -i "s|reload: \".*\"|reload: \"echo attempt >> out/reload.log; test -e healthy\"|" certsync.yaml
+sed -i 's#reload: ".*"#reload: "echo attempt >> out/reload.log; test -e healthy || ! openssl x509 -in out/web.crt -noout -ext subjectAltName | grep -q api"#' certsync.yaml
 sed -i 's/www.web.test\]/www.web.test, api.web.test]/' certsync.yaml   # forces a renewal
 expect_exit 1 "$CERTSYNC" apply --yes
 expect_contains "$OUT" 'FAILED .*reload .*exited with status 1'

@@ -1,7 +1,402 @@
-/* placeholder until this test is written */
+/* Tests for reconcile/store.c: folder permissions, save/load, the archive,
+ * pending requests, the lock and the journal. */
 #include "tap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "reconcile/store.h"
+#include "reconcile/util.h"
+#include "reconcile/x509.h"
+
+static char tmpdir[] = "/tmp/certsync-store-XXXXXX";
+
+static char *tmp_path(const char *rel)
+{
+	return cs_xasprintf("%s/%s", tmpdir, rel);
+}
+
+static int mode_of(const char *rel)
+{
+	char *p = tmp_path(rel);
+	struct stat st;
+	int m = stat(p, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+	free(p);
+	return m;
+}
+
+static bool exists(const char *rel)
+{
+	char *p = tmp_path(rel);
+	struct stat st;
+	bool e = lstat(p, &st) == 0;
+	free(p);
+	return e;
+}
+
+static EVP_PKEY *new_key(void)
+{
+	static const struct cs_key_spec spec = { CS_KEY_ECDSA, 0, CS_CURVE_P256 };
+	EVP_PKEY *k = NULL;
+	cs_key_generate(&k, &spec, NULL);
+	return k;
+}
+
+/* A self-signed certificate for key with a chosen serial. */
+static X509 *new_cert(EVP_PKEY *key, long serial, const char *cn)
+{
+	X509 *x = X509_new();
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME *n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	X509_sign(x, key, EVP_sha256());
+	return x;
+}
+
+static void test_open(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("state");
+
+	/* Without create a missing folder is an empty store. */
+	int r = cs_store_open(&st, dir, false, &err);
+	tap_int(r, 0, "open missing folder without create");
+	tap_ok(!exists("state"), "open without create makes nothing", NULL);
+	struct cs_stored s;
+	tap_int(st ? cs_store_load(&s, st, "mail", &err) : -1, -ENOENT, "empty store: load is -ENOENT");
+	cs_store_close(st);
+	st = NULL;
+	cs_err_clear(&err);
+
+	mode_t old = umask(0);
+	r = cs_store_open(&st, dir, true, &err);
+	umask(old);
+	tap_int(r, 0, "open with create");
+	tap_int(mode_of("state"), 0700, "state folder is 0700 even with umask 0");
+	tap_str(st ? cs_store_dir(st) : NULL, dir, "store dir");
+	cs_store_close(st);
+	st = NULL;
+
+	/* Any access bit for group or other is refused. */
+	static const int modes[] = { 0755, 0750, 0701, 0710, 0702 };
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		chmod(dir, (mode_t)modes[i]);
+		r = cs_store_open(&st, dir, true, &err);
+		char name[64];
+		snprintf(name, sizeof name, "folder mode %04o refused", modes[i]);
+		tap_int(r, -EPERM, name);
+		tap_ok(st == NULL, "no store on refusal", NULL);
+		if (modes[i] == 0755) {
+			char *want = cs_xasprintf("state folder %s is accessible by others (mode 0755); "
+						  "run chmod 700 %s", dir, dir);
+			tap_str(err.msg, want, "folder refusal message");
+			free(want);
+		}
+		cs_err_clear(&err);
+	}
+	chmod(dir, 0700);
+	free(dir);
+}
+
+static void test_save_load(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("state");
+	EVP_PKEY *k1 = new_key(), *k2 = new_key(), *k3 = new_key();
+	X509 *c1 = new_cert(k1, 0x1001, "one"), *c2 = new_cert(k2, 0x2002, "two"), *c3 = new_cert(k3, 0x3003, "three");
+	X509 *ca = new_cert(k3, 0x77, "some ca");
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	sk_X509_push(chain, ca);
+	struct cs_stored s;
+	memset(&s, 0, sizeof s);
+
+	cs_store_open(&st, dir, true, &err);
+	int r = cs_store_save(st, "mail", k1, c1, NULL, "lab", &err);
+	tap_ok(r == 0, "save first", "%s", cs_err_msg(&err));
+	tap_int(mode_of("state/certs/mail"), 0700, "certificate folder 0700");
+	tap_int(mode_of("state/certs/mail/key.pem"), 0600, "key.pem 0600");
+	r = cs_store_load(&s, st, "mail", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k1) == 1 && X509_cmp(s.cert, c1) == 0,
+	       "load returns what was saved", "%s", cs_err_msg(&err));
+	tap_ok(s.chain && sk_X509_num(s.chain) == 0, "no chain loads as empty", NULL);
+	tap_str(s.issuer, "lab", "issuer name kept");
+	tap_ok(s.issued_at > 0, "issued_at kept", NULL);
+	cs_stored_free(&s);
+
+	/* A key that does not belong to the certificate is refused up front. */
+	r = cs_store_save(st, "mail", k2, c1, NULL, "lab", &err);
+	tap_int(r, -EINVAL, "save refuses a cert of another key");
+	tap_str(err.msg, "save mail: the certificate does not belong to the key", "mismatch message");
+	cs_err_clear(&err);
+
+	r = cs_store_save(st, "mail", k2, c2, chain, "lab2", &err);
+	tap_ok(r == 0, "save second", "%s", cs_err_msg(&err));
+	tap_ok(exists("state/certs/mail/archive/1001/key.pem"), "previous key archived", NULL);
+	tap_int(mode_of("state/certs/mail/archive/1001/key.pem"), 0600, "archived key 0600");
+	tap_ok(exists("state/certs/mail/archive/1001/cert.pem") &&
+	       exists("state/certs/mail/archive/1001/meta.json"), "previous cert and meta archived", NULL);
+	char *p = tmp_path("state/certs/mail/archive/1001/key.pem");
+	struct cs_buf b = CS_BUF_INIT;
+	EVP_PKEY *archived = NULL;
+	cs_file_read(&b, p, 0, NULL);
+	cs_key_parse(&archived, b.data, b.len, NULL);
+	tap_ok(archived && EVP_PKEY_eq(archived, k1) == 1, "archived key is the old key", NULL);
+	EVP_PKEY_free(archived);
+	cs_buf_free_secret(&b);
+	free(p);
+	r = cs_store_load(&s, st, "mail", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k2) == 1 && X509_cmp(s.cert, c2) == 0 &&
+	       sk_X509_num(s.chain) == 1 && X509_cmp(sk_X509_value(s.chain, 0), ca) == 0,
+	       "load after second save", "%s", cs_err_msg(&err));
+	tap_str(s.issuer, "lab2", "issuer updated");
+	cs_stored_free(&s);
+
+	p = tmp_path("state/certs/mail/meta.json");
+	json_t *meta = json_load_file(p, 0, NULL);
+	tap_str(json_string_value(json_object_get(meta, "serial")), "2002", "meta.json serial");
+	json_decref(meta);
+	free(p);
+
+	/* A save interrupted after key.pem: the key of the certificate still
+	 * in force comes back from the archive it was copied to first. */
+	struct cs_buf pem = CS_BUF_INIT;
+	cs_key_to_pem(&pem, k3, NULL);
+	char *arch = tmp_path("state/certs/mail/archive/2002");
+	char *cmd = cs_xasprintf("mkdir -p '%s' && cp '%s/state/certs/mail/key.pem' '%s/key.pem'", arch, tmpdir, arch);
+	tap_int(system(cmd), 0, "simulate interrupted save: archive");
+	p = tmp_path("state/certs/mail/key.pem");
+	cs_file_write_atomic(p, pem.data, pem.len, 0600, (uid_t)-1, (gid_t)-1, NULL);
+	r = cs_store_load(&s, st, "mail", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k2) == 1 && X509_cmp(s.cert, c2) == 0,
+	       "interrupted save: load recovers the archived key", "%s", cs_err_msg(&err));
+	cs_stored_free(&s);
+	cs_err_clear(&err);
+	/* Without that archive copy it is an error, never a wrong pair. */
+	char *akey = cs_xasprintf("%s/key.pem", arch);
+	unlink(akey);
+	r = cs_store_load(&s, st, "mail", &err);
+	tap_int(r, -EIO, "key and cert disagree: error");
+	cs_stored_free(&s);
+	cs_err_clear(&err);
+	r = cs_store_save(st, "mail", k3, c3, NULL, "lab", &err);
+	tap_ok(r == 0, "save after repair", "%s", cs_err_msg(&err));
+	r = cs_store_load(&s, st, "mail", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k3) == 1, "load after repair", "%s", cs_err_msg(&err));
+	cs_stored_free(&s);
+	free(akey);
+	free(cmd);
+	free(arch);
+	cs_buf_free_secret(&pem);
+
+	/* A key file others can read is refused, on load and on open. */
+	chmod(p, 0644);
+	r = cs_store_load(&s, st, "mail", &err);
+	tap_int(r, -EPERM, "load refuses a key readable by others");
+	char *want = cs_xasprintf("key file %s is accessible by others (mode 0644); run chmod 600 %s", p, p);
+	tap_str(err.msg, want, "key refusal message");
+	free(want);
+	cs_err_clear(&err);
+	struct cs_store *st2 = NULL;
+	tap_int(cs_store_open(&st2, dir, false, &err), -EPERM, "open refuses a key readable by others");
+	cs_err_clear(&err);
+	chmod(p, 0620);
+	tap_int(cs_store_load(&s, st, "mail", &err), -EPERM, "load refuses a key writable by group");
+	cs_err_clear(&err);
+	chmod(p, 0600);
+	free(p);
+
+	static const char *const bad_names[] = { "", "..", "a/b", "." };
+	for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+		tap_int(cs_store_load(&s, st, bad_names[i], &err), -EINVAL, "unsafe name refused");
+		cs_err_clear(&err);
+	}
+	tap_int(cs_store_load(&s, st, "other", &err), -ENOENT, "unknown certificate is -ENOENT");
+	cs_err_clear(&err);
+
+	cs_store_close(st);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(c1);
+	X509_free(c2);
+	X509_free(c3);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
+	free(dir);
+}
+
+static void test_pending(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("state");
+	EVP_PKEY *key = new_key(), *other = new_key();
+	X509_REQ *csr = NULL, *other_csr = NULL;
+	char *names[] = { "mail.example.org" };
+	cs_csr_create(&csr, key, "mail.example.org", names, 1, NULL);
+	cs_csr_create(&other_csr, other, "mail.example.org", names, 1, NULL);
+	struct cs_pending p;
+
+	cs_store_open(&st, dir, true, &err);
+	tap_int(cs_store_load_pending(&p, st, "mail", &err), -ENOENT, "no pending request");
+	cs_err_clear(&err);
+	int r = cs_store_save_pending(st, "mail", key, csr, "verisign", &err);
+	tap_ok(r == 0, "save pending", "%s", cs_err_msg(&err));
+	tap_int(mode_of("state/certs/mail/pending/key.pem"), 0600, "pending key 0600");
+	r = cs_store_load_pending(&p, st, "mail", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(p.key, key) == 1 && cs_key_matches_csr(p.key, p.csr),
+	       "load pending", "%s", cs_err_msg(&err));
+	tap_str(p.issuer, "verisign", "pending issuer");
+	tap_ok(p.created_at > 0, "pending created_at", NULL);
+	cs_pending_free(&p);
+
+	/* Replacing the request replaces key and request together. */
+	r = cs_store_save_pending(st, "mail", other, other_csr, "verisign", &err);
+	r = r ? r : cs_store_load_pending(&p, st, "mail", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(p.key, other) == 1 && cs_key_matches_csr(other, p.csr),
+	       "pending replaced", "%s", cs_err_msg(&err));
+	cs_pending_free(&p);
+
+	/* meta.json marks a complete request. */
+	char *meta = tmp_path("state/certs/mail/pending/meta.json");
+	char *tmpmeta = tmp_path("meta.keep");
+	rename(meta, tmpmeta);
+	tap_int(cs_store_load_pending(&p, st, "mail", &err), -ENOENT, "incomplete request is not pending");
+	cs_err_clear(&err);
+	rename(tmpmeta, meta);
+	free(tmpmeta);
+	free(meta);
+
+	r = cs_store_drop_pending(st, "mail", &err);
+	tap_int(r, 0, "drop pending");
+	tap_ok(!exists("state/certs/mail/pending"), "pending folder gone", NULL);
+	tap_int(cs_store_load_pending(&p, st, "mail", &err), -ENOENT, "dropped request is gone");
+	tap_int(cs_store_drop_pending(st, "mail", &err), 0, "drop twice is fine");
+	cs_err_clear(&err);
+
+	cs_store_close(st);
+	X509_REQ_free(csr);
+	X509_REQ_free(other_csr);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	free(dir);
+}
+
+static void test_lock(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *a = NULL, *b = NULL;
+	char *dir = tmp_path("state");
+	cs_store_open(&a, dir, true, &err);
+	cs_store_open(&b, dir, true, &err);
+	int r = cs_store_lock(a, "apply", &err);
+	tap_int(r, 0, "first lock");
+	tap_int(cs_store_lock(a, "apply", &err), 0, "locking again in the same store is fine");
+	/* flock locks belong to the open file description, so a second open in
+	 * this process conflicts just as another process would. */
+	r = cs_store_lock(b, "plan", &err);
+	tap_int(r, -EBUSY, "second lock is -EBUSY");
+	char *want = cs_xasprintf("state folder %s is locked by certsync apply (pid %ld on ", dir, (long)getpid());
+	tap_ok(err.msg && strncmp(err.msg, want, strlen(want)) == 0 && strstr(err.msg, " since ") &&
+	       err.msg[strlen(err.msg) - 1] == ')', "busy message names the holder",
+	       "got \"%s\"", cs_err_msg(&err));
+	free(want);
+	cs_err_clear(&err);
+
+	/* Another process sees the lock too. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct cs_store *c = NULL;
+		cs_store_open(&c, dir, false, NULL);
+		_exit(c && cs_store_lock(c, "apply", NULL) == -EBUSY ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a forked process gets -EBUSY", NULL);
+
+	cs_store_close(a);
+	r = cs_store_lock(b, "plan", &err);
+	tap_int(r, 0, "lock free after close");
+	char *lock = tmp_path("state/lock");
+	struct cs_buf text = CS_BUF_INIT;
+	cs_file_read(&text, lock, 0, NULL);
+	tap_ok(text.data && strncmp(text.data, "certsync plan (pid ", 19) == 0 && !strstr(text.data, "apply"),
+	       "lock file rewritten by the new holder", "%s", text.data ? text.data : "");
+	cs_buf_free(&text);
+	free(lock);
+	cs_store_close(b);
+	free(dir);
+}
+
+static void test_journal(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("state");
+	cs_store_open(&st, dir, true, &err);
+	setenv("CERTSYNC_NOW", "2026-11-27T05:04:20Z", 1);
+	json_t *rec1 = json_pack("{s:s, s:s}", "event", "renew", "cert", "mail");
+	json_t *rec2 = json_pack("{s:s, s:s, s:i}", "event", "bind", "msg", "quote \" and\nnewline", "n", 2);
+	tap_int(cs_store_journal(st, rec1, &err), 0, "journal first record");
+	tap_int(cs_store_journal(st, rec2, &err), 0, "journal second record");
+	json_t *arr = json_array();
+	tap_int(cs_store_journal(st, arr, &err), -EINVAL, "journal refuses a non-object");
+	json_decref(arr);
+	cs_err_clear(&err);
+	unsetenv("CERTSYNC_NOW");
+	tap_int(mode_of("state/journal.jsonl"), 0600, "journal 0600");
+
+	char *p = tmp_path("state/journal.jsonl");
+	FILE *f = fopen(p, "r");
+	char line[1024];
+	int n = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		n++;
+		json_error_t je;
+		json_t *j = json_loads(line, 0, &je);
+		tap_ok(j && json_is_object(j), "journal line is JSON", "%s", je.text);
+		tap_str(json_string_value(json_object_get(j, "time")), "2026-11-27T05:04:20Z", "journal time");
+		tap_ok(strncmp(line, "{\"time\":", 8) == 0, "time comes first", "%s", line);
+		tap_ok(strchr(line, '\n') == line + strlen(line) - 1, "one record per line", NULL);
+		const char *want = n == 1 ? "renew" : "bind";
+		tap_str(json_string_value(json_object_get(j, "event")), want, "journal record kept");
+		json_decref(j);
+	}
+	if (f)
+		fclose(f);
+	tap_int(n, 2, "two journal lines");
+	free(p);
+	json_decref(rec1);
+	json_decref(rec2);
+	cs_store_close(st);
+	free(dir);
+}
 
 int main(void)
 {
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_open();
+	test_save_load();
+	test_pending();
+	test_lock();
+	test_journal();
+	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
+	if (system(rm) != 0)
+		tap_note("could not remove %s", tmpdir);
+	free(rm);
 	return tap_done();
 }

@@ -1,0 +1,269 @@
+/* Tests for the transport registry and the local transport: commands with
+ * input and large output both ways, exit codes and signals, descriptor
+ * hygiene, and file operations with modes and owners. */
+#include "tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "providers/transport/transport.h"
+#include "reconcile/util.h"
+
+static char tmpdir[] = "/tmp/certsync-local-XXXXXX";
+
+static void test_registry(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_transport *t = (struct cs_transport *)1;
+	tap_ok(cs_transport_ops_for(CS_TRANSPORT_LOCAL) == &cs_transport_local, "registry: local", NULL);
+	tap_ok(cs_transport_ops_for(CS_TRANSPORT_SSH) == NULL, "registry: ssh not yet", NULL);
+	tap_ok(cs_transport_ops_for(CS_TRANSPORT_WINRM) == NULL, "registry: winrm not yet", NULL);
+	struct cs_host_cfg h = { .name = "web1", .transport = CS_TRANSPORT_SSH };
+	tap_int(cs_transport_open(&t, &h, &err), -ENOTSUP, "open ssh: -ENOTSUP");
+	tap_str(err.msg, "host web1: ssh transport is not supported yet", "open ssh: message");
+	tap_ok(t == NULL, "open ssh: no handle", NULL);
+	cs_err_clear(&err);
+	h.transport = CS_TRANSPORT_WINRM;
+	tap_int(cs_transport_open(&t, &h, &err), -ENOTSUP, "open winrm: -ENOTSUP");
+	cs_err_clear(&err);
+	cs_transport_close(NULL);
+}
+
+static void test_run(struct cs_transport *t)
+{
+	static const struct {
+		const char *cmd;
+		const char *in;
+		int status;
+		const char *out, *err;
+	} cases[] = {
+		{ "true", NULL, 0, "", "" },
+		{ "exit 3", NULL, 3, "", "" },
+		{ "echo hello", NULL, 0, "hello\n", "" },
+		{ "echo oops >&2; exit 1", NULL, 1, "", "oops\n" },
+		{ "cat", "from stdin", 0, "from stdin", "" },
+		{ "tr a-z A-Z", "shout", 0, "SHOUT", "" },
+		{ "read x; echo \"got $x\"", "line\nrest\n", 0, "got line\n", "" },
+		{ "kill -TERM $$", NULL, 128 + 15, "", "" },
+		{ "kill -KILL $$", NULL, 128 + 9, "", "" },
+		{ "basename \"$(pwd)\"", NULL, 0, NULL /* checked below */, "" },
+		{ "exit 0", "input nobody reads", 0, "", "" },
+		{ "/no/such/program", NULL, 127, "", NULL },
+		{ "printf 'a\\0b'", NULL, 0, NULL, "" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cs_run_result res;
+		struct cs_err err = CS_ERR_INIT;
+		char name[96];
+		cs_run_result_init(&res, 1 << 16);
+		const char *in = cases[i].in;
+		int r = t->ops->run(t, cases[i].cmd, in, in ? strlen(in) : 0, &res, &err);
+		snprintf(name, sizeof name, "run \"%s\"", cases[i].cmd);
+		if (tap_ok(r == 0, name, "%s", cs_err_msg(&err))) {
+			snprintf(name, sizeof name, "run \"%s\": exit status", cases[i].cmd);
+			tap_int(res.exit_status, cases[i].status, name);
+			snprintf(name, sizeof name, "run \"%s\": stdout", cases[i].cmd);
+			if (cases[i].out)
+				tap_str(res.out.data ? res.out.data : "", cases[i].out, name);
+			snprintf(name, sizeof name, "run \"%s\": stderr", cases[i].cmd);
+			if (cases[i].err)
+				tap_str(res.err.data ? res.err.data : "", cases[i].err, name);
+		}
+		if (i == 9) {
+			char *want = cs_xasprintf("%s\n", cs_path_basename(tmpdir));
+			tap_str(res.out.data, want, "run: working folder is the config folder");
+			free(want);
+		}
+		if (i == 12)
+			tap_ok(res.out.len == 3 && memcmp(res.out.data, "a\0b", 3) == 0, "run: binary output", NULL);
+		cs_run_result_free(&res);
+		cs_err_clear(&err);
+	}
+
+	/* 1 MiB in, 1 MiB back on stdout and 1 MiB on stderr at the same time:
+	 * only works when all three pipes are served together. */
+	size_t big = 1 << 20;
+	char *in = cs_xmalloc(big);
+	for (size_t i = 0; i < big; i++)
+		in[i] = (char)('a' + (i * 7919) % 26);
+	struct cs_run_result res;
+	struct cs_err err = CS_ERR_INIT;
+	cs_run_result_init(&res, 4u << 20);
+	int r = t->ops->run(t, "tee /dev/stderr", in, big, &res, &err);
+	tap_ok(r == 0 && res.exit_status == 0, "run 1 MiB both ways", "%s", cs_err_msg(&err));
+	tap_ok(res.out.len == big && memcmp(res.out.data, in, big) == 0, "1 MiB stdout intact",
+	       "len %zu", res.out.len);
+	tap_ok(res.err.len == big && memcmp(res.err.data, in, big) == 0, "1 MiB stderr intact",
+	       "len %zu", res.err.len);
+	cs_run_result_free(&res);
+
+	/* Output past the cap is drained and dropped, not an error. */
+	cs_run_result_init(&res, 1000);
+	r = t->ops->run(t, "head -c 3000000 /dev/zero; head -c 5000 /dev/zero >&2; exit 4", NULL, 0, &res, &err);
+	tap_ok(r == 0 && res.exit_status == 4, "capped run completes", "%s", cs_err_msg(&err));
+	tap_int((long long)res.out.len, 1000, "stdout capped");
+	tap_int((long long)res.err.len, 1000, "stderr capped");
+	cs_run_result_free(&res);
+
+	/* A command that stops reading early: our write gets EPIPE, no
+	 * SIGPIPE kills the test. */
+	cs_run_result_init(&res, 1000);
+	r = t->ops->run(t, "head -c 10 >/dev/null; echo done", in, big, &res, &err);
+	tap_ok(r == 0 && res.exit_status == 0, "early reader: no SIGPIPE", "%s", cs_err_msg(&err));
+	tap_str(res.out.data, "done\n", "early reader: output");
+	cs_run_result_free(&res);
+	free(in);
+
+	/* A command that leaves a background process holding its output
+	 * returns when the command itself is done, with what it wrote. */
+	cs_run_result_init(&res, 1000);
+	time_t start = time(NULL);
+	r = t->ops->run(t, "sleep 5 & echo started; echo warn >&2; exit 2", NULL, 0, &res, &err);
+	tap_ok(r == 0 && res.exit_status == 2 && time(NULL) - start < 3,
+	       "background child does not hold run()", "r %d status %d after %lds", r, res.exit_status,
+	       (long)(time(NULL) - start));
+	tap_str(res.out.data, "started\n", "background: stdout of the command");
+	tap_str(res.err.data, "warn\n", "background: stderr of the command");
+	cs_run_result_free(&res);
+
+	/* Descriptors of certsync do not leak into commands. */
+	int leak = open("/dev/null", O_RDONLY); /* deliberately without O_CLOEXEC */
+	char *cmd = cs_xasprintf("if [ -e /proc/$$/fd/%d ]; then echo leaked; else echo closed; fi", leak);
+	cs_run_result_init(&res, 1000);
+	r = t->ops->run(t, cmd, NULL, 0, &res, &err);
+	tap_str(res.out.data, "closed\n", "descriptors closed in the child");
+	cs_run_result_free(&res);
+	free(cmd);
+	close(leak);
+	cs_err_clear(&err);
+}
+
+static int mode_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+static void test_files(struct cs_transport *t)
+{
+	struct cs_err err = CS_ERR_INIT;
+	char *sub = cs_xasprintf("%s/tls", tmpdir);
+	mkdir(sub, 0755);
+	char *abs = cs_xasprintf("%s/tls/site.crt", tmpdir);
+
+	/* Modes are applied exactly, whatever the umask. */
+	static const int modes[] = { 0600, 0640, 0644, 0400 };
+	mode_t old = umask(077);
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		struct cs_file_attrs a = { .mode = (mode_t)modes[i] };
+		char name[64];
+		int r = t->ops->write_file(t, "tls/site.crt", "CERT\n", 5, &a, &err);
+		snprintf(name, sizeof name, "write relative path with mode %04o", modes[i]);
+		tap_ok(r == 0 && mode_of(abs) == modes[i], name, "r %d mode %04o: %s", r, mode_of(abs),
+		       cs_err_msg(&err));
+	}
+	umask(old);
+	struct cs_buf b;
+	cs_buf_init(&b, 1000);
+	int r = t->ops->read_file(t, abs, &b, &err);
+	tap_ok(r == 0 && b.len == 5 && strcmp(b.data, "CERT\n") == 0, "read back (absolute path)", "%s",
+	       cs_err_msg(&err));
+	cs_buf_free(&b);
+	cs_buf_init(&b, 3);
+	r = t->ops->read_file(t, "tls/site.crt", &b, &err);
+	tap_int(r, -E2BIG, "read larger than the buffer cap");
+	cs_buf_free(&b);
+	cs_err_clear(&err);
+	cs_buf_init(&b, 1000);
+	tap_int(t->ops->read_file(t, "tls/missing.crt", &b, &err), -ENOENT, "read missing: -ENOENT");
+	cs_buf_free(&b);
+	cs_err_clear(&err);
+	char *ls = cs_xasprintf("ls -a '%s/tls' | grep -q certsync- ", tmpdir);
+	tap_ok(system(ls) != 0, "no temporary files left", NULL);
+	free(ls);
+
+	/* Owner and group by name: our own, which we may always set. */
+	struct passwd *pw = getpwuid(getuid());
+	struct group *gr = getgrgid(getgid());
+	char *user = cs_xstrdup(pw ? pw->pw_name : "0");
+	char *group = cs_xstrdup(gr ? gr->gr_name : "0");
+	struct cs_file_attrs a = { .mode = 0640, .owner = user, .group = group };
+	r = t->ops->write_file(t, "tls/site.crt", "NEW\n", 4, &a, &err);
+	tap_ok(r == 0, "write with owner and group names", "%s", cs_err_msg(&err));
+	struct cs_file_stat st;
+	r = t->ops->stat(t, "tls/site.crt", &st, &err);
+	tap_ok(r == 0 && st.exists && st.mode == 0640 && st.size == 4 && st.uid == getuid(), "stat",
+	       "r %d exists %d mode %04o size %lld", r, st.exists, (unsigned)st.mode, (long long)st.size);
+	tap_str(st.owner, user, "stat owner name");
+	tap_str(st.group, group, "stat group name");
+	cs_file_stat_free(&st);
+
+	struct cs_file_attrs bad_user = { .mode = 0644, .owner = "no-such-user-certsync" };
+	r = t->ops->write_file(t, "tls/site.crt", "X", 1, &bad_user, &err);
+	tap_int(r, -EINVAL, "unknown owner refused");
+	tap_str(err.msg, "unknown user no-such-user-certsync", "unknown owner message");
+	cs_err_clear(&err);
+	struct cs_file_attrs bad_group = { .mode = 0644, .group = "no-such-group-certsync" };
+	r = t->ops->write_file(t, "tls/site.crt", "X", 1, &bad_group, &err);
+	tap_int(r, -EINVAL, "unknown group refused");
+	tap_str(err.msg, "unknown group no-such-group-certsync", "unknown group message");
+	cs_err_clear(&err);
+	cs_buf_init(&b, 100);
+	t->ops->read_file(t, "tls/site.crt", &b, NULL);
+	tap_str(b.data, "NEW\n", "refused writes left the file alone");
+	cs_buf_free(&b);
+
+	r = t->ops->write_file(t, "nowhere/site.crt", "X", 1, &a, &err);
+	tap_int(r, -ENOENT, "missing folder refused");
+	char *want = cs_xasprintf("folder %s/nowhere does not exist", tmpdir);
+	tap_str(err.msg, want, "missing folder message");
+	free(want);
+	cs_err_clear(&err);
+
+	/* stat of a missing file, remove. */
+	r = t->ops->stat(t, "tls/missing.crt", &st, &err);
+	tap_ok(r == 0 && !st.exists, "stat missing: exists false", NULL);
+	cs_file_stat_free(&st);
+	tap_int(t->ops->remove_file(t, "tls/site.crt", &err), 0, "remove");
+	tap_ok(mode_of(abs) == -1, "removed", NULL);
+	tap_int(t->ops->remove_file(t, "tls/site.crt", &err), 0, "remove missing is fine");
+
+	free(user);
+	free(group);
+	free(abs);
+	free(sub);
+	cs_err_clear(&err);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_registry();
+	struct cs_host_cfg host = {
+		.name = "here", .platform = CS_PLATFORM_LINUX, .transport = CS_TRANSPORT_LOCAL,
+		.local_dir = tmpdir,
+	};
+	struct cs_transport *t = NULL;
+	struct cs_err err = CS_ERR_INIT;
+	if (tap_ok(cs_transport_open(&t, &host, &err) == 0 && t, "open local", "%s", cs_err_msg(&err))) {
+		tap_ok(t->ops == &cs_transport_local && t->host == &host, "handle knows ops and host", NULL);
+		test_run(t);
+		test_files(t);
+	}
+	cs_transport_close(t);
+	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
+	if (system(rm) != 0)
+		tap_note("could not remove %s", tmpdir);
+	free(rm);
+	return tap_done();
+}
