@@ -9,6 +9,7 @@ packages=(
 	meson ninja-build pkg-config gcc libc6-dev
 	libyaml-dev libssl-dev libssh2-1-dev libcurl4-openssl-dev libjansson-dev libxml2-dev
 	openssl python3 python3-icalendar ca-certificates
+	curl pebble nginx
 )
 
 missing=()
