@@ -588,6 +588,10 @@ static int authorize(struct acme *a, json_t *order, const struct cs_issue_ctx *c
 	size_t i;
 	json_t *url;
 	json_t *authzs = json_object_get(order, "authorizations");
+	if (cfg->challenge == CS_CHALLENGE_NONE) {
+		/* Fine while the CA has every name authorized already. */
+		want = "(none configured)";
+	}
 	/* Present everything first, then tell the CA: one propagation wait
 	 * for dns-01 however many names there are. */
 	json_array_foreach(authzs, i, url) {
@@ -618,6 +622,13 @@ static int authorize(struct acme *a, json_t *order, const struct cs_issue_ctx *c
 			if (type && !strcmp(type, want))
 				chosen = ch;
 			cs_buf_printf(&offered, "%s%s", offered.len ? ", " : "", type ? type : "?");
+		}
+		if (!chosen && cfg->challenge == CS_CHALLENGE_NONE) {
+			r = cs_err_set(err, -EINVAL, "the CA wants a challenge for %s (offered: %s), but the issuer configures none",
+				       ident ? ident : "?", offered.data ? offered.data : "none");
+			cs_buf_free(&offered);
+			json_decref(authz);
+			goto out;
 		}
 		if (!chosen) {
 			r = cs_err_set(err, -EPROTO, "authorization for %s offers no %s challenge (offered: %s)",
@@ -907,7 +918,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	const char *st = status_of(order);
 	if (!strcmp(st, "pending")) {
 		if ((r = authorize(&a, order, ctx, deadline, err)) < 0)
-			goto out;
+			goto order_failed;
 		static const char *const ready[] = { "ready", "processing", "valid", NULL };
 		json_decref(order);
 		if ((r = poll_status(&a, order_url, "acme order", ready, deadline, &order, err)) < 0)
@@ -995,7 +1006,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	goto out;
 
 order_failed:
-	if (r == -EPROTO && order) {
+	if (r == -EPROTO && order && !strcmp(status_of(order), "invalid")) {
 		struct cs_buf b = CS_BUF_INIT;
 		json_t *e = json_object_get(order, "error");
 		if (e)
