@@ -22,6 +22,7 @@ main_cn=$(openssl x509 -in "$PEBBLE_ROOT" -noout -subject -nameopt multiline | s
 standalone="{ http-01: { standalone: \"127.0.0.1:$PEBBLE_HTTP_PORT\" } }"
 
 # Half the nonces rejected: still issues, more than once in a row.
+expect_contains "$PEBBLE_LOG" "Configured to reject 50% of good nonces"
 for i in 1 2 3; do
 	d=$TEST_TMP/nonce$i
 	acme_config "$d" "$standalone"
