@@ -113,6 +113,8 @@ static int run(int argc, char **argv)
 	} else if (out_path) {
 		if (cs_file_write_atomic(out_path, ics.data, ics.len, 0644, (uid_t)-1, (gid_t)-1, &err) < 0)
 			status = cs_cli_error("%s", cs_err_msg(&err));
+		else
+			fprintf(stderr, "wrote %s: %zu reminder%s\n", out_path, n, n == 1 ? "" : "s");
 	} else {
 		fwrite(ics.data, 1, ics.len, stdout);
 	}

@@ -231,7 +231,7 @@ static void run_renew(struct exec *x, const struct cs_action *a)
 		: a->renew_mode == CS_RENEW_COLLECT ? renew_collect(x, c, &detail, &err)
 		: renew_issue(x, a, c, &detail, &err);
 	if (r < 0) {
-		cs_err_prefix(&err, "renew %s", a->cert);
+		/* The action's summary already names the certificate. */
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 	} else {
 		report(x, a, r == 1 ? CS_EV_WAITING : CS_EV_DONE, detail);
@@ -319,7 +319,6 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 	else
 		r = ho->platform->apply(ho->transport, b, &x->material[ci], &x->undo[a->id - 1], &err);
 	if (r < 0) {
-		cs_err_prefix(&err, "%s → %s %s", a->cert, a->host, b ? cs_binding_kind_name(b->kind) : "?");
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 		int id = a->id;
 		undo_binds(x, ho, a, &id, 1);

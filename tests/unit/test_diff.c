@@ -225,7 +225,9 @@ int main(void)
 	/* 3 deterministic */
 	{
 		struct cs_plan *a = run(&f, NULL, false), *b;
-		write_file(cs_xasprintf("%s/out/web.crt", f.dir), "junk\n", 0600);
+		char *crt = cs_xasprintf("%s/out/web.crt", f.dir);
+		write_file(crt, "junk\n", 0600);
+		free(crt);
 		a = (cs_plan_free(a), run(&f, NULL, false));
 		b = run(&f, NULL, false);
 		json_t *ja = cs_plan_to_json(a), *jb = cs_plan_to_json(b);
