@@ -137,12 +137,16 @@ static int run(int argc, char **argv)
 	struct cs_exec_summary sum;
 	int r = cs_execute(&sum, plan, s.obs, on_event, &ui);
 	printf("\n%sApply %s:%s %zu done, %zu failed, %zu skipped", cs_ui_color(&ui, "bold"),
-	       r < 0 ? "finished with failures" : "complete", cs_ui_color(&ui, "reset"), sum.done,
+	       r < 0 ? "finished with failures" : plan->n_errors ? "finished with errors" : "complete",
+	       cs_ui_color(&ui, "reset"), sum.done,
 	       sum.failed, sum.skipped);
 	if (sum.waiting)
 		printf(", %zu waiting for a CA", sum.waiting);
 	if (sum.rolled_back)
 		printf(", %zu rolled back", sum.rolled_back);
+	if (plan->n_errors)
+		printf("; %zu part%s could not be planned (errors above)", plan->n_errors,
+		       plan->n_errors == 1 ? "" : "s");
 	printf(".\n");
 	if (r < 0 || plan->n_errors)
 		status = 1;

@@ -10,29 +10,13 @@
 #include "reconcile/util.h"
 #include "reconcile/x509.h"
 
-static char *where_line(const struct cs_cert_cfg *cert, const struct cs_binding_cfg *b)
+static char *where_line(const struct cs_binding_cfg *b)
 {
-	(void)cert;
-	switch (b->kind) {
-	case CS_BIND_FILES: {
-		const struct cs_bind_files *f = &b->files;
-		const char *first = f->cert ? f->cert : f->fullchain ? f->fullchain : f->pem ? f->pem :
-				    f->chain ? f->chain : f->key;
-		return cs_xasprintf("%s: files %s%s", b->host, first ? first : "", f->reload ? " (reload)" : "");
-	}
-	case CS_BIND_IIS:
-		return cs_xasprintf("%s: IIS site %s port %d", b->host, b->iis.site, b->iis.port);
-	case CS_BIND_EXCHANGE:
-		return cs_xasprintf("%s: Exchange services%s%s%s%s", b->host,
-				    b->exchange.services & CS_EXCH_POP ? " POP" : "",
-				    b->exchange.services & CS_EXCH_IMAP ? " IMAP" : "",
-				    b->exchange.services & CS_EXCH_SMTP ? " SMTP" : "",
-				    b->exchange.services & CS_EXCH_IIS ? " IIS" : "");
-	case CS_BIND_SCRIPT:
-		return cs_xasprintf("%s: script %s", b->host, cs_path_basename(b->script.path));
-	default:
-		return cs_xasprintf("%s: %s", b->host, cs_binding_kind_name(b->kind));
-	}
+	char *where = cs_binding_where(b);
+	char *line = cs_xasprintf("%s: %s %s%s", b->host, cs_binding_kind_name(b->kind), where,
+				  b->kind == CS_BIND_FILES && b->files.reload ? " (then reload)" : "");
+	free(where);
+	return line;
 }
 
 static int run(int argc, char **argv)
@@ -92,7 +76,7 @@ static int run(int argc, char **argv)
 		cs_stored_free(&st);
 		wheres[n] = cs_xcalloc(cert->n_bindings ? cert->n_bindings : 1, sizeof **wheres);
 		for (size_t j = 0; j < cert->n_bindings; j++)
-			wheres[n][j] = where_line(cert, &cert->bindings[j]);
+			wheres[n][j] = where_line(&cert->bindings[j]);
 		/* The lineage is the certificate's name in this state folder: it
 		 * survives renewals, so calendar clients update the same event. */
 		lineages[n] = cs_xasprintf("%s/%s", cfg->settings.state_dir, cert->name);

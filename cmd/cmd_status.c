@@ -49,6 +49,16 @@ static void render(const struct cs_ui *ui, json_t *report)
 				fprintf(ui->f, " (%s)", str(b, "detail"));
 			fputc('\n', ui->f);
 		}
+		json_array_foreach(json_object_get(c, "endpoints"), j, b) {
+			const char *es = str(b, "state");
+			fprintf(ui->f, "  %-12s endpoint %s: %s%s%s", str(b, "host"), str(b, "connect"),
+				cs_ui_color(ui, state_color(es)), es, reset);
+			if (json_object_get(b, "serial"))
+				fprintf(ui->f, " (presents serial %s)", str(b, "serial"));
+			if (json_object_get(b, "detail"))
+				fprintf(ui->f, " (%s)", str(b, "detail"));
+			fputc('\n', ui->f);
+		}
 	}
 	json_array_foreach(json_object_get(report, "hosts"), i, c)
 		if (json_object_get(c, "error"))

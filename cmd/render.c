@@ -153,8 +153,8 @@ void cs_render_plan(const struct cs_ui *ui, const struct cs_plan *plan)
 			reset, plan->n_errors ? " (except what the errors above hide)" : "");
 		return;
 	}
-	fprintf(f, "\n%sPlan:%s %zu to renew, %zu to bind, %zu to reload, %zu to verify",
-		cs_ui_color(ui, "bold"), reset, cs_plan_count(plan, CS_ACT_RENEW),
+	fprintf(f, "%s%sPlan:%s %zu to renew, %zu to bind, %zu to reload, %zu to verify",
+		plan->n_notices ? "" : "\n", cs_ui_color(ui, "bold"), reset, cs_plan_count(plan, CS_ACT_RENEW),
 		cs_plan_count(plan, CS_ACT_BIND), cs_plan_count(plan, CS_ACT_RELOAD),
 		cs_plan_count(plan, CS_ACT_VERIFY));
 	if (plan->n_errors)
@@ -169,6 +169,17 @@ void cs_print_json(json_t *value, FILE *f)
 	fputc('\n', f);
 }
 
+/* "gathered 37/120 hosts" on a terminal, rewritten in place; nothing when
+ * stderr is not a terminal (logs and pipes stay clean). */
+static void show_progress(void *ctx, size_t done, size_t total)
+{
+	(void)ctx;
+	fprintf(stderr, "\rgathered %zu/%zu host%s", done, total, total == 1 ? "" : "s");
+	if (done == total)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
 int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
 {
 	memset(s, 0, sizeof *s);
@@ -180,7 +191,8 @@ int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
 	struct cs_err err = CS_ERR_INIT;
 	if (cs_store_open(&s->store, s->cfg->settings.state_dir, for_apply, &err) < 0 ||
 	    (for_apply && cs_store_lock(s->store, "apply", &err) < 0) ||
-	    cs_observe(&s->obs, s->cfg, s->store, &c->target, &err) < 0) {
+	    cs_observe(&s->obs, s->cfg, s->store, &c->target,
+		       isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
 		cs_err_clear(&err);
 	}

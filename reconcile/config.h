@@ -219,6 +219,11 @@ const struct cs_cert_cfg *cs_config_cert(const struct cs_config *cfg, const char
  * lowercased, sorted, without duplicates.  Caller frees with cs_strv_free. */
 char **cs_cert_names(const struct cs_cert_cfg *cert, size_t *out_n);
 
+/* Where a binding puts the certificate, for humans: "/a.crt, /a.key" for
+ * files, "site Default Web Site port 443" for iis, "services POP IMAP" for
+ * exchange, the script's file name...  Caller frees. */
+char *cs_binding_where(const struct cs_binding_cfg *b);
+
 /* "rsa 2048", "ecdsa p256": static strings. */
 const char *cs_key_spec_name(const struct cs_key_spec *spec);
 const char *cs_binding_kind_name(enum cs_binding_kind kind);  /* "files", "iis", ... */

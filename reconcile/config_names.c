@@ -131,3 +131,41 @@ const char *cs_issuer_kind_name(enum cs_issuer_kind k)
 	}
 	return "unknown";
 }
+
+char *cs_binding_where(const struct cs_binding_cfg *b)
+{
+	struct cs_buf s = CS_BUF_INIT;
+	switch (b->kind) {
+	case CS_BIND_FILES: {
+		const struct cs_bind_files *f = &b->files;
+		const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+		for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+			if (paths[i])
+				cs_buf_printf(&s, "%s%s", s.len ? ", " : "", paths[i]);
+		break;
+	}
+	case CS_BIND_IIS:
+		cs_buf_printf(&s, "site %s port %d", b->iis.site, b->iis.port);
+		break;
+	case CS_BIND_HTTPSYS:
+		cs_buf_printf(&s, "%s", b->httpsys.ipport ? b->httpsys.ipport : b->httpsys.hostnameport);
+		break;
+	case CS_BIND_EXCHANGE:
+		cs_buf_printf(&s, "services%s%s%s%s", b->exchange.services & CS_EXCH_POP ? " POP" : "",
+			      b->exchange.services & CS_EXCH_IMAP ? " IMAP" : "",
+			      b->exchange.services & CS_EXCH_SMTP ? " SMTP" : "",
+			      b->exchange.services & CS_EXCH_IIS ? " IIS" : "");
+		break;
+	case CS_BIND_SCRIPT:
+		cs_buf_puts(&s, cs_path_basename(b->script.path));
+		break;
+	case CS_BIND_STORE:
+		cs_buf_puts(&s, "LocalMachine\\My");
+		break;
+	case CS_BIND_RDP:
+		cs_buf_puts(&s, "RDP-Tcp listener");
+		break;
+	}
+	char *r = cs_buf_detach(&s, NULL);
+	return r ? r : cs_xstrdup("");
+}

@@ -281,6 +281,34 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	return all_ok;
 }
 
+/* The certificate the given binds' files held before they were changed
+ * (first one found), as its SHA-256 and serial; false when there was none. */
+static bool previous_leaf(struct exec *x, const int *ids, size_t n_ids, char sha256[65], char **serial)
+{
+	for (size_t k = 0; k < n_ids; k++) {
+		const struct cs_undo *u = &x->undo[ids[k] - 1];
+		for (size_t f = 0; f < u->n_files; f++) {
+			if (!u->files[f].existed)
+				continue;
+			STACK_OF(X509) *certs = NULL;
+			struct cs_cert_info info;
+			struct cs_err err = CS_ERR_INIT;
+			bool found = cs_certs_parse(&certs, u->files[f].content.data, u->files[f].content.len, &err) == 0 &&
+				     sk_X509_num(certs) > 0 &&
+				     cs_cert_info_get(&info, sk_X509_value(certs, 0), &err) == 0;
+			sk_X509_pop_free(certs, X509_free);
+			cs_err_clear(&err);
+			if (found) {
+				memcpy(sha256, info.sha256, 65);
+				*serial = cs_xstrdup(info.serial);
+				cs_cert_info_free(&info);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* Run reload commands again after a rollback, so services drop the new files. */
 static void reload_again(struct exec *x, struct cs_host_obs *ho, const struct cs_action *cause,
 			 const char *const *cmds, size_t n)
@@ -399,8 +427,30 @@ static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 		if (!seen_cmd)
 			cmds[n_cmds++] = cmd;
 	}
-	undo_binds(x, ho, a, ids, n_ids);
+	char old_sha256[65];
+	char *old_serial = NULL;
+	bool had_old = previous_leaf(x, ids, n_ids, old_sha256, &old_serial);
+	bool restored = undo_binds(x, ho, a, ids, n_ids);
 	reload_again(x, ho, a, cmds, n_cmds);
+	/* Prove the rollback worked: the endpoint must be back on the previous
+	 * certificate, not on the new one nor on nothing. */
+	if (had_old && restored) {
+		memset(&seen, 0, sizeof seen);
+		if (cs_tls_wait_for(&seen, v->connect, v->servername ? v->servername : cert->common_name,
+				    v->starttls, NULL, v->timeout, old_sha256, &err) == 0) {
+			char *text = cs_xasprintf("%s serves the previous certificate again (serial %s)", v->connect,
+						  old_serial);
+			report(x, a, CS_EV_ROLLBACK, text);
+			free(text);
+		} else {
+			char *text = cs_xasprintf("after rollback: %s", cs_err_msg(&err));
+			report(x, a, CS_EV_ROLLBACK_FAILED, text);
+			free(text);
+		}
+		cs_tls_seen_free(&seen);
+		cs_err_clear(&err);
+	}
+	free(old_serial);
 	free(ids);
 	free(cmds);
 }

@@ -91,6 +91,9 @@ struct gather {
 	size_t *jobs;          /* host indexes */
 	size_t n_jobs;
 	size_t next;
+	size_t done;
+	cs_progress_fn progress;
+	void *progress_ctx;
 	pthread_mutex_t lock;
 };
 
@@ -137,12 +140,18 @@ static void *gather_worker(void *arg)
 		if (k >= g->n_jobs)
 			return NULL;
 		observe_host(g->obs, g->target, g->jobs[k]);
+		pthread_mutex_lock(&g->lock);
+		g->done++;
+		if (g->progress)
+			g->progress(g->progress_ctx, g->done, g->n_jobs);
+		pthread_mutex_unlock(&g->lock);
 	}
 }
 
-static void gather_hosts(struct cs_observed *obs, const struct cs_target *target)
+static void gather_hosts(struct cs_observed *obs, const struct cs_target *target,
+			 cs_progress_fn progress, void *progress_ctx)
 {
-	struct gather g = { .obs = obs, .target = target };
+	struct gather g = { .obs = obs, .target = target, .progress = progress, .progress_ctx = progress_ctx };
 	pthread_mutex_init(&g.lock, NULL);
 	g.jobs = cs_xcalloc(obs->cfg->n_hosts, sizeof *g.jobs);
 	for (size_t h = 0; h < obs->cfg->n_hosts; h++)
@@ -199,7 +208,8 @@ static void digest_state(struct cs_observed *obs)
 }
 
 int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_store *store,
-	       const struct cs_target *target, struct cs_err *err)
+	       const struct cs_target *target, cs_progress_fn progress, void *progress_ctx,
+	       struct cs_err *err)
 {
 	*out = NULL;
 	struct cs_buf text = CS_BUF_INIT;
@@ -236,7 +246,7 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 		}
 		observe_cert(obs, c);
 	}
-	gather_hosts(obs, target);
+	gather_hosts(obs, target, progress, progress_ctx);
 	digest_state(obs);
 	*out = obs;
 	return 0;

@@ -70,11 +70,16 @@ struct cs_observed {
 	char state_sha256[65];           /* of everything observed, for saved plans */
 };
 
+/* Called after each host is gathered (from the gathering threads, one at a
+ * time): done of total hosts. */
+typedef void (*cs_progress_fn)(void *ctx, size_t done, size_t total);
+
 /* Gather.  Fails (negative) only when nothing sensible can be observed (e.g.
  * the config file cannot be read); per-host and per-certificate problems are
- * recorded in the result. */
+ * recorded in the result.  progress may be NULL. */
 int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_store *store,
-	       const struct cs_target *target, struct cs_err *err);
+	       const struct cs_target *target, cs_progress_fn progress, void *progress_ctx,
+	       struct cs_err *err);
 void cs_observed_free(struct cs_observed *obs); /* closes transports; accepts NULL */
 
 #endif

@@ -189,19 +189,9 @@ static void pending_staleness(struct cs_buf *why, const struct cs_cert_obs *c)
 	cs_strv_free(names, n_names);
 }
 
-static char *files_summary(const struct cs_bind_files *f)
-{
-	struct cs_buf s = CS_BUF_INIT;
-	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
-	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-		if (paths[i])
-			cs_buf_printf(&s, "%s%s", s.len ? ", " : "", paths[i]);
-	return cs_buf_detach(&s, NULL);
-}
-
 static char *binding_summary(const struct cs_cert_cfg *cert, const struct cs_binding_cfg *b)
 {
-	char *what = b->kind == CS_BIND_FILES ? files_summary(&b->files) : cs_xstrdup("");
+	char *what = cs_binding_where(b);
 	char *s = cs_xasprintf("bind %s → %s %s%s%s", cert->name, b->host, cs_binding_kind_name(b->kind),
 			       what[0] ? ": " : "", what);
 	free(what);

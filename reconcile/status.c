@@ -3,20 +3,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "tls_verify.h"
 #include "util.h"
 
-static char *where_of(const struct cs_binding_cfg *b)
-{
-	if (b->kind != CS_BIND_FILES)
-		return cs_xstrdup(cs_binding_kind_name(b->kind));
-	const struct cs_bind_files *f = &b->files;
-	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
-	struct cs_buf s = CS_BUF_INIT;
-	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-		if (paths[i])
-			cs_buf_printf(&s, "%s%s", s.len ? ", " : "", paths[i]);
-	return cs_buf_detach(&s, NULL);
-}
+/* status asks each endpoint once; a slow one must not hold up the report. */
+#define PROBE_TIMEOUT_MS 5000
 
 static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
 			      const struct cs_material *want)
@@ -27,7 +18,7 @@ static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
 	json_t *o = json_object();
 	json_object_set_new(o, "host", json_string(b->host));
 	json_object_set_new(o, "kind", json_string(cs_binding_kind_name(b->kind)));
-	char *where = where_of(b);
+	char *where = cs_binding_where(b);
 	json_object_set_new(o, "where", json_string(where));
 	free(where);
 	const char *state = "unknown";
@@ -54,6 +45,37 @@ static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
 	if (detail)
 		json_object_set_new(o, "detail", json_string(detail));
 	free(detail);
+	return o;
+}
+
+/* What a verify endpoint presents right now, compared with the current
+ * certificate. */
+static json_t *endpoint_status(const struct cs_cert_obs *c, const struct cs_verify_cfg *v)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "connect", json_string(v->connect));
+	json_object_set_new(o, "host", json_string(v->host));
+	struct cs_tls_seen seen;
+	memset(&seen, 0, sizeof seen);
+	struct cs_err err = CS_ERR_INIT;
+	const char *sni = v->servername ? v->servername : c->cfg->common_name;
+	if (cs_tls_probe(&seen, v->connect, sni, v->starttls, v->ca_bundle, PROBE_TIMEOUT_MS, &err) < 0) {
+		json_object_set_new(o, "state", json_string("error"));
+		json_object_set_new(o, "detail", json_string(cs_err_msg(&err)));
+	} else {
+		bool current = c->have_current && !strcmp(seen.sha256, c->current_info.sha256);
+		json_object_set_new(o, "serial", json_string(seen.serial ? seen.serial : ""));
+		json_object_set_new(o, "subject", json_string(seen.subject ? seen.subject : ""));
+		json_object_set_new(o, "sha256", json_string(seen.sha256));
+		const char *state = !current ? "drifted" : seen.chain_checked && !seen.chain_ok ? "chain error" : "in sync";
+		json_object_set_new(o, "state", json_string(state));
+		if (!current)
+			json_object_set_new(o, "detail", json_string("presents another certificate than the current one"));
+		else if (seen.chain_checked && !seen.chain_ok && seen.chain_error)
+			json_object_set_new(o, "detail", json_string(seen.chain_error));
+	}
+	cs_tls_seen_free(&seen);
+	cs_err_clear(&err);
 	return o;
 }
 
@@ -111,6 +133,11 @@ json_t *cs_status_report(const struct cs_observed *obs)
 			if (obs->hosts[c->cfg->bindings[j].host_index].selected)
 				json_array_append_new(bindings, binding_status(obs, i, j, have_want ? &want : NULL));
 		json_object_set_new(o, "bindings", bindings);
+		json_t *endpoints = json_array();
+		for (size_t v = 0; v < c->cfg->n_verify; v++)
+			if (obs->hosts[c->cfg->verify[v].host_index].selected)
+				json_array_append_new(endpoints, endpoint_status(c, &c->cfg->verify[v]));
+		json_object_set_new(o, "endpoints", endpoints);
 		cs_material_free(&want);
 		json_array_append_new(certs, o);
 	}

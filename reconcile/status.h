@@ -9,9 +9,13 @@
 
 /* {"now": "...", "certificates": [{"name", "common_name", "issuer", "serial",
  *   "not_after", "days_left", "state", "pending", "bindings": [{"host",
- *   "kind", "where", "state", "detail"}]}], "hosts": [{"name", "error"}]}
+ *   "kind", "where", "state", "detail"}], "endpoints": [{"connect", "host",
+ *   "serial", "subject", "sha256", "state", "detail"}]}], "hosts": [{"name",
+ *   "platform", "reachable", "error"}]}
  * state of a certificate: "valid", "renewal due", "expired", "missing",
- * "error"; of a binding: "in sync", "drifted", "error", "unknown". */
+ * "error"; of a binding: "in sync", "drifted", "error", "unknown"; of an
+ * endpoint (each verify entry, probed once now): "in sync", "drifted",
+ * "chain error", "error". */
 json_t *cs_status_report(const struct cs_observed *obs);
 
 #endif

@@ -168,20 +168,6 @@ const char *cs_store_dir(const struct cs_store *st)
 
 /* ---- lock ---- */
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err)
 {
 	char *path = cs_xasprintf("%s/lock", st->dir);
@@ -225,7 +211,7 @@ int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err)
 			    (long)getpid(), host, since);
 	/* The text is only for the message a second process shows; failing to
 	 * write it does not weaken the lock, but it is still reported. */
-	if (ftruncate(fd, 0) < 0 || (r = write_all(fd, text, strlen(text))) < 0) {
+	if (ftruncate(fd, 0) < 0 || (r = cs_fd_write_all(fd, text, strlen(text))) < 0) {
 		r = cs_err_errno(err, r < 0 ? r : -errno, "write %s", path);
 		goto out;
 	}
@@ -764,7 +750,7 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 	 * interleave inside a line. */
 	size_t n = strlen(text);
 	text[n] = '\n';
-	r = write_all(fd, text, n + 1);
+	r = cs_fd_write_all(fd, text, n + 1);
 	text[n] = '\0';
 	if (r < 0) {
 		r = cs_err_errno(err, r, "journal %s", path);

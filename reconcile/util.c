@@ -144,7 +144,7 @@ int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int cs_fd_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len) {
@@ -180,7 +180,7 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		r = cs_err_errno(err, -errno, "write %s: chown", path);
 		goto fail;
 	}
-	r = write_all(fd, data, len);
+	r = cs_fd_write_all(fd, data, len);
 	if (r < 0) {
 		r = cs_err_errno(err, r, "write %s", path);
 		goto fail;

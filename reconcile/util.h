@@ -37,6 +37,9 @@ int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err);
 
+/* write() all of data, retrying on EINTR and short writes; -errno on failure. */
+int cs_fd_write_all(int fd, const void *data, size_t len);
+
 /* mkdir -p with mode for the folders it creates. */
 int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err);
 

@@ -523,7 +523,7 @@ out:
 
 /* ---- requests ---- */
 
-static GENERAL_NAMES *dns_general_names(char *const *names, size_t n)
+GENERAL_NAMES *cs_dns_general_names(char *const *names, size_t n)
 {
 	GENERAL_NAMES *gens = GENERAL_NAMES_new();
 	if (!gens)
@@ -566,7 +566,7 @@ int cs_csr_create(X509_REQ **out, EVP_PKEY *key, const char *cn,
 		goto out;
 	}
 	if (n_names > 0) {
-		gens = dns_general_names(names, n_names);
+		gens = cs_dns_general_names(names, n_names);
 		if (!gens || !X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) ||
 		    !X509_REQ_add_extensions(req, exts)) {
 			r = cs_err_ssl(err, -EINVAL, "certificate request: subject alternative names");

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include "buf.h"
 #include "config.h"
 #include "err.h"
@@ -60,6 +61,10 @@ int cs_csr_to_pem(struct cs_buf *out, X509_REQ *csr, struct cs_err *err);
 int cs_csr_create(X509_REQ **out, EVP_PKEY *key, const char *cn,
 		  char *const *names, size_t n_names, struct cs_err *err);
 int cs_csr_parse(X509_REQ **out, const void *data, size_t len, struct cs_err *err);
+
+/* A subjectAltName value listing names as dNSNames (for CSRs and the local
+ * CA); NULL when out of memory.  Free with GENERAL_NAMES_free(). */
+GENERAL_NAMES *cs_dns_general_names(char *const *names, size_t n);
 
 /* Does the certificate's public key belong to key? */
 bool cs_key_matches_cert(EVP_PKEY *key, X509 *cert);

@@ -108,27 +108,8 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 
 static int add_san(X509 *x, char *const *names, size_t n)
 {
-	GENERAL_NAMES *gens = GENERAL_NAMES_new();
-	int r = -ENOMEM;
-	if (!gens)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		GENERAL_NAME *g = GENERAL_NAME_new();
-		ASN1_IA5STRING *s = ASN1_IA5STRING_new();
-		if (!g || !s || !ASN1_STRING_set(s, names[i], (int)strlen(names[i]))) {
-			GENERAL_NAME_free(g);
-			ASN1_IA5STRING_free(s);
-			goto out;
-		}
-		GENERAL_NAME_set0_value(g, GEN_DNS, s);
-		if (!sk_GENERAL_NAME_push(gens, g)) {
-			GENERAL_NAME_free(g);
-			goto out;
-		}
-	}
-	if (X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1)
-		r = 0;
-out:
+	GENERAL_NAMES *gens = cs_dns_general_names(names, n);
+	int r = gens && X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1 ? 0 : -ENOMEM;
 	GENERAL_NAMES_free(gens);
 	return r;
 }

@@ -10,7 +10,8 @@ const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind)
 	switch (kind) {
 	case CS_TRANSPORT_LOCAL:
 		return &cs_transport_local;
-	case CS_TRANSPORT_SSH:   /* not built yet */
+	case CS_TRANSPORT_SSH:
+		return &cs_transport_ssh;
 	case CS_TRANSPORT_WINRM: /* not built yet */
 	default:
 		return NULL;

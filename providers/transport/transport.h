@@ -98,5 +98,6 @@ int cs_transport_open(struct cs_transport **out, const struct cs_host_cfg *host,
 void cs_transport_close(struct cs_transport *t);
 
 extern const struct cs_transport_ops cs_transport_local;
+extern const struct cs_transport_ops cs_transport_ssh;
 
 #endif

@@ -49,6 +49,8 @@ expect_exit 0 "$CERTSYNC" apply --yes
 expect_contains "$OUT" "done +#4 verify web .*presents serial"
 [ "$(served)" = "$(fp out/web.crt)" ] && ok "nginx serves the new certificate" || not_ok "nginx serves the new certificate"
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+expect_exit 0 "$CERTSYNC" status
+expect_contains "$OUT" "endpoint 127.0.0.1:$port: in sync \\(presents serial $(openssl x509 -in out/web.crt -noout -serial | cut -d= -f2 | sed 's/^0*//')\\)"
 old=$(fp out/web.crt)
 cp out/web.crt old.crt
 
@@ -59,10 +61,13 @@ sed -i 's/timeout: 10s/timeout: 2s/' certsync.yaml
 expect_exit 1 "$CERTSYNC" apply --yes
 expect_contains "$OUT" "FAILED +#.*verify web.*presents .*serial"
 expect_contains "$OUT" "rollback .*put back"
+expect_contains "$OUT" "rollback .*serves the previous certificate again \\(serial"
 cmp -s old.crt out/web.crt && ok "previous certificate file is back" || not_ok "previous certificate file is back"
 [ "$(served)" = "$old" ] && ok "nginx still serves the previous certificate" || not_ok "nginx still serves the previous certificate"
 expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
 expect_contains "$OUT" "0 to renew, 1 to bind"
+expect_exit 0 "$CERTSYNC" status --json
+expect_contains "$OUT" '"state": "drifted"'
 
 # 2. Key and certificate swapped by the mapping (the renewed certificate is
 #    still to be bound): nginx's reload checks the new files and fails; the

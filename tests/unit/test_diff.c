@@ -106,7 +106,7 @@ static struct cs_plan *run(struct fx *f, const struct cs_target *target, bool ap
 	struct cs_observed *obs = NULL;
 	struct cs_plan *plan = NULL;
 	if (cs_store_open(&store, cfg->settings.state_dir, true, &err) < 0 ||
-	    cs_observe(&obs, cfg, store, target, &err) < 0 || cs_plan_make(&plan, obs, &err) < 0) {
+	    cs_observe(&obs, cfg, store, target, NULL, NULL, &err) < 0 || cs_plan_make(&plan, obs, &err) < 0) {
 		tap_note("plan: %s", cs_err_msg(&err));
 		goto out;
 	}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# A loopback fleet over SSH: three OpenSSH hosts (a /bin/sh deploy user with
+# sudo) go from empty to serving the declared certificate with one apply,
+# while a fourth host is down; the second plan is clean for the three.  Then
+# the faults: a changed host key and an unknown host are refused with the
+# key's fingerprint and nothing is written; a host without sudo gets a clear
+# permission error naming host and path.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures.sh"
+. "$(dirname "$0")/ssh_lib.sh"
+
+ssh_lib_init >"$TEST_TMP/why" || { not_ok "ssh test hosts: $(cat "$TEST_TMP/why")"; done_testing; }
+for h in web1 web2 web3; do
+	ssh_start "$h" ed25519 || { not_ok "sshd $h starts"; done_testing; }
+	ssh_known_line "$h" >>"$SSH_KNOWN_HOSTS"
+	# Root-owned folders: writing there needs `become: sudo`.
+	install -d -o root -g root -m 0755 "$TEST_TMP/$h-etc"
+done
+down=$(free_port)
+d=$TEST_TMP/site
+make_ca "$d" ca
+
+host_yaml() { # NAME PORT [EXTRA]
+	echo "  $1: { platform: linux, ssh: { address: 127.0.0.1, port: $2, user: $SSH_USER, identity: $SSH_KEY, known_hosts: $SSH_KNOWN_HOSTS, timeout: 5s${3:-} } }"
+}
+binding_yaml() { # HOST
+	echo "      - { host: $1, files: { fullchain: $TEST_TMP/$1-etc/site.pem, key: $TEST_TMP/$1-etc/site.key, owner: root, group: $SSH_USER, mode: \"0640\", reload: \"echo reloaded >> $TEST_TMP/$1-etc/reload.log\" } }"
+}
+{
+	echo "version: 1"
+	echo "issuers:"
+	echo "  lab: { ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }"
+	echo "hosts:"
+	for h in web1 web2 web3; do host_yaml "$h" "${SSHD_PORT[$h]}" ", become: sudo"; done
+	host_yaml web4 "$down" ", become: sudo"
+	echo "certificates:"
+	echo "  site:"
+	echo "    common_name: site.test"
+	echo "    issuer: lab"
+	echo "    bindings:"
+	for h in web1 web2 web3 web4; do binding_yaml "$h"; done
+} >"$d/certsync.yaml"
+cd "$d"
+
+expect_exit 0 "$CERTSYNC" validate
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" "host web4: .*127.0.0.1:$down.*(refused|Connection refused)"
+expect_contains "$OUT" 'Apply finished with errors: 7 done, 0 failed, 0 skipped; 1 part could not be planned'
+for h in web1 web2 web3; do
+	f=$TEST_TMP/$h-etc
+	if openssl verify -CAfile pki/ca.crt "$f/site.pem" >/dev/null 2>&1 &&
+		[ "$(stat -c '%a %U %G' "$f/site.key")" = "640 root $SSH_USER" ] &&
+		[ "$(wc -l <"$f/reload.log")" = 1 ]; then
+		ok "$h: files in place with owner, mode, one reload"
+	else
+		not_ok "$h: files in place with owner, mode, one reload" "$(ls -l "$f")"
+	fi
+done
+a=$(openssl pkey -in "$TEST_TMP/web2-etc/site.key" -pubout | openssl sha256)
+b=$(openssl x509 -in "$TEST_TMP/web2-etc/site.pem" -pubkey -noout | openssl sha256)
+[ "$a" = "$b" ] && ok "key matches the certificate on web2" || not_ok "key matches the certificate on web2"
+
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode --target host=web1 --target host=web2 --target host=web3
+expect_contains "$OUT" 'No changes'
+expect_exit 0 "$CERTSYNC" status --target host=web2
+expect_contains "$OUT" 'web2 +files .*: in sync'
+
+# A changed host key on web2: refused with the offered key's fingerprint.
+cp "$SSH_KNOWN_HOSTS" known.good
+other=$(mktemp -u "$TEST_TMP/otherkey.XXXX")
+ssh-keygen -q -t ed25519 -N '' -f "$other"
+sed -i "s|^\\[127.0.0.1\\]:${SSHD_PORT[web2]} .*|[127.0.0.1]:${SSHD_PORT[web2]} $(cut -d' ' -f1,2 "$other.pub")|" "$SSH_KNOWN_HOSTS"
+rm "$TEST_TMP/web2-etc/site.pem"
+expect_exit 1 "$CERTSYNC" apply --yes --target host=web2
+expect_contains "$OUT" 'web2.*host key.*SHA256:'
+[ ! -e "$TEST_TMP/web2-etc/site.pem" ] && ok "changed host key: nothing written" || not_ok "changed host key: nothing written"
+grep -q "$(cut -d' ' -f2 "$other.pub")" "$SSH_KNOWN_HOSTS" && ok "known_hosts entry left as it was" || not_ok "known_hosts entry left as it was"
+
+# web2 unknown: refused too.
+grep -v "^\\[127.0.0.1\\]:${SSHD_PORT[web2]} " known.good >"$SSH_KNOWN_HOSTS"
+expect_exit 1 "$CERTSYNC" plan --target host=web2
+expect_contains "$OUT" 'web2.*not in known_hosts.*SHA256:'
+cp known.good "$SSH_KNOWN_HOSTS"
+expect_exit 0 "$CERTSYNC" apply --yes --target host=web2
+[ -e "$TEST_TMP/web2-etc/site.pem" ] && ok "web2 repaired once trusted again" || not_ok "web2 repaired once trusted again"
+
+# web3 without sudo: permission denied, naming host and path.
+sed -i "s|port: ${SSHD_PORT[web3]}, \\(.*\\), become: sudo|port: ${SSHD_PORT[web3]}, \\1|" certsync.yaml
+rm "$TEST_TMP/web3-etc/site.pem"
+expect_exit 1 "$CERTSYNC" apply --yes --target host=web3
+expect_contains "$OUT" "web3.*$TEST_TMP/web3-etc.*(ermission denied|not permitted)"
+done_testing
