@@ -221,7 +221,7 @@ def cmd_simple(io, text):
 def cmd_exe(io, argv, raw):
     if argv and argv[0].lower() in ('/c', '/k', '/s'):
         i = raw.lower().find(argv[0].lower())
-        return cmd_run_line(io, raw[i + len(argv[0]):].strip())
+        return cmd_run_line(io, raw[i + len(argv[0]):].lstrip())
     io.stderr('The certsync test host runs cmd.exe only with /c.\r\n')
     return 1
 

@@ -21,7 +21,8 @@ from psrun import (DateTime, ErrorRecord, Hashtable, PSError, PSObject, ScriptBl
 # -- parameter declarations -------------------------------------------------
 class P:
     def __init__(self, name, type='string', pos=None, mandatory=False, aliases=(), values=None,
-                 pipeline=False):
+                 pipeline=False, remaining=False):
+        self.remaining = remaining   # ValueFromRemainingArguments
         self.name = name
         self.type = type
         self.pos = pos
@@ -259,6 +260,12 @@ def bind(rt, cmd, node, args):
             positional.append(v)
         i += 1
     slots = sorted([p for p in cmd.params if p.pos is not None], key=lambda p: p.pos)
+    rest = [p for p in cmd.params if p.remaining and p.name.lower() not in bound]
+    if rest and positional:
+        free = [p for p in slots if p.name.lower() not in bound]
+        if free and free[0] is rest[0] and len(positional) > 1:
+            bound[rest[0].name.lower()] = convert_param(rt, cmd, node, rest[0], list(positional))
+            positional = []
     for v in positional:
         free = [p for p in slots if p.name.lower() not in bound]
         if not free:
@@ -360,7 +367,7 @@ MODULE_GATES = {'Exchange': _exchange_loaded, 'IISAdministration': _iis, 'WebAdm
 
 
 # -- generic cmdlets ------------------------------------------------------------
-@command('Write-Output', [P('InputObject', 'object', 0, aliases=(), pipeline=True), P('NoEnumerate', 'switch')])
+@command('Write-Output', [P('InputObject', 'object', 0, pipeline=True, remaining=True), P('NoEnumerate', 'switch')])
 def write_output(c):
     if c.has('inputobject'):
         v = c.get('inputobject')
@@ -368,7 +375,7 @@ def write_output(c):
     return c.input
 
 
-@command('Write-Host', [P('Object', 'object', 0), P('NoNewline', 'switch'), P('Separator', 'object'),
+@command('Write-Host', [P('Object', 'object', 0, remaining=True), P('NoNewline', 'switch'), P('Separator', 'object'),
                         P('ForegroundColor', 'string'), P('BackgroundColor', 'string')])
 def write_host(c):
     objs = as_list(c.get('object')) if c.has('object') else c.input
