@@ -157,7 +157,22 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		r = 1; /* waiting */
 		goto out;
 	}
-	if ((r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err)) < 0)
+	if (c->ops->issue_ctx) {
+		struct cs_issue_ctx ictx = {
+			.cfg = x->cfg, .store = x->obs->store, .key = key,
+			.current = c->have_current ? c->current.cert : NULL,
+			.current_issuer = c->have_current ? c->current.issuer : NULL,
+		};
+		r = c->ops->issue_ctx(&ictx, c->issuer, cert, csr, &leaf, &chain, err);
+		if (ictx.out_key) {
+			/* A resumed order was finalized with an earlier run's key. */
+			EVP_PKEY_free(key);
+			key = ictx.out_key;
+		}
+	} else {
+		r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err);
+	}
+	if (r < 0)
 		goto out;
 	if (!leaf || !cs_key_matches_cert(key, leaf)) {
 		r = cs_err_set(err, -EPROTO, "issuer %s returned a certificate for another key", c->issuer->name);

@@ -40,6 +40,15 @@ static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c)
 			goto out;
 		}
 		c->issued_by = c->ops && c->ops->issued_by ? c->ops->issued_by(c->issuer, c->current.cert) : -1;
+		/* Only the CA that issued the certificate knows its window: a
+		 * certificate from another issuer is replaced anyway. */
+		if (c->ops && c->ops->renewal_window && cs_streq(c->current.issuer, c->issuer->name)) {
+			if (c->ops->renewal_window(&c->window, c->issuer, c->current.cert, &err) == 0)
+				c->have_window = true;
+			else
+				c->window_error = cs_xstrdup(cs_err_msg(&err));
+			cs_err_clear(&err);
+		}
 	} else if (r != -ENOENT) {
 		c->error = cs_xstrdup(cs_err_msg(&err));
 		goto out;
@@ -257,6 +266,8 @@ void cs_observed_free(struct cs_observed *obs)
 		cs_issuer_reply_free(&c->reply);
 		cs_cert_info_free(&c->reply_info);
 		free(c->reply_error);
+		free(c->window.source);
+		free(c->window_error);
 		for (size_t j = 0; j < cfg->certs[i].n_bindings; j++)
 			cs_binding_obs_free(&obs->bindings[i][j]);
 		free(obs->bindings[i]);

@@ -37,6 +37,9 @@ struct cs_cert_obs {
 	struct cs_stored current;
 	struct cs_cert_info current_info;
 	int issued_by;                    /* ops->issued_by on current: 1, 0, -1 */
+	bool have_window;                 /* the CA suggested a renewal window for current (ARI) */
+	struct cs_renewal_window window;
+	char *window_error;               /* the CA offers none or asking failed: renew_before applies */
 
 	bool have_pending;
 	struct cs_pending pending;

@@ -104,6 +104,15 @@ static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, c
 	cs_time_date(date, info->not_after);
 	if (info->not_after <= obs->now) {
 		cs_buf_printf(why, "expired on %s", date);
+	} else if (c->have_window) {
+		/* The CA's renewal window (RFC 9773) wins over renew_before. */
+		if (c->window.start <= obs->now) {
+			char start[21], end[21];
+			cs_time_rfc3339(start, c->window.start);
+			cs_time_rfc3339(end, c->window.end);
+			cs_buf_printf(why, "the CA's renewal window opened %s (window %s .. %s from %s)", start,
+				      start, end, c->window.source ? c->window.source : "the CA");
+		}
 	} else if (info->not_after - cert->renew_before <= obs->now) {
 		cs_time_date(due, info->not_after - cert->renew_before);
 		cs_duration_format(dur, sizeof dur, cert->renew_before);
@@ -205,6 +214,22 @@ static void plan_certificate(struct builder *b, size_t i)
 			   cs_xasprintf("issuer %s: %s issuers are not supported yet", c->issuer->name,
 					cs_issuer_kind_name(c->issuer->kind)));
 		return;
+	}
+
+	/* Say where the renewal time came from when the CA has a say in it. */
+	if (c->have_current && c->have_window && c->window.start > obs->now) {
+		char start[21], end[21];
+		cs_time_rfc3339(start, c->window.start);
+		cs_time_rfc3339(end, c->window.end);
+		add_notice(b, CS_NOTICE_INFO, cert->name, NULL,
+			   cs_xasprintf("renewal window %s .. %s from %s: not due yet", start, end,
+					c->window.source ? c->window.source : "the CA"));
+	} else if (c->have_current && c->window_error) {
+		char dur[32];
+		cs_duration_format(dur, sizeof dur, cert->renew_before);
+		add_notice(b, CS_NOTICE_INFO, cert->name, NULL,
+			   cs_xasprintf("no renewal window from the CA (%s): renew_before %s applies",
+					c->window_error, dur));
 	}
 
 	struct cs_buf why = CS_BUF_INIT;

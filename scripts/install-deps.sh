@@ -8,8 +8,8 @@ set -euo pipefail
 packages=(
 	meson ninja-build pkg-config gcc libc6-dev
 	libyaml-dev libssl-dev libssh2-1-dev libcurl4-openssl-dev libjansson-dev libxml2-dev
-	openssl python3 python3-icalendar python3-winrm curl ca-certificates
-	nginx-light haproxy dovecot-imapd socat
+	openssl ca-certificates curl python3 python3-icalendar python3-winrm
+	nginx-light haproxy dovecot-imapd socat pebble
 	openssh-server openssh-client sudo
 )
 

@@ -12,7 +12,8 @@ const struct cs_issuer_ops *cs_issuer_ops_for(enum cs_issuer_kind kind)
 		return &cs_issuer_ca;
 	case CS_ISSUER_MANUAL:
 		return &cs_issuer_manual;
-	case CS_ISSUER_ACME: /* not built yet */
+	case CS_ISSUER_ACME:
+		return &cs_issuer_acme;
 	default:
 		return NULL;
 	}

@@ -7,6 +7,7 @@
 #define CS_ISSUER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include "../../reconcile/config.h"
@@ -15,6 +16,8 @@
 
 #define CS_ISSUER_ABI 1
 
+struct cs_config;
+
 /* What a reply from an asynchronous CA turned out to be. */
 struct cs_issuer_reply {
 	char *path;                /* the inbox file it came from */
@@ -22,6 +25,27 @@ struct cs_issuer_reply {
 	STACK_OF(X509) *chain;     /* may be empty, never NULL */
 };
 void cs_issuer_reply_free(struct cs_issuer_reply *r); /* members only; accepts NULL */
+
+/* What issue_ctx() gets besides the request. */
+struct cs_issue_ctx {
+	const struct cs_config *cfg;   /* the whole config: hosts for challenges */
+	struct cs_store *store;        /* the state folder */
+	EVP_PKEY *key;                 /* the private key csr was made from */
+	X509 *current;                 /* the certificate being replaced, or NULL */
+	const char *current_issuer;    /* the issuer the store says produced current */
+	/* Set by the issuer (the caller frees it) when the certificate it returns
+	 * is for another key than key: an order interrupted after finalize and
+	 * resumed now was finalized with the key kept from that earlier run. */
+	EVP_PKEY *out_key;
+};
+
+/* A renewal window suggested by the CA. */
+struct cs_renewal_window {
+	int64_t start;                 /* unix seconds */
+	int64_t end;
+	char *source;                  /* for the plan: "acme renewal info <url>" and the
+					  CA's explanation URL when given; caller frees */
+};
 
 struct cs_issuer_ops {
 	int abi;                   /* CS_ISSUER_ABI */
@@ -57,12 +81,30 @@ struct cs_issuer_ops {
 	/* Where the request was written, for messages (manual: requests/NAME.csr);
 	 * caller frees; may be NULL. */
 	char *(*request_location)(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert);
+
+	/* ---- optional, added for acme (NULL for ca and manual) ---- */
+
+	/* Like issue(), for issuers that keep state or reach other hosts
+	 * (acme: the account key and the order in flight live in the store,
+	 * http-01 webroot writes through a host's transport).  Callers use it
+	 * instead of issue() when it is set. */
+	int (*issue_ctx)(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer,
+			 const struct cs_cert_cfg *cert, X509_REQ *csr, X509 **out_cert,
+			 STACK_OF(X509) **out_chain, struct cs_err *err);
+
+	/* The CA's suggested renewal window for cert (acme: RFC 9773 renewal
+	 * information).  0 with out filled; -ENOTSUP when the CA offers none
+	 * (then renew_before applies); another negative code when asking
+	 * failed (message in err; renew_before applies too). */
+	int (*renewal_window)(struct cs_renewal_window *out, const struct cs_issuer_cfg *issuer,
+			      X509 *cert, struct cs_err *err);
 };
 
-/* The ops for a kind, or NULL when not supported yet (acme until its issue). */
+/* The ops for a kind, or NULL when not supported. */
 const struct cs_issuer_ops *cs_issuer_ops_for(enum cs_issuer_kind kind);
 
 extern const struct cs_issuer_ops cs_issuer_ca;
 extern const struct cs_issuer_ops cs_issuer_manual;
+extern const struct cs_issuer_ops cs_issuer_acme;
 
 #endif

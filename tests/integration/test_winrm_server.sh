@@ -97,6 +97,22 @@ else
 	ok "port closed after stop"
 fi
 
+# --- pwsh.py: the same interpreter and model from the command line (SSH) -------
+st=$TEST_TMP/ssh/state.json
+mkdir -p "$TEST_TMP/ssh"
+out=$(printf '%s\n' "& {" "  \$ErrorActionPreference = 'Stop'" "  Write-Output (hostname)" \
+	"  Restart-Computer -Force" "}" "" | "$PY" "$root/tests/winrm/pwsh.py" --state "$st" --hostname COBALT \
+	-- -NoProfile -NonInteractive -Command - 2>"$TEST_TMP/ssh/err")
+rc=$?
+[[ $rc == 0 && $out == $'COBALT\r' ]] && ok "pwsh.py runs a script from stdin" ||
+	not_ok "pwsh.py runs a script from stdin" "exit $rc" "$out" "$(cat "$TEST_TMP/ssh/err")"
+count=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["reboot_count"])' "$st")
+[[ $count == 1 ]] && ok "pwsh.py: Restart-Computer reboots the model once" || not_ok "pwsh.py reboot" "reboot_count=$count"
+out=$(printf 'Get-Nothing\n' | "$PY" "$root/tests/winrm/pwsh.py" --state "$st" -- -Command - 2>&1)
+rc=$?
+[[ $rc == 1 ]] && ok "pwsh.py: unknown command exits 1" || not_ok "pwsh.py: unknown command exits 1" "exit $rc"
+expect_contains "$out" '^#< CLIXML'
+
 # --- the python suites ----------------------------------------------------------
 for f in test_replay.py test_pywinrm.py test_interpreter.py test_ntlm.py; do
 	[[ -f $tests/$f ]] && run_py "$f"

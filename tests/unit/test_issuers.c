@@ -54,7 +54,11 @@ static void test_registry(void)
 {
 	tap_ok(cs_issuer_ops_for(CS_ISSUER_CA) == &cs_issuer_ca, "registry: ca", NULL);
 	tap_ok(cs_issuer_ops_for(CS_ISSUER_MANUAL) == &cs_issuer_manual, "registry: manual", NULL);
-	tap_ok(cs_issuer_ops_for(CS_ISSUER_ACME) == NULL, "registry: acme not yet", NULL);
+	tap_ok(cs_issuer_ops_for(CS_ISSUER_ACME) == &cs_issuer_acme, "registry: acme", NULL);
+	tap_ok(!cs_issuer_acme.asynchronous && cs_issuer_acme.issue_ctx && cs_issuer_acme.renewal_window,
+	       "registry: acme is synchronous with issue_ctx and renewal_window", NULL);
+	tap_ok(!cs_issuer_ca.issue_ctx && !cs_issuer_ca.renewal_window && !cs_issuer_manual.issue_ctx &&
+	       !cs_issuer_manual.renewal_window, "registry: ca and manual leave the acme ops NULL", NULL);
 	tap_ok(cs_issuer_ca.abi == CS_ISSUER_ABI && cs_issuer_manual.abi == CS_ISSUER_ABI,
 	       "registry: abi versions", NULL);
 	tap_ok(!cs_issuer_ca.asynchronous && cs_issuer_manual.asynchronous,

@@ -59,7 +59,13 @@ COMMON = [P('ErrorAction', 'enum', aliases=('ea',),
             values=['SilentlyContinue', 'Stop', 'Continue', 'Inquire', 'Ignore']),
           P('Verbose', 'switch', aliases=('vb',)), P('Debug', 'switch', aliases=('db',)),
           P('ErrorVariable', 'string', aliases=('ev',)),
-          P('OutVariable', 'string', aliases=('ov',))]
+          P('OutVariable', 'string', aliases=('ov',)),
+          P('WarningVariable', 'string', aliases=('wv',)),
+          P('InformationAction', 'enum', aliases=('infa',),
+            values=['SilentlyContinue', 'Stop', 'Continue', 'Inquire', 'Ignore']),
+          P('InformationVariable', 'string', aliases=('iv',)),
+          P('OutBuffer', 'int', aliases=('ob',)),
+          P('PipelineVariable', 'string', aliases=('pv',))]
 SHOULD = [P('WhatIf', 'switch', aliases=('wi',)), P('Confirm', 'switch', aliases=('cf',))]
 
 
@@ -523,13 +529,16 @@ _WHERE_OPS = ['EQ', 'NE', 'Like', 'NotLike', 'Match', 'NotMatch', 'GT', 'GE', 'L
               'Contains', 'In', 'CEQ']
 
 
-@command('Where-Object', [P('FilterScript', 'scriptblock', 0), P('Property', 'string', 0),
+@command('Where-Object', [P('FilterScript', 'object', 0, aliases=('Property',)),
                           P('Value', 'object', 1), P('InputObject', 'object', pipeline=True)]
          + [P(o, 'switch') for o in _WHERE_OPS], module='Microsoft.PowerShell.Core')
 def where_object(c):
     items = c.input
     out = []
     sb = c.get('filterscript')
+    if sb is not None and not isinstance(sb, ScriptBlock):
+        c.p['property'] = to_str(sb)
+        sb = None
     if sb is None and c.has('property') and isinstance(c.get('property'), str):
         ops = [o for o in _WHERE_OPS if c.get(o.lower())]
         if len(ops) > 1:

@@ -640,10 +640,29 @@ class Runtime:
             out.extend(self.run_block(st.fin.body))
         return out
 
+    def statement_value(self, st):
+        """The value of a statement used as a value (assignment, hash entry,
+        parentheses): a lone expression keeps its value (a one-element array
+        stays an array); command output is collected and unwrapped."""
+        if st.kind == 'pipeline' and len(st.elements) == 1 and \
+                st.elements[0].kind == 'exprcmd' and not st.redirs:
+            try:
+                v = self.eval(st.elements[0].expr)
+            except PSError as exc:
+                self.locate(exc.record, st)
+                raise
+            self.last_ok = True
+            return v
+        if st.kind in ('pipeline', 'if', 'foreach', 'try'):
+            return unwrap_output(self.statement(st))
+        return self.eval(st)
+
     def assign(self, st):
-        value = unwrap_output(self.statement(st.value)) if st.value.kind in (
-            'pipeline', 'if', 'foreach', 'try', 'assign') else self.eval(st.value)
+        value = self.statement_value(st.value) if st.value.kind in (
+            'pipeline', 'if', 'foreach', 'try') else self.eval(st.value)
         t = st.target
+        if t.kind == 'var' and t.name.lower() == 'null' and st.op == '=':
+            return
         if st.op in ('+=', '-='):
             cur = self.eval(t)
             value = self.binop('+' if st.op == '+=' else '-', cur, value, '')
@@ -756,7 +775,7 @@ class Runtime:
             if inner.kind == 'assign':
                 self.statement(inner)
                 return self.eval(inner.target)
-            return unwrap_output(self.statement(inner))
+            return self.statement_value(inner)
         if k == 'subexpr':
             return unwrap_output(self.run_block(e.body))
         if k == 'arrayexpr':
@@ -770,7 +789,7 @@ class Runtime:
             h = Hashtable()
             for key, val in e.entries:
                 kv = self.eval(key)
-                h.set(kv, unwrap_output(self.statement(val)))
+                h.set(kv, self.statement_value(val))
             return h
         if k == 'scriptblock':
             return ScriptBlock(e, e.text)
