@@ -12,7 +12,8 @@ const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind)
 		return &cs_transport_local;
 	case CS_TRANSPORT_SSH:
 		return &cs_transport_ssh;
-	case CS_TRANSPORT_WINRM: /* not built yet */
+	case CS_TRANSPORT_WINRM:
+		return &cs_transport_winrm;
 	default:
 		return NULL;
 	}

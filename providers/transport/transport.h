@@ -99,5 +99,6 @@ void cs_transport_close(struct cs_transport *t);
 
 extern const struct cs_transport_ops cs_transport_local;
 extern const struct cs_transport_ops cs_transport_ssh;
+extern const struct cs_transport_ops cs_transport_winrm;
 
 #endif

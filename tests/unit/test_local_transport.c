@@ -24,7 +24,7 @@ static void test_registry(void)
 	struct cs_transport *t = (struct cs_transport *)1;
 	tap_ok(cs_transport_ops_for(CS_TRANSPORT_LOCAL) == &cs_transport_local, "registry: local", NULL);
 	tap_ok(cs_transport_ops_for(CS_TRANSPORT_SSH) == &cs_transport_ssh, "registry: ssh", NULL);
-	tap_ok(cs_transport_ops_for(CS_TRANSPORT_WINRM) == NULL, "registry: winrm not yet", NULL);
+	tap_ok(cs_transport_ops_for(CS_TRANSPORT_WINRM) == &cs_transport_winrm, "registry: winrm", NULL);
 	struct cs_host_cfg h = { .name = "web1", .transport = CS_TRANSPORT_SSH };
 	/* The ssh transport itself is tested against sshd in
 	 * tests/integration/test_ssh_transport.sh; here only that the registry
@@ -34,7 +34,10 @@ static void test_registry(void)
 	tap_ok(t == NULL, "open ssh: no handle", NULL);
 	cs_err_clear(&err);
 	h.transport = CS_TRANSPORT_WINRM;
-	tap_int(cs_transport_open(&t, &h, &err), -ENOTSUP, "open winrm: -ENOTSUP");
+	h.name = "sapphire";
+	tap_int(cs_transport_open(&t, &h, &err), -EINVAL, "open winrm without an address: -EINVAL");
+	tap_str(err.msg, "host sapphire: winrm needs an address", "open winrm: message");
+	tap_ok(t == NULL, "open winrm: no handle", NULL);
 	cs_err_clear(&err);
 	cs_transport_close(NULL);
 }

@@ -1,0 +1,127 @@
+/* PowerShell that the Windows transports send (see winrm_scripts.h for the
+ * framing contract).  Each constant is kept verbatim as a golden file under
+ * tests/golden/powershell/; tests fail when the two differ. */
+#include "winrm_scripts.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include "../../reconcile/util.h"
+#include "../platform/ps_quote.h"
+
+const char *const cs_ps_command = "powershell.exe";
+const char *const cs_ps_arguments[] = {
+	"-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-Command", "-",
+};
+const size_t cs_ps_n_arguments = sizeof cs_ps_arguments / sizeof cs_ps_arguments[0];
+
+/* One line.  $args instead of param() so the script sees no stray
+ * variables; progress records are switched off because they would only
+ * reach stderr as CLIXML noise (and slow cmdlets down).  Decoding and
+ * parsing sit in try/catch and report only the exception's message:
+ * PowerShell's own error display would quote this line, which carries the
+ * input (maybe a secret) in base64.  Errors inside the script are shown by
+ * PowerShell with the script's own line, which holds no input. */
+const char cs_ps_bootstrap[] =
+	"$ProgressPreference = 'SilentlyContinue'; & { try { "
+	"$CertsyncInput = [Convert]::FromBase64String($args[1]); "
+	"$CertsyncScript = [ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($args[0]))) "
+	"} catch { [Console]::Error.WriteLine('certsync: ' + $_.Exception.Message); exit 1 }; "
+	"& $CertsyncScript }";
+
+/* Output before an explicit exit is avoided in scripts that print: the
+ * exit code of a script that ends normally is already 0. */
+const char cs_ps_read_file[] =
+	"$ErrorActionPreference = 'Stop'\n"
+	"if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { exit 44 }\n"
+	"[Convert]::ToBase64String([IO.File]::ReadAllBytes($Path))\n";
+
+/* A temporary file in the same folder, flushed to disk, then swapped in:
+ * File.Replace when the target exists (it keeps the target's ACL), Move
+ * otherwise; readers see the old or the new file, never a part.  $null
+ * would reach File.Replace as "" (PowerShell's string conversion), hence
+ * [NullString]::Value for "no backup". */
+const char cs_ps_write_file[] =
+	"$ErrorActionPreference = 'Stop'\n"
+	"$dir = [IO.Path]::GetDirectoryName($Path)\n"
+	"if (-not (Test-Path -LiteralPath $dir -PathType Container)) { exit 44 }\n"
+	"$tmp = Join-Path $dir ('.certsync-' + [Guid]::NewGuid().ToString('N') + '.tmp')\n"
+	"try {\n"
+	"    $fs = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None)\n"
+	"    try {\n"
+	"        $fs.Write($CertsyncInput, 0, $CertsyncInput.Length)\n"
+	"        $fs.Flush($true)\n"
+	"    } finally {\n"
+	"        $fs.Dispose()\n"
+	"    }\n"
+	"    if (Test-Path -LiteralPath $Path -PathType Leaf) {\n"
+	"        [IO.File]::Replace($tmp, $Path, [NullString]::Value)\n"
+	"    } else {\n"
+	"        [IO.File]::Move($tmp, $Path)\n"
+	"    }\n"
+	"} finally {\n"
+	"    if (Test-Path -LiteralPath $tmp) { Remove-Item -LiteralPath $tmp -Force }\n"
+	"}\n"
+	"exit 0\n";
+
+const char cs_ps_remove_file[] =
+	"$ErrorActionPreference = 'Stop'\n"
+	"if (Test-Path -LiteralPath $Path -PathType Leaf) { Remove-Item -LiteralPath $Path -Force }\n"
+	"exit 0\n";
+
+const char cs_ps_stat[] =
+	"$ErrorActionPreference = 'Stop'\n"
+	"if (Test-Path -LiteralPath $Path -PathType Leaf) {\n"
+	"    'file ' + (Get-Item -LiteralPath $Path -Force).Length\n"
+	"} elseif (Test-Path -LiteralPath $Path -PathType Container) {\n"
+	"    'dir'\n"
+	"} else {\n"
+	"    'missing'\n"
+	"}\n";
+
+const struct cs_ps_script cs_ps_scripts[] = {
+	{ "bootstrap.ps1", cs_ps_bootstrap },
+	{ "read_file.ps1", cs_ps_read_file },
+	{ "remove_file.ps1", cs_ps_remove_file },
+	{ "stat.ps1", cs_ps_stat },
+	{ "write_file.ps1", cs_ps_write_file },
+};
+const size_t cs_ps_n_scripts = sizeof cs_ps_scripts / sizeof cs_ps_scripts[0];
+
+static int put_base64(struct cs_buf *out, const void *data, size_t len)
+{
+	char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+	if (!b64)
+		return -ENOMEM;
+	int n = EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
+	int r = cs_buf_append(out, b64, (size_t)n);
+	free(b64);
+	return r;
+}
+
+int cs_ps_frame(struct cs_buf *out, const char *script, const void *input, size_t len)
+{
+	/* Base64 needs no quoting inside '...'; the literals are still
+	 * single-quoted so nothing in them could ever be expanded. */
+	int r = cs_buf_puts(out, cs_ps_bootstrap);
+	if (r == 0)
+		r = cs_buf_puts(out, " '");
+	if (r == 0)
+		r = put_base64(out, script, strlen(script));
+	if (r == 0)
+		r = cs_buf_puts(out, "' '");
+	if (r == 0)
+		r = put_base64(out, input, len);
+	if (r == 0)
+		r = cs_buf_puts(out, "'\r\n");
+	return r;
+}
+
+char *cs_ps_with_path(const char *path, const char *body)
+{
+	char *q = cs_ps_quote(path);
+	char *s = cs_xasprintf("$Path = %s\n%s", q, body);
+	free(q);
+	return s;
+}

@@ -1,0 +1,1 @@
+$ProgressPreference = 'SilentlyContinue'; & { try { $CertsyncInput = [Convert]::FromBase64String($args[1]); $CertsyncScript = [ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($args[0]))) } catch { [Console]::Error.WriteLine('certsync: ' + $_.Exception.Message); exit 1 }; & $CertsyncScript }
