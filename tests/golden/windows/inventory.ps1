@@ -1,9 +1,7 @@
 $ErrorActionPreference = 'Stop'
 $store = @()
 foreach ($c in @(Get-ChildItem -Path 'Cert:\LocalMachine\My')) {
-    $dns = @()
-    foreach ($d in @($c.DnsNameList)) { $dns += [string]$d.Unicode }
-    $store += [pscustomobject]@{ thumbprint = [string]$c.Thumbprint; subject = [string]$c.Subject; dns = $dns; not_after = $c.NotAfter.ToUniversalTime().ToString('o'); has_key = [bool]$c.HasPrivateKey }
+    $store += [pscustomobject]@{ thumbprint = [string]$c.Thumbprint; subject = [string]$c.Subject; not_after = $c.NotAfter.ToUniversalTime().ToString('o'); has_key = [bool]$c.HasPrivateKey }
 }
 $sites = $null
 $iis = $null
