@@ -111,6 +111,8 @@ static void action_mark(const struct cs_action *a, const char **mark, const char
 	case CS_ACT_BIND: *mark = "~"; *color = "yellow"; return;
 	case CS_ACT_RELOAD: *mark = ">"; *color = "cyan"; return;
 	case CS_ACT_VERIFY: *mark = "?"; *color = "blue"; return;
+	case CS_ACT_IMPORT: *mark = "+"; *color = "yellow"; return;
+	case CS_ACT_REBOOT: *mark = "!"; *color = "magenta"; return;
 	}
 	*mark = " ";
 	*color = "reset";
@@ -157,6 +159,10 @@ void cs_render_plan(const struct cs_ui *ui, const struct cs_plan *plan)
 		plan->n_notices ? "" : "\n", cs_ui_color(ui, "bold"), reset, cs_plan_count(plan, CS_ACT_RENEW),
 		cs_plan_count(plan, CS_ACT_BIND), cs_plan_count(plan, CS_ACT_RELOAD),
 		cs_plan_count(plan, CS_ACT_VERIFY));
+	/* Only plans with Windows hosts have these; others read as before. */
+	if (cs_plan_count(plan, CS_ACT_IMPORT) || cs_plan_count(plan, CS_ACT_REBOOT))
+		fprintf(f, ", %zu to import, %zu to reboot", cs_plan_count(plan, CS_ACT_IMPORT),
+			cs_plan_count(plan, CS_ACT_REBOOT));
 	if (plan->n_errors)
 		fprintf(f, "; %s%zu error%s%s", cs_ui_color(ui, "red"), plan->n_errors,
 			plan->n_errors == 1 ? "" : "s", reset);

@@ -1010,7 +1010,7 @@ static void parse_winrm(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t 
 
 static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
 {
-	static const char *const keys[] = { "platform", "local", "ssh", "winrm", "reboot", NULL };
+	static const char *const keys[] = { "platform", "local", "ssh", "winrm", "reboot", "reboot_timeout", NULL };
 	static const char *const platforms[] = { "linux", "windows", NULL };
 	static const char *const transports[] = { "local", "ssh", "winrm", NULL };
 	static const char *const reboots[] = { "never", "after-change", NULL };
@@ -1056,6 +1056,8 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	if (h->transport == CS_TRANSPORT_LOCAL)
 		h->local_dir = cs_xstrdup(c->dir);
 
+	h->reboot_timeout = 600;
+	get_duration(c, m, "reboot_timeout", where, true, &h->reboot_timeout);
 	v = get_enum(c, m, "reboot", where, false, reboots, &i);
 	if (v) {
 		h->reboot = i == 1 ? CS_REBOOT_AFTER_CHANGE : CS_REBOOT_NEVER;

@@ -107,6 +107,7 @@ struct cs_host_cfg {
 	struct cs_ssh_cfg ssh;
 	struct cs_winrm_cfg winrm;
 	enum cs_reboot_policy reboot;
+	int64_t reboot_timeout;          /* seconds to wait for a rebooted host; default 600 */
 	char *local_dir;                 /* local hosts only: the config's folder, the working
 					    folder of commands and the base of relative
 					    binding paths; NULL for remote hosts */

@@ -258,11 +258,11 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	for (size_t k = n_ids; k-- > 0;) {
 		const struct cs_action *b = &x->plan->actions[ids[k] - 1];
 		struct cs_undo *u = &x->undo[b->id - 1];
-		if (!u->n_files)
+		if (!u->n_files && !u->n_binds)
 			continue;
 		struct cs_err err = CS_ERR_INIT;
 		if (ho->platform->undo(ho->transport, u, &err) < 0) {
-			char *text = cs_xasprintf("could not put back the files of #%d: %s", b->id, cs_err_msg(&err));
+			char *text = cs_xasprintf("could not put back what #%d changed: %s", b->id, cs_err_msg(&err));
 			report(x, cause, CS_EV_ROLLBACK_FAILED, text);
 			free(text);
 			all_ok = false;
@@ -270,6 +270,8 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 			struct cs_buf what = CS_BUF_INIT;
 			for (size_t f = 0; f < u->n_files; f++)
 				cs_buf_printf(&what, "%s%s", f ? ", " : "", u->files[f].path);
+			for (size_t f = 0; f < u->n_binds; f++)
+				cs_buf_printf(&what, "%s%s", what.len ? ", " : "", u->binds[f].what);
 			char *text = cs_xasprintf("put back %s (#%d %s)", what.data, b->id, b->cert);
 			report(x, cause, CS_EV_ROLLBACK, text);
 			free(text);
@@ -279,6 +281,28 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 		cs_err_clear(&err);
 	}
 	return all_ok;
+}
+
+/* Put back the binds of a's certificate that already succeeded on a's host
+ * (newest first) and count them as not in place any more. */
+static void undo_siblings(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
+{
+	int *ids = cs_xcalloc(x->plan->n_actions, sizeof *ids);
+	size_t n = 0;
+	pthread_mutex_lock(&x->lock);
+	for (size_t k = 0; k < (size_t)(a->id - 1); k++) {
+		const struct cs_action *b = &x->plan->actions[k];
+		if (b->kind == CS_ACT_BIND && cs_streq(b->host, a->host) && cs_streq(b->cert, a->cert) &&
+		    x->status[k] == ST_DONE)
+			ids[n++] = b->id;
+	}
+	pthread_mutex_unlock(&x->lock);
+	undo_binds(x, ho, a, ids, n);
+	pthread_mutex_lock(&x->lock);
+	for (size_t k = 0; k < n; k++)
+		x->status[ids[k] - 1] = ST_FAILED;
+	pthread_mutex_unlock(&x->lock);
+	free(ids);
 }
 
 /* The certificate the given binds' files held before they were changed
@@ -328,9 +352,32 @@ static void reload_again(struct exec *x, struct cs_host_obs *ho, const struct cs
 	}
 }
 
+/* On a host with a host-wide store (Windows) the bindings of one
+ * certificate go together: after one failed, the earlier ones were put
+ * back, so the later ones must not move the host forward again.  Returns
+ * the failed bind, or NULL. */
+static const struct cs_action *failed_sibling(struct exec *x, const struct cs_host_obs *ho,
+					      const struct cs_action *a)
+{
+	if (!ho->platform->observe_host)
+		return NULL;
+	const struct cs_action *bad = NULL;
+	pthread_mutex_lock(&x->lock);
+	for (size_t k = 0; k < (size_t)(a->id - 1) && !bad; k++) {
+		const struct cs_action *b = &x->plan->actions[k];
+		if (b->kind == CS_ACT_BIND && cs_streq(b->host, a->host) && cs_streq(b->cert, a->cert) &&
+		    x->status[k] == ST_FAILED)
+			bad = b;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return bad;
+}
+
 static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
 	const struct cs_action *dep = failed_dep(x, a, true);
+	if (!dep)
+		dep = failed_sibling(x, ho, a);
 	if (dep) {
 		skip_for(x, a, dep);
 		return;
@@ -350,9 +397,66 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 		int id = a->id;
 		undo_binds(x, ho, a, &id, 1);
+		if (ho->platform->observe_host)
+			undo_siblings(x, ho, a);
 	} else {
 		report(x, a, CS_EV_DONE, NULL);
 	}
+	cs_err_clear(&err);
+}
+
+static void run_import(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
+{
+	const struct cs_action *dep = failed_dep(x, a, true);
+	if (dep) {
+		skip_for(x, a, dep);
+		return;
+	}
+	report(x, a, CS_EV_START, NULL);
+	struct cs_err err = CS_ERR_INIT;
+	size_t ci = cert_index(x, a->cert);
+	int r;
+	bool exportable = false;
+	if (ci == (size_t)-1 || !x->have_material[ci]) {
+		r = cs_err_set(&err, -ENOENT, "no certificate in the store for %s", a->cert);
+	} else if (!ho->platform->import) {
+		r = cs_err_set(&err, -ENOTSUP, "%s hosts have no certificate store", ho->platform->name);
+	} else {
+		const struct cs_cert_cfg *cert = &x->cfg->certs[ci];
+		for (size_t j = 0; j < cert->n_bindings; j++)
+			if (cs_streq(cert->bindings[j].host, a->host) && cert->bindings[j].kind == CS_BIND_STORE &&
+			    cert->bindings[j].store.exportable)
+				exportable = true;
+		r = ho->platform->import(ho->transport, &x->material[ci], exportable, &err);
+	}
+	if (r < 0) {
+		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+	} else {
+		char *text = cs_xasprintf("certificate %s%s", x->material[ci].info.sha1,
+					  exportable ? " (key exportable)" : "");
+		report(x, a, CS_EV_DONE, text);
+		free(text);
+	}
+	cs_err_clear(&err);
+}
+
+static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
+{
+	/* Something changed as long as one change went through. */
+	const struct cs_action *dep = failed_dep(x, a, false);
+	if (dep) {
+		skip_for(x, a, dep);
+		return;
+	}
+	report(x, a, CS_EV_START, NULL);
+	struct cs_err err = CS_ERR_INIT;
+	int64_t timeout = ho->cfg->reboot_timeout;
+	int r = ho->platform->reboot ? ho->platform->reboot(ho->transport, timeout, &err)
+		: cs_err_set(&err, -ENOTSUP, "%s hosts are not rebooted by certsync", ho->platform->name);
+	if (r < 0)
+		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+	else
+		report(x, a, CS_EV_DONE, "the host is back with a new boot time");
 	cs_err_clear(&err);
 }
 
@@ -474,6 +578,8 @@ static void run_host(struct exec *x, size_t h)
 		case CS_ACT_BIND: run_bind(x, ho, a); break;
 		case CS_ACT_RELOAD: run_reload(x, ho, a); break;
 		case CS_ACT_VERIFY: run_verify(x, ho, a); break;
+		case CS_ACT_IMPORT: run_import(x, ho, a); break;
+		case CS_ACT_REBOOT: run_reboot(x, ho, a); break;
 		case CS_ACT_RENEW: break;
 		}
 	}

@@ -111,6 +111,15 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_err_clear(&err);
 		return;
 	}
+	/* One round trip for the whole host where the platform can. */
+	if (ho->platform->observe_host &&
+	    ho->platform->observe_host(ho->transport, ho->cfg, &ho->state, &err) < 0) {
+		ho->error = cs_xstrdup(cs_err_msg(&err));
+		cs_err_clear(&err);
+		cs_transport_close(ho->transport);
+		ho->transport = NULL;
+		return;
+	}
 	for (size_t i = 0; i < cfg->n_certs; i++) {
 		if (!obs->certs[i].selected)
 			continue;
@@ -118,6 +127,10 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 			const struct cs_binding_cfg *b = &cfg->certs[i].bindings[j];
 			if (b->host_index != h)
 				continue;
+			if (ho->state) {
+				ho->platform->observe_in(ho->state, &cfg->certs[i], b, &obs->bindings[i][j]);
+				continue;
+			}
 			if (ho->platform->observe(ho->transport, b, &obs->bindings[i][j], &err) < 0) {
 				ho->error = cs_xstrdup(cs_err_msg(&err));
 				cs_err_clear(&err);
@@ -200,9 +213,14 @@ static void digest_state(struct cs_observed *obs)
 			}
 		}
 	}
-	for (size_t h = 0; h < cfg->n_hosts; h++)
-		cs_buf_printf(&t, "host %s selected=%d error=%s\n", cfg->hosts[h].name,
-			      obs->hosts[h].selected, obs->hosts[h].error ? obs->hosts[h].error : "-");
+	for (size_t h = 0; h < cfg->n_hosts; h++) {
+		const struct cs_host_obs *ho = &obs->hosts[h];
+		cs_buf_printf(&t, "host %s selected=%d error=%s", cfg->hosts[h].name,
+			      ho->selected, ho->error ? ho->error : "-");
+		if (ho->state && ho->platform->host_digest)
+			ho->platform->host_digest(ho->state, &t);
+		cs_buf_puts(&t, "\n");
+	}
 	cs_sha256_hex(obs->state_sha256, t.data ? t.data : "", t.len);
 	cs_buf_free(&t);
 }
@@ -274,6 +292,8 @@ void cs_observed_free(struct cs_observed *obs)
 	}
 	for (size_t h = 0; h < cfg->n_hosts; h++) {
 		cs_transport_close(obs->hosts[h].transport);
+		if (obs->hosts[h].state)
+			obs->hosts[h].platform->host_free(obs->hosts[h].state);
 		free(obs->hosts[h].error);
 	}
 	free(obs->certs);

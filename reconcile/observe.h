@@ -56,6 +56,7 @@ struct cs_host_obs {
 	const struct cs_platform_ops *platform;  /* NULL: not supported yet */
 	bool selected;                   /* some selected binding is on it */
 	struct cs_transport *transport;  /* open after a successful observe */
+	struct cs_host_state *state;     /* platforms with observe_host: the whole host */
 	char *error;                     /* unreachable / unsupported: message */
 };
 

@@ -305,6 +305,44 @@ static void plan_certificate(struct builder *b, size_t i)
 	cs_err_clear(&err);
 }
 
+/* Import certificate i into host ho's store when the host lacks it. */
+static void plan_import(struct builder *b, const struct cs_host_obs *ho, size_t i, int *out_id)
+{
+	const struct cs_cert_obs *c = &b->obs->certs[i];
+	if (!c->selected || c->error || !c->ops)
+		return;
+	bool exportable = false, any = false;
+	for (size_t j = 0; j < c->cfg->n_bindings; j++) {
+		const struct cs_binding_cfg *bc = &c->cfg->bindings[j];
+		if (&b->obs->cfg->hosts[bc->host_index] != ho->cfg)
+			continue;
+		if (bc->kind == CS_BIND_STORE && bc->store.exportable)
+			exportable = true;
+		any = true;
+	}
+	if (!any)
+		return;
+	struct cs_buf why = CS_BUF_INIT;
+	if (b->renew_new[i] && c->have_reply) {
+		cs_buf_printf(&why, "host %s lacks certificate %s (the CA's new certificate)", ho->cfg->name,
+			      c->reply_info.sha1);
+	} else if (b->renew_new[i]) {
+		cs_buf_printf(&why, "the certificate is being renewed: host %s lacks the new one", ho->cfg->name);
+	} else if (!b->have_want[i] || ho->platform->import_needed(ho->state, ho->cfg, &b->want[i], &why) == 0) {
+		cs_buf_free(&why);
+		return;
+	}
+	struct cs_action *a = add_action(b, CS_ACT_IMPORT);
+	a->cert = cs_xstrdup(c->cfg->name);
+	a->host = cs_xstrdup(ho->cfg->name);
+	a->summary = cs_xasprintf("import %s → %s: LocalMachine\\My%s", c->cfg->name, ho->cfg->name,
+				  exportable ? " (key exportable)" : "");
+	a->reason = cs_buf_detach(&why, NULL);
+	if (b->renew_id[i])
+		add_dep(a, b->renew_id[i]);
+	*out_id = a->id;
+}
+
 /* Bindings, reloads and verifies of one host. */
 static void plan_host(struct builder *b, size_t h)
 {
@@ -318,14 +356,21 @@ static void plan_host(struct builder *b, size_t h)
 			   cs_xasprintf("host %s: %s", ho->cfg->name, ho->error));
 		return;
 	}
+	size_t first_change = b->plan->n_actions;
+	int *import_id = cs_xcalloc(cfg->n_certs, sizeof *import_id);
+	for (size_t i = 0; i < cfg->n_certs && ho->state && ho->platform->import_needed; i++)
+		plan_import(b, ho, i, &import_id[i]);
 	size_t first_bind = b->plan->n_actions;
+	/* Two passes: a store binding (which may clean up superseded
+	 * certificates) comes after everything that moves off them. */
+	for (int pass = 0; pass < 2; pass++)
 	for (size_t i = 0; i < cfg->n_certs; i++) {
 		const struct cs_cert_obs *c = &obs->certs[i];
 		if (!c->selected || c->error || !c->ops)
 			continue;
 		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
 			const struct cs_binding_cfg *bc = &c->cfg->bindings[j];
-			if (bc->host_index != h)
+			if (bc->host_index != h || (bc->kind == CS_BIND_STORE) != (pass == 1))
 				continue;
 			const struct cs_binding_obs *bo = &obs->bindings[i][j];
 			if (bo->error) {
@@ -351,8 +396,11 @@ static void plan_host(struct builder *b, size_t h)
 			a->reason = cs_buf_detach(&why, NULL);
 			if (b->renew_id[i])
 				add_dep(a, b->renew_id[i]);
+			if (import_id[i])
+				add_dep(a, import_id[i]);
 		}
 	}
+	free(import_id);
 	size_t end_bind = b->plan->n_actions;
 
 	/* Each distinct reload command once, after the bindings that name it. */
@@ -388,6 +436,24 @@ static void plan_host(struct builder *b, size_t h)
 		a = &b->plan->actions[b->plan->n_actions - 1];
 		a->reason = cs_buf_detach(&why, NULL);
 	}
+
+	/* Reboot once, after everything that changed the host. */
+	if (ho->cfg->reboot == CS_REBOOT_AFTER_CHANGE && ho->platform->reboot && b->plan->n_actions > first_change) {
+		size_t end = b->plan->n_actions;
+		struct cs_action *a = add_action(b, CS_ACT_REBOOT);
+		a->host = cs_xstrdup(ho->cfg->name);
+		a->summary = cs_xasprintf("reboot %s and wait until it is back", ho->cfg->name);
+		struct cs_buf why = CS_BUF_INIT;
+		cs_buf_puts(&why, "reboot: after-change, and");
+		for (size_t k = first_change; k < end; k++) {
+			a = &b->plan->actions[b->plan->n_actions - 1];
+			add_dep(a, b->plan->actions[k].id);
+			cs_buf_printf(&why, "%s #%d", k > first_change ? "," : "", b->plan->actions[k].id);
+		}
+		cs_buf_printf(&why, " change%s it", end - first_change > 1 ? "" : "s");
+		a = &b->plan->actions[b->plan->n_actions - 1];
+		a->reason = cs_buf_detach(&why, NULL);
+	}
 	size_t end_reload = b->plan->n_actions;
 
 	/* Verify each certificate whose bindings changed here. */
@@ -415,9 +481,9 @@ static void plan_host(struct builder *b, size_t h)
 						  vc->starttls == CS_STARTTLS_POP3 ? "pop3" : "", sni);
 			a->reason = cs_xasprintf("the endpoint must present the certificate just bound on %s",
 						 ho->cfg->name);
-			for (size_t k = first_bind; k < end_reload; k++) {
+			for (size_t k = first_change; k < end_reload; k++) {
 				const struct cs_action *d = &b->plan->actions[k];
-				if (d->kind == CS_ACT_RELOAD || cs_streq(d->cert, cert->name))
+				if (d->kind == CS_ACT_RELOAD || d->kind == CS_ACT_REBOOT || cs_streq(d->cert, cert->name))
 					add_dep(&b->plan->actions[b->plan->n_actions - 1], d->id);
 			}
 		}
@@ -494,6 +560,8 @@ const char *cs_action_kind_name(enum cs_action_kind kind)
 	case CS_ACT_BIND: return "bind";
 	case CS_ACT_RELOAD: return "reload";
 	case CS_ACT_VERIFY: return "verify";
+	case CS_ACT_IMPORT: return "import";
+	case CS_ACT_REBOOT: return "reboot";
 	}
 	return "?";
 }

@@ -1,8 +1,9 @@
 /* Plan: the diff between declared and observed state, as a list of actions
  * with dependencies and a human-checkable reason each.
  *
- *   renew (per certificate) → bind (per binding) → reload (per host, once per
- *   command) → verify (per verify entry)
+ *   renew (per certificate) → import (per certificate and host, on platforms
+ *   with a host-wide store) → bind (per binding) → reload (per host, once per
+ *   command) → reboot (per host, once) → verify (per verify entry)
  *
  * Deterministic: the same config and observed state give the same plan, byte
  * for byte, in both renderings.  Reasons quote dates, never "N days left", so
@@ -14,7 +15,12 @@
 #include <jansson.h>
 #include "observe.h"
 
-enum cs_action_kind { CS_ACT_RENEW = 1, CS_ACT_BIND, CS_ACT_RELOAD, CS_ACT_VERIFY };
+enum cs_action_kind {
+	CS_ACT_RENEW = 1, CS_ACT_BIND, CS_ACT_RELOAD, CS_ACT_VERIFY,
+	CS_ACT_IMPORT,             /* into a host's store, once per certificate, before its bindings */
+	CS_ACT_REBOOT,             /* a host with reboot: after-change, once after all its changes */
+};
+#define CS_ACT_LAST CS_ACT_REBOOT
 
 enum cs_renew_mode {
 	CS_RENEW_NONE = 0,

@@ -78,7 +78,7 @@ json_t *cs_plan_to_json(const struct cs_plan *plan)
 	}
 	json_object_set_new(root, "notices", notices);
 	json_t *sum = json_object();
-	for (int k = CS_ACT_RENEW; k <= CS_ACT_VERIFY; k++)
+	for (int k = CS_ACT_RENEW; k <= CS_ACT_LAST; k++)
 		json_object_set_new(sum, cs_action_kind_name(k), json_integer((json_int_t)cs_plan_count(plan, k)));
 	json_object_set_new(sum, "errors", json_integer((json_int_t)plan->n_errors));
 	json_object_set_new(root, "summary", sum);
@@ -128,7 +128,7 @@ int cs_plan_from_json(struct cs_plan **out, json_t *root, struct cs_err *err)
 		json_t *id = json_object_get(o, "id");
 		char *kind = get_str(o, "kind");
 		a->kind = 0;
-		for (int k = CS_ACT_RENEW; k <= CS_ACT_VERIFY; k++)
+		for (int k = CS_ACT_RENEW; k <= CS_ACT_LAST; k++)
 			if (kind && !strcmp(kind, cs_action_kind_name(k)))
 				a->kind = k;
 		free(kind);
@@ -168,7 +168,9 @@ int cs_plan_from_json(struct cs_plan **out, json_t *root, struct cs_err *err)
 		bool ok = (a->kind == CS_ACT_RENEW && a->cert && a->renew_mode) ||
 			  (a->kind == CS_ACT_BIND && a->cert && a->host && a->binding >= 0) ||
 			  (a->kind == CS_ACT_RELOAD && a->host && a->command) ||
-			  (a->kind == CS_ACT_VERIFY && a->cert && a->host && a->verify >= 0);
+			  (a->kind == CS_ACT_VERIFY && a->cert && a->host && a->verify >= 0) ||
+			  (a->kind == CS_ACT_IMPORT && a->cert && a->host) ||
+			  (a->kind == CS_ACT_REBOOT && a->host);
 		if (!ok) {
 			r = cs_err_set(err, -EINVAL, "action %zu (%s) lacks a field it needs", idx + 1,
 				       cs_action_kind_name(a->kind));

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include "../../reconcile/util.h"
 
 const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p)
 {
@@ -10,7 +12,7 @@ const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p)
 	case CS_PLATFORM_LINUX:
 		return &cs_platform_linux;
 	case CS_PLATFORM_WINDOWS:
-		return NULL; /* comes with the Windows issue */
+		return &cs_platform_windows;
 	}
 	return NULL;
 }
@@ -63,6 +65,11 @@ void cs_binding_obs_free(struct cs_binding_obs *o)
 		free(o->files[i].group);
 	}
 	free(o->files);
+	cs_strv_free(o->win.store, o->win.n_store);
+	cs_strv_free(o->win.superseded, o->win.n_superseded);
+	free(o->win.hash);
+	for (size_t i = 0; i < 4; i++)
+		free(o->win.exchange[i]);
 	memset(o, 0, sizeof *o);
 }
 
@@ -77,5 +84,26 @@ void cs_undo_free(struct cs_undo *u)
 		free(u->files[i].group);
 	}
 	free(u->files);
+	for (size_t i = 0; i < u->n_binds; i++) {
+		free(u->binds[i].prev_hash);
+		free(u->binds[i].appid);
+		free(u->binds[i].what);
+	}
+	free(u->binds);
 	memset(u, 0, sizeof *u);
+}
+
+void cs_thumbprint(char out[41], X509 *cert)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	out[0] = '\0';
+	if (!cert || !X509_digest(cert, EVP_sha1(), md, &n) || n != 20)
+		return;
+	static const char hex[] = "0123456789ABCDEF";
+	for (unsigned int i = 0; i < n; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[40] = '\0';
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "../../reconcile/buf.h"
 #include "../../reconcile/config.h"
@@ -46,11 +47,25 @@ struct cs_file_obs {
 	char *owner, *group;
 };
 
+/* What a Windows driver saw of one binding (store, iis, httpsys, exchange,
+ * rdp, script).  Thumbprints are upper-case hex.  A copy of the store's
+ * keyed thumbprints sits in every binding so that diff stays pure. */
+struct cs_win_obs {
+	char **store;                 /* LocalMachine\My thumbprints that have their private key */
+	size_t n_store;
+	char **superseded;            /* store cleanup: same subject, bound nowhere */
+	size_t n_superseded;
+	bool found;                   /* the iis binding / http.sys entry exists */
+	char *hash;                   /* iis, httpsys, rdp: the hash it carries, or NULL */
+	char *exchange[4];            /* exchange: thumbprint per service (POP, IMAP, SMTP, IIS), or NULL */
+};
+
 /* What a driver saw of one binding. */
 struct cs_binding_obs {
 	char *error;                  /* observing failed (message), or NULL */
 	struct cs_file_obs *files;    /* files binding */
 	size_t n_files;
+	struct cs_win_obs win;        /* windows bindings */
 };
 void cs_binding_obs_free(struct cs_binding_obs *o); /* members only; accepts NULL */
 
@@ -62,11 +77,25 @@ struct cs_undo_file {
 	mode_t mode;
 	char *owner, *group;
 };
+/* A Windows binding as it was: the hash to put back (NULL: there was
+ * none, so remove what apply created). */
+struct cs_undo_bind {
+	enum cs_binding_kind kind;
+	const struct cs_binding_cfg *cfg; /* borrowed from the config */
+	char *prev_hash;
+	char *appid;                  /* httpsys: the entry's application id */
+	unsigned services;            /* exchange: CS_EXCH_* bits that had prev_hash */
+	char *what;                   /* for humans: "iis Default Web Site *:443: back to AB12..." */
+};
 struct cs_undo {
 	struct cs_undo_file *files;
 	size_t n_files;
+	struct cs_undo_bind *binds;
+	size_t n_binds;
 };
 void cs_undo_free(struct cs_undo *u); /* members only; accepts NULL */
+
+struct cs_host_state; /* a driver's view of a whole host (opaque) */
 
 struct cs_platform_ops {
 	int abi;                      /* CS_PLATFORM_ABI */
@@ -99,11 +128,39 @@ struct cs_platform_ops {
 	/* Run a reload command on the host; a non-zero exit is an error whose
 	 * message carries the command's (truncated) stderr. */
 	int (*reload)(struct cs_transport *t, const char *command, struct cs_err *err);
+
+	/* ---- optional host-level operations (NULL for linux) ----
+	 * Drivers that hold certificates in a host-wide store observe the whole
+	 * host at once (one round trip per plan), import a certificate once per
+	 * host before its bindings, and may reboot it. */
+
+	/* Read the whole host; *out is the driver's, freed with host_free. */
+	int (*observe_host)(struct cs_transport *t, const struct cs_host_cfg *host,
+			    struct cs_host_state **out, struct cs_err *err);
+	/* Fill one binding's observation from the host state (no I/O). */
+	void (*observe_in)(const struct cs_host_state *st, const struct cs_cert_cfg *cert,
+			   const struct cs_binding_cfg *b, struct cs_binding_obs *out);
+	/* 1 and a reason when the host lacks want (import due), 0 when it has it. */
+	int (*import_needed)(const struct cs_host_state *st, const struct cs_host_cfg *host,
+			     const struct cs_material *want, struct cs_buf *reason);
+	/* Import want into the host's store; exportable: its key may be exported. */
+	int (*import)(struct cs_transport *t, const struct cs_material *want, bool exportable,
+		      struct cs_err *err);
+	/* Reboot and wait until the host is back (boot time changed, transport
+	 * answers) or timeout seconds passed (-ETIMEDOUT). */
+	int (*reboot)(struct cs_transport *t, int64_t timeout, struct cs_err *err);
+	/* A line describing the state, for the digest of saved plans. */
+	void (*host_digest)(const struct cs_host_state *st, struct cs_buf *out);
+	void (*host_free)(struct cs_host_state *st); /* accepts NULL */
 };
 
 /* Driver for a platform, or NULL when not available yet. */
 const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p);
 
 extern const struct cs_platform_ops cs_platform_linux;
+extern const struct cs_platform_ops cs_platform_windows;
+
+/* SHA-1 thumbprint of a certificate as Windows shows it (40 upper-case hex). */
+void cs_thumbprint(char out[41], X509 *cert);
 
 #endif

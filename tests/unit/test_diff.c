@@ -400,14 +400,14 @@ int main(void)
 	}
 	fx_free(&f);
 
-	/* 27 windows host: error, other hosts planned */
+	/* 27 windows host that cannot be opened: error, other hosts planned */
 	fx_init(&f);
 	fx_config(&f, "rsa", "lab", "  win:\n    common_name: win.test\n    issuer: lab\n"
 		  "    bindings: [ { host: sap, store: {} } ]\n");
 	sh("sed -i 's/^  here: .*/&\\n  sap: { platform: windows, winrm: { address: sap.test, user: u, password: { env: P } } }/' %s",
 	   f.config);
-	check("windows host not supported yet: error notice, rest planned", run(&f, NULL, false),
-	      "renew:issue renew:issue bind bind reload !error", "windows hosts are not supported yet");
+	check("windows host cannot be opened: error notice naming it, rest planned", run(&f, NULL, false),
+	      "renew:issue renew:issue bind bind reload !error", "host sap: winrm password: environment variable P is not set");
 	fx_free(&f);
 
 	/* 28 expiry check uses the declared renew_before */

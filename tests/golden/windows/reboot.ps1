@@ -1,0 +1,3 @@
+$ErrorActionPreference = 'Stop'
+Restart-Computer -Force
+exit 0
