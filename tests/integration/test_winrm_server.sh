@@ -7,6 +7,7 @@
 #    HTTP (ntlm with sealing);
 #  - the PowerShell subset interpreter and the host model.
 # The python tests print PASS/FAIL lines; they become TAP lines here.
+# sanitize: no
 . "$(dirname "$0")/lib.sh"
 
 root=${CERTSYNC_SOURCE_ROOT:-$_lib_root}
