@@ -595,7 +595,8 @@ class Parser:
         while True:
             self.ws()
             c = self.peek()
-            if c == '+' or (c in DASHES and not self.peek(1).isalpha()):
+            # '+=' / '-=' end the expression: they are the assignment's
+            if (c == '+' or (c in DASHES and not self.peek(1).isalpha())) and self.peek(1) != '=':
                 pos = self.i
                 self.i += 1
                 self.ws(True)

@@ -462,6 +462,12 @@ class Language(Base):
                       "Write-Output @\"\nexp $n $(1 + 2)\n\"@")
         self.assertEqual(out, "it's $n `t\r\ntab\there x $n \"q\"\r\nraw $n `n\r\nexp x 3\r\n")
 
+    def test_compound_assignment(self):
+        # '+=' and '-=' are assignments, not '+' then a stray '='
+        out = self.ok("$a = @()\n$a += 'x'\n$a+='y'\n$n = 5\n$n -= 2\n$n += 1\n"
+                      "Write-Output ($a -join ',') ($n - 1) ($n + 1)")
+        self.assertEqual(out, "x,y\r\n3\r\n5\r\n")
+
     def test_stdin_statement_by_statement(self):
         # A complete line runs at once; `else` on its own line is a new
         # statement (and an unknown command), as at a PowerShell prompt.
