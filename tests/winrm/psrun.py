@@ -961,12 +961,18 @@ class Runtime:
         the host model loaded (and locked) for its duration."""
         if self.session_factory is None:
             return self._run_text(source)
+        # 'exit' ends the script, not its effects: what ran before it
+        # stays done (the session is left normally, so the model is saved).
+        leaving = None
         with self.session_factory() as st:
             self.host = st
             try:
                 return self._run_text(source)
+            except ExitScript as e:
+                leaving = e
             finally:
                 self.host = None
+        raise leaving
 
     def _run_text(self, source):
         self.source = source.replace('\r\n', '\n').replace('\r', '\n')

@@ -430,6 +430,13 @@ class Language(Base):
         self.assertEqual(self.ps("exit 7\n")[0], 7)
         self.assertEqual(self.ps("& {\n  exit 5\n}\n\n")[0], 5)
 
+    def test_exit_keeps_what_ran_before(self):
+        # exit ends the script, not its effects: the import stays done
+        b64, thumb = self.pfx()
+        code, out, err = self.ps(self.wrap(self.import_script(b64) + "\nexit 3"))
+        self.assertEqual(code, 3, err)
+        self.assertEqual([c['thumbprint'] for c in self.state()['store']['My']], [thumb])
+
     def test_error_action_stop_and_catch(self):
         out = self.ok("try { Get-ChildItem Cert:\\LocalMachine\\My\\%s } catch { Write-Output ('caught: ' + "
                       "$_.Exception.Message) }" % ('AB' * 20))
