@@ -5,7 +5,8 @@
 # Gives a script: TAP output (ok, not_ok, done_testing), checks (expect_exit,
 # expect_contains), a private temporary folder $TEST_TMP removed at exit, and
 # cleanup_add to register commands (stopping servers) that run at exit even
-# when the script fails halfway.  $CERTSYNC is the binary under test
+# when the script fails halfway.  CERTSYNC_KEEP_TMP=1 keeps $TEST_TMP (server
+# logs, state files) for a look after a failure.  $CERTSYNC is the binary under test
 # (CERTSYNC_BIN from tests/run, else build/certsync).
 # shellcheck shell=bash
 
@@ -28,7 +29,11 @@ _lib_exit() {
 	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
 		eval "${_cleanups[i]}" >/dev/null 2>&1 || true
 	done
-	rm -rf "$TEST_TMP"
+	if [[ ${CERTSYNC_KEEP_TMP:-0} == 1 ]]; then
+		echo "# kept $TEST_TMP" >&2
+	else
+		rm -rf "$TEST_TMP"
+	fi
 	exit "$rc"
 }
 trap _lib_exit EXIT

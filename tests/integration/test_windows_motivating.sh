@@ -39,19 +39,22 @@ wait_port "$wport" 15 || { echo "Bail out! winrm server: $(cat server.out)"; exi
 export SAPPHIRE_PASSWORD='S3cret!'
 
 # --- COBALT: OpenSSH whose every command is the PowerShell model -------------
-mkdir -p cobalt.fs/C/Users/certsync-test/AppData/Local/Temp cobalt.fs/C/TMG
-echo '{ "hostname": "COBALT" }' >cobalt.json
+# The model's state lives in a folder of its own that the SSH user owns:
+# it writes a lock file and replaces the state file there ($TEST_TMP is
+# root's).
+mkdir -p cobalt/fs/C/Users/certsync-test/AppData/Local/Temp cobalt/fs/C/TMG
+echo '{ "hostname": "COBALT" }' >cobalt/state.json
 cat >pwsh-cobalt.sh <<EOF
 #!/bin/sh
 # sshd ForceCommand: "powershell.exe <args>" runs in the model of COBALT.
 [ -e $TEST_TMP/cobalt.down ] && exit 255
 set -- \$SSH_ORIGINAL_COMMAND
 shift
-exec $PY $root/tests/winrm/pwsh.py --state $TEST_TMP/cobalt.json --fs-root $TEST_TMP/cobalt.fs \
+exec $PY $root/tests/winrm/pwsh.py --state $TEST_TMP/cobalt/state.json --fs-root $TEST_TMP/cobalt/fs \
 	--hostname COBALT --user certsync-test -- "\$@"
 EOF
 chmod 755 pwsh-cobalt.sh
-chown -R "$SSH_USER:" cobalt.json cobalt.fs
+chown -R "$SSH_USER:" cobalt
 SSHD_EXTRA="ForceCommand $TEST_TMP/pwsh-cobalt.sh" ssh_start cobalt || { echo "Bail out! sshd"; exit 1; }
 ssh_known_line cobalt >>"$SSH_KNOWN_HOSTS"
 
@@ -124,23 +127,32 @@ got=$(state sapphire.json "s['exchange']['services'].get('POP','')+' '+s['exchan
 [[ $got == "$thumb $thumb" ]] && ok "Exchange POP and IMAP use it" || not_ok "Exchange POP and IMAP use it" "got $got"
 got=$(state sapphire.json "s['services']['MSExchangePOP3']['restarts'], s['services']['MSExchangeIMAP4']['restarts']")
 [[ $got == "(1, 1)" ]] && ok "POP3 and IMAP4 restarted once" || not_ok "POP3 and IMAP4 restarted once" "got $got"
-got=$(state cobalt.json "[(c['thumbprint'].upper(), c['has_private_key'], c['exportable']) for c in s['store']['My']]")
+got=$(state cobalt/state.json "[(c['thumbprint'].upper(), c['has_private_key'], c['exportable']) for c in s['store']['My']]")
 [[ $got == "[('$thumb', True, True)]" ]] && ok "COBALT has it with an exportable key" || not_ok "COBALT store" "got $got"
-got=$(cat cobalt.fs/C/TMG/OWA.txt 2>/dev/null)
+got=$(cat cobalt/fs/C/TMG/OWA.txt 2>/dev/null)
 [[ $got == "$thumb" ]] && ok "the TMG listener script ran with the thumbprint" || not_ok "TMG script" "got $got"
-got=$(state cobalt.json "s['reboot_count']")
+got=$(state cobalt/state.json "s['reboot_count']")
 [[ $got == 1 ]] && ok "COBALT rebooted once" || not_ok "COBALT rebooted once" "got $got"
 got=$(state sapphire.json "s.get('reboot_count', 0)")
 [[ $got == 0 ]] && ok "SAPPHIRE not rebooted" || not_ok "SAPPHIRE not rebooted" "got $got"
 # 6. a second plan is clean
 expect_exit 0 "$CERTSYNC" plan -c certsync.yaml --detailed-exitcode
 expect_contains "$OUT" "No changes"
-# 7. the reminder a week before expiry
-expect_exit 0 "$CERTSYNC" calendar -c certsync.yaml
+# 7. the reminder a week before expiry, read by a real iCalendar parser
+expect_exit 0 "$CERTSYNC" calendar -c certsync.yaml -o mail.ics
 end=$(openssl x509 -in signed.pem -noout -enddate | sed 's/notAfter=//')
-remind=$(date -u -d "$end - 7 days" +%Y%m%d)
-expect_contains "$OUT" "DTSTART;VALUE=DATE:$remind"
-expect_contains "$OUT" "SUMMARY:Renew certificate mail \\(mail.example.org\\)"
+remind=$(date -u -d "$end - 7 days" +%F)
+got=$("$PY" - mail.ics <<'PY'
+import sys, icalendar
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+for e in [c for c in cal.walk() if c.name == 'VEVENT']:
+    print(e['DTSTART'].dt.isoformat(), str(e['SUMMARY']))
+PY
+)
+want="$remind Renew certificate mail (mail.example.org) — expires $(date -u -d "$end" +%F)"
+[[ $got == "$want" ]] &&
+	ok "the calendar has one reminder, 7 days before expiry ($remind)" ||
+	not_ok "the calendar reminder 7 days before expiry" "got: $got" "want: $want"
 
 # --- faults ----------------------------------------------------------------------
 # A wrong site name: a clear error naming the host and the sites there.
