@@ -939,6 +939,16 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* Seconds on a clock that only moves forward: the reboot wait is real
+ * time, not cs_now() (which tests pin with CERTSYNC_NOW, and which jumps
+ * with the wall clock). */
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 /* Restart-Computer, then poll with fresh connections (the old one dies
  * with the host) until the boot time differs: answering alone is not
  * enough, the host may not have gone down yet. */
@@ -951,7 +961,7 @@ static int reboot(struct cs_transport *t, int64_t timeout, struct cs_err *err)
 		goto out;
 	if ((r = run_step(t, "reboot", cs_win_reboot, NULL, 0, NULL, err)) < 0)
 		goto out;
-	int64_t deadline = cs_now() + (timeout > 0 ? timeout : 600);
+	int64_t deadline = mono_s() + (timeout > 0 ? timeout : 600);
 	for (;;) {
 		sleep_ms(1000);
 		struct cs_transport *fresh = NULL;
@@ -966,7 +976,7 @@ static int reboot(struct cs_transport *t, int64_t timeout, struct cs_err *err)
 			}
 			cs_transport_close(fresh);
 		}
-		if (cs_now() >= deadline) {
+		if (mono_s() >= deadline) {
 			r = cs_err_set(err, -ETIMEDOUT, "host %s: reboot: not back within %llds (%s)", host_name(t),
 				       (long long)(timeout > 0 ? timeout : 600),
 				       last.msg ? cs_err_msg(&last) : after ? "boot time unchanged" : "no answer");
