@@ -6,9 +6,10 @@
 # plan shows import on both hosts, IIS + Exchange on SAPPHIRE, the TMG
 # script on COBALT and COBALT's reboot → apply → the models hold the new
 # thumbprint everywhere and COBALT rebooted once → a clean plan → the
-# calendar reminder 7 days before expiry.  Then faults: a failing script
-# keeps SAPPHIRE's previous bindings; a wrong site name is a clear error;
-# a reboot that never comes back times out while the other host is fine.
+# calendar reminder 7 days before expiry.  Then faults: a wrong site name
+# and a wrong WinRM password are clear errors; a script failing mid-way
+# keeps SAPPHIRE's previous bindings; a reboot that never comes back times
+# out while the other host is fine.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ssh_lib.sh"
 
@@ -48,6 +49,12 @@ cat >pwsh-cobalt.sh <<EOF
 #!/bin/sh
 # sshd ForceCommand: "powershell.exe <args>" runs in the model of COBALT.
 [ -e $TEST_TMP/cobalt.down ] && exit 255
+# A reboot that never returns: once the boot count passes the one in
+# cobalt.noreturn, the host stays away.
+if [ -e $TEST_TMP/cobalt.noreturn ]; then
+	n=\$(sed -n 's/.*"reboot_count": \([0-9]*\).*/\1/p' $TEST_TMP/cobalt/state.json)
+	[ "\$n" -gt "\$(cat $TEST_TMP/cobalt.noreturn)" ] && exit 255
+fi
 set -- \$SSH_ORIGINAL_COMMAND
 shift
 exec $PY $root/tests/winrm/pwsh.py --state $TEST_TMP/cobalt/state.json --fs-root $TEST_TMP/cobalt/fs \
@@ -159,6 +166,54 @@ want="$remind Renew certificate mail (mail.example.org) — expires $(date -u -d
 expect_exit 0 "$CERTSYNC" plan -c certsync.yaml
 sed 's/site: Default Web Site/site: Default Web Sitx/' certsync.yaml >wrong-site.yaml
 expect_exit 1 "$CERTSYNC" plan -c wrong-site.yaml
-expect_contains "$OUT" "IIS site 'Default Web Sitx' does not exist \(sites: 'Default Web Site'\)"
+expect_contains "$OUT" "sapphire iis: IIS site 'Default Web Sitx' does not exist \(sites: 'Default Web Site'\)"
+
+# A wrong WinRM password: the 401 is shown as such, COBALT is still planned.
+SAPPHIRE_PASSWORD='Wr0ng-Pa55' expect_exit 1 "$CERTSYNC" plan -c certsync.yaml
+expect_contains "$OUT" "host sapphire: .*401"
+expect_contains "$OUT" "(password|credentials|authentication)"
+[[ $OUT != *Wr0ng-Pa55* ]] && ok "the password is not shown" || not_ok "the password is not shown" "$OUT"
+
+# Renewal time (a year on, inside renew_before): a new key and CSR, signed.
+export CERTSYNC_NOW=$(($(date +%s) + 340 * 86400))
+expect_exit 0 "$CERTSYNC" apply -c certsync.yaml --yes
+openssl x509 -req -in requests/mail.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 800 \
+	-extfile san.ext -out inbox/mail.pem >/dev/null 2>&1
+thumb2=$(openssl x509 -in inbox/mail.pem -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
+[[ $thumb2 != "$thumb" && -n $thumb2 ]] && ok "the CA signed a renewal" || not_ok "the CA signed a renewal" "$thumb2"
+
+# A script failing mid-way on SAPPHIRE: the Exchange step assigns POP and
+# IMAP, then cannot restart MSExchangeIMAP4 (gone from the host).  SAPPHIRE
+# keeps its previous bindings (IIS and Exchange on the old certificate) and
+# the error says what failed; COBALT, independent, gets the renewal.
+state_edit() { "$PY" -c "import json,sys; p=sys.argv[1]; s=json.load(open(p)); exec(sys.argv[2]); json.dump(s, open(p, 'w'))" "$@"; }
+state_edit sapphire.json "s['services'].pop('MSExchangeIMAP4')"
+expect_exit 1 "$CERTSYNC" apply -c certsync.yaml --yes
+expect_contains "$OUT" "FAILED .*bind mail → sapphire exchange.*Cannot find any service with service name 'MSExchangeIMAP4'"
+got=$(state sapphire.json "[b for b in s['httpsys']['sslcert']][0]['certhash'].upper()")
+[[ $got == "$thumb" ]] && ok "SAPPHIRE's IIS binding kept the previous certificate" || not_ok "SAPPHIRE IIS kept" "got $got want $thumb"
+got=$(state sapphire.json "s['exchange']['services'].get('POP','')+' '+s['exchange']['services'].get('IMAP','')")
+[[ $got == "$thumb $thumb" ]] && ok "SAPPHIRE's Exchange POP and IMAP kept it" || not_ok "SAPPHIRE Exchange kept" "got $got"
+got=$(cat cobalt/fs/C/TMG/OWA.txt 2>/dev/null)
+[[ $got == "$thumb2" ]] && ok "COBALT got the renewal meanwhile" || not_ok "COBALT got the renewal" "got $got"
+got=$(state cobalt/state.json "s['reboot_count']")
+[[ $got == 2 ]] && ok "COBALT rebooted for it" || not_ok "COBALT rebooted for it" "got $got"
+
+# A reboot that never returns: COBALT lost the certificate (plan: import +
+# reboot) and stays away after the reboot; the apply fails on COBALT with
+# a timeout (reboot_timeout 4s here) while SAPPHIRE, repaired, completes.
+state_edit sapphire.json "s['services']['MSExchangeIMAP4'] = {'status': 'Running', 'restarts': 0}"
+state_edit cobalt/state.json "s['store']['My'] = []"
+echo 2 >cobalt.noreturn
+sed 's/reboot_timeout: 20s/reboot_timeout: 4s/' certsync.yaml >short-reboot.yaml
+start=$(date +%s)
+expect_exit 1 "$CERTSYNC" apply -c short-reboot.yaml --yes
+took=$(($(date +%s) - start))
+expect_contains "$OUT" "FAILED .*reboot cobalt.*host cobalt: reboot: not back within 4s"
+((took < 60)) && ok "the timeout ended the wait ($took s)" || not_ok "the timeout ended the wait" "took $took s"
+got=$(state sapphire.json "[b for b in s['httpsys']['sslcert']][0]['certhash'].upper(), s['exchange']['services'].get('POP',''), s['exchange']['services'].get('IMAP','')")
+[[ $got == "('$thumb2', '$thumb2', '$thumb2')" ]] && ok "SAPPHIRE unaffected: IIS, POP and IMAP on the renewal" ||
+	not_ok "SAPPHIRE unaffected" "got $got"
+rm -f cobalt.noreturn
 
 done_testing
