@@ -1878,7 +1878,9 @@ def static_call(rt, node, tname, name, args):
             body = psparse.parse(text)
         except psparse.ParseError as exc:
             raise method_error(rt, 'Create', 1, exc.message)
-        return ScriptBlock(psparse.N('scriptblock', 0, body=body, text=text), text)
+        # Its own text: errors in it quote its lines, not the caller's.
+        return ScriptBlock(psparse.N('scriptblock', 0, body=body, text=text), text,
+                           source=text.replace('\r\n', '\n').replace('\r', '\n'))
     if t == 'system.string' and low == 'isnullorempty' and n == 1:
         return args[0] is None or to_str(args[0]) == ''
     if t == 'system.string' and low == 'join' and n == 2:
