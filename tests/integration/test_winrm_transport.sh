@@ -189,6 +189,13 @@ check "write over an existing file: no temporary or backup file left" '[[ $(ls -
 	"$(ls -A "$real")"
 "${F[@]}" read "$dir\\new.bin" >read.bin 2>read.err
 check "read after replace: exact" 'cmp -s in.bin read.bin' "$(cat read.err)"
+# The caller's size cap: a file one byte larger is refused by name, not cut.
+for cap in 5119 4000 1000; do
+	expect_exit 100 "${F[@]}" --cap "$cap" read "$dir\\new.bin"
+	expect_contains "$OUT" "^error: host sapphire: read C:\\\\certsync\\\\new\\.bin: larger than $cap bytes\$"
+done
+"${F[@]}" --cap 5120 read "$dir\\new.bin" >read.cap 2>read.err
+check "read: a file of exactly the cap is read whole" 'cmp -s in.bin read.cap' "$(cat read.err)"
 # Empty content, and a name with spaces and quotes.
 expect_exit 0 "${F[@]}" write "$dir\\it's \$a \`b.txt" in.empty
 check "write: an empty file under a name with quotes, \$ and a backtick" \
