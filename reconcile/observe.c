@@ -31,6 +31,9 @@ bool cs_target_has_host(const struct cs_target *t, const char *name)
 static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c)
 {
 	struct cs_err err = CS_ERR_INIT;
+	if (c->ops && c->ops->ready && c->ops->ready(c->issuer, &err) < 0)
+		c->issuer_error = cs_xstrdup(cs_err_msg(&err));
+	cs_err_clear(&err);
 	const struct cs_cert_cfg *cert = c->cfg;
 	int r = cs_store_load(&c->current, obs->store, cert->name, &err);
 	if (r == 0) {
@@ -202,6 +205,7 @@ static void digest_state(struct cs_observed *obs)
 			      c->have_pending ? c->pending_sha256 : "-",
 			      c->have_reply ? c->reply_info.sha256 : "-",
 			      c->reply_error ? c->reply_error : "-", c->error ? c->error : "-", c->issued_by);
+		cs_buf_printf(&t, " issuer_error=%s\n", c->issuer_error ? c->issuer_error : "-");
 		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
 			const struct cs_binding_obs *b = &obs->bindings[i][j];
 			cs_buf_printf(&t, " binding %zu error=%s\n", j, b->error ? b->error : "-");
@@ -284,6 +288,7 @@ void cs_observed_free(struct cs_observed *obs)
 		cs_issuer_reply_free(&c->reply);
 		cs_cert_info_free(&c->reply_info);
 		free(c->reply_error);
+		free(c->issuer_error);
 		free(c->window.source);
 		free(c->window_error);
 		for (size_t j = 0; j < cfg->certs[i].n_bindings; j++)

@@ -32,6 +32,7 @@ struct cs_cert_obs {
 	const struct cs_issuer_ops *ops;  /* NULL: issuer kind not supported yet */
 	bool selected;                    /* by --target */
 	char *error;                      /* the store or the issuer could not be read */
+	char *issuer_error;               /* the issuer could not issue now (ops->ready) */
 
 	bool have_current;
 	struct cs_stored current;

@@ -265,6 +265,15 @@ static void plan_certificate(struct builder *b, size_t i)
 			mode = c->ops->asynchronous ? CS_RENEW_REQUEST : CS_RENEW_ISSUE;
 	}
 
+	/* A renewal the issuer cannot carry out now is an error of the plan:
+	 * better said here than halfway through apply. */
+	if ((mode == CS_RENEW_ISSUE || mode == CS_RENEW_REQUEST) && c->issuer_error) {
+		add_notice(b, CS_NOTICE_ERROR, cert->name, NULL,
+			   cs_xasprintf("renewal due (%s), but issuer %s cannot issue: %s", why.data,
+					c->issuer->name, c->issuer_error));
+		mode = CS_RENEW_NONE;
+	}
+
 	if (mode != CS_RENEW_NONE) {
 		struct cs_action *a = add_action(b, CS_ACT_RENEW);
 		a->cert = cs_xstrdup(cert->name);

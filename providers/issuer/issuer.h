@@ -98,6 +98,12 @@ struct cs_issuer_ops {
 	 * failed (message in err; renew_before applies too). */
 	int (*renewal_window)(struct cs_renewal_window *out, const struct cs_issuer_cfg *issuer,
 			      X509 *cert, struct cs_err *err);
+
+	/* Could this issuer issue now, as far as can be told without using a
+	 * secret?  Called by plan, so a missing CA file is an error of the plan,
+	 * not a surprise in the middle of apply.  0 when ready; negative with
+	 * the reason.  May be NULL (always ready). */
+	int (*ready)(const struct cs_issuer_cfg *issuer, struct cs_err *err);
 };
 
 /* The ops for a kind, or NULL when not supported. */

@@ -541,9 +541,12 @@ static int winrm_read_file(struct cs_transport *t, const char *path, struct cs_b
 {
 	struct winrm *w = (struct winrm *)t;
 	struct cs_run_result res;
-	size_t max = out->max ? out->max : FILE_OUT_DEFAULT;
-	/* Base64 on the wire: 4 characters per 3 bytes, and a line end. */
-	int r = run_file_script(w, path, cs_ps_read_file, NULL, 0, max / 3 * 4 + 16, &res, err);
+	/* The room left in out (the content is appended to what is there). */
+	size_t max = out->max ? (out->max > out->len ? out->max - out->len : 0) : FILE_OUT_DEFAULT;
+	/* Base64 on the wire: 4 characters per 3 bytes, and a line end; the
+	 * stream is cut at this cap, so reaching it means a larger file. */
+	size_t wire_cap = max / 3 * 4 + 16;
+	int r = run_file_script(w, path, cs_ps_read_file, NULL, 0, wire_cap, &res, err);
 	if (r < 0)
 		goto out;
 	if (res.exit_status == CS_PS_EXIT_ENOENT) {
@@ -555,6 +558,10 @@ static int winrm_read_file(struct cs_transport *t, const char *path, struct cs_b
 		goto out;
 	}
 	size_t n = res.out.len;
+	if (n >= wire_cap) {
+		r = cs_err_set(err, -E2BIG, "host %s: read %s: larger than %zu bytes", host_name(w), path, max);
+		goto out;
+	}
 	unsigned char *raw = cs_xmalloc(n / 4 * 3 + 3);
 	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
 	int a = 0, f = 0;
@@ -562,6 +569,8 @@ static int winrm_read_file(struct cs_transport *t, const char *path, struct cs_b
 				     (int)n) < 0 || EVP_DecodeFinal(ctx, raw + a, &f) < 0) {
 		r = cs_err_set(err, -EBADMSG, "host %s: read %s: the content did not arrive as base64",
 			       host_name(w), path);
+	} else if ((size_t)a + (size_t)f > max) {
+		r = cs_err_set(err, -E2BIG, "host %s: read %s: larger than %zu bytes", host_name(w), path, max);
 	} else if ((r = cs_buf_append(out, raw, (size_t)a + (size_t)f)) < 0) {
 		r = cs_err_errno(err, r, "host %s: read %s", host_name(w), path);
 	}

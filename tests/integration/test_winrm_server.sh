@@ -115,7 +115,7 @@ rc=$?
 expect_contains "$out" '^#< CLIXML'
 
 # --- the python suites ----------------------------------------------------------
-for f in test_replay.py test_pywinrm.py test_interpreter.py test_ntlm.py; do
+for f in test_replay.py test_pywinrm.py test_interpreter.py test_interpreter_transport.py test_ntlm.py; do
 	[[ -f $tests/$f ]] && run_py "$f"
 done
 

@@ -5,7 +5,7 @@
 # same responder with a certificate for another name, an untrusted one, and
 # a plain HTTP listener.  Driven through tests/tools/winrm_client.  (The
 # WinRS sequence itself runs against the WS-Management test server in
-# test_winrm_transport.sh once that server is in the tree.)
+# test_winrm_transport.sh.)
 . "$(dirname "$0")/lib.sh"
 
 C=${WINRM_CLIENT:-$(dirname "$CERTSYNC")/tests/winrm_client}

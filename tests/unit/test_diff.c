@@ -418,6 +418,20 @@ int main(void)
 	      "inside renew_before 60d");
 	fx_free(&f);
 
+	/* 29 the issuer cannot issue: said by plan, not discovered by apply */
+	fx_init(&f);
+	fx_config(&f, "rsa", "lab", NULL);
+	sh("rm %s/pki/ca.crt", f.dir);
+	check("CA certificate missing: error at plan time, no renew", run(&f, NULL, false), "!error",
+	      "issuer lab cannot issue: read");
+	make_ca(f.dir, "ca");
+	sh("chmod 644 %s/pki/ca.key", f.dir);
+	check("CA key readable by others: error at plan time", run(&f, NULL, false), "!error",
+	      "is readable by others (mode 0644");
+	sh("chmod 600 %s/pki/ca.key", f.dir);
+	check("CA usable again: renew planned", run(&f, NULL, false), "renew:issue bind bind reload", NULL);
+	fx_free(&f);
+
 	char *rm = cs_xasprintf("rm -rf %s", root);
 	sh("%s", rm);
 	free(rm);

@@ -12,6 +12,7 @@ import re
 import uuid
 
 import host as H
+import psdotnet
 import psparse
 from psrun import (DateTime, ErrorRecord, Hashtable, PSError, PSObject, ScriptBlock,
                    SecureString, TypeLit, as_list, to_bool, to_json, to_num, to_str,
@@ -21,8 +22,9 @@ from psrun import (DateTime, ErrorRecord, Hashtable, PSError, PSObject, ScriptBl
 # -- parameter declarations -------------------------------------------------
 class P:
     def __init__(self, name, type='string', pos=None, mandatory=False, aliases=(), values=None,
-                 pipeline=False, remaining=False):
+                 pipeline=False, remaining=False, not_empty=False):
         self.remaining = remaining   # ValueFromRemainingArguments
+        self.not_empty = not_empty   # mandatory in its parameter set: no $null, '' or @()
         self.name = name
         self.type = type
         self.pos = pos
@@ -139,9 +141,35 @@ def type_label(t):
             'object': 'System.Object', 'enum': 'System.Enum', 'enum[]': 'System.Enum[]'}.get(t, t)
 
 
+def validate_not_empty(rt, cmd, node, p, value):
+    """A mandatory parameter (without AllowNull/AllowEmptyString) refuses
+    $null, '' and an empty array, whichever parameter set it is in."""
+    why = None
+    if value is None:
+        why = ('null', 'NullNotAllowed')
+    elif isinstance(value, list) and not value:
+        why = ('an empty array', 'EmptyArrayNotAllowed')
+    else:
+        for v in as_list(value):
+            if v is None:
+                why = ('null', 'NullNotAllowed')
+                break
+            if isinstance(v, str) and v == '':
+                why = ('an empty string', 'EmptyStringNotAllowed')
+                break
+    if why:
+        rec = ErrorRecord("Cannot bind argument to parameter '%s' because it is %s." % (p.name, why[0]),
+                          'ParameterArgumentValidationError%s,%s' % (why[1], cmd.full), 'InvalidData', '',
+                          'String', 'ParameterBindingValidationException', command=cmd.name, activity=cmd.name)
+        rt.locate(rec, node)
+        raise PSError(rec)
+
+
 def convert_param(rt, cmd, node, p, value):
     t = p.type
     label = type_label(t)
+    if p.not_empty:
+        validate_not_empty(rt, cmd, node, p, value)
 
     def bad(extra=''):
         binding_error(rt, cmd, node, 'Cannot bind parameter \'%s\'. Cannot convert value "%s" to type '
@@ -690,11 +718,29 @@ def get_childitem(c):
     return out
 
 
-@command('Get-Item', [P('Path', 'string[]', 0, mandatory=True, aliases=('PSPath',))],
+def path_or_literal(c):
+    """-Path and -LiteralPath are two parameter sets; one of them is needed.
+    (The model has no wildcards, so both mean the same here.)"""
+    if c.has('path') and c.has('literalpath'):
+        rec = ErrorRecord('Parameter set cannot be resolved using the specified named parameters.',
+                          'AmbiguousParameterSet,%s' % c.cmd.full, 'InvalidArgument', '', 'String',
+                          'ParameterBindingException', command=c.cmd.name, activity=c.cmd.name)
+        c.rt.locate(rec, c.node)
+        raise PSError(rec)
+    if c.has('literalpath'):
+        return c.get('literalpath')
+    if not c.has('path'):
+        binding_error(c.rt, c.cmd, c.node, 'Cannot process command because of one or more missing mandatory '
+                      'parameters: Path.', 'MissingMandatoryParameter')
+    return c.get('path')
+
+
+@command('Get-Item', [P('Path', 'string[]', 0, not_empty=True),
+                      P('LiteralPath', 'string[]', aliases=('PSPath',), not_empty=True), P('Force', 'switch')],
          module='Microsoft.PowerShell.Management')
 def get_item(c):
     out = []
-    for path in c.get('path'):
+    for path in path_or_literal(c):
         if cert_path(path):
             store, entries = resolve_cert_path(c, path)
             if store in (None, 'missing') or entries == 'missing':
@@ -713,19 +759,24 @@ def get_item(c):
             c.error("Cannot find path '%s' because it does not exist." % path, 'PathNotFound',
                     'ObjectNotFound', path, 'ItemNotFoundException')
             continue
+        if os.path.isdir(real):
+            out.append(PSObject('System.IO.DirectoryInfo', [('Name', os.path.basename(real)), ('FullName', path)],
+                                to_string=lambda o, p=path: p))
+            continue
         out.append(PSObject('System.IO.FileInfo', [('Name', os.path.basename(real)), ('FullName', path),
                                                    ('Length', os.path.getsize(real))],
                             to_string=lambda o, p=path: p))
     return out
 
 
-@command('Test-Path', [P('Path', 'string[]', 0, mandatory=True, aliases=('PSPath',)),
+@command('Test-Path', [P('Path', 'string[]', 0, not_empty=True),
+                       P('LiteralPath', 'string[]', aliases=('PSPath',), not_empty=True),
                        P('PathType', 'enum', values=['Any', 'Container', 'Leaf'])],
          module='Microsoft.PowerShell.Management')
 def test_path(c):
     import os
     out = []
-    for path in c.get('path'):
+    for path in path_or_literal(c):
         if cert_path(path):
             store, entries = resolve_cert_path(c, path)
             out.append(store not in ('missing',) and entries != 'missing')
@@ -1637,9 +1688,16 @@ def type_name_of(v):
 
 
 def type_matches(v, tname):
-    t = tname.lower().lstrip('[').rstrip(']')
+    t = tname.lower()
+    if t.startswith('[') and t.endswith(']'):
+        t = t[1:-1]        # '[byte[]]' -> 'byte[]' (not 'byte[')
     t = t[7:] if t.startswith('system.') else t
-    return type_name_of(v).lower().endswith(t)
+    if t in ('object', 'psobject'):
+        return v is not None
+    if t == 'array':
+        return isinstance(v, (list, bytes, bytearray))
+    name = type_name_of(v).lower()
+    return name == t or name.endswith('.' + t)
 
 
 def get_member_value(rt, obj, name):
@@ -1718,6 +1776,9 @@ def encoding_object(rt, which):
 
 
 def static_member(rt, node, tname, name):
+    v = psdotnet.static_member(rt, tname, name)
+    if v is not psdotnet.NOT_HANDLED:
+        return v
     t = canon_type(tname)
     low = name.lower()
     if t == 'system.environment' and low == 'machinename':
@@ -1838,6 +1899,9 @@ def string_method(s, low, args):
 
 
 def static_call(rt, node, tname, name, args):
+    v = psdotnet.static_call(rt, tname, name, args)
+    if v is not psdotnet.NOT_HANDLED:
+        return v
     t = canon_type(tname)
     low = name.lower()
     n = len(args)
@@ -1871,14 +1935,17 @@ def static_call(rt, node, tname, name, args):
         return None
     if t == 'system.guid' and low == 'newguid' and n == 0:
         g = str(uuid.uuid4())
-        return PSObject('System.Guid', [('Guid', g)], to_string=lambda o: g)
+        return PSObject('System.Guid', [('Guid', g)], to_string=lambda o: g,
+                        methods={'tostring': lambda a: guid_to_string(g, a)})
     if t == 'scriptblock' and low == 'create' and n == 1:
         text = to_str(args[0])
         try:
             body = psparse.parse(text)
         except psparse.ParseError as exc:
             raise method_error(rt, 'Create', 1, exc.message)
-        return ScriptBlock(psparse.N('scriptblock', 0, body=body, text=text), text)
+        # Its own text: errors in it quote its lines, not the caller's.
+        return ScriptBlock(psparse.N('scriptblock', 0, body=body, text=text), text,
+                           source=text.replace('\r\n', '\n').replace('\r', '\n'))
     if t == 'system.string' and low == 'isnullorempty' and n == 1:
         return args[0] is None or to_str(args[0]) == ''
     if t == 'system.string' and low == 'join' and n == 2:
@@ -2037,3 +2104,25 @@ def format_object(o):
         w = max([0] + [len(n) for n in names])
         return '\r\n' + ''.join('%-*s : %s\r\n' % (w, n, to_str(o.get(n))) for n in names) + '\r\n'
     return to_str(o) + '\r\n'
+
+
+def guid_to_string(g, args):
+    """Guid.ToString(format): N D B P X."""
+    if len(args) > 1:
+        raise method_args_error('ToString', len(args))
+    f = to_str(args[0]) if args and args[0] is not None else 'D'
+    h = g.replace('-', '')
+    if f in ('', 'D', 'd'):
+        return g
+    if f in ('N', 'n'):
+        return h
+    if f in ('B', 'b'):
+        return '{%s}' % g
+    if f in ('P', 'p'):
+        return '(%s)' % g
+    if f in ('X', 'x'):
+        return '{0x%s,0x%s,0x%s,{%s}}' % (h[:8], h[8:12], h[12:16], ','.join(
+            '0x' + h[i:i + 2] for i in range(16, 32, 2)))
+    raise PSError(ErrorRecord('Exception calling "ToString" with "1" argument(s): "Format String can be only '
+                              '"D", "d", "N", "n", "P", "p", "B", "b", "X" or "x"."', 'FormatException',
+                              'NotSpecified', '', 'String', 'MethodInvocationException'))

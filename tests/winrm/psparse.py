@@ -13,7 +13,7 @@ import re
 SQUOTES = "'\u2018\u2019\u201a\u201b"
 DQUOTES = '"\u201c\u201d\u201e'
 DASHES = '-\u2013\u2014\u2015'
-KEYWORDS_UNSUPPORTED = {'while', 'for', 'do', 'switch', 'function', 'filter', 'workflow',
+KEYWORDS_UNSUPPORTED = {'while', 'do', 'switch', 'function', 'filter', 'workflow',
                         'class', 'enum', 'trap', 'data', 'begin', 'process', 'end',
                         'dynamicparam', 'using', 'param', 'configuration'}
 
@@ -160,6 +160,16 @@ class Parser:
         return m.group(0) if m else self.peek()
 
     def statement(self):
+        # A statement nested in a method argument -- ($a, $b), @(...),
+        # {...} -- has its comma operator back (see logical_noarray).
+        saved = self.__dict__.pop('array_expr', None)
+        try:
+            return self._statement()
+        finally:
+            if saved is not None:
+                self.array_expr = saved
+
+    def _statement(self):
         self.ws()
         pos = self.i
         m = re.match(r'[A-Za-z]+', self.s[self.i:])
@@ -169,6 +179,8 @@ class Parser:
                 return self.if_stmt()
             if word == 'foreach':
                 return self.foreach_stmt()
+            if word == 'for':
+                return self.for_stmt()
             if word == 'try':
                 return self.try_stmt()
             if word in ('throw', 'exit', 'return'):
@@ -266,6 +278,40 @@ class Parser:
         body = self.block("in foreach statement")
         return N('foreach', pos, var=var.name, coll=coll, body=body)
 
+    def for_stmt(self):
+        """for (init; condition; iterator) body: each part optional; a part
+        ends at ';' or a line end, like a statement."""
+        pos = self.i
+        self.i += 3
+        self.ws()
+        if self.peek() != '(':
+            self.need_more("Missing opening '(' after keyword 'for'.", 'MissingOpenParenthesisAfterKeyword')
+        self.i += 1
+        self.ws(True)
+        parts = [None, None, None]
+        for k in range(3):
+            self.ws()
+            if self.peek() == ')':
+                break
+            if self.peek() not in (';', '\n', EOF):
+                parts[k] = self.pipeline(allow_assign=True)
+                self.ws()
+            if k < 2 and self.peek() in (';', '\n'):
+                self.i += 1
+                self.ws(True)
+                continue
+            break
+        self.ws(True)
+        if self.peek() != ')':
+            self.need_more("Missing closing ')' after expression in 'for' statement.",
+                           'MissingEndParenthesisAfterStatement')
+        self.i += 1
+        self.ws()
+        if self.peek() != '{':
+            self.need_more('Missing statement body in for loop.', 'MissingLoopStatement')
+        body = self.block('in for loop')
+        return N('for', pos, init=parts[0], cond=parts[1], iter=parts[2], body=body)
+
     def try_stmt(self):
         pos = self.i
         self.i += 3
@@ -335,7 +381,7 @@ class Parser:
                         self.ws(True)
                         if self.eof():
                             self.need_more("You must provide a value expression following the '%s' operator." % op)
-                        kw = re.match(r'(if|foreach|try)\b', self.s[self.i:], re.I)
+                        kw = re.match(r'(if|foreach|for|try)\b', self.s[self.i:], re.I)
                         value = self.statement() if kw else self.pipeline()
                         return N('assign', pos, target=expr, op=op, value=value)
                 elements.append(N('exprcmd', el_pos, expr=expr))
@@ -381,8 +427,12 @@ class Parser:
             return True
         if c == '!':
             return True
+        if c == '+' and self.peek(1) == '+':
+            return True
         if c in DASHES:
             n = self.peek(1)
+            if n == '-' and self.peek(2) == '$':
+                return True
             if n.isdigit() or n == '$' or n == '(':
                 return True
             if re.match(r'[-\u2013\u2014\u2015](not|bnot)\b', self.s[self.i:], re.I):
@@ -595,8 +645,9 @@ class Parser:
         while True:
             self.ws()
             c = self.peek()
-            # '+=' / '-=' end the expression: they are the assignment's
-            if (c == '+' or (c in DASHES and not self.peek(1).isalpha())) and self.peek(1) != '=':
+            if (c == '+' or c in DASHES) and self.peek(1) == '=':
+                return left        # += / -= : an assignment, not an operand
+            if c == '+' or (c in DASHES and not self.peek(1).isalpha()):
                 pos = self.i
                 self.i += 1
                 self.ws(True)
@@ -671,9 +722,13 @@ class Parser:
                 self.ws(True)
                 return N('not', pos, expr=self.unary())
             if c == '-' and self.peek(1) == '-':
-                self.error("The '--' operator is not supported by the certsync test host.")
+                self.i += 2
+                return self.incr(self.unary(), -1, True, pos)
             self.i += 1
             return N('neg', pos, expr=self.unary())
+        if c == '+' and self.peek(1) == '+':
+            self.i += 2
+            return self.incr(self.unary(), 1, True, pos)
         if c == ',':
             self.i += 1
             self.ws()
@@ -706,11 +761,20 @@ class Parser:
         self.i += 1
         return m.group(0)
 
+    def incr(self, target, delta, prefix, pos):
+        if target.kind not in ('var', 'member', 'index'):
+            self.error("The '%s' operator works only on variables or on properties." % ('++' if delta > 0 else '--'),
+                       pos=pos, fqid='OperatorRequiresVariableOrProperty')
+        return N('incr', pos, target=target, delta=delta, prefix=prefix)
+
     def primary_postfix(self):
         node = self.primary()
         while True:
             c = self.peek()
             pos = self.i
+            if c in '+-' and self.peek(1) == c and node.kind in ('var', 'member', 'index'):
+                self.i += 2
+                return self.incr(node, 1 if c == '+' else -1, False, node.pos)
             if c == '.' and (is_word_char(self.peek(1)) or self.peek(1) in SQUOTES + DQUOTES):
                 self.i += 1
                 node = self.member_tail(node, pos, static=False)

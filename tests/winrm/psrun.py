@@ -126,9 +126,13 @@ class DateTime:
 
 
 class ScriptBlock:
-    def __init__(self, node, text):
+    def __init__(self, node, text, source=None):
         self.node = node
         self.text = text
+        # The text node positions refer to: the enclosing script for a
+        # literal { }, the block's own text for [ScriptBlock]::Create (its
+        # errors quote its own lines, as PowerShell's do).
+        self.source = source
 
     def __str__(self):
         return self.text
@@ -200,6 +204,25 @@ class FlowReturn(Exception):
     def __init__(self, values):
         super().__init__()
         self.values = values
+
+
+# Output a statement list produced before exit, throw, a terminating error,
+# break or continue cut it short: PowerShell has already written it (its
+# pipeline streams), so it travels with the exception as `pending` until
+# something either writes it (the top level), keeps it (a loop, try/catch)
+# or had been capturing it (assignment, $(...), (...)) and drops it.
+def carry(exc, out):
+    if out:
+        exc.pending = list(out) + getattr(exc, 'pending', [])
+
+
+def pending(exc):
+    return getattr(exc, 'pending', [])
+
+
+def drop_pending(exc):
+    if getattr(exc, 'pending', None):
+        exc.pending = []
 
 
 # -- conversions -----------------------------------------------------------
@@ -551,10 +574,20 @@ class Runtime:
             except PSError as exc:
                 if exc.scope == 'script' or self.try_depth > 0 or self.eap() == 'Stop':
                     exc.scope = 'script'
+                    if getattr(exc, 'stmt', None) is None:
+                        exc.stmt = st
+                    carry(exc, out)
                     raise
+                out.extend(pending(exc))
                 self.locate(exc.record, st)
                 self.emit_error(exc.record)
                 self.last_ok = False
+            except (ExitScript, FlowBreak, FlowContinue) as exc:
+                carry(exc, out)
+                raise
+            except FlowReturn as r:
+                r.values = list(out) + list(r.values)
+                raise
         return out
 
     def statement(self, st):
@@ -567,27 +600,35 @@ class Runtime:
             return []
         if k == 'if':
             for cond, body in st.clauses:
-                if to_bool(unwrap_output(self.statement(cond))):
+                if to_bool(unwrap_output(self.captured(self.statement, cond))):
                     return self.run_block(body.body)
             if st.else_body is not None:
                 return self.run_block(st.else_body.body)
             return []
         if k == 'foreach':
-            coll = as_list(unwrap_output(self.statement(st.coll)))
+            coll = as_list(unwrap_output(self.captured(self.statement, st.coll)))
             out = []
-            for item in coll:
-                self.scope.assign(st.var, item)
-                try:
-                    out.extend(self.run_block(st.body.body))
-                except FlowBreak:
-                    break
-                except FlowContinue:
-                    continue
+            try:
+                for item in coll:
+                    self.scope.assign(st.var, item)
+                    try:
+                        out.extend(self.run_block(st.body.body))
+                    except FlowBreak as b:
+                        out.extend(pending(b))
+                        break
+                    except FlowContinue as c:
+                        out.extend(pending(c))
+                        continue
+            except (PSError, ExitScript) as exc:
+                carry(exc, out)
+                raise
             return out
+        if k == 'for':
+            return self.for_stmt(st)
         if k == 'try':
             return self.try_stmt(st)
         if k == 'throw':
-            val = unwrap_output(self.statement(st.value)) if st.value else None
+            val = unwrap_output(self.captured(self.statement, st.value)) if st.value else None
             if isinstance(val, ErrorRecord):
                 rec = val
             else:
@@ -598,14 +639,14 @@ class Runtime:
         if k == 'exit':
             code = 0
             if st.value is not None:
-                v = unwrap_output(self.statement(st.value))
+                v = unwrap_output(self.captured(self.statement, st.value))
                 try:
                     code = int(to_num(v))
                 except ValueError:
                     code = 0
             raise ExitScript(code)
         if k == 'return':
-            vals = self.statement(st.value) if st.value else []
+            vals = self.captured(self.statement, st.value) if st.value else []
             raise FlowReturn(vals)
         if k == 'break':
             raise FlowBreak()
@@ -616,29 +657,87 @@ class Runtime:
     def try_stmt(self, st):
         out = []
         try:
-            self.try_depth += 1
             try:
-                out.extend(self.run_block(st.body.body))
-            finally:
-                self.try_depth -= 1
-        except PSError as exc:
-            if not st.catches:
-                if st.fin:
-                    out.extend(self.run_block(st.fin.body))
-                raise
-            _types, block = st.catches[0]
-            saved = self.scope.lookup('_')
-            self.scope.assign('_', exc.record)
-            try:
-                out.extend(self.run_block(block.body))
-            finally:
-                if saved[0]:
-                    self.scope.assign('_', saved[1])
-        finally:
-            pass
-        if st.fin and st.catches:
+                self.try_depth += 1
+                try:
+                    out.extend(self.run_block(st.body.body))
+                finally:
+                    self.try_depth -= 1
+            except PSError as exc:
+                out.extend(pending(exc))
+                drop_pending(exc)
+                if not st.catches:
+                    raise
+                _types, block = st.catches[0]
+                saved = self.scope.lookup('_')
+                self.scope.assign('_', exc.record)
+                try:
+                    out.extend(self.run_block(block.body))
+                finally:
+                    if saved[0]:
+                        self.scope.assign('_', saved[1])
+        except (PSError, ExitScript, FlowBreak, FlowContinue, FlowReturn) as exc:
+            # The finally block runs whatever left the try: an error, exit,
+            # break, continue, return (PowerShell runs it for all of them),
+            # after what the try and catch blocks had written.
+            if isinstance(exc, FlowReturn):
+                out.extend(exc.values)
+                exc.values = []
+            else:
+                out.extend(pending(exc))
+                drop_pending(exc)
+            if st.fin:
+                try:
+                    fin_out = self.run_block(st.fin.body)
+                except (PSError, ExitScript, FlowBreak, FlowContinue) as exc2:
+                    carry(exc2, out)
+                    raise
+                except FlowReturn as r2:
+                    r2.values = out + list(r2.values)
+                    raise
+                out.extend(fin_out)
+            if isinstance(exc, FlowReturn):
+                exc.values = out
+            else:
+                carry(exc, out)
+            raise
+        if st.fin:
             out.extend(self.run_block(st.fin.body))
         return out
+
+    def for_stmt(self, st):
+        """for (init; condition; iterator) { body }: every part optional,
+        a missing condition is true; the iterator runs after the body and
+        after continue."""
+        out = []
+        try:
+            if st.init is not None:
+                out.extend(self.statement(st.init))
+            while True:
+                if st.cond is not None and not to_bool(unwrap_output(self.captured(self.statement, st.cond))):
+                    break
+                try:
+                    out.extend(self.run_block(st.body.body))
+                except FlowBreak as b:
+                    out.extend(pending(b))
+                    break
+                except FlowContinue as c:
+                    out.extend(pending(c))
+                if st.iter is not None:
+                    out.extend(self.statement(st.iter))
+        except (PSError, ExitScript) as exc:
+            carry(exc, out)
+            raise
+        return out
+
+    def captured(self, fn, *args):
+        """Run fn for a value: output it had produced when an exception cut
+        it short was going into that value, not to the host."""
+        try:
+            return fn(*args)
+        except (PSError, ExitScript, FlowBreak, FlowContinue) as exc:
+            drop_pending(exc)
+            raise
 
     def statement_value(self, st):
         """The value of a statement used as a value (assignment, hash entry,
@@ -653,13 +752,25 @@ class Runtime:
                 raise
             self.last_ok = True
             return v
-        if st.kind in ('pipeline', 'if', 'foreach', 'try'):
+        if st.kind in ('pipeline', 'if', 'foreach', 'for', 'try'):
             return unwrap_output(self.statement(st))
         return self.eval(st)
 
+    def increment(self, e):
+        """++ and -- on a variable, property or element: the new value is
+        stored; the expression's value is the old one (postfix) or the new
+        one (prefix)."""
+        old = self.eval(e.target)
+        try:
+            new = (to_num(old) if old is not None else 0) + e.delta
+        except ValueError as exc:
+            raise self.fail(str(exc), 'InvalidCastFromStringToInteger', 'InvalidArgument')
+        self.assign(N('assign', e.pos, target=e.target, op='=', value=N('num', e.pos, value=new)))
+        return new if e.prefix else old
+
     def assign(self, st):
-        value = self.statement_value(st.value) if st.value.kind in (
-            'pipeline', 'if', 'foreach', 'try') else self.eval(st.value)
+        value = self.captured(self.statement_value, st.value) if st.value.kind in (
+            'pipeline', 'if', 'foreach', 'for', 'try') else self.captured(self.eval, st.value)
         t = st.target
         if t.kind == 'var' and t.name.lower() == 'null' and st.op == '=':
             return
@@ -718,10 +829,20 @@ class Runtime:
                 except PSError as exc:
                     self.locate(exc.record, el)
                     raise
+                if el.expr.kind == 'incr' and len(st.elements) == 1:
+                    v = None   # $i++ as a statement writes nothing
                 data = [v] if isinstance(v, (bytes, bytearray)) else as_list(v)
             else:
                 before = len(self.errors_out)
-                data = self.invoke(el, data if i > 0 else None, err_silent)
+                try:
+                    data = self.invoke(el, data if i > 0 else None, err_silent)
+                except (PSError, ExitScript, FlowBreak, FlowContinue) as exc:
+                    # What a command wrote before it was cut short reaches
+                    # the host only from the pipeline's last element
+                    # (earlier ones fed it to the next command, not modelled).
+                    if discard or i < len(st.elements) - 1:
+                        drop_pending(exc)
+                    raise
                 if self.cmd_failed or len(self.errors_out) > before:
                     ok = False
         self.last_ok = ok and not self.cmd_failed
@@ -736,6 +857,8 @@ class Runtime:
 
     def run_scriptblock(self, sb, args=(), dollar_under=None, new_scope=True):
         saved = self.scope
+        saved_source = self.source
+        own_source = getattr(sb, 'source', None)
         if new_scope:
             self.scope = Scope(saved)
         prev = self.scope.lookup('_')
@@ -743,11 +866,20 @@ class Runtime:
             self.scope.assign('_', dollar_under)
             self.scope.assign('PSItem', dollar_under)
         self.scope.assign('args', list(args))
+        if own_source is not None:
+            self.source = own_source
         try:
             return self.run_block(sb.node.body)
         except FlowReturn as r:
             return r.values
+        except PSError as exc:
+            # Located while the block's own text is current: an error in
+            # [ScriptBlock]::Create's code quotes that code's line.
+            if own_source is not None:
+                self.locate(exc.record, exc.record.node or getattr(exc, 'stmt', None))
+            raise
         finally:
+            self.source = saved_source
             if not new_scope and prev[0]:
                 self.scope.assign('_', prev[1])
             self.scope = saved
@@ -775,11 +907,13 @@ class Runtime:
             if inner.kind == 'assign':
                 self.statement(inner)
                 return self.eval(inner.target)
-            return self.statement_value(inner)
+            return self.captured(self.statement_value, inner)
         if k == 'subexpr':
-            return unwrap_output(self.run_block(e.body))
+            return unwrap_output(self.captured(self.run_block, e.body))
         if k == 'arrayexpr':
-            return list(self.run_block(e.body))
+            return list(self.captured(self.run_block, e.body))
+        if k == 'incr':
+            return self.increment(e)
         if k == 'array':
             out = []
             for item in e.items:
@@ -792,7 +926,7 @@ class Runtime:
                 h.set(kv, self.statement_value(val))
             return h
         if k == 'scriptblock':
-            return ScriptBlock(e, e.text)
+            return ScriptBlock(e, e.text, self.source)
         if k == 'type':
             return TypeLit(e.name)
         if k == 'not':
@@ -821,7 +955,7 @@ class Runtime:
                 args = [self.eval(a) for a in e.args]
                 return call_method(self, e, obj, e.name, args)
             return index(self, e, self.eval(e.obj), self.eval(e.index))
-        if k in ('pipeline', 'assign', 'if', 'foreach', 'try'):
+        if k in ('pipeline', 'assign', 'if', 'foreach', 'for', 'try'):
             return unwrap_output(self.statement(e))
         raise self.fail('Unsupported expression %s' % k, 'Unsupported')
 
@@ -988,15 +1122,24 @@ class Runtime:
                 if out:
                     self.io.stdout(self.format_output(out))
         except PSError as exc:
+            self.write_pending(exc)
             self.locate(exc.record, exc.record.node)
             self.emit_error(exc.record)
             self.last_ok = False
-        except (FlowBreak, FlowContinue):
-            pass
+        except (FlowBreak, FlowContinue) as exc:
+            self.write_pending(exc)
+        except ExitScript as exc:
+            self.write_pending(exc)
+            raise
         except FlowReturn as r:
             if r.values:
                 self.io.stdout(self.format_output(r.values))
         return None
+
+    def write_pending(self, exc):
+        if pending(exc):
+            self.io.stdout(self.format_output(pending(exc)))
+            drop_pending(exc)
 
     def parse_failed(self, exc):
         src = self.source
