@@ -24,6 +24,11 @@
     store binding imports it); accepted so that the script takes the same
     arguments as every certsync script.
 
+.PARAMETER PfxPassword
+    Password of that PFX (SecureString).  Not needed here either; declared
+    because certsync always passes it, and a script with [Parameter()]
+    attributes refuses parameters it does not declare.
+
 .PARAMETER Listener
     Name of the web listener, as shown in the management console
     ("OWA" in the example).
@@ -31,6 +36,7 @@
 param(
     [Parameter(Mandatory = $true)] [string] $Thumbprint,
     [string] $PfxPath,
+    [System.Security.SecureString] $PfxPassword,
     [Parameter(Mandatory = $true)] [string] $Listener
 )
 
