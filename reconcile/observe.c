@@ -102,22 +102,36 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_err_clear(&err);
 		return;
 	}
-	for (size_t i = 0; i < cfg->n_certs; i++) {
-		if (!obs->certs[i].selected)
-			continue;
-		for (size_t j = 0; j < cfg->certs[i].n_bindings; j++) {
-			const struct cs_binding_cfg *b = &cfg->certs[i].bindings[j];
-			if (b->host_index != h)
-				continue;
-			if (ho->platform->observe(ho->transport, b, &obs->bindings[i][j], &err) < 0) {
-				ho->error = cs_xstrdup(cs_err_msg(&err));
-				cs_err_clear(&err);
-				cs_transport_close(ho->transport);
-				ho->transport = NULL;
-				return;
+	/* The host's bindings, in config order. */
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		for (size_t j = 0; obs->certs[i].selected && j < cfg->certs[i].n_bindings; j++)
+			n += cfg->certs[i].bindings[j].host_index == h;
+	const struct cs_binding_cfg **bindings = cs_xcalloc(n + 1, sizeof *bindings);
+	struct cs_binding_obs **outs = cs_xcalloc(n + 1, sizeof *outs);
+	n = 0;
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		for (size_t j = 0; obs->certs[i].selected && j < cfg->certs[i].n_bindings; j++)
+			if (cfg->certs[i].bindings[j].host_index == h) {
+				bindings[n] = &cfg->certs[i].bindings[j];
+				outs[n++] = &obs->bindings[i][j];
 			}
-		}
+	int r = 0;
+	if (ho->platform->observe_host) {
+		/* One round trip for the whole host when the driver can. */
+		r = ho->platform->observe_host(ho->transport, bindings, outs, n, &err);
+	} else {
+		for (size_t k = 0; k < n && r == 0; k++)
+			r = ho->platform->observe(ho->transport, bindings[k], outs[k], &err);
 	}
+	if (r < 0) {
+		ho->error = cs_xstrdup(cs_err_msg(&err));
+		cs_err_clear(&err);
+		cs_transport_close(ho->transport);
+		ho->transport = NULL;
+	}
+	free(bindings);
+	free(outs);
 	(void)target;
 }
 
