@@ -1,17 +1,29 @@
 /* The one-command observation of a Linux host's files (see linux_batch.h).
  *
- * What the script prints, per file k (in any order, once each), then END:
+ * When every file is a readable regular file (the steady state, checked with
+ * the shell's own `[`), the script costs two processes, one `stat` for all
+ * files and `cat` of all files, and prints:
+ *
+ *   S
+ *   MODE UID GID SIZE USER GROUP          one line per file, in order: stat -L
+ *   C                                     (MODE octal; names as GNU stat gives
+ *   <every file's bytes, one after the    them, UNKNOWN when the id has none)
+ *    other; SIZE says where each ends>
+ *
+ * Anything else (a missing file, say, on the first plan) takes the slower
+ * way, two processes per file, printing per file k (once each, in any order)
+ * and then END:
  *
  *   M k                                   no such file
  *   X k                                   not answered: observe it per file
- *   F k MODE UID GID SIZE USER GROUP      stat -L (MODE octal, names as
- *   <base64 lines, possibly empty ones>   GNU stat gives them, UNKNOWN when
- *   E k STATUS                            the id has none), then the content;
- *                                         STATUS is base64's exit status
+ *   F k MODE UID GID SIZE USER GROUP      as above, then the content in
+ *   <base64 lines, possibly empty ones>   base64; STATUS is base64's exit
+ *   E k STATUS                            status
  *
  * Lines of base64 never contain a space, so a header can not be mistaken
  * for content.  The empty line before E ends whatever a failed base64 left
- * half-written. */
+ * half-written.  A script that fails (stat or cat losing a race with a
+ * change to the files) exits non-zero and the driver goes the per-file way. */
 #include "linux_batch.h"
 
 #include <errno.h>
@@ -55,13 +67,32 @@ int cs_linux_batch_script(struct cs_buf *out, const char *const *paths, size_t n
 		r = cs_buf_printf(out, "%zu", max_size);
 	if (r == 0)
 		r = cs_buf_puts(out, mark + 3);
-	for (size_t k = 0; k < n && r == 0; k++) {
-		char *q = cs_sh_quote(paths[k]);
-		r = cs_buf_printf(out, "o %zu %s\n", k, q);
-		free(q);
+	char **q = cs_xcalloc(n + 1, sizeof *q);
+	for (size_t k = 0; k < n; k++)
+		q[k] = cs_sh_quote(paths[k]);
+	/* The steady state: two processes for the whole host. */
+	if (r == 0 && n > 0) {
+		r = cs_buf_puts(out, "if");
+		for (size_t k = 0; k < n && r == 0; k++)
+			r = cs_buf_printf(out, "%s [ -f %s ] && [ -r %s ]", k ? " &&" : "", q[k], q[k]);
+		if (r == 0)
+			r = cs_buf_puts(out, "; then\n\techo S\n\tstat -L -c '%a %u %g %s %U %G' --");
+		for (size_t k = 0; k < n && r == 0; k++)
+			r = cs_buf_printf(out, " %s", q[k]);
+		if (r == 0)
+			r = cs_buf_puts(out, " || exit 1\n\techo C\n\texec cat --");
+		for (size_t k = 0; k < n && r == 0; k++)
+			r = cs_buf_printf(out, " %s", q[k]);
+		if (r == 0)
+			r = cs_buf_puts(out, "\nfi\n");
 	}
+	for (size_t k = 0; k < n && r == 0; k++)
+		r = cs_buf_printf(out, "o %zu %s\n", k, q[k]);
 	if (r == 0)
 		r = cs_buf_puts(out, "echo END\n");
+	for (size_t k = 0; k < n; k++)
+		free(q[k]);
+	free(q);
 	return r;
 }
 
@@ -172,10 +203,64 @@ static void seen_free(struct seen *s)
 	cs_buf_free_secret(&s->content);
 }
 
-int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const char *text,
-			 size_t len, size_t max_size)
+/* "MODE UID GID SIZE USER GROUP" (words[0..6)) into s; false when any
+ * field is malformed. */
+static bool parse_stat(struct seen *s, char **words, unsigned long *size)
 {
-	struct seen *seen = cs_xcalloc(n ? n : 1, sizeof *seen);
+	unsigned long mode, uid, gid;
+	if (!parse_num(words[0], 8, 07777, &mode) || !parse_num(words[1], 10, UINT32_MAX, &uid) ||
+	    !parse_num(words[2], 10, UINT32_MAX, &gid) || !parse_num(words[3], 10, (unsigned long)-1, size))
+		return false;
+	s->mode = (mode_t)mode;
+	s->owner = stat_name(words[4], uid);
+	s->group = stat_name(words[5], gid);
+	return true;
+}
+
+/* The steady-state output: "S", one stat line per file, "C", the bytes. */
+static int parse_fast(struct seen *seen, size_t n, const char *text, size_t len)
+{
+	const char *p = text + 2, *end = text + len;
+	unsigned long *sizes = cs_xcalloc(n + 1, sizeof *sizes);
+	unsigned long total = 0;
+	int r = -EPROTO;
+	for (size_t k = 0; k < n; k++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl || memchr(p, '\0', (size_t)(nl - p)))
+			goto out;
+		char *line = cs_xasprintf("%.*s", (int)(nl - p), p);
+		char *words[7];
+		bool ok = split(line, words, 7) == 6 && parse_stat(&seen[k], words, &sizes[k]) &&
+			  total + sizes[k] >= total;
+		free(line);
+		if (!ok)
+			goto out;
+		total += sizes[k];
+		p = nl + 1;
+	}
+	if (end - p < 2 || memcmp(p, "C\n", 2) != 0)
+		goto out;
+	p += 2;
+	/* Exactly the bytes stat promised, or a file changed in between. */
+	if ((unsigned long)(end - p) != total)
+		goto out;
+	for (size_t k = 0; k < n; k++) {
+		/* Too large: the per-file way says so in its words. */
+		seen[k].answer = FOUND;
+		if (sizes[k] > seen[k].content.max || cs_buf_append(&seen[k].content, p, sizes[k]) < 0 ||
+		    cs_buf_append(&seen[k].content, "", 0) < 0)
+			seen[k].answer = ASKED_PER_FILE;
+		p += sizes[k];
+	}
+	r = 0;
+out:
+	free(sizes);
+	return r;
+}
+
+/* The per-file output: M, X, F ... E records, then END. */
+static int parse_lines(struct seen *seen, size_t n, const char *text, size_t len, size_t max_size)
+{
 	struct cs_buf b64 = CS_BUF_INIT;  /* the current file's base64 text */
 	char *copy = cs_xmalloc(len + 1); /* split in place */
 	memcpy(copy, text, len);
@@ -188,8 +273,6 @@ int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const c
 	char *line = copy, *words[8];
 	if (len == 0 || copy[len - 1] != '\n' || memchr(text, '\0', len))
 		goto out;
-	for (size_t k = 0; k < n; k++)
-		cs_buf_init(&seen[k].content, max_size);
 	while (*line) {
 		char *nl = strchr(line, '\n');
 		*nl = '\0';
@@ -227,6 +310,7 @@ int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const c
 		}
 		int nw = split(line, words, 8);
 		size_t k;
+		unsigned long size;
 		if (nw < 2 || strlen(words[0]) != 1 || !parse_index(words[1], n, &k) || seen[k].answer != NONE)
 			goto out;
 		switch (words[0][0]) {
@@ -240,24 +324,16 @@ int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const c
 				goto out;
 			seen[k].answer = ASKED_PER_FILE;
 			break;
-		case 'F': {
-			unsigned long mode, uid, gid, size;
-			if (nw != 8 || !parse_num(words[2], 8, 07777, &mode) ||
-			    !parse_num(words[3], 10, UINT32_MAX, &uid) ||
-			    !parse_num(words[4], 10, UINT32_MAX, &gid) ||
-			    !parse_num(words[5], 10, (unsigned long)-1, &size))
+		case 'F':
+			if (nw != 8 || !parse_stat(&seen[k], words + 2, &size))
 				goto out;
 			seen[k].answer = FOUND;
-			seen[k].mode = (mode_t)mode;
-			seen[k].owner = stat_name(words[6], uid);
-			seen[k].group = stat_name(words[7], gid);
 			cur = &seen[k];
 			cur_k = k;
 			too_big = false;
 			/* base64 of at most max_size bytes, 76 to a line */
 			cs_buf_init(&b64, (max_size / 3 + 1) * 4 + max_size / 57 + 16);
 			break;
-		}
 		default:
 			goto out;
 		}
@@ -268,9 +344,24 @@ int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const c
 	for (size_t k = 0; k < n; k++)
 		if (seen[k].answer == NONE)
 			goto out;
+	r = 0;
+out:
+	cs_buf_free_secret(&b64);
+	OPENSSL_cleanse(copy, len);
+	free(copy);
+	return r;
+}
 
+int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const char *text,
+			 size_t len, size_t max_size)
+{
+	struct seen *seen = cs_xcalloc(n ? n : 1, sizeof *seen);
+	for (size_t k = 0; k < n; k++)
+		cs_buf_init(&seen[k].content, max_size);
+	int r = len >= 2 && !memcmp(text, "S\n", 2) ? parse_fast(seen, n, text, len) :
+						      parse_lines(seen, n, text, len, max_size);
 	/* Complete and well formed: hand the answers over. */
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; r == 0 && k < n; k++) {
 		struct seen *s = &seen[k];
 		struct cs_file_obs *fo = &files[k];
 		got[k] = s->answer == MISSING || s->answer == FOUND;
@@ -286,13 +377,8 @@ int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const c
 		s->content = empty;
 		cs_sha256_hex(fo->sha256, fo->content.data, fo->content.len);
 	}
-	r = 0;
-out:
 	for (size_t k = 0; k < n; k++)
 		seen_free(&seen[k]);
 	free(seen);
-	cs_buf_free_secret(&b64);
-	OPENSSL_cleanse(copy, len);
-	free(copy);
 	return r;
 }

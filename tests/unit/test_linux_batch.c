@@ -82,13 +82,30 @@ static void test_parse(void)
 		{ "a shell error message", 1, "sh: 1: stat: not found\nX 0\nEND\n", -EPROTO, { { false } } },
 		{ "nothing at all", 1, "", -EPROTO, { { false } } },
 		{ "a NUL byte", 1, "M 0\0\nEND\n", -EPROTO, { { false } } },
+		/* the steady state: one stat, one cat */
+		{ "all at once", 2, "S\n644 0 0 3 root root\n600 1001 1002 2 deploy ssl-cert\nC\nabcde", 0,
+		  { { true, true, 0644, "root", "root", "abc" }, { true, true, 0600, "deploy", "ssl-cert", "de" } } },
+		{ "all at once: bytes are bytes", 1, "S\n644 0 0 4 root root\nC\na\0\nb", 0,
+		  { { true, true, 0644, "root", "root", NULL } } },
+		{ "all at once: an empty file", 2, "S\n644 0 0 0 root root\n640 7 8 1 UNKNOWN UNKNOWN\nC\nx", 0,
+		  { { true, true, 0644, "root", "root", "" }, { true, true, 0640, "7", "8", "x" } } },
+		{ "all at once: over the cap, per file", 2, "S\n644 0 0 11 root root\n644 0 0 1 root root\nC\nabcdefghijkx", 0,
+		  { { false }, { true, true, 0644, "root", "root", "x" } } },
+		{ "all at once: bytes missing", 1, "S\n644 0 0 4 root root\nC\nabc", -EPROTO, { { false } } },
+		{ "all at once: bytes too many", 1, "S\n644 0 0 2 root root\nC\nabc", -EPROTO, { { false } } },
+		{ "all at once: a stat line short", 2, "S\n644 0 0 2 root root\nC\nab", -EPROTO, { { false }, { false } } },
+		{ "all at once: no C", 1, "S\n644 0 0 2 root root\nab", -EPROTO, { { false } } },
+		{ "all at once: a field short", 1, "S\n644 0 0 root root\nC\n", -EPROTO, { { false } } },
+		{ "all at once: a name with a space", 1, "S\n644 0 0 1 a b root\nC\nx", -EPROTO, { { false } } },
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		size_t n = cases[c].n;
-		/* the NUL case needs its real length */
+		/* Two texts hold a NUL: their length is not strlen's. */
 		size_t len = strlen(cases[c].text);
 		if (!strcmp(cases[c].name, "a NUL byte"))
 			len = sizeof "M 0\0\nEND\n" - 1;
+		else if (!strcmp(cases[c].name, "all at once: bytes are bytes"))
+			len = sizeof "S\n644 0 0 4 root root\nC\na\0\nb" - 1;
 		struct cs_file_obs files[3];
 		bool got[3] = { false, false, false };
 		memset(files, 0, sizeof files);
@@ -107,6 +124,8 @@ static void test_parse(void)
 				       cs_streq(files[k].group, w->group) &&
 				       (!w->content || (files[k].content.len == strlen(w->content) &&
 							!memcmp(files[k].content.data, w->content, files[k].content.len)));
+			if (same && w->exists && !w->content) /* the one with a NUL */
+				same = files[k].content.len == 4 && !memcmp(files[k].content.data, "a\0\nb", 4);
 			if (same && w->exists && w->content) {
 				char sha[65];
 				cs_sha256_hex(sha, w->content, strlen(w->content));
@@ -232,6 +251,37 @@ static void test_script(void)
 		cs_buf_free_secret(&files[k].content);
 	}
 	tap_ok(access("pwned", F_OK) != 0, "script: a hostile name runs nothing", NULL);
+
+	/* Every file there and readable: the steady state, all at once. */
+	const char *plain[] = { p_plain, p_hostile, p_link, p_empty, p_dash };
+	enum { NP = sizeof plain / sizeof plain[0] };
+	struct cs_buf fast = CS_BUF_INIT;
+	run_script(&fast, plain, NP, 1024);
+	tap_ok(fast.len > 2 && !memcmp(fast.data, "S\n", 2), "script: readable files take the fast way",
+	       "%.200s", fast.data ? fast.data : "");
+	struct cs_file_obs pf[NP];
+	bool pgot[NP];
+	memset(pf, 0, sizeof pf);
+	memset(pgot, 0, sizeof pgot);
+	for (size_t k = 0; k < NP; k++)
+		cs_buf_init(&pf[k].content, 1024);
+	rc = cs_linux_batch_parse(pf, pgot, NP, fast.data ? fast.data : "", fast.len, 1024);
+	tap_int(rc, 0, "script: the fast way parses");
+	const size_t from_case[NP] = { 0, 6, 5, 1, 7 }; /* the same files in cases[] */
+	for (size_t k = 0; k < NP; k++) {
+		char name[160];
+		snprintf(name, sizeof name, "script: fast way, file %zu", k);
+		size_t c = from_case[k];
+		tap_ok(pgot[k] && pf[k].exists && pf[k].mode == cases[c].mode && cs_streq(pf[k].owner, me) &&
+		       cs_streq(pf[k].group, my_group) && pf[k].content.len == cases[c].len &&
+		       !memcmp(pf[k].content.data, cases[c].content, cases[c].len),
+		       name, "got=%d mode=%o len=%zu", pgot[k], (unsigned)pf[k].mode, pf[k].content.len);
+		free(pf[k].owner);
+		free(pf[k].group);
+		cs_buf_free_secret(&pf[k].content);
+	}
+	cs_buf_free(&fast);
+	tap_ok(access("pwned", F_OK) != 0, "script: fast way, a hostile name runs nothing", NULL);
 
 	/* An id without a name (needs root to give the file away). */
 	if (geteuid() == 0) {
@@ -390,6 +440,20 @@ static void test_observe_host(void)
 		tap_ok(ct.runs == cases[c].runs && ct.stats == cases[c].stats && ct.reads == cases[c].reads,
 		       name, "%d run, %d stat, %d read", ct.runs, ct.stats, ct.reads);
 	}
+	/* Only readable files: one run and nothing else. */
+	struct cs_binding_obs want0, have0;
+	struct cs_binding_obs *out0[1] = { &have0 };
+	memset(&want0, 0, sizeof want0);
+	memset(&have0, 0, sizeof have0);
+	linux_ops->observe(&ct.base, bp[0], &want0, &err);
+	ct.fail_run = false;
+	ct.runs = ct.stats = ct.reads = 0;
+	tap_int(linux_ops->observe_host(&ct.base, bp, out0, 1, &err), 0, "observe_host readable files: status");
+	tap_ok(same_obs(&want0, &have0), "observe_host readable files: as observe() sees them", NULL);
+	tap_ok(ct.runs == 1 && ct.stats == 0 && ct.reads == 0, "observe_host readable files: 1 run, 0 stat, 0 read",
+	       "%d run, %d stat, %d read", ct.runs, ct.stats, ct.reads);
+	cs_binding_obs_free(&want0);
+	cs_binding_obs_free(&have0);
 	cs_err_clear(&err);
 	cs_transport_close(ct.local);
 	free(crt), free(key), free(full), free(gone), free(folder), free(d);
