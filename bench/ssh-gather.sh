@@ -9,7 +9,9 @@
 # Environment: BENCH_HOSTS (default 50), BENCH_RUNS (default 5, after one
 # warm-up round that is not counted), BENCH_FORKS (default 32: certsync's
 # settings.parallelism, xargs -P and ansible -f), CERTSYNC_BIN (default
-# build/certsync, built here with meson + ninja when missing).
+# build/certsync, built here with meson + ninja when missing), BENCH_BASELINE
+# (another certsync binary, e.g. an older commit's build, timed as one more
+# contender on the same hosts and files).
 #
 # It installs ansible-core with apt-get when it is missing (the benchmark
 # only; CI and scripts/install-deps do not).  Only 127.0.0.1 is contacted.
@@ -43,10 +45,29 @@ fi
 python=/usr/bin/python3
 [[ -x $python ]] || python=$(command -v python3) || die "needs python3"
 
+# A folder of its own, so nothing that tidies up /tmp/certsync-it.* from
+# other test runs on this machine pulls the files from under the hosts.
+bench_tmp=$(mktemp -d /tmp/certsync-bench.XXXXXX) || die "mktemp failed"
+chmod 711 "$bench_tmp"
+export TMPDIR=$bench_tmp
 . "$root/tests/integration/lib.sh"
 . "$root/tests/integration/fixtures.sh"
 . "$root/tests/integration/ssh_lib.sh"
+cleanup_add "rm -rf '$TEST_TMP'; rmdir '$bench_tmp'" # registered first: runs last
 ssh_lib_init >"$TEST_TMP/why" || die "ssh test hosts: $(cat "$TEST_TMP/why")"
+
+# The sshd side's CPU: a cpuacct cgroup holding every listener counts all
+# that the logins start (per-connection sshd, shells, commands, python).
+# Without one, the listeners' own and reaped children's times stand in,
+# which miss what the sessions run.
+cg=""
+for try in /sys/fs/cgroup/cpuacct /sys/fs/cgroup; do
+	if [[ -f $try/cpuacct.usage || -f $try/cgroup.controllers ]] && mkdir "$try/certsync-bench.$$" 2>/dev/null; then
+		cg=$try/certsync-bench.$$
+		cleanup_add "for i in \$(seq 50); do rmdir '$cg' && break; sleep 0.1; done"
+		break
+	fi
+done
 
 # ---- the fleet -------------------------------------------------------------
 names=()
@@ -56,6 +77,7 @@ done
 echo "# starting $HOSTS sshd on 127.0.0.1"
 for h in "${names[@]}"; do
 	ssh_start "$h" ed25519 || die "sshd $h did not start"
+	[[ -n $cg ]] && echo "${SSHD_PID[$h]}" >"$cg/cgroup.procs"
 	ssh_known_line "$h" >>"$SSH_KNOWN_HOSTS"
 	install -d -o "$SSH_USER" -g "$SSH_USER" -m 0755 "$SSH_FILES/$h"
 done
@@ -117,8 +139,8 @@ export ANSIBLE_CONFIG=$TEST_TMP/ansible.cfg
 
 # ---- contenders --------------------------------------------------------------
 # Each prints what it read on stdout; check_* says whether that is complete.
-run_certsync() {
-	cd "$site" && exec "$CERTSYNC" plan --detailed-exitcode
+run_certsync() { # [BINARY]
+	cd "$site" && exec "${1:-$CERTSYNC}" plan --detailed-exitcode
 }
 run_openssh() { # [EXTRA SSH OPTIONS]
 	# shellcheck disable=SC2016
@@ -132,26 +154,37 @@ check_certsync() { grep -q '^No changes' "$1"; }
 check_openssh() { [[ $(grep -c -- '-----BEGIN CERTIFICATE-----' "$1") == "$HOSTS" && $(grep -c -- '-----BEGIN PRIVATE KEY-----' "$1") == "$HOSTS" ]]; }
 check_ansible() { [[ $(grep -c 'CHANGED | rc=0 |.*BEGIN CERTIFICATE.*BEGIN PRIVATE KEY' "$1") == "$HOSTS" ]]; }
 
-contenders=(certsync openssh openssh-c25519 ansible)
+contenders=(certsync)
+[[ -n ${BENCH_BASELINE:-} ]] && contenders+=(baseline)
+contenders+=(openssh openssh-c25519 ansible)
 declare -A label=(
 	[certsync]="certsync plan (libssh2)"
+	[baseline]="certsync plan, baseline build"
 	[openssh]="xargs -P $FORKS ssh (OpenSSH, default kex)"
 	[openssh-c25519]="xargs -P $FORKS ssh -o KexAlgorithms=curve25519-sha256"
 	[ansible]="ansible -f $FORKS -m command (ansible-core)"
 )
 declare -A cmdline=(
 	[certsync]="run_certsync"
+	[baseline]="run_certsync ${BENCH_BASELINE:-}"
 	[openssh]="run_openssh"
 	[openssh-c25519]="run_openssh -o KexAlgorithms=curve25519-sha256"
 	[ansible]="run_ansible"
 )
-declare -A checker=([certsync]=check_certsync [openssh]=check_openssh [openssh-c25519]=check_openssh [ansible]=check_ansible)
+declare -A checker=([certsync]=check_certsync [baseline]=check_certsync [openssh]=check_openssh [openssh-c25519]=check_openssh [ansible]=check_ansible)
 export -f run_certsync run_openssh run_ansible
 export site CERTSYNC FORKS ssh_opts TEST_TMP inv
 
 tick=$(getconf CLK_TCK)
-# CPU seconds (own + reaped children) of every sshd listener so far.
+# CPU seconds of the sshd side so far.
 sshd_cpu() {
+	if [[ -f $cg/cpuacct.usage ]]; then
+		awk '{ printf "%.3f", $1 / 1e9 }' "$cg/cpuacct.usage"
+		return
+	elif [[ -f $cg/cpu.stat ]]; then
+		awk '$1 == "usage_usec" { printf "%.3f", $2 / 1e6 }' "$cg/cpu.stat"
+		return
+	fi
 	local p sum=0 f
 	for p in "${SSHD_PID[@]}"; do
 		read -ra f <"/proc/$p/stat" || continue
@@ -205,7 +238,8 @@ libssh2_version=$(pkg-config --modversion libssh2 2>/dev/null || dpkg-query -W -
 echo
 echo "$HOSTS loopback sshd hosts, $FORKS at once, $RUNS rounds (medians), $(date -u +%Y-%m-%d)"
 echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -sr)"
-echo "versions: $(ssh -V 2>&1), libssh2 $libssh2_version, $(ansible --version | head -1)"
+echo "sshd-side CPU from: $([[ -n $cg ]] && echo "cgroup $cg" || echo "the listeners' own and reaped children's times (no cgroup)")"
+echo "versions: $(ssh -V 2>&1), libssh2 $libssh2_version, $(ansible --version 2>&1 | sed -n 1p)"
 echo
 echo "| contender | wall (s) | client CPU (s) | sshd-side CPU (s) | wall ÷ certsync |"
 echo "| --- | ---: | ---: | ---: | ---: |"
