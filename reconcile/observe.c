@@ -114,7 +114,9 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_err_clear(&err);
 		return;
 	}
-	/* One round trip for the whole host where the platform can. */
+	/* A driver that keeps a host-wide state (Windows: one inventory script)
+	 * reads the whole host in one round trip; bindings are then filled from
+	 * that state without further I/O. */
 	if (ho->platform->observe_host &&
 	    ho->platform->observe_host(ho->transport, ho->cfg, &ho->state, &err) < 0) {
 		ho->error = cs_xstrdup(cs_err_msg(&err));
@@ -123,26 +125,42 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		ho->transport = NULL;
 		return;
 	}
-	for (size_t i = 0; i < cfg->n_certs; i++) {
-		if (!obs->certs[i].selected)
-			continue;
-		for (size_t j = 0; j < cfg->certs[i].n_bindings; j++) {
-			const struct cs_binding_cfg *b = &cfg->certs[i].bindings[j];
-			if (b->host_index != h)
-				continue;
-			if (ho->state) {
-				ho->platform->observe_in(ho->state, &cfg->certs[i], b, &obs->bindings[i][j]);
-				continue;
+	/* The host's bindings, in config order. */
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		for (size_t j = 0; obs->certs[i].selected && j < cfg->certs[i].n_bindings; j++)
+			n += cfg->certs[i].bindings[j].host_index == h;
+	const struct cs_binding_cfg **bindings = cs_xcalloc(n + 1, sizeof *bindings);
+	const struct cs_cert_cfg **certs = cs_xcalloc(n + 1, sizeof *certs);
+	struct cs_binding_obs **outs = cs_xcalloc(n + 1, sizeof *outs);
+	n = 0;
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		for (size_t j = 0; obs->certs[i].selected && j < cfg->certs[i].n_bindings; j++)
+			if (cfg->certs[i].bindings[j].host_index == h) {
+				certs[n] = &cfg->certs[i];
+				bindings[n] = &cfg->certs[i].bindings[j];
+				outs[n++] = &obs->bindings[i][j];
 			}
-			if (ho->platform->observe(ho->transport, b, &obs->bindings[i][j], &err) < 0) {
-				ho->error = cs_xstrdup(cs_err_msg(&err));
-				cs_err_clear(&err);
-				cs_transport_close(ho->transport);
-				ho->transport = NULL;
-				return;
-			}
-		}
+	int r = 0;
+	if (ho->state) {
+		for (size_t k = 0; k < n; k++)
+			ho->platform->observe_in(ho->state, certs[k], bindings[k], outs[k]);
+	} else if (ho->platform->observe_bindings) {
+		/* One round trip for all the host's files when the driver can. */
+		r = ho->platform->observe_bindings(ho->transport, bindings, outs, n, &err);
+	} else {
+		for (size_t k = 0; k < n && r == 0; k++)
+			r = ho->platform->observe(ho->transport, bindings[k], outs[k], &err);
 	}
+	if (r < 0) {
+		ho->error = cs_xstrdup(cs_err_msg(&err));
+		cs_err_clear(&err);
+		cs_transport_close(ho->transport);
+		ho->transport = NULL;
+	}
+	free(bindings);
+	free(certs);
+	free(outs);
 	(void)target;
 }
 

@@ -4,6 +4,7 @@
  * Every file is compared byte for byte with what certsync would write, so a
  * plan is clean exactly when the files are what the store holds. */
 #include "platform.h"
+#include "linux_batch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -62,50 +63,142 @@ static bool supports(enum cs_binding_kind kind)
 	return kind == CS_BIND_FILES || kind == CS_BIND_SCRIPT;
 }
 
-static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
-		   struct cs_binding_obs *out, struct cs_err *err)
+static void file_obs_start(struct cs_file_obs *fo, const char *role, const char *path)
+{
+	fo->role = role;
+	fo->path = cs_xstrdup(path);
+	cs_buf_init(&fo->content, MAX_CERT_FILE);
+}
+
+/* Observe one file through the transport: a stat, then a read. */
+static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct cs_binding_obs *out,
+			struct cs_err *err)
+{
+	struct cs_file_stat st = { 0 };
+	int r = t->ops->stat(t, fo->path, &st, err);
+	if (r < 0)
+		return cs_err_prefix(err, "stat %s", fo->path);
+	fo->exists = st.exists;
+	if (st.exists) {
+		fo->mode = st.mode;
+		fo->owner = cs_xstrdup(st.owner);
+		fo->group = cs_xstrdup(st.group);
+		struct cs_err rerr = CS_ERR_INIT;
+		r = t->ops->read_file(t, fo->path, &fo->content, &rerr);
+		if (r == -ENOENT) {
+			fo->exists = false; /* removed between stat and read */
+		} else if (r < 0) {
+			/* Unreadable: the plan shows it; not the host's fault. */
+			if (!out->error)
+				out->error = cs_xstrdup(cs_err_msg(&rerr));
+		} else {
+			cs_sha256_hex(fo->sha256, fo->content.data, fo->content.len);
+		}
+		cs_err_clear(&rerr);
+	}
+	cs_file_stat_free(&st);
+	return 0;
+}
+
+/* Start out for a files binding, or say why the binding can not be
+ * observed here (false: out->error set, nothing to read). */
+static bool observe_start(const struct cs_binding_cfg *b, struct cs_binding_obs *out)
 {
 	memset(out, 0, sizeof *out);
 	if (b->kind != CS_BIND_FILES) {
 		out->error = cs_xasprintf("%s bindings on linux are not supported yet",
 					  cs_binding_kind_name(b->kind));
-		return 0;
+		return false;
 	}
-	const struct cs_bind_files *f = &b->files;
 	out->files = cs_xcalloc(sizeof roles / sizeof roles[0], sizeof *out->files);
+	return true;
+}
+
+static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
+		   struct cs_binding_obs *out, struct cs_err *err)
+{
+	if (!observe_start(b, out))
+		return 0;
 	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
-		const char *path = role_path(f, &roles[i]);
+		const char *path = role_path(&b->files, &roles[i]);
 		if (!path)
 			continue;
 		struct cs_file_obs *fo = &out->files[out->n_files++];
-		fo->role = roles[i].role;
-		fo->path = cs_xstrdup(path);
-		cs_buf_init(&fo->content, MAX_CERT_FILE);
-		struct cs_file_stat st = { 0 };
-		int r = t->ops->stat(t, path, &st, err);
+		file_obs_start(fo, roles[i].role, path);
+		int r = observe_file(t, fo, out, err);
 		if (r < 0)
-			return cs_err_prefix(err, "stat %s", path);
-		fo->exists = st.exists;
-		if (st.exists) {
-			fo->mode = st.mode;
-			fo->owner = cs_xstrdup(st.owner);
-			fo->group = cs_xstrdup(st.group);
-			struct cs_err rerr = CS_ERR_INIT;
-			r = t->ops->read_file(t, path, &fo->content, &rerr);
-			if (r == -ENOENT) {
-				fo->exists = false; /* removed between stat and read */
-			} else if (r < 0) {
-				/* Unreadable: the plan shows it; not the host's fault. */
-				if (!out->error)
-					out->error = cs_xstrdup(cs_err_msg(&rerr));
-			} else {
-				cs_sha256_hex(fo->sha256, fo->content.data, fo->content.len);
-			}
-			cs_err_clear(&rerr);
-		}
-		cs_file_stat_free(&st);
+			return r;
 	}
 	return 0;
+}
+
+/* Every file of a host's bindings in one run() (linux_batch.h).  Files the
+ * script did not answer, or all of them when the run itself failed or its
+ * output is not whole, are observed the per-file way, in the same order as
+ * observe() would: results and messages are the same either way. */
+static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg *const *bindings,
+			    struct cs_binding_obs *const *outs, size_t n, struct cs_err *err)
+{
+	const size_t n_roles = sizeof roles / sizeof roles[0];
+	const char **paths = cs_xcalloc(n * n_roles + 1, sizeof *paths);
+	size_t n_paths = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; bindings[i]->kind == CS_BIND_FILES && j < n_roles; j++)
+			if (role_path(&bindings[i]->files, &roles[j]))
+				paths[n_paths++] = role_path(&bindings[i]->files, &roles[j]);
+	struct cs_file_obs *batch = cs_xcalloc(n_paths + 1, sizeof *batch);
+	bool *got = cs_xcalloc(n_paths + 1, sizeof *got);
+	for (size_t k = 0; k < n_paths; k++)
+		cs_buf_init(&batch[k].content, MAX_CERT_FILE);
+
+	if (t->ops->remote && n_paths > 0) {
+		struct cs_buf script = CS_BUF_INIT;
+		struct cs_run_result res;
+		struct cs_err rerr = CS_ERR_INIT;
+		/* Room for every file in base64 with its headers. */
+		cs_run_result_init(&res, n_paths * (MAX_CERT_FILE / 3 * 4 + MAX_CERT_FILE / 57 + 4096) + 4096);
+		if (cs_linux_batch_script(&script, paths, n_paths, MAX_CERT_FILE) == 0 &&
+		    t->ops->run(t, script.data, NULL, 0, &res, &rerr) == 0 && res.exit_status == 0)
+			cs_linux_batch_parse(batch, got, n_paths, res.out.data ? res.out.data : "",
+					     res.out.len, MAX_CERT_FILE);
+		cs_err_clear(&rerr);
+		cs_buf_free_secret(&res.out);
+		cs_run_result_free(&res);
+		cs_buf_free(&script);
+	}
+
+	int r = 0;
+	size_t k = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct cs_binding_obs *out = outs[i];
+		if (!observe_start(bindings[i], out))
+			continue;
+		for (size_t j = 0; j < n_roles && r == 0; j++) {
+			const char *path = role_path(&bindings[i]->files, &roles[j]);
+			if (!path)
+				continue;
+			struct cs_file_obs *fo = &out->files[out->n_files++];
+			if (got[k]) {
+				*fo = batch[k];
+				memset(&batch[k], 0, sizeof batch[k]);
+				fo->role = roles[j].role;
+				fo->path = cs_xstrdup(path);
+			} else {
+				file_obs_start(fo, roles[j].role, path);
+				r = observe_file(t, fo, out, err);
+			}
+			k++;
+		}
+	}
+	for (k = 0; k < n_paths; k++) {
+		free(batch[k].owner);
+		free(batch[k].group);
+		cs_buf_free_secret(&batch[k].content);
+	}
+	free(batch);
+	free(got);
+	free(paths);
+	return r;
 }
 
 /* Describe what an unexpected certificate file holds, for the reason. */
@@ -313,4 +406,5 @@ const struct cs_platform_ops cs_platform_linux = {
 	.apply = apply,
 	.undo = undo_changes,
 	.reload = reload,
+	.observe_bindings = observe_bindings,
 };

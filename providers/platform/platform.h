@@ -129,6 +129,14 @@ struct cs_platform_ops {
 	 * message carries the command's (truncated) stderr. */
 	int (*reload)(struct cs_transport *t, const char *command, struct cs_err *err);
 
+	/* Optional (NULL: observe each binding): observe all n bindings of one
+	 * host at once, bindings[i] into outs[i], with the same results and
+	 * messages as observe() on each in turn, including stopping at the first
+	 * binding whose host failed (later outs stay zeroed).  For drivers that
+	 * can do a whole host in fewer round trips. */
+	int (*observe_bindings)(struct cs_transport *t, const struct cs_binding_cfg *const *bindings,
+				struct cs_binding_obs *const *outs, size_t n, struct cs_err *err);
+
 	/* ---- optional host-level operations (NULL for linux) ----
 	 * Drivers that hold certificates in a host-wide store observe the whole
 	 * host at once (one round trip per plan), import a certificate once per

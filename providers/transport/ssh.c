@@ -1236,4 +1236,5 @@ const struct cs_transport_ops cs_transport_ssh = {
 	.remove_file = ssh_remove_file,
 	.stat = ssh_stat,
 	.close = ssh_close,
+	.remote = true,
 };

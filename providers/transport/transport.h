@@ -80,6 +80,11 @@ struct cs_transport_ops {
 		    struct cs_err *err);
 
 	void (*close)(struct cs_transport *t); /* accepts NULL */
+
+	/* Every call is a round trip to another machine (ssh, winrm), so a
+	 * driver does better asking for many things in one run() (see the
+	 * platform's observe_host); false for local, where calls are cheap. */
+	bool remote;
 };
 
 /* Every transport's handle starts with this, so generic code can find the
