@@ -21,7 +21,10 @@ sys.path.insert(0, WINRM)
 
 import server as srvmod  # noqa: E402
 
-FIXTURES = os.environ.get('WINRM_FIXTURES', '/work/shared/fixtures/winrm')
+# The recorded Windows traffic kept in the repository (a copy of
+# shared/fixtures/winrm with its licence), so a fresh clone needs nothing else.
+FIXTURES = os.environ.get('WINRM_FIXTURES',
+                          os.path.join(os.path.dirname(WINRM), 'fixtures', 'winrm'))
 
 
 def openssl(*args, input=None):
