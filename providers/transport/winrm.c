@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include <openssl/crypto.h>
@@ -45,6 +46,7 @@ struct winrm {
 	char *url;                  /* https://address:port/wsman */
 	char session_id[42];
 	unsigned op_timeout;        /* OperationTimeout, seconds */
+	int64_t command_limit;      /* seconds a command may run in all: 10 × the host's timeout */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -120,6 +122,9 @@ static int winrm_open(struct cs_transport **out, const struct cs_host_cfg *host,
 	 * reply arrives before libcurl gives up on it. */
 	w->op_timeout = timeout >= 2 * MAX_OPERATION_TIMEOUT ? MAX_OPERATION_TIMEOUT
 			: (unsigned)(timeout / 2 > 0 ? timeout / 2 : 1);
+	/* A command that never ends would otherwise be asked about forever:
+	 * each TimedOut only says "still running".  Same bound as ssh's. */
+	w->command_limit = 10 * timeout;
 	if ((r = cs_wsman_uuid(w->session_id)) < 0) {
 		r = cs_err_set(err, r, "host %s: no random numbers for a session id", name);
 		goto out;
@@ -376,7 +381,13 @@ static int receive_all(struct winrm *w, struct shell *sh, struct cs_wsman_receiv
 	static const struct cs_wsman_option opts[] = {
 		{ "WSMAN_CMDSHELL_OPTION_KEEPALIVE", "True", false },
 	};
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!rr->done) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > w->command_limit)
+			return cs_err_set(err, -ETIMEDOUT, "host %s: the command did not finish within %lld s",
+					  host_name(w), (long long)w->command_limit);
 		struct cs_wsman_header h;
 		struct cs_wsman_fault f = { 0 };
 		char mid[42];

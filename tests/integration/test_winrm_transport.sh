@@ -139,6 +139,16 @@ check "slow command: exit 0 and both outputs after $((after - before)) TimedOut 
 	'[[ $RC == 0 && $(tr -d "\r" <out.slow | paste -sd,) == "start,end" && $((after - before)) -ge 2 ]]' \
 	"exit $RC" "$(cat out.slow err.slow)" "TimedOut faults: $((after - before))"
 
+# --- a command that does not finish: given up after 10 x the host's timeout --------------
+printf 'Start-Sleep -Seconds 30\n"never"\n' >script.hang.ps1
+hang_start=$SECONDS
+"$C" --address 127.0.0.1 --port "$port_main" --ca-bundle ca.crt --user 'CORP\svc-certsync' \
+	--password-env CS_PW --timeout 1 run script.hang.ps1 >out.hang 2>err.hang
+RC=$?
+check "endless command: given up with a clear error after about 10 s" \
+	'[[ $RC != 0 && $((SECONDS - hang_start)) -le 20 ]] && grep -q "did not finish within 10 s" err.hang' \
+	"exit $RC after $((SECONDS - hang_start)) s" "$(cat out.hang err.hang)"
+
 # --- authentication ---------------------------------------------------------------------
 printf '$env:USERNAME + "@" + (hostname)' >script.who.ps1
 for auth in basic ntlm; do
