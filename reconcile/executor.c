@@ -128,6 +128,18 @@ static void skip_for(struct exec *x, const struct cs_action *a, const struct cs_
 	free(text);
 }
 
+/* Skip a because dep did not succeed, or report that a starts: every
+ * action begins this way.  true when a should run. */
+static bool begin(struct exec *x, const struct cs_action *a, const struct cs_action *dep)
+{
+	if (dep) {
+		skip_for(x, a, dep);
+		return false;
+	}
+	report(x, a, CS_EV_START, NULL);
+	return true;
+}
+
 /* ---- renew ---- */
 
 static int renew_issue(struct exec *x, const struct cs_action *a, const struct cs_cert_obs *c,
@@ -378,11 +390,8 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 	const struct cs_action *dep = failed_dep(x, a, true);
 	if (!dep)
 		dep = failed_sibling(x, ho, a);
-	if (dep) {
-		skip_for(x, a, dep);
+	if (!begin(x, a, dep))
 		return;
-	}
-	report(x, a, CS_EV_START, NULL);
 	struct cs_err err = CS_ERR_INIT;
 	const struct cs_binding_cfg *b = binding_of(x, a);
 	size_t ci = cert_index(x, a->cert);
@@ -407,12 +416,8 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 
 static void run_import(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
-	const struct cs_action *dep = failed_dep(x, a, true);
-	if (dep) {
-		skip_for(x, a, dep);
+	if (!begin(x, a, failed_dep(x, a, true)))
 		return;
-	}
-	report(x, a, CS_EV_START, NULL);
 	struct cs_err err = CS_ERR_INIT;
 	size_t ci = cert_index(x, a->cert);
 	int r;
@@ -443,12 +448,8 @@ static void run_import(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
 	/* Something changed as long as one change went through. */
-	const struct cs_action *dep = failed_dep(x, a, false);
-	if (dep) {
-		skip_for(x, a, dep);
+	if (!begin(x, a, failed_dep(x, a, false)))
 		return;
-	}
-	report(x, a, CS_EV_START, NULL);
 	struct cs_err err = CS_ERR_INIT;
 	int64_t timeout = ho->cfg->reboot_timeout;
 	int r = ho->platform->reboot ? ho->platform->reboot(ho->transport, timeout, &err)
@@ -462,12 +463,8 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 
 static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
-	const struct cs_action *dep = failed_dep(x, a, false);
-	if (dep) {
-		skip_for(x, a, dep);
+	if (!begin(x, a, failed_dep(x, a, false)))
 		return;
-	}
-	report(x, a, CS_EV_START, NULL);
 	struct cs_err err = CS_ERR_INIT;
 	if (ho->platform->reload(ho->transport, a->command, &err) < 0) {
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
@@ -490,12 +487,8 @@ static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 
 static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
-	const struct cs_action *dep = failed_dep(x, a, true);
-	if (dep) {
-		skip_for(x, a, dep);
+	if (!begin(x, a, failed_dep(x, a, true)))
 		return;
-	}
-	report(x, a, CS_EV_START, NULL);
 	size_t ci = cert_index(x, a->cert);
 	const struct cs_cert_cfg *cert = &x->cfg->certs[ci];
 	const struct cs_verify_cfg *v = &cert->verify[a->verify];
