@@ -385,6 +385,24 @@ static const struct cs_action *failed_sibling(struct exec *x, const struct cs_ho
 	return bad;
 }
 
+/* A script's effect cannot be read back: record that it ran for this
+ * certificate, so the next plan knows.  NULL, or a note when the record
+ * could not be written (the next plan then runs the script again, which a
+ * script must bear anyway). */
+static char *remember_script(struct exec *x, const struct cs_action *a, const struct cs_binding_cfg *b,
+			     const struct cs_material *m)
+{
+	char *note = NULL;
+	struct cs_err err = CS_ERR_INIT;
+	char *key = cs_script_key(a->cert, &b->script);
+	int r = cs_store_script_ran_save(x->obs->store, a->host, key, m->info.sha1, cs_now(), &err);
+	if (r < 0)
+		note = cs_xasprintf("ran, but the next plan will run it again: %s", cs_err_msg(&err));
+	cs_err_clear(&err);
+	free(key);
+	return note;
+}
+
 static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
 	const struct cs_action *dep = failed_dep(x, a, true);
@@ -408,6 +426,10 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		undo_binds(x, ho, a, &id, 1);
 		if (ho->platform->observe_host)
 			undo_siblings(x, ho, a);
+	} else if (b->kind == CS_BIND_SCRIPT) {
+		char *note = remember_script(x, a, b, &x->material[ci]);
+		report(x, a, CS_EV_DONE, note);
+		free(note);
 	} else {
 		report(x, a, CS_EV_DONE, NULL);
 	}
@@ -445,20 +467,97 @@ static void run_import(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	cs_err_clear(&err);
 }
 
+/* Remember that the host owes a reboot: changes went through (done_what)
+ * but the reboot did not happen (cause).  The next plan shows the reboot
+ * until the host reports another boot time. */
+static void owe_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a,
+		       const char *done_what, const char *cause)
+{
+	const char *boot = ho->state && ho->platform->host_boot ? ho->platform->host_boot(ho->state) : NULL;
+	char *why = cs_xasprintf("%s; %s", done_what, cause);
+	struct cs_owed_reboot rec = { .boot = (char *)(boot ? boot : ""), .since = cs_now(), .why = why };
+	struct cs_err err = CS_ERR_INIT;
+	if (cs_store_reboot_owed_save(x->obs->store, ho->cfg->name, &rec, &err) < 0) {
+		char *text = cs_xasprintf("the next plan will not know %s still needs a reboot: %s",
+					  ho->cfg->name, cs_err_msg(&err));
+		report(x, a, CS_EV_ROLLBACK_FAILED, text);
+		free(text);
+	}
+	cs_err_clear(&err);
+	free(why);
+}
+
+/* The reboot's dependencies that went through, as "import #2 (web), ...",
+ * or NULL when none did. */
+static char *done_deps(struct exec *x, const struct cs_action *a)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	pthread_mutex_lock(&x->lock);
+	for (size_t i = 0; i < a->n_deps; i++) {
+		const struct cs_action *d = &x->plan->actions[a->deps[i] - 1];
+		if (x->status[d->id - 1] == ST_DONE)
+			cs_buf_printf(&b, "%s%s #%d (%s)", b.len ? ", " : "", cs_action_kind_name(d->kind), d->id,
+				      d->cert ? d->cert : d->host);
+	}
+	pthread_mutex_unlock(&x->lock);
+	if (!b.len) {
+		cs_buf_free(&b);
+		return NULL;
+	}
+	return cs_buf_detach(&b, NULL);
+}
+
+/* A host is rebooted only when all its changes went through: after a
+ * failure the failed change was put back, so a reboot would take the host
+ * down for nothing, and the apply that repairs it reboots it anyway.
+ * Changes that did go through are not forgotten: the host is recorded as
+ * owing a reboot, which every plan shows until it is done. */
 static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
-	/* Something changed as long as one change went through. */
-	if (!begin(x, a, failed_dep(x, a, false)))
+	const struct cs_action *bad = failed_dep(x, a, true);
+	char *done = done_deps(x, a);
+	if (bad) {
+		const char *why = x->status[bad->id - 1] == ST_WAITING ? "is waiting for the CA" :
+				  x->status[bad->id - 1] == ST_SKIPPED ? "was skipped" : "failed";
+		char *cause = cs_xasprintf("%s #%d%s%s %s", cs_action_kind_name(bad->kind), bad->id,
+					   bad->cert ? " " : "", bad->cert ? bad->cert : "", why);
+		char *text;
+		if (done || ho->owed_reboot) {
+			char *skipped = cs_xasprintf("the reboot was skipped because %s", cause);
+			owe_reboot(x, ho, a, done ? done : ho->owed_reboot->why, skipped);
+			free(skipped);
+			text = cs_xasprintf("because %s; %s wait%s for a reboot, which the next plan shows", cause,
+					    done ? done : "earlier changes", done && strchr(done, ',') ? "" : "s");
+		} else {
+			text = cs_xasprintf("because %s", cause);
+		}
+		report(x, a, CS_EV_SKIPPED, text);
+		free(text);
+		free(cause);
+		free(done);
 		return;
+	}
+	report(x, a, CS_EV_START, NULL);
 	struct cs_err err = CS_ERR_INIT;
 	int64_t timeout = ho->cfg->reboot_timeout;
 	int r = ho->platform->reboot ? ho->platform->reboot(ho->transport, timeout, &err)
 		: cs_err_set(&err, -ENOTSUP, "%s hosts are not rebooted by certsync", ho->platform->name);
-	if (r < 0)
+	if (r < 0) {
+		/* Maybe it rebooted late, maybe never: the boot time will tell. */
+		char *cause = cs_xasprintf("the reboot did not complete: %s", cs_err_msg(&err));
+		owe_reboot(x, ho, a, done ? done : ho->owed_reboot ? ho->owed_reboot->why : "changes", cause);
+		free(cause);
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
-	else
+	} else {
+		/* A record left behind is harmless: its boot time is now an old
+		 * one, so the next plan counts the debt as paid. */
+		struct cs_err derr = CS_ERR_INIT;
+		cs_store_reboot_owed_drop(x->obs->store, ho->cfg->name, &derr);
+		cs_err_clear(&derr);
 		report(x, a, CS_EV_DONE, "the host is back with a new boot time");
+	}
 	cs_err_clear(&err);
+	free(done);
 }
 
 static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
@@ -661,6 +760,13 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
+	/* Someone rebooted a host that owed a reboot: forget the debt. */
+	for (size_t h = 0; h < x.cfg->n_hosts; h++) {
+		struct cs_err err = CS_ERR_INIT;
+		if (obs->hosts[h].owed_reboot_paid)
+			cs_store_reboot_owed_drop(obs->store, x.cfg->hosts[h].name, &err);
+		cs_err_clear(&err);
+	}
 
 	for (size_t k = 0; k < plan->n_actions; k++)
 		cs_undo_free(&x.undo[k]);

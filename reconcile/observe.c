@@ -100,6 +100,44 @@ struct gather {
 	pthread_mutex_t lock;
 };
 
+/* A reboot an earlier apply could not do is still owed while the host
+ * reports the boot time it had then. */
+static int load_owed_reboot(struct cs_observed *obs, struct cs_host_obs *ho, struct cs_err *err)
+{
+	struct cs_owed_reboot rec;
+	int r = cs_store_reboot_owed_load(&rec, obs->store, ho->cfg->name, err);
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	const char *boot = ho->platform->host_boot(ho->state);
+	if (rec.boot[0] && boot && strcmp(boot, rec.boot)) {
+		ho->owed_reboot_paid = true;
+		cs_owed_reboot_free(&rec);
+		return 0;
+	}
+	ho->owed_reboot = cs_xcalloc(1, sizeof *ho->owed_reboot);
+	*ho->owed_reboot = rec;
+	return 0;
+}
+
+/* What a script configures cannot be read back from the host: the state
+ * folder remembers which certificate it last ran for. */
+static void load_script_ran(struct cs_observed *obs, const struct cs_host_obs *ho, const struct cs_cert_cfg *cert,
+			    const struct cs_binding_cfg *b, struct cs_binding_obs *out)
+{
+	struct cs_err err = CS_ERR_INIT;
+	char *key = cs_script_key(cert->name, &b->script);
+	int r = cs_store_script_ran_load(&out->script_ran, &out->script_ran_at, obs->store, ho->cfg->name,
+					 key, &err);
+	if (r < 0 && r != -ENOENT && !out->error)
+		out->error = cs_xstrdup(cs_err_msg(&err));
+	cs_err_clear(&err);
+	free(key);
+}
+
 static void observe_host(struct cs_observed *obs, const struct cs_target *target, size_t h)
 {
 	struct cs_host_obs *ho = &obs->hosts[h];
@@ -119,6 +157,13 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 	 * that state without further I/O. */
 	if (ho->platform->observe_host &&
 	    ho->platform->observe_host(ho->transport, ho->cfg, &ho->state, &err) < 0) {
+		ho->error = cs_xstrdup(cs_err_msg(&err));
+		cs_err_clear(&err);
+		cs_transport_close(ho->transport);
+		ho->transport = NULL;
+		return;
+	}
+	if (ho->state && ho->platform->host_boot && load_owed_reboot(obs, ho, &err) < 0) {
 		ho->error = cs_xstrdup(cs_err_msg(&err));
 		cs_err_clear(&err);
 		cs_transport_close(ho->transport);
@@ -158,6 +203,9 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_transport_close(ho->transport);
 		ho->transport = NULL;
 	}
+	for (size_t k = 0; r == 0 && k < n; k++)
+		if (bindings[k]->kind == CS_BIND_SCRIPT)
+			load_script_ran(obs, ho, certs[k], bindings[k], outs[k]);
 	free(bindings);
 	free(certs);
 	free(outs);
@@ -226,7 +274,8 @@ static void digest_state(struct cs_observed *obs)
 		cs_buf_printf(&t, " issuer_error=%s\n", c->issuer_error ? c->issuer_error : "-");
 		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
 			const struct cs_binding_obs *b = &obs->bindings[i][j];
-			cs_buf_printf(&t, " binding %zu error=%s\n", j, b->error ? b->error : "-");
+			cs_buf_printf(&t, " binding %zu error=%s script_ran=%s\n", j, b->error ? b->error : "-",
+				      b->script_ran ? b->script_ran : "-");
 			for (size_t k = 0; k < b->n_files; k++) {
 				const struct cs_file_obs *f = &b->files[k];
 				cs_buf_printf(&t, "  %s %s exists=%d sha256=%s mode=%04o owner=%s group=%s\n",
@@ -241,6 +290,8 @@ static void digest_state(struct cs_observed *obs)
 			      ho->selected, ho->error ? ho->error : "-");
 		if (ho->state && ho->platform->host_digest)
 			ho->platform->host_digest(ho->state, &t);
+		if (ho->owed_reboot)
+			cs_buf_printf(&t, " reboot_owed=%s", ho->owed_reboot->boot);
 		cs_buf_puts(&t, "\n");
 	}
 	cs_sha256_hex(obs->state_sha256, t.data ? t.data : "", t.len);
@@ -318,6 +369,8 @@ void cs_observed_free(struct cs_observed *obs)
 		if (obs->hosts[h].state)
 			obs->hosts[h].platform->host_free(obs->hosts[h].state);
 		free(obs->hosts[h].error);
+		cs_owed_reboot_free(obs->hosts[h].owed_reboot);
+		free(obs->hosts[h].owed_reboot);
 	}
 	free(obs->certs);
 	free(obs->hosts);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "store.h"
+#include "store_hosts.h"
 #include "x509.h"
 #include "providers/issuer/issuer.h"
 #include "providers/platform/platform.h"
@@ -59,6 +60,10 @@ struct cs_host_obs {
 	struct cs_transport *transport;  /* open after a successful observe */
 	struct cs_host_state *state;     /* platforms with observe_host: the whole host */
 	char *error;                     /* unreachable / unsupported: message */
+	/* A reboot an earlier apply left owed (store_hosts.h), still unpaid:
+	 * the host has not booted since.  NULL when none. */
+	struct cs_owed_reboot *owed_reboot;
+	bool owed_reboot_paid;           /* a record exists but the host booted since */
 };
 
 struct cs_observed {

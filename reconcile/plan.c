@@ -446,8 +446,10 @@ static void plan_host(struct builder *b, size_t h)
 		a->reason = cs_buf_detach(&why, NULL);
 	}
 
-	/* Reboot once, after everything that changed the host. */
-	if (ho->cfg->reboot == CS_REBOOT_AFTER_CHANGE && ho->platform->reboot && b->plan->n_actions > first_change) {
+	/* Reboot once, after everything that changed the host, or because an
+	 * earlier apply's changes still wait for theirs. */
+	bool host_changed = b->plan->n_actions > first_change;
+	if (ho->cfg->reboot == CS_REBOOT_AFTER_CHANGE && ho->platform->reboot && (host_changed || ho->owed_reboot)) {
 		size_t end = b->plan->n_actions;
 		struct cs_action *a = add_action(b, CS_ACT_REBOOT);
 		a->host = cs_xstrdup(ho->cfg->name);
@@ -459,7 +461,14 @@ static void plan_host(struct builder *b, size_t h)
 			add_dep(a, b->plan->actions[k].id);
 			cs_buf_printf(&why, "%s #%d", k > first_change ? "," : "", b->plan->actions[k].id);
 		}
-		cs_buf_printf(&why, " change%s it", end - first_change > 1 ? "" : "s");
+		if (host_changed)
+			cs_buf_printf(&why, " change%s it", end - first_change > 1 ? "" : "s");
+		if (ho->owed_reboot) {
+			char date[11];
+			cs_time_date(date, ho->owed_reboot->since);
+			cs_buf_printf(&why, "%s it has not rebooted since changes of %s that wait for it (%s)",
+				      host_changed ? ";" : "", date, ho->owed_reboot->why);
+		}
 		a = &b->plan->actions[b->plan->n_actions - 1];
 		a->reason = cs_buf_detach(&why, NULL);
 	}

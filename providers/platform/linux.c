@@ -1,10 +1,12 @@
 /* Linux platform driver: `files` bindings (cert, key, chain, fullchain, pem
- * written atomically with mode and owner) and reload commands.
+ * written atomically with mode and owner), `script` bindings
+ * (linux_script.h) and reload commands.
  *
  * Every file is compared byte for byte with what certsync would write, so a
  * plan is clean exactly when the files are what the store holds. */
 #include "platform.h"
 #include "linux_batch.h"
+#include "linux_script.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -105,6 +107,8 @@ static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct c
 static bool observe_start(const struct cs_binding_cfg *b, struct cs_binding_obs *out)
 {
 	memset(out, 0, sizeof *out);
+	if (b->kind == CS_BIND_SCRIPT)
+		return false; /* nothing to read: the state folder remembers its runs */
 	if (b->kind != CS_BIND_FILES) {
 		out->error = cs_xasprintf("%s bindings on linux are not supported yet",
 					  cs_binding_kind_name(b->kind));
@@ -232,6 +236,8 @@ static void add_reason(struct cs_buf *reason, bool *first)
 static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs,
 		const struct cs_material *want, struct cs_buf *reason)
 {
+	if (b->kind == CS_BIND_SCRIPT)
+		return cs_script_diff(obs, want, reason);
 	bool first = true, changed = false;
 	for (size_t i = 0; i < obs->n_files; i++) {
 		const struct cs_file_obs *fo = &obs->files[i];
@@ -328,6 +334,9 @@ static int record(struct cs_transport *t, const char *path, struct cs_undo *undo
 static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
 		 const struct cs_material *want, struct cs_undo *undo, struct cs_err *err)
 {
+	/* A script's effect cannot be put back: nothing goes into undo. */
+	if (b->kind == CS_BIND_SCRIPT)
+		return cs_linux_script_run(t, b, want, err);
 	if (b->kind != CS_BIND_FILES)
 		return cs_err_set(err, -ENOTSUP, "%s bindings on linux are not supported yet",
 				  cs_binding_kind_name(b->kind));

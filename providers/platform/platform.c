@@ -58,6 +58,7 @@ void cs_binding_obs_free(struct cs_binding_obs *o)
 	if (!o)
 		return;
 	free(o->error);
+	free(o->script_ran);
 	for (size_t i = 0; i < o->n_files; i++) {
 		free(o->files[i].path);
 		cs_buf_free_secret(&o->files[i].content);
@@ -106,4 +107,19 @@ void cs_thumbprint(char out[41], X509 *cert)
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[40] = '\0';
+}
+
+int cs_script_diff(const struct cs_binding_obs *obs, const struct cs_material *want, struct cs_buf *reason)
+{
+	if (obs->script_ran && !strcmp(obs->script_ran, want->info.sha1))
+		return 0;
+	if (!obs->script_ran) {
+		cs_buf_printf(reason, "the script has not run for certificate %s", want->info.sha1);
+	} else {
+		char date[11];
+		cs_time_date(date, obs->script_ran_at);
+		cs_buf_printf(reason, "the script last ran for certificate %s (%s), not %s", obs->script_ran,
+			      date, want->info.sha1);
+	}
+	return 1;
 }

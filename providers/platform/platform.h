@@ -66,6 +66,10 @@ struct cs_binding_obs {
 	struct cs_file_obs *files;    /* files binding */
 	size_t n_files;
 	struct cs_win_obs win;        /* windows bindings */
+	/* script bindings: the thumbprint of the certificate the script last
+	 * ran for successfully, from the state folder (NULL: never), and when */
+	char *script_ran;
+	int64_t script_ran_at;
 };
 void cs_binding_obs_free(struct cs_binding_obs *o); /* members only; accepts NULL */
 
@@ -157,6 +161,9 @@ struct cs_platform_ops {
 	/* Reboot and wait until the host is back (boot time changed, transport
 	 * answers) or timeout seconds passed (-ETIMEDOUT). */
 	int (*reboot)(struct cs_transport *t, int64_t timeout, struct cs_err *err);
+	/* The host's last boot time as the driver reports it (NULL: unknown);
+	 * two different values mean the host rebooted in between. */
+	const char *(*host_boot)(const struct cs_host_state *st);
 	/* A line describing the state, for the digest of saved plans. */
 	void (*host_digest)(const struct cs_host_state *st, struct cs_buf *out);
 	void (*host_free)(struct cs_host_state *st); /* accepts NULL */
@@ -167,6 +174,11 @@ const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p);
 
 extern const struct cs_platform_ops cs_platform_linux;
 extern const struct cs_platform_ops cs_platform_windows;
+
+/* The diff of a script binding, the same on every platform: what a script
+ * configures cannot be read back, so it is due whenever it has not yet run
+ * successfully for the wanted certificate. */
+int cs_script_diff(const struct cs_binding_obs *obs, const struct cs_material *want, struct cs_buf *reason);
 
 /* SHA-1 thumbprint of a certificate as Windows shows it (40 upper-case hex). */
 void cs_thumbprint(char out[41], X509 *cert);

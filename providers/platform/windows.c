@@ -533,10 +533,7 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 			cs_buf_printf(reason, "RDP-Tcp uses %s, not %s", w->hash ? w->hash : "no certificate", thumb);
 		break;
 	case CS_BIND_SCRIPT:
-		/* What the script configures cannot be read back: it runs
-		 * whenever the certificate is new on the host. */
-		if (!in_store(w, thumb))
-			cs_buf_printf(reason, "certificate %s is new on this host: the script has not run for it", thumb);
+		cs_script_diff(obs, want, reason);
 		break;
 	default:
 		cs_buf_printf(reason, "%s bindings are not for windows hosts", cs_binding_kind_name(b->kind));
@@ -990,6 +987,11 @@ out:
 	return r;
 }
 
+static const char *host_boot(const struct cs_host_state *st)
+{
+	return st->boot;
+}
+
 static void host_digest(const struct cs_host_state *st, struct cs_buf *out)
 {
 	for (size_t i = 0; i < st->n_certs; i++)
@@ -1025,6 +1027,7 @@ const struct cs_platform_ops cs_platform_windows = {
 	.import_needed = import_needed,
 	.import = import,                 /* PFX over stdin, Import-PfxCertificate */
 	.reboot = reboot,
+	.host_boot = host_boot,
 	.host_digest = host_digest,
 	.host_free = host_free,
 };

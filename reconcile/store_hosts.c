@@ -1,0 +1,201 @@
+/* Per-host records in the state folder (see store_hosts.h). */
+#include "store_hosts.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "util.h"
+
+#define DIR_MODE 0700
+#define FILE_MODE 0600
+
+/* Host names come from the config but become folder names. */
+static int check_host(const char *host, struct cs_err *err)
+{
+	if (!host || !host[0] || strchr(host, '/') || !strcmp(host, ".") || !strcmp(host, ".."))
+		return cs_err_set(err, -EINVAL, "invalid host name \"%s\" for the state folder",
+				  host ? host : "");
+	return 0;
+}
+
+static char *owed_path(struct cs_store *st, const char *host)
+{
+	return cs_xasprintf("%s/hosts/%s/reboot-owed.json", cs_store_dir(st), host);
+}
+
+void cs_owed_reboot_free(struct cs_owed_reboot *r)
+{
+	if (!r)
+		return;
+	free(r->boot);
+	free(r->why);
+	memset(r, 0, sizeof *r);
+}
+
+int cs_store_reboot_owed_load(struct cs_owed_reboot *out, struct cs_store *st, const char *host,
+			      struct cs_err *err)
+{
+	memset(out, 0, sizeof *out);
+	int r = check_host(host, err);
+	if (r < 0)
+		return r;
+	char *path = owed_path(st, host);
+	struct cs_buf text = CS_BUF_INIT;
+	json_t *v = NULL;
+	if ((r = cs_file_read(&text, path, 1u << 16, err)) < 0)
+		goto out;
+	json_error_t je;
+	v = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &je);
+	const char *boot = json_string_value(json_object_get(v, "boot"));
+	const char *since = json_string_value(json_object_get(v, "since"));
+	const char *why = json_string_value(json_object_get(v, "why"));
+	if (!boot || !since || cs_time_parse(&out->since, since) < 0) {
+		r = cs_err_set(err, -EINVAL, "%s: not a reboot record (want {\"boot\", \"since\", \"why\"})", path);
+		goto out;
+	}
+	out->boot = cs_xstrdup(boot);
+	out->why = cs_xstrdup(why ? why : "");
+out:
+	json_decref(v);
+	cs_buf_free(&text);
+	free(path);
+	return r;
+}
+
+int cs_store_reboot_owed_save(struct cs_store *st, const char *host, const struct cs_owed_reboot *rec,
+			      struct cs_err *err)
+{
+	int r = check_host(host, err);
+	if (r < 0)
+		return r;
+	struct cs_owed_reboot old;
+	struct cs_err ignored = CS_ERR_INIT;
+	bool had_old = cs_store_reboot_owed_load(&old, st, host, &ignored) == 0;
+	cs_err_clear(&ignored);
+	char since[21];
+	cs_time_rfc3339(since, had_old ? old.since : rec->since);
+	json_t *v = json_pack("{s:s, s:s, s:s}", "boot", had_old ? old.boot : rec->boot, "since", since,
+			      "why", rec->why ? rec->why : "");
+	cs_owed_reboot_free(&old);
+	char *dir = cs_xasprintf("%s/hosts/%s", cs_store_dir(st), host);
+	char *path = owed_path(st, host);
+	char *text = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (!text)
+		r = cs_err_set(err, -ENOMEM, "out of memory");
+	else if ((r = cs_mkdir_p(dir, DIR_MODE, err)) == 0)
+		r = cs_file_write_atomic(path, text, strlen(text), FILE_MODE, (uid_t)-1, (gid_t)-1, err);
+	if (r < 0)
+		cs_err_prefix(err, "record that host %s owes a reboot", host);
+	free(text);
+	json_decref(v);
+	free(dir);
+	free(path);
+	return r;
+}
+
+int cs_store_reboot_owed_drop(struct cs_store *st, const char *host, struct cs_err *err)
+{
+	int r = check_host(host, err);
+	if (r < 0)
+		return r;
+	char *path = owed_path(st, host);
+	if (unlink(path) < 0 && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "remove %s", path);
+	free(path);
+	return r;
+}
+
+/* ---- scripts.json ---- */
+
+char *cs_script_key(const char *cert, const struct cs_bind_script *script)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	cs_buf_printf(&b, "%s: %s", cert, script->path);
+	for (size_t i = 0; i < script->n_args; i++)
+		cs_buf_printf(&b, " %s=%s", script->args[i].name, script->args[i].value);
+	return cs_buf_detach(&b, NULL);
+}
+
+static char *scripts_path(struct cs_store *st, const char *host)
+{
+	return cs_xasprintf("%s/hosts/%s/scripts.json", cs_store_dir(st), host);
+}
+
+/* The whole record as an object; an empty one when there is no file. */
+static int scripts_load(json_t **out, struct cs_store *st, const char *host, struct cs_err *err)
+{
+	*out = NULL;
+	char *path = scripts_path(st, host);
+	struct cs_buf text = CS_BUF_INIT;
+	int r = cs_file_read(&text, path, 1u << 22, err);
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		*out = json_object();
+		r = 0;
+	} else if (r == 0) {
+		json_error_t je;
+		*out = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &je);
+		if (!json_is_object(*out)) {
+			json_decref(*out);
+			*out = NULL;
+			r = cs_err_set(err, -EINVAL, "%s: not a script record (%s)", path, je.text);
+		}
+	}
+	cs_buf_free(&text);
+	free(path);
+	return r;
+}
+
+int cs_store_script_ran_load(char **thumbprint, int64_t *at, struct cs_store *st, const char *host,
+			     const char *key, struct cs_err *err)
+{
+	*thumbprint = NULL;
+	*at = 0;
+	json_t *all = NULL;
+	int r = check_host(host, err);
+	if (r == 0)
+		r = scripts_load(&all, st, host, err);
+	if (r < 0)
+		return r;
+	json_t *e = json_object_get(all, key);
+	const char *thumb = json_string_value(json_object_get(e, "thumbprint"));
+	const char *when = json_string_value(json_object_get(e, "at"));
+	if (!thumb) {
+		r = -ENOENT;
+	} else {
+		*thumbprint = cs_xstrdup(thumb);
+		if (when)
+			cs_time_parse(at, when);
+	}
+	json_decref(all);
+	return r;
+}
+
+int cs_store_script_ran_save(struct cs_store *st, const char *host, const char *key,
+			     const char *thumbprint, int64_t at, struct cs_err *err)
+{
+	json_t *all = NULL;
+	int r = check_host(host, err);
+	if (r == 0)
+		r = scripts_load(&all, st, host, err);
+	if (r < 0)
+		return r;
+	char when[21];
+	cs_time_rfc3339(when, at);
+	json_object_set_new(all, key, json_pack("{s:s, s:s}", "thumbprint", thumbprint, "at", when));
+	char *dir = cs_xasprintf("%s/hosts/%s", cs_store_dir(st), host);
+	char *path = scripts_path(st, host);
+	char *text = json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!text)
+		r = cs_err_set(err, -ENOMEM, "out of memory");
+	else if ((r = cs_mkdir_p(dir, DIR_MODE, err)) == 0)
+		r = cs_file_write_atomic(path, text, strlen(text), FILE_MODE, (uid_t)-1, (gid_t)-1, err);
+	free(text);
+	free(dir);
+	free(path);
+	json_decref(all);
+	return r;
+}

@@ -1,0 +1,50 @@
+/* Per-host records in the state folder (an addition to store.h):
+ *
+ *   STATE/hosts/NAME/             0700
+ *     reboot-owed.json            {"boot", "since", "why"}: changes went
+ *                                 through on host NAME but the reboot that
+ *                                 `reboot: after-change` asks for did not
+ *                                 happen (skipped because another change
+ *                                 failed, or it never came back).
+ *     scripts.json                {KEY: {"thumbprint", "at"}}: the
+ *                                 certificate each `script` binding last
+ *                                 ran for successfully (what a script
+ *                                 configures cannot be read back).
+ *
+ * A record only says "this host owes a reboot since it last booted at
+ * `boot`"; once the host reports another boot time, the debt is paid,
+ * whoever rebooted it. */
+#ifndef CS_STORE_HOSTS_H
+#define CS_STORE_HOSTS_H
+
+#include <stdint.h>
+#include "config.h"
+#include "err.h"
+#include "store.h"
+
+struct cs_owed_reboot {
+	char *boot;      /* the host's boot time when the changes were made, as its driver reports it */
+	int64_t since;   /* when the record was written */
+	char *why;       /* which changes wait for the reboot and why it did not happen */
+};
+void cs_owed_reboot_free(struct cs_owed_reboot *r); /* members only; accepts NULL */
+
+int cs_store_reboot_owed_load(struct cs_owed_reboot *out, struct cs_store *st, const char *host,
+			      struct cs_err *err); /* -ENOENT */
+/* Keep an existing record's boot and since (the first unpaid change counts);
+ * replace only its why. */
+int cs_store_reboot_owed_save(struct cs_store *st, const char *host, const struct cs_owed_reboot *r,
+			      struct cs_err *err);
+int cs_store_reboot_owed_drop(struct cs_store *st, const char *host, struct cs_err *err);
+
+/* The record key of a script binding of certificate cert: the certificate,
+ * the script and its arguments, so a changed argument runs it again. */
+char *cs_script_key(const char *cert, const struct cs_bind_script *script);
+/* The thumbprint (SHA-1, upper-case hex) the script last succeeded for and
+ * when; -ENOENT when it never did (as far as this state folder knows). */
+int cs_store_script_ran_load(char **thumbprint, int64_t *at, struct cs_store *st, const char *host,
+			     const char *key, struct cs_err *err);
+int cs_store_script_ran_save(struct cs_store *st, const char *host, const char *key,
+			     const char *thumbprint, int64_t at, struct cs_err *err);
+
+#endif
