@@ -11,6 +11,7 @@
 
 #define DIR_MODE 0700
 #define FILE_MODE 0600
+#define MAX_RECORD (1u << 22)
 
 /* Host names come from the config but become folder names. */
 static int check_host(const char *host, struct cs_err *err)
@@ -21,10 +22,54 @@ static int check_host(const char *host, struct cs_err *err)
 	return 0;
 }
 
-static char *owed_path(struct cs_store *st, const char *host)
+static char *host_file(struct cs_store *st, const char *host, const char *file)
 {
-	return cs_xasprintf("%s/hosts/%s/reboot-owed.json", cs_store_dir(st), host);
+	return cs_xasprintf("%s/hosts/%s/%s", cs_store_dir(st), host, file);
 }
+
+/* STATE/hosts/HOST/FILE as a JSON object; -ENOENT when there is none. */
+static int load_record(json_t **out, struct cs_store *st, const char *host, const char *file, struct cs_err *err)
+{
+	*out = NULL;
+	int r = check_host(host, err);
+	if (r < 0)
+		return r;
+	char *path = host_file(st, host, file);
+	struct cs_buf text = CS_BUF_INIT;
+	if ((r = cs_file_read(&text, path, MAX_RECORD, err)) == 0) {
+		json_error_t je;
+		*out = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &je);
+		if (!json_is_object(*out)) {
+			json_decref(*out);
+			*out = NULL;
+			r = cs_err_set(err, -EINVAL, "%s: not a JSON object (%s)", path, je.text);
+		}
+	}
+	cs_buf_free(&text);
+	free(path);
+	return r;
+}
+
+/* Replace STATE/hosts/HOST/FILE atomically with obj. */
+static int save_record(struct cs_store *st, const char *host, const char *file, json_t *obj, struct cs_err *err)
+{
+	int r = check_host(host, err);
+	if (r < 0)
+		return r;
+	char *dir = cs_xasprintf("%s/hosts/%s", cs_store_dir(st), host);
+	char *path = host_file(st, host, file);
+	char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (!text)
+		r = cs_err_set(err, -ENOMEM, "write %s: out of memory", path);
+	else if ((r = cs_mkdir_p(dir, DIR_MODE, err)) == 0)
+		r = cs_file_write_atomic(path, text, strlen(text), FILE_MODE, (uid_t)-1, (gid_t)-1, err);
+	free(text);
+	free(dir);
+	free(path);
+	return r;
+}
+
+/* ---- reboot-owed.json ---- */
 
 void cs_owed_reboot_free(struct cs_owed_reboot *r)
 {
@@ -39,38 +84,28 @@ int cs_store_reboot_owed_load(struct cs_owed_reboot *out, struct cs_store *st, c
 			      struct cs_err *err)
 {
 	memset(out, 0, sizeof *out);
-	int r = check_host(host, err);
+	json_t *v = NULL;
+	int r = load_record(&v, st, host, "reboot-owed.json", err);
 	if (r < 0)
 		return r;
-	char *path = owed_path(st, host);
-	struct cs_buf text = CS_BUF_INIT;
-	json_t *v = NULL;
-	if ((r = cs_file_read(&text, path, 1u << 16, err)) < 0)
-		goto out;
-	json_error_t je;
-	v = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &je);
 	const char *boot = json_string_value(json_object_get(v, "boot"));
 	const char *since = json_string_value(json_object_get(v, "since"));
 	const char *why = json_string_value(json_object_get(v, "why"));
 	if (!boot || !since || cs_time_parse(&out->since, since) < 0) {
+		char *path = host_file(st, host, "reboot-owed.json");
 		r = cs_err_set(err, -EINVAL, "%s: not a reboot record (want {\"boot\", \"since\", \"why\"})", path);
-		goto out;
+		free(path);
+	} else {
+		out->boot = cs_xstrdup(boot);
+		out->why = cs_xstrdup(why ? why : "");
 	}
-	out->boot = cs_xstrdup(boot);
-	out->why = cs_xstrdup(why ? why : "");
-out:
 	json_decref(v);
-	cs_buf_free(&text);
-	free(path);
 	return r;
 }
 
 int cs_store_reboot_owed_save(struct cs_store *st, const char *host, const struct cs_owed_reboot *rec,
 			      struct cs_err *err)
 {
-	int r = check_host(host, err);
-	if (r < 0)
-		return r;
 	struct cs_owed_reboot old;
 	struct cs_err ignored = CS_ERR_INIT;
 	bool had_old = cs_store_reboot_owed_load(&old, st, host, &ignored) == 0;
@@ -80,19 +115,10 @@ int cs_store_reboot_owed_save(struct cs_store *st, const char *host, const struc
 	json_t *v = json_pack("{s:s, s:s, s:s}", "boot", had_old ? old.boot : rec->boot, "since", since,
 			      "why", rec->why ? rec->why : "");
 	cs_owed_reboot_free(&old);
-	char *dir = cs_xasprintf("%s/hosts/%s", cs_store_dir(st), host);
-	char *path = owed_path(st, host);
-	char *text = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	if (!text)
-		r = cs_err_set(err, -ENOMEM, "out of memory");
-	else if ((r = cs_mkdir_p(dir, DIR_MODE, err)) == 0)
-		r = cs_file_write_atomic(path, text, strlen(text), FILE_MODE, (uid_t)-1, (gid_t)-1, err);
+	int r = save_record(st, host, "reboot-owed.json", v, err);
 	if (r < 0)
 		cs_err_prefix(err, "record that host %s owes a reboot", host);
-	free(text);
 	json_decref(v);
-	free(dir);
-	free(path);
 	return r;
 }
 
@@ -101,7 +127,7 @@ int cs_store_reboot_owed_drop(struct cs_store *st, const char *host, struct cs_e
 	int r = check_host(host, err);
 	if (r < 0)
 		return r;
-	char *path = owed_path(st, host);
+	char *path = host_file(st, host, "reboot-owed.json");
 	if (unlink(path) < 0 && errno != ENOENT)
 		r = cs_err_errno(err, -errno, "remove %s", path);
 	free(path);
@@ -119,45 +145,13 @@ char *cs_script_key(const char *cert, const struct cs_bind_script *script)
 	return cs_buf_detach(&b, NULL);
 }
 
-static char *scripts_path(struct cs_store *st, const char *host)
-{
-	return cs_xasprintf("%s/hosts/%s/scripts.json", cs_store_dir(st), host);
-}
-
-/* The whole record as an object; an empty one when there is no file. */
-static int scripts_load(json_t **out, struct cs_store *st, const char *host, struct cs_err *err)
-{
-	*out = NULL;
-	char *path = scripts_path(st, host);
-	struct cs_buf text = CS_BUF_INIT;
-	int r = cs_file_read(&text, path, 1u << 22, err);
-	if (r == -ENOENT) {
-		cs_err_clear(err);
-		*out = json_object();
-		r = 0;
-	} else if (r == 0) {
-		json_error_t je;
-		*out = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &je);
-		if (!json_is_object(*out)) {
-			json_decref(*out);
-			*out = NULL;
-			r = cs_err_set(err, -EINVAL, "%s: not a script record (%s)", path, je.text);
-		}
-	}
-	cs_buf_free(&text);
-	free(path);
-	return r;
-}
-
 int cs_store_script_ran_load(char **thumbprint, int64_t *at, struct cs_store *st, const char *host,
 			     const char *key, struct cs_err *err)
 {
 	*thumbprint = NULL;
 	*at = 0;
 	json_t *all = NULL;
-	int r = check_host(host, err);
-	if (r == 0)
-		r = scripts_load(&all, st, host, err);
+	int r = load_record(&all, st, host, "scripts.json", err);
 	if (r < 0)
 		return r;
 	json_t *e = json_object_get(all, key);
@@ -178,24 +172,18 @@ int cs_store_script_ran_save(struct cs_store *st, const char *host, const char *
 			     const char *thumbprint, int64_t at, struct cs_err *err)
 {
 	json_t *all = NULL;
-	int r = check_host(host, err);
-	if (r == 0)
-		r = scripts_load(&all, st, host, err);
+	int r = load_record(&all, st, host, "scripts.json", err);
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		all = json_object();
+		r = 0;
+	}
 	if (r < 0)
 		return r;
 	char when[21];
 	cs_time_rfc3339(when, at);
 	json_object_set_new(all, key, json_pack("{s:s, s:s}", "thumbprint", thumbprint, "at", when));
-	char *dir = cs_xasprintf("%s/hosts/%s", cs_store_dir(st), host);
-	char *path = scripts_path(st, host);
-	char *text = json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (!text)
-		r = cs_err_set(err, -ENOMEM, "out of memory");
-	else if ((r = cs_mkdir_p(dir, DIR_MODE, err)) == 0)
-		r = cs_file_write_atomic(path, text, strlen(text), FILE_MODE, (uid_t)-1, (gid_t)-1, err);
-	free(text);
-	free(dir);
-	free(path);
+	r = save_record(st, host, "scripts.json", all, err);
 	json_decref(all);
 	return r;
 }
