@@ -505,7 +505,8 @@ int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_
 	struct cs_plan *plan = cs_xcalloc(1, sizeof *plan);
 	memcpy(plan->config_sha256, obs->config_sha256, sizeof plan->config_sha256);
 	memcpy(plan->state_sha256, obs->state_sha256, sizeof plan->state_sha256);
-	plan->config_path = cs_xstrdup(cfg->path);
+	/* Absolute, so that `apply PLAN` finds the config from any folder. */
+	plan->config_path = cs_path_join(cfg->dir, cs_path_basename(cfg->path));
 	struct builder b = {
 		.plan = plan,
 		.obs = obs,
