@@ -44,10 +44,15 @@ int main(int argc, char **argv)
 	const char *name = argv[1];
 	if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
 		const struct cs_cmd *c = argc > 2 ? find(argv[2]) : NULL;
-		if (c)
+		if (c) {
 			printf("usage: certsync %s %s\n\n%s\n", c->name, c->usage, c->summary);
-		else
+		} else if (argc > 2 && strcmp(argv[2], "help") && strcmp(argv[2], "version")) {
+			fprintf(stderr, "certsync: unknown command \"%s\"\n\n", argv[2]);
+			usage(stderr);
+			return 1;
+		} else {
 			usage(stdout);
+		}
 		return 0;
 	}
 	if (!strcmp(name, "version") || !strcmp(name, "--version")) {

@@ -24,6 +24,10 @@ expect_contains "$OUT" 'bad.yaml:8:19: '
 expect_exit 1 "$CERTSYNC" plan -c bad.yaml
 expect_exit 1 "$CERTSYNC" frobnicate
 expect_contains "$OUT" 'unknown command'
+expect_exit 1 "$CERTSYNC" help frobnicate
+expect_contains "$OUT" 'unknown command "frobnicate"'
+expect_exit 0 "$CERTSYNC" help plan
+expect_contains "$OUT" 'usage: certsync plan'
 expect_exit 0 "$CERTSYNC" validate -c "$(dirname "$0")/../../examples/iis-exchange-isa/certsync.yaml"
 expect_exit 0 "$CERTSYNC" validate -c "$(dirname "$0")/../../examples/local/certsync.yaml"
 expect_exit 1 "$CERTSYNC" plan -c "$(dirname "$0")/../../examples/local/certsync.yaml" --target host=nosuch
