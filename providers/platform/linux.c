@@ -340,10 +340,18 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
 		int r = record(t, path, undo, err);
 		if (r < 0)
 			return r;
+		/* Owner and group not declared: "unchanged" means the replacement
+		 * keeps the previous file's, not the writer's. */
+		const struct cs_undo_file *prev = &undo->files[undo->n_files - 1];
+		struct cs_file_attrs fa = attrs;
+		if (prev->existed && !fa.owner)
+			fa.owner = prev->owner;
+		if (prev->existed && !fa.group)
+			fa.group = prev->group;
 		struct cs_buf content = CS_BUF_INIT;
 		r = wanted_content(&content, roles[i].role, want);
 		if (r == 0)
-			r = t->ops->write_file(t, path, content.data, content.len, &attrs, err);
+			r = t->ops->write_file(t, path, content.data, content.len, &fa, err);
 		cs_buf_free_secret(&content);
 		if (r < 0)
 			return cs_err_prefix(err, "write %s", roles[i].role);

@@ -59,6 +59,17 @@ expect_contains "$OUT" 'cert .*/out/web.crt differs from the current certificate
 expect_exit 0 "$CERTSYNC" apply --yes
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
+# No owner or group declared: rewriting a file keeps its owner and group
+# ("unchanged"), whoever runs certsync.
+if [ "$(id -u)" = 0 ]; then
+	chown nobody:nogroup out/web.key
+	cp pki/ca.crt out/web.crt
+	expect_exit 0 "$CERTSYNC" apply --yes
+	[ "$(stat -c %U:%G out/web.key)" = nobody:nogroup ] && ok "rewritten key keeps its owner and group" \
+		|| not_ok "rewritten key keeps its owner and group" "$(stat -c %U:%G out/web.key)"
+	chown root:root out/web.key
+fi
+
 # A state folder others can read is refused.
 chmod 755 .certsync
 expect_exit 1 "$CERTSYNC" plan
