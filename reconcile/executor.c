@@ -163,8 +163,13 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		if ((r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err)) < 0)
 			goto out;
 		char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
-		*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in the inbox",
-				       where ? where : "the requests folder");
+		if (c->issuer->kind == CS_ISSUER_MANUAL)
+			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s/ "
+					       "as %s.pem (or .crt, .cer, .der, .p7b)", where ? where : "the requests folder",
+					       c->issuer->manual.inbox, cert->name);
+		else
+			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in the inbox",
+					       where ? where : "the requests folder");
 		free(where);
 		r = 1; /* waiting */
 		goto out;
