@@ -35,6 +35,8 @@ static void render(const struct cs_ui *ui, json_t *report)
 		if (json_object_get(c, "serial"))
 			fprintf(ui->f, "  serial %s, expires %s (%lld days left)\n", str(c, "serial"),
 				str(c, "not_after"), (long long)json_integer_value(json_object_get(c, "days_left")));
+		if (json_object_get(c, "renewal"))
+			fprintf(ui->f, "  renewal due because %s\n", str(c, "renewal"));
 		if (json_object_get(c, "error"))
 			fprintf(ui->f, "  error: %s\n", str(c, "error"));
 		json_t *p = json_object_get(c, "pending");

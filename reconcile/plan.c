@@ -143,6 +143,15 @@ static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, c
 	}
 }
 
+char *cs_plan_renewal_reason(const struct cs_observed *obs, const struct cs_cert_obs *c)
+{
+	struct cs_buf why = CS_BUF_INIT;
+	renewal_reasons(&why, obs, c);
+	char *s = why.len ? cs_xstrdup(why.data) : NULL;
+	cs_buf_free(&why);
+	return s;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

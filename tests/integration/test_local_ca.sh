@@ -70,6 +70,13 @@ if [ "$(id -u)" = 0 ]; then
 	chown root:root out/web.key
 fi
 
+# Names changed in the config: status says a renewal is due, and why.
+sed -i 's/www.web.test\]/www.web.test, api.web.test]/' certsync.yaml
+expect_exit 0 "$CERTSYNC" status
+expect_contains "$OUT" 'web \(web.test, issuer lab\): renewal due'
+expect_contains "$OUT" 'renewal due because names changed: add api.web.test'
+sed -i 's/, api.web.test\]/]/' certsync.yaml
+
 # A state folder others can read is refused.
 chmod 755 .certsync
 expect_exit 1 "$CERTSYNC" plan
