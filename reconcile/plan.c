@@ -376,8 +376,12 @@ static void plan_host(struct builder *b, size_t h)
 	if (!ho->selected)
 		return;
 	if (ho->error) {
+		/* Transport errors usually name the host already. */
+		size_t n = strlen(ho->cfg->name);
+		bool named = !strncmp(ho->error, "host ", 5) && !strncmp(ho->error + 5, ho->cfg->name, n) &&
+			     (ho->error[5 + n] == ' ' || ho->error[5 + n] == ':');
 		add_notice(b, CS_NOTICE_ERROR, NULL, ho->cfg->name,
-			   cs_xasprintf("host %s: %s", ho->cfg->name, ho->error));
+			   named ? cs_xstrdup(ho->error) : cs_xasprintf("host %s: %s", ho->cfg->name, ho->error));
 		return;
 	}
 	size_t first_change = b->plan->n_actions;

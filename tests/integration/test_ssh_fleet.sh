@@ -44,7 +44,8 @@ cd "$d"
 
 expect_exit 0 "$CERTSYNC" validate
 expect_exit 1 "$CERTSYNC" apply --yes
-expect_contains "$OUT" "host web4: .*127.0.0.1:$down.*(refused|Connection refused)"
+expect_contains "$OUT" "host web4 \(127.0.0.1:$down\).*(refused|Connection refused)"
+grep -q "host web4: host web4" <<<"$OUT" && not_ok "the host is named once" || ok "the host is named once"
 expect_contains "$OUT" 'Apply finished with errors: 7 done, 0 failed, 0 skipped; 1 part could not be planned'
 for h in web1 web2 web3; do
 	f=$TEST_TMP/$h-etc
