@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cmd.h"
 #include "reconcile/executor.h"
+#include "reconcile/util.h"
 
 #define OPT_YES 3001
 
@@ -93,6 +95,19 @@ static int run(int argc, char **argv)
 		/* The saved plan names its config; -c may still point elsewhere. */
 		if (!common.config && saved->config_path)
 			common.config = saved->config_path;
+		/* ... and the --target selection it was made with. */
+		if (common.target.n_hosts || common.target.n_certs) {
+			status = cs_cli_error("apply %s: a saved plan keeps the --target selection it was made "
+					      "with; leave out --target", plan_path);
+			goto out;
+		}
+		for (size_t i = 0; i < saved->target.n_hosts + saved->target.n_certs; i++) {
+			bool host = i < saved->target.n_hosts;
+			char *sel = cs_xasprintf("%s=%s", host ? "host" : "cert",
+						 host ? saved->target.hosts[i] : saved->target.certs[i - saved->target.n_hosts]);
+			cs_common_option(&common, CS_OPT_TARGET, sel);
+			free(sel);
+		}
 	}
 	if ((status = cs_cli_open(&s, &common, true)))
 		goto out;

@@ -143,6 +143,22 @@ static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, c
 	}
 }
 
+static void strv_copy(char ***out, size_t *n_out, char *const *v, size_t n)
+{
+	*out = n ? cs_xcalloc(n, sizeof **out) : NULL;
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = cs_xstrdup(v[i]);
+	*n_out = n;
+}
+
+void cs_plan_set_target(struct cs_plan *plan, const struct cs_target *target)
+{
+	cs_strv_free(plan->target.hosts, plan->target.n_hosts);
+	cs_strv_free(plan->target.certs, plan->target.n_certs);
+	strv_copy(&plan->target.hosts, &plan->target.n_hosts, target->hosts, target->n_hosts);
+	strv_copy(&plan->target.certs, &plan->target.n_certs, target->certs, target->n_certs);
+}
+
 char *cs_plan_renewal_reason(const struct cs_observed *obs, const struct cs_cert_obs *c)
 {
 	struct cs_buf why = CS_BUF_INIT;
@@ -571,6 +587,8 @@ void cs_plan_free(struct cs_plan *plan)
 	}
 	free(plan->notices);
 	free(plan->config_path);
+	cs_strv_free(plan->target.hosts, plan->target.n_hosts);
+	cs_strv_free(plan->target.certs, plan->target.n_certs);
 	free(plan);
 }
 
