@@ -284,12 +284,17 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 			free(text);
 			all_ok = false;
 		} else {
-			struct cs_buf what = CS_BUF_INIT;
+			/* Files that were there are put back; new ones are removed. */
+			struct cs_buf what = CS_BUF_INIT, gone = CS_BUF_INIT;
 			for (size_t f = 0; f < u->n_files; f++)
-				cs_buf_printf(&what, "%s%s", f ? ", " : "", u->files[f].path);
+				cs_buf_printf(u->files[f].existed ? &what : &gone, "%s%s",
+					      (u->files[f].existed ? what.len : gone.len) ? ", " : "", u->files[f].path);
 			for (size_t f = 0; f < u->n_binds; f++)
 				cs_buf_printf(&what, "%s%s", what.len ? ", " : "", u->binds[f].what);
-			char *text = cs_xasprintf("put back %s (#%d %s)", what.data, b->id, b->cert);
+			char *text = cs_xasprintf("%s%s%s%s%s (#%d %s)", what.len ? "put back " : "",
+						  what.len ? what.data : "", what.len && gone.len ? "; " : "",
+						  gone.len ? "removed " : "", gone.len ? gone.data : "", b->id, b->cert);
+			cs_buf_free(&gone);
 			report(x, cause, CS_EV_ROLLBACK, text);
 			free(text);
 			cs_buf_free(&what);

@@ -47,4 +47,11 @@ touch healthy
 expect_exit 0 "$CERTSYNC" apply --yes
 expect_contains "$(openssl x509 -in out/web.crt -noout -ext subjectAltName)" 'api.web.test'
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
+# A new file whose reload fails is removed again, and the rollback says so.
+sed -i 's#fullchain: out/web-full.pem,#fullchain: out/web-full.pem, chain: out/web-chain.pem,#' certsync.yaml
+rm healthy
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" 'rollback .*put back .*out/web.crt.*; removed .*out/web-chain.pem'
+[ ! -e out/web-chain.pem ] && ok "new file removed on rollback" || not_ok "new file removed on rollback"
 done_testing
