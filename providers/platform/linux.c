@@ -100,6 +100,38 @@ static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct c
 	return 0;
 }
 
+/* A missing file whose folder is missing too can not be written (certsync
+ * does not create folders: they are the service's setup): say so in the
+ * plan rather than fail halfway through an apply.  One stat per folder,
+ * only for missing files. */
+static int check_folders(struct cs_transport *t, struct cs_binding_obs *out, struct cs_err *err)
+{
+	char *checked = NULL;
+	int r = 0;
+	for (size_t i = 0; i < out->n_files && !out->error && r == 0; i++) {
+		const struct cs_file_obs *fo = &out->files[i];
+		if (fo->exists)
+			continue;
+		char *dir = cs_path_dirname(fo->path);
+		if (!checked || strcmp(checked, dir)) {
+			struct cs_file_stat st = { 0 };
+			r = t->ops->stat(t, dir, &st, err);
+			if (r < 0)
+				cs_err_prefix(err, "stat %s", dir);
+			else if (!st.exists)
+				out->error = cs_xasprintf("folder %s does not exist (certsync writes files into "
+							  "existing folders only: create it first)", dir);
+			cs_file_stat_free(&st);
+			free(checked);
+			checked = dir;
+		} else {
+			free(dir);
+		}
+	}
+	free(checked);
+	return r;
+}
+
 /* Start out for a files binding, or say why the binding can not be
  * observed here (false: out->error set, nothing to read). */
 static bool observe_start(const struct cs_binding_cfg *b, struct cs_binding_obs *out)
@@ -129,7 +161,7 @@ static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return check_folders(t, out, err);
 }
 
 /* Every file of a host's bindings in one run() (linux_batch.h).  Files the
@@ -189,6 +221,8 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 			}
 			k++;
 		}
+		if (r == 0)
+			r = check_folders(t, out, err);
 	}
 	for (k = 0; k < n_paths; k++) {
 		free(batch[k].owner);

@@ -77,6 +77,14 @@ expect_contains "$OUT" 'web \(web.test, issuer lab\): renewal due'
 expect_contains "$OUT" 'renewal due because names changed: add api.web.test'
 sed -i 's/, api.web.test\]/]/' certsync.yaml
 
+# A binding into a folder that does not exist: plan says so (certsync does
+# not create folders), it does not wait for apply to fail.
+sed -i 's#fullchain: out/web-full.pem,#fullchain: out/web-full.pem, chain: nowhere/web-chain.pem,#' certsync.yaml
+expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" "error \\(web\\): web → here files: folder $PWD/nowhere does not exist"
+sed -i 's# chain: nowhere/web-chain.pem,##' certsync.yaml
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
 # A state folder others can read is refused.
 chmod 755 .certsync
 expect_exit 1 "$CERTSYNC" plan
