@@ -70,6 +70,11 @@ if [ "$(id -u)" = 0 ]; then
 	chown root:root out/web.key
 fi
 
+# Past the expiry (clock pinned): status says how long ago, not "-N days left".
+CERTSYNC_NOW=$(( $(date +%s) + 100 * 86400 )) expect_exit 0 "$CERTSYNC" status
+expect_contains "$OUT" 'web \(web.test, issuer lab\): expired'
+expect_contains "$OUT" 'expired [0-9TZ:-]+ \([0-9]+ days? ago\)'
+
 # Names changed in the config: status says a renewal is due, and why.
 sed -i 's/www.web.test\]/www.web.test, api.web.test]/' certsync.yaml
 expect_exit 0 "$CERTSYNC" status
