@@ -24,6 +24,7 @@ expect_exit 0 openssl req -in requests/web.csr -noout -verify
 
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 expect_contains "$OUT" "waiting for the CA: .*put the reply in $d/inbox/ as web.pem"
+expect_contains "$OUT" 'No changes. .*but for what waits for a CA'
 
 # A reply that answers another request: refused, nothing installed.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key \
