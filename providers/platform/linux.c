@@ -104,23 +104,22 @@ static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct c
  * does not create folders: they are the service's setup): say so in the
  * plan rather than fail halfway through an apply.  One stat per folder,
  * only for missing files. */
-static int check_folders(struct cs_transport *t, struct cs_binding_obs *out, struct cs_err *err)
+static void check_folders(struct cs_transport *t, struct cs_binding_obs *out)
 {
 	char *checked = NULL;
-	int r = 0;
-	for (size_t i = 0; i < out->n_files && !out->error && r == 0; i++) {
+	for (size_t i = 0; i < out->n_files && !out->error; i++) {
 		const struct cs_file_obs *fo = &out->files[i];
 		if (fo->exists)
 			continue;
 		char *dir = cs_path_dirname(fo->path);
 		if (!checked || strcmp(checked, dir)) {
 			struct cs_file_stat st = { 0 };
-			r = t->ops->stat(t, dir, &st, err);
-			if (r < 0)
-				cs_err_prefix(err, "stat %s", dir);
-			else if (!st.exists)
+			struct cs_err serr = CS_ERR_INIT;
+			/* A folder that can not be looked at is left to apply. */
+			if (t->ops->stat(t, dir, &st, &serr) == 0 && !st.exists)
 				out->error = cs_xasprintf("folder %s does not exist (certsync writes files into "
 							  "existing folders only: create it first)", dir);
+			cs_err_clear(&serr);
 			cs_file_stat_free(&st);
 			free(checked);
 			checked = dir;
@@ -129,7 +128,6 @@ static int check_folders(struct cs_transport *t, struct cs_binding_obs *out, str
 		}
 	}
 	free(checked);
-	return r;
 }
 
 /* Start out for a files binding, or say why the binding can not be
@@ -161,7 +159,8 @@ static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
 		if (r < 0)
 			return r;
 	}
-	return check_folders(t, out, err);
+	check_folders(t, out);
+	return 0;
 }
 
 /* Every file of a host's bindings in one run() (linux_batch.h).  Files the
@@ -222,7 +221,7 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 			k++;
 		}
 		if (r == 0)
-			r = check_folders(t, out, err);
+			check_folders(t, out);
 	}
 	for (k = 0; k < n_paths; k++) {
 		free(batch[k].owner);
