@@ -90,4 +90,15 @@ sed -i "s|port: ${SSHD_PORT[web3]}, \\(.*\\), become: sudo|port: ${SSHD_PORT[web
 rm "$TEST_TMP/web3-etc/site.pem"
 expect_exit 1 "$CERTSYNC" apply --yes --target host=web3
 expect_contains "$OUT" "web3.*$TEST_TMP/web3-etc.*(ermission denied|not permitted)"
+
+# A binding into a folder that does not exist on web1: plan says so.
+cat >>certsync.yaml <<YAML
+  extra:
+    common_name: extra.test
+    issuer: lab
+    bindings:
+      - { host: web1, files: { cert: $TEST_TMP/web1-nowhere/extra.pem } }
+YAML
+expect_exit 1 "$CERTSYNC" plan --target host=web1
+expect_contains "$OUT" "error \\(extra\\): extra → web1 files: folder $TEST_TMP/web1-nowhere does not exist"
 done_testing
