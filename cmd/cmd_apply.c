@@ -2,11 +2,14 @@
  * matching what is observed), then report what happened. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cmd.h"
 #include "reconcile/executor.h"
+#include "reconcile/util.h"
 
 #define OPT_YES 3001
 
@@ -44,6 +47,39 @@ static void on_event(void *ctx, const struct cs_event *ev)
 		break;
 	}
 	fflush(ui->f);
+}
+
+/* An interrupt in the middle of an apply would leave files written without
+ * their reload, check or rollback, and the next plan would see nothing to do.
+ * So the first SIGINT/SIGTERM/SIGHUP only says so and apply goes on to the
+ * end (a reload the same Ctrl-C killed counts as failed and is rolled back);
+ * a second one stops at once. */
+static volatile sig_atomic_t interrupts;
+
+static void on_interrupt(int sig)
+{
+	if (interrupts++) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	static const char msg[] = "\ncertsync: interrupted: apply goes on to the end so that no changed "
+				  "binding is left without its reload, check or rollback; interrupt again to "
+				  "stop at once (unsafe)\n";
+	ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+	(void)n;
+}
+
+static void catch_interrupts(bool on)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on ? on_interrupt : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 static bool confirm(size_t n)
@@ -93,6 +129,19 @@ static int run(int argc, char **argv)
 		/* The saved plan names its config; -c may still point elsewhere. */
 		if (!common.config && saved->config_path)
 			common.config = saved->config_path;
+		/* ... and the --target selection it was made with. */
+		if (common.target.n_hosts || common.target.n_certs) {
+			status = cs_cli_error("apply %s: a saved plan keeps the --target selection it was made "
+					      "with; leave out --target", plan_path);
+			goto out;
+		}
+		for (size_t i = 0; i < saved->target.n_hosts + saved->target.n_certs; i++) {
+			bool host = i < saved->target.n_hosts;
+			char *sel = cs_xasprintf("%s=%s", host ? "host" : "cert",
+						 host ? saved->target.hosts[i] : saved->target.certs[i - saved->target.n_hosts]);
+			cs_common_option(&common, CS_OPT_TARGET, sel);
+			free(sel);
+		}
 	}
 	if ((status = cs_cli_open(&s, &common, true)))
 		goto out;
@@ -135,7 +184,9 @@ static int run(int argc, char **argv)
 	}
 	printf("\n");
 	struct cs_exec_summary sum;
+	catch_interrupts(true);
 	int r = cs_execute(&sum, plan, s.obs, on_event, &ui);
+	catch_interrupts(false);
 	printf("\n%sApply %s:%s %zu done, %zu failed, %zu skipped", cs_ui_color(&ui, "bold"),
 	       r < 0 ? "finished with failures" : plan->n_errors ? "finished with errors" : "complete",
 	       cs_ui_color(&ui, "reset"), sum.done,

@@ -43,6 +43,7 @@ static int run(int argc, char **argv)
 		status = cs_cli_error("%s", cs_err_msg(&err));
 		goto out;
 	}
+	cs_plan_set_target(plan, &common.target);
 	if (json) {
 		json_t *j = cs_plan_to_json(plan);
 		cs_print_json(j, stdout);

@@ -32,9 +32,17 @@ static void render(const struct cs_ui *ui, json_t *report)
 		const char *state = str(c, "state");
 		fprintf(ui->f, "%s%s%s (%s, issuer %s): %s%s%s\n", cs_ui_color(ui, "bold"), str(c, "name"), reset,
 			str(c, "common_name"), str(c, "issuer"), cs_ui_color(ui, state_color(state)), state, reset);
-		if (json_object_get(c, "serial"))
-			fprintf(ui->f, "  serial %s, expires %s (%lld days left)\n", str(c, "serial"),
-				str(c, "not_after"), (long long)json_integer_value(json_object_get(c, "days_left")));
+		if (json_object_get(c, "serial")) {
+			long long left = (long long)json_integer_value(json_object_get(c, "days_left"));
+			if (left < 0)
+				fprintf(ui->f, "  serial %s, expired %s (%lld day%s ago)\n", str(c, "serial"),
+					str(c, "not_after"), -left, left == -1 ? "" : "s");
+			else
+				fprintf(ui->f, "  serial %s, expires %s (%lld day%s left)\n", str(c, "serial"),
+					str(c, "not_after"), left, left == 1 ? "" : "s");
+		}
+		if (json_object_get(c, "renewal"))
+			fprintf(ui->f, "  renewal due because %s\n", str(c, "renewal"));
 		if (json_object_get(c, "error"))
 			fprintf(ui->f, "  error: %s\n", str(c, "error"));
 		json_t *p = json_object_get(c, "pending");

@@ -1,7 +1,9 @@
 /* certsync: entry point and command table. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cmd.h"
+#include "reconcile/util.h"
 
 #define CERTSYNC_VERSION "0.1.0"
 
@@ -44,10 +46,15 @@ int main(int argc, char **argv)
 	const char *name = argv[1];
 	if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
 		const struct cs_cmd *c = argc > 2 ? find(argv[2]) : NULL;
-		if (c)
+		if (c) {
 			printf("usage: certsync %s %s\n\n%s\n", c->name, c->usage, c->summary);
-		else
+		} else if (argc > 2 && strcmp(argv[2], "help") && strcmp(argv[2], "version")) {
+			fprintf(stderr, "certsync: unknown command \"%s\"\n\n", argv[2]);
+			usage(stderr);
+			return 1;
+		} else {
 			usage(stdout);
+		}
 		return 0;
 	}
 	if (!strcmp(name, "version") || !strcmp(name, "--version")) {
@@ -58,6 +65,11 @@ int main(int argc, char **argv)
 	if (!c) {
 		fprintf(stderr, "certsync: unknown command \"%s\"\n\n", name);
 		usage(stderr);
+		return 1;
+	}
+	if (!cs_now_pin_valid()) {
+		fprintf(stderr, "certsync: CERTSYNC_NOW=\"%s\" is neither unix seconds nor an RFC 3339 UTC time "
+			"(e.g. 2027-01-20T00:00:00Z); unset it to use the real clock\n", getenv("CERTSYNC_NOW"));
 		return 1;
 	}
 	for (int i = 2; i < argc; i++)

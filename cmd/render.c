@@ -151,8 +151,12 @@ void cs_render_plan(const struct cs_ui *ui, const struct cs_plan *plan)
 	if (plan->n_notices)
 		fputc('\n', f);
 	if (!plan->n_actions) {
-		fprintf(f, "%sNo changes.%s Everything selected is as declared%s.\n", cs_ui_color(ui, "green"),
-			reset, plan->n_errors ? " (except what the errors above hide)" : "");
+		size_t waiting = 0;
+		for (size_t i = 0; i < plan->n_notices; i++)
+			waiting += plan->notices[i].level == CS_NOTICE_WAIT;
+		fprintf(f, "%sNo changes.%s Everything selected is as declared%s%s.\n", cs_ui_color(ui, "green"),
+			reset, plan->n_errors ? " (except what the errors above hide)" : "",
+			waiting ? ", but for what waits for a CA (above)" : "");
 		return;
 	}
 	fprintf(f, "%s%sPlan:%s %zu to renew, %zu to bind, %zu to reload, %zu to verify",

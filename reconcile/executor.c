@@ -163,8 +163,13 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		if ((r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err)) < 0)
 			goto out;
 		char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
-		*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in the inbox",
-				       where ? where : "the requests folder");
+		if (c->issuer->kind == CS_ISSUER_MANUAL)
+			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s/ "
+					       "as %s.pem (or .crt, .cer, .der, .p7b)", where ? where : "the requests folder",
+					       c->issuer->manual.inbox, cert->name);
+		else
+			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in the inbox",
+					       where ? where : "the requests folder");
 		free(where);
 		r = 1; /* waiting */
 		goto out;
@@ -279,12 +284,17 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 			free(text);
 			all_ok = false;
 		} else {
-			struct cs_buf what = CS_BUF_INIT;
+			/* Files that were there are put back; new ones are removed. */
+			struct cs_buf what = CS_BUF_INIT, gone = CS_BUF_INIT;
 			for (size_t f = 0; f < u->n_files; f++)
-				cs_buf_printf(&what, "%s%s", f ? ", " : "", u->files[f].path);
+				cs_buf_printf(u->files[f].existed ? &what : &gone, "%s%s",
+					      (u->files[f].existed ? what.len : gone.len) ? ", " : "", u->files[f].path);
 			for (size_t f = 0; f < u->n_binds; f++)
 				cs_buf_printf(&what, "%s%s", what.len ? ", " : "", u->binds[f].what);
-			char *text = cs_xasprintf("put back %s (#%d %s)", what.data, b->id, b->cert);
+			char *text = cs_xasprintf("%s%s%s%s%s (#%d %s)", what.len ? "put back " : "",
+						  what.len ? what.data : "", what.len && gone.len ? "; " : "",
+						  gone.len ? "removed " : "", gone.len ? gone.data : "", b->id, b->cert);
+			cs_buf_free(&gone);
 			report(x, cause, CS_EV_ROLLBACK, text);
 			free(text);
 			cs_buf_free(&what);

@@ -143,6 +143,31 @@ static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, c
 	}
 }
 
+static void strv_copy(char ***out, size_t *n_out, char *const *v, size_t n)
+{
+	*out = n ? cs_xcalloc(n, sizeof **out) : NULL;
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = cs_xstrdup(v[i]);
+	*n_out = n;
+}
+
+void cs_plan_set_target(struct cs_plan *plan, const struct cs_target *target)
+{
+	cs_strv_free(plan->target.hosts, plan->target.n_hosts);
+	cs_strv_free(plan->target.certs, plan->target.n_certs);
+	strv_copy(&plan->target.hosts, &plan->target.n_hosts, target->hosts, target->n_hosts);
+	strv_copy(&plan->target.certs, &plan->target.n_certs, target->certs, target->n_certs);
+}
+
+char *cs_plan_renewal_reason(const struct cs_observed *obs, const struct cs_cert_obs *c)
+{
+	struct cs_buf why = CS_BUF_INIT;
+	renewal_reasons(&why, obs, c);
+	char *s = why.len ? cs_xstrdup(why.data) : NULL;
+	cs_buf_free(&why);
+	return s;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -253,9 +278,15 @@ static void plan_certificate(struct builder *b, size_t i)
 			char made[21];
 			cs_time_rfc3339(made, c->pending.created_at);
 			char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
-			add_notice(b, CS_NOTICE_WAIT, cert->name, NULL,
-				   cs_xasprintf("waiting for the CA: request %s made %s; put the reply in the inbox",
-						where ? where : "", made));
+			if (c->issuer->kind == CS_ISSUER_MANUAL)
+				add_notice(b, CS_NOTICE_WAIT, cert->name, NULL,
+					   cs_xasprintf("waiting for the CA: request %s made %s; put the reply in %s/ as "
+							"%s.pem (or .crt, .cer, .der, .p7b)", where ? where : "", made,
+							c->issuer->manual.inbox, cert->name));
+			else
+				add_notice(b, CS_NOTICE_WAIT, cert->name, NULL,
+					   cs_xasprintf("waiting for the CA: request %s made %s; put the reply in the inbox",
+							where ? where : "", made));
 			free(where);
 		}
 		cs_buf_free(&stale);
@@ -361,8 +392,12 @@ static void plan_host(struct builder *b, size_t h)
 	if (!ho->selected)
 		return;
 	if (ho->error) {
+		/* Transport errors usually name the host already. */
+		size_t n = strlen(ho->cfg->name);
+		bool named = !strncmp(ho->error, "host ", 5) && !strncmp(ho->error + 5, ho->cfg->name, n) &&
+			     (ho->error[5 + n] == ' ' || ho->error[5 + n] == ':');
 		add_notice(b, CS_NOTICE_ERROR, NULL, ho->cfg->name,
-			   cs_xasprintf("host %s: %s", ho->cfg->name, ho->error));
+			   named ? cs_xstrdup(ho->error) : cs_xasprintf("host %s: %s", ho->cfg->name, ho->error));
 		return;
 	}
 	size_t first_change = b->plan->n_actions;
@@ -514,7 +549,8 @@ int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_
 	struct cs_plan *plan = cs_xcalloc(1, sizeof *plan);
 	memcpy(plan->config_sha256, obs->config_sha256, sizeof plan->config_sha256);
 	memcpy(plan->state_sha256, obs->state_sha256, sizeof plan->state_sha256);
-	plan->config_path = cs_xstrdup(cfg->path);
+	/* Absolute, so that `apply PLAN` finds the config from any folder. */
+	plan->config_path = cs_path_join(cfg->dir, cs_path_basename(cfg->path));
 	struct builder b = {
 		.plan = plan,
 		.obs = obs,
@@ -560,6 +596,8 @@ void cs_plan_free(struct cs_plan *plan)
 	}
 	free(plan->notices);
 	free(plan->config_path);
+	cs_strv_free(plan->target.hosts, plan->target.n_hosts);
+	cs_strv_free(plan->target.certs, plan->target.n_certs);
 	free(plan);
 }
 

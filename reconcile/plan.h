@@ -59,10 +59,16 @@ struct cs_plan {
 	char config_sha256[65];
 	char state_sha256[65];
 	char *config_path;
+	struct cs_target target;   /* the --target selection it was made with (empty: all) */
 };
 
 int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_err *err);
 void cs_plan_free(struct cs_plan *plan); /* accepts NULL */
+/* Record the --target selection in the plan (copied). */
+void cs_plan_set_target(struct cs_plan *plan, const struct cs_target *target);
+/* Why c's current certificate must be replaced (expiry, names, key type,
+ * issuer), as a plan's renew action gives it; NULL when it need not be. */
+char *cs_plan_renewal_reason(const struct cs_observed *obs, const struct cs_cert_obs *c);
 
 /* Counts per kind, for summaries. */
 size_t cs_plan_count(const struct cs_plan *plan, enum cs_action_kind kind);

@@ -43,6 +43,16 @@ json_t *cs_plan_to_json(const struct cs_plan *plan)
 	set_str(root, "config", plan->config_path);
 	set_str(root, "config_sha256", plan->config_sha256);
 	set_str(root, "state_sha256", plan->state_sha256);
+	if (plan->target.n_hosts || plan->target.n_certs) {
+		json_t *t = json_object(), *h = json_array(), *c = json_array();
+		for (size_t i = 0; i < plan->target.n_hosts; i++)
+			json_array_append_new(h, json_string(plan->target.hosts[i]));
+		for (size_t i = 0; i < plan->target.n_certs; i++)
+			json_array_append_new(c, json_string(plan->target.certs[i]));
+		json_object_set_new(t, "hosts", h);
+		json_object_set_new(t, "certificates", c);
+		json_object_set_new(root, "target", t);
+	}
 	json_t *actions = json_array();
 	for (size_t i = 0; i < plan->n_actions; i++) {
 		const struct cs_action *a = &plan->actions[i];
@@ -114,6 +124,28 @@ int cs_plan_from_json(struct cs_plan **out, json_t *root, struct cs_err *err)
 	    (r = copy_digest(plan->state_sha256, root, "state_sha256", err)) < 0)
 		goto fail;
 	plan->config_path = get_str(root, "config");
+	json_t *target = json_object_get(root, "target");
+	if (target) {
+		json_t *lists[2] = { json_object_get(target, "hosts"), json_object_get(target, "certificates") };
+		char ***v[2] = { &plan->target.hosts, &plan->target.certs };
+		size_t *n[2] = { &plan->target.n_hosts, &plan->target.n_certs };
+		for (int k = 0; k < 2; k++) {
+			if (!json_is_array(lists[k]) && lists[k]) {
+				r = cs_err_set(err, -EINVAL, "\"target\" is malformed");
+				goto fail;
+			}
+			size_t i;
+			json_t *e;
+			json_array_foreach(lists[k], i, e) {
+				if (!json_is_string(e)) {
+					r = cs_err_set(err, -EINVAL, "\"target\" is malformed");
+					goto fail;
+				}
+				*v[k] = cs_xrealloc(*v[k], (*n[k] + 1) * sizeof **v[k]);
+				(*v[k])[(*n[k])++] = cs_xstrdup(json_string_value(e));
+			}
+		}
+	}
 	json_t *actions = json_object_get(root, "actions");
 	if (!json_is_array(actions)) {
 		r = cs_err_set(err, -EINVAL, "\"actions\" is missing");

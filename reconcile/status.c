@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "plan.h"
 #include "tls_verify.h"
 #include "util.h"
 
@@ -113,6 +114,14 @@ json_t *cs_status_report(const struct cs_observed *obs)
 			int64_t left = in->not_after - obs->now;
 			json_object_set_new(o, "days_left", json_integer(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
 			state = left <= 0 ? "expired" : left <= c->cfg->renew_before ? "renewal due" : "valid";
+			/* The plan's reasons: names, key type or issuer changed too. */
+			char *why = cs_plan_renewal_reason(obs, c);
+			if (why) {
+				if (!strcmp(state, "valid"))
+					state = "renewal due";
+				json_object_set_new(o, "renewal", json_string(why));
+				free(why);
+			}
 			struct cs_err err = CS_ERR_INIT;
 			have_want = cs_material_make(&want, c->current.key, c->current.cert, c->current.chain, &err) == 0;
 			cs_err_clear(&err);

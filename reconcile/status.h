@@ -8,7 +8,8 @@
 #include "observe.h"
 
 /* {"now": "...", "certificates": [{"name", "common_name", "issuer", "serial",
- *   "not_after", "days_left", "state", "pending", "bindings": [{"host",
+ *   "not_after", "days_left", "state", "renewal" (why a renewal is due, as
+ *   plan gives it), "pending", "bindings": [{"host",
  *   "kind", "where", "state", "detail"}], "endpoints": [{"connect", "host",
  *   "serial", "subject", "sha256", "state", "detail"}]}], "hosts": [{"name",
  *   "platform", "reachable", "error"}]}

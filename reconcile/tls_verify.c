@@ -535,6 +535,9 @@ static int check_chain(struct cs_tls_seen *out, X509_STORE *store, X509 *leaf,
 		goto out;
 	}
 	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+	/* Validity judged at certsync's own clock (CERTSYNC_NOW when pinned),
+	 * the same instant the issuers and the plan use. */
+	X509_STORE_CTX_set_time(ctx, 0, (time_t)cs_now());
 	if (X509_verify_cert(ctx) != 1) {
 		out->chain_error = cs_xstrdup(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 		goto out;

@@ -259,18 +259,32 @@ void cs_sha1_hex(char out[41], const void *data, size_t len)
 	digest_hex(out, EVP_sha1(), data, len);
 }
 
+static bool parse_pin(int64_t *out, const char *pin)
+{
+	if (cs_time_parse(out, pin) == 0)
+		return true;
+	char *end;
+	errno = 0;
+	long long v = strtoll(pin, &end, 10);
+	if (end == pin || *end != '\0' || errno)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool cs_now_pin_valid(void)
+{
+	const char *pin = getenv("CERTSYNC_NOW");
+	int64_t t;
+	return !pin || !pin[0] || parse_pin(&t, pin);
+}
+
 int64_t cs_now(void)
 {
 	const char *pin = getenv("CERTSYNC_NOW");
-	if (pin && pin[0]) {
-		int64_t t;
-		if (cs_time_parse(&t, pin) == 0)
-			return t;
-		char *end;
-		long long v = strtoll(pin, &end, 10);
-		if (*end == '\0')
-			return v;
-	}
+	int64_t t;
+	if (pin && pin[0] && parse_pin(&t, pin))
+		return t;
 	return (int64_t)time(NULL);
 }
 

@@ -50,6 +50,9 @@ void cs_sha1_hex(char out[41], const void *data, size_t len);
 /* Time.  cs_now() honours CERTSYNC_NOW (unix seconds or RFC 3339 UTC) so
  * tests can pin the clock; otherwise time(NULL). */
 int64_t cs_now(void);
+/* False when CERTSYNC_NOW is set to something cs_now() can not read (it
+ * would silently fall back to the real clock). */
+bool cs_now_pin_valid(void);
 /* Format unix time as RFC 3339 UTC "2026-11-27T05:04:20Z" into out[21]. */
 void cs_time_rfc3339(char out[21], int64_t t);
 /* Format as date only "2026-11-27" into out[11]. */

@@ -48,6 +48,9 @@ static int manual_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert
 	if (r < 0)
 		goto out;
 	r = cs_mkdir_p(issuer->manual.requests, 0755, err);
+	/* The inbox too, so the operator finds where the reply goes. */
+	if (r == 0)
+		r = cs_mkdir_p(issuer->manual.inbox, 0755, err);
 	if (r < 0)
 		goto out;
 	/* A request holds no secret; the person sending it to the CA may be

@@ -102,6 +102,36 @@ static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct c
 	return 0;
 }
 
+/* A missing file whose folder is missing too can not be written (certsync
+ * does not create folders: they are the service's setup): say so in the
+ * plan rather than fail halfway through an apply.  One stat per folder,
+ * only for missing files. */
+static void check_folders(struct cs_transport *t, struct cs_binding_obs *out)
+{
+	char *checked = NULL;
+	for (size_t i = 0; i < out->n_files && !out->error; i++) {
+		const struct cs_file_obs *fo = &out->files[i];
+		if (fo->exists)
+			continue;
+		char *dir = cs_path_dirname(fo->path);
+		if (!checked || strcmp(checked, dir)) {
+			struct cs_file_stat st = { 0 };
+			struct cs_err serr = CS_ERR_INIT;
+			/* A folder that can not be looked at is left to apply. */
+			if (t->ops->stat(t, dir, &st, &serr) == 0 && !st.exists)
+				out->error = cs_xasprintf("folder %s does not exist (certsync writes files into "
+							  "existing folders only: create it first)", dir);
+			cs_err_clear(&serr);
+			cs_file_stat_free(&st);
+			free(checked);
+			checked = dir;
+		} else {
+			free(dir);
+		}
+	}
+	free(checked);
+}
+
 /* Start out for a files binding, or say why the binding can not be
  * observed here (false: out->error set, nothing to read). */
 static bool observe_start(const struct cs_binding_cfg *b, struct cs_binding_obs *out)
@@ -133,6 +163,7 @@ static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
 		if (r < 0)
 			return r;
 	}
+	check_folders(t, out);
 	return 0;
 }
 
@@ -193,6 +224,8 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 			}
 			k++;
 		}
+		if (r == 0)
+			check_folders(t, out);
 	}
 	for (k = 0; k < n_paths; k++) {
 		free(batch[k].owner);
@@ -349,10 +382,18 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
 		int r = record(t, path, undo, err);
 		if (r < 0)
 			return r;
+		/* Owner and group not declared: "unchanged" means the replacement
+		 * keeps the previous file's, not the writer's. */
+		const struct cs_undo_file *prev = &undo->files[undo->n_files - 1];
+		struct cs_file_attrs fa = attrs;
+		if (prev->existed && !fa.owner)
+			fa.owner = prev->owner;
+		if (prev->existed && !fa.group)
+			fa.group = prev->group;
 		struct cs_buf content = CS_BUF_INIT;
 		r = wanted_content(&content, roles[i].role, want);
 		if (r == 0)
-			r = t->ops->write_file(t, path, content.data, content.len, &attrs, err);
+			r = t->ops->write_file(t, path, content.data, content.len, &fa, err);
 		cs_buf_free_secret(&content);
 		if (r < 0)
 			return cs_err_prefix(err, "write %s", roles[i].role);

@@ -385,9 +385,11 @@ static int local_stat(struct cs_transport *t, const char *path, struct cs_file_s
 	struct stat st;
 	int r = 0;
 	memset(out, 0, sizeof *out);
-	/* lstat: a symlink is reported as what it is, since writing the path
-	 * replaces the link itself. */
-	if (lstat(p, &st) < 0) {
+	/* Through a symlink, as the SSH transport (SFTP stat, stat -L) and
+	 * read_file see it: a link's own mode is 0777, and a rollback that kept
+	 * it would write the previous bytes (maybe a key) into a 0777 file.
+	 * Writing the path replaces the link with a regular file either way. */
+	if (stat(p, &st) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			r = cs_err_errno(err, -errno, "stat %s", p);
 		goto out;
@@ -412,6 +414,6 @@ const struct cs_transport_ops cs_transport_local = {
 	.read_file = local_read_file,
 	.write_file = local_write_file,   /* atomic, owner/group by name */
 	.remove_file = local_remove_file,
-	.stat = local_stat,               /* lstat, names for owner/group */
+	.stat = local_stat,               /* stat (follows symlinks), names for owner/group */
 	.close = local_close,
 };

@@ -59,6 +59,37 @@ expect_contains "$OUT" 'cert .*/out/web.crt differs from the current certificate
 expect_exit 0 "$CERTSYNC" apply --yes
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
+# No owner or group declared: rewriting a file keeps its owner and group
+# ("unchanged"), whoever runs certsync.
+if [ "$(id -u)" = 0 ]; then
+	chown nobody:nogroup out/web.key
+	cp pki/ca.crt out/web.crt
+	expect_exit 0 "$CERTSYNC" apply --yes
+	[ "$(stat -c %U:%G out/web.key)" = nobody:nogroup ] && ok "rewritten key keeps its owner and group" \
+		|| not_ok "rewritten key keeps its owner and group" "$(stat -c %U:%G out/web.key)"
+	chown root:root out/web.key
+fi
+
+# Past the expiry (clock pinned): status says how long ago, not "-N days left".
+CERTSYNC_NOW=$(( $(date +%s) + 100 * 86400 )) expect_exit 0 "$CERTSYNC" status
+expect_contains "$OUT" 'web \(web.test, issuer lab\): expired'
+expect_contains "$OUT" 'expired [0-9TZ:-]+ \([0-9]+ days? ago\)'
+
+# Names changed in the config: status says a renewal is due, and why.
+sed -i 's/www.web.test\]/www.web.test, api.web.test]/' certsync.yaml
+expect_exit 0 "$CERTSYNC" status
+expect_contains "$OUT" 'web \(web.test, issuer lab\): renewal due'
+expect_contains "$OUT" 'renewal due because names changed: add api.web.test'
+sed -i 's/, api.web.test\]/]/' certsync.yaml
+
+# A binding into a folder that does not exist: plan says so (certsync does
+# not create folders), it does not wait for apply to fail.
+sed -i 's#fullchain: out/web-full.pem,#fullchain: out/web-full.pem, chain: nowhere/web-chain.pem,#' certsync.yaml
+expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" "error \\(web\\): web → here files: folder $PWD/nowhere does not exist"
+sed -i 's# chain: nowhere/web-chain.pem,##' certsync.yaml
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
 # A state folder others can read is refused.
 chmod 755 .certsync
 expect_exit 1 "$CERTSYNC" plan

@@ -47,4 +47,32 @@ touch healthy
 expect_exit 0 "$CERTSYNC" apply --yes
 expect_contains "$(openssl x509 -in out/web.crt -noout -ext subjectAltName)" 'api.web.test'
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
+# A new file whose reload fails is removed again, and the rollback says so.
+sed -i 's#fullchain: out/web-full.pem,#fullchain: out/web-full.pem, chain: out/web-chain.pem,#' certsync.yaml
+rm healthy
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" 'rollback .*put back .*out/web.crt.*; removed .*out/web-chain.pem'
+[ ! -e out/web-chain.pem ] && ok "new file removed on rollback" || not_ok "new file removed on rollback"
+
+# Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while
+# the reload runs: the reload dies, apply carries on, puts the files back and
+# reloads again; the next plan still has the binding to do.
+sed -i 's#, chain: out/web-chain.pem##' certsync.yaml
+sed -i 's#reload: ".*"#reload: "sleep 3; echo reloaded >> out/reload.log"#' certsync.yaml
+touch healthy
+expect_exit 0 "$CERTSYNC" apply --yes
+cp pki/ca.crt out/web.crt
+cp out/web.crt drifted.crt
+setsid "$CERTSYNC" apply --yes >int.log 2>&1 &
+pid=$!
+sleep 1.5
+kill -INT -- "-$pid"
+wait "$pid"
+expect_contains int.log 'interrupted: apply goes on to the end'
+expect_contains int.log 'rollback .*put back .*out/web.crt'
+cmp -s drifted.crt out/web.crt && ok "interrupted apply put the previous file back" \
+	|| not_ok "interrupted apply put the previous file back"
+expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+expect_contains "$OUT" 'Plan: 0 to renew, 1 to bind, 1 to reload'
 done_testing

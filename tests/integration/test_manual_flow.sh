@@ -15,13 +15,16 @@ expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
 expect_contains "$OUT" 'renew web: new ecdsa p256 key and request .*requests/web.csr'
 expect_exit 0 "$CERTSYNC" apply --yes
 expect_contains "$OUT" 'waiting'
+expect_contains "$OUT" "put its reply in $d/inbox/ as web.pem"
+[ -d inbox ] && ok "inbox/ made for the reply" || not_ok "inbox/ made for the reply"
 [ -f requests/web.csr ] && ok "CSR written to requests/" || not_ok "CSR written to requests/"
 expect_contains "$(openssl req -in requests/web.csr -noout -text)" 'DNS:web.test, DNS:www.web.test'
 expect_exit 0 openssl req -in requests/web.csr -noout -verify
 [ ! -e out/web.crt ] && ok "nothing bound while waiting" || not_ok "nothing bound while waiting"
 
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
-expect_contains "$OUT" 'waiting for the CA'
+expect_contains "$OUT" "waiting for the CA: .*put the reply in $d/inbox/ as web.pem"
+expect_contains "$OUT" 'No changes. .*but for what waits for a CA'
 
 # A reply that answers another request: refused, nothing installed.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key \

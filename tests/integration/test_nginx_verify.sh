@@ -83,4 +83,11 @@ cmp -s old.crt out/web.crt && cmp -s old.key out/web.key && ok "swapped mapping:
 	|| not_ok "swapped mapping: previous files are back"
 [ "$(served)" = "$old" ] && ok "swapped mapping: nginx serves the previous certificate" \
 	|| not_ok "swapped mapping: nginx serves the previous certificate"
+
+# 3. The clock pinned 80 days ahead (the renewal is due): the new certificate
+#    starts then, and verify judges the chain at that same instant.
+sed -i 's#cert: out/web.key, key: out/web.crt#cert: out/web.crt, key: out/web.key#' certsync.yaml
+sed -i 's/timeout: 2s/timeout: 10s/' certsync.yaml
+CERTSYNC_NOW=$(( $(date +%s) + 80 * 86400 )) expect_exit 0 "$CERTSYNC" apply --yes
+expect_contains "$OUT" "done +#.*verify web .*presents serial"
 done_testing

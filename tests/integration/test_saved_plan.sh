@@ -31,6 +31,24 @@ sed -i '$d' certsync.yaml
 expect_exit 0 "$CERTSYNC" apply fresh.plan
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
+# A plan saved with a relative -c is applied from another folder: it names
+# its config by absolute path.
+cp pki/ca.crt out/web.crt
+expect_exit 0 "$CERTSYNC" plan -c certsync.yaml -o elsewhere.plan
+(cd / && "$CERTSYNC" apply "$d/elsewhere.plan") >/dev/null 2>&1 && ok "saved plan applies from another folder" \
+	|| not_ok "saved plan applies from another folder"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
+# A plan made with --target keeps its selection: apply PLAN observes and
+# carries out just that, and refuses a --target of its own.
+cp pki/ca.crt out/web.crt
+expect_exit 0 "$CERTSYNC" plan --target host=here -o targeted.plan
+expect_exit 0 python3 -c 'import json,sys; p=json.load(open("targeted.plan")); sys.exit(0 if p["target"]["hosts"]==["here"] else 1)'
+expect_exit 1 "$CERTSYNC" apply targeted.plan --target cert=web
+expect_contains "$OUT" 'keeps the --target selection it was made with'
+expect_exit 0 "$CERTSYNC" apply targeted.plan
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
 echo '{"format_version": 1, "actions": []}' >broken.plan
 expect_exit 1 "$CERTSYNC" apply broken.plan
 expect_contains "$OUT" 'config_sha256'

@@ -44,7 +44,8 @@ cd "$d"
 
 expect_exit 0 "$CERTSYNC" validate
 expect_exit 1 "$CERTSYNC" apply --yes
-expect_contains "$OUT" "host web4: .*127.0.0.1:$down.*(refused|Connection refused)"
+expect_contains "$OUT" "host web4 \(127.0.0.1:$down\).*(refused|Connection refused)"
+grep -q "host web4: host web4" <<<"$OUT" && not_ok "the host is named once" || ok "the host is named once"
 expect_contains "$OUT" 'Apply finished with errors: 7 done, 0 failed, 0 skipped; 1 part could not be planned'
 for h in web1 web2 web3; do
 	f=$TEST_TMP/$h-etc
@@ -89,4 +90,15 @@ sed -i "s|port: ${SSHD_PORT[web3]}, \\(.*\\), become: sudo|port: ${SSHD_PORT[web
 rm "$TEST_TMP/web3-etc/site.pem"
 expect_exit 1 "$CERTSYNC" apply --yes --target host=web3
 expect_contains "$OUT" "web3.*$TEST_TMP/web3-etc.*(ermission denied|not permitted)"
+
+# A binding into a folder that does not exist on web1: plan says so.
+cat >>certsync.yaml <<YAML
+  extra:
+    common_name: extra.test
+    issuer: lab
+    bindings:
+      - { host: web1, files: { cert: $TEST_TMP/web1-nowhere/extra.pem } }
+YAML
+expect_exit 1 "$CERTSYNC" plan --target host=web1
+expect_contains "$OUT" "error \\(extra\\): extra → web1 files: folder $TEST_TMP/web1-nowhere does not exist"
 done_testing

@@ -407,8 +407,9 @@ static void test_observe_bindings(void)
 		bool fail_run;
 		int runs, stats, reads;   /* calls observe_bindings makes */
 	} cases[] = {
-		{ "one run for the host", false, 1, 1, 1 },
-		{ "run fails: every file the per-file way", true, 1, 5, 4 },
+		/* + 1 stat: the missing gone.pem's folder is looked at */
+		{ "one run for the host", false, 1, 2, 1 },
+		{ "run fails: every file the per-file way", true, 1, 6, 4 },
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		struct cs_binding_obs want[4], have[4];
@@ -454,6 +455,29 @@ static void test_observe_bindings(void)
 	       "%d run, %d stat, %d read", ct.runs, ct.stats, ct.reads);
 	cs_binding_obs_free(&want0);
 	cs_binding_obs_free(&have0);
+
+	/* A missing file in a missing folder: the binding says so, both ways. */
+	struct cs_binding_cfg nb;
+	memset(&nb, 0, sizeof nb);
+	nb.kind = CS_BIND_FILES;
+	char *nowhere = cs_xasprintf("%s/nowhere", d);
+	nb.files.cert = cs_xasprintf("%s/site.crt", nowhere);
+	const struct cs_binding_cfg *nbp[1] = { &nb };
+	char *why = cs_xasprintf("folder %s does not exist (certsync writes files into existing folders only: "
+				 "create it first)", nowhere);
+	for (int batch = 0; batch < 2; batch++) {
+		struct cs_binding_obs o;
+		struct cs_binding_obs *op[1] = { &o };
+		memset(&o, 0, sizeof o);
+		int r = batch ? linux_ops->observe_bindings(&ct.base, nbp, op, 1, &err)
+			      : linux_ops->observe(&ct.base, &nb, &o, &err);
+		tap_ok(r == 0 && cs_streq(o.error, why), batch ? "observe_bindings: missing folder" :
+		       "observe: missing folder", "r %d error %s", r, o.error ? o.error : "-");
+		cs_binding_obs_free(&o);
+	}
+	free(why);
+	free(nb.files.cert);
+	free(nowhere);
 	cs_err_clear(&err);
 	cs_transport_close(ct.local);
 	free(crt), free(key), free(full), free(gone), free(folder), free(d);

@@ -233,6 +233,17 @@ static void test_files(struct cs_transport *t)
 	free(want);
 	cs_err_clear(&err);
 
+	/* A symlink is seen through, as over SSH: the target's mode, not 0777. */
+	char *link_path = cs_xasprintf("%s/tls/link.crt", tmpdir);
+	if (tap_ok(symlink("site.crt", link_path) == 0, "make a symlink", NULL)) {
+		r = t->ops->stat(t, "tls/link.crt", &st, &err);
+		tap_ok(r == 0 && st.exists && st.mode == 0640, "stat follows a symlink",
+		       "r %d exists %d mode %04o", r, st.exists, (unsigned)st.mode);
+		cs_file_stat_free(&st);
+		unlink(link_path);
+	}
+	free(link_path);
+
 	/* stat of a missing file, remove. */
 	r = t->ops->stat(t, "tls/missing.crt", &st, &err);
 	tap_ok(r == 0 && !st.exists, "stat missing: exists false", NULL);
