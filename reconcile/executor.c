@@ -8,7 +8,9 @@
 #include "tls_verify.h"
 #include "util.h"
 
-enum status { ST_PENDING = 0, ST_DONE, ST_WAITING, ST_FAILED, ST_SKIPPED };
+/* ST_UNDONE: it went through, then was put back because a later step
+ * (its reload, a sibling binding) failed. */
+enum status { ST_PENDING = 0, ST_DONE, ST_WAITING, ST_FAILED, ST_SKIPPED, ST_UNDONE };
 
 struct exec {
 	const struct cs_plan *plan;
@@ -99,7 +101,8 @@ static void report(struct exec *x, const struct cs_action *a, enum cs_event_kind
 	pthread_mutex_unlock(&x->lock);
 }
 
-/* The first dependency that did not succeed, or NULL. */
+/* The dependency that did not succeed (the first one that failed itself
+ * rather than one put back because of it), or NULL. */
 static const struct cs_action *failed_dep(struct exec *x, const struct cs_action *a, bool need_all)
 {
 	const struct cs_action *bad = NULL;
@@ -109,7 +112,7 @@ static const struct cs_action *failed_dep(struct exec *x, const struct cs_action
 		enum status s = x->status[a->deps[i] - 1];
 		if (s == ST_DONE)
 			ok++;
-		else if (!bad)
+		else if (!bad || (s != ST_UNDONE && x->status[bad->id - 1] == ST_UNDONE))
 			bad = &x->plan->actions[a->deps[i] - 1];
 	}
 	pthread_mutex_unlock(&x->lock);
@@ -118,10 +121,20 @@ static const struct cs_action *failed_dep(struct exec *x, const struct cs_action
 	return bad;
 }
 
+/* How a dependency that did not succeed ended, for messages. */
+static const char *dep_outcome(struct exec *x, const struct cs_action *dep)
+{
+	switch (x->status[dep->id - 1]) {
+	case ST_WAITING: return "is waiting for the CA";
+	case ST_SKIPPED: return "was skipped";
+	case ST_UNDONE: return "was put back";
+	default: return "failed";
+	}
+}
+
 static void skip_for(struct exec *x, const struct cs_action *a, const struct cs_action *dep)
 {
-	const char *why = x->status[dep->id - 1] == ST_WAITING ? "is waiting for the CA" :
-			  x->status[dep->id - 1] == ST_SKIPPED ? "was skipped" : "failed";
+	const char *why = dep_outcome(x, dep);
 	char *text = cs_xasprintf("because %s #%d%s%s %s", cs_action_kind_name(dep->kind), dep->id,
 				  dep->cert ? " " : "", dep->cert ? dep->cert : "", why);
 	report(x, a, CS_EV_SKIPPED, text);
@@ -322,7 +335,7 @@ static void undo_siblings(struct exec *x, struct cs_host_obs *ho, const struct c
 	undo_binds(x, ho, a, ids, n);
 	pthread_mutex_lock(&x->lock);
 	for (size_t k = 0; k < n; k++)
-		x->status[ids[k] - 1] = ST_FAILED;
+		x->status[ids[k] - 1] = ST_UNDONE;
 	pthread_mutex_unlock(&x->lock);
 	free(ids);
 }
@@ -527,8 +540,7 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	const struct cs_action *bad = failed_dep(x, a, true);
 	char *done = done_deps(x, a);
 	if (bad) {
-		const char *why = x->status[bad->id - 1] == ST_WAITING ? "is waiting for the CA" :
-				  x->status[bad->id - 1] == ST_SKIPPED ? "was skipped" : "failed";
+		const char *why = dep_outcome(x, bad);
 		char *cause = cs_xasprintf("%s #%d%s%s %s", cs_action_kind_name(bad->kind), bad->id,
 					   bad->cert ? " " : "", bad->cert ? bad->cert : "", why);
 		char *text;
@@ -586,7 +598,7 @@ static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 		pthread_mutex_lock(&x->lock);
 		for (size_t k = 0; k < a->n_deps; k++)
 			if (x->status[a->deps[k] - 1] == ST_DONE)
-				x->status[a->deps[k] - 1] = ST_FAILED;
+				x->status[a->deps[k] - 1] = ST_UNDONE;
 		pthread_mutex_unlock(&x->lock);
 	} else {
 		report(x, a, CS_EV_DONE, NULL);
