@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 #include "../transport/winrm_scripts.h"
 #include "../transport/wsman.h"
@@ -698,16 +699,6 @@ int cs_win_undo_script(struct cs_buf *out, const struct cs_undo_bind *u)
 
 /* ---- PFX ---- */
 
-static int put_base64(struct cs_buf *out, const unsigned char *data, size_t len)
-{
-	char *b64 = cs_xmalloc(4 * ((len + 2) / 3) + 1);
-	int n = EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
-	int r = cs_buf_append(out, b64, (size_t)n);
-	OPENSSL_cleanse(b64, (size_t)n);
-	free(b64);
-	return r;
-}
-
 /* Input for import and script runs: "<password>\n<base64 PFX>\n".  The PFX
  * is AES-256-CBC with PBKDF2 and a SHA-256 MAC, under a password made for
  * this one transfer (Windows Server 2019+ and 2016 1709+ read that). */
@@ -742,7 +733,7 @@ static int pfx_input(struct cs_buf *out, const struct cs_material *m, const char
 		goto out;
 	}
 	if ((r = cs_buf_puts(out, pw)) == 0 && (r = cs_buf_puts(out, "\n")) == 0 &&
-	    (r = put_base64(out, der, (size_t)n)) == 0)
+	    (r = cs_b64_append(out, der, (size_t)n, 0)) == 0)
 		r = cs_buf_puts(out, "\n");
 	if (r < 0)
 		r = cs_err_errno(err, r, "host %s: pfx", host);

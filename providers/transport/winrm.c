@@ -21,8 +21,7 @@
 #include <time.h>
 #include <curl/curl.h>
 #include <libxml/parser.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/secret.h"
 #include "../../reconcile/util.h"
 #include "winrm_scripts.h"
@@ -573,21 +572,20 @@ static int winrm_read_file(struct cs_transport *t, const char *path, struct cs_b
 		r = cs_err_set(err, -E2BIG, "host %s: read %s: larger than %zu bytes", host_name(w), path, max);
 		goto out;
 	}
-	unsigned char *raw = cs_xmalloc(n / 4 * 3 + 3);
-	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-	int a = 0, f = 0;
-	if (!ctx || EVP_DecodeUpdate(ctx, raw, &a, (const unsigned char *)(res.out.data ? res.out.data : ""),
-				     (int)n) < 0 || EVP_DecodeFinal(ctx, raw + a, &f) < 0) {
+	/* [Convert]::ToBase64String's text and a line end. */
+	struct cs_buf raw = CS_BUF_INIT;
+	r = cs_b64_decode(&raw, res.out.data ? res.out.data : "", n, CS_B64_SPACE);
+	if (r == -EINVAL) {
 		r = cs_err_set(err, -EBADMSG, "host %s: read %s: the content did not arrive as base64",
 			       host_name(w), path);
-	} else if ((size_t)a + (size_t)f > max) {
+	} else if (r < 0) {
+		r = cs_err_errno(err, r, "host %s: read %s", host_name(w), path);
+	} else if (raw.len > max) {
 		r = cs_err_set(err, -E2BIG, "host %s: read %s: larger than %zu bytes", host_name(w), path, max);
-	} else if ((r = cs_buf_append(out, raw, (size_t)a + (size_t)f)) < 0) {
+	} else if ((r = cs_buf_append(out, raw.data, raw.len)) < 0) {
 		r = cs_err_errno(err, r, "host %s: read %s", host_name(w), path);
 	}
-	EVP_ENCODE_CTX_free(ctx);
-	OPENSSL_cleanse(raw, n / 4 * 3 + 3);
-	free(raw);
+	cs_buf_free_secret(&raw);
 out:
 	cs_buf_free_secret(&res.out);
 	cs_run_result_free(&res);

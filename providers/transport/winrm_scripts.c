@@ -3,10 +3,9 @@
  * tests/golden/powershell/; tests fail when the two differ. */
 #include "winrm_scripts.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 #include "../platform/ps_quote.h"
 
@@ -89,17 +88,6 @@ const struct cs_ps_script cs_ps_scripts[] = {
 };
 const size_t cs_ps_n_scripts = sizeof cs_ps_scripts / sizeof cs_ps_scripts[0];
 
-static int put_base64(struct cs_buf *out, const void *data, size_t len)
-{
-	char *b64 = malloc(4 * ((len + 2) / 3) + 1);
-	if (!b64)
-		return -ENOMEM;
-	int n = EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
-	int r = cs_buf_append(out, b64, (size_t)n);
-	free(b64);
-	return r;
-}
-
 int cs_ps_frame(struct cs_buf *out, const char *script, const void *input, size_t len)
 {
 	/* Base64 needs no quoting inside '...'; the literals are still
@@ -108,11 +96,11 @@ int cs_ps_frame(struct cs_buf *out, const char *script, const void *input, size_
 	if (r == 0)
 		r = cs_buf_puts(out, " '");
 	if (r == 0)
-		r = put_base64(out, script, strlen(script));
+		r = cs_b64_append(out, script, strlen(script), 0);
 	if (r == 0)
 		r = cs_buf_puts(out, "' '");
 	if (r == 0)
-		r = put_base64(out, input, len);
+		r = cs_b64_append(out, input, len, 0);
 	if (r == 0)
 		r = cs_buf_puts(out, "'\r\n");
 	return r;
