@@ -49,16 +49,6 @@ static char *resolve(struct cs_transport *t, const char *path)
 
 /* ---- run ---- */
 
-/* Append what fits under the buffer's cap; the rest is read and dropped, so
- * a chatty command neither blocks on a full pipe nor fails the run. */
-static void append_capped(struct cs_buf *b, const char *data, size_t n)
-{
-	if (b->max && b->len + n > b->max)
-		n = b->max - b->len;
-	if (n)
-		cs_buf_append(b, data, n);
-}
-
 /* dup2 onto itself keeps close-on-exec set (possible when certsync itself
  * was started with a standard descriptor closed); clear it then. */
 static int move_fd(int from, int to)
@@ -188,7 +178,10 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 			for (int k = 0; k < rounds && *fd >= 0 && (exited || p[i].revents); k++) {
 				ssize_t n = read(*fd, chunk, sizeof chunk);
 				if (n > 0) {
-					append_capped(i == 1 ? &out->out : &out->err, chunk, (size_t)n);
+					/* Past the cap the rest is read and dropped, so a
+					 * chatty command neither blocks on a full pipe
+					 * nor fails the run. */
+					cs_buf_append_fit(i == 1 ? &out->out : &out->err, chunk, (size_t)n);
 				} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 					close(*fd);
 					*fd = -1;

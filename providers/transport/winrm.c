@@ -442,15 +442,6 @@ static void shell_end(struct winrm *w, struct shell *sh, struct cs_buf *req, str
 	sh->command_id = sh->id = NULL;
 }
 
-/* Append what fits under b's cap. */
-static void append_capped(struct cs_buf *b, const char *data, size_t n)
-{
-	if (b->max && b->len + n > b->max)
-		n = b->max > b->len ? b->max - b->len : 0;
-	if (n)
-		cs_buf_append(b, data, n);
-}
-
 static int winrm_run(struct cs_transport *t, const char *command, const void *stdin_data,
 		     size_t stdin_len, struct cs_run_result *out, struct cs_err *err)
 {
@@ -479,9 +470,9 @@ static int winrm_run(struct cs_transport *t, const char *command, const void *st
 		goto out;
 	if ((r = receive_all(w, &sh, &rr, &req, &resp, err)) < 0)
 		goto out;
-	append_capped(&out->out, rr.out.data ? rr.out.data : "", rr.out.len);
+	cs_buf_append_fit(&out->out, rr.out.data ? rr.out.data : "", rr.out.len);
 	cs_wsman_decode_clixml(&clean, rr.err.data ? rr.err.data : "", rr.err.len);
-	append_capped(&out->err, clean.data ? clean.data : "", clean.len);
+	cs_buf_append_fit(&out->err, clean.data ? clean.data : "", clean.len);
 	/* Windows exit codes are 32-bit (NTSTATUS values among them); keep
 	 * the low bits as the int the interface has. */
 	out->exit_status = rr.has_exit_code ? (int)(uint32_t)rr.exit_code : 255;

@@ -514,13 +514,10 @@ static int append_base64(struct cs_buf *b, const char *text, bool *truncated)
 {
 	struct cs_buf raw = CS_BUF_INIT;
 	int r = cs_b64_decode(&raw, text, strlen(text), CS_B64_SPACE);
-	size_t got = raw.len;
-	if (r == 0 && b->max && b->len + got > b->max) {
+	if (r == 0 && (r = cs_buf_append_fit(b, raw.data, raw.len)) == 1) {
 		*truncated = true;
-		got = b->max - b->len;
+		r = 0;
 	}
-	if (r == 0 && got)
-		r = cs_buf_append(b, raw.data, got);
 	cs_buf_free_secret(&raw);
 	return r == -EINVAL ? -EBADMSG : r;
 }
