@@ -24,7 +24,6 @@
 #include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 #include "../transport/winrm_scripts.h"
-#include "../transport/wsman.h"
 #include "windows_scripts.h"
 
 #define OUT_CAP ((size_t)16 << 20)
@@ -123,35 +122,16 @@ static int ps_run(struct cs_transport *t, const char *script, const void *in, si
 	}
 	if ((r = t->ops->run(t, cmd.data, frame.data, frame.len, res, err)) < 0)
 		goto out;
-	/* powershell.exe writes errors as CLIXML when stderr is not a
-	 * console; WinRM's transport decodes it, here we do. */
-	if (res->err.data && !strncmp(res->err.data, "#< CLIXML", 9)) {
-		struct cs_buf clean = CS_BUF_INIT;
-		cs_wsman_decode_clixml(&clean, res->err.data, res->err.len);
-		cs_buf_reset(&res->err);
-		if (clean.data)
-			cs_buf_append(&res->err, clean.data, clean.len);
-		cs_buf_free(&clean);
-	}
+	/* WinRM's transport hands stderr over as text already; over SSH (or
+	 * locally) it is still powershell.exe's CLIXML. */
+	struct cs_buf raw = res->err;
+	cs_buf_init(&res->err, raw.max);
+	cs_ps_stderr_text(&res->err, raw.data, raw.len);
+	cs_buf_free(&raw);
 out:
 	cs_buf_free(&cmd);
 	cs_buf_free_secret(&frame);
 	return r;
-}
-
-/* The first line of stderr that says something (PowerShell's position
- * lines follow the message). */
-static char *first_line(const struct cs_buf *b)
-{
-	const char *s = b->data ? b->data : "";
-	while (*s == '\n' || *s == '\r' || *s == ' ')
-		s++;
-	size_t n = strcspn(s, "\r\n");
-	if (n == 0)
-		return cs_xstrdup("no message");
-	if (n > 400)
-		n = 400;
-	return cs_xasprintf("%.*s", (int)n, s);
 }
 
 /* Run a script; a non-zero exit is an error naming host and step. */
@@ -167,7 +147,7 @@ static int run_step(struct cs_transport *t, const char *step, const char *script
 		goto out;
 	}
 	if (res.exit_status != 0) {
-		char *line = first_line(&res.err);
+		char *line = cs_ps_first_line(&res.err);
 		r = cs_err_set(err, -EIO, "host %s: %s: exit %d: %s", host_name(t), step, res.exit_status, line);
 		free(line);
 		goto out;

@@ -447,7 +447,7 @@ static int winrm_run(struct cs_transport *t, const char *command, const void *st
 {
 	struct winrm *w = (struct winrm *)t;
 	struct shell sh = { NULL, NULL };
-	struct cs_buf frame = CS_BUF_INIT, req = CS_BUF_INIT, resp, clean = CS_BUF_INIT;
+	struct cs_buf frame = CS_BUF_INIT, req = CS_BUF_INIT, resp;
 	struct cs_wsman_receive rr;
 	/* stderr arrives as CLIXML, several times the size of its text. */
 	size_t err_cap = out->err.max ? out->err.max * 8 + 65536 : 0;
@@ -470,9 +470,8 @@ static int winrm_run(struct cs_transport *t, const char *command, const void *st
 		goto out;
 	if ((r = receive_all(w, &sh, &rr, &req, &resp, err)) < 0)
 		goto out;
-	cs_buf_append_fit(&out->out, rr.out.data ? rr.out.data : "", rr.out.len);
-	cs_wsman_decode_clixml(&clean, rr.err.data ? rr.err.data : "", rr.err.len);
-	cs_buf_append_fit(&out->err, clean.data ? clean.data : "", clean.len);
+	cs_buf_append_fit(&out->out, rr.out.data, rr.out.len);
+	cs_ps_stderr_text(&out->err, rr.err.data, rr.err.len);
 	/* Windows exit codes are 32-bit (NTSTATUS values among them); keep
 	 * the low bits as the int the interface has. */
 	out->exit_status = rr.has_exit_code ? (int)(uint32_t)rr.exit_code : 255;
@@ -481,7 +480,6 @@ out:
 	cs_buf_free_secret(&frame);
 	cs_buf_free_secret(&req);
 	cs_buf_free(&resp);
-	cs_buf_free(&clean);
 	cs_wsman_receive_free(&rr);
 	return r;
 }
@@ -511,26 +509,10 @@ static const char *trimmed(struct cs_buf *b)
 	return b->data;
 }
 
-/* The first line of a script's stderr (PowerShell puts the message there;
- * position lines follow), shortened: the whole text can be long, and a
- * message is one line. */
-static char *first_line(const struct cs_buf *b)
-{
-	const char *s = b->data ? b->data : "";
-	while (*s == '\n' || *s == '\r' || *s == ' ')
-		s++;
-	size_t n = strcspn(s, "\r\n");
-	if (n == 0)
-		return cs_xstrdup("no message");
-	if (n > 400)
-		return cs_xasprintf("%.400s...", s);
-	return cs_xasprintf("%.*s", (int)n, s);
-}
-
 static int script_failed(struct winrm *w, const char *what, const char *path,
 			 struct cs_run_result *res, struct cs_err *err)
 {
-	char *line = first_line(&res->err);
+	char *line = cs_ps_first_line(&res->err);
 	int r = cs_err_set(err, -EIO, "host %s: %s %s: exit %d: %s", host_name(w), what, path,
 			   res->exit_status, line);
 	free(line);

@@ -8,6 +8,7 @@
 #include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 #include "../platform/ps_quote.h"
+#include "wsman.h"
 
 const char *const cs_ps_command = "powershell.exe";
 const char *const cs_ps_arguments[] = {
@@ -112,4 +113,25 @@ char *cs_ps_with_path(const char *path, const char *body)
 	char *s = cs_xasprintf("$Path = %s\n%s", q, body);
 	free(q);
 	return s;
+}
+
+void cs_ps_stderr_text(struct cs_buf *out, const char *raw, size_t len)
+{
+	struct cs_buf text = CS_BUF_INIT;
+	cs_wsman_decode_clixml(&text, raw ? raw : "", len);
+	cs_buf_append_fit(out, text.data, text.len);
+	cs_buf_free(&text);
+}
+
+char *cs_ps_first_line(const struct cs_buf *err)
+{
+	const char *s = err->data ? err->data : "";
+	while (*s == '\n' || *s == '\r' || *s == ' ')
+		s++;
+	size_t n = strcspn(s, "\r\n");
+	if (n == 0)
+		return cs_xstrdup("no message");
+	if (n > 400)
+		return cs_xasprintf("%.400s...", s);
+	return cs_xasprintf("%.*s", (int)n, s);
 }
