@@ -619,34 +619,32 @@ static yaml_node_t *get_local_path(struct ctx *c, const yaml_node_t *map, const 
 	return v;
 }
 
-/* A mapping value; an empty value counts as an empty mapping ("local:"). */
-static yaml_node_t *get_map(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
-			    bool required)
+/* A value of kind want (V_MAP or V_SEQ); an empty value counts as an empty
+ * one ("local:"). */
+static yaml_node_t *get_collection(struct ctx *c, const yaml_node_t *map, const char *key,
+				   const char *where, bool required, enum vkind want)
 {
 	yaml_node_t *v = field(c, map, key, where, required);
 	if (!v)
 		return NULL;
 	enum vkind k = kind_of(v);
-	if (k != V_MAP && k != V_NULL) {
-		type_error(c, v, "a mapping", key, where);
+	if (k != want && k != V_NULL) {
+		type_error(c, v, kind_name(want), key, where);
 		return NULL;
 	}
 	return v;
 }
 
-/* A list value; an empty value counts as an empty list. */
+static yaml_node_t *get_map(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
+			    bool required)
+{
+	return get_collection(c, map, key, where, required, V_MAP);
+}
+
 static yaml_node_t *get_seq(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
 			    bool required)
 {
-	yaml_node_t *v = field(c, map, key, where, required);
-	if (!v)
-		return NULL;
-	enum vkind k = kind_of(v);
-	if (k != V_SEQ && k != V_NULL) {
-		type_error(c, v, "a list", key, where);
-		return NULL;
-	}
-	return v;
+	return get_collection(c, map, key, where, required, V_SEQ);
 }
 
 static bool env_name_ok(const char *s)
