@@ -1187,10 +1187,12 @@ static void parse_acme(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_
 	a->dns01_propagation = 60;
 	check_keys(c, m, keys, where);
 	yaml_node_t *v = get_str(c, m, "directory", where, true, &a->directory);
-	if (v && !((strncmp(a->directory, "https://", 8) == 0 && a->directory[8]) ||
-		   (strncmp(a->directory, "http://", 7) == 0 && a->directory[7])))
-		report(c, v, "\"directory\" %s must be an https:// or http:// URL, got \"%s\"", where,
-		       esc(c, a->directory));
+	/* The ACME client speaks https only, to any host, loopback included
+	 * (acme_http.c; RFC 8555 §6.1): anything else would pass validate and
+	 * fail at the first request. */
+	if (v && !(strncmp(a->directory, "https://", 8) == 0 && a->directory[8]))
+		report(c, v, "\"directory\" %s must be an https:// URL (ACME is https only), got \"%s\"",
+		       where, esc(c, a->directory));
 	v = get_seq(c, m, "contact", where, false);
 	if (v) {
 		a->contact = cs_xcalloc(n_items(v), sizeof *a->contact);
