@@ -896,6 +896,20 @@ static yaml_node_t *entry_value(struct ctx *c, const yaml_node_t *map, size_t i,
 	return v;
 }
 
+/* Each entry of a section of named entries (hosts, issuers, certificates)
+ * whose name can be used goes to parse_one with its key (for positions) and
+ * its value (NULL when that is not a mapping: reported already). */
+static void parse_entries(struct ctx *c, const yaml_node_t *map, const char *what,
+			  void (*parse_one)(struct ctx *, const char *name, const yaml_node_t *key,
+					    const yaml_node_t *value))
+{
+	for (size_t i = 0; i < n_pairs(map); i++) {
+		const char *name = entry_name(c, map, i, what);
+		if (name)
+			parse_one(c, name, node_at(c, pair_at(map, i)->key), entry_value(c, map, i, what, name));
+	}
+}
+
 /* Of the keys names (NULL-terminated), which are present: the index of the
  * one written first, -1 for none.  Any later one is reported as
  * conflicting, at its own key and in file order. */
@@ -1071,12 +1085,7 @@ static void parse_hosts(struct ctx *c, const yaml_node_t *root)
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return;
 	c->cfg->hosts = cs_xcalloc(n_pairs(m), sizeof *c->cfg->hosts);
-	for (size_t i = 0; i < n_pairs(m); i++) {
-		const char *name = entry_name(c, m, i, "host");
-		if (!name)
-			continue;
-		parse_host(c, name, node_at(c, pair_at(m, i)->key), entry_value(c, m, i, "host", name));
-	}
+	parse_entries(c, m, "host", parse_host);
 }
 
 /* The index of the host called name; reports a dangling reference at v. */
@@ -1252,12 +1261,7 @@ static void parse_issuers(struct ctx *c, const yaml_node_t *root)
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return;
 	c->cfg->issuers = cs_xcalloc(n_pairs(m), sizeof *c->cfg->issuers);
-	for (size_t i = 0; i < n_pairs(m); i++) {
-		const char *name = entry_name(c, m, i, "issuer");
-		if (!name)
-			continue;
-		parse_issuer(c, name, node_at(c, pair_at(m, i)->key), entry_value(c, m, i, "issuer", name));
-	}
+	parse_entries(c, m, "issuer", parse_issuer);
 }
 
 /* ---- bindings ---- */
@@ -1856,12 +1860,7 @@ static void parse_certs(struct ctx *c, const yaml_node_t *root)
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return;
 	c->cfg->certs = cs_xcalloc(n_pairs(m), sizeof *c->cfg->certs);
-	for (size_t i = 0; i < n_pairs(m); i++) {
-		const char *name = entry_name(c, m, i, "certificate");
-		if (!name)
-			continue;
-		parse_cert(c, name, node_at(c, pair_at(m, i)->key), entry_value(c, m, i, "certificate", name));
-	}
+	parse_entries(c, m, "certificate", parse_cert);
 }
 
 static void parse_root(struct ctx *c, const yaml_node_t *root)
