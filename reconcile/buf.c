@@ -48,6 +48,14 @@ int cs_buf_append(struct cs_buf *b, const void *data, size_t len)
 	return 0;
 }
 
+int cs_buf_append_fit(struct cs_buf *b, const void *data, size_t len)
+{
+	size_t room = !b->max ? len : b->max > b->len ? b->max - b->len : 0;
+	size_t n = len < room ? len : room;
+	int r = n ? cs_buf_append(b, data, n) : 0;
+	return r < 0 ? r : n < len;
+}
+
 int cs_buf_puts(struct cs_buf *b, const char *s)
 {
 	return cs_buf_append(b, s, strlen(s));

@@ -22,6 +22,10 @@ struct cs_buf {
 
 void cs_buf_init(struct cs_buf *b, size_t max);
 int cs_buf_append(struct cs_buf *b, const void *data, size_t len); /* -ENOMEM, -E2BIG */
+/* Append as much of data as fits under the cap and drop the rest: for a
+ * command's output, where a chatty command must neither block nor fail.
+ * 1 when something was dropped, 0 when all of it fit, -ENOMEM. */
+int cs_buf_append_fit(struct cs_buf *b, const void *data, size_t len);
 int cs_buf_puts(struct cs_buf *b, const char *s);
 int cs_buf_printf(struct cs_buf *b, const char *fmt, ...) CS_PRINTF(2, 3);
 void cs_buf_reset(struct cs_buf *b);          /* len = 0, memory kept */

@@ -619,34 +619,32 @@ static yaml_node_t *get_local_path(struct ctx *c, const yaml_node_t *map, const 
 	return v;
 }
 
-/* A mapping value; an empty value counts as an empty mapping ("local:"). */
-static yaml_node_t *get_map(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
-			    bool required)
+/* A value of kind want (V_MAP or V_SEQ); an empty value counts as an empty
+ * one ("local:"). */
+static yaml_node_t *get_collection(struct ctx *c, const yaml_node_t *map, const char *key,
+				   const char *where, bool required, enum vkind want)
 {
 	yaml_node_t *v = field(c, map, key, where, required);
 	if (!v)
 		return NULL;
 	enum vkind k = kind_of(v);
-	if (k != V_MAP && k != V_NULL) {
-		type_error(c, v, "a mapping", key, where);
+	if (k != want && k != V_NULL) {
+		type_error(c, v, kind_name(want), key, where);
 		return NULL;
 	}
 	return v;
 }
 
-/* A list value; an empty value counts as an empty list. */
+static yaml_node_t *get_map(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
+			    bool required)
+{
+	return get_collection(c, map, key, where, required, V_MAP);
+}
+
 static yaml_node_t *get_seq(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
 			    bool required)
 {
-	yaml_node_t *v = field(c, map, key, where, required);
-	if (!v)
-		return NULL;
-	enum vkind k = kind_of(v);
-	if (k != V_SEQ && k != V_NULL) {
-		type_error(c, v, "a list", key, where);
-		return NULL;
-	}
-	return v;
+	return get_collection(c, map, key, where, required, V_SEQ);
 }
 
 static bool env_name_ok(const char *s)
@@ -898,6 +896,20 @@ static yaml_node_t *entry_value(struct ctx *c, const yaml_node_t *map, size_t i,
 	return v;
 }
 
+/* Each entry of a section of named entries (hosts, issuers, certificates)
+ * whose name can be used goes to parse_one with its key (for positions) and
+ * its value (NULL when that is not a mapping: reported already). */
+static void parse_entries(struct ctx *c, const yaml_node_t *map, const char *what,
+			  void (*parse_one)(struct ctx *, const char *name, const yaml_node_t *key,
+					    const yaml_node_t *value))
+{
+	for (size_t i = 0; i < n_pairs(map); i++) {
+		const char *name = entry_name(c, map, i, what);
+		if (name)
+			parse_one(c, name, node_at(c, pair_at(map, i)->key), entry_value(c, map, i, what, name));
+	}
+}
+
 /* Of the keys names (NULL-terminated), which are present: the index of the
  * one written first, -1 for none.  Any later one is reported as
  * conflicting, at its own key and in file order. */
@@ -1073,12 +1085,7 @@ static void parse_hosts(struct ctx *c, const yaml_node_t *root)
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return;
 	c->cfg->hosts = cs_xcalloc(n_pairs(m), sizeof *c->cfg->hosts);
-	for (size_t i = 0; i < n_pairs(m); i++) {
-		const char *name = entry_name(c, m, i, "host");
-		if (!name)
-			continue;
-		parse_host(c, name, node_at(c, pair_at(m, i)->key), entry_value(c, m, i, "host", name));
-	}
+	parse_entries(c, m, "host", parse_host);
 }
 
 /* The index of the host called name; reports a dangling reference at v. */
@@ -1189,10 +1196,12 @@ static void parse_acme(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_
 	a->dns01_propagation = 60;
 	check_keys(c, m, keys, where);
 	yaml_node_t *v = get_str(c, m, "directory", where, true, &a->directory);
-	if (v && !((strncmp(a->directory, "https://", 8) == 0 && a->directory[8]) ||
-		   (strncmp(a->directory, "http://", 7) == 0 && a->directory[7])))
-		report(c, v, "\"directory\" %s must be an https:// or http:// URL, got \"%s\"", where,
-		       esc(c, a->directory));
+	/* The ACME client speaks https only, to any host, loopback included
+	 * (acme_http.c; RFC 8555 §6.1): anything else would pass validate and
+	 * fail at the first request. */
+	if (v && !(strncmp(a->directory, "https://", 8) == 0 && a->directory[8]))
+		report(c, v, "\"directory\" %s must be an https:// URL (ACME is https only), got \"%s\"",
+		       where, esc(c, a->directory));
 	v = get_seq(c, m, "contact", where, false);
 	if (v) {
 		a->contact = cs_xcalloc(n_items(v), sizeof *a->contact);
@@ -1252,12 +1261,7 @@ static void parse_issuers(struct ctx *c, const yaml_node_t *root)
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return;
 	c->cfg->issuers = cs_xcalloc(n_pairs(m), sizeof *c->cfg->issuers);
-	for (size_t i = 0; i < n_pairs(m); i++) {
-		const char *name = entry_name(c, m, i, "issuer");
-		if (!name)
-			continue;
-		parse_issuer(c, name, node_at(c, pair_at(m, i)->key), entry_value(c, m, i, "issuer", name));
-	}
+	parse_entries(c, m, "issuer", parse_issuer);
 }
 
 /* ---- bindings ---- */
@@ -1856,12 +1860,7 @@ static void parse_certs(struct ctx *c, const yaml_node_t *root)
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return;
 	c->cfg->certs = cs_xcalloc(n_pairs(m), sizeof *c->cfg->certs);
-	for (size_t i = 0; i < n_pairs(m); i++) {
-		const char *name = entry_name(c, m, i, "certificate");
-		if (!name)
-			continue;
-		parse_cert(c, name, node_at(c, pair_at(m, i)->key), entry_value(c, m, i, "certificate", name));
-	}
+	parse_entries(c, m, "certificate", parse_cert);
 }
 
 static void parse_root(struct ctx *c, const yaml_node_t *root)

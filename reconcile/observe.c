@@ -272,6 +272,16 @@ static void digest_state(struct cs_observed *obs)
 			      c->have_reply ? c->reply_info.sha256 : "-",
 			      c->reply_error ? c->reply_error : "-", c->error ? c->error : "-", c->issued_by);
 		cs_buf_printf(&t, " issuer_error=%s\n", c->issuer_error ? c->issuer_error : "-");
+		/* The CA's renewal window (ARI) decides a renewal and the plan shows
+		 * it: a window the CA moved, or one that came or went, makes a
+		 * saved plan stale like a changed file does.  Without a window
+		 * renew_before decides, whatever the reason; the reason's text is
+		 * left out, as it can change from run to run (curl's "after 3 ms"). */
+		if (c->have_window)
+			cs_buf_printf(&t, " window=%lld..%lld source=%s\n", (long long)c->window.start,
+				      (long long)c->window.end, c->window.source ? c->window.source : "-");
+		else
+			cs_buf_puts(&t, " window=none\n");
 		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
 			const struct cs_binding_obs *b = &obs->bindings[i][j];
 			cs_buf_printf(&t, " binding %zu error=%s script_ran=%s\n", j, b->error ? b->error : "-",

@@ -410,28 +410,44 @@ void cs_stored_free(struct cs_stored *s)
 
 /* ---- writing ---- */
 
-static int write_file(const char *path, const struct cs_buf *b, mode_t mode, struct cs_err *err)
+/* Every file the store writes is one of a folder's few: they are named
+ * by folder and file name. */
+static int write_file(const char *dir, const char *name, const struct cs_buf *b, mode_t mode,
+		      struct cs_err *err)
 {
-	return cs_file_write_atomic(path, b->data ? b->data : "", b->len, mode,
-				    (uid_t)-1, (gid_t)-1, err);
+	char *path = cs_xasprintf("%s/%s", dir, name);
+	int r = cs_file_write_atomic(path, b->data ? b->data : "", b->len, mode,
+				     (uid_t)-1, (gid_t)-1, err);
+	free(path);
+	return r;
 }
 
-static int write_json(const char *path, json_t *obj, struct cs_err *err)
+static int write_json(const char *dir, const char *name, json_t *obj, struct cs_err *err)
 {
 	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	int r;
 	if (!text)
-		return cs_err_errno(err, -ENOMEM, "write %s", path);
+		return cs_err_errno(err, -ENOMEM, "write %s/%s", dir, name);
 	struct cs_buf b = CS_BUF_INIT;
 	r = cs_buf_puts(&b, text);
 	if (r == 0)
 		r = cs_buf_puts(&b, "\n");
 	if (r < 0)
-		r = cs_err_errno(err, r, "write %s", path);
+		r = cs_err_errno(err, r, "write %s/%s", dir, name);
 	else
-		r = write_file(path, &b, FILE_MODE, err);
+		r = write_file(dir, name, &b, FILE_MODE, err);
 	cs_buf_free(&b);
 	free(text);
+	return r;
+}
+
+static int unlink_if_there(const char *dir, const char *name, struct cs_err *err)
+{
+	char *path = cs_xasprintf("%s/%s", dir, name);
+	int r = 0;
+	if (unlink(path) < 0 && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "remove %s", path);
+	free(path);
 	return r;
 }
 
@@ -440,7 +456,6 @@ static int archive_copy(const char *from_dir, const char *to_dir, const char *fi
 			mode_t mode, struct cs_err *err)
 {
 	char *from = cs_xasprintf("%s/%s", from_dir, file);
-	char *to = cs_xasprintf("%s/%s", to_dir, file);
 	struct cs_buf b;
 	cs_buf_init(&b, MAX_FILE);
 	int r = 0;
@@ -449,11 +464,10 @@ static int archive_copy(const char *from_dir, const char *to_dir, const char *fi
 	r = cs_file_read(&b, from, MAX_FILE, err);
 	if (r < 0)
 		goto out;
-	r = write_file(to, &b, mode, err);
+	r = write_file(to_dir, file, &b, mode, err);
 out:
 	cs_buf_free_secret(&b);
 	free(from);
-	free(to);
 	return r;
 }
 
@@ -510,7 +524,7 @@ static int prepare_dir(struct cs_store *st, const char *dir, struct cs_err *err)
 int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *cert,
 		  STACK_OF(X509) *chain, const char *issuer, struct cs_err *err)
 {
-	char *dir = NULL, *path = NULL, *serial = NULL;
+	char *dir = NULL, *serial = NULL;
 	struct cs_buf key_pem = CS_BUF_INIT, cert_pem = CS_BUF_INIT, chain_pem = CS_BUF_INIT;
 	json_t *meta = NULL;
 	int r = check_name(name, err);
@@ -546,15 +560,11 @@ int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *ce
 	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
 	const struct cs_buf *bufs[] = { &key_pem, &cert_pem, &chain_pem };
 	for (size_t i = 0; i < 3; i++) {
-		free(path);
-		path = cs_xasprintf("%s/%s", dir, files[i]);
-		r = write_file(path, bufs[i], i == 0 ? KEY_MODE : FILE_MODE, err);
+		r = write_file(dir, files[i], bufs[i], i == 0 ? KEY_MODE : FILE_MODE, err);
 		if (r < 0)
 			goto out;
 	}
-	free(path);
-	path = cs_xasprintf("%s/meta.json", dir);
-	r = write_json(path, meta, err);
+	r = write_json(dir, "meta.json", meta, err);
 out:
 	if (r < 0)
 		cs_err_prefix(err, "save %s", name ? name : "");
@@ -563,7 +573,6 @@ out:
 	cs_buf_free(&cert_pem);
 	cs_buf_free(&chain_pem);
 	free(serial);
-	free(path);
 	free(dir);
 	return r;
 }
@@ -622,17 +631,10 @@ out:
 	return r;
 }
 
-static int unlink_if_there(const char *path, struct cs_err *err)
-{
-	if (unlink(path) < 0 && errno != ENOENT)
-		return cs_err_errno(err, -errno, "remove %s", path);
-	return 0;
-}
-
 int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
 			  const char *issuer, struct cs_err *err)
 {
-	char *dir = NULL, *path = NULL;
+	char *dir = NULL;
 	struct cs_buf key_pem = CS_BUF_INIT, csr_pem = CS_BUF_INIT;
 	json_t *meta = NULL;
 	int r = check_name(name, err);
@@ -653,30 +655,17 @@ int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, 
 		goto out;
 	/* Withdraw the commit marker first so a crash half-way through never
 	 * pairs a new key with an old request. */
-	path = cs_xasprintf("%s/meta.json", dir);
-	r = unlink_if_there(path, err);
-	if (r < 0)
+	if ((r = unlink_if_there(dir, "meta.json", err)) < 0 ||
+	    (r = write_file(dir, "key.pem", &key_pem, KEY_MODE, err)) < 0 ||
+	    (r = write_file(dir, "request.csr", &csr_pem, FILE_MODE, err)) < 0)
 		goto out;
-	free(path);
-	path = cs_xasprintf("%s/key.pem", dir);
-	r = write_file(path, &key_pem, KEY_MODE, err);
-	if (r < 0)
-		goto out;
-	free(path);
-	path = cs_xasprintf("%s/request.csr", dir);
-	r = write_file(path, &csr_pem, FILE_MODE, err);
-	if (r < 0)
-		goto out;
-	free(path);
-	path = cs_xasprintf("%s/meta.json", dir);
-	r = write_json(path, meta, err);
+	r = write_json(dir, "meta.json", meta, err);
 out:
 	if (r < 0)
 		cs_err_prefix(err, "save pending request for %s", name ? name : "");
 	json_decref(meta);
 	cs_buf_free_secret(&key_pem);
 	cs_buf_free(&csr_pem);
-	free(path);
 	free(dir);
 	return r;
 }
@@ -691,11 +680,8 @@ int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *
 	dir = cs_xasprintf("%s/certs/%s/pending", st->dir, name);
 	/* meta.json first: from then on the request no longer exists, whatever
 	 * is left behind. */
-	for (size_t i = 0; i < 3 && r == 0; i++) {
-		char *p = cs_xasprintf("%s/%s", dir, files[i]);
-		r = unlink_if_there(p, err);
-		free(p);
-	}
+	for (size_t i = 0; i < 3 && r == 0; i++)
+		r = unlink_if_there(dir, files[i], err);
 	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
 		r = cs_err_errno(err, -errno, "remove %s", dir);
 out:

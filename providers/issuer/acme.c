@@ -23,6 +23,7 @@
 #include "acme_http.h"
 #include "ari.h"
 #include "jws.h"
+#include "../../reconcile/base64.h"
 #include "../../reconcile/store_acme.h"
 #include "../../reconcile/util.h"
 
@@ -276,7 +277,7 @@ static int eab_key(struct cs_buf *out, const struct cs_issuer_acme *cfg, struct 
 		cs_err_prefix(err, "external account binding hmac");
 		goto out;
 	}
-	if (!text.len || cs_b64url_decode(out, text.data, text.len) < 0 || !out->len)
+	if (!text.len || cs_b64_decode(out, text.data, text.len, CS_B64_URL | CS_B64_NOPAD) < 0 || !out->len)
 		r = cs_err_set(err, -EINVAL, "external account binding hmac from %s is not base64url",
 			       cs_secret_describe(&cfg->eab_hmac, where, sizeof where));
 out:
@@ -519,7 +520,7 @@ static int present(struct acme *a, struct challenges *c, struct presented *p, co
 		unsigned char md[32];
 		EVP_Digest(key_auth, strlen(key_auth), md, NULL, EVP_sha256(), NULL);
 		p->dns_name = cs_xasprintf("_acme-challenge.%s", p->identifier);
-		p->dns_value = cs_b64url(md, sizeof md);
+		p->dns_value = cs_b64_encode(md, sizeof md, CS_B64_URL | CS_B64_NOPAD);
 		r = cs_acme_dns_hook(cfg->dns01_hook, "present", p->dns_name, p->dns_value, c->hook_dir, err);
 		if (r < 0) {
 			/* Nothing to clean up for a hook that failed to present. */
@@ -941,7 +942,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 			r = cs_err_ssl(err, -EINVAL, "acme finalize: csr");
 			goto out;
 		}
-		char *b64 = cs_b64url(der, (size_t)der_len);
+		char *b64 = cs_b64_encode(der, (size_t)der_len, CS_B64_URL | CS_B64_NOPAD);
 		char *payload = cs_xasprintf("{\"csr\":\"%s\"}", b64);
 		free(b64);
 		const char *finalize = json_string_value(json_object_get(order, "finalize"));

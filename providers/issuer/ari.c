@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <openssl/x509v3.h>
 #include "jws.h"
+#include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 
 int cs_ari_cert_id_raw(char **out, const unsigned char *aki, size_t aki_len,
@@ -26,8 +27,8 @@ int cs_ari_cert_id_raw(char **out, const unsigned char *aki, size_t aki_len,
 		OPENSSL_free(der);
 		return cs_err_set(err, -EINVAL, "ari: empty serial number");
 	}
-	char *a = cs_b64url(aki, aki_len);
-	char *s = cs_b64url(der + off, (size_t)n - off);
+	char *a = cs_b64_encode(aki, aki_len, CS_B64_URL | CS_B64_NOPAD);
+	char *s = cs_b64_encode(der + off, (size_t)n - off, CS_B64_URL | CS_B64_NOPAD);
 	*out = cs_xasprintf("%s.%s", a, s);
 	free(a);
 	free(s);

@@ -10,75 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "../../reconcile/util.h"
-
-static const char b64url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *cs_b64url(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	char *out = cs_xmalloc(len / 3 * 4 + 5);
-	size_t o = 0, i = 0;
-	for (; i + 3 <= len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-		out[o++] = b64url_alphabet[v >> 6 & 63];
-		out[o++] = b64url_alphabet[v & 63];
-	}
-	if (len - i == 1) {
-		unsigned v = (unsigned)p[i] << 16;
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-	} else if (len - i == 2) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-		out[o++] = b64url_alphabet[v >> 6 & 63];
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static int b64url_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-int cs_b64url_decode(struct cs_buf *out, const char *s, size_t len)
-{
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -EINVAL;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value(s[i]);
-		if (v < 0)
-			return -EINVAL;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			unsigned char byte = (unsigned char)(acc >> bits);
-			int r = cs_buf_append(out, &byte, 1);
-			if (r < 0)
-				return r;
-		}
-	}
-	return 0;
-}
+#include "../../reconcile/base64.h"
 
 /* Field width in bytes of the key's curve, 0 when not an EC key we sign with. */
 static int ec_width(EVP_PKEY *key, const char **out_crv)
@@ -125,7 +57,7 @@ static char *bn_param_b64(EVP_PKEY *key, const char *name, int width)
 		n = 1; /* zero still has one octet */
 	unsigned char *bytes = cs_xmalloc((size_t)n);
 	if (BN_bn2binpad(bn, bytes, n) == n)
-		s = cs_b64url(bytes, (size_t)n);
+		s = cs_b64_encode(bytes, (size_t)n, CS_B64_URL | CS_B64_NOPAD);
 	free(bytes);
 	BN_free(bn);
 	return s;
@@ -189,7 +121,7 @@ int cs_jwk_thumbprint(char **out, EVP_PKEY *key, struct cs_err *err)
 		r = cs_err_ssl(err, -EIO, "jwk thumbprint");
 		goto out;
 	}
-	*out = cs_b64url(md, md_len);
+	*out = cs_b64_encode(md, md_len, CS_B64_URL | CS_B64_NOPAD);
 	r = 0;
 out:
 	free(canon);
@@ -255,8 +187,8 @@ out:
 /* b64url(header) "." b64url(payload), the JWS signing input. */
 static char *signing_input(const char *header, const char *payload, char **out_h, char **out_p)
 {
-	*out_h = cs_b64url(header, strlen(header));
-	*out_p = cs_b64url(payload, strlen(payload));
+	*out_h = cs_b64_encode(header, strlen(header), CS_B64_URL | CS_B64_NOPAD);
+	*out_p = cs_b64_encode(payload, strlen(payload), CS_B64_URL | CS_B64_NOPAD);
 	return cs_xasprintf("%s.%s", *out_h, *out_p);
 }
 
@@ -291,7 +223,7 @@ int cs_jws_sign(char **out, EVP_PKEY *key, const char *kid, const char *nonce, c
 	input = signing_input(header, payload ? payload : "", &h64, &p64);
 	if ((r = cs_jws_signature(&sig, key, input, strlen(input), err)) < 0)
 		goto out;
-	s64 = cs_b64url(sig.data, sig.len);
+	s64 = cs_b64_encode(sig.data, sig.len, CS_B64_URL | CS_B64_NOPAD);
 	*out = cs_xasprintf("{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", h64, p64, s64);
 	r = 0;
 out:
@@ -328,7 +260,7 @@ int cs_jws_eab(json_t **out, const char *eab_kid, const void *mac_key, size_t ma
 		r = cs_err_ssl(err, -EIO, "external account binding: hmac");
 		goto out;
 	}
-	s64 = cs_b64url(mac, mac_len);
+	s64 = cs_b64_encode(mac, mac_len, CS_B64_URL | CS_B64_NOPAD);
 	*out = json_pack("{s:s, s:s, s:s}", "protected", h64, "payload", p64, "signature", s64);
 	r = *out ? 0 : cs_err_set(err, -ENOMEM, "external account binding: out of memory");
 out:

@@ -1,8 +1,9 @@
-/* JSON Web Signature for ACME (RFC 7515 as RFC 8555 §6.2 uses it): base64url,
- * the JWK of an account key and its RFC 7638 thumbprint, flattened JWS
- * objects signed with ES256/ES384 (raw r||s of fixed width, RFC 7518 §3.4) or
+/* JSON Web Signature for ACME (RFC 7515 as RFC 8555 §6.2 uses it): the JWK
+ * of an account key and its RFC 7638 thumbprint, flattened JWS objects
+ * signed with ES256/ES384 (raw r||s of fixed width, RFC 7518 §3.4) or
  * RS256, and the HS256 inner JWS of an external account binding (RFC 8555
- * §7.3.4).
+ * §7.3.4).  base64url as JOSE writes it is reconcile/base64.h's
+ * CS_B64_URL | CS_B64_NOPAD.
  *
  * Ownership: returned strings and JSON values are the caller's. */
 #ifndef CS_JWS_H
@@ -13,12 +14,6 @@
 #include <openssl/evp.h>
 #include "../../reconcile/buf.h"
 #include "../../reconcile/err.h"
-
-/* base64url without padding.  Never NULL (aborts when out of memory). */
-char *cs_b64url(const void *data, size_t len);
-/* Decode base64url (padding tolerated, nothing else); appends to out.
- * -EINVAL on a character outside the alphabet or an impossible length. */
-int cs_b64url_decode(struct cs_buf *out, const char *s, size_t len);
 
 /* "ES256" (P-256), "ES384" (P-384), "RS256" (RSA), or NULL for other keys. */
 const char *cs_jws_alg(EVP_PKEY *key);

@@ -27,10 +27,10 @@
 #include "linux_batch.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "reconcile/base64.h"
 #include "reconcile/util.h"
 
 static const char script_head[] =
@@ -106,48 +106,6 @@ struct seen {
 	char *owner, *group;
 	struct cs_buf content;
 };
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict base64 (padding only at the end, length a multiple of 4) into
- * out; -EINVAL on anything else, -E2BIG past out's cap. */
-static int b64_decode(struct cs_buf *out, const char *in, size_t len)
-{
-	if (len % 4)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4], pad = 0;
-		for (int j = 0; j < 4; j++) {
-			unsigned char c = (unsigned char)in[i + j];
-			if (c == '=' && i + 4 == len && j >= 2) {
-				pad++;
-				v[j] = 0;
-				continue;
-			}
-			if (pad || (v[j] = b64_value(c)) < 0)
-				return -EINVAL;
-		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		unsigned char b[3] = { (unsigned char)(w >> 16), (unsigned char)(w >> 8), (unsigned char)w };
-		int r = cs_buf_append(out, b, (size_t)(3 - pad));
-		if (r < 0)
-			return r;
-	}
-	return cs_buf_append(out, "", 0);
-}
 
 /* Split line into at most max words at single spaces; the number found, or
  * -1 when there are more or an empty one. */
@@ -287,8 +245,12 @@ static int parse_lines(struct seen *seen, size_t n, const char *text, size_t len
 				    k != cur_k || !parse_num(words[2], 10, 255, &status))
 					goto out;
 				/* Failed, unreadable, grown past the cap: per file. */
+				/* `base64` writes padding and nothing else (the lines
+				 * were joined without their ends); an empty file still
+				 * gets content "" rather than none. */
 				if (status != 0 || too_big ||
-				    b64_decode(&cur->content, b64.data ? b64.data : "", b64.len) < 0) {
+				    cs_b64_decode(&cur->content, b64.data ? b64.data : "", b64.len, 0) < 0 ||
+				    cs_buf_append(&cur->content, "", 0) < 0) {
 					cur->answer = ASKED_PER_FILE;
 					cs_buf_reset(&cur->content);
 				}

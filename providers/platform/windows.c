@@ -21,9 +21,9 @@
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 #include "../transport/winrm_scripts.h"
-#include "../transport/wsman.h"
 #include "windows_scripts.h"
 
 #define OUT_CAP ((size_t)16 << 20)
@@ -122,35 +122,16 @@ static int ps_run(struct cs_transport *t, const char *script, const void *in, si
 	}
 	if ((r = t->ops->run(t, cmd.data, frame.data, frame.len, res, err)) < 0)
 		goto out;
-	/* powershell.exe writes errors as CLIXML when stderr is not a
-	 * console; WinRM's transport decodes it, here we do. */
-	if (res->err.data && !strncmp(res->err.data, "#< CLIXML", 9)) {
-		struct cs_buf clean = CS_BUF_INIT;
-		cs_wsman_decode_clixml(&clean, res->err.data, res->err.len);
-		cs_buf_reset(&res->err);
-		if (clean.data)
-			cs_buf_append(&res->err, clean.data, clean.len);
-		cs_buf_free(&clean);
-	}
+	/* WinRM's transport hands stderr over as text already; over SSH (or
+	 * locally) it is still powershell.exe's CLIXML. */
+	struct cs_buf raw = res->err;
+	cs_buf_init(&res->err, raw.max);
+	cs_ps_stderr_text(&res->err, raw.data, raw.len);
+	cs_buf_free(&raw);
 out:
 	cs_buf_free(&cmd);
 	cs_buf_free_secret(&frame);
 	return r;
-}
-
-/* The first line of stderr that says something (PowerShell's position
- * lines follow the message). */
-static char *first_line(const struct cs_buf *b)
-{
-	const char *s = b->data ? b->data : "";
-	while (*s == '\n' || *s == '\r' || *s == ' ')
-		s++;
-	size_t n = strcspn(s, "\r\n");
-	if (n == 0)
-		return cs_xstrdup("no message");
-	if (n > 400)
-		n = 400;
-	return cs_xasprintf("%.*s", (int)n, s);
 }
 
 /* Run a script; a non-zero exit is an error naming host and step. */
@@ -166,7 +147,7 @@ static int run_step(struct cs_transport *t, const char *step, const char *script
 		goto out;
 	}
 	if (res.exit_status != 0) {
-		char *line = first_line(&res.err);
+		char *line = cs_ps_first_line(&res.err);
 		r = cs_err_set(err, -EIO, "host %s: %s: exit %d: %s", host_name(t), step, res.exit_status, line);
 		free(line);
 		goto out;
@@ -695,16 +676,6 @@ int cs_win_undo_script(struct cs_buf *out, const struct cs_undo_bind *u)
 
 /* ---- PFX ---- */
 
-static int put_base64(struct cs_buf *out, const unsigned char *data, size_t len)
-{
-	char *b64 = cs_xmalloc(4 * ((len + 2) / 3) + 1);
-	int n = EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
-	int r = cs_buf_append(out, b64, (size_t)n);
-	OPENSSL_cleanse(b64, (size_t)n);
-	free(b64);
-	return r;
-}
-
 /* Input for import and script runs: "<password>\n<base64 PFX>\n".  The PFX
  * is AES-256-CBC with PBKDF2 and a SHA-256 MAC, under a password made for
  * this one transfer (Windows Server 2019+ and 2016 1709+ read that). */
@@ -739,7 +710,7 @@ static int pfx_input(struct cs_buf *out, const struct cs_material *m, const char
 		goto out;
 	}
 	if ((r = cs_buf_puts(out, pw)) == 0 && (r = cs_buf_puts(out, "\n")) == 0 &&
-	    (r = put_base64(out, der, (size_t)n)) == 0)
+	    (r = cs_b64_append(out, der, (size_t)n, 0)) == 0)
 		r = cs_buf_puts(out, "\n");
 	if (r < 0)
 		r = cs_err_errno(err, r, "host %s: pfx", host);

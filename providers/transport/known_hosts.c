@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/crypto.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 
 /* A known_hosts file larger than this is a mistake, not a list of hosts. */
@@ -38,45 +39,15 @@ char *cs_kh_host_name(const char *host, int port)
 	return name;
 }
 
-/* Decode base64 (with or without padding) into out; -EINVAL when it is not
- * base64.  EVP_DecodeBlock counts padding as zero bytes: those are taken off. */
-static int b64_decode(struct cs_buf *out, const char *s, size_t n)
-{
-	char *padded = NULL;
-	int r = 0;
-	while (n && s[n - 1] == '=')
-		n--;
-	if (n % 4 == 1)
-		return -EINVAL;
-	size_t pad = (4 - n % 4) % 4;
-	padded = cs_xmalloc(n + pad + 1);
-	memcpy(padded, s, n);
-	memset(padded + n, '=', pad);
-	padded[n + pad] = '\0';
-	unsigned char *bin = cs_xmalloc((n + pad) / 4 * 3 + 1);
-	int got = EVP_DecodeBlock(bin, (const unsigned char *)padded, (int)(n + pad));
-	if (got < 0 || (size_t)got < pad) {
-		r = -EINVAL;
-		goto out;
-	}
-	r = cs_buf_append(out, bin, (size_t)got - pad);
-out:
-	free(bin);
-	free(padded);
-	return r;
-}
-
 void cs_ssh_fingerprint(char out[CS_SSH_FP_SIZE], const unsigned char *blob, size_t blob_len)
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	unsigned char b64[48];
 	EVP_Digest(blob, blob_len, md, &mdlen, EVP_sha256(), NULL);
-	int n = EVP_EncodeBlock(b64, md, (int)mdlen);
 	/* ssh-keygen prints it without the padding. */
-	while (n > 0 && b64[n - 1] == '=')
-		n--;
-	snprintf(out, CS_SSH_FP_SIZE, "SHA256:%.*s", n, (const char *)b64);
+	char *b64 = cs_b64_encode(md, mdlen, CS_B64_NOPAD);
+	snprintf(out, CS_SSH_FP_SIZE, "SHA256:%s", b64);
+	free(b64);
 }
 
 void cs_ssh_key_type(char *out, size_t size, const unsigned char *blob, size_t blob_len)
@@ -127,8 +98,9 @@ static bool hashed_match(const char *name, const char *field, size_t len)
 	struct cs_buf key = CS_BUF_INIT, want = CS_BUF_INIT;
 	if (!bar)
 		return false;
-	if (b64_decode(&key, salt, (size_t)(bar - salt)) < 0 || !key.len ||
-	    b64_decode(&want, bar + 1, (size_t)(field + len - bar - 1)) < 0 || want.len != 20)
+	if (cs_b64_decode(&key, salt, (size_t)(bar - salt), CS_B64_NOPAD) < 0 || !key.len ||
+	    cs_b64_decode(&want, bar + 1, (size_t)(field + len - bar - 1), CS_B64_NOPAD) < 0 ||
+	    want.len != 20)
 		goto out;
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
@@ -243,7 +215,8 @@ int cs_kh_lookup(struct cs_kh_result *out, const char *text, size_t len, const c
 		if (!hosts_match(name, hosts, hosts_len))
 			continue;
 		cs_buf_reset(&key);
-		bool same_key = b64_decode(&key, kdata, kdata_len) == 0 && key.len == blob_len &&
+		bool same_key = cs_b64_decode(&key, kdata, kdata_len, CS_B64_NOPAD) == 0 &&
+				key.len == blob_len &&
 				memcmp(key.data, blob, blob_len) == 0;
 		if (revoked) {
 			if (same_key && !revoked_line)
@@ -301,7 +274,7 @@ static int append_key(const char *file, const char *name, const char *type,
 		      const unsigned char *blob, size_t blob_len, struct cs_err *err)
 {
 	char *dir = cs_path_dirname(file);
-	unsigned char *b64 = cs_xmalloc(blob_len / 3 * 4 + 8);
+	char *b64 = cs_b64_encode(blob, blob_len, 0);
 	struct cs_buf line = CS_BUF_INIT;
 	int fd = -1, r = 0;
 
@@ -324,8 +297,7 @@ static int append_key(const char *file, const char *name, const char *type,
 		if (pread(fd, &last, 1, size - 1) == 1 && last != '\n')
 			cs_buf_puts(&line, "\n");
 	}
-	EVP_EncodeBlock(b64, blob, (int)blob_len);
-	if (cs_buf_printf(&line, "%s %s %s\n", name, type, (const char *)b64) < 0) {
+	if (cs_buf_printf(&line, "%s %s %s\n", name, type, b64) < 0) {
 		r = cs_err_set(err, -ENOMEM, "add the host key to %s: out of memory", file);
 		goto out;
 	}

@@ -49,16 +49,6 @@ static char *resolve(struct cs_transport *t, const char *path)
 
 /* ---- run ---- */
 
-/* Append what fits under the buffer's cap; the rest is read and dropped, so
- * a chatty command neither blocks on a full pipe nor fails the run. */
-static void append_capped(struct cs_buf *b, const char *data, size_t n)
-{
-	if (b->max && b->len + n > b->max)
-		n = b->max - b->len;
-	if (n)
-		cs_buf_append(b, data, n);
-}
-
 /* dup2 onto itself keeps close-on-exec set (possible when certsync itself
  * was started with a standard descriptor closed); clear it then. */
 static int move_fd(int from, int to)
@@ -188,7 +178,10 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 			for (int k = 0; k < rounds && *fd >= 0 && (exited || p[i].revents); k++) {
 				ssize_t n = read(*fd, chunk, sizeof chunk);
 				if (n > 0) {
-					append_capped(i == 1 ? &out->out : &out->err, chunk, (size_t)n);
+					/* Past the cap the rest is read and dropped, so a
+					 * chatty command neither blocks on a full pipe
+					 * nor fails the run. */
+					cs_buf_append_fit(i == 1 ? &out->out : &out->err, chunk, (size_t)n);
 				} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 					close(*fd);
 					*fd = -1;
@@ -248,69 +241,62 @@ static int local_read_file(struct cs_transport *t, const char *path, struct cs_b
 	return r;
 }
 
-static long pw_bufsize(int name)
+/* One entry of the user database (or, when group is set, the group
+ * database): by name, or by *id when name is NULL.  On success *id is the
+ * entry's id and *out_name (when asked for) a copy of its name.
+ * getpwnam_r and its kin want a buffer whose needed size sysconf only
+ * hints at, so it grows while they say ERANGE. */
+static bool lookup_db(bool group, const char *name, unsigned long *id, char **out_name)
 {
-	long n = sysconf(name);
-	return n > 0 ? n : 16384;
-}
-
-/* A user by name, or by number when given as digits. */
-static int lookup_uid(uid_t *out, const char *name, struct cs_err *err)
-{
-	long size = pw_bufsize(_SC_GETPW_R_SIZE_MAX);
+	long size = sysconf(group ? _SC_GETGR_R_SIZE_MAX : _SC_GETPW_R_SIZE_MAX);
+	if (size <= 0)
+		size = 16384;
 	char *buf = NULL;
-	struct passwd pw, *res = NULL;
-	int rc;
+	const char *found = NULL; /* the entry's name, inside buf */
 	for (;;) {
 		buf = cs_xrealloc(buf, (size_t)size);
-		rc = getpwnam_r(name, &pw, buf, (size_t)size, &res);
-		if (rc != ERANGE || size > (1L << 20))
+		int rc;
+		if (group) {
+			struct group gr, *res = NULL;
+			rc = name ? getgrnam_r(name, &gr, buf, (size_t)size, &res)
+				  : getgrgid_r((gid_t)*id, &gr, buf, (size_t)size, &res);
+			if (res) {
+				*id = gr.gr_gid;
+				found = gr.gr_name;
+			}
+		} else {
+			struct passwd pw, *res = NULL;
+			rc = name ? getpwnam_r(name, &pw, buf, (size_t)size, &res)
+				  : getpwuid_r((uid_t)*id, &pw, buf, (size_t)size, &res);
+			if (res) {
+				*id = pw.pw_uid;
+				found = pw.pw_name;
+			}
+		}
+		if (found || rc != ERANGE || size > (1L << 20))
 			break;
 		size *= 2;
 	}
-	int r = 0;
-	if (res) {
-		*out = pw.pw_uid;
-	} else {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(name, &end, 10);
-		if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && errno == 0)
-			*out = (uid_t)v;
-		else
-			r = cs_err_set(err, -EINVAL, "unknown user %s", name);
-	}
+	if (found && out_name)
+		*out_name = cs_xstrdup(found);
 	free(buf);
-	return r;
+	return found != NULL;
 }
 
-static int lookup_gid(gid_t *out, const char *name, struct cs_err *err)
+/* A user or group by name, or by number when given as digits that name
+ * no one (as chown(1) takes them). */
+static int lookup_id(unsigned long *out, const char *name, bool group, struct cs_err *err)
 {
-	long size = pw_bufsize(_SC_GETGR_R_SIZE_MAX);
-	char *buf = NULL;
-	struct group gr, *res = NULL;
-	int rc;
-	for (;;) {
-		buf = cs_xrealloc(buf, (size_t)size);
-		rc = getgrnam_r(name, &gr, buf, (size_t)size, &res);
-		if (rc != ERANGE || size > (1L << 20))
-			break;
-		size *= 2;
+	if (lookup_db(group, name, out, NULL))
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(name, &end, 10);
+	if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && errno == 0) {
+		*out = v;
+		return 0;
 	}
-	int r = 0;
-	if (res) {
-		*out = gr.gr_gid;
-	} else {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(name, &end, 10);
-		if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && errno == 0)
-			*out = (gid_t)v;
-		else
-			r = cs_err_set(err, -EINVAL, "unknown group %s", name);
-	}
-	free(buf);
-	return r;
+	return cs_err_set(err, -EINVAL, "unknown %s %s", group ? "group" : "user", name);
 }
 
 static int local_write_file(struct cs_transport *t, const char *path, const void *data,
@@ -318,13 +304,12 @@ static int local_write_file(struct cs_transport *t, const char *path, const void
 {
 	char *p = resolve(t, path);
 	char *dir = cs_path_dirname(p);
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
+	unsigned long uid = (uid_t)-1, gid = (gid_t)-1; /* -1: leave as it is */
 	mode_t mode = attrs ? attrs->mode : 0644;
 	int r = 0;
-	if (attrs && attrs->owner && (r = lookup_uid(&uid, attrs->owner, err)) < 0)
+	if (attrs && attrs->owner && (r = lookup_id(&uid, attrs->owner, false, err)) < 0)
 		goto out;
-	if (attrs && attrs->group && (r = lookup_gid(&gid, attrs->group, err)) < 0)
+	if (attrs && attrs->group && (r = lookup_id(&gid, attrs->group, true, err)) < 0)
 		goto out;
 	/* Folders are part of the host's setup (and their owners and modes
 	 * matter); certsync does not invent them. */
@@ -333,7 +318,7 @@ static int local_write_file(struct cs_transport *t, const char *path, const void
 		r = cs_err_set(err, -ENOENT, "folder %s does not exist", dir);
 		goto out;
 	}
-	r = cs_file_write_atomic(p, data, len, mode, uid, gid, err);
+	r = cs_file_write_atomic(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
 out:
 	free(dir);
 	free(p);
@@ -350,32 +335,14 @@ static int local_remove_file(struct cs_transport *t, const char *path, struct cs
 	return r;
 }
 
-static char *user_name(uid_t uid)
+/* The name of a user or group id; an id without a name stays a number, as
+ * `ls -l` shows it. */
+static char *id_name(unsigned long id, bool group)
 {
-	long size = pw_bufsize(_SC_GETPW_R_SIZE_MAX);
-	char *buf = cs_xmalloc((size_t)size);
-	struct passwd pw, *res = NULL;
-	char *s;
-	if (getpwuid_r(uid, &pw, buf, (size_t)size, &res) == 0 && res)
-		s = cs_xstrdup(pw.pw_name);
-	else
-		s = cs_xasprintf("%lu", (unsigned long)uid);
-	free(buf);
-	return s;
-}
-
-static char *group_name(gid_t gid)
-{
-	long size = pw_bufsize(_SC_GETGR_R_SIZE_MAX);
-	char *buf = cs_xmalloc((size_t)size);
-	struct group gr, *res = NULL;
-	char *s;
-	if (getgrgid_r(gid, &gr, buf, (size_t)size, &res) == 0 && res)
-		s = cs_xstrdup(gr.gr_name);
-	else
-		s = cs_xasprintf("%lu", (unsigned long)gid);
-	free(buf);
-	return s;
+	char *name = NULL;
+	if (!lookup_db(group, NULL, &id, &name))
+		name = cs_xasprintf("%lu", id);
+	return name;
 }
 
 static int local_stat(struct cs_transport *t, const char *path, struct cs_file_stat *out,
@@ -398,8 +365,8 @@ static int local_stat(struct cs_transport *t, const char *path, struct cs_file_s
 	out->mode = st.st_mode & 07777;
 	out->uid = st.st_uid;
 	out->gid = st.st_gid;
-	out->owner = user_name(st.st_uid);
-	out->group = group_name(st.st_gid);
+	out->owner = id_name(st.st_uid, false);
+	out->group = id_name(st.st_gid, true);
 	out->size = (int64_t)st.st_size;
 out:
 	free(p);

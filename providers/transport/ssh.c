@@ -520,16 +520,6 @@ static int wait_socket(struct ssh *s, int64_t deadline)
 	return 0;
 }
 
-/* Append what fits under the cap; the rest is read and dropped so that a
- * chatty command neither stalls on a full window nor fails the run. */
-static void append_capped(struct cs_buf *b, const char *data, size_t n)
-{
-	if (b->max && b->len + n > b->max)
-		n = b->max - b->len;
-	if (n)
-		cs_buf_append(b, data, n);
-}
-
 static const struct { const char *name; int num; } signals[] = {
 	{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "BUS", SIGBUS }, { "FPE", SIGFPE },
 	{ "HUP", SIGHUP }, { "ILL", SIGILL }, { "INT", SIGINT }, { "KILL", SIGKILL },
@@ -627,7 +617,10 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 				ssize_t n = libssh2_channel_read_ex(ch, stream == 0 ? 0 : SSH_EXTENDED_DATA_STDERR,
 								    chunk, CHUNK);
 				if (n > 0) {
-					append_capped(stream == 0 ? &out->out : &out->err, chunk, (size_t)n);
+					/* Past the cap the rest is read and dropped, so a
+					 * chatty command neither stalls on a full window
+					 * nor fails the run. */
+					cs_buf_append_fit(stream == 0 ? &out->out : &out->err, chunk, (size_t)n);
 					progress = true;
 					pending = P_NONE;
 				} else if (n == 0) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/buf.h"
 #include "../../reconcile/secret.h"
 #include "../../reconcile/util.h"
@@ -56,30 +57,26 @@ static bool openssh_key_is_rsa(const char *pem)
 	if (!end)
 		return false;
 	begin += strlen("-----BEGIN OPENSSH PRIVATE KEY-----");
-	struct cs_buf b64 = CS_BUF_INIT;
-	for (const char *p = begin; p < end; p++)
-		if (*p != '\n' && *p != '\r' && *p != ' ')
-			cs_buf_append(&b64, p, 1);
-	if (!b64.len || b64.len % 4)
+	struct cs_buf body = CS_BUF_INIT;
+	if (cs_b64_decode(&body, begin, (size_t)(end - begin), CS_B64_SPACE) < 0)
 		goto out;
-	unsigned char *bin = cs_xmalloc(b64.len / 4 * 3 + 1);
-	int n = EVP_DecodeBlock(bin, (unsigned char *)b64.data, (int)b64.len);
+	const unsigned char *bin = (const unsigned char *)body.data;
+	size_t n = body.len;
 	static const char magic[] = "openssh-key-v1";
 	size_t off = sizeof magic; /* includes its NUL, as the format does */
-	if (n > (int)off && memcmp(bin, magic, sizeof magic) == 0) {
+	if (n > off && memcmp(bin, magic, sizeof magic) == 0) {
 		/* Skip three strings (cipher, kdf, kdf options) and the key count. */
-		for (int i = 0; i < 3 && off + 4 <= (size_t)n; i++) {
+		for (int i = 0; i < 3 && off + 4 <= n; i++) {
 			uint32_t len = (uint32_t)bin[off] << 24 | (uint32_t)bin[off + 1] << 16 |
 				       (uint32_t)bin[off + 2] << 8 | bin[off + 3];
 			off += 4 + (size_t)len;
 		}
 		off += 4;
-		if (off + 4 <= (size_t)n)
-			rsa = blob_is_rsa(bin + off + 4, (size_t)n - off - 4);
+		if (off + 4 <= n)
+			rsa = blob_is_rsa(bin + off + 4, n - off - 4);
 	}
-	free(bin);
 out:
-	cs_buf_free(&b64);
+	cs_buf_free_secret(&body);
 	return rsa;
 }
 

@@ -21,8 +21,7 @@
 #include <time.h>
 #include <curl/curl.h>
 #include <libxml/parser.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/secret.h"
 #include "../../reconcile/util.h"
 #include "winrm_scripts.h"
@@ -443,21 +442,12 @@ static void shell_end(struct winrm *w, struct shell *sh, struct cs_buf *req, str
 	sh->command_id = sh->id = NULL;
 }
 
-/* Append what fits under b's cap. */
-static void append_capped(struct cs_buf *b, const char *data, size_t n)
-{
-	if (b->max && b->len + n > b->max)
-		n = b->max > b->len ? b->max - b->len : 0;
-	if (n)
-		cs_buf_append(b, data, n);
-}
-
 static int winrm_run(struct cs_transport *t, const char *command, const void *stdin_data,
 		     size_t stdin_len, struct cs_run_result *out, struct cs_err *err)
 {
 	struct winrm *w = (struct winrm *)t;
 	struct shell sh = { NULL, NULL };
-	struct cs_buf frame = CS_BUF_INIT, req = CS_BUF_INIT, resp, clean = CS_BUF_INIT;
+	struct cs_buf frame = CS_BUF_INIT, req = CS_BUF_INIT, resp;
 	struct cs_wsman_receive rr;
 	/* stderr arrives as CLIXML, several times the size of its text. */
 	size_t err_cap = out->err.max ? out->err.max * 8 + 65536 : 0;
@@ -480,9 +470,8 @@ static int winrm_run(struct cs_transport *t, const char *command, const void *st
 		goto out;
 	if ((r = receive_all(w, &sh, &rr, &req, &resp, err)) < 0)
 		goto out;
-	append_capped(&out->out, rr.out.data ? rr.out.data : "", rr.out.len);
-	cs_wsman_decode_clixml(&clean, rr.err.data ? rr.err.data : "", rr.err.len);
-	append_capped(&out->err, clean.data ? clean.data : "", clean.len);
+	cs_buf_append_fit(&out->out, rr.out.data, rr.out.len);
+	cs_ps_stderr_text(&out->err, rr.err.data, rr.err.len);
 	/* Windows exit codes are 32-bit (NTSTATUS values among them); keep
 	 * the low bits as the int the interface has. */
 	out->exit_status = rr.has_exit_code ? (int)(uint32_t)rr.exit_code : 255;
@@ -491,7 +480,6 @@ out:
 	cs_buf_free_secret(&frame);
 	cs_buf_free_secret(&req);
 	cs_buf_free(&resp);
-	cs_buf_free(&clean);
 	cs_wsman_receive_free(&rr);
 	return r;
 }
@@ -521,26 +509,10 @@ static const char *trimmed(struct cs_buf *b)
 	return b->data;
 }
 
-/* The first line of a script's stderr (PowerShell puts the message there;
- * position lines follow), shortened: the whole text can be long, and a
- * message is one line. */
-static char *first_line(const struct cs_buf *b)
-{
-	const char *s = b->data ? b->data : "";
-	while (*s == '\n' || *s == '\r' || *s == ' ')
-		s++;
-	size_t n = strcspn(s, "\r\n");
-	if (n == 0)
-		return cs_xstrdup("no message");
-	if (n > 400)
-		return cs_xasprintf("%.400s...", s);
-	return cs_xasprintf("%.*s", (int)n, s);
-}
-
 static int script_failed(struct winrm *w, const char *what, const char *path,
 			 struct cs_run_result *res, struct cs_err *err)
 {
-	char *line = first_line(&res->err);
+	char *line = cs_ps_first_line(&res->err);
 	int r = cs_err_set(err, -EIO, "host %s: %s %s: exit %d: %s", host_name(w), what, path,
 			   res->exit_status, line);
 	free(line);
@@ -573,21 +545,20 @@ static int winrm_read_file(struct cs_transport *t, const char *path, struct cs_b
 		r = cs_err_set(err, -E2BIG, "host %s: read %s: larger than %zu bytes", host_name(w), path, max);
 		goto out;
 	}
-	unsigned char *raw = cs_xmalloc(n / 4 * 3 + 3);
-	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-	int a = 0, f = 0;
-	if (!ctx || EVP_DecodeUpdate(ctx, raw, &a, (const unsigned char *)(res.out.data ? res.out.data : ""),
-				     (int)n) < 0 || EVP_DecodeFinal(ctx, raw + a, &f) < 0) {
+	/* [Convert]::ToBase64String's text and a line end. */
+	struct cs_buf raw = CS_BUF_INIT;
+	r = cs_b64_decode(&raw, res.out.data ? res.out.data : "", n, CS_B64_SPACE);
+	if (r == -EINVAL) {
 		r = cs_err_set(err, -EBADMSG, "host %s: read %s: the content did not arrive as base64",
 			       host_name(w), path);
-	} else if ((size_t)a + (size_t)f > max) {
+	} else if (r < 0) {
+		r = cs_err_errno(err, r, "host %s: read %s", host_name(w), path);
+	} else if (raw.len > max) {
 		r = cs_err_set(err, -E2BIG, "host %s: read %s: larger than %zu bytes", host_name(w), path, max);
-	} else if ((r = cs_buf_append(out, raw, (size_t)a + (size_t)f)) < 0) {
+	} else if ((r = cs_buf_append(out, raw.data, raw.len)) < 0) {
 		r = cs_err_errno(err, r, "host %s: read %s", host_name(w), path);
 	}
-	EVP_ENCODE_CTX_free(ctx);
-	OPENSSL_cleanse(raw, n / 4 * 3 + 3);
-	free(raw);
+	cs_buf_free_secret(&raw);
 out:
 	cs_buf_free_secret(&res.out);
 	cs_run_result_free(&res);

@@ -3,12 +3,12 @@
  * tests/golden/powershell/; tests fail when the two differ. */
 #include "winrm_scripts.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
+#include "../../reconcile/base64.h"
 #include "../../reconcile/util.h"
 #include "../platform/ps_quote.h"
+#include "wsman.h"
 
 const char *const cs_ps_command = "powershell.exe";
 const char *const cs_ps_arguments[] = {
@@ -89,17 +89,6 @@ const struct cs_ps_script cs_ps_scripts[] = {
 };
 const size_t cs_ps_n_scripts = sizeof cs_ps_scripts / sizeof cs_ps_scripts[0];
 
-static int put_base64(struct cs_buf *out, const void *data, size_t len)
-{
-	char *b64 = malloc(4 * ((len + 2) / 3) + 1);
-	if (!b64)
-		return -ENOMEM;
-	int n = EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
-	int r = cs_buf_append(out, b64, (size_t)n);
-	free(b64);
-	return r;
-}
-
 int cs_ps_frame(struct cs_buf *out, const char *script, const void *input, size_t len)
 {
 	/* Base64 needs no quoting inside '...'; the literals are still
@@ -108,11 +97,11 @@ int cs_ps_frame(struct cs_buf *out, const char *script, const void *input, size_
 	if (r == 0)
 		r = cs_buf_puts(out, " '");
 	if (r == 0)
-		r = put_base64(out, script, strlen(script));
+		r = cs_b64_append(out, script, strlen(script), 0);
 	if (r == 0)
 		r = cs_buf_puts(out, "' '");
 	if (r == 0)
-		r = put_base64(out, input, len);
+		r = cs_b64_append(out, input, len, 0);
 	if (r == 0)
 		r = cs_buf_puts(out, "'\r\n");
 	return r;
@@ -124,4 +113,25 @@ char *cs_ps_with_path(const char *path, const char *body)
 	char *s = cs_xasprintf("$Path = %s\n%s", q, body);
 	free(q);
 	return s;
+}
+
+void cs_ps_stderr_text(struct cs_buf *out, const char *raw, size_t len)
+{
+	struct cs_buf text = CS_BUF_INIT;
+	cs_wsman_decode_clixml(&text, raw ? raw : "", len);
+	cs_buf_append_fit(out, text.data, text.len);
+	cs_buf_free(&text);
+}
+
+char *cs_ps_first_line(const struct cs_buf *err)
+{
+	const char *s = err->data ? err->data : "";
+	while (*s == '\n' || *s == '\r' || *s == ' ')
+		s++;
+	size_t n = strcspn(s, "\r\n");
+	if (n == 0)
+		return cs_xstrdup("no message");
+	if (n > 400)
+		return cs_xasprintf("%.400s...", s);
+	return cs_xasprintf("%.*s", (int)n, s);
 }

@@ -65,4 +65,16 @@ int cs_ps_frame(struct cs_buf *out, const char *script, const void *input, size_
 /* "$Path = '<quoted path>'\n" + body: a file script bound to a path. */
 char *cs_ps_with_path(const char *path, const char *body);
 
+/* PowerShell's stderr as a console would show it, whichever transport
+ * carried it: powershell.exe writes its errors as CLIXML when stderr is
+ * not a console (cs_wsman_decode_clixml turns that back into text).
+ * Appends the text to out, as much as fits under out's cap. */
+void cs_ps_stderr_text(struct cs_buf *out, const char *raw, size_t len);
+
+/* The first line of that text that says something (PowerShell puts the
+ * message first, position lines after it), as one line of an error
+ * message: cut at 400 characters with "...", "no message" when there is
+ * none.  The caller frees it. */
+char *cs_ps_first_line(const struct cs_buf *err);
+
 #endif

@@ -13,8 +13,8 @@
 #include <strings.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include "../../reconcile/base64.h"
 
 #define NS_CLIXML "http://schemas.microsoft.com/powershell/2004/04"
 #define ANONYMOUS CS_WSMAN_NS_ADDR "/role/anonymous"
@@ -209,22 +209,19 @@ int cs_wsman_build_send(struct cs_buf *out, const struct cs_wsman_header *h,
 			size_t len, bool end)
 {
 	struct builder b;
-	char *b64 = NULL;
+	struct cs_buf b64 = CS_BUF_INIT;
 	int r = start(&b, h);
-	if (r == 0) {
-		b64 = malloc(4 * ((len + 2) / 3) + 1);
-		if (!b64) {
-			r = -ENOMEM;
-		} else {
-			EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
-			xmlNodePtr st = add(&b, add(&b, b.body, b.rsp, "Send", NULL), b.rsp, "Stream", b64);
-			prop(&b, st, NULL, "CommandId", command_id);
-			/* "True"/"False" as the recorded client wrote them. */
-			prop(&b, st, NULL, "End", end ? "True" : "False");
-			prop(&b, st, NULL, "Name", stream ? stream : "stdin");
-		}
+	/* The input may be a secret (a PFX and its password): its base64 is
+	 * wiped like the input itself. */
+	if (r == 0 && (r = cs_b64_append(&b64, data, len, 0)) == 0) {
+		xmlNodePtr st = add(&b, add(&b, b.body, b.rsp, "Send", NULL), b.rsp, "Stream",
+				    b64.data ? b64.data : "");
+		prop(&b, st, NULL, "CommandId", command_id);
+		/* "True"/"False" as the recorded client wrote them. */
+		prop(&b, st, NULL, "End", end ? "True" : "False");
+		prop(&b, st, NULL, "Name", stream ? stream : "stdin");
 	}
-	free(b64);
+	cs_buf_free_secret(&b64);
 	return finish(&b, out, r);
 }
 
@@ -515,37 +512,14 @@ void cs_wsman_receive_free(struct cs_wsman_receive *r)
 /* Decode base64 (white space allowed) and append what fits under the cap. */
 static int append_base64(struct cs_buf *b, const char *text, bool *truncated)
 {
-	size_t n = strlen(text);
-	if (n == 0)
-		return 0;
-	if (n > (size_t)INT32_MAX / 2)
-		return -EBADMSG;
-	unsigned char *raw = malloc(n / 4 * 3 + 3);
-	if (!raw)
-		return -ENOMEM;
-	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-	int r = 0, a = 0, f = 0;
-	if (!ctx) {
-		r = -ENOMEM;
-		goto out;
-	}
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, raw, &a, (const unsigned char *)text, (int)n) < 0 ||
-	    EVP_DecodeFinal(ctx, raw + a, &f) < 0) {
-		r = -EBADMSG;
-		goto out;
-	}
-	size_t got = (size_t)a + (size_t)f;
-	if (b->max && b->len + got > b->max) {
+	struct cs_buf raw = CS_BUF_INIT;
+	int r = cs_b64_decode(&raw, text, strlen(text), CS_B64_SPACE);
+	if (r == 0 && (r = cs_buf_append_fit(b, raw.data, raw.len)) == 1) {
 		*truncated = true;
-		got = b->max - b->len;
+		r = 0;
 	}
-	if (got)
-		r = cs_buf_append(b, raw, got);
-out:
-	EVP_ENCODE_CTX_free(ctx);
-	free(raw);
-	return r;
+	cs_buf_free_secret(&raw);
+	return r == -EINVAL ? -EBADMSG : r;
 }
 
 static bool attr_is(xmlNodePtr n, const char *name, const char *want, bool nocase)

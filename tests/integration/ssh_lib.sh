@@ -9,18 +9,104 @@
 # Gives: a /bin/sh login user $SSH_USER (certsync-test, created with useradd
 # when missing) with sudo NOPASSWD through /etc/sudoers.d/, a second one
 # without any sudo rights ($SSH_USER_NOSUDO), a client key pair
-# ($SSH_KEY, Ed25519) in its authorized keys, a random password for it
-# ($SSH_PASSWORD_FILE, mode 0600), a folder it owns ($SSH_FILES), and
+# ($SSH_KEY, Ed25519) in its authorized keys, a password for it
+# ($SSH_PASSWORD_FILE), a folder it owns ($SSH_FILES), and
 # per-host sshd instances whose host keys, config, log and pid live in
 # $TEST_TMP/sshd-NAME.  Every sshd is stopped through lib.sh's cleanup
 # registry.  Needs root (it creates the user and runs sshd); installs
 # openssh-server and sudo when they are missing.
+#
+# The users, the password and the sudoers entry belong to the machine, and
+# suites may run at the same time (several checkouts on one machine): the
+# password is made once per machine and kept in a root-only file (a new one
+# every run logged other suites out mid-test), the set-up is done by one
+# suite at a time, and the sudoers entry goes when the last suite using it
+# ends.
 # shellcheck shell=bash
 
 SSH_USER=certsync-test
 SSH_USER_NOSUDO=certsync-nosudo # same key, no sudoers entry
 SSHD=/usr/sbin/sshd
 declare -A SSHD_PORT SSHD_PID SSHD_DIR
+
+SSH_LIB_STATE=/var/lib/certsync-test   # kept: the password (root only)
+SSH_LIB_RUN=/run/certsync-test         # while suites run: lock, which suites
+SSH_SUDOERS=/etc/sudoers.d/certsync-test
+SSH_SUDOERS_MARK="# tests/integration/ssh_lib.sh: goes when the last suite using it ends"
+
+# _ssh_lib_locked CMD...: run CMD holding the machine-wide lock (in a
+# subshell: CMD's variables do not come back, its status does).
+_ssh_lib_locked() {
+	mkdir -p "$SSH_LIB_RUN" && chmod 700 "$SSH_LIB_RUN" || return 1
+	(
+		flock -w 120 9 || { echo "cannot lock $SSH_LIB_RUN/lock"; exit 1; }
+		"$@"
+	) 9>"$SSH_LIB_RUN/lock"
+}
+
+# The machine's part of ssh_lib_init; runs under the lock.
+_ssh_lib_machine_setup() {
+	local u
+	for u in "$SSH_USER" "$SSH_USER_NOSUDO"; do
+		if ! id "$u" >/dev/null 2>&1; then
+			useradd -m -s /bin/sh "$u" || { echo "useradd $u failed"; return 1; }
+		fi
+	done
+	_ssh_lib_set_password "$SSH_USER_NOSUDO" '*' || return 1
+	# The password for the password tests: made once for this machine.
+	mkdir -p "$SSH_LIB_STATE" && chmod 700 "$SSH_LIB_STATE" || return 1
+	if [[ ! -s $SSH_PASSWORD_FILE ]]; then
+		(umask 077 && openssl rand -hex 12 >"$SSH_PASSWORD_FILE.new" &&
+			mv -f "$SSH_PASSWORD_FILE.new" "$SSH_PASSWORD_FILE") ||
+			{ echo "cannot write $SSH_PASSWORD_FILE"; return 1; }
+	fi
+	chmod 600 "$SSH_PASSWORD_FILE"
+	_ssh_lib_set_password "$SSH_USER" "$SSH_PASSWORD_FILE" || return 1
+	# Mark this suite as one that uses the sudoers entry (see release).
+	mkdir -p "$SSH_LIB_RUN/suites" && : >"$SSH_LIB_RUN/suites/$$" || return 1
+	if [[ ! -f $SSH_SUDOERS ]]; then
+		printf '%s\n%s ALL=(ALL) NOPASSWD: ALL\n' "$SSH_SUDOERS_MARK" "$SSH_USER" >"$SSH_SUDOERS"
+		chmod 0440 "$SSH_SUDOERS"
+	fi
+}
+
+# _ssh_lib_set_password USER '*' | USER PASSWORD_FILE: lock the user's
+# password ('*') or set it, unless it is that already: a suite starting
+# while another runs changes nothing under it.
+_ssh_lib_set_password() {
+	local user=$1 current salt
+	current=$(getent shadow "$user" | cut -d: -f2)
+	if [[ $2 == '*' ]]; then
+		[[ $current == '*' ]] && return 0
+		usermod -p '*' "$user" || { echo "usermod $user failed"; return 1; }
+		return 0
+	fi
+	# The password hashed with the current hash's salt ("$6$SALT$...") is
+	# that hash again when it is the same password.
+	IFS='$' read -r _ _ salt _ <<<"$current"
+	if [[ -n $salt && $current == "$(openssl passwd -6 -salt "$salt" -stdin <"$2" 2>/dev/null)" ]]; then
+		return 0
+	fi
+	usermod -p "$(openssl passwd -6 -stdin <"$2")" "$user" || { echo "usermod $user failed"; return 1; }
+}
+
+# At exit, under the lock: drop this suite's mark, and the sudoers entry
+# when no other suite that uses it is still running (a mark whose process
+# is gone was left by a suite that was killed).
+_ssh_lib_machine_release() {
+	rm -f "$SSH_LIB_RUN/suites/$$"
+	local f
+	for f in "$SSH_LIB_RUN"/suites/*; do
+		[[ -e $f ]] || continue
+		kill -0 "${f##*/}" 2>/dev/null && return 0
+		rm -f "$f"
+	done
+	# Only an entry made here: one without the mark was made by an older
+	# copy of this file, which removes it itself.
+	if [[ -f $SSH_SUDOERS && $(head -n 1 "$SSH_SUDOERS") == "$SSH_SUDOERS_MARK" ]]; then
+		rm -f "$SSH_SUDOERS"
+	fi
+}
 
 # ssh_lib_init: prepare the user, keys and folders; status 1 (with a reason
 # on stdout) when this machine cannot run sshd tests.
@@ -35,23 +121,9 @@ ssh_lib_init() {
 			{ echo "openssh-server and sudo are not installed and cannot be"; return 1; }
 	fi
 	mkdir -p /run/sshd
-	local u
-	for u in "$SSH_USER" "$SSH_USER_NOSUDO"; do
-		if ! id "$u" >/dev/null 2>&1; then
-			useradd -m -s /bin/sh "$u" || { echo "useradd $u failed"; return 1; }
-		fi
-	done
-	usermod -p '*' "$SSH_USER_NOSUDO" || { echo "usermod failed"; return 1; }
-	# A known password for the password tests; a new one every run.
-	SSH_PASSWORD_FILE=$TEST_TMP/password
-	(umask 077 && openssl rand -hex 12 >"$SSH_PASSWORD_FILE")
-	usermod -p "$(openssl passwd -6 -stdin <"$SSH_PASSWORD_FILE")" "$SSH_USER" ||
-		{ echo "usermod failed"; return 1; }
-	if [[ ! -f /etc/sudoers.d/certsync-test ]]; then
-		printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$SSH_USER" >/etc/sudoers.d/certsync-test
-		chmod 0440 /etc/sudoers.d/certsync-test
-		cleanup_add "rm -f /etc/sudoers.d/certsync-test"
-	fi
+	SSH_PASSWORD_FILE=$SSH_LIB_STATE/ssh-password
+	cleanup_add "_ssh_lib_locked _ssh_lib_machine_release"
+	_ssh_lib_locked _ssh_lib_machine_setup || return 1
 
 	# sshd reads authorized_keys as the user: the path must be reachable.
 	chmod 711 "$TEST_TMP"

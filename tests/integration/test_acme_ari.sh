@@ -74,6 +74,23 @@ set_window "$id1" "$(rfc3339 $((now + 30 * 86400)))" "$(rfc3339 $((now + 31 * 86
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 expect_contains "$OUT" "renewal window $(rfc3339 $((now + 30 * 86400))) \.\. $(rfc3339 $((now + 31 * 86400))) from acme renewal info https://127\.0\.0\.1:$proxy_port/renewal-info/$id1 \(explanation https://ca.test/why\): not due yet"
 
+# A saved plan carries the window it showed: the same window keeps it
+# good, a window the CA moved makes it stale (apply refuses it, even though
+# the plan would still renew nothing).
+expect_exit 0 "$CERTSYNC" plan -o same.plan
+expect_exit 0 "$CERTSYNC" apply same.plan
+expect_exit 0 "$CERTSYNC" plan -o moved.plan
+set_window "$id1" "$(rfc3339 $((now + 20 * 86400)))" "$(rfc3339 $((now + 21 * 86400)))"
+expect_exit 1 "$CERTSYNC" apply moved.plan
+expect_contains "$OUT" 'saved plan moved\.plan is stale'
+# A window that opened since the plan was saved: its "nothing to do" is stale.
+expect_exit 0 "$CERTSYNC" plan -o opened.plan
+set_window "$id1" "$(rfc3339 $((now - 86400)))" "$(rfc3339 $((now + 86400)))"
+expect_exit 1 "$CERTSYNC" apply opened.plan
+expect_contains "$OUT" 'saved plan opened\.plan is stale'
+[[ $(openssl x509 -in out/web.crt -noout -serial) == "$serial1" ]] && ok "stale plans renewed nothing" ||
+	not_ok "stale plans renewed nothing"
+
 # A window that opened yesterday: renew now, with "replaces".
 set_window "$id1" "$(rfc3339 $((now - 86400)))" "$(rfc3339 $((now + 86400)))"
 expect_exit 2 "$CERTSYNC" plan --detailed-exitcode

@@ -22,6 +22,16 @@ expect_contains "$OUT" 'bad.yaml:7:13: .*nowhere'
 expect_contains "$OUT" 'bad.yaml:8:19: '
 [ "$(grep -c 'bad.yaml:' <<<"$OUT")" -ge 3 ] && ok "all errors reported" || not_ok "all errors reported" "$OUT"
 expect_exit 1 "$CERTSYNC" plan -c bad.yaml
+# An ACME directory the client would refuse (it speaks https only, to
+# loopback too) is refused by validate already.
+cat >http.yaml <<'YAML'
+version: 1
+issuers:
+  le:
+    acme: { directory: "http://127.0.0.1:14000/dir" }
+YAML
+expect_exit 1 "$CERTSYNC" validate -c http.yaml
+expect_contains "$OUT" 'http\.yaml:4:24: "directory" in acme of issuer le must be an https:// URL'
 expect_exit 1 "$CERTSYNC" frobnicate
 expect_contains "$OUT" 'unknown command'
 expect_exit 1 "$CERTSYNC" help frobnicate

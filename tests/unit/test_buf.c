@@ -93,10 +93,40 @@ static void test_binary_and_detach(void)
 	cs_buf_free(&b);
 }
 
+static void test_append_fit(void)
+{
+	static const struct {
+		size_t max;
+		const char *first, *second;
+		int want;            /* 1: something was dropped */
+		const char *content; /* afterwards */
+	} cases[] = {
+		{ 0, "abc", "def", 0, "abcdef" },
+		{ 6, "abc", "def", 0, "abcdef" },
+		{ 5, "abc", "def", 1, "abcde" },
+		{ 3, "abc", "d", 1, "abc" },
+		{ 3, "abc", "", 0, "abc" },
+		{ 2, "", "abc", 1, "ab" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cs_buf b;
+		char name[80];
+		cs_buf_init(&b, cases[i].max);
+		cs_buf_puts(&b, cases[i].first);
+		int r = cs_buf_append_fit(&b, cases[i].second, strlen(cases[i].second));
+		snprintf(name, sizeof name, "append_fit cap %zu: \"%s\" + \"%s\"", cases[i].max,
+			 cases[i].first, cases[i].second);
+		tap_int(r, cases[i].want, name);
+		tap_str(b.data ? b.data : "", cases[i].content, "content after append_fit");
+		cs_buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	test_cap();
 	test_printf();
+	test_append_fit();
 	test_binary_and_detach();
 	return tap_done();
 }

@@ -278,7 +278,20 @@ static const struct bad_case bad_cases[] = {
 	  "5:5: issuer lab has both manual and ca: an issuer is exactly one of ca, manual or acme" },
 	{ "acme directory is not a url",
 	  V1 "issuers:\n  le: {acme: {directory: acme.example/directory}}\n",
-	  "3:26: \"directory\" in acme of issuer le must be an https:// or http:// URL, got \"acme.example/directory\"" },
+	  "3:26: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got "
+	  "\"acme.example/directory\"" },
+	/* The ACME client refuses plain http to any host, loopback too. */
+	{ "acme directory over http",
+	  V1 "issuers:\n  le: {acme: {directory: \"http://acme.example/directory\"}}\n",
+	  "3:26: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got "
+	  "\"http://acme.example/directory\"" },
+	{ "acme directory over http on loopback",
+	  V1 "issuers:\n  le:\n    acme:\n      directory: http://127.0.0.1:14000/dir\n",
+	  "5:18: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got "
+	  "\"http://127.0.0.1:14000/dir\"" },
+	{ "acme directory with nothing after https://",
+	  V1 "issuers:\n  le: {acme: {directory: \"https://\"}}\n",
+	  "3:26: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got \"https://\"" },
 	{ "acme http-01 on an unknown host",
 	  V1 WEB1 "issuers:\n  le:\n    acme:\n      directory: https://acme.example/dir\n"
 	  "      challenge: {http-01: {host: web2, webroot: /var/www/acme}}\n",
@@ -708,7 +721,7 @@ static void test_misc(void)
 		"issuers:\n  le:\n    acme:\n      directory: https://acme.example/directory\n"
 		"      contact: [\"mailto:ops@example.org\"]\n      eab: {kid: KID, hmac: {env: EAB_HMAC}}\n"
 		"      challenge: {http-01: {host: web1, webroot: /var/www/acme}}\n      preferred_chain: ISRG Root X1\n"
-		"  le2:\n    acme: {directory: http://localhost:14000/dir, challenge: {dns-01: {hook: hooks/dns.sh, propagation: 2m}}}\n");
+		"  le2:\n    acme: {directory: https://localhost:14000/dir, challenge: {dns-01: {hook: hooks/dns.sh, propagation: 2m}}}\n");
 	if (cfg) {
 		const struct cs_issuer_cfg *le = cs_config_issuer(cfg, "le");
 		const struct cs_issuer_cfg *le2 = cs_config_issuer(cfg, "le2");

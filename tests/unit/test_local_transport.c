@@ -226,6 +226,21 @@ static void test_files(struct cs_transport *t)
 	tap_str(b.data, "NEW\n", "refused writes left the file alone");
 	cs_buf_free(&b);
 
+	/* Digits that name no user or group are taken as the id itself (as
+	 * chown does), and stat shows an id without a name as the number.
+	 * Only root may give a file away. */
+	if (geteuid() == 0) {
+		struct cs_file_attrs ids = { .mode = 0600, .owner = "4242424", .group = "4242425" };
+		r = t->ops->write_file(t, "tls/ids.crt", "X", 1, &ids, &err);
+		tap_ok(r == 0, "write with numeric owner and group", "%s", cs_err_msg(&err));
+		r = t->ops->stat(t, "tls/ids.crt", &st, &err);
+		tap_ok(r == 0 && st.uid == 4242424, "numeric owner set", "r %d uid %lu", r, (unsigned long)st.uid);
+		tap_str(st.owner, "4242424", "stat: an owner without a name is its number");
+		tap_str(st.group, "4242425", "stat: a group without a name is its number");
+		cs_file_stat_free(&st);
+		t->ops->remove_file(t, "tls/ids.crt", NULL);
+	}
+
 	r = t->ops->write_file(t, "nowhere/site.crt", "X", 1, &a, &err);
 	tap_int(r, -ENOENT, "missing folder refused");
 	char *want = cs_xasprintf("folder %s/nowhere does not exist", tmpdir);

@@ -717,6 +717,48 @@ static void test_clixml(void)
 	}
 }
 
+/* What both Windows paths (WinRM, and powershell.exe over SSH) make of
+ * stderr: CLIXML decoded under the caller's cap, then its first line for
+ * an error message. */
+static void test_ps_stderr(void)
+{
+	static const char clixml[] =
+		"#< CLIXML\r\n<Objs xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">"
+		"<S S=\"Error\">Import-PfxCertificate : no such file_x000D__x000A_</S>"
+		"<S S=\"Error\">At line:3 char:1_x000D__x000A_</S></Objs>";
+	struct cs_buf err;
+	cs_buf_init(&err, 0);
+	cs_ps_stderr_text(&err, clixml, strlen(clixml));
+	tap_str(err.data, "Import-PfxCertificate : no such file\nAt line:3 char:1\n", "ps stderr: CLIXML as text");
+	char *line = cs_ps_first_line(&err);
+	tap_str(line, "Import-PfxCertificate : no such file", "ps stderr: first line");
+	free(line);
+	cs_buf_free(&err);
+
+	cs_buf_init(&err, 10);
+	cs_ps_stderr_text(&err, clixml, strlen(clixml));
+	tap_str(err.data, "Import-Pfx", "ps stderr: text cut at the cap");
+	cs_buf_free(&err);
+
+	cs_buf_init(&err, 0);
+	cs_ps_stderr_text(&err, NULL, 0);
+	line = cs_ps_first_line(&err);
+	tap_str(line, "no message", "ps stderr: none");
+	free(line);
+	cs_buf_puts(&err, "\r\n  \r\nplain text\r\nmore");
+	line = cs_ps_first_line(&err);
+	tap_str(line, "plain text", "ps stderr: blank lines before the message skipped");
+	free(line);
+	cs_buf_reset(&err);
+	for (int i = 0; i < 41; i++)
+		cs_buf_puts(&err, "0123456789");
+	line = cs_ps_first_line(&err);
+	tap_ok(strlen(line) == 403 && !strcmp(line + 400, "..."), "ps stderr: a long line cut at 400 with ...",
+	       "%zu: %s", strlen(line), line);
+	free(line);
+	cs_buf_free(&err);
+}
+
 /* ---- envelope size ---- */
 
 static void test_chunking(void)
@@ -881,6 +923,7 @@ int main(void)
 		test_reply_errors(recs, n);
 	}
 	test_clixml();
+	test_ps_stderr();
 	test_chunking();
 	test_uuid();
 	test_scripts();
