@@ -74,7 +74,7 @@ if (-not $cert.HasPrivateKey) {
 try {
     $root = New-Object -ComObject FPC.Root
 } catch {
-    Fail "cannot create FPC.Root: is ISA Server or Forefront TMG installed on $env:COMPUTERNAME? ($($_.Exception.Message))"
+    Fail "cannot create FPC.Root: is ISA Server or Forefront TMG installed on $($env:COMPUTERNAME)? ($($_.Exception.Message))"
 }
 # Standard Edition has exactly one array, the one this server belongs to.
 $array = $root.GetContainingArray()

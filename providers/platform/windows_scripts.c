@@ -153,7 +153,18 @@ const char cs_win_rdp_set[] =
  * removed afterwards) and its args as named parameters.  The driver writes
  * the call line between head and tail from identifiers only (the values
  * are variables set in front, quoted); the variables also serve a script
- * without param(), which sees its caller's scope. */
+ * without param(), which sees its caller's scope.
+ *
+ * The user's script is a script block, not a script file, and this relies
+ * on what `exit` does there in Windows PowerShell: `exit N` anywhere in it
+ * (in a function it calls too) is not caught by catch blocks and is not
+ * stopped at the script block; it unwinds through the finally below, so
+ * the PFX is still removed, and ends powershell.exe with exit code N.
+ * (Were the script a file run with `& $path`, exit would end the file
+ * only and the tail would go on with $LASTEXITCODE = N.)  So `exit 0`
+ * succeeds and any other N fails the binding; the tail's `$?` check and
+ * `exit 0` matter for a script that ends without exit.  Checked against
+ * the model in tests/winrm (test_interpreter_transport.py, ScriptBinding). */
 const char cs_win_script_head[] =
 	"$ErrorActionPreference = 'Stop'\n"
 	"$CertsyncLines = [Text.Encoding]::UTF8.GetString($CertsyncInput).Split(\"`n\")\n"

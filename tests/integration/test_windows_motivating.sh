@@ -5,11 +5,16 @@
 # step → apply writes the CSR → openssl signs it as the "commercial CA" →
 # plan shows import on both hosts, IIS + Exchange on SAPPHIRE, the TMG
 # script on COBALT and COBALT's reboot → apply → the models hold the new
-# thumbprint everywhere and COBALT rebooted once → a clean plan → the
-# calendar reminder 7 days before expiry.  Then faults: a wrong site name
-# and a wrong WinRM password are clear errors; a script failing mid-way
-# keeps SAPPHIRE's previous bindings; a reboot that never comes back times
-# out while the other host is fine.
+# thumbprint everywhere (COBALT's OWA web listener through the shipped
+# examples/iis-exchange-isa/tmg-listener.ps1, unmodified, against the
+# FPC.Root model) and COBALT rebooted once → a clean plan → the calendar
+# reminder 7 days before expiry.  The TMG script run again says the
+# listener already uses the certificate and saves nothing; a thumbprint
+# missing from the store fails before the listener is touched; a wrong
+# listener name fails naming the listeners and keeps the certificate.
+# Then faults: a wrong site name and a wrong WinRM password are clear
+# errors; a script failing mid-way keeps SAPPHIRE's previous bindings; a
+# reboot that never comes back times out while the other host is fine.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ssh_lib.sh"
 
@@ -44,7 +49,27 @@ export SAPPHIRE_PASSWORD='S3cret!'
 # it writes a lock file and replaces the state file there ($TEST_TMP is
 # root's).
 mkdir -p cobalt/fs/C/Users/certsync-test/AppData/Local/Temp cobalt/fs/C/TMG
-echo '{ "hostname": "COBALT" }' >cobalt/state.json
+cobalt_temp=cobalt/fs/C/Users/certsync-test/AppData/Local/Temp
+# The firewall: Forefront TMG (the FPC.Root model, tests/winrm/fpc.py)
+# with the OWA web listener presenting last year's certificate on two IP
+# addresses, and an RPC listener with another certificate that must stay
+# as it is.
+old=0123456789ABCDEF0123456789ABCDEF01234567
+rpc=89ABCDEF0123456789ABCDEF0123456789ABCDEF
+cat >cobalt/state.json <<J
+{ "hostname": "COBALT",
+  "store": { "My": [ { "thumbprint": "$old", "subject": "CN=mail.example.org", "issuer": "CN=VeriSign test CA",
+                       "serial": "01", "not_before": "2025-01-01T00:00:00Z", "not_after": "2026-01-01T00:00:00Z",
+                       "dns_names": ["mail.example.org"], "has_private_key": true, "exportable": true,
+                       "friendly_name": "" } ], "CA": [], "Root": [] },
+  "tmg": { "installed": true, "save_count": 0,
+           "arrays": [ { "name": "COBALT", "web_listeners": [
+             { "name": "OWA", "applied_ssl_certificates": [ { "hash": "$old", "ip_address": "192.0.2.10" },
+                                                            { "hash": "$old", "ip_address": "192.0.2.11" } ] },
+             { "name": "RPC", "applied_ssl_certificates": [ { "hash": "$rpc", "ip_address": "" } ] } ] } ] } }
+J
+# The shipped script, also on the firewall's disk for running it by hand.
+cp "$ex/tmg-listener.ps1" cobalt/fs/C/TMG/
 cat >pwsh-cobalt.sh <<EOF
 #!/bin/sh
 # sshd ForceCommand: "powershell.exe <args>" runs in the model of COBALT.
@@ -65,17 +90,10 @@ chown -R "$SSH_USER:" cobalt
 SSHD_EXTRA="ForceCommand $TEST_TMP/pwsh-cobalt.sh" ssh_start cobalt || { echo "Bail out! sshd"; exit 1; }
 ssh_known_line cobalt >>"$SSH_KNOWN_HOSTS"
 
-# The TMG listener script, in the subset the model runs (no COM there): it
-# records which certificate the "listener" uses.
-cat >tmg-model.ps1 <<'PS'
-$c = Get-Item -Path ('Cert:\LocalMachine\My\' + $Thumbprint)
-if (-not $c.HasPrivateKey) { throw 'no private key' }
-[IO.File]::WriteAllText('C:\TMG\' + $Listener + '.txt', $Thumbprint)
-PS
-
 # The example's certificate section as shipped; hosts point at the stand-ins,
-# the TMG script at the model's version, and the verify entries go (nothing
-# here serves TLS for mail.example.org).
+# the TMG script path at the example's folder (the script itself as
+# shipped), and the verify entries go (nothing here serves TLS for
+# mail.example.org).
 mkdir -p requests inbox
 {
 	cat <<EOF
@@ -96,7 +114,7 @@ hosts:
     reboot_timeout: 20s
 EOF
 	sed -n '/^certificates:/,/^    verify:/p' "$ex/certsync.yaml" | grep -v '^    verify:' |
-		sed "s|path: tmg-listener.ps1|path: tmg-model.ps1|"
+		sed "s|path: tmg-listener.ps1|path: $ex/tmg-listener.ps1|"
 } >certsync.yaml
 
 expect_exit 0 "$CERTSYNC" validate -c certsync.yaml
@@ -135,9 +153,26 @@ got=$(state sapphire.json "s['exchange']['services'].get('POP','')+' '+s['exchan
 got=$(state sapphire.json "s['services']['MSExchangePOP3']['restarts'], s['services']['MSExchangeIMAP4']['restarts']")
 [[ $got == "(1, 1)" ]] && ok "POP3 and IMAP4 restarted once" || not_ok "POP3 and IMAP4 restarted once" "got $got"
 got=$(state cobalt/state.json "[(c['thumbprint'].upper(), c['has_private_key'], c['exportable']) for c in s['store']['My']]")
-[[ $got == "[('$thumb', True, True)]" ]] && ok "COBALT has it with an exportable key" || not_ok "COBALT store" "got $got"
-got=$(cat cobalt/fs/C/TMG/OWA.txt 2>/dev/null)
-[[ $got == "$thumb" ]] && ok "the TMG listener script ran with the thumbprint" || not_ok "TMG script" "got $got"
+[[ $got == "[('$old', True, True), ('$thumb', True, True)]" ]] && ok "COBALT has it with an exportable key (beside last year's)" ||
+	not_ok "COBALT store" "got $got"
+# The OWA listener, each of its entries (IP kept), the RPC listener and the
+# number of Save() calls, as Python sees them in the model.
+listeners() {
+	state cobalt/state.json "[(l['name'], [(e['hash'].upper(), e['ip_address']) for e in l['applied_ssl_certificates']]) for l in s['tmg']['arrays'][0]['web_listeners']], s['tmg'].get('save_count', 0)"
+}
+owa_is() { # THUMB SAVES
+	echo "([('OWA', [('$1', '192.0.2.10'), ('$1', '192.0.2.11')]), ('RPC', [('$rpc', '')])], $2)"
+}
+got=$(listeners)
+[[ $got == "$(owa_is "$thumb" 1)" ]] &&
+	ok "tmg-listener.ps1 put the new certificate on OWA's two IP addresses and saved once; RPC untouched" ||
+	not_ok "TMG OWA listener" "got  $got" "want $(owa_is "$thumb" 1)"
+no_pfx() { # WHEN
+	local left
+	left=$(ls "$cobalt_temp" 2>/dev/null)
+	[[ -z $left ]] && ok "no PFX left in COBALT's temp folder $1" || not_ok "no PFX left in COBALT's temp folder $1" "$left"
+}
+no_pfx "after the script"
 got=$(state cobalt/state.json "s['reboot_count']")
 [[ $got == 1 ]] && ok "COBALT rebooted once" || not_ok "COBALT rebooted once" "got $got"
 got=$(state sapphire.json "s.get('reboot_count', 0)")
@@ -160,6 +195,53 @@ want="$remind Renew certificate mail (mail.example.org) — expires $(date -u -d
 [[ $got == "$want" ]] &&
 	ok "the calendar has one reminder, 7 days before expiry ($remind)" ||
 	not_ok "the calendar reminder 7 days before expiry" "got: $got" "want: $want"
+
+# --- the TMG script by hand on COBALT (over the same SSH) ----------------------
+# As an administrator would run it: a script file, then a line after it
+# (exit in a script file ends only that file).
+tmg_by_hand() { # NAME THUMBPRINT LISTENER
+	printf '%s\n' "& 'C:\\TMG\\tmg-listener.ps1' -Thumbprint '$2' -Listener '$3'" \
+		'Write-Output "exit=$LASTEXITCODE"' >"hand.$1.ps1"
+	"$SSH_HARNESS" $(ssh_args cobalt) run 'powershell.exe -NoProfile -NonInteractive -Command -' \
+		"hand.$1.ps1" "hand.$1.out" "hand.$1.err" >"hand.$1.log" 2>&1
+}
+# The same thumbprint again, as copied from a console (spaces, lower case):
+# nothing to do, nothing saved.
+spaced=$(echo "$thumb" | tr 'A-F' 'a-f' | sed 's/../& /g; s/ $//')
+tmg_by_hand again "$spaced" OWA
+got=$(tr -d '\r' <hand.again.out)
+[[ $got == "web listener 'OWA' already uses certificate $thumb"$'\n'"exit=0" ]] &&
+	ok "run again, tmg-listener.ps1 says OWA already uses the certificate" ||
+	not_ok "tmg-listener.ps1 run again" "$got" "$(cat hand.again.err hand.again.log)"
+got=$(listeners)
+[[ $got == "$(owa_is "$thumb" 1)" ]] && ok "and saves nothing" || not_ok "run again saves nothing" "got $got"
+# A certificate that is not in the store: refused before FPC.Root is touched.
+tmg_by_hand missing FEDCBA9876543210FEDCBA9876543210FEDCBA98 OWA
+got=$(tr -d '\r' <hand.missing.out)
+err=$(tr -d '\r' <hand.missing.err)
+[[ $got == "exit=1" && $err == "tmg-listener: certificate FEDCBA9876543210FEDCBA9876543210FEDCBA98 is not in LocalMachine\\My on COBALT"* ]] &&
+	ok "a thumbprint not in LocalMachine\\My fails with the script's message" ||
+	not_ok "thumbprint not in the store" "out: $got" "err: $err" "$(cat hand.missing.log)"
+got=$(listeners)
+[[ $got == "$(owa_is "$thumb" 1)" ]] && ok "and leaves the listener as it was" || not_ok "listener untouched" "got $got"
+
+# A wrong listener name, through certsync: the certificate is new on COBALT
+# again (gone from its store), so import and the script are due; the script
+# fails naming the listeners there, the listener keeps its certificate.
+state_edit() { "$PY" -c "import json,sys; p=sys.argv[1]; s=json.load(open(p)); exec(sys.argv[2]); json.dump(s, open(p, 'w'))" "$@"; }
+state_edit cobalt/state.json "s['store']['My'] = [c for c in s['store']['My'] if c['thumbprint'].upper() != '$thumb']"
+sed 's/listener: OWA/listener: OWX/' certsync.yaml >wrong-listener.yaml
+grep -q 'listener: OWX' wrong-listener.yaml || not_ok "wrong-listener.yaml names OWX"
+reboots=$(state cobalt/state.json "s['reboot_count']")
+expect_exit 1 "$CERTSYNC" apply -c wrong-listener.yaml --yes
+expect_contains "$OUT" "FAILED .*bind mail → cobalt script.*tmg-listener: web listener 'OWX' does not exist \(listeners: OWA, RPC\)"
+got=$(listeners)
+[[ $got == "$(owa_is "$thumb" 1)" ]] && ok "OWA kept its certificate, nothing saved" || not_ok "OWA kept its certificate" "got $got"
+no_pfx "after the script failed"
+got=$(state cobalt/state.json "s['reboot_count'] - $reboots")
+[[ $got == 1 ]] && ok "COBALT rebooted for the import that went through" || not_ok "COBALT reboot after the import" "got $got"
+expect_exit 0 "$CERTSYNC" plan -c certsync.yaml --detailed-exitcode
+expect_contains "$OUT" "No changes"
 
 # --- faults ----------------------------------------------------------------------
 # A wrong site name: a clear error naming the host and the sites there.
@@ -186,7 +268,6 @@ thumb2=$(openssl x509 -in inbox/mail.pem -noout -fingerprint -sha1 | sed 's/.*=/
 # IMAP, then cannot restart MSExchangeIMAP4 (gone from the host).  SAPPHIRE
 # keeps its previous bindings (IIS and Exchange on the old certificate) and
 # the error says what failed; COBALT, independent, gets the renewal.
-state_edit() { "$PY" -c "import json,sys; p=sys.argv[1]; s=json.load(open(p)); exec(sys.argv[2]); json.dump(s, open(p, 'w'))" "$@"; }
 state_edit sapphire.json "s['services'].pop('MSExchangeIMAP4')"
 expect_exit 1 "$CERTSYNC" apply -c certsync.yaml --yes
 expect_contains "$OUT" "FAILED .*bind mail → sapphire exchange.*Cannot find any service with service name 'MSExchangeIMAP4'"
@@ -194,26 +275,33 @@ got=$(state sapphire.json "[b for b in s['httpsys']['sslcert']][0]['certhash'].u
 [[ $got == "$thumb" ]] && ok "SAPPHIRE's IIS binding kept the previous certificate" || not_ok "SAPPHIRE IIS kept" "got $got want $thumb"
 got=$(state sapphire.json "s['exchange']['services'].get('POP','')+' '+s['exchange']['services'].get('IMAP','')")
 [[ $got == "$thumb $thumb" ]] && ok "SAPPHIRE's Exchange POP and IMAP kept it" || not_ok "SAPPHIRE Exchange kept" "got $got"
-got=$(cat cobalt/fs/C/TMG/OWA.txt 2>/dev/null)
-[[ $got == "$thumb2" ]] && ok "COBALT got the renewal meanwhile" || not_ok "COBALT got the renewal" "got $got"
+got=$(listeners)
+[[ $got == "$(owa_is "$thumb2" 2)" ]] && ok "COBALT's OWA listener got the renewal meanwhile (one more Save)" ||
+	not_ok "COBALT got the renewal" "got  $got" "want $(owa_is "$thumb2" 2)"
 got=$(state cobalt/state.json "s['reboot_count']")
-[[ $got == 2 ]] && ok "COBALT rebooted for it" || not_ok "COBALT rebooted for it" "got $got"
+[[ $got == 3 ]] && ok "COBALT rebooted for it" || not_ok "COBALT rebooted for it" "got $got"
 
-# A reboot that never returns: COBALT lost the certificate (plan: import +
-# reboot) and stays away after the reboot; the apply fails on COBALT with
+# A reboot that never returns: COBALT lost the certificate (plan: import,
+# the TMG script, reboot) and stays away after the reboot; the apply fails on COBALT with
 # a timeout (reboot_timeout 4s here) while SAPPHIRE, repaired, completes.
 state_edit sapphire.json "s['services']['MSExchangeIMAP4'] = {'status': 'Running', 'restarts': 0}"
 state_edit cobalt/state.json "s['store']['My'] = []"
-echo 2 >cobalt.noreturn
+echo 3 >cobalt.noreturn
 sed 's/reboot_timeout: 20s/reboot_timeout: 4s/' certsync.yaml >short-reboot.yaml
 start=$(date +%s)
 expect_exit 1 "$CERTSYNC" apply -c short-reboot.yaml --yes
 took=$(($(date +%s) - start))
 expect_contains "$OUT" "FAILED .*reboot cobalt.*host cobalt: reboot: not back within 4s"
+expect_contains "$OUT" "done +#[0-9]+ bind mail → cobalt script: tmg-listener.ps1"
 ((took < 60)) && ok "the timeout ended the wait ($took s)" || not_ok "the timeout ended the wait" "took $took s"
 got=$(state sapphire.json "[b for b in s['httpsys']['sslcert']][0]['certhash'].upper(), s['exchange']['services'].get('POP',''), s['exchange']['services'].get('IMAP','')")
 [[ $got == "('$thumb2', '$thumb2', '$thumb2')" ]] && ok "SAPPHIRE unaffected: IIS, POP and IMAP on the renewal" ||
 	not_ok "SAPPHIRE unaffected" "got $got"
+# COBALT's script ran again before the reboot (its certificate was new to
+# the store): OWA already had the renewal, so nothing was saved.
+got=$(listeners)
+[[ $got == "$(owa_is "$thumb2" 2)" ]] && ok "the script run again on COBALT saved nothing" ||
+	not_ok "the script run again on COBALT saved nothing" "got $got"
 rm -f cobalt.noreturn
 
 done_testing

@@ -12,6 +12,7 @@ import re
 import uuid
 
 import host as H
+import pscom
 import psdotnet
 import psparse
 from psrun import (DateTime, ErrorRecord, Hashtable, PSError, PSObject, ScriptBlock,
@@ -338,12 +339,18 @@ def native(name):
 
 
 def invoke_command(rt, node, input_objs, err_silent=False):
+    """Alias, then function, then cmdlet, then script file or native
+    program, as PowerShell resolves a command name."""
+    import psinvoke
     name_v = rt.eval(node.name) if node.call else node.name.value
     if isinstance(name_v, ScriptBlock):
-        args = [rt.eval(a) for a in node.args if a.kind != 'param']
-        return rt.run_scriptblock(name_v, args)
+        return psinvoke.invoke_scriptblock(rt, name_v, node, input_objs)
     name = to_str(name_v)
     low = name.lower()
+    if low not in ALIASES:
+        fn = psinvoke.find_function(rt, name)
+        if fn is not None:
+            return psinvoke.invoke_function(rt, fn, node, input_objs)
     low = ALIASES.get(low, name).lower() if low in ALIASES else low
     base = re.sub(r'\.exe$', '', low.replace('/', '\\').split('\\')[-1])
     cmd = COMMANDS.get(low)
@@ -351,6 +358,9 @@ def invoke_command(rt, node, input_objs, err_silent=False):
         if not MODULE_GATES[cmd.module](rt):
             cmd = None
     if cmd is None:
+        script = psinvoke.find_script(rt, name)
+        if script is not None:
+            return psinvoke.invoke_script_file(rt, script, node, input_objs)
         if base in NATIVE and ('\\' not in low or low.startswith('c:\\windows\\system32\\')):
             argv = []
             for a in node.args:
@@ -360,7 +370,7 @@ def invoke_command(rt, node, input_objs, err_silent=False):
                     v = rt.eval(a)
                     argv.extend(to_str(x) for x in as_list(v))
             code, out, err = NATIVE[base](rt, argv)
-            rt.set_var('LASTEXITCODE', code)
+            rt.global_scope.assign('LASTEXITCODE', code)
             if code != 0:
                 rt.cmd_failed = True
             if err and not err_silent:
@@ -604,6 +614,51 @@ def foreach_object(c):
     for it in c.input:
         out.extend(c.rt.run_scriptblock(sb, dollar_under=it, new_scope=False))
     return out
+
+
+@command('New-Object', [P('TypeName', 'string', 0), P('ArgumentList', 'object', 1, aliases=('Args',)),
+                        P('Property', 'hashtable'), P('ComObject', 'string'), P('Strict', 'switch')])
+def new_object(c):
+    """-ComObject PROGID (see pscom.py), or -TypeName byte[] with a size;
+    other types are not modelled."""
+    if c.has('comobject') and (c.has('typename') or c.has('argumentlist')):
+        rec = ErrorRecord('Parameter set cannot be resolved using the specified named parameters.',
+                          'AmbiguousParameterSet,%s' % c.cmd.full, 'InvalidArgument', '', 'String',
+                          'ParameterBindingException', command=c.cmd.name, activity=c.cmd.name)
+        c.rt.locate(rec, c.node)
+        raise PSError(rec)
+    if c.has('property'):
+        c.terminate('New-Object -Property is not modelled by the certsync test host.', 'NotModelled',
+                    'NotImplemented')
+    if c.has('comobject'):
+        obj = pscom.create(c.rt, c.get('comobject'))
+        if obj is None:
+            c.terminate('Retrieving the COM class factory for component with CLSID '
+                        '{00000000-0000-0000-0000-000000000000} failed due to the following error: 80040154 '
+                        'Class not registered (Exception from HRESULT: 0x80040154 (REGDB_E_CLASSNOTREG)).',
+                        'NoCOMClassIdentified', 'ResourceUnavailable', exception='COMException')
+        return [obj]
+    if not c.has('typename'):
+        binding_error(c.rt, c.cmd, c.node, 'Cannot process command because of one or more missing mandatory '
+                      'parameters: TypeName.', 'MissingMandatoryParameter')
+    t = c.get('typename').strip()
+    low = t.lower()
+    if low in ('byte[]', 'system.byte[]'):
+        args = as_list(c.get('argumentlist')) if c.has('argumentlist') else []
+        if len(args) != 1:
+            c.terminate('Constructor not found. Cannot find an appropriate constructor for type %s.' % t,
+                        'CannotFindAppropriateCtor', 'ObjectNotFound', exception='PSArgumentException')
+        try:
+            n = int(to_num(args[0]))
+        except ValueError as exc:
+            c.terminate(str(exc), 'InvalidCastFromStringToInteger', 'InvalidArgument')
+        if n < 0:
+            c.terminate('Exception calling ".ctor" with "1" argument(s): "Arithmetic operation resulted in an '
+                        'overflow."', 'ConstructorInvokedThrowException', 'InvalidOperation',
+                        exception='MethodInvocationException')
+        return [bytearray(n)]
+    c.terminate('New-Object -TypeName %s is not modelled by the certsync test host.' % t, 'NotModelled',
+                'NotImplemented', t)
 
 
 @command('Get-Location', [], module='Microsoft.PowerShell.Management')
@@ -1684,6 +1739,8 @@ def type_name_of(v):
         return 'System.Security.SecureString'
     if isinstance(v, ErrorRecord):
         return 'System.Management.Automation.ErrorRecord'
+    if isinstance(v, pscom.ComObject):
+        return v.type_name
     return 'System.Object'
 
 
@@ -1704,6 +1761,8 @@ def get_member_value(rt, obj, name):
     low = name.lower()
     if obj is None:
         return None
+    if isinstance(obj, pscom.ComObject):
+        return obj.ps_get(name)
     if isinstance(obj, ErrorRecord):
         return obj.as_object().get(name)
     if isinstance(obj, PSObject):
@@ -1804,6 +1863,8 @@ def call_method(rt, node, obj, name, args):
     if obj is None:
         raise PSError(ErrorRecord('You cannot call a method on a null-valued expression.', 'InvokeMethodOnNull',
                                   'InvalidOperation', '', 'String', 'RuntimeException'))
+    if isinstance(obj, pscom.ComObject):
+        return obj.ps_call(name, args)
     if isinstance(obj, PSObject):
         if low in obj.methods:
             return obj.methods[low](args)
@@ -1883,10 +1944,23 @@ def string_method(s, low, args):
     if low == 'contains':
         return to_str(a[0]) in s
     if low == 'substring':
+        # .NET's checks (ArgumentOutOfRangeException), not Python's slicing.
+        if not 1 <= len(a) <= 2:
+            raise KeyError(low)
         start = int(a[0])
-        if start > len(s):
-            raise ValueError('startIndex cannot be larger than length of string.')
-        return s[start:start + int(a[1])] if len(a) > 1 else s[start:]
+        if start < 0:
+            raise ValueError('StartIndex cannot be less than zero.\r\nParameter name: startIndex')
+        if len(a) == 1:
+            if start > len(s):
+                raise ValueError('startIndex cannot be larger than length of string.\r\nParameter name: startIndex')
+            return s[start:]
+        length = int(a[1])
+        if length < 0:
+            raise ValueError('Length cannot be less than zero.\r\nParameter name: length')
+        if start > len(s) - length:
+            raise ValueError('Index and length must refer to a location within the string.\r\n'
+                             'Parameter name: length')
+        return s[start:start + length]
     if low == 'indexof':
         return s.find(to_str(a[0]))
     if low == 'tostring':
@@ -1916,6 +1990,8 @@ def static_call(rt, node, tname, name, args):
             raise method_error(rt, 'FromBase64String', 1, 'The input is not a valid Base-64 string as it '
                                'contains a non-base 64 character, more than two padding characters, or an '
                                'illegal character among the padding characters. ')
+    if t == 'system.convert' and low == 'tobyte' and n in (1, 2):
+        return convert_to_byte(rt, args)
     if t == 'system.convert' and low == 'tobase64string' and n == 1:
         return base64.b64encode(bytes(args[0])).decode('ascii')
     if t == 'system.io.file':
@@ -1940,12 +2016,11 @@ def static_call(rt, node, tname, name, args):
     if t == 'scriptblock' and low == 'create' and n == 1:
         text = to_str(args[0])
         try:
-            body = psparse.parse(text)
+            node = psparse.parse_scriptblock(text)
         except psparse.ParseError as exc:
             raise method_error(rt, 'Create', 1, exc.message)
         # Its own text: errors in it quote its lines, not the caller's.
-        return ScriptBlock(psparse.N('scriptblock', 0, body=body, text=text), text,
-                           source=text.replace('\r\n', '\n').replace('\r', '\n'))
+        return ScriptBlock(node, text, source=text.replace('\r\n', '\n').replace('\r', '\n'))
     if t == 'system.string' and low == 'isnullorempty' and n == 1:
         return args[0] is None or to_str(args[0]) == ''
     if t == 'system.string' and low == 'join' and n == 2:
@@ -1953,6 +2028,39 @@ def static_call(rt, node, tname, name, args):
     raise PSError(ErrorRecord('Method invocation failed because [%s] does not contain a method named '
                               "'%s'." % (tname, name), 'MethodNotFound', 'InvalidOperation', '', 'String',
                               'RuntimeException'))
+
+
+def convert_to_byte(rt, args):
+    """[Convert]::ToByte(value) / ToByte(string, base 2, 8, 10 or 16)."""
+    n = len(args)
+    v = args[0]
+    if n == 1:
+        try:
+            return cast(rt, 'byte', v)
+        except PSError as exc:
+            raise method_error(rt, 'ToByte', 1, exc.record.message)
+    base = int(to_num(args[1]))
+    if base not in (2, 8, 10, 16):
+        raise psdotnet.net_error('ToByte', 2, 'Invalid Base.', 'ArgumentException')
+    text = psdotnet.net_str(v)
+    if text is None:
+        return 0
+    digits = text[2:] if base == 16 and text[:2].lower() == '0x' else text
+    if digits == '':
+        raise psdotnet.net_error('ToByte', 2, 'Index was outside the bounds of the array.',
+                                 'IndexOutOfRangeException')
+    ok = {2: '01', 8: '01234567', 10: '0123456789', 16: '0123456789abcdefABCDEF'}[base]
+    if digits[0] == '-' and base == 10:
+        digits_ok = digits[1:] and all(ch in ok for ch in digits[1:])
+    else:
+        digits_ok = all(ch in ok for ch in digits)
+    if not digits_ok:
+        raise psdotnet.net_error('ToByte', 2, 'Could not find any recognizable digits.', 'FormatException')
+    value = int(digits, base)
+    if not 0 <= value <= 255:
+        raise psdotnet.net_error('ToByte', 2, 'Value was either too large or too small for an unsigned byte.',
+                                 'OverflowException')
+    return value
 
 
 def file_static(rt, low, args):
@@ -2021,10 +2129,56 @@ def index(rt, node, obj, idx):
                               'InvalidOperation'))
 
 
+FULL_TYPE_NAMES = {'string': 'System.String', 'int': 'System.Int32', 'int32': 'System.Int32',
+                   'long': 'System.Int64', 'int64': 'System.Int64', 'double': 'System.Double',
+                   'float': 'System.Single', 'bool': 'System.Boolean', 'boolean': 'System.Boolean',
+                   'byte': 'System.Byte', 'byte[]': 'System.Byte[]', 'array': 'System.Array',
+                   'object': 'System.Object', 'object[]': 'System.Object[]', 'string[]': 'System.String[]',
+                   'hashtable': 'System.Collections.Hashtable', 'datetime': 'System.DateTime',
+                   'scriptblock': 'System.Management.Automation.ScriptBlock',
+                   'securestring': 'System.Security.SecureString',
+                   'security.securestring': 'System.Security.SecureString',
+                   'pscustomobject': 'System.Management.Automation.PSObject',
+                   'psobject': 'System.Management.Automation.PSObject', 'void': 'System.Void',
+                   'switch': 'System.Management.Automation.SwitchParameter',
+                   'ordered': 'System.Collections.Specialized.OrderedDictionary'}
+# What $null becomes when converted to a type (a typed parameter nobody set).
+NULL_DEFAULTS = {'string': '', 'int': 0, 'int32': 0, 'long': 0, 'int64': 0, 'double': 0.0, 'float': 0.0,
+                 'bool': False, 'boolean': False, 'byte': 0}
+
+
+def full_type_name(tname):
+    if tname is None:
+        return 'System.Object'
+    t = tname.lower()
+    t = t[7:] if t.startswith('system.') else t
+    return FULL_TYPE_NAMES.get(t, tname)
+
+
+def check_type(tname):
+    """A type the model can convert to (a typed parameter), else an error."""
+    t = tname.lower()
+    t = t[7:] if t.startswith('system.') else t
+    if t not in FULL_TYPE_NAMES:
+        raise PSError(ErrorRecord('The type [%s] is not modelled by the certsync test host.' % tname,
+                                  'TypeNotFound', 'InvalidOperation', tname, 'String', 'RuntimeException'))
+
+
 def cast(rt, tname, v):
     t = tname.lower()
     t = t[7:] if t.startswith('system.') else t
     try:
+        if t == 'object':
+            return v
+        if t == 'byte':
+            if isinstance(v, str) and re.match(r'^\s*[+-]?\d+(\.\d+)?\s*$', v):
+                n = float(v) if '.' in v else int(v)
+            else:
+                n = to_num(v)
+            n = int(round(n)) if isinstance(n, float) else int(n)
+            if not 0 <= n <= 255:
+                raise ValueError('Value was either too large or too small for an unsigned byte.')
+            return n
         if t == 'string':
             return rt.interp(v) if isinstance(v, list) else to_str(v)
         if t in ('int', 'int32', 'long', 'int64'):
@@ -2070,12 +2224,16 @@ def cast(rt, tname, v):
             if isinstance(v, SecureString):
                 return v
     except ValueError as exc:
-        raise PSError(ErrorRecord('Cannot convert value "%s" to type "System.%s". Error: "%s"' % (
-            to_str(v), tname, exc), 'InvalidCastParseTargetInvocation', 'InvalidArgument', '', 'String',
-            'RuntimeException'))
+        msg = str(exc)
+        if msg.startswith('Cannot convert value'):
+            # to_num's own "Cannot convert value ... Input string was not in a correct format."
+            msg = msg.split('Error: "', 1)[-1].rstrip('"')
+        raise PSError(ErrorRecord('Cannot convert value "%s" to type "%s". Error: "%s"' % (
+            to_str(v), full_type_name(tname), msg), 'InvalidCastParseTargetInvocation', 'InvalidArgument', '',
+            'String', 'RuntimeException'))
     raise PSError(ErrorRecord('Cannot convert the "%s" value of type "%s" to type "%s".' % (
-        to_str(v), type_name_of(v), tname), 'ConvertToFinalInvalidCastException', 'InvalidArgument', '',
-        'String', 'RuntimeException'))
+        to_str(v), type_name_of(v), full_type_name(tname)), 'ConvertToFinalInvalidCastException',
+        'InvalidArgument', '', 'String', 'RuntimeException'))
 
 
 # -- formatting what reaches the end of the pipeline ---------------------------------------

@@ -13,9 +13,15 @@ import re
 SQUOTES = "'\u2018\u2019\u201a\u201b"
 DQUOTES = '"\u201c\u201d\u201e'
 DASHES = '-\u2013\u2014\u2015'
-KEYWORDS_UNSUPPORTED = {'while', 'do', 'switch', 'function', 'filter', 'workflow',
+KEYWORDS_UNSUPPORTED = {'do', 'switch', 'filter', 'workflow',
                         'class', 'enum', 'trap', 'data', 'begin', 'process', 'end',
-                        'dynamicparam', 'using', 'param', 'configuration'}
+                        'dynamicparam', 'using', 'configuration'}
+
+# Attributes a param() block may carry, with the named arguments modelled
+# (anything else is a parse error, never ignored).
+ATTRIBUTES = {'parameter': ('Parameter', {'mandatory': 'Mandatory', 'position': 'Position',
+                                          'helpmessage': 'HelpMessage'}),
+              'cmdletbinding': ('CmdletBinding', {})}
 
 BACKTICK = {'0': '\0', 'a': '\a', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r',
             't': '\t', 'v': '\v'}
@@ -115,7 +121,10 @@ class Parser:
 
     # -- statements -------------------------------------------------------
     def parse_script(self):
+        params = self.param_block()
         body = self.statement_list(top=True)
+        if params is not None:
+            body.insert(0, params)
         self.ws(True)
         if not self.eof():
             c = self.peek()
@@ -183,6 +192,13 @@ class Parser:
                 return self.for_stmt()
             if word == 'try':
                 return self.try_stmt()
+            if word == 'while':
+                return self.while_stmt()
+            if word == 'function':
+                return self.function_stmt()
+            if word == 'param':
+                self.error('The param block must come first in a script, script block or function '
+                           '(only comments and [CmdletBinding()] before it).', fqid='UnexpectedToken')
             if word in ('throw', 'exit', 'return'):
                 self.i += len(word)
                 self.ws()
@@ -312,6 +328,185 @@ class Parser:
         body = self.block('in for loop')
         return N('for', pos, init=parts[0], cond=parts[1], iter=parts[2], body=body)
 
+    def while_stmt(self):
+        """while (condition) body."""
+        pos = self.i
+        self.i += 5
+        cond = self.paren_condition('while')
+        self.ws()
+        if self.peek() != '{':
+            self.need_more('Missing statement body in while loop.', 'MissingLoopStatement')
+        body = self.block('in while loop')
+        return N('while', pos, cond=cond, body=body)
+
+    def function_stmt(self):
+        """function Name [(parameters)] { [param(...)] body }: simple
+        functions and advanced ones ([CmdletBinding()], [Parameter()])."""
+        pos = self.i
+        self.i += 8
+        self.ws()
+        m = re.match(r'[A-Za-z_][\w\-]*', self.s[self.i:])
+        if not m:
+            self.need_more('Missing name after function keyword.', 'MissingNameAfterKeyword')
+        name = m.group(0)
+        self.i += len(name)
+        self.ws()
+        params = None
+        if self.peek() == '(':
+            ppos = self.i
+            self.i += 1
+            params = N('params', ppos, attrs=[], params=self.parameter_list())
+        self.ws(True)
+        if self.peek() != '{':
+            self.need_more('Missing function body in function declaration.', 'MissingFunctionBody')
+        self.i += 1
+        start = self.i
+        inner = self.param_block()
+        if inner is not None and params is not None:
+            self.error('A function cannot have both a parameter list and a param block.', pos=inner.pos,
+                       fqid='OnlyOneParameterListAllowed')
+        body = self.statement_list(closer='}')
+        text = self.s[start:self.i]
+        self.i += 1
+        return N('function', pos, name=name, params=params if params is not None else inner, body=body,
+                 text=text)
+
+    def param_block(self):
+        """An optional param(...) at the start of a script, script block or
+        function body, after comments and [CmdletBinding()]; None if there
+        is none (nothing consumed then)."""
+        save = self.i
+        self.ws(True)
+        pos = self.i
+        attrs = []
+        while self.peek() == '[' and re.match(r'\[\s*[A-Za-z_][\w.]*\s*\(', self.s[self.i:]):
+            attrs.append(self.attribute_or_type())
+            self.ws(True)
+        if not self.at_keyword('param'):
+            self.i = save
+            return None
+        self.i += 5
+        self.ws(True)
+        if self.peek() != '(':
+            self.need_more("Missing '(' after 'param'.", 'MissingOpenParenthesisAfterKeyword')
+        self.i += 1
+        for a in attrs:
+            if a.name.lower() != 'cmdletbinding':
+                self.error('The attribute [%s] cannot be used on a param block here.' % a.name, pos=a.pos,
+                           fqid='UnexpectedAttribute')
+        return N('params', pos, attrs=attrs, params=self.parameter_list())
+
+    def parameter_list(self):
+        """Parameters up to the closing ')': attributes, a type, $name and
+        an optional default value, separated by commas."""
+        params = []
+        self.ws(True)
+        if self.peek() == ')':
+            self.i += 1
+            return params
+        while True:
+            self.ws(True)
+            pos = self.i
+            attrs = []
+            ptype = None
+            while self.peek() == '[':
+                a = self.attribute_or_type()
+                if a.kind == 'attr':
+                    if a.name.lower() != 'parameter':
+                        self.error('The attribute [%s] cannot be used on a parameter here.' % a.name,
+                                   pos=a.pos, fqid='UnexpectedAttribute')
+                    attrs.append(a)
+                elif ptype is not None:
+                    self.error('A parameter may have one type constraint only.', pos=a.pos,
+                               fqid='MultipleTypeConstraintsOnMethodParam')
+                else:
+                    ptype = a.name
+                self.ws(True)
+            if self.peek() != '$':
+                self.need_more('Parameter declarations are a comma-separated list of variable names with '
+                               'optional initializer expressions.', 'InvalidFunctionParameter')
+            var = self.variable()
+            if var.kind != 'var':
+                self.error('A parameter name cannot have a scope or drive qualifier.', pos=var.pos,
+                           fqid='InvalidFunctionParameter')
+            if any(p.name.lower() == var.name.lower() for p in params):
+                self.error("Duplicate parameter $%s in parameter list." % var.name, pos=var.pos,
+                           fqid='DuplicateFormalParameter')
+            self.ws(True)
+            default = None
+            if self.peek() == '=':
+                self.i += 1
+                self.ws(True)
+                default = self.logical_noarray()
+                self.ws(True)
+            params.append(N('paramdecl', pos, name=var.name, type=ptype, attrs=attrs, default=default))
+            if self.peek() == ',':
+                self.i += 1
+                continue
+            if self.peek() == ')':
+                self.i += 1
+                return params
+            self.need_more("Missing ')' in function parameter list.", 'MissingEndParenthesisInFunctionParameterList')
+
+    def attribute_or_type(self):
+        """[Name(arguments)] -- an attribute -- or [Type]."""
+        pos = self.i
+        self.i += 1
+        self.ws()
+        m = re.match(r'[A-Za-z_][\w.`]*(\[\])?', self.s[self.i:])
+        if not m:
+            self.need_more("Missing type name after '['.", 'MissingTypename')
+        name = m.group(0)
+        self.i += len(name)
+        self.ws()
+        if self.peek() != '(':
+            if self.peek() != ']':
+                self.need_more("Missing ']' after type name.", 'EndSquareBracketExpectedAtEndOfAttribute')
+            self.i += 1
+            return N('typeconstraint', pos, name=name)
+        known = ATTRIBUTES.get(name.lower())
+        if known is None:
+            self.error('The attribute [%s] is not supported by the certsync test host.' % name, pos=pos,
+                       fqid='UnsupportedAttribute')
+        self.i += 1
+        named = {}
+        self.ws(True)
+        if self.peek() != ')':
+            while True:
+                self.ws(True)
+                apos = self.i
+                m = re.match(r'([A-Za-z_]\w*)\s*(=(?!=))?', self.s[self.i:])
+                if not m:
+                    self.error('The attribute [%s] takes named arguments only here.' % known[0], pos=apos,
+                               fqid='UnsupportedAttribute')
+                arg = m.group(1)
+                canon = known[1].get(arg.lower())
+                if canon is None:
+                    self.error("The argument '%s' of [%s] is not supported by the certsync test host." % (
+                        arg, known[0]), pos=apos, fqid='UnsupportedAttribute')
+                if canon in named:
+                    self.error("Duplicate named argument '%s'." % arg, pos=apos, fqid='DuplicateNamedArgument')
+                self.i += len(m.group(0))
+                if m.group(2):
+                    self.ws(True)
+                    named[canon] = self.logical_noarray()
+                else:
+                    named[canon] = N('var', apos, name='true')     # [Parameter(Mandatory)]
+                self.ws(True)
+                if self.peek() == ',':
+                    self.i += 1
+                    continue
+                break
+        self.ws(True)
+        if self.peek() != ')':
+            self.need_more("Missing ')' in attribute.", 'MissingEndParenthesisInExpression')
+        self.i += 1
+        self.ws()
+        if self.peek() != ']':
+            self.need_more("Missing ']' after attribute.", 'EndSquareBracketExpectedAtEndOfAttribute')
+        self.i += 1
+        return N('attr', pos, name=known[0], args=named)
+
     def try_stmt(self):
         pos = self.i
         self.i += 3
@@ -381,7 +576,7 @@ class Parser:
                         self.ws(True)
                         if self.eof():
                             self.need_more("You must provide a value expression following the '%s' operator." % op)
-                        kw = re.match(r'(if|foreach|for|try)\b', self.s[self.i:], re.I)
+                        kw = re.match(r'(if|foreach|for|while|try)\b', self.s[self.i:], re.I)
                         value = self.statement() if kw else self.pipeline()
                         return N('assign', pos, target=expr, op=op, value=value)
                 elements.append(N('exprcmd', el_pos, expr=expr))
@@ -907,6 +1102,9 @@ class Parser:
         return N('num', pos, value=val * mult if mult != 1 else val)
 
     def variable(self):
+        """$name, ${any name}, $env:NAME.  As in Windows PowerShell's
+        tokenizer, '?' is a name character after the first one: "$x?" is
+        the variable x? (write ${x}? or $($x)? for x then a '?')."""
         pos = self.i
         self.i += 1  # $
         if self.peek() == '{':
@@ -915,12 +1113,16 @@ class Parser:
                 self.error("Missing closing '}' in variable name.", True)
             name = self.s[self.i + 1:end]
             self.i = end + 1
-            return N('var', pos, name=name)
-        if self.peek() in '?_' and not is_word_char(self.peek(1)) and self.peek(1) != ':':
+            m = re.match(r'^(env|script|global|local|private):(.+)$', name, re.I | re.S)
+            if m and m.group(1).lower() == 'env':
+                return N('envvar', pos, name=m.group(2))
+            return N('var', pos, name=m.group(2) if m else name)
+        if self.peek() == '?' or (self.peek() == '_' and not is_word_char(self.peek(1))
+                                  and self.peek(1) not in ':?'):
             name = self.peek()
             self.i += 1
             return N('var', pos, name=name)
-        m = re.match(r'(?:(env|script|global|local|private|using):)?(\w+)', self.s[self.i:], re.I)
+        m = re.match(r'(?:(env|script|global|local|private|using):)?(\w[\w?]*)', self.s[self.i:], re.I)
         if not m:
             self.error("Invalid variable reference. '$' was not followed by a valid variable "
                        "name character.", fqid='InvalidVariableReference')
@@ -943,10 +1145,11 @@ class Parser:
         pos = self.i
         self.i += 1
         start = self.i
+        params = self.param_block()
         body = self.statement_list(closer='}')
         text = self.s[start:self.i]
         self.i += 1
-        return N('scriptblock', pos, body=body, text=text)
+        return N('scriptblock', pos, params=params, body=body, text=text)
 
     def hashtable(self):
         pos = self.i
@@ -1105,7 +1308,17 @@ class Parser:
 
 
 def parse(src):
+    """A script's statements; a param() block, if any, is the first (kind
+    'params')."""
     return Parser(src).parse_script()
+
+
+def parse_scriptblock(src):
+    """A whole text as a script block ([ScriptBlock]::Create, a script
+    file): its param() block apart from its statements."""
+    body = Parser(src).parse_script()
+    params = body.pop(0) if body and body[0].kind == 'params' else None
+    return N('scriptblock', 0, params=params, body=body, text=src)
 
 
 def is_incomplete(src):

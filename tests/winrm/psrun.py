@@ -290,11 +290,20 @@ def to_num(v, what='System.Int32'):
 
 
 def as_list(v):
-    """Enumerate like the pipeline does: arrays unroll, $null is nothing."""
+    """Enumerate like the pipeline does: arrays (byte[] too) and
+    collections (a COM collection: ps_enumerate) unroll, $null is
+    nothing."""
     if v is None:
         return []
     if isinstance(v, list):
         return v
+    if isinstance(v, (bytes, bytearray)):
+        return list(v)
+    enum = getattr(v, 'ps_enumerate', None)
+    if enum is not None:
+        items = enum()
+        if items is not None:
+            return items
     return [v]
 
 
@@ -412,6 +421,8 @@ class Scope:
     def __init__(self, parent=None):
         self.vars = {}
         self.parent = parent
+        self.functions = {}     # lower name -> psinvoke.Function
+        self.constraints = {}   # lower name -> type of a typed variable (a parameter)
 
     def lookup(self, name):
         s = self
@@ -495,6 +506,10 @@ class Runtime:
                     ' SilentlyContinue, Stop, Continue, Inquire, Ignore, Suspend"' % (to_str(value), to_str(value)),
                     'RuntimeException', 'MetadataError'))
             value = EAP_VALUES[v]
+        tname = self.scope.constraints.get(low)
+        if tname is not None:
+            from psinvoke import convert
+            value = convert(self, tname, value)
         self.scope.assign(name, value)
 
     def eap(self):
@@ -622,9 +637,23 @@ class Runtime:
             except (PSError, ExitScript) as exc:
                 carry(exc, out)
                 raise
+            except FlowReturn as r:
+                r.values = out + list(r.values)
+                raise
             return out
         if k == 'for':
             return self.for_stmt(st)
+        if k == 'while':
+            return self.while_stmt(st)
+        if k == 'function':
+            from psinvoke import define
+            define(self, st)
+            self.last_ok = True
+            return []
+        if k == 'params':
+            from psinvoke import run_params_statement
+            run_params_statement(self, st)
+            return []
         if k == 'try':
             return self.try_stmt(st)
         if k == 'throw':
@@ -728,6 +757,29 @@ class Runtime:
         except (PSError, ExitScript) as exc:
             carry(exc, out)
             raise
+        except FlowReturn as r:
+            r.values = out + list(r.values)
+            raise
+        return out
+
+    def while_stmt(self, st):
+        """while (condition) { body }: the condition before every pass."""
+        out = []
+        try:
+            while to_bool(unwrap_output(self.captured(self.statement, st.cond))):
+                try:
+                    out.extend(self.run_block(st.body.body))
+                except FlowBreak as b:
+                    out.extend(pending(b))
+                    break
+                except FlowContinue as c:
+                    out.extend(pending(c))
+        except (PSError, ExitScript) as exc:
+            carry(exc, out)
+            raise
+        except FlowReturn as r:
+            r.values = out + list(r.values)
+            raise
         return out
 
     def captured(self, fn, *args):
@@ -752,7 +804,7 @@ class Runtime:
                 raise
             self.last_ok = True
             return v
-        if st.kind in ('pipeline', 'if', 'foreach', 'for', 'try'):
+        if st.kind in ('pipeline', 'if', 'foreach', 'for', 'while', 'try'):
             return unwrap_output(self.statement(st))
         return self.eval(st)
 
@@ -770,7 +822,7 @@ class Runtime:
 
     def assign(self, st):
         value = self.captured(self.statement_value, st.value) if st.value.kind in (
-            'pipeline', 'if', 'foreach', 'for', 'try') else self.captured(self.eval, st.value)
+            'pipeline', 'if', 'foreach', 'for', 'while', 'try') else self.captured(self.eval, st.value)
         t = st.target
         if t.kind == 'var' and t.name.lower() == 'null' and st.op == '=':
             return
@@ -781,7 +833,9 @@ class Runtime:
             self.set_var(t.name, value)
         elif t.kind == 'member':
             obj = self.eval(t.obj)
-            if isinstance(obj, PSObject):
+            if hasattr(obj, 'ps_set'):
+                obj.ps_set(t.name, value)
+            elif isinstance(obj, PSObject):
                 if not obj.has(t.name) and obj.type_name != 'System.Management.Automation.PSCustomObject':
                     raise self.fail("The property '%s' cannot be found on this object. Verify that "
                                     "the property exists and can be set." % t.name,
@@ -798,11 +852,32 @@ class Runtime:
             idx = self.eval(t.index)
             if isinstance(obj, Hashtable):
                 obj.set(idx, value)
-            elif isinstance(obj, list):
-                obj[int(to_num(idx))] = value
+            elif isinstance(obj, (list, bytearray)):
+                self.set_element(obj, idx, value)
+            elif obj is None:
+                raise self.fail('Cannot index into a null array.', 'NullArray', 'InvalidOperation')
             else:
-                raise self.fail('Unable to index into an object of type %s.' % type(obj).__name__,
+                from pscmdlets import type_name_of
+                what = type_name_of(obj)
+                if isinstance(obj, bytes):
+                    what += ' (the certsync test host keeps this byte[] read-only: make one with New-Object)'
+                raise self.fail('Unable to index into an object of type %s.' % what,
                                 'CannotIndex', 'InvalidOperation')
+
+    def set_element(self, arr, idx, value):
+        """$a[i] = v on an array: i from the end when negative; a byte[]
+        element takes a value convertible to [byte]."""
+        try:
+            i = int(to_num(idx))
+        except ValueError as exc:
+            raise self.fail(str(exc), 'InvalidCastFromStringToInteger', 'InvalidArgument')
+        if not -len(arr) <= i < len(arr):
+            raise self.fail('Index was outside the bounds of the array.', 'System.IndexOutOfRangeException',
+                            'OperationStopped', exception='IndexOutOfRangeException')
+        if isinstance(arr, bytearray):
+            from pscmdlets import cast
+            value = cast(self, 'byte', value)
+        arr[i] = value
 
     def pipeline(self, st):
         data = None
@@ -831,7 +906,7 @@ class Runtime:
                     raise
                 if el.expr.kind == 'incr' and len(st.elements) == 1:
                     v = None   # $i++ as a statement writes nothing
-                data = [v] if isinstance(v, (bytes, bytearray)) else as_list(v)
+                data = as_list(v)
             else:
                 before = len(self.errors_out)
                 try:
@@ -856,33 +931,12 @@ class Runtime:
         return invoke_command(self, node, input_objs, err_silent)
 
     def run_scriptblock(self, sb, args=(), dollar_under=None, new_scope=True):
-        saved = self.scope
-        saved_source = self.source
-        own_source = getattr(sb, 'source', None)
-        if new_scope:
-            self.scope = Scope(saved)
-        prev = self.scope.lookup('_')
-        if dollar_under is not None:
-            self.scope.assign('_', dollar_under)
-            self.scope.assign('PSItem', dollar_under)
-        self.scope.assign('args', list(args))
-        if own_source is not None:
-            self.source = own_source
-        try:
-            return self.run_block(sb.node.body)
-        except FlowReturn as r:
-            return r.values
-        except PSError as exc:
-            # Located while the block's own text is current: an error in
-            # [ScriptBlock]::Create's code quotes that code's line.
-            if own_source is not None:
-                self.locate(exc.record, exc.record.node or getattr(exc, 'stmt', None))
-            raise
-        finally:
-            self.source = saved_source
-            if not new_scope and prev[0]:
-                self.scope.assign('_', prev[1])
-            self.scope = saved
+        """A block run by a command (ForEach-Object, Where-Object, ...):
+        args are its positional arguments; new_scope=False runs it in the
+        current scope, as those commands do."""
+        from psinvoke import call
+        return call(self, None, getattr(sb.node, 'params', None), sb.node.body, getattr(sb, 'source', None),
+                    [('v', a) for a in args], None, dollar_under=dollar_under, new_scope=new_scope)
 
     # -- expressions ---------------------------------------------------------
     def eval(self, e):
@@ -955,7 +1009,7 @@ class Runtime:
                 args = [self.eval(a) for a in e.args]
                 return call_method(self, e, obj, e.name, args)
             return index(self, e, self.eval(e.obj), self.eval(e.index))
-        if k in ('pipeline', 'assign', 'if', 'foreach', 'for', 'try'):
+        if k in ('pipeline', 'assign', 'if', 'foreach', 'for', 'while', 'try'):
             return unwrap_output(self.statement(e))
         raise self.fail('Unsupported expression %s' % k, 'Unsupported')
 

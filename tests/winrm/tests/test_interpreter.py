@@ -503,6 +503,424 @@ class Language(Base):
         self.assertEqual(clixml_text(io.err), '')
 
 
+class Raw(Base):
+    """Runs where stderr may be plain text ([Console]::Error) as well as CLIXML."""
+
+    def raw(self, script):
+        io = Capture(self.server, script)
+        code = programs.powershell(io, ['-NoProfile', '-NonInteractive', '-Command', '-'])
+        err = io.err
+        k = err.find(b'#< CLIXML\r\n')
+        plain, clixml = (err, b'') if k < 0 else (err[:k], err[k:])
+        return code, io.out.decode('utf-8'), plain.decode('utf-8') + clixml_text(clixml)
+
+    def write(self, winpath, text):
+        real = H.map_path(self.cfg['fs_root'], winpath, True)
+        with open(real, 'w', encoding='utf-8') as fh:
+            fh.write(text)
+
+
+class Functions(Raw):
+    """function definitions, calls, binding, return, exit inside functions."""
+
+    def test_define_and_call(self):
+        out = self.ok("function Add-Two([int] $a, [int] $b) { return $a + $b }\n"
+                      "Add-Two 2 3\nAdd-Two -b 1 -a '4'\nAdd-Two -B:6 7")
+        self.assertEqual(out, '5\r\n5\r\n13\r\n')
+
+    def test_defined_when_the_statement_runs(self):
+        self.fails("Too-Early\nfunction Too-Early { 'x' }", "The term 'Too-Early' is not recognized")
+
+    def test_a_function_comes_before_a_cmdlet(self):
+        self.assertEqual(self.ok("function Write-Host($o) { \"mine: $o\" }\nWrite-Host 'x'"), 'mine: x\r\n')
+
+    def test_return_ends_the_function_with_its_output(self):
+        out = self.ok("function f { 'a'; foreach ($x in 1, 2, 3) { $x; if ($x -eq 2) { return 'r' } }; 'never' }\n"
+                      "$v = f\n$v -join ','\n"
+                      "function g { for ($i = 0; ; $i++) { $i; if ($i -eq 1) { return } } }\n(g) -join ','\n"
+                      "function h { $i = 0; while ($true) { $i; $i++; if ($i -gt 1) { return 'end' } } }\n(h) -join ','")
+        self.assertEqual(out, 'a,1,2,r\r\n0,1\r\n0,1,end\r\n')
+
+    def test_exit_inside_a_function_ends_the_whole_script(self):
+        code, out, err = self.raw("& {\nfunction Fail([string] $m) {\n  [Console]::Error.WriteLine(\"x: $m\")\n"
+                                  "  exit 3\n}\nWrite-Output 'before'\nif ($true) { Fail 'bad' }\n"
+                                  "Write-Output 'after'\n}\nWrite-Output 'next line'\n\n")
+        self.assertEqual((code, out), (3, 'before\r\n'))
+        self.assertEqual(err, 'x: bad\r\n')
+
+    def test_exit_inside_a_function_runs_finally_not_catch(self):
+        code, out, err = self.raw("& {\nfunction Quit { exit 4 }\n"
+                                  "try { try { Quit } catch { 'caught' } } finally { 'cleanup' }\n'after'\n}\n\n")
+        self.assertEqual((code, out), (4, 'cleanup\r\n'))
+
+    def test_simple_function_args(self):
+        out = self.ok("function f($a) { \"a=$a args=$($args -join ',') n=$($args.Count)\" }\n"
+                      "f 1 2 -x 3\nf\nf -a:5 6")
+        self.assertEqual(out, 'a=1 args=2,-x,3 n=3\r\na= args= n=0\r\na=5 args=6 n=1\r\n')
+
+    def test_advanced_refuses_unknown_named_parameter(self):
+        self.fails("function g { [CmdletBinding()] param($a) \"a=$a\" }\ng -a 1 -b 2",
+                   "A parameter cannot be found that matches parameter name 'b'")
+        self.fails("function g { param([Parameter()] $a) $a }\ng -zz 1",
+                   "A parameter cannot be found that matches parameter name 'zz'")
+
+    def test_advanced_refuses_a_positional_left_over(self):
+        self.fails("function g { param([Parameter()] $a) $a }\ng 1 2",
+                   "A positional parameter cannot be found that accepts argument '2'")
+
+    def test_advanced_takes_common_parameters(self):
+        out = self.ok("function g { [CmdletBinding()] param($a) $ErrorActionPreference }\n"
+                      "g -a 1 -ErrorAction SilentlyContinue\ng -Verbose")
+        self.assertEqual(out, 'SilentlyContinue\r\nStop\r\n')
+
+    def test_ambiguous_prefix(self):
+        self.fails("function g($Name, $Number) { $Name }\ng -N 1", 'ambiguous. Possible matches include: -Name -Number')
+        self.assertEqual(self.ok("function g($Name, $Number) { $Name }\ng -Na 1"), '1\r\n')
+
+    def test_mandatory(self):
+        f = "function h { param([Parameter(Mandatory = $true)] [string] $Name) \"hi $Name\" }\n"
+        self.fails(f + "h", 'missing mandatory parameters: Name')
+        self.fails(f + "h -Name ''", "Cannot bind argument to parameter 'Name' because it is an empty string")
+        self.fails(f + "h -Name $null", "Cannot bind argument to parameter 'Name' because it is null")
+        self.assertEqual(self.ok(f + "h -Name x\nh y"), 'hi x\r\nhi y\r\n')
+        # [Parameter(Mandatory)] alone means $true; Mandatory = $false is optional
+        self.fails("function m { param([Parameter(Mandatory)] $x) }\nm", 'missing mandatory parameters: x')
+        self.assertEqual(self.ok("function m { param([Parameter(Mandatory = $false)] $x) 'ok' }\nm"), 'ok\r\n')
+
+    def test_typed_parameters_convert_and_stay_typed(self):
+        f = "function t([int] $n, [string] $s, [switch] $f) { \"$($n + 1) [$s] $f $($null -eq $s)\" }\n"
+        self.assertEqual(self.ok(f + "t '41'\nt -f -n 1 -s x\nt -f:$false"),
+                         '42 [] False False\r\n2 [x] True False\r\n1 [] False False\r\n')
+        self.fails(f + "t abc", "Cannot process argument transformation on parameter 'n'. Cannot convert value "
+                                "\"abc\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\"")
+        self.assertEqual(self.ok("function u([int] $n) { $n = '7'; $n + 1 }\nu 1"), '8\r\n')
+        self.fails("function u([int] $n) { $n = 'x' }\nu 1", 'Cannot convert value "x" to type "System.Int32"')
+        self.fails("function v([Nope.Type] $x) { }\nv 1", r'The type \[Nope.Type\] is not modelled')
+
+    def test_securestring_parameter(self):
+        f = "function s([System.Security.SecureString] $p) { $null -eq $p; $p -is [securestring] }\n"
+        self.assertEqual(self.ok(f + "s (ConvertTo-SecureString 'x' -AsPlainText -Force)\ns"),
+                         'False\r\nTrue\r\nTrue\r\nFalse\r\n')
+        self.fails(f + "s 'plain'", "Cannot process argument transformation on parameter 'p'. Cannot convert the "
+                                    "\"plain\" value of type \"System.String\" to type \"System.Security.SecureString\"")
+
+    def test_defaults_and_bound_parameters(self):
+        out = self.ok("function d($a = 1, $b = $a + 1) { \"$a $b [$($PSBoundParameters.Keys -join ',')]\" }\n"
+                      "d\nd 5\nd -b 0")
+        self.assertEqual(out, '1 2 []\r\n5 6 [a]\r\n1 0 [b]\r\n')
+
+    def test_explicit_positions(self):
+        out = self.ok("function p { param([Parameter(Position = 1)] $a, [Parameter(Position = 0)] $b, $c) "
+                      "\"a=$a b=$b c=$c\" }\np 1 2\np 1 2 -c 3")
+        self.assertEqual(out, 'a=2 b=1 c=\r\na=2 b=1 c=3\r\n')
+        self.fails("function p { param([Parameter(Position = 0)] $a, $c) }\np 1 2",
+                   "positional parameter cannot be found that accepts argument '2'")
+
+    def test_dynamic_scope(self):
+        out = self.ok("$v = 'outer'\nfunction show { $v }\nfunction inner { $v = 'inner'; show }\ninner\nshow\n"
+                      "function set { $v = 'changed' }\nset\n$v")
+        self.assertEqual(out, 'inner\r\nouter\r\nouter\r\n')
+
+    def test_pipeline_input_is_input(self):
+        self.assertEqual(self.ok("function sum { $t = 0; foreach ($i in $input) { $t += $i }; $t }\n1, 2, 3 | sum"),
+                         '6\r\n')
+
+    def test_script_block_parameters(self):
+        out = self.ok("& { param($x, $y) \"$x-$y\" } 1 2\n"
+                      "& { param($x) $args.Count } -x 1 2\n"
+                      "& { $args -join ',' } -a 1 2\n"
+                      "$sb = [scriptblock]::Create('param([Parameter(Mandatory = $true)] $n) \"n=$n\"')\n"
+                      "& $sb -n 5")
+        self.assertEqual(out, '1-2\r\n1\r\n-a,1,2\r\nn=5\r\n')
+        self.fails("$sb = [scriptblock]::Create('param([Parameter(Mandatory = $true)] $n) $n')\n& $sb -m 1",
+                   "A parameter cannot be found that matches parameter name 'm'")
+
+    def test_param_block_rules(self):
+        self.fails("Write-Output 1\nparam($x)", 'param block must come first')
+        self.fails("function f { param([ValidateSet('a')] $x) }", r'attribute \[ValidateSet\] is not supported')
+        self.fails("function f { param([Parameter(ValueFromPipeline = $true)] $x) }",
+                   r"argument 'ValueFromPipeline' of \[Parameter\] is not supported")
+        self.fails("function f($a) { param($b) }", 'both a parameter list and a param block')
+        self.fails("function f($a, $a) { }", 'Duplicate parameter')
+        self.fails("function f { [CmdletBinding()] Write-Output 1 }", "Missing")
+
+    def test_multi_line_definition_on_stdin(self):
+        code, out, err = self.ps("function f {\n  param($x)\n  \"got $x\"\n}\n\nf 1\n")
+        self.assertEqual((code, out), (0, 'got 1\r\n'), err)
+
+
+class WhileLoops(Base):
+    def test_while(self):
+        out = self.ok("$i = 0\nwhile ($i -lt 5) { $i++; if ($i -eq 2) { continue }; if ($i -eq 4) { break }; $i }\n"
+                      "$x = while ($false) { 'never' }\n$null -eq $x")
+        self.assertEqual(out, '1\r\n3\r\nTrue\r\n')
+
+    def test_condition_from_a_property(self):
+        self.assertEqual(self.ok("$a = @(1, 2, 3)\n$n = 0\nwhile ($a.Count -gt $n) { $n++ }\n$n"), '3\r\n')
+
+    def test_syntax(self):
+        self.fails("while $true { }", "Missing '\\(' after 'while'")
+        self.fails("while ($true)", 'Missing statement body in while loop')
+
+
+class ScriptFiles(Raw):
+    """& C:\\path\\x.ps1: exit ends only the file."""
+
+    def test_exit_ends_only_the_script_file(self):
+        self.write('C:\\s1.ps1', "param([string] $Name)\nWrite-Output \"in $Name\"\nexit 3\nWrite-Output 'never'\n")
+        code, out, err = self.raw("& 'C:\\s1.ps1' -Name n\nWrite-Output \"after $LASTEXITCODE $?\"\n")
+        self.assertEqual((code, out, err), (0, 'in n\r\nafter 3 False\r\n', ''))
+
+    def test_exit_in_a_function_of_a_script_file(self):
+        self.write('C:\\s2.ps1', "function Fail($m) { [Console]::Error.WriteLine($m); exit 1 }\n"
+                                 "try { Fail 'no' } finally { Write-Output 'cleanup' }\n")
+        code, out, err = self.raw("& {\n$r = & 'C:\\s2.ps1'\n\"r=$r code=$LASTEXITCODE\"\n& 'C:\\s2.ps1'\n"
+                                  "'still here'\n}\n\n")
+        self.assertEqual((code, out), (0, 'r=cleanup code=1\r\ncleanup\r\nstill here\r\n'))
+        self.assertEqual(err, 'no\r\nno\r\n')
+
+    def test_exit_0_and_no_exit(self):
+        self.write('C:\\s3.ps1', "exit 0\n")
+        self.write('C:\\s4.ps1', "'done'\n")
+        code, out, err = self.raw("$LASTEXITCODE = 9\n& 'C:\\s3.ps1'\n\"$LASTEXITCODE $?\"\n"
+                                  "$LASTEXITCODE = 9\n& C:\\s4.ps1\n\"$LASTEXITCODE $?\"\n")
+        self.assertEqual(out, '0 True\r\ndone\r\n9 True\r\n')
+
+    def test_relative_path_and_parameters(self):
+        self.write('C:\\Users\\svc-certsync\\s5.ps1', "param([Parameter(Mandatory = $true)] $x)\n\"x=$x\"\n")
+        self.assertEqual(self.ok(".\\s5.ps1 -x 1\n& '.\\s5.ps1' 2"), 'x=1\r\nx=2\r\n')
+        self.fails("s5.ps1 -x 1", "The term 's5.ps1' is not recognized")
+        self.fails(".\\s5.ps1 -y 1", "A parameter cannot be found that matches parameter name 'y'")
+        self.fails("& 'C:\\nope.ps1'", "The term 'C:\\\\nope.ps1' is not recognized")
+
+    def test_script_block_exit_ends_powershell(self):
+        # Not a file: exit leaves powershell.exe, through the caller's finally.
+        code, out, err = self.raw("& {\ntry { & ([scriptblock]::Create('Write-Output in; exit 6')) } "
+                                  "finally { 'cleanup' }\n'after'\n}\n\n")
+        self.assertEqual((code, out), (6, 'in\r\ncleanup\r\n'))
+
+
+class Bytes(Base):
+    def test_new_object_byte_array_and_index_assignment(self):
+        out = self.ok("$h = New-Object byte[] 4\n$h[1] = [Convert]::ToByte('ff', 16)\n$h[-1] = '7'\n"
+                      "$h -is [byte[]]\n$h.Length\n($h | ForEach-Object { ([byte]$_).ToString('X2') }) -join ''")
+        self.assertEqual(out, 'True\r\n4\r\n00FF0007\r\n')
+
+    def test_index_and_value_errors(self):
+        self.fails("$h = New-Object byte[] 2\n$h[2] = 1", 'Index was outside the bounds of the array.')
+        self.fails("$a = 1, 2\n$a[-3] = 1", 'Index was outside the bounds of the array.')
+        self.fails("$h = New-Object byte[] 2\n$h[0] = 256", 'Value was either too large or too small for an unsigned byte')
+        self.fails("[byte]'x'", 'Cannot convert value "x" to type "System.Byte"')
+        self.fails("$n = $null\n$n[0] = 1", 'Cannot index into a null array')
+
+    def test_convert_to_byte(self):
+        self.assertEqual(self.ok("[Convert]::ToByte('0A', 16)\n[Convert]::ToByte('11', 2)\n[Convert]::ToByte(7)"),
+                         '10\r\n3\r\n7\r\n')
+        self.fails("[Convert]::ToByte('zz', 16)", 'Could not find any recognizable digits')
+        self.fails("[Convert]::ToByte('100', 16)", 'Value was either too large or too small for an unsigned byte')
+        self.fails("[Convert]::ToByte('1', 3)", 'Invalid Base')
+
+    def test_byte_arrays_enumerate(self):
+        out = self.ok("$b = [Convert]::FromBase64String('AQID')\n$b -join ','\n"
+                      "@($b | ForEach-Object { $_ * 2 }) -join ','\n$b -contains 3")
+        self.assertEqual(out, '1,2,3\r\n2,4,6\r\nTrue\r\n')
+
+    def test_new_object_limits(self):
+        self.fails("New-Object System.Text.StringBuilder", 'not modelled by the certsync test host')
+        self.fails("New-Object byte[]", 'Cannot find an appropriate constructor')
+        self.fails("New-Object -ComObject Nope.Application", 'Class not registered')
+        self.fails("New-Object -ComObject FPC.Root -TypeName x", 'Parameter set cannot be resolved')
+
+
+class Strings(Base):
+    def test_substring_checks_like_dotnet(self):
+        self.assertEqual(self.ok("'abcdef'.Substring(2, 3)\n'abc'.Substring(3)\n'AbC'.ToUpperInvariant()"),
+                         'cde\r\n\r\nABC\r\n')
+        self.fails("'abc'.Substring(1, 5)", 'Index and length must refer to a location within the string')
+        self.fails("'abc'.Substring(4)", 'startIndex cannot be larger than length of string')
+        self.fails("'abc'.Substring(-1, 1)", 'StartIndex cannot be less than zero')
+
+    def test_question_mark_is_part_of_a_variable_name(self):
+        # Windows PowerShell's tokenizer: "$a?" is the variable a? (empty).
+        out = self.ok("$a = 'x'\n\"[$a?]\"\n\"[$($a)?]\"\n\"[${a}?]\"\n\"${env:COMPUTERNAME}\"\n\"$env:COMPUTERNAME?\"")
+        self.assertEqual(out, '[]\r\n[x?]\r\n[x?]\r\nSAPPHIRE\r\n\r\n')
+
+
+TMG_STATE = {'installed': True, 'arrays': [{'name': 'COBALT', 'web_listeners': [
+    {'name': 'OWA', 'applied_ssl_certificates': [{'hash': '11' * 20, 'ip_address': '192.0.2.10'},
+                                                 {'hash': '11' * 20, 'ip_address': '192.0.2.11'}]},
+    {'name': 'RPC', 'applied_ssl_certificates': [{'hash': '22' * 20, 'ip_address': ''}]}]}]}
+NEW = 'AB' * 20
+
+
+class Tmg(Raw):
+    """The FPC.Root model: members, errors, edit-then-Save."""
+
+    def setUp(self):
+        super().setUp()
+        import copy
+        self.edit_state(lambda st: st.update({'tmg': copy.deepcopy(TMG_STATE), 'hostname': 'COBALT'}))
+        self.server.machine = 'COBALT'      # $env:COMPUTERNAME
+
+    def listeners(self):
+        tmg = self.state()['tmg']
+        return {l['name']: [(e['hash'], e['ip_address']) for e in l['applied_ssl_certificates']]
+                for l in tmg['arrays'][0]['web_listeners']}, tmg.get('save_count', 0)
+
+    ROOT = "$r = New-Object -ComObject FPC.Root\n$ls = $r.GetContainingArray().RuleElements.WebListeners\n"
+
+    def test_not_installed(self):
+        self.edit_state(lambda st: st['tmg'].update({'installed': False}))
+        self.fails("New-Object -ComObject FPC.Root", 'Retrieving the COM class factory .* Class not registered')
+        self.edit_state(lambda st: st.pop('tmg'))
+        self.fails("New-Object -ComObject 'fpc.root'", 'Class not registered')
+
+    def test_navigation_and_enumeration(self):
+        out = self.ok(self.ROOT + "$ls.Count\nforeach ($l in $ls) { $l.Name }\n($ls | ForEach-Object { $_.Name }) -join ','\n"
+                      "$ls.Item(2).Name\n$ls.Item('owa').Name\n$r.Arrays.Item(1).Name\n"
+                      "$a = $ls.Item('OWA').Properties.AppliedSSLCertificates\n$a.Count\n"
+                      "foreach ($e in $a) { $e.IPAddress + ' ' + [BitConverter]::ToString($e.SSLCertificate.Hash) }\n"
+                      "$a.Item(1).SSLCertificate.Hash -is [byte[]]")
+        self.assertEqual(out, '2\r\nOWA\r\nRPC\r\nOWA,RPC\r\nRPC\r\nOWA\r\nCOBALT\r\n2\r\n'
+                              '192.0.2.10 %s\r\n192.0.2.11 %s\r\nTrue\r\n' % ((('11-' * 20)[:-1],) * 2))
+
+    def test_edits_without_save_change_nothing(self):
+        before = self.listeners()
+        self.ok(self.ROOT + "$a = $ls.Item('OWA').Properties.AppliedSSLCertificates\n$a.Remove(1)\n"
+                "$h = New-Object byte[] 20\n$e = $a.Add($h)\n$e.IPAddress = '10.0.0.1'\n$a.Count")
+        self.assertEqual(self.listeners(), before)
+
+    def test_edit_then_save(self):
+        out = self.ok(self.ROOT + "$l = $ls.Item('OWA')\n$a = $l.Properties.AppliedSSLCertificates\n"
+                      "while ($a.Count -gt 0) { $a.Remove(1) }\n"
+                      "$h = New-Object byte[] 20\nfor ($i = 0; $i -lt 20; $i++) { $h[$i] = 0xAB }\n"
+                      "$e = $a.Add($h)\n$e.IPAddress = '192.0.2.10'\n$null = $a.Add($h)\n$l.Save($false, $true)\n"
+                      "$a.Count")
+        self.assertEqual(out, '2\r\n')
+        self.assertEqual(self.listeners(), ({'OWA': [(NEW, '192.0.2.10'), (NEW, '')],
+                                             'RPC': [('22' * 20, '')]}, 1))
+
+    def test_saving_a_listener_writes_only_that_listener(self):
+        self.ok(self.ROOT + "$ls.Item('RPC').Properties.AppliedSSLCertificates.Remove(1)\n"
+                "$ls.Item('OWA').Properties.AppliedSSLCertificates.Remove(1)\n$ls.Item('OWA').Save()")
+        self.assertEqual(self.listeners(), ({'OWA': [('11' * 20, '192.0.2.11')], 'RPC': [('22' * 20, '')]}, 1))
+        self.ok(self.ROOT + "$ls.Item('RPC').Properties.AppliedSSLCertificates.Remove(1)\n$r.GetContainingArray().Save()")
+        self.assertEqual(self.listeners(), ({'OWA': [('11' * 20, '192.0.2.11')], 'RPC': []}, 2))
+
+    def test_each_root_has_its_own_copy(self):
+        out = self.ok(self.ROOT + "$r2 = New-Object -ComObject FPC.Root\n"
+                      "$ls.Item('OWA').Properties.AppliedSSLCertificates.Remove(1)\n"
+                      "$r2.GetContainingArray().RuleElements.WebListeners.Item('OWA').Properties.AppliedSSLCertificates.Count")
+        self.assertEqual(out, '2\r\n')
+
+    def test_errors(self):
+        cases = [
+            ("$ls.Item('Nope')", 'Exception calling "Item" with "1" argument\\(s\\): "The system cannot find the file '
+                                 'specified. \\(Exception from HRESULT: 0x80070002\\)"'),
+            ("$ls.Item(3)", 'The parameter is incorrect. \\(Exception from HRESULT: 0x80070057 \\(E_INVALIDARG\\)\\)'),
+            ("$ls.Item()", 'Invalid number of parameters. \\(Exception from HRESULT: 0x8002000E \\(DISP_E_BADPARAMCOUNT\\)\\)'),
+            ("$ls.Item('OWA').Properties.AppliedSSLCertificates.Remove(3)", 'E_INVALIDARG'),
+            ("$ls.Item('OWA').Properties.AppliedSSLCertificates.Remove('x')", 'DISP_E_TYPEMISMATCH'),
+            ("$ls.Item('OWA').Properties.AppliedSSLCertificates.Add('AB' * 20)", 'Exception calling "Add" .*E_INVALIDARG'),
+            ("$ls.Item('OWA').Properties.AppliedSSLCertificates.Add((New-Object byte[] 19))", 'E_INVALIDARG'),
+            ("$ls.Item('OWA').Properties.AppliedSSLCertificates.Item(1).IPAddress = 'x.y'",
+             'Exception setting "IPAddress"'),
+            ("$ls.Item('OWA').Name = 'x'", "'Name' is a ReadOnly property"),
+            ("$ls.Item('OWA').Hash", "The property 'Hash' cannot be found on this object"),
+            ("$ls.Item('OWA').Properties.AppliedSSLCertificates.Item(1).Hash", "property 'Hash' cannot be found"),
+            ("$ls.Item('OWA').Nope = 1", "The property 'Nope' cannot be found on this object"),
+            ("$ls.Item('OWA').Delete()", "does not contain a method named 'Delete'"),
+            ("$ls.Item('OWA').Save(1, 2, 3)", 'DISP_E_BADPARAMCOUNT'),
+            ("$ls.Item('OWA').Save('yes')", 'DISP_E_TYPEMISMATCH'),
+        ]
+        for expr, pattern in cases:
+            self.fails(self.ROOT + expr, pattern)
+        out = self.ok(self.ROOT + "try { $ls.Item('Nope') } catch { 'caught: ' + $_.Exception.Message }")
+        self.assertIn('caught: Exception calling "Item"', out)
+        self.assertEqual(self.listeners()[1], 0)
+
+
+TMG_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(common.WINRM)), 'examples', 'iis-exchange-isa',
+                          'tmg-listener.ps1')
+THUMB = 'AABBCCDDEEFF00112233445566778899AABBCCDD'
+
+
+class ShippedTmgScript(Tmg):
+    """examples/iis-exchange-isa/tmg-listener.ps1 as certsync runs it: a
+    script block made from its text, given -Thumbprint, -PfxPath,
+    -PfxPassword and -Listener."""
+
+    def setUp(self):
+        super().setUp()
+        self.edit_state(lambda st: st['store']['My'].extend([
+            {'thumbprint': THUMB, 'subject': 'CN=mail.example.org', 'issuer': 'CN=CA', 'serial': '01',
+             'not_before': '2026-01-01T00:00:00Z', 'not_after': '2027-03-04T00:00:00Z', 'dns_names': [],
+             'has_private_key': True, 'exportable': True},
+            {'thumbprint': 'CC' * 20, 'subject': 'CN=nokey', 'issuer': 'CN=CA', 'serial': '02',
+             'not_before': '2026-01-01T00:00:00Z', 'not_after': '2027-03-04T00:00:00Z', 'dns_names': [],
+             'has_private_key': False, 'exportable': False}]))
+
+    def run_script(self, thumb, listener='OWA', extra=''):
+        with open(TMG_SCRIPT, encoding='utf-8') as fh:
+            text = fh.read()
+        self.write('C:\\tmg-listener.ps1', text)
+        return self.raw("& {\n$pw = ConvertTo-SecureString -String 'p' -AsPlainText -Force\n"
+                        "& ([scriptblock]::Create([IO.File]::ReadAllText('C:\\tmg-listener.ps1'))) -Thumbprint %s "
+                        "-PfxPath 'C:\\x.pfx' -PfxPassword $pw -Listener %s%s\n}\n\n" % (
+                            "'" + thumb + "'", "'" + listener + "'", extra))
+
+    def test_sets_the_certificate_keeping_each_ip(self):
+        code, out, err = self.run_script(THUMB.lower()[:20] + ' ' + THUMB.lower()[20:])
+        self.assertEqual((code, err), (0, ''), out)
+        self.assertEqual(out, "web listener 'OWA' now uses certificate %s (CN=mail.example.org, expires 2027-03-04)\r\n"
+                         % THUMB)
+        self.assertEqual(self.listeners(), ({'OWA': [(THUMB, '192.0.2.10'), (THUMB, '192.0.2.11')],
+                                             'RPC': [('22' * 20, '')]}, 1))
+        code, out, err = self.run_script(THUMB)
+        self.assertEqual((code, out), (0, "web listener 'OWA' already uses certificate %s\r\n" % THUMB))
+        self.assertEqual(self.listeners()[1], 1, 'no second Save')
+
+    def test_a_listener_without_entries_gets_one(self):
+        code, out, err = self.run_script(THUMB, 'RPC')
+        self.edit_state(lambda st: st['tmg']['arrays'][0]['web_listeners'][1].update({'applied_ssl_certificates': []}))
+        code, out, err = self.run_script(THUMB, 'RPC')
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.listeners()[0]['RPC'], [(THUMB, '')])
+
+    def test_wrong_listener(self):
+        code, out, err = self.run_script(THUMB, 'OWX')
+        self.assertEqual((code, out), (1, ''))
+        self.assertEqual(err, "tmg-listener: web listener 'OWX' does not exist (listeners: OWA, RPC)\r\n")
+        self.assertEqual(self.listeners(), ({'OWA': [('11' * 20, '192.0.2.10'), ('11' * 20, '192.0.2.11')],
+                                             'RPC': [('22' * 20, '')]}, 0))
+
+    def test_certificate_checks_come_first(self):
+        for thumb, msg in [('DD' * 20, 'certificate %s is not in LocalMachine\\My on COBALT' % ('DD' * 20)),
+                           ('CC' * 20, 'certificate %s in LocalMachine\\My has no private key' % ('CC' * 20)),
+                           ('ABC', "thumbprint 'ABC' is not 40 hex digits")]:
+            self.edit_state(lambda st: st['tmg'].update({'installed': False}))   # never reached
+            code, out, err = self.run_script(thumb)
+            self.assertEqual(code, 1)
+            self.assertTrue(err.startswith('tmg-listener: ' + msg), err)
+
+    def test_not_installed_names_the_host(self):
+        self.edit_state(lambda st: st['tmg'].update({'installed': False}))
+        code, out, err = self.run_script(THUMB)
+        self.assertEqual(code, 1)
+        self.assertTrue(err.startswith('tmg-listener: cannot create FPC.Root: is ISA Server or Forefront TMG '
+                                       'installed on COBALT? (Retrieving the COM class factory'), err)
+
+    def test_parameters_are_checked(self):
+        code, out, err = self.run_script(THUMB, extra=' -Site x')
+        self.assertEqual(code, 1)
+        self.assertIn("A parameter cannot be found that matches parameter name 'Site'", err)
+        code, out, err = self.raw("& {\n& ([scriptblock]::Create([IO.File]::ReadAllText('C:\\tmg-listener.ps1'))) "
+                                  "-Thumbprint '%s'\n}\n\n" % THUMB)
+        self.assertEqual(code, 1)
+        self.assertIn('missing mandatory parameters: Listener', err)
+        self.assertEqual(self.listeners()[1], 0)
+
+
 class Hostile(Base):
     """Values certsync quotes must stay data.  PowerShell quoting: single
     quotes are literal and ' doubles; the typographic quotes \u2018 \u2019

@@ -25,6 +25,11 @@ def golden(name):
         return fh.read()
 
 
+def golden_windows(name):
+    with open(os.path.join(os.path.dirname(GOLDEN), 'windows', name), encoding='utf-8') as fh:
+        return fh.read()
+
+
 def ps_quote(s):
     for q in "'\u2018\u2019\u201a\u201b":
         s = s.replace(q, q + q)
@@ -222,6 +227,64 @@ class OutputBeforeExit(Base):
         self.assertIn('in finally', err)
 
 
+class ScriptBinding(Framed):
+    """certsync's `script` binding (tests/golden/windows/script_run.ps1,
+    cs_win_script_head/tail): the user's script runs as a script block
+    inside try/finally that deletes the PFX.  `exit N` in a script block
+    leaves powershell.exe (unlike a script file, which it alone would
+    end); the finally block still runs on the way, and N is the exit code
+    certsync sees.  A catch block would not catch exit either."""
+
+    def setUp(self):
+        super().setUp()
+        self.temp = self.real('Users', 'svc-certsync', 'AppData', 'Local', 'Temp')
+
+    def binding(self, user_script):
+        """The golden wrapper with another user script in it, framed with
+        the input certsync sends (PFX password, base64 PFX)."""
+        text = golden_windows('script_run.ps1')
+        body = text[text.index("$ErrorActionPreference = 'Stop'\n"):]
+        self.assertIn('& ([scriptblock]::Create($CertsyncUserScript)) -Thumbprint $Thumbprint -PfxPath $PfxPath '
+                      '-PfxPassword $PfxPassword -Listener $Listener\n', body)
+        script = "$Thumbprint = 'AB'\n$CertsyncUserScript = %s\n$Listener = 'OWA'\n%s" % (ps_quote(user_script), body)
+        data = b'Pfx!pass\n' + base64.b64encode(b'not really a PFX') + b'\n'
+        return self.framed(script, data)
+
+    USER = ("param([Parameter(Mandatory = $true)] [string] $Thumbprint, [string] $PfxPath,\n"
+            "      [System.Security.SecureString] $PfxPassword, [Parameter(Mandatory = $true)] [string] $Listener)\n"
+            "function Fail([string] $m) { [Console]::Error.WriteLine(\"user: $m\"); exit 1 }\n"
+            "Write-Output \"pfx there: $(Test-Path -LiteralPath $PfxPath) $Thumbprint $Listener\"\n")
+
+    def check(self, user_script, code, out, err_start=None):
+        got = self.binding(user_script)
+        self.assertEqual(got[:2], (code, out), got[2])
+        if err_start is not None:
+            self.assertTrue(got[2].startswith(err_start), got[2])
+        self.assertEqual(os.listdir(self.temp), [], 'the PFX was not removed')
+
+    def test_exit_1_fails_the_binding_and_removes_the_pfx(self):
+        self.check(self.USER + "exit 1\n", 1, 'pfx there: True AB OWA\r\n')
+
+    def test_exit_0_succeeds_and_removes_the_pfx(self):
+        self.check(self.USER + "exit 0\n'never'\n", 0, 'pfx there: True AB OWA\r\n')
+
+    def test_exit_from_a_function(self):
+        self.check(self.USER + "if ($true) { Fail 'no listener' }\n'never'\n", 1, 'pfx there: True AB OWA\r\n',
+                   'user: no listener\n')
+        self.check(self.USER + "try { Fail 'in try' } catch { 'caught' }\n", 1, 'pfx there: True AB OWA\r\n',
+                   'user: in try\n')
+
+    def test_no_exit_error_and_script_without_param(self):
+        self.check(self.USER + "'end'\n", 0, 'pfx there: True AB OWA\r\nend\r\n')
+        self.check(self.USER + "throw 'boom'\n", 1, 'pfx there: True AB OWA\r\n')
+        self.check("Write-Output \"no param: $Listener $($args.Count)\"\n", 0, 'no param: OWA 8\r\n')
+
+    def test_undeclared_parameter_fails(self):
+        # An advanced script must declare every parameter certsync passes.
+        self.check("param([Parameter(Mandatory = $true)] $Thumbprint, $Listener)\n'never'\n", 1, '',
+                   "A parameter cannot be found that matches parameter name 'PfxPath'.")
+
+
 class ForLoops(Base):
     def test_counting(self):
         self.assertEqual(self.ok("for ($i = 0; $i -lt 3; $i++) { \"n$i\" }"), 'n0\r\nn1\r\nn2\r\n')
@@ -264,7 +327,7 @@ class ForLoops(Base):
         self.fails("++5", "The '\\+\\+' operator works only on variables or on properties.")
 
     def test_other_loops_still_refused(self):
-        self.fails("while ($true) { break }", "'while' keyword is not supported")
+        self.fails("do { break } while ($true)", "'do' keyword is not supported")
 
 
 class TestPathLiteral(Base):
