@@ -1048,9 +1048,11 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 
 	yaml_node_t *k = NULL;
 	yaml_node_t *v = get_map(c, m, "local", where, false);
+	h->local_timeout = 300;
 	if (v) {
-		static const char *const none[] = { NULL };
-		check_keys(c, v, none, fmt_keep(c, "in local of host %s", shown));
+		static const char *const local_keys[] = { "timeout", NULL };
+		check_keys(c, v, local_keys, fmt_keep(c, "in local of host %s", shown));
+		get_duration(c, v, "timeout", fmt_keep(c, "local of host %s", shown), true, &h->local_timeout);
 		lookup(c, m, "local", &k);
 		if (h->platform == CS_PLATFORM_WINDOWS)
 			report(c, k, "host %s is windows: local is only for linux hosts (use ssh or winrm)", shown);

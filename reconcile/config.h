@@ -111,6 +111,7 @@ struct cs_host_cfg {
 	char *local_dir;                 /* local hosts only: the config's folder, the working
 					    folder of commands and the base of relative
 					    binding paths; NULL for remote hosts */
+	int64_t local_timeout;           /* local hosts: seconds a command may run; default 300 */
 };
 
 /* ---- certificates ---- */

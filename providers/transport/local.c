@@ -4,12 +4,15 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -80,6 +83,81 @@ static void child(int in, int out, int errfd, const char *dir, char *const argv[
 	_exit(127);
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send sig to pid and everything it started that is still its descendant
+ * (sh does not always exec the command it runs, so killing sh alone would
+ * leave the hung command behind).  The command stays in certsync's process
+ * group, so a Ctrl-C at the terminal reaches it as before. */
+static void kill_tree(pid_t pid, int sig)
+{
+	enum { MAX_PROCS = 65536 };
+	pid_t *pids = cs_xcalloc(MAX_PROCS, sizeof *pids), *ppids = cs_xcalloc(MAX_PROCS, sizeof *ppids);
+	size_t n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && n < MAX_PROCS && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold spaces and ')'. */
+		char *rp = strrchr(buf, ')');
+		int ppid;
+		if (rp && sscanf(rp + 1, " %*c %d", &ppid) == 1) {
+			pids[n] = (pid_t)atoi(e->d_name);
+			ppids[n++] = (pid_t)ppid;
+		}
+	}
+	if (d)
+		closedir(d);
+	/* Breadth first from pid; the list grows as children are found. */
+	pid_t *todo = cs_xcalloc(n + 1, sizeof *todo);
+	size_t head = 0, tail = 0;
+	todo[tail++] = pid;
+	while (head < tail) {
+		pid_t p = todo[head++];
+		for (size_t i = 0; i < n && tail <= n; i++)
+			if (ppids[i] == p && pids[i] != p)
+				todo[tail++] = pids[i];
+	}
+	for (size_t i = 0; i < tail; i++)
+		kill(todo[i], sig);
+	free(todo);
+	free(pids);
+	free(ppids);
+}
+
+/* A command past its time: ask it (and what it started) to stop, then
+ * make it. */
+static void stop(pid_t pid)
+{
+	kill_tree(pid, SIGTERM);
+	for (int i = 0; i < 20; i++) {
+		pid_t w = waitpid(pid, NULL, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			return;
+		struct timespec ms100 = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ms100, NULL);
+	}
+	kill_tree(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 static int set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -141,6 +219,9 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 	size_t left = stdin_len;
 	char chunk[65536];
 	bool exited = false;
+	/* A reload that hangs must not hold apply (and the state lock) forever. */
+	int64_t limit_ms = (t->host && t->host->local_timeout > 0 ? t->host->local_timeout : 300) * 1000;
+	int64_t deadline = monotonic_ms() + limit_ms;
 	while (!exited && (in[1] >= 0 || o[0] >= 0 || e[0] >= 0)) {
 		struct pollfd p[4] = {
 			{ .fd = in[1], .events = POLLOUT },
@@ -148,7 +229,15 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 			{ .fd = e[0], .events = POLLIN },
 			{ .fd = pidfd, .events = POLLIN },
 		};
-		if (poll(p, 4, -1) < 0) {
+		int64_t wait_ms = deadline - monotonic_ms();
+		if (wait_ms <= 0) {
+			r = cs_err_set(err, -ETIMEDOUT, "command did not finish within %llds (the host's local timeout): "
+				       "stopped", (long long)(limit_ms / 1000));
+			stop(pid);
+			pid = -1;
+			goto out;
+		}
+		if (poll(p, 4, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = cs_err_errno(err, -errno, "run: poll");
