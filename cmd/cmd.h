@@ -11,6 +11,9 @@
 #include "reconcile/plan.h"
 #include "reconcile/store.h"
 
+/* What `certsync version` prints and build_info reports. */
+#define CERTSYNC_VERSION "0.1.0"
+
 struct cs_cmd {
 	const char *name;
 	const char *usage;     /* arguments after the command name */
@@ -20,6 +23,7 @@ struct cs_cmd {
 
 extern const struct cs_cmd cs_cmd_apply;
 extern const struct cs_cmd cs_cmd_calendar;
+extern const struct cs_cmd cs_cmd_metrics;
 extern const struct cs_cmd cs_cmd_plan;
 extern const struct cs_cmd cs_cmd_status;
 extern const struct cs_cmd cs_cmd_validate;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cmd.h"
+#include "reconcile/apply_record.h"
 #include "reconcile/executor.h"
 #include "reconcile/util.h"
 
@@ -93,8 +94,31 @@ static bool confirm(size_t n)
 	return !strcmp(line, "yes");
 }
 
+/* Leave the run's summary in the journal, for `certsync metrics` (see
+ * apply_record.h).  Failing to write it does not change what apply did or
+ * its exit status; it is said on stderr. */
+static void record_run(struct cs_store *store, int64_t started, const struct cs_plan *plan,
+		       const struct cs_exec_summary *sum, int status)
+{
+	struct cs_apply_record r = {
+		.started = started,
+		.success = status == 0,
+		.actions = plan->n_actions,
+		.done = sum->done, .waiting = sum->waiting, .failed = sum->failed,
+		.skipped = sum->skipped, .rolled_back = sum->rolled_back,
+		.plan_errors = plan->n_errors,
+	};
+	json_t *rec = cs_apply_record_json(&r);
+	struct cs_err err = CS_ERR_INIT;
+	if (cs_store_journal(store, rec, &err) < 0)
+		cs_cli_error("the run's summary was not recorded: %s", cs_err_msg(&err));
+	cs_err_clear(&err);
+	json_decref(rec);
+}
+
 static int run(int argc, char **argv)
 {
+	int64_t started = cs_now();
 	static const struct option longopts[] = {
 		CS_COMMON_LONG_OPTIONS,
 		{ "yes", no_argument, NULL, OPT_YES },
@@ -168,8 +192,13 @@ static int run(int argc, char **argv)
 	struct cs_ui ui;
 	cs_ui_init(&ui, stdout);
 	cs_render_plan(&ui, plan);
+	struct cs_exec_summary sum;
+	memset(&sum, 0, sizeof sum);
 	if (!plan->n_actions) {
 		status = plan->n_errors ? 1 : 0;
+		/* Nothing to do is a run too: metrics show apply ran and found
+		 * everything as declared. */
+		record_run(s.store, started, plan, &sum, status);
 		goto out;
 	}
 	if (!plan_path && !yes) {
@@ -183,7 +212,6 @@ static int run(int argc, char **argv)
 		}
 	}
 	printf("\n");
-	struct cs_exec_summary sum;
 	catch_interrupts(true);
 	int r = cs_execute(&sum, plan, s.obs, on_event, &ui);
 	catch_interrupts(false);
@@ -201,6 +229,7 @@ static int run(int argc, char **argv)
 	printf(".\n");
 	if (r < 0 || plan->n_errors)
 		status = 1;
+	record_run(s.store, started, plan, &sum, status);
 out:
 	cs_err_clear(&err);
 	cs_plan_free(saved);

@@ -5,12 +5,11 @@
 #include "cmd.h"
 #include "reconcile/util.h"
 
-#define CERTSYNC_VERSION "0.1.0"
-
 /* Alphabetical; `help` and `version` are handled here. */
 static const struct cs_cmd *const commands[] = {
 	&cs_cmd_apply,
 	&cs_cmd_calendar,
+	&cs_cmd_metrics,
 	&cs_cmd_plan,
 	&cs_cmd_status,
 	&cs_cmd_validate,

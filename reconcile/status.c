@@ -10,39 +10,52 @@
 /* status asks each endpoint once; a slow one must not hold up the report. */
 #define PROBE_TIMEOUT_MS 5000
 
-static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
-			      const struct cs_material *want)
+enum cs_binding_state cs_binding_state(const struct cs_observed *obs, size_t i, size_t j,
+				      const struct cs_material *want, char **detail)
 {
 	const struct cs_binding_cfg *b = &obs->cfg->certs[i].bindings[j];
 	const struct cs_host_obs *ho = &obs->hosts[b->host_index];
 	const struct cs_binding_obs *bo = &obs->bindings[i][j];
+	enum cs_binding_state state = CS_BINDING_UNKNOWN;
+	*detail = NULL;
+	if (ho->error) {
+		state = CS_BINDING_ERROR;
+		*detail = cs_xstrdup(ho->error);
+	} else if (bo->error) {
+		state = CS_BINDING_ERROR;
+		*detail = cs_xstrdup(bo->error);
+	} else if (want && ho->platform) {
+		struct cs_buf why = CS_BUF_INIT;
+		if (ho->platform->diff(b, bo, want, &why)) {
+			state = CS_BINDING_DRIFTED;
+			*detail = cs_buf_detach(&why, NULL);
+		} else {
+			state = CS_BINDING_IN_SYNC;
+		}
+		cs_buf_free(&why);
+	} else if (!want) {
+		*detail = cs_xstrdup("no certificate in the store yet");
+	}
+	return state;
+}
+
+static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
+			      const struct cs_material *want)
+{
+	static const char *const names[] = {
+		[CS_BINDING_UNKNOWN] = "unknown", [CS_BINDING_IN_SYNC] = "in sync",
+		[CS_BINDING_DRIFTED] = "drifted", [CS_BINDING_ERROR] = "error",
+	};
+	const struct cs_binding_cfg *b = &obs->cfg->certs[i].bindings[j];
 	json_t *o = json_object();
 	json_object_set_new(o, "host", json_string(b->host));
 	json_object_set_new(o, "kind", json_string(cs_binding_kind_name(b->kind)));
 	char *where = cs_binding_where(b);
 	json_object_set_new(o, "where", json_string(where));
 	free(where);
-	const char *state = "unknown";
 	char *detail = NULL;
-	if (ho->error) {
-		state = "error";
-		detail = cs_xstrdup(ho->error);
-	} else if (bo->error) {
-		state = "error";
-		detail = cs_xstrdup(bo->error);
-	} else if (want && ho->platform) {
-		struct cs_buf why = CS_BUF_INIT;
-		if (ho->platform->diff(b, bo, want, &why)) {
-			state = "drifted";
-			detail = cs_buf_detach(&why, NULL);
-		} else {
-			state = "in sync";
-		}
-		cs_buf_free(&why);
-	} else if (!want) {
-		detail = cs_xstrdup("no certificate in the store yet");
-	}
-	json_object_set_new(o, "state", json_string(state));
+	enum cs_binding_state state = cs_binding_state(obs, i, j, want, &detail);
+	json_object_set_new(o, "state", json_string(names[state]));
 	if (detail)
 		json_object_set_new(o, "detail", json_string(detail));
 	free(detail);

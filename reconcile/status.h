@@ -19,4 +19,17 @@
  * "chain error", "error". */
 json_t *cs_status_report(const struct cs_observed *obs);
 
+/* One binding (certificate i, binding j) against want, the current
+ * certificate (NULL when the store has none): the "state" of the report, and
+ * in *detail (caller frees, may be NULL) the why.  Shared with metrics so both
+ * commands call the same thing drift. */
+enum cs_binding_state {
+	CS_BINDING_UNKNOWN = 0,  /* nothing to compare with (no certificate yet) */
+	CS_BINDING_IN_SYNC,
+	CS_BINDING_DRIFTED,
+	CS_BINDING_ERROR,        /* the host or the binding could not be observed */
+};
+enum cs_binding_state cs_binding_state(const struct cs_observed *obs, size_t i, size_t j,
+				      const struct cs_material *want, char **detail);
+
 #endif
