@@ -208,7 +208,8 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		r = cs_err_set(err, -EPROTO, "issuer %s returned a certificate for another key", c->issuer->name);
 		goto out;
 	}
-	if ((r = cs_store_save(x->obs->store, cert->name, key, leaf, chain, c->issuer->name, err)) < 0)
+	if ((r = cs_store_save(x->obs->store, cert->name, key, leaf, chain, c->issuer->name, cert->common_name,
+			       err)) < 0)
 		goto out;
 	struct cs_cert_info info;
 	if (cs_cert_info_get(&info, leaf, err) == 0) {
@@ -231,8 +232,11 @@ static int renew_collect(struct exec *x, const struct cs_cert_obs *c, char **det
 {
 	if (!c->have_reply)
 		return cs_err_set(err, -ENOENT, "the CA's reply is no longer in the inbox");
+	/* The request's CN is what was asked for, even if the config changed since. */
+	char *cn = cs_csr_common_name(c->pending.csr);
 	int r = cs_store_save(x->obs->store, c->cfg->name, c->pending.key, c->reply.cert,
-			      c->reply.chain, c->issuer->name, err);
+			      c->reply.chain, c->issuer->name, cn, err);
+	free(cn);
 	if (r < 0)
 		return r;
 	r = cs_store_drop_pending(x->obs->store, c->cfg->name, err);

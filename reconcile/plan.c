@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "duration.h"
 #include "util.h"
 #include <openssl/x509v3.h>
@@ -122,6 +123,13 @@ static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, c
 	char **names = cs_cert_names(cert, &n_names);
 	names_differ(why, names, n_names, info->dns_names, info->n_dns_names);
 	cs_strv_free(names, n_names);
+	/* Compared with what was asked for, not with the certificate's subject:
+	 * a CA may write another CN, or none. */
+	if (c->current.requested_cn && cert->common_name &&
+	    strcasecmp(c->current.requested_cn, cert->common_name) != 0) {
+		sep(why);
+		cs_buf_printf(why, "common_name changed: %s → %s", c->current.requested_cn, cert->common_name);
+	}
 	if (!cs_key_spec_equal(&info->key, &cert->key)) {
 		sep(why);
 		cs_buf_printf(why, "key type changed: %s → %s",

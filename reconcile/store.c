@@ -383,6 +383,8 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 			goto out;
 		out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
 		out->issued_at = json_time(meta, "issued_at");
+		const char *cn = json_string_value(json_object_get(meta, "common_name"));
+		out->requested_cn = cn ? cs_xstrdup(cn) : NULL;
 	}
 out:
 	if (r < 0)
@@ -405,6 +407,7 @@ void cs_stored_free(struct cs_stored *s)
 	X509_free(s->cert);
 	sk_X509_pop_free(s->chain, X509_free);
 	free(s->issuer);
+	free(s->requested_cn);
 	memset(s, 0, sizeof *s);
 }
 
@@ -522,7 +525,7 @@ static int prepare_dir(struct cs_store *st, const char *dir, struct cs_err *err)
 }
 
 int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *cert,
-		  STACK_OF(X509) *chain, const char *issuer, struct cs_err *err)
+		  STACK_OF(X509) *chain, const char *issuer, const char *requested_cn, struct cs_err *err)
 {
 	char *dir = NULL, *serial = NULL;
 	struct cs_buf key_pem = CS_BUF_INIT, cert_pem = CS_BUF_INIT, chain_pem = CS_BUF_INIT;
@@ -544,8 +547,8 @@ int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *ce
 	serial = serial_of(cert);
 	char issued_at[21];
 	cs_time_rfc3339(issued_at, cs_now());
-	meta = json_pack("{s:s?, s:s, s:s?}", "issuer", issuer, "issued_at", issued_at,
-			 "serial", serial);
+	meta = json_pack("{s:s?, s:s, s:s?, s:s?}", "issuer", issuer, "issued_at", issued_at,
+			 "serial", serial, "common_name", requested_cn);
 	if (!meta) {
 		r = cs_err_errno(err, -ENOMEM, "save %s", name);
 		goto out;

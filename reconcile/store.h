@@ -43,13 +43,16 @@ struct cs_stored {
 	X509 *cert;
 	STACK_OF(X509) *chain;   /* never NULL after a successful load (may be empty) */
 	char *issuer;            /* name of the config issuer that produced it */
+	char *requested_cn;      /* the common name certsync asked for, or NULL (stores
+				    from before it was recorded): a CA may write
+				    another CN, or none, into the certificate */
 	int64_t issued_at;
 };
 int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err); /* -ENOENT */
 /* Make key/cert/chain current; the previous ones move to archive/SERIAL/.
  * Written atomically file by file, key first. */
 int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *cert,
-		  STACK_OF(X509) *chain, const char *issuer, struct cs_err *err);
+		  STACK_OF(X509) *chain, const char *issuer, const char *requested_cn, struct cs_err *err);
 void cs_stored_free(struct cs_stored *s); /* members only; accepts NULL */
 
 /* A request waiting for a CA (manual issuer). */

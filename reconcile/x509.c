@@ -703,3 +703,8 @@ out:
 	free(used);
 	return r;
 }
+
+char *cs_csr_common_name(X509_REQ *csr)
+{
+	return csr ? name_cn(X509_REQ_get_subject_name(csr)) : NULL;
+}

@@ -69,6 +69,8 @@ GENERAL_NAMES *cs_dns_general_names(char *const *names, size_t n);
 /* Does the certificate's public key belong to key? */
 bool cs_key_matches_cert(EVP_PKEY *key, X509 *cert);
 bool cs_key_matches_csr(EVP_PKEY *key, X509_REQ *csr);
+/* The request's subject common name (caller frees), or NULL. */
+char *cs_csr_common_name(X509_REQ *csr);
 
 /* From a bag of certificates (a CA's reply), pick the leaf whose public key is
  * key and order the rest as its chain (issuer of the leaf first, then its

@@ -270,6 +270,14 @@ int main(void)
 	      "names changed: add api.web.test, remove www.web.test");
 	fx_free(&f);
 
+	/* 8b the common name moves to another of the same names: re-issued
+	 * (the SAN set alone would not show it) */
+	converged(&f, "rsa", "lab", NULL);
+	sh("sed -i 's/common_name: web.test/common_name: www.web.test/' %s", f.config);
+	check("common name changed, same names", run(&f, NULL, false), "renew:issue bind bind reload",
+	      "common_name changed: web.test → www.web.test");
+	fx_free(&f);
+
 	/* 9 key type changed */
 	converged(&f, "rsa", "lab", NULL);
 	fx_config(&f, "ecdsa", "lab", NULL);

@@ -123,7 +123,7 @@ static void test_save_load(void)
 	memset(&s, 0, sizeof s);
 
 	cs_store_open(&st, dir, true, &err);
-	int r = cs_store_save(st, "mail", k1, c1, NULL, "lab", &err);
+	int r = cs_store_save(st, "mail", k1, c1, NULL, "lab", "mail.example.org", &err);
 	tap_ok(r == 0, "save first", "%s", cs_err_msg(&err));
 	tap_int(mode_of("state/certs/mail"), 0700, "certificate folder 0700");
 	tap_int(mode_of("state/certs/mail/key.pem"), 0600, "key.pem 0600");
@@ -136,12 +136,12 @@ static void test_save_load(void)
 	cs_stored_free(&s);
 
 	/* A key that does not belong to the certificate is refused up front. */
-	r = cs_store_save(st, "mail", k2, c1, NULL, "lab", &err);
+	r = cs_store_save(st, "mail", k2, c1, NULL, "lab", "mail.example.org", &err);
 	tap_int(r, -EINVAL, "save refuses a cert of another key");
 	tap_str(err.msg, "save mail: the certificate does not belong to the key", "mismatch message");
 	cs_err_clear(&err);
 
-	r = cs_store_save(st, "mail", k2, c2, chain, "lab2", &err);
+	r = cs_store_save(st, "mail", k2, c2, chain, "lab2", "mail.example.org", &err);
 	tap_ok(r == 0, "save second", "%s", cs_err_msg(&err));
 	tap_ok(exists("state/certs/mail/archive/1001/key.pem"), "previous key archived", NULL);
 	tap_int(mode_of("state/certs/mail/archive/1001/key.pem"), 0600, "archived key 0600");
@@ -190,7 +190,7 @@ static void test_save_load(void)
 	tap_int(r, -EIO, "key and cert disagree: error");
 	cs_stored_free(&s);
 	cs_err_clear(&err);
-	r = cs_store_save(st, "mail", k3, c3, NULL, "lab", &err);
+	r = cs_store_save(st, "mail", k3, c3, NULL, "lab", "mail.example.org", &err);
 	tap_ok(r == 0, "save after repair", "%s", cs_err_msg(&err));
 	r = cs_store_load(&s, st, "mail", &err);
 	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k3) == 1, "load after repair", "%s", cs_err_msg(&err));
