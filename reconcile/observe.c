@@ -271,7 +271,9 @@ static void digest_state(struct cs_observed *obs)
 			      c->have_pending ? c->pending_sha256 : "-",
 			      c->have_reply ? c->reply_info.sha256 : "-",
 			      c->reply_error ? c->reply_error : "-", c->error ? c->error : "-", c->issued_by);
-		cs_buf_printf(&t, " issuer_error=%s\n", c->issuer_error ? c->issuer_error : "-");
+		/* Whether, not what: connection errors carry timings ("after 3 ms")
+		 * that would make every saved plan look stale. */
+		cs_buf_printf(&t, " issuer_error=%d\n", c->issuer_error != NULL);
 		/* The CA's renewal window (ARI) decides a renewal and the plan shows
 		 * it: a window the CA moved, or one that came or went, makes a
 		 * saved plan stale like a changed file does.  Without a window
@@ -296,8 +298,8 @@ static void digest_state(struct cs_observed *obs)
 	}
 	for (size_t h = 0; h < cfg->n_hosts; h++) {
 		const struct cs_host_obs *ho = &obs->hosts[h];
-		cs_buf_printf(&t, "host %s selected=%d error=%s", cfg->hosts[h].name,
-			      ho->selected, ho->error ? ho->error : "-");
+		cs_buf_printf(&t, "host %s selected=%d error=%d", cfg->hosts[h].name, ho->selected,
+			      ho->error != NULL);
 		if (ho->state && ho->platform->host_digest)
 			ho->platform->host_digest(ho->state, &t);
 		if (ho->owed_reboot)

@@ -49,6 +49,30 @@ expect_contains "$OUT" 'keeps the --target selection it was made with'
 expect_exit 0 "$CERTSYNC" apply targeted.plan
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
+# A host that is down when the plan is made and still down when it is
+# applied: the plan is not stale for it, even though the error's text
+# (curl's "after N ms") differs from run to run.
+dead=$(free_port)
+# It accepts connections and never answers: curl gives up "after 1001 ms".
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); held = []
+while True: held.append(s.accept()[0])' "$dead" &
+cleanup_add "kill $!"
+wait_port "$dead"
+printf '%s\n' '  dc:' '    common_name: dc.test' '    issuer: lab' '    bindings:' '      - host: win' \
+	'        store: {}' >>certsync.yaml
+sed -i "s/^hosts:/hosts:\n  win: { platform: windows, winrm: { address: 127.0.0.1, port: $dead, auth: ntlm, user: x, password: { env: DC_PW }, timeout: 1s } }/" certsync.yaml
+export DC_PW=unused
+for i in 1 2 3; do
+	cp pki/ca.crt out/web.crt
+	expect_exit 1 "$CERTSYNC" plan -o down.plan
+	expect_contains "$OUT" "host win: inventory: WinRM at .*127.0.0.1"
+	grep -q "host win: .*host win" <<<"$OUT" && not_ok "the host is named once" "$OUT" || ok "the host is named once"
+	expect_exit 1 "$CERTSYNC" apply down.plan
+	expect_contains "$OUT" "done .*bind web"
+done
+
 echo '{"format_version": 1, "actions": []}' >broken.plan
 expect_exit 1 "$CERTSYNC" apply broken.plan
 expect_contains "$OUT" 'config_sha256'
