@@ -143,7 +143,15 @@ static int run_step(struct cs_transport *t, const char *step, const char *script
 	res.err.max = ERR_CAP;
 	int r = ps_run(t, script, in, len, &res, err);
 	if (r < 0) {
-		cs_err_prefix(err, "%s", step);
+		/* "host H: <step>: <what the transport says>", naming H once:
+		 * transport messages start with "host H: " themselves. */
+		char *lead = cs_xasprintf("host %s: ", host_name(t));
+		const char *m = cs_err_msg(err);
+		const char *rest = strncmp(m, lead, strlen(lead)) ? m : m + strlen(lead);
+		char *text = cs_xasprintf("%s%s: %s", lead, step, rest);
+		cs_err_set(err, r, "%s", text);
+		free(text);
+		free(lead);
 		goto out;
 	}
 	if (res.exit_status != 0) {
