@@ -46,6 +46,10 @@ static void on_event(void *ctx, const struct cs_event *ev)
 		fprintf(ui->f, "  %sROLLBACK FAILED%s #%d %s\n", cs_ui_color(ui, "red"), reset, a->id,
 			ev->text ? ev->text : "");
 		break;
+	case CS_EV_WARNING:
+		fprintf(ui->f, "  %sWARNING%s  #%d %s\n", cs_ui_color(ui, "red"), reset, a->id,
+			ev->text ? ev->text : "");
+		break;
 	}
 	fflush(ui->f);
 }
@@ -216,13 +220,16 @@ static int run(int argc, char **argv)
 	int r = cs_execute(&sum, plan, s.obs, on_event, &ui);
 	catch_interrupts(false);
 	printf("\n%sApply %s:%s %zu done, %zu failed, %zu skipped", cs_ui_color(&ui, "bold"),
-	       r < 0 ? "finished with failures" : plan->n_errors ? "finished with errors" : "complete",
+	       sum.failed ? "finished with failures" : plan->n_errors ? "finished with errors"
+	       : sum.warnings ? "finished with warnings" : "complete",
 	       cs_ui_color(&ui, "reset"), sum.done,
 	       sum.failed, sum.skipped);
 	if (sum.waiting)
 		printf(", %zu waiting for a CA", sum.waiting);
 	if (sum.rolled_back)
 		printf(", %zu rolled back", sum.rolled_back);
+	if (sum.warnings)
+		printf(", %zu warning%s", sum.warnings, sum.warnings == 1 ? "" : "s");
 	if (plan->n_errors)
 		printf("; %zu part%s could not be planned (errors above)", plan->n_errors,
 		       plan->n_errors == 1 ? "" : "s");

@@ -63,11 +63,12 @@ static void journal(struct exec *x, const struct cs_action *a, const char *resul
 	struct cs_err err = CS_ERR_INIT;
 	/* A journal that cannot be written is reported but does not undo work
 	 * that already happened. */
-	if (cs_store_journal(x->obs->store, rec, &err) < 0 && x->on_event) {
-		struct cs_event ev = { CS_EV_ROLLBACK_FAILED, a, NULL };
-		char *text = cs_xasprintf("journal: %s", cs_err_msg(&err));
-		ev.text = text;
-		x->on_event(x->ctx, &ev);
+	if (cs_store_journal(x->obs->store, rec, &err) < 0) {
+		x->sum.warnings++;
+		char *text = cs_xasprintf("not in the journal: %s", cs_err_msg(&err));
+		struct cs_event ev = { CS_EV_WARNING, a, text };
+		if (x->on_event)
+			x->on_event(x->ctx, &ev);
 		free(text);
 	}
 	cs_err_clear(&err);
@@ -85,6 +86,7 @@ static void report(struct exec *x, const struct cs_action *a, enum cs_event_kind
 	case CS_EV_SKIPPED: x->status[a->id - 1] = ST_SKIPPED; x->sum.skipped++; break;
 	case CS_EV_ROLLBACK: x->sum.rolled_back++; break;
 	case CS_EV_ROLLBACK_FAILED: x->sum.failed++; break;
+	case CS_EV_WARNING: x->sum.warnings++; break;
 	case CS_EV_START: break;
 	}
 	if (x->on_event) {
@@ -94,7 +96,7 @@ static void report(struct exec *x, const struct cs_action *a, enum cs_event_kind
 	static const char *const names[] = {
 		[CS_EV_DONE] = "done", [CS_EV_WAITING] = "waiting", [CS_EV_FAILED] = "failed",
 		[CS_EV_SKIPPED] = "skipped", [CS_EV_ROLLBACK] = "rolled back",
-		[CS_EV_ROLLBACK_FAILED] = "rollback failed",
+		[CS_EV_ROLLBACK_FAILED] = "rollback failed", [CS_EV_WARNING] = "warning",
 	};
 	if (kind != CS_EV_START)
 		journal(x, a, names[kind], text);
@@ -507,7 +509,7 @@ static void owe_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	if (cs_store_reboot_owed_save(x->obs->store, ho->cfg->name, &rec, &err) < 0) {
 		char *text = cs_xasprintf("the next plan will not know %s still needs a reboot: %s",
 					  ho->cfg->name, cs_err_msg(&err));
-		report(x, a, CS_EV_ROLLBACK_FAILED, text);
+		report(x, a, CS_EV_WARNING, text);
 		free(text);
 	}
 	cs_err_clear(&err);
@@ -806,5 +808,5 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	pthread_mutex_destroy(&x.lock);
 	if (out)
 		*out = x.sum;
-	return x.sum.failed ? -EIO : 0;
+	return x.sum.failed || x.sum.warnings ? -EIO : 0;
 }

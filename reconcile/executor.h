@@ -27,6 +27,8 @@ enum cs_event_kind {
 	CS_EV_SKIPPED,        /* not run (text: because ...) */
 	CS_EV_ROLLBACK,       /* changes were put back (text: what) */
 	CS_EV_ROLLBACK_FAILED,/* putting back failed: needs a human (text: error) */
+	CS_EV_WARNING,        /* the work stands, but certsync's own records about it
+				 (journal, state folder) could not be kept (text: what) */
 };
 
 struct cs_event {
@@ -41,11 +43,12 @@ typedef void (*cs_event_fn)(void *ctx, const struct cs_event *ev);
 
 struct cs_exec_summary {
 	size_t done, waiting, failed, skipped, rolled_back;
+	size_t warnings;                 /* CS_EV_WARNING events: apply exits 1 */
 };
 
 /* Run plan against what obs observed (its transports are used and stay
- * open).  Returns 0 when nothing failed, -EIO otherwise (details were
- * reported as events).  The caller holds the store lock. */
+ * open).  Returns 0 when nothing failed and there was no warning, -EIO
+ * otherwise (details were reported as events).  The caller holds the store lock. */
 int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,
 	       cs_event_fn on_event, void *ctx);
 
