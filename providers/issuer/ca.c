@@ -241,39 +241,32 @@ static int ca_issued_by(const struct cs_issuer_cfg *issuer, X509 *cert)
 	return r;
 }
 
-/* Plan-time check: the CA certificate reads and is a CA; the key's file is
- * there and private, or its variable is set.  The key itself is not read:
- * secrets are resolved only when used. */
+/* Can this CA sign now?  Plan asks before it promises a renewal, so a
+ * missing, unsafe, unparsable or mismatched key is shown in the plan rather
+ * than found halfway through an apply. */
 static int ca_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 {
 	STACK_OF(X509) *certs = NULL;
 	int r = load_ca_certs(&certs, issuer, err);
 	if (r < 0)
 		return r;
+	X509 *ca = sk_X509_value(certs, 0);
 	struct cs_cert_info info;
-	r = cs_cert_info_get(&info, sk_X509_value(certs, 0), err);
-	sk_X509_pop_free(certs, X509_free);
-	if (r < 0)
-		return r;
-	bool is_ca = info.is_ca;
-	cs_cert_info_free(&info);
-	if (!is_ca)
-		return cs_err_set(err, -EINVAL, "CA certificate %s is not a CA (basicConstraints CA:FALSE or missing)",
-				  issuer->ca.cert);
-	const struct cs_secret *key = &issuer->ca.key;
-	if (key->kind == CS_SECRET_FILE) {
-		struct stat st;
-		if (stat(key->ref, &st) < 0)
-			return cs_err_errno(err, -errno, "CA key %s", key->ref);
-		if (st.st_mode & 077)
-			return cs_err_set(err, -EPERM, "CA key %s is readable by others (mode %04o; run chmod 600 %s)",
-					  key->ref, (unsigned)(st.st_mode & 07777), key->ref);
-	} else if (key->kind == CS_SECRET_ENV) {
-		const char *v = getenv(key->ref);
-		if (!v || !v[0])
-			return cs_err_set(err, -ENOENT, "CA key: environment variable %s is not set", key->ref);
+	r = cs_cert_info_get(&info, ca, err);
+	if (r == 0) {
+		bool is_ca = info.is_ca;
+		cs_cert_info_free(&info);
+		if (!is_ca)
+			r = cs_err_set(err, -EINVAL,
+				       "CA certificate %s is not a CA (basicConstraints CA:FALSE or missing)",
+				       issuer->ca.cert);
 	}
-	return 0;
+	EVP_PKEY *key = NULL;
+	if (r == 0)
+		r = load_ca_key(&key, issuer, ca, err);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	return r;
 }
 
 const struct cs_issuer_ops cs_issuer_ca = {

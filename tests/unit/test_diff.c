@@ -438,6 +438,14 @@ int main(void)
 	      "is readable by others (mode 0644");
 	sh("chmod 600 %s/pki/ca.key", f.dir);
 	check("CA usable again: renew planned", run(&f, NULL, false), "renew:issue bind bind reload", NULL);
+	/* A key that is not a key, or another CA's: said by plan too. */
+	sh("cp %s/pki/ca.key %s/pki/ca.key.good && echo not-a-key >%s/pki/ca.key", f.dir, f.dir, f.dir);
+	check("CA key unparsable: error at plan time", run(&f, NULL, false), "!error", "issuer lab cannot issue: CA key");
+	sh("cd %s/pki && openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null && chmod 600 ca.key",
+	   f.dir);
+	check("CA key of another CA: error at plan time", run(&f, NULL, false), "!error",
+	      "does not belong to certificate");
+	sh("mv %s/pki/ca.key.good %s/pki/ca.key", f.dir, f.dir);
 	fx_free(&f);
 
 	char *rm = cs_xasprintf("rm -rf %s", root);
