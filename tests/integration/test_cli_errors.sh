@@ -41,8 +41,8 @@ expect_contains "$OUT" 'usage: certsync plan'
 # A clock pin that can not be read is refused, not replaced by the real clock.
 CERTSYNC_NOW=2027-01-20 expect_exit 1 "$CERTSYNC" validate -c bad.yaml
 expect_contains "$OUT" 'CERTSYNC_NOW="2027-01-20" is neither unix seconds nor an RFC 3339'
-expect_exit 0 "$CERTSYNC" validate -c "$(dirname "$0")/../../examples/iis-exchange-isa/certsync.yaml"
-expect_exit 0 "$CERTSYNC" validate -c "$(dirname "$0")/../../examples/local/certsync.yaml"
-expect_exit 1 "$CERTSYNC" plan -c "$(dirname "$0")/../../examples/local/certsync.yaml" --target host=nosuch
+expect_exit 0 "$CERTSYNC" validate -c "$_lib_root/examples/iis-exchange-isa/certsync.yaml"
+expect_exit 0 "$CERTSYNC" validate -c "$_lib_root/examples/local/certsync.yaml"
+expect_exit 1 "$CERTSYNC" plan -c "$_lib_root/examples/local/certsync.yaml" --target host=nosuch
 expect_contains "$OUT" 'no such host'
 done_testing
