@@ -551,6 +551,40 @@ static void plan_host(struct builder *b, size_t h)
 	}
 }
 
+/* A certificate from a CA that sent no intermediates, about to be written
+ * as chain/fullchain/pem files: most clients cannot verify such a server,
+ * and nothing else would say so. */
+static void note_missing_chain(struct builder *b, size_t i)
+{
+	const struct cs_cert_obs *c = &b->obs->certs[i];
+	X509 *leaf = NULL;
+	STACK_OF(X509) *chain = NULL;
+	if (b->renew_new[i] && c->have_reply) {
+		leaf = c->reply.cert;
+		chain = c->reply.chain;
+	} else if (!b->renew_new[i] && b->have_want[i]) {
+		leaf = b->want[i].cert;
+		chain = c->current.chain;
+	}
+	if (!leaf || sk_X509_num(chain) > 0 || X509_check_issued(leaf, leaf) == X509_V_OK)
+		return;
+	bool writes_chain = false;
+	for (size_t k = 0; k < b->plan->n_actions && !writes_chain; k++) {
+		const struct cs_action *a = &b->plan->actions[k];
+		if (a->kind != CS_ACT_BIND || !cs_streq(a->cert, c->cfg->name))
+			continue;
+		const struct cs_binding_cfg *bc = &c->cfg->bindings[a->binding];
+		writes_chain = bc->kind == CS_BIND_FILES &&
+			       (bc->files.chain || bc->files.fullchain || bc->files.pem);
+	}
+	if (writes_chain)
+		add_notice(b, CS_NOTICE_INFO, c->cfg->name, NULL,
+			   cs_xasprintf("no intermediate certificates: chain files will be empty and fullchain "
+					"files hold the certificate alone, which most clients cannot verify%s",
+					c->have_reply
+					? " (put the CA's intermediates after the certificate in its reply)" : ""));
+}
+
 int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_err *err)
 {
 	const struct cs_config *cfg = obs->cfg;
@@ -572,6 +606,8 @@ int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_
 			plan_certificate(&b, i);
 	for (size_t h = 0; h < cfg->n_hosts; h++)
 		plan_host(&b, h);
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		note_missing_chain(&b, i);
 	for (size_t i = 0; i < cfg->n_certs; i++)
 		cs_material_free(&b.want[i]);
 	free(b.want);

@@ -44,6 +44,9 @@ openssl x509 -req -in requests/web.csr -CA pki/vendor.crt -CAkey pki/vendor.key 
 	-days 365 -extfile ext.cnf -outform DER -out inbox/web.der 2>/dev/null
 expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
 expect_contains "$OUT" 'the CA answered: .*inbox/web.der'
+# A DER reply is the certificate alone: the fullchain file would not
+# carry the intermediates, and the plan says so.
+expect_contains "$OUT" "! note \(web\): no intermediate certificates: .*put the CA's intermediates after the certificate in its reply"
 expect_exit 0 "$CERTSYNC" apply --yes
 expect_exit 0 openssl verify -CAfile pki/vendor.crt out/web.crt
 a=$(openssl x509 -in out/web.crt -noout -pubkey | openssl sha256)
