@@ -61,10 +61,11 @@ static void render(const struct cs_ui *ui, json_t *report)
 			const char *es = str(b, "state");
 			fprintf(ui->f, "  %-12s endpoint %s: %s%s%s", str(b, "host"), str(b, "connect"),
 				cs_ui_color(ui, state_color(es)), es, reset);
-			if (json_object_get(b, "serial"))
-				fprintf(ui->f, " (presents serial %s)", str(b, "serial"));
-			if (json_object_get(b, "detail"))
-				fprintf(ui->f, " (%s)", str(b, "detail"));
+			/* One parenthesis: "(serial 1A2B: presents another certificate than the current one)". */
+			bool serial = json_object_get(b, "serial"), detail = json_object_get(b, "detail");
+			if (serial || detail)
+				fprintf(ui->f, " (%s%s%s%s)", serial ? "serial " : "", serial ? str(b, "serial") : "",
+					serial && detail ? ": " : "", detail ? str(b, "detail") : "");
 			fputc('\n', ui->f);
 		}
 	}

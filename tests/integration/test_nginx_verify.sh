@@ -50,7 +50,7 @@ expect_contains "$OUT" "done +#4 verify web .*presents serial"
 [ "$(served)" = "$(fp out/web.crt)" ] && ok "nginx serves the new certificate" || not_ok "nginx serves the new certificate"
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 expect_exit 0 "$CERTSYNC" status
-expect_contains "$OUT" "endpoint 127.0.0.1:$port: in sync \\(presents serial $(openssl x509 -in out/web.crt -noout -serial | cut -d= -f2 | sed 's/^0*//')\\)"
+expect_contains "$OUT" "endpoint 127.0.0.1:$port: in sync \\(serial $(openssl x509 -in out/web.crt -noout -serial | cut -d= -f2 | sed 's/^0*//')\\)"
 old=$(fp out/web.crt)
 cp out/web.crt old.crt
 
@@ -68,6 +68,8 @@ expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
 expect_contains "$OUT" "0 to renew, 1 to bind"
 expect_exit 0 "$CERTSYNC" status --json
 expect_contains "$OUT" '"state": "drifted"'
+expect_exit 0 "$CERTSYNC" status
+expect_contains "$OUT" "endpoint 127.0.0.1:$port: drifted \\(serial [0-9A-F]+: presents another certificate than the current one\\)$"
 
 # 2. Key and certificate swapped by the mapping (the renewed certificate is
 #    still to be bound): nginx's reload checks the new files and fails; the
