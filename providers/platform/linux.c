@@ -5,6 +5,7 @@
  * Every file is compared byte for byte with what certsync would write, so a
  * plan is clean exactly when the files are what the store holds. */
 #include "platform.h"
+#include "linux_accounts.h"
 #include "linux_batch.h"
 #include "linux_script.h"
 
@@ -164,6 +165,8 @@ static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
 			return r;
 	}
 	check_folders(t, out);
+	struct cs_binding_obs *const outs[] = { out };
+	cs_linux_check_accounts(t, &b, outs, 1);
 	return 0;
 }
 
@@ -227,6 +230,8 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		if (r == 0)
 			check_folders(t, out);
 	}
+	if (r == 0)
+		cs_linux_check_accounts(t, bindings, outs, n);
 	for (k = 0; k < n_paths; k++) {
 		free(batch[k].owner);
 		free(batch[k].group);

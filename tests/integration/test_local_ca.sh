@@ -90,6 +90,17 @@ expect_contains "$OUT" "error \\(web\\): web → here files: folder $PWD/nowhere
 sed -i 's# chain: nowhere/web-chain.pem,##' certsync.yaml
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
+# An owner or group that does not exist on the host: plan says so.
+sed -i 's#fullchain: out/web-full.pem,#fullchain: out/web-full.pem, owner: ngnix,#' certsync.yaml
+expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" "error \\(web\\): web → here files: owner ngnix does not exist on host here \\(no such user\\)"
+sed -i 's#owner: ngnix,#owner: nobody, group: no-such-group,#' certsync.yaml
+expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" "group no-such-group does not exist on host here"
+sed -i 's#owner: nobody, group: no-such-group,#owner: root, group: root,#' certsync.yaml
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+sed -i 's# owner: root, group: root,##' certsync.yaml
+
 # A state folder others can read is refused.
 chmod 755 .certsync
 expect_exit 1 "$CERTSYNC" plan

@@ -101,4 +101,9 @@ cat >>certsync.yaml <<YAML
 YAML
 expect_exit 1 "$CERTSYNC" plan --target host=web1
 expect_contains "$OUT" "error \\(extra\\): extra → web1 files: folder $TEST_TMP/web1-nowhere does not exist"
+
+# An owner that does not exist on web2: plan says so.
+sed -i "s#{ host: web1, files: { cert: $TEST_TMP/web1-nowhere/extra.pem } }#{ host: web2, files: { cert: $TEST_TMP/web2-etc/extra.pem, owner: ngnix } }#" certsync.yaml
+expect_exit 1 "$CERTSYNC" plan --target cert=extra
+expect_contains "$OUT" "error \\(extra\\): extra → web2 files: owner ngnix does not exist on host web2 \\(no such user\\)"
 done_testing
