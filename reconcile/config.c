@@ -2000,6 +2000,9 @@ int cs_config_load(struct cs_config **out, const char *path, struct cs_diags *di
 	if (r < 0) {
 		if (r == -E2BIG)
 			cs_diags_add(diags, path, 0, 0, "the config file is larger than %u MiB", CONFIG_MAX >> 20);
+		else if (r == -ENOENT)
+			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s (start one with `certsync "
+				     "init`, or name another with -c FILE)", strerror(-r));
 		else
 			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s", strerror(-r));
 		goto out;

@@ -186,6 +186,43 @@ out:
 	return r;
 }
 
+int cs_ca_create_self_signed(X509 **out, EVP_PKEY *key, const char *common_name, int days, struct cs_err *err)
+{
+	X509 *x = X509_new();
+	X509_NAME *subject = X509_NAME_new();
+	int r = 0;
+	*out = NULL;
+	int64_t now = cs_now();
+	if (!x || !subject || !X509_set_version(x, X509_VERSION_3) || random_serial(x) < 0 ||
+	    !X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8, (const unsigned char *)common_name,
+					-1, -1, 0) ||
+	    !X509_set_subject_name(x, subject) || !X509_set_issuer_name(x, subject) ||
+	    !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(now - CLOCK_SKEW)) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(now + (int64_t)days * 86400)) ||
+	    !X509_set_pubkey(x, key)) {
+		r = cs_err_ssl(err, -EIO, "create CA certificate CN=%s", common_name);
+		goto out;
+	}
+	X509V3_CTX ctx;
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
+	    add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+	    add_ext(x, &ctx, NID_subject_key_identifier, "hash") < 0) {
+		r = cs_err_ssl(err, -EINVAL, "CA certificate extensions");
+		goto out;
+	}
+	if (!X509_sign(x, key, EVP_sha256())) {
+		r = cs_err_ssl(err, -EIO, "sign CA certificate");
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+out:
+	X509_NAME_free(subject);
+	X509_free(x);
+	return r;
+}
+
 static int ca_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert,
 		    X509_REQ *csr, X509 **out_cert, STACK_OF(X509) **out_chain,
 		    struct cs_err *err)

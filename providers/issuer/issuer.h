@@ -110,6 +110,11 @@ struct cs_issuer_ops {
 const struct cs_issuer_ops *cs_issuer_ops_for(enum cs_issuer_kind kind);
 
 extern const struct cs_issuer_ops cs_issuer_ca;
+
+/* A new self-signed CA certificate for key (CA:TRUE, keyCertSign|cRLSign,
+ * SKI), valid from now for days: what `certsync init` makes for a local
+ * `ca` issuer. */
+int cs_ca_create_self_signed(X509 **out, EVP_PKEY *key, const char *common_name, int days, struct cs_err *err);
 extern const struct cs_issuer_ops cs_issuer_manual;
 extern const struct cs_issuer_ops cs_issuer_acme;
 

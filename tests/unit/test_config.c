@@ -691,7 +691,7 @@ static void test_misc(void)
 	struct cs_config *cfg = NULL;
 	int r = cs_config_load(&cfg, CS_SOURCE_ROOT "/examples/no-such-folder/certsync.yaml", &d);
 	tap_ok(r == -ENOENT && cfg == NULL && d.n == 1 && d.v[0].line == 0 &&
-	       strcmp(d.v[0].msg, "cannot read the config file: No such file or directory") == 0,
+	       strcmp(d.v[0].msg, "cannot read the config file: No such file or directory (start one with `certsync init`, or name another with -c FILE)") == 0,
 	       "missing file: -ENOENT and one diagnostic", "r=%d n=%zu msg=%s", r, d.n, d.n ? d.v[0].msg : "");
 	cs_diags_free(&d);
 
