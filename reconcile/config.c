@@ -109,16 +109,6 @@ static struct cs_pos pos_of(const yaml_node_t *n)
 	return p;
 }
 
-static bool only_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 static bool one_of(const char *s, const char *const *words)
 {
 	for (; *words; words++)
@@ -151,7 +141,7 @@ static bool looks_float(const char *s)
 		s++;
 		if (*s == '+' || *s == '-')
 			s++;
-		if (!only_digits(s))
+		if (!cs_only_digits(s))
 			return false;
 		return true;
 	}
@@ -176,7 +166,7 @@ static enum vkind kind_of(const yaml_node_t *n)
 	if (one_of(s, bools))
 		return V_BOOL;
 	const char *d = (*s == '+' || *s == '-') ? s + 1 : s;
-	if (only_digits(d))
+	if (cs_only_digits(d))
 		return V_INT;
 	if (looks_float(s))
 		return V_FLOAT;
@@ -799,7 +789,7 @@ static const char *hostport_problem(const char *s, char **out_host, int *out_por
 	if (host_end == host)
 		return "the host before the port is missing";
 	const char *port = colon + 1;
-	if (!only_digits(port) || strlen(port) > 5)
+	if (!cs_only_digits(port) || strlen(port) > 5)
 		return "the port must be a number between 1 and 65535";
 	long p = strtol(port, NULL, 10);
 	if (p < 1 || p > 65535)

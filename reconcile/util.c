@@ -354,3 +354,13 @@ char *cs_sh_quote(const char *s)
 		abort();
 	return r;
 }
+
+bool cs_only_digits(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}

@@ -20,6 +20,9 @@ char *cs_xstrdup(const char *s);      /* NULL in, NULL out */
 char *cs_xasprintf(const char *fmt, ...) CS_PRINTF(1, 2);
 char *cs_xvasprintf(const char *fmt, va_list ap) CS_PRINTF(1, 0);
 
+/* true when s is one or more ASCII digits and nothing else. */
+bool cs_only_digits(const char *s);
+
 /* Path helpers.  cs_path_join returns base/rel, or rel when rel is absolute. */
 char *cs_path_join(const char *base, const char *rel);
 char *cs_path_dirname(const char *path);   /* "." when no slash */

@@ -11,16 +11,6 @@ struct name_list {
 	size_t n;
 };
 
-static bool numeric(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* Does an observed file of out already carry this name (as owner when
  * user, else as group)? */
 static bool seen_on_a_file(const struct cs_binding_obs *out, const char *name, bool user)
@@ -64,9 +54,9 @@ void cs_linux_check_accounts(struct cs_transport *t, const struct cs_binding_cfg
 		const struct cs_binding_cfg *b = bindings[i];
 		if (b->kind != CS_BIND_FILES || outs[i]->error)
 			continue;
-		if (b->files.owner && !numeric(b->files.owner) && !seen_on_a_file(outs[i], b->files.owner, true))
+		if (b->files.owner && !cs_only_digits(b->files.owner) && !seen_on_a_file(outs[i], b->files.owner, true))
 			add_unique(&users, b->files.owner);
-		if (b->files.group && !numeric(b->files.group) && !seen_on_a_file(outs[i], b->files.group, false))
+		if (b->files.group && !cs_only_digits(b->files.group) && !seen_on_a_file(outs[i], b->files.group, false))
 			add_unique(&groups, b->files.group);
 	}
 	if (!users.n && !groups.n)
