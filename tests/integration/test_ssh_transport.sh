@@ -279,6 +279,35 @@ expect_contains "$OUT" 'libssh2 ≥ 1\.11'
 expect_exit 1 "$H" "${base[@]}" run true
 expect_contains "$OUT" 'tried nothing: no ssh-agent, identity or password'
 
+# A real ssh-agent holding the key: no identity configured.
+eval "$(ssh-agent -s)" >/dev/null
+cleanup_add "kill $SSH_AGENT_PID"
+ssh-add -q "$SSH_KEY" 2>/dev/null
+expect_exit 0 "$H" --name web1 --address 127.0.0.1 --port "$P1" --user "$SSH_USER" --known-hosts "$SSH_KNOWN_HOSTS" run 'echo agent'
+expect_contains "$OUT" '^agent$'
+# An agent whose keys the server refuses: said so, then the identity is tried.
+ssh-add -q -D 2>/dev/null
+ssh-keygen -q -t ed25519 -N '' -f "$TEST_TMP/stranger"
+ssh-add -q "$TEST_TMP/stranger" 2>/dev/null
+expect_exit 1 "$H" --name web1 --address 127.0.0.1 --port "$P1" --user "$SSH_USER" --known-hosts "$SSH_KNOWN_HOSTS" run true
+expect_contains "$OUT" 'ssh-agent \(1 key refused\)'
+expect_exit 0 "$H" --name web1 --address 127.0.0.1 --port "$P1" --user "$SSH_USER" --identity "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" run 'echo after-agent'
+kill "$SSH_AGENT_PID" 2>/dev/null
+unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+# IPv6: a host at ::1, known as [::1]:PORT.
+if SSHD_EXTRA="ListenAddress ::1" ssh_start v6 ed25519; then
+	P6=${SSHD_PORT[v6]}
+	read -r t k _ <"${SSHD_DIR[v6]}/host_ed25519_key.pub"
+	echo "[::1]:$P6 $t $k" >"$TEST_TMP/kh6"
+	expect_exit 0 "$H" --name v6 --address ::1 --port "$P6" --user "$SSH_USER" --identity "$SSH_KEY" --known-hosts "$TEST_TMP/kh6" run 'echo six'
+	expect_contains "$OUT" '^six$'
+	expect_exit 1 "$H" --name v6 --address ::1 --port "$P6" --user "$SSH_USER" --identity "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" run true
+	expect_contains "$OUT" 'host v6 \(\[::1\]:'"$P6"'\): .*(not in|unknown|known_hosts)'
+else
+	not_ok "sshd on ::1 starts"
+fi
+
 # ---- unreachable --------------------------------------------------------------
 
 down=$(free_port)
