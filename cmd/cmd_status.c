@@ -69,10 +69,15 @@ static void render(const struct cs_ui *ui, json_t *report)
 			fputc('\n', ui->f);
 		}
 	}
-	json_array_foreach(json_object_get(report, "hosts"), i, c)
+	json_array_foreach(json_object_get(report, "hosts"), i, c) {
 		if (json_object_get(c, "error"))
 			fprintf(ui->f, "%shost %s unreachable:%s %s\n", cs_ui_color(ui, "red"), str(c, "name"), reset,
 				str(c, "error"));
+		json_t *owed = json_object_get(c, "reboot_owed");
+		if (owed)
+			fprintf(ui->f, "%shost %s owes a reboot%s since %s: %s (the next apply reboots it)\n",
+				cs_ui_color(ui, "yellow"), str(c, "name"), reset, str(owed, "since"), str(owed, "why"));
+	}
 }
 
 static int run(int argc, char **argv)

@@ -229,6 +229,13 @@ static void hosts(struct cs_buf *out, const struct cs_observed *obs)
 		if (obs->hosts[h].selected)
 			cs_prom_sample(out, "certsync_host_reachable", b2d(!obs->hosts[h].error), "host",
 				       obs->cfg->hosts[h].name, NULL);
+	cs_prom_family(out, "certsync_host_reboot_owed_since_timestamp_seconds", "gauge",
+		       "Hosts with reboot: after-change whose changes still wait for a reboot (an apply skipped "
+		       "it after a failure, or it did not come back in time): since when. Absent when none.");
+	for (size_t h = 0; h < obs->cfg->n_hosts; h++)
+		if (obs->hosts[h].selected && obs->hosts[h].owed_reboot)
+			cs_prom_sample(out, "certsync_host_reboot_owed_since_timestamp_seconds",
+				       (double)obs->hosts[h].owed_reboot->since, "host", obs->cfg->hosts[h].name, NULL);
 }
 
 /* Verify endpoints: probed one after the other (at most PROBE_TIMEOUT_MS

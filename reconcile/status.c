@@ -174,6 +174,12 @@ json_t *cs_status_report(const struct cs_observed *obs)
 		json_object_set_new(o, "reachable", json_boolean(obs->hosts[h].error == NULL));
 		if (obs->hosts[h].error)
 			json_object_set_new(o, "error", json_string(obs->hosts[h].error));
+		const struct cs_owed_reboot *owed = obs->hosts[h].owed_reboot;
+		if (owed) {
+			char since[21];
+			cs_time_rfc3339(since, owed->since);
+			json_object_set_new(o, "reboot_owed", json_pack("{s:s, s:s}", "since", since, "why", owed->why));
+		}
 		json_array_append_new(hosts, o);
 	}
 	json_object_set_new(root, "hosts", hosts);

@@ -80,6 +80,14 @@ expect_contains "$OUT" "bind mail → fw script"
 expect_contains "$OUT" "reboot fw and wait until it is back"
 expect_contains "$OUT" "reboot: after-change, and #1 changes it; it has not rebooted since changes of [0-9-]+ that wait for it \(import #2 \(mail\); the reboot was skipped because bind #3 mail failed\)"
 
+# status and metrics say so too.
+expect_exit 0 "$CERTSYNC" status -c with-script.yaml
+expect_contains "$OUT" "host fw owes a reboot since 20[0-9-]+T[0-9:]+Z: import #2 \(mail\); the reboot was skipped because bind #3 mail failed \(the next apply reboots it\)"
+expect_exit 0 "$CERTSYNC" status -c with-script.yaml --json
+expect_contains "$OUT" '"reboot_owed": \{'
+expect_exit 0 "$CERTSYNC" metrics -c with-script.yaml --no-probe
+expect_contains "$OUT" '^certsync_host_reboot_owed_since_timestamp_seconds\{host="fw"\} [0-9]+$'
+
 # 3. The operator gives up on the script: the reboot alone is still due.
 expect_exit 2 "$CERTSYNC" plan -c without-script.yaml --detailed-exitcode
 expect_contains "$OUT" "reboot fw and wait until it is back"
@@ -93,6 +101,9 @@ got=$(state fw.json "s.get('reboot_count', 0)")
 [[ $got == 1 ]] && ok "FW rebooted once" || not_ok "FW rebooted once" "got $got"
 [[ ! -e state/hosts/fw/reboot-owed.json ]] && ok "the debt is gone" || not_ok "the debt is gone"
 expect_exit 0 "$CERTSYNC" plan -c without-script.yaml --detailed-exitcode
+expect_exit 0 "$CERTSYNC" metrics -c without-script.yaml --no-probe
+grep -q '^certsync_host_reboot_owed_since_timestamp_seconds{' <<<"$OUT" &&
+	not_ok "no owed reboot in the metrics any more" || ok "no owed reboot in the metrics any more"
 
 # 4. A second certificate on FW, its script failing again: a new debt ...
 web='  web:
