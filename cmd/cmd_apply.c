@@ -185,7 +185,8 @@ static int run(int argc, char **argv)
 		}
 		if (strcmp(saved->state_sha256, plan->state_sha256) != 0) {
 			status = cs_cli_error("saved plan %s is stale: the observed state changed since it was made "
-					      "(files, the store or a CA reply); run certsync plan again", plan_path);
+					      "(a host's files, certificates or bindings, the state folder or a CA reply); "
+					      "run certsync plan again", plan_path);
 			goto out;
 		}
 		cs_plan_free(plan);

@@ -145,7 +145,13 @@ char *cs_binding_where(const struct cs_binding_cfg *b)
 		break;
 	}
 	case CS_BIND_IIS:
+		/* Two bindings of one site on one port differ by ip or host
+		 * name: say them, or plan lines read the same. */
 		cs_buf_printf(&s, "site %s port %d", b->iis.site, b->iis.port);
+		if (b->iis.ip && strcmp(b->iis.ip, "*"))
+			cs_buf_printf(&s, " ip %s", b->iis.ip);
+		if (b->iis.hostname)
+			cs_buf_printf(&s, " hostname %s%s", b->iis.hostname, b->iis.sni ? " (SNI)" : "");
 		break;
 	case CS_BIND_HTTPSYS:
 		cs_buf_printf(&s, "%s", b->httpsys.ipport ? b->httpsys.ipport : b->httpsys.hostnameport);

@@ -342,10 +342,18 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 		obs->bindings[i] = cs_xcalloc(cert->n_bindings, sizeof **obs->bindings);
 		if (!c->selected)
 			continue;
+		bool on_target = false;
 		for (size_t j = 0; j < cert->n_bindings; j++) {
 			size_t h = cert->bindings[j].host_index;
 			if (cs_target_has_host(target, cfg->hosts[h].name))
-				obs->hosts[h].selected = true;
+				obs->hosts[h].selected = on_target = true;
+		}
+		/* --target host=H: the certificates bound on H, not also the
+		 * others (renewing one of those would be work, and an order
+		 * at the CA, for hosts the operator left out). */
+		if (target && target->n_hosts && !on_target) {
+			c->selected = false;
+			continue;
 		}
 		observe_cert(obs, c);
 	}

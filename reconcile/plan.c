@@ -491,7 +491,15 @@ static void plan_host(struct builder *b, size_t h)
 
 	/* Reboot once, after everything that changed the host, or because an
 	 * earlier apply's changes still wait for theirs. */
-	bool host_changed = b->plan->n_actions > first_change;
+	/* A store binding changes nothing a reboot is for: its import is an
+	 * action of its own, and removing unused certificates (cleanup)
+	 * needs no restart of anything. */
+	bool host_changed = false;
+	for (size_t k = first_change; k < b->plan->n_actions; k++) {
+		const struct cs_action *ak = &b->plan->actions[k];
+		host_changed = host_changed || ak->kind != CS_ACT_BIND ||
+			       cs_config_cert(cfg, ak->cert)->bindings[ak->binding].kind != CS_BIND_STORE;
+	}
 	if (ho->cfg->reboot == CS_REBOOT_AFTER_CHANGE && ho->platform->reboot && (host_changed || ho->owed_reboot)) {
 		size_t end = b->plan->n_actions;
 		struct cs_action *a = add_action(b, CS_ACT_REBOOT);
@@ -499,13 +507,18 @@ static void plan_host(struct builder *b, size_t h)
 		a->summary = cs_xasprintf("reboot %s and wait until it is back", ho->cfg->name);
 		struct cs_buf why = CS_BUF_INIT;
 		cs_buf_puts(&why, "reboot: after-change, and");
+		size_t named = 0;
 		for (size_t k = first_change; k < end; k++) {
 			a = &b->plan->actions[b->plan->n_actions - 1];
 			add_dep(a, b->plan->actions[k].id);
-			cs_buf_printf(&why, "%s #%d", k > first_change ? "," : "", b->plan->actions[k].id);
+			const struct cs_action *ak = &b->plan->actions[k];
+			if (ak->kind == CS_ACT_BIND &&
+			    cs_config_cert(cfg, ak->cert)->bindings[ak->binding].kind == CS_BIND_STORE)
+				continue; /* after it, not because of it */
+			cs_buf_printf(&why, "%s #%d", named++ ? "," : "", ak->id);
 		}
 		if (host_changed)
-			cs_buf_printf(&why, " change%s it", end - first_change > 1 ? "" : "s");
+			cs_buf_printf(&why, " change%s it", named > 1 ? "" : "s");
 		if (ho->owed_reboot) {
 			char date[11];
 			cs_time_date(date, ho->owed_reboot->since);

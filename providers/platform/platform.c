@@ -68,6 +68,7 @@ void cs_binding_obs_free(struct cs_binding_obs *o)
 	free(o->files);
 	cs_strv_free(o->win.store, o->win.n_store);
 	cs_strv_free(o->win.superseded, o->win.n_superseded);
+	free(o->win.superseded_until);
 	free(o->win.hash);
 	for (size_t i = 0; i < 4; i++)
 		free(o->win.exchange[i]);

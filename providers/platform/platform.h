@@ -54,6 +54,8 @@ struct cs_win_obs {
 	char **store;                 /* LocalMachine\My thumbprints that have their private key */
 	size_t n_store;
 	char **superseded;            /* store cleanup: same subject, bound nowhere */
+	int64_t *superseded_until;    /* their expiry (unix seconds, 0: unknown): one
+	                               * expiring after the new certificate is no older version */
 	size_t n_superseded;
 	bool found;                   /* the iis binding / http.sys entry exists */
 	char *hash;                   /* iis, httpsys, rdp: the hash it carries, or NULL */

@@ -34,7 +34,7 @@
 
 static const char *const exch_names[4] = { "POP", "IMAP", "SMTP", "IIS" };
 
-struct win_cert { char *thumb, *subject; bool has_key; };
+struct win_cert { char *thumb, *subject; int64_t not_after; bool has_key; };
 struct win_iis { char *site, *info, *hash; bool sni; };
 struct win_ssl { char *kind, *endpoint, *hash, *appid; };
 
@@ -47,6 +47,9 @@ struct cs_host_state {
 	struct win_ssl *ssl; size_t n_ssl;
 	bool have_exchange;
 	char *exchange[4];
+	/* Every certificate Exchange uses for any service, also those
+	 * certsync does not bind (UM, UMCallRouter, Federation). */
+	char **exchange_used; size_t n_exchange_used;
 	bool have_rdp;
 	char *rdp;
 };
@@ -96,6 +99,7 @@ static void host_free(struct cs_host_state *st)
 	free(st->ssl);
 	for (size_t i = 0; i < 4; i++)
 		free(st->exchange[i]);
+	cs_strv_free(st->exchange_used, st->n_exchange_used);
 	free(st->rdp);
 	free(st);
 }
@@ -245,6 +249,10 @@ int cs_win_parse_inventory(struct cs_host_state **out, const char *text, size_t 
 		c->thumb = upper(t);
 		free(t);
 		c->subject = jstr(v, "subject");
+		char *na = jstr(v, "not_after");
+		if (!na || cs_time_parse(&c->not_after, na) < 0)
+			c->not_after = 0;
+		free(na);
 		c->has_key = json_is_true(json_object_get(v, "has_key"));
 	}
 	a = json_object_get(root, "sites");
@@ -289,6 +297,11 @@ int cs_win_parse_inventory(struct cs_host_state **out, const char *text, size_t 
 	}
 	json_array_foreach(a, i, v) {
 		char *svc = jstr(v, "services"), *t = jstr(v, "thumbprint");
+		if (t && svc && *svc && strcasecmp(svc, "None")) {
+			st->exchange_used = cs_xrealloc(st->exchange_used,
+							(st->n_exchange_used + 1) * sizeof *st->exchange_used);
+			st->exchange_used[st->n_exchange_used++] = upper(t);
+		}
 		for (size_t k = 0; k < 4 && svc; k++) {
 			/* "IMAP, POP, IIS, SMTP": whole words only. */
 			const char *p = svc;
@@ -366,6 +379,9 @@ static bool bound_anywhere(const struct cs_host_state *st, const char *thumb)
 	for (size_t i = 0; i < st->n_ssl; i++)
 		if (same(st->ssl[i].hash, thumb))
 			return true;
+	for (size_t i = 0; i < st->n_exchange_used; i++)
+		if (same(st->exchange_used[i], thumb))
+			return true;
 	for (size_t i = 0; i < 4; i++)
 		if (same(st->exchange[i], thumb))
 			return true;
@@ -399,8 +415,12 @@ static void observe_in(const struct cs_host_state *st, const struct cs_cert_cfg 
 	case CS_BIND_STORE:
 		for (size_t i = 0; b->store.cleanup && i < st->n_certs; i++)
 			if (same_lineage(st->certs[i].subject, cert ? cert->common_name : NULL) &&
-			    !bound_anywhere(st, st->certs[i].thumb))
+			    !bound_anywhere(st, st->certs[i].thumb)) {
+				w->superseded_until = cs_xrealloc(w->superseded_until,
+								  (w->n_superseded + 1) * sizeof *w->superseded_until);
+				w->superseded_until[w->n_superseded] = st->certs[i].not_after;
 				push(&w->superseded, &w->n_superseded, st->certs[i].thumb);
+			}
 		break;
 	case CS_BIND_IIS: {
 		if (!st->have_iis) {
@@ -450,6 +470,14 @@ static void observe_in(const struct cs_host_state *st, const struct cs_cert_cfg 
 	}
 }
 
+/* A version the new certificate replaced expires no later than it; one
+ * that outlives it (a certificate put there by hand, a longer commercial
+ * one) is someone else's and stays.  Unknown expiry: as before. */
+static bool older_than(int64_t not_after, const struct cs_material *want)
+{
+	return not_after == 0 || not_after <= want->info.not_after;
+}
+
 static bool in_store(const struct cs_win_obs *w, const char *thumb)
 {
 	for (size_t i = 0; i < w->n_store; i++)
@@ -477,7 +505,7 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 			cs_buf_printf(reason, "LocalMachine\\My lacks certificate %s", thumb);
 		}
 		for (size_t i = 0; i < w->n_superseded; i++) {
-			if (same(w->superseded[i], thumb))
+			if (same(w->superseded[i], thumb) || !older_than(w->superseded_until[i], want))
 				continue;
 			sep(reason);
 			cs_buf_printf(reason, "superseded certificate %s is still in LocalMachine\\My (cleanup)",
@@ -804,7 +832,8 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b, const s
 		if (b->store.cleanup) {
 			for (size_t i = 0; i < st->n_certs; i++)
 				if (!same(st->certs[i].thumb, thumb) && !bound_anywhere(st, st->certs[i].thumb) &&
-				    same_lineage(st->certs[i].subject, want->info.common_name))
+				    same_lineage(st->certs[i].subject, want->info.common_name) &&
+				    older_than(st->certs[i].not_after, want))
 					push(&gone, &n_gone, st->certs[i].thumb);
 		}
 		if (n_gone) {

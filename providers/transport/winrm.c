@@ -234,8 +234,11 @@ static int post(struct winrm *w, const char *step, const struct cs_buf *req, str
 	if (status == 200)
 		return 0;
 	if (status == 401)
-		return cs_err_set(err, -EACCES, "host %s: WinRM at %s refused the credentials of %s (HTTP 401)",
-				  name, w->url, c->user ? c->user : "");
+		return cs_err_set(err, -EACCES, "host %s: WinRM at %s refused the credentials of %s (HTTP 401)%s",
+				  name, w->url, c->user ? c->user : "",
+				  /* Windows answers an unencrypted request so too */
+				  c->insecure_http ? "; over plain HTTP also when the service does not allow "
+						     "unencrypted traffic (WSMan:\\localhost\\Service\\AllowUnencrypted)" : "");
 	/* Faults come as HTTP 500 with a SOAP body; other statuses may carry
 	 * one too (400 for a malformed request). */
 	struct cs_err perr = CS_ERR_INIT;

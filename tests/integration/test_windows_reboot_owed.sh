@@ -131,4 +131,24 @@ expect_contains "$OUT" "^No changes"
 got=$(state fw.json "s.get('reboot_count', 0)")
 [[ $got == 1 ]] && ok "no reboot for a paid debt" || not_ok "no reboot for a paid debt" "got $got"
 
+# 5. Cleanup alone: removing a superseded certificate nothing uses is no
+#    reason to reboot (the import, which may be, was done long ago).
+write_config "${mail_store/store: \{\}/store: { cleanup: true \}}" "$web" >cleanup.yaml
+"$PY" - fw.json <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s['store']['My'].append({"thumbprint": "AB" * 20, "subject": "CN=owa.example.org", "issuer": "CN=Owed Test CA",
+    "serial": "0A", "not_before": "2020-01-01T00:00:00Z", "not_after": "2021-01-01T00:00:00Z",
+    "dns_names": ["owa.example.org"], "has_private_key": True, "exportable": False, "friendly_name": ""})
+json.dump(s, open(sys.argv[1], 'w'))
+PY
+expect_exit 2 "$CERTSYNC" plan -c cleanup.yaml --detailed-exitcode
+expect_contains "$OUT" "superseded certificate AB(AB)+ is still in LocalMachine"
+grep -q "reboot fw" <<<"$OUT" && not_ok "no reboot planned for cleanup alone" "$OUT" || ok "no reboot planned for cleanup alone"
+expect_exit 0 "$CERTSYNC" apply -c cleanup.yaml --yes
+got=$(state fw.json "[c['thumbprint'] for c in s['store']['My']].count('AB' * 20), s.get('reboot_count', 0)")
+[[ $got == "(0, 1)" ]] && ok "cleanup removed the old certificate without a reboot" ||
+	not_ok "cleanup removed the old certificate without a reboot" "got $got"
+expect_exit 0 "$CERTSYNC" plan -c cleanup.yaml --detailed-exitcode
+
 done_testing

@@ -651,6 +651,17 @@ static void test_defaults(void)
 	tap_ok(c->bindings[0].iis.port == 443 && cs_streq(c->bindings[0].iis.ip, "*") && c->bindings[0].iis.sni,
 	       "defaults: iis port 443, ip *", NULL);
 	tap_str(c->bindings[1].httpsys.appid, "{4dc3e181-e14b-4a21-b022-59fc669b0914}", "defaults: appid braced");
+	/* Plan lines tell bindings of one site and port apart. */
+	char *where = cs_binding_where(&c->bindings[0]);
+	tap_str(where, "site Intranet port 443 hostname intra.example.org (SNI)", "iis where: hostname and SNI shown");
+	free(where);
+	struct cs_binding_cfg by_ip = c->bindings[0];
+	by_ip.iis.ip = "10.0.0.5";
+	by_ip.iis.hostname = NULL;
+	by_ip.iis.sni = false;
+	where = cs_binding_where(&by_ip);
+	tap_str(where, "site Intranet port 443 ip 10.0.0.5", "iis where: an ip other than * shown");
+	free(where);
 	tap_ok(cfg->hosts[0].ssh.host_key_accept_new, "defaults: host_key_policy accept-new", NULL);
 	cs_config_free(cfg);
 }

@@ -406,6 +406,11 @@ int main(void)
 		char *names[] = { "api" };
 		struct cs_target t = { .certs = names, .n_certs = 1 };
 		check("--target cert=api: only api", run(&f, &t, false), "renew:issue", "no certificate");
+		/* api is bound nowhere, web on here: host=here is web alone. */
+		char *hosts[] = { "here" };
+		struct cs_target th = { .hosts = hosts, .n_hosts = 1 };
+		check("--target host=here: only the certificates bound on here", run(&f, &th, false),
+		      "renew:issue bind bind reload", NULL);
 	}
 	fx_free(&f);
 

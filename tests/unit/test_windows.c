@@ -166,6 +166,22 @@ static void test_diff(void)
 		{ "store cleanup: superseded but still bound to IIS is kept", { .kind = CS_BIND_STORE, .store = { .cleanup = true } },
 		  "{" STORE_T_OLD ",\"sites\":[\"Default Web Site\"],\"iis\":[{\"site\":\"Default Web Site\",\"info\":\"*:443:\",\"hash\":\"" OLD "\"}]}",
 		  0, "" },
+		/* Exchange uses certificates for services certsync does not
+		 * bind (UM, Federation): still in use, never removed. */
+		{ "store cleanup: superseded but assigned to Exchange UM is kept", { .kind = CS_BIND_STORE, .store = { .cleanup = true } },
+		  "{" STORE_T_OLD ",\"exchange\":[{\"thumbprint\":\"" OLD "\",\"services\":\"UM\"}]}", 0, "" },
+		{ "store cleanup: Exchange certificate with services None is not in use", { .kind = CS_BIND_STORE, .store = { .cleanup = true } },
+		  "{" STORE_T_OLD ",\"exchange\":[{\"thumbprint\":\"" OLD "\",\"services\":\"None\"}]}", 1,
+		  "superseded certificate " OLD " is still in LocalMachine\\My (cleanup)" },
+		/* Same name but expiring after the new one: not a version it
+		 * replaced (one installed by hand, a longer commercial one). */
+		{ "store cleanup: same subject expiring after the new certificate is kept", { .kind = CS_BIND_STORE, .store = { .cleanup = true } },
+		  "{\"store\":[{\"thumbprint\":\"$T\",\"subject\":\"CN=mail.example.org\",\"has_key\":true},"
+		  "{\"thumbprint\":\"" OLD "\",\"subject\":\"CN=mail.example.org\",\"not_after\":\"2999-01-01T00:00:00.0000000Z\",\"has_key\":true}]}", 0, "" },
+		{ "store cleanup: same subject expiring before the new certificate goes", { .kind = CS_BIND_STORE, .store = { .cleanup = true } },
+		  "{\"store\":[{\"thumbprint\":\"$T\",\"subject\":\"CN=mail.example.org\",\"has_key\":true},"
+		  "{\"thumbprint\":\"" OLD "\",\"subject\":\"CN=mail.example.org\",\"not_after\":\"2001-01-01T00:00:00.0000000Z\",\"has_key\":true}]}", 1,
+		  "superseded certificate " OLD " is still in LocalMachine\\My (cleanup)" },
 		{ "store cleanup: other subject is not of the lineage", { .kind = CS_BIND_STORE, .store = { .cleanup = true } },
 		  "{\"store\":[{\"thumbprint\":\"$T\",\"subject\":\"CN=mail.example.org\",\"has_key\":true},"
 		  "{\"thumbprint\":\"" OLD "\",\"subject\":\"CN=mail.example.org.evil\",\"has_key\":true}]}", 0, "" },
