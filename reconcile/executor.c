@@ -518,13 +518,17 @@ static void owe_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 
 /* The reboot's dependencies that went through, as "import #2 (web), ...",
  * or NULL when none did. */
-static char *done_deps(struct exec *x, const struct cs_action *a)
+static char *done_deps(struct exec *x, const struct cs_action *a, bool by_summary)
 {
 	struct cs_buf b = CS_BUF_INIT;
 	pthread_mutex_lock(&x->lock);
 	for (size_t i = 0; i < a->n_deps; i++) {
 		const struct cs_action *d = &x->plan->actions[a->deps[i] - 1];
-		if (x->status[d->id - 1] == ST_DONE)
+		if (x->status[d->id - 1] != ST_DONE)
+			continue;
+		if (by_summary)
+			cs_buf_printf(&b, "%s%s", b.len ? ", " : "", d->summary);
+		else
 			cs_buf_printf(&b, "%s%s #%d (%s)", b.len ? ", " : "", cs_action_kind_name(d->kind), d->id,
 				      d->cert ? d->cert : d->host);
 	}
@@ -544,15 +548,18 @@ static char *done_deps(struct exec *x, const struct cs_action *a)
 static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
 	const struct cs_action *bad = failed_dep(x, a, true);
-	char *done = done_deps(x, a);
+	char *done = done_deps(x, a, false);
+	/* The record outlives this plan's numbering: it names actions by what
+	 * they did. */
+	char *done_said = done_deps(x, a, true);
 	if (bad) {
 		const char *why = dep_outcome(x, bad);
 		char *cause = cs_xasprintf("%s #%d%s%s %s", cs_action_kind_name(bad->kind), bad->id,
 					   bad->cert ? " " : "", bad->cert ? bad->cert : "", why);
 		char *text;
 		if (done || ho->owed_reboot) {
-			char *skipped = cs_xasprintf("the reboot was skipped because %s", cause);
-			owe_reboot(x, ho, a, done ? done : ho->owed_reboot->why, skipped);
+			char *skipped = cs_xasprintf("the reboot was skipped because %s %s", bad->summary, why);
+			owe_reboot(x, ho, a, done_said ? done_said : ho->owed_reboot->why, skipped);
 			free(skipped);
 			text = cs_xasprintf("because %s; %s wait%s for a reboot, which the next plan shows", cause,
 					    done ? done : "earlier changes", done && strchr(done, ',') ? "" : "s");
@@ -563,6 +570,7 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 		free(text);
 		free(cause);
 		free(done);
+		free(done_said);
 		return;
 	}
 	report(x, a, CS_EV_START, NULL);
@@ -573,7 +581,7 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	if (r < 0) {
 		/* Maybe it rebooted late, maybe never: the boot time will tell. */
 		char *cause = cs_xasprintf("the reboot did not complete: %s", cs_err_msg(&err));
-		owe_reboot(x, ho, a, done ? done : ho->owed_reboot ? ho->owed_reboot->why : "changes", cause);
+		owe_reboot(x, ho, a, done_said ? done_said : ho->owed_reboot ? ho->owed_reboot->why : "changes", cause);
 		free(cause);
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 	} else {
@@ -586,6 +594,7 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	}
 	cs_err_clear(&err);
 	free(done);
+	free(done_said);
 }
 
 static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)

@@ -245,7 +245,7 @@ got=$(state cobalt/state.json "s['reboot_count'] - $reboots")
 expect_contains "$OUT" "skipped .*reboot cobalt.*because bind #[0-9]+ mail failed; import #[0-9]+ \(mail\) waits for a reboot"
 expect_exit 2 "$CERTSYNC" plan -c certsync.yaml --detailed-exitcode
 expect_contains "$OUT" "reboot cobalt and wait until it is back"
-expect_contains "$OUT" "it has not rebooted since changes of [0-9-]+ that wait for it \(import #[0-9]+ \(mail\)"
+expect_contains "$OUT" "it has not rebooted since changes of [0-9-]+ that wait for it \(import mail → cobalt: LocalMachine.My"
 expect_exit 0 "$CERTSYNC" apply -c certsync.yaml --yes
 got=$(state cobalt/state.json "s['reboot_count'] - $reboots")
 [[ $got == 1 ]] && ok "the owed reboot done once" || not_ok "the owed reboot done once" "got $got"

@@ -78,11 +78,11 @@ perm=$(stat -c %a state/hosts/fw/reboot-owed.json 2>/dev/null)
 expect_exit 2 "$CERTSYNC" plan -c with-script.yaml --detailed-exitcode
 expect_contains "$OUT" "bind mail → fw script"
 expect_contains "$OUT" "reboot fw and wait until it is back"
-expect_contains "$OUT" "reboot: after-change, and #1 changes it; it has not rebooted since changes of [0-9-]+ that wait for it \(import #2 \(mail\); the reboot was skipped because bind #3 mail failed\)"
+expect_contains "$OUT" "reboot: after-change, and #1 changes it; it has not rebooted since changes of [0-9-]+ that wait for it \(import mail → fw: LocalMachine.My; the reboot was skipped because bind mail → fw script: listener.ps1 failed\)"
 
 # status and metrics say so too.
 expect_exit 0 "$CERTSYNC" status -c with-script.yaml
-expect_contains "$OUT" "host fw owes a reboot since 20[0-9-]+T[0-9:]+Z: import #2 \(mail\); the reboot was skipped because bind #3 mail failed \(the next apply reboots it\)"
+expect_contains "$OUT" "host fw owes a reboot since 20[0-9-]+T[0-9:]+Z: import mail → fw: LocalMachine.My; the reboot was skipped because bind mail → fw script: listener.ps1 failed \(the next apply reboots it\)"
 expect_exit 0 "$CERTSYNC" status -c with-script.yaml --json
 expect_contains "$OUT" '"reboot_owed": \{'
 expect_exit 0 "$CERTSYNC" metrics -c with-script.yaml --no-probe
