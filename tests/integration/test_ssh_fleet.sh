@@ -122,7 +122,7 @@ cat >>certsync.yaml <<YAML
     common_name: badreload.test
     issuer: lab
     bindings:
-      - { host: web2, files: { cert: $TEST_TMP/web2-etc/badreload.pem, reload: "echo out; echo config test failed >&2; exit 3 # comment" } }
+      - { host: web2, files: { cert: $TEST_TMP/web2-etc/badreload.pem, reload: "echo out; echo config test failed >&2; echo in line 12 >&2; exit 3 # comment" } }
 YAML
 sed -i "s#{ host: web2, files: { cert: $TEST_TMP/web2-etc/extra.pem, owner: ngnix } }#{ host: web2, files: { cert: $TEST_TMP/web2-etc/extra.pem } }#" certsync.yaml
 start=$SECONDS
@@ -130,6 +130,10 @@ expect_exit 0 "$CERTSYNC" apply --yes --target cert=daemon
 ((SECONDS - start < 10)) && ok "a reload that starts a daemon is done when it exits" ||
 	not_ok "a reload that starts a daemon is done when it exits" "took $((SECONDS - start)) s"
 expect_exit 1 "$CERTSYNC" apply --yes --target cert=badreload
-expect_contains "$OUT" "reload \`echo out; echo config test failed >&2; exit 3 # comment\` exited with status 3: config test failed"
+expect_contains "$OUT" "reload \`echo out; echo config test failed >&2; echo in line 12 >&2; exit 3 # comment\` exited with status 3: config test failed"
 expect_contains "$OUT" "rollback #.* removed $TEST_TMP/web2-etc/badreload.pem"
+# Its second line of stderr is indented under the action, not at the margin.
+grep -q '^           in line 12$' <<<"$OUT" && ! grep -q '^in line 12' <<<"$OUT" &&
+	ok "a multi-line message is indented under its action" ||
+	not_ok "a multi-line message is indented under its action" "$OUT"
 done_testing
