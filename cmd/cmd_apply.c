@@ -14,6 +14,17 @@
 
 #define OPT_YES 3001
 
+/* TEXT with every line after the first indented under the action, so that
+ * a command's multi-line stderr in a message does not look like a line of
+ * certsync's own. */
+static void put_text(FILE *f, const char *text)
+{
+	const char *p = text ? text : "";
+	for (const char *nl; (nl = strchr(p, '\n')) != NULL && nl[1]; p = nl + 1)
+		fprintf(f, "%.*s\n           ", (int)(nl - p), p);
+	fputs(p, f);
+}
+
 static void on_event(void *ctx, const struct cs_event *ev)
 {
 	const struct cs_ui *ui = ctx;
@@ -23,32 +34,43 @@ static void on_event(void *ctx, const struct cs_event *ev)
 	case CS_EV_START:
 		return; /* hosts run in parallel: one line per outcome reads better */
 	case CS_EV_DONE:
-		fprintf(ui->f, "  %sdone%s     #%d %s%s%s\n", cs_ui_color(ui, "green"), reset, a->id,
-			a->summary, ev->text ? ": " : "", ev->text ? ev->text : "");
+		fprintf(ui->f, "  %sdone%s     #%d %s%s", cs_ui_color(ui, "green"), reset, a->id,
+			a->summary, ev->text ? ": " : "");
+		put_text(ui->f, ev->text);
+		fputc('\n', ui->f);
 		break;
 	case CS_EV_WAITING:
-		fprintf(ui->f, "  %swaiting%s  #%d %s: %s\n", cs_ui_color(ui, "magenta"), reset, a->id,
-			a->summary, ev->text ? ev->text : "");
+		fprintf(ui->f, "  %swaiting%s  #%d %s: ", cs_ui_color(ui, "magenta"), reset, a->id,
+			a->summary);
+		put_text(ui->f, ev->text);
+		fputc('\n', ui->f);
 		break;
 	case CS_EV_FAILED:
-		fprintf(ui->f, "  %sFAILED%s   #%d %s: %s\n", cs_ui_color(ui, "red"), reset, a->id,
-			a->summary, ev->text ? ev->text : "");
+		fprintf(ui->f, "  %sFAILED%s   #%d %s: ", cs_ui_color(ui, "red"), reset, a->id,
+			a->summary);
+		put_text(ui->f, ev->text);
+		fputc('\n', ui->f);
 		break;
 	case CS_EV_SKIPPED:
-		fprintf(ui->f, "  %sskipped%s  #%d %s %s\n", cs_ui_color(ui, "yellow"), reset, a->id,
-			a->summary, ev->text ? ev->text : "");
+		fprintf(ui->f, "  %sskipped%s  #%d %s ", cs_ui_color(ui, "yellow"), reset, a->id,
+			a->summary);
+		put_text(ui->f, ev->text);
+		fputc('\n', ui->f);
 		break;
 	case CS_EV_ROLLBACK:
-		fprintf(ui->f, "  %srollback%s #%d %s\n", cs_ui_color(ui, "yellow"), reset, a->id,
-			ev->text ? ev->text : "");
+		fprintf(ui->f, "  %srollback%s #%d ", cs_ui_color(ui, "yellow"), reset, a->id);
+		put_text(ui->f, ev->text);
+		fputc('\n', ui->f);
 		break;
 	case CS_EV_ROLLBACK_FAILED:
-		fprintf(ui->f, "  %sROLLBACK FAILED%s #%d %s\n", cs_ui_color(ui, "red"), reset, a->id,
-			ev->text ? ev->text : "");
+		fprintf(ui->f, "  %sROLLBACK FAILED%s #%d ", cs_ui_color(ui, "red"), reset, a->id);
+		put_text(ui->f, ev->text);
+		fputc('\n', ui->f);
 		break;
 	case CS_EV_WARNING:
-		fprintf(ui->f, "  %sWARNING%s  #%d %s\n", cs_ui_color(ui, "red"), reset, a->id,
-			ev->text ? ev->text : "");
+		fprintf(ui->f, "  %sWARNING%s  #%d ", cs_ui_color(ui, "red"), reset, a->id);
+		put_text(ui->f, ev->text);
+		fputc('\n', ui->f);
 		break;
 	}
 	fflush(ui->f);

@@ -252,8 +252,14 @@ static int acme_open(struct acme *a, const struct cs_issuer_cfg *issuer, struct 
 	if (r < 0)
 		return cs_err_prefix(err, "acme directory");
 	if (resp.status != 200) {
-		r = problem_err(err, "acme directory", &resp);
-		cs_err_prefix(err, "%s", a->cfg->directory);
+		char *what = cs_xasprintf("acme directory: GET %s", a->cfg->directory);
+		r = problem_err(err, what, &resp);
+		free(what);
+		/* The usual cause: a typo in the URL, or the CA's home page
+		 * instead of its directory. */
+		if (resp.status == 404)
+			r = cs_err_set(err, r, "%s (check the issuer's directory: it must be the CA's "
+				       "ACME directory URL)", cs_err_msg(err));
 		goto out;
 	}
 	a->dir = body_json(&resp);

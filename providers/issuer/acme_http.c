@@ -231,6 +231,15 @@ int cs_acme_http_request(struct cs_acme_http *h, const char *method, const char 
 		if (out->too_big)
 			cs_err_set(err, -E2BIG, "%s %s: response larger than %u bytes", method, url,
 				   CS_ACME_BODY_MAX);
+		else if (rc == CURLE_PEER_FAILED_VERIFICATION && h->ca_bundle)
+			cs_err_set(err, code, "%s %s: %s (the server's TLS certificate does not verify "
+				   "against the issuer's ca_bundle %s)", method, url,
+				   errbuf[0] ? errbuf : curl_easy_strerror(rc), h->ca_bundle);
+		else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+			cs_err_set(err, code, "%s %s: %s (the server's TLS certificate does not verify "
+				   "against the system's trust store: for a private ACME server set the "
+				   "issuer's ca_bundle to the CA that signed it)", method, url,
+				   errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		else
 			cs_err_set(err, code, "%s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		cs_acme_resp_free(out);

@@ -429,11 +429,30 @@ static int undo_changes(struct cs_transport *t, const struct cs_undo *undo, stru
 	return first_error;
 }
 
+/* Over SSH a command is done when its channel closes, that is when nothing
+ * holds its stdout and stderr any more: a reload that starts a daemon
+ * ("dovecot", "apachectl start", "nginx &") would keep the channel open
+ * until the run timed out, and the timed-out connection would then be
+ * unusable for the rollback.  The local transport watches the process
+ * instead; for remote hosts the command writes into files that are shown
+ * once it exits, so a daemon it leaves behind holds only those. */
+static char *detach_output(const char *command)
+{
+	return cs_xasprintf("certsync_out=$(mktemp -d) || exit 125\n"
+			    "(\n%s\n) >\"$certsync_out/o\" 2>\"$certsync_out/e\" </dev/null\n"
+			    "certsync_status=$?\n"
+			    "cat \"$certsync_out/o\"; cat \"$certsync_out/e\" >&2; rm -rf \"$certsync_out\"\n"
+			    "exit $certsync_status\n",
+			    command);
+}
+
 static int reload(struct cs_transport *t, const char *command, struct cs_err *err)
 {
 	struct cs_run_result res;
 	cs_run_result_init(&res, 64 * 1024);
-	int r = t->ops->run(t, command, NULL, 0, &res, err);
+	char *wrapped = t->ops->remote ? detach_output(command) : NULL;
+	int r = t->ops->run(t, wrapped ? wrapped : command, NULL, 0, &res, err);
+	free(wrapped);
 	if (r < 0) {
 		cs_run_result_free(&res);
 		return cs_err_prefix(err, "reload `%s`", command);

@@ -4,7 +4,8 @@
 # (through pebble-challtestsrv's DNS).  The chain installed by the files
 # binding verifies with openssl against Pebble's root and intermediate; the
 # next plan is clean; the account is reused; a challenge Pebble cannot reach
-# fails with the CA's own reason.
+# fails with the CA's own reason; a wrong directory URL or a missing
+# ca_bundle says what to check.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pebble_lib.sh"
 
@@ -87,5 +88,14 @@ expect_contains "$OUT" "authorization for (www\.)?web\.test is invalid \(http-01
 orders=$(find .certsync/acme/orders -type f 2>/dev/null | wc -l)
 [[ $orders == 0 ]] && ok "an invalid order is forgotten" || not_ok "an invalid order is forgotten" "found $orders"
 [[ ! -e $d2/out/web.crt ]] && ok "nothing installed after a failed order" || not_ok "nothing installed after a failed order"
+
+# A typo in the directory URL, and a private ACME server without ca_bundle:
+# the message says what to check.
+sed -i "s|directory: $PEBBLE_DIR|directory: ${PEBBLE_DIR%/dir}/directory|" certsync.yaml
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" "issuer pebble: acme directory: GET ${PEBBLE_DIR%/dir}/directory: HTTP 404 \\(check the issuer's directory: it must be the CA's ACME directory URL\\)"
+sed -i -e "s|directory: ${PEBBLE_DIR%/dir}/directory|directory: $PEBBLE_DIR|" -e '/ca_bundle:/d' certsync.yaml
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" "issuer pebble: acme directory: GET $PEBBLE_DIR: .*\\(the server's TLS certificate does not verify against the system's trust store: for a private ACME server set the issuer's ca_bundle"
 
 done_testing

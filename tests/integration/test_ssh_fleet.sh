@@ -4,7 +4,8 @@
 # while a fourth host is down; the second plan is clean for the three.  Then
 # the faults: a changed host key and an unknown host are refused with the
 # key's fingerprint and nothing is written; a host without sudo gets a clear
-# permission error naming host and path.
+# permission error naming host and path.  A reload that starts a daemon
+# (which keeps the command's output open) is done when it exits.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures.sh"
 . "$(dirname "$0")/ssh_lib.sh"
@@ -106,4 +107,33 @@ expect_contains "$OUT" "error \\(extra\\): extra → web1 files: folder $TEST_TM
 sed -i "s#{ host: web1, files: { cert: $TEST_TMP/web1-nowhere/extra.pem } }#{ host: web2, files: { cert: $TEST_TMP/web2-etc/extra.pem, owner: ngnix } }#" certsync.yaml
 expect_exit 1 "$CERTSYNC" plan --target cert=extra
 expect_contains "$OUT" "error \\(extra\\): extra → web2 files: owner ngnix does not exist on host web2 \\(no such user\\)"
+
+# A reload that leaves a process behind holding its stdout and stderr (a
+# daemon started by the reload): done when the command exits, not when the
+# process goes away (or the 10 x 5 s command limit ends it and loses the
+# connection, so that nothing can be rolled back).
+cat >>certsync.yaml <<YAML
+  daemon:
+    common_name: daemon.test
+    issuer: lab
+    bindings:
+      - { host: web1, files: { cert: $TEST_TMP/web1-etc/daemon.pem, reload: "echo started; sleep 15 & echo to-stderr >&2" } }
+  badreload:
+    common_name: badreload.test
+    issuer: lab
+    bindings:
+      - { host: web2, files: { cert: $TEST_TMP/web2-etc/badreload.pem, reload: "echo out; echo config test failed >&2; echo in line 12 >&2; exit 3 # comment" } }
+YAML
+sed -i "s#{ host: web2, files: { cert: $TEST_TMP/web2-etc/extra.pem, owner: ngnix } }#{ host: web2, files: { cert: $TEST_TMP/web2-etc/extra.pem } }#" certsync.yaml
+start=$SECONDS
+expect_exit 0 "$CERTSYNC" apply --yes --target cert=daemon
+((SECONDS - start < 10)) && ok "a reload that starts a daemon is done when it exits" ||
+	not_ok "a reload that starts a daemon is done when it exits" "took $((SECONDS - start)) s"
+expect_exit 1 "$CERTSYNC" apply --yes --target cert=badreload
+expect_contains "$OUT" "reload \`echo out; echo config test failed >&2; echo in line 12 >&2; exit 3 # comment\` exited with status 3: config test failed"
+expect_contains "$OUT" "rollback #.* removed $TEST_TMP/web2-etc/badreload.pem"
+# Its second line of stderr is indented under the action, not at the margin.
+grep -q '^           in line 12$' <<<"$OUT" && ! grep -q '^in line 12' <<<"$OUT" &&
+	ok "a multi-line message is indented under its action" ||
+	not_ok "a multi-line message is indented under its action" "$OUT"
 done_testing
