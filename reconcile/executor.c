@@ -286,6 +286,39 @@ static const struct cs_binding_cfg *binding_of(struct exec *x, const struct cs_a
 	return &x->cfg->certs[i].bindings[a->binding];
 }
 
+/* Record bind b as unconfirmed (see store_hosts.h); a record that cannot
+ * be written is a warning on cause. */
+static void remember_unconfirmed(struct exec *x, const struct cs_action *cause, const struct cs_action *b,
+				 const char *why)
+{
+	const struct cs_binding_cfg *bc = binding_of(x, b);
+	if (!bc)
+		return;
+	struct cs_err err = CS_ERR_INIT;
+	char *key = cs_binding_key(b->cert, bc);
+	if (cs_store_unconfirmed_save(x->obs->store, b->host, key, why, &err) < 0) {
+		char *text = cs_xasprintf("the next plan will not know #%d is unconfirmed: %s", b->id, cs_err_msg(&err));
+		report(x, cause, CS_EV_WARNING, text);
+		free(text);
+	}
+	cs_err_clear(&err);
+	free(key);
+}
+
+/* The binding was applied again: whatever an earlier apply left
+ * unconfirmed is now up to this apply's reload and verify. */
+static void forget_unconfirmed(struct exec *x, const struct cs_action *a, const struct cs_binding_cfg *bc)
+{
+	size_t ci = cert_index(x, a->cert);
+	if (ci == (size_t)-1 || !x->obs->bindings[ci][a->binding].unconfirmed)
+		return;
+	struct cs_err err = CS_ERR_INIT;
+	char *key = cs_binding_key(a->cert, bc);
+	cs_store_unconfirmed_drop(x->obs->store, a->host, key, &err);
+	cs_err_clear(&err);
+	free(key);
+}
+
 /* Put back the files of the given bind actions (newest first) and say so. */
 static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_action *cause,
 		       const int *ids, size_t n_ids)
@@ -301,6 +334,12 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 			char *text = cs_xasprintf("could not put back what #%d changed: %s", b->id, cs_err_msg(&err));
 			report(x, cause, CS_EV_ROLLBACK_FAILED, text);
 			free(text);
+			/* The host may now hold the new files with nothing having taken
+			 * them: the next plan must not call that clean. */
+			char *why = cs_xasprintf("%s failed, and putting the binding back failed too: %s",
+						 cause->summary, cs_err_msg(&err));
+			remember_unconfirmed(x, cause, b, why);
+			free(why);
 			all_ok = false;
 		} else {
 			/* Files that were there are put back; new ones are removed. */
@@ -456,10 +495,12 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		if (ho->platform->observe_host)
 			undo_siblings(x, ho, a);
 	} else if (b->kind == CS_BIND_SCRIPT) {
+		forget_unconfirmed(x, a, b);
 		char *note = remember_script(x, a, b, &x->material[ci]);
 		report(x, a, CS_EV_DONE, note);
 		free(note);
 	} else {
+		forget_unconfirmed(x, a, b);
 		report(x, a, CS_EV_DONE, NULL);
 	}
 	cs_err_clear(&err);

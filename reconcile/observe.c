@@ -138,6 +138,21 @@ static void load_script_ran(struct cs_observed *obs, const struct cs_host_obs *h
 	free(key);
 }
 
+/* A binding an apply left unconfirmed is applied again, whatever the host
+ * shows: its files may be right while the service never took them. */
+static void load_unconfirmed(struct cs_observed *obs, const struct cs_host_obs *ho, const struct cs_cert_cfg *cert,
+			     const struct cs_binding_cfg *b, struct cs_binding_obs *out)
+{
+	struct cs_err err = CS_ERR_INIT;
+	char *key = cs_binding_key(cert->name, b);
+	int r = cs_store_unconfirmed_load(&out->unconfirmed, &out->unconfirmed_since, obs->store, ho->cfg->name, key,
+					  &err);
+	if (r < 0 && r != -ENOENT && !out->error)
+		out->error = cs_xstrdup(cs_err_msg(&err));
+	cs_err_clear(&err);
+	free(key);
+}
+
 static void observe_host(struct cs_observed *obs, const struct cs_target *target, size_t h)
 {
 	struct cs_host_obs *ho = &obs->hosts[h];
@@ -203,9 +218,11 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_transport_close(ho->transport);
 		ho->transport = NULL;
 	}
-	for (size_t k = 0; r == 0 && k < n; k++)
+	for (size_t k = 0; r == 0 && k < n; k++) {
 		if (bindings[k]->kind == CS_BIND_SCRIPT)
 			load_script_ran(obs, ho, certs[k], bindings[k], outs[k]);
+		load_unconfirmed(obs, ho, certs[k], bindings[k], outs[k]);
+	}
 	free(bindings);
 	free(certs);
 	free(outs);
@@ -286,8 +303,8 @@ static void digest_state(struct cs_observed *obs)
 			cs_buf_puts(&t, " window=none\n");
 		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
 			const struct cs_binding_obs *b = &obs->bindings[i][j];
-			cs_buf_printf(&t, " binding %zu error=%s script_ran=%s\n", j, b->error ? b->error : "-",
-				      b->script_ran ? b->script_ran : "-");
+			cs_buf_printf(&t, " binding %zu error=%s script_ran=%s unconfirmed=%d\n", j,
+				      b->error ? b->error : "-", b->script_ran ? b->script_ran : "-", b->unconfirmed != NULL);
 			for (size_t k = 0; k < b->n_files; k++) {
 				const struct cs_file_obs *f = &b->files[k];
 				cs_buf_printf(&t, "  %s %s exists=%d sha256=%s mode=%04o owner=%s group=%s\n",

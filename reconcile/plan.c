@@ -437,8 +437,14 @@ static void plan_host(struct builder *b, size_t h)
 			else if (!b->have_want[i])
 				continue; /* nothing to bind yet (waiting for the CA) */
 			else if (ho->platform->diff(bc, bo, &b->want[i], &why) == 0) {
-				cs_buf_free(&why);
-				continue;
+				if (!bo->unconfirmed) {
+					cs_buf_free(&why);
+					continue;
+				}
+				char date[11];
+				cs_time_date(date, bo->unconfirmed_since);
+				cs_buf_printf(&why, "an apply on %s changed it but could neither confirm it nor put it "
+					      "back (%s): it is applied, reloaded and verified again", date, bo->unconfirmed);
 			}
 			struct cs_action *a = add_action(b, CS_ACT_BIND);
 			a->cert = cs_xstrdup(c->cfg->name);

@@ -69,6 +69,18 @@ static int save_record(struct cs_store *st, const char *host, const char *file, 
 	return r;
 }
 
+/* Load the whole record for a change; an empty one when there is none. */
+static int load_or_empty(json_t **all, struct cs_store *st, const char *host, const char *file, struct cs_err *err)
+{
+	int r = load_record(all, st, host, file, err);
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		*all = json_object();
+		r = 0;
+	}
+	return r;
+}
+
 /* ---- reboot-owed.json ---- */
 
 void cs_owed_reboot_free(struct cs_owed_reboot *r)
@@ -172,18 +184,77 @@ int cs_store_script_ran_save(struct cs_store *st, const char *host, const char *
 			     const char *thumbprint, int64_t at, struct cs_err *err)
 {
 	json_t *all = NULL;
-	int r = load_record(&all, st, host, "scripts.json", err);
-	if (r == -ENOENT) {
-		cs_err_clear(err);
-		all = json_object();
-		r = 0;
-	}
+	int r = load_or_empty(&all, st, host, "scripts.json", err);
 	if (r < 0)
 		return r;
 	char when[21];
 	cs_time_rfc3339(when, at);
 	json_object_set_new(all, key, json_pack("{s:s, s:s}", "thumbprint", thumbprint, "at", when));
 	r = save_record(st, host, "scripts.json", all, err);
+	json_decref(all);
+	return r;
+}
+
+/* ---- unconfirmed.json ---- */
+
+char *cs_binding_key(const char *cert, const struct cs_binding_cfg *b)
+{
+	char *where = cs_binding_where(b);
+	char *key = cs_xasprintf("%s: %s %s", cert, cs_binding_kind_name(b->kind), where);
+	free(where);
+	return key;
+}
+
+int cs_store_unconfirmed_load(char **why, int64_t *since, struct cs_store *st, const char *host, const char *key,
+			      struct cs_err *err)
+{
+	*why = NULL;
+	*since = 0;
+	json_t *all = NULL;
+	int r = load_record(&all, st, host, "unconfirmed.json", err);
+	if (r < 0)
+		return r;
+	json_t *e = json_object_get(all, key);
+	const char *text = json_string_value(json_object_get(e, "why"));
+	const char *when = json_string_value(json_object_get(e, "since"));
+	if (!e) {
+		r = -ENOENT;
+	} else {
+		*why = cs_xstrdup(text ? text : "");
+		if (when)
+			cs_time_parse(since, when);
+	}
+	json_decref(all);
+	return r;
+}
+
+int cs_store_unconfirmed_save(struct cs_store *st, const char *host, const char *key, const char *why,
+			      struct cs_err *err)
+{
+	json_t *all = NULL;
+	int r = load_or_empty(&all, st, host, "unconfirmed.json", err);
+	if (r < 0)
+		return r;
+	char when[21];
+	cs_time_rfc3339(when, cs_now());
+	json_object_set_new(all, key, json_pack("{s:s, s:s}", "since", when, "why", why ? why : ""));
+	r = save_record(st, host, "unconfirmed.json", all, err);
+	json_decref(all);
+	return r;
+}
+
+int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err)
+{
+	json_t *all = NULL;
+	int r = load_record(&all, st, host, "unconfirmed.json", err);
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (json_object_del(all, key) == 0)
+		r = save_record(st, host, "unconfirmed.json", all, err);
 	json_decref(all);
 	return r;
 }

@@ -6,6 +6,11 @@
  *                                 `reboot: after-change` asks for did not
  *                                 happen (skipped because another change
  *                                 failed, or it never came back).
+ *     unconfirmed.json            {KEY: {"since", "why"}}: bindings an apply
+ *                                 changed but could neither confirm (reload,
+ *                                 verify) nor put back: the next plan binds,
+ *                                 reloads and verifies them again even though
+ *                                 their files look right.
  *     scripts.json                {KEY: {"thumbprint", "at"}}: the
  *                                 certificate each `script` binding last
  *                                 ran for successfully (what a script
@@ -36,6 +41,17 @@ int cs_store_reboot_owed_load(struct cs_owed_reboot *out, struct cs_store *st, c
 int cs_store_reboot_owed_save(struct cs_store *st, const char *host, const struct cs_owed_reboot *r,
 			      struct cs_err *err);
 int cs_store_reboot_owed_drop(struct cs_store *st, const char *host, struct cs_err *err);
+
+/* The record key of a binding of certificate cert (what it is and where). */
+char *cs_binding_key(const char *cert, const struct cs_binding_cfg *b);
+/* *why (caller frees) and *since when the binding is unconfirmed; -ENOENT
+ * when it is not. */
+int cs_store_unconfirmed_load(char **why, int64_t *since, struct cs_store *st, const char *host, const char *key,
+			      struct cs_err *err);
+int cs_store_unconfirmed_save(struct cs_store *st, const char *host, const char *key, const char *why,
+			      struct cs_err *err);
+/* Forget it (the binding was applied again); no record is not an error. */
+int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err);
 
 /* The record key of a script binding of certificate cert: the certificate,
  * the script and its arguments, so a changed argument runs it again. */

@@ -59,6 +59,7 @@ void cs_binding_obs_free(struct cs_binding_obs *o)
 		return;
 	free(o->error);
 	free(o->script_ran);
+	free(o->unconfirmed);
 	for (size_t i = 0; i < o->n_files; i++) {
 		free(o->files[i].path);
 		cs_buf_free_secret(&o->files[i].content);

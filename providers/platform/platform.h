@@ -72,6 +72,11 @@ struct cs_binding_obs {
 	 * ran for successfully, from the state folder (NULL: never), and when */
 	char *script_ran;
 	int64_t script_ran_at;
+	/* An earlier apply changed this binding but could neither confirm it
+	 * (reload, verify) nor put it back: why, from the state folder; NULL
+	 * when not.  Such a binding is applied again whatever it looks like. */
+	char *unconfirmed;
+	int64_t unconfirmed_since;
 };
 void cs_binding_obs_free(struct cs_binding_obs *o); /* members only; accepts NULL */
 
