@@ -70,7 +70,8 @@ struct ssh {
 	int timeout_ms;
 	LIBSSH2_SESSION *session;
 	LIBSSH2_SFTP *sftp;
-	bool dead;                      /* the connection failed: later calls fail at once */
+	bool dead;                      /* the connection failed: the next call connects again, once */
+	bool reconnect_failed;          /* ... and that failed: later calls fail at once */
 	char *sudo_dir;                 /* become: sudo upload folder (mktemp -d), or NULL */
 	struct idname *users, *groups;
 	size_t n_users, n_groups;
@@ -203,10 +204,51 @@ static int sftp_fail(struct ssh *s, int rc, struct cs_err *err, const char *what
 	return cs_err_set(err, e, "host %s: %s %s: %s", s->name, what, path, reason);
 }
 
+static int tcp_connect(struct ssh *s, struct cs_err *err);
+static int ssh_handshake(struct ssh *s, struct cs_err *err);
+static void cut_if_dead(struct ssh *s);
+
+/* A connection lost in the middle of an apply (a command that ran past its
+ * limit, a network blip) must not make every later step fail at once, least
+ * of all the rollback that puts the previous files back.  So the next call
+ * connects again, once, with the same host key and authentication checks as
+ * the first time. */
+static int reconnect(struct ssh *s, struct cs_err *err)
+{
+	if (s->reconnect_failed)
+		return cs_err_set(err, -ECONNRESET, "host %s: the connection was lost earlier", s->name);
+	cut_if_dead(s);
+	if (s->sftp)
+		libssh2_sftp_shutdown(s->sftp);
+	s->sftp = NULL;
+	if (s->session)
+		libssh2_session_free(s->session);
+	s->session = NULL;
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+	s->dead = false;
+	struct cs_err why = CS_ERR_INIT;
+	int r = tcp_connect(s, &why);
+	if (r == 0)
+		r = ssh_handshake(s, &why);
+	if (r < 0) {
+		s->dead = true;
+		s->reconnect_failed = true;
+		r = cs_err_set(err, r, "host %s: the connection was lost earlier, and connecting again failed: %s",
+			       s->name, cs_err_msg(&why));
+	}
+	cs_err_clear(&why);
+	return r;
+}
+
 static int check_alive(struct ssh *s, struct cs_err *err)
 {
-	if (s->dead)
-		return cs_err_set(err, -ECONNRESET, "host %s: the connection was lost earlier", s->name);
+	if (s->dead) {
+		int r = reconnect(s, err);
+		if (r < 0)
+			return r;
+	}
 	/* Cheap when the interval has not passed; keeps idle NAT state alive
 	 * between gathering and apply. */
 	int next = 0;

@@ -136,4 +136,29 @@ expect_contains "$OUT" "rollback #.* removed $TEST_TMP/web2-etc/badreload.pem"
 grep -q '^           in line 12$' <<<"$OUT" && ! grep -q '^in line 12' <<<"$OUT" &&
 	ok "a multi-line message is indented under its action" ||
 	not_ok "a multi-line message is indented under its action" "$OUT"
+
+# The connection dies while a reload runs (killed here; a network blip or a
+# command past its limit in life): the reload fails, and the rollback
+# connects again to put the previous file back.
+cat >>certsync.yaml <<YAML
+  cut:
+    common_name: cut.test
+    issuer: lab
+    bindings:
+      - { host: web1, files: { cert: $TEST_TMP/web1-etc/cut.pem, reload: "touch $TEST_TMP/cut.reloading; sleep 3" } }
+YAML
+echo 'previous cut.pem' >"$TEST_TMP/web1-etc/cut.pem"
+chmod 644 "$TEST_TMP/web1-etc/cut.pem"
+"$CERTSYNC" apply --yes --target cert=cut >"$TEST_TMP/cut.out" 2>&1 &
+applier=$!
+for _ in $(seq 200); do [ -e "$TEST_TMP/cut.reloading" ] && break; sleep 0.05; done
+ssh_kill_sessions web1
+wait "$applier"
+rc=$?
+OUT=$(cat "$TEST_TMP/cut.out")
+((rc == 1)) && ok "the apply fails" || not_ok "the apply fails" "exit $rc" "$OUT"
+expect_contains "$OUT" "FAILED +#[0-9]+ reload on web1"
+expect_contains "$OUT" "rollback #[0-9]+ put back $TEST_TMP/web1-etc/cut.pem"
+[[ $(cat "$TEST_TMP/web1-etc/cut.pem") == 'previous cut.pem' ]] && ok "the previous file is back after reconnecting" ||
+	not_ok "the previous file is back after reconnecting" "$(head -c 200 "$TEST_TMP/web1-etc/cut.pem")" "$OUT"
 done_testing
