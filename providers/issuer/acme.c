@@ -12,6 +12,7 @@
 #include "issuer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1044,6 +1045,36 @@ out:
 	return r;
 }
 
+/* Plan-time check: the directory answers and is an ACME directory (a typo
+ * in its URL, a CA that is down, a missing ca_bundle).  Asked once per
+ * issuer per run, however many certificates use it. */
+static int acme_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct answer { const struct cs_issuer_cfg *issuer; int r; char *msg; } *answers;
+	static size_t n_answers;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_answers; i++)
+		if (answers[i].issuer == issuer) {
+			int r = answers[i].r;
+			if (r < 0)
+				cs_err_set(err, r, "%s", answers[i].msg);
+			pthread_mutex_unlock(&lock);
+			return r;
+		}
+	struct acme a;
+	struct cs_err why = CS_ERR_INIT;
+	int r = acme_open(&a, issuer, &why);
+	acme_close(&a);
+	answers = cs_xrealloc(answers, (n_answers + 1) * sizeof *answers);
+	answers[n_answers++] = (struct answer){ issuer, r, r < 0 ? cs_xstrdup(cs_err_msg(&why)) : NULL };
+	if (r < 0)
+		cs_err_set(err, r, "%s", cs_err_msg(&why));
+	cs_err_clear(&why);
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 static int acme_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert, X509_REQ *csr,
 		      X509 **out_cert, STACK_OF(X509) **out_chain, struct cs_err *err)
 {
@@ -1063,4 +1094,5 @@ const struct cs_issuer_ops cs_issuer_acme = {
 	.request_location = NULL,
 	.issue_ctx = acme_issue_ctx,          /* the whole order, resumable */
 	.renewal_window = acme_renewal_window,/* RFC 9773 */
+	.ready = acme_ready,                  /* the directory answers */
 };

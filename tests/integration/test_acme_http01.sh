@@ -90,12 +90,16 @@ orders=$(find .certsync/acme/orders -type f 2>/dev/null | wc -l)
 [[ ! -e $d2/out/web.crt ]] && ok "nothing installed after a failed order" || not_ok "nothing installed after a failed order"
 
 # A typo in the directory URL, and a private ACME server without ca_bundle:
-# the message says what to check.
+# plan already says what to check (it asks the directory before it promises
+# a renewal), and apply renews nothing.
 sed -i "s|directory: $PEBBLE_DIR|directory: ${PEBBLE_DIR%/dir}/directory|" certsync.yaml
+expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" "renewal due \\(no certificate issued yet\\), but issuer pebble cannot issue: acme directory: GET ${PEBBLE_DIR%/dir}/directory: HTTP 404 \\(check the issuer's directory: it must be the CA's ACME directory URL\\)"
 expect_exit 1 "$CERTSYNC" apply --yes
-expect_contains "$OUT" "issuer pebble: acme directory: GET ${PEBBLE_DIR%/dir}/directory: HTTP 404 \\(check the issuer's directory: it must be the CA's ACME directory URL\\)"
+expect_contains "$OUT" "issuer pebble cannot issue: acme directory: GET ${PEBBLE_DIR%/dir}/directory: HTTP 404"
 sed -i -e "s|directory: ${PEBBLE_DIR%/dir}/directory|directory: $PEBBLE_DIR|" -e '/ca_bundle:/d' certsync.yaml
 expect_exit 1 "$CERTSYNC" apply --yes
-expect_contains "$OUT" "issuer pebble: acme directory: GET $PEBBLE_DIR: .*\\(the server's TLS certificate does not verify against the system's trust store: for a private ACME server set the issuer's ca_bundle"
+expect_contains "$OUT" "issuer pebble cannot issue: acme directory: GET $PEBBLE_DIR: .*\\(the server's TLS certificate does not verify against the system's trust store: for a private ACME server set the issuer's ca_bundle"
+[[ ! -e $d2/out/web.crt ]] && ok "nothing installed" || not_ok "nothing installed"
 
 done_testing
