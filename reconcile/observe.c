@@ -46,9 +46,10 @@ static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c)
 		/* Only the CA that issued the certificate knows its window: a
 		 * certificate from another issuer is replaced anyway. */
 		if (c->ops && c->ops->renewal_window && cs_streq(c->current.issuer, c->issuer->name)) {
-			if (c->ops->renewal_window(&c->window, c->issuer, c->current.cert, &err) == 0)
+			int w = c->ops->renewal_window(&c->window, c->issuer, c->current.cert, &err);
+			if (w == 0)
 				c->have_window = true;
-			else
+			else if (w != -ENOTSUP) /* a CA without ARI: renew_before, nothing to say */
 				c->window_error = cs_xstrdup(cs_err_msg(&err));
 			cs_err_clear(&err);
 		}
