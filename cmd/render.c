@@ -69,15 +69,33 @@ int cs_cli_load_config(struct cs_config **out, const struct cs_common *c)
 	return r < 0 ? 1 : 0;
 }
 
+/* "a, b, c" of the names there are, for a --target that names none. */
+static char *names_of(const struct cs_config *cfg, bool hosts)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	size_t n = hosts ? cfg->n_hosts : cfg->n_certs;
+	for (size_t i = 0; i < n; i++)
+		cs_buf_printf(&b, "%s%s", i ? ", " : "", hosts ? cfg->hosts[i].name : cfg->certs[i].name);
+	return cs_buf_detach(&b, NULL);
+}
+
 int cs_cli_check_targets(const struct cs_config *cfg, const struct cs_common *c)
 {
 	int status = 0;
 	for (size_t i = 0; i < c->target.n_hosts; i++)
-		if (!cs_config_host(cfg, c->target.hosts[i]))
-			status = cs_cli_error("--target host=%s: no such host in %s", c->target.hosts[i], cfg->path);
+		if (!cs_config_host(cfg, c->target.hosts[i])) {
+			char *there = names_of(cfg, true);
+			status = cs_cli_error("--target host=%s: no such host in %s (hosts: %s)", c->target.hosts[i],
+					      cfg->path, there);
+			free(there);
+		}
 	for (size_t i = 0; i < c->target.n_certs; i++)
-		if (!cs_config_cert(cfg, c->target.certs[i]))
-			status = cs_cli_error("--target cert=%s: no such certificate in %s", c->target.certs[i], cfg->path);
+		if (!cs_config_cert(cfg, c->target.certs[i])) {
+			char *there = names_of(cfg, false);
+			status = cs_cli_error("--target cert=%s: no such certificate in %s (certificates: %s)",
+					      c->target.certs[i], cfg->path, there);
+			free(there);
+		}
 	return status;
 }
 

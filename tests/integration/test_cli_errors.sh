@@ -44,5 +44,5 @@ expect_contains "$OUT" 'CERTSYNC_NOW="2027-01-20" is neither unix seconds nor an
 expect_exit 0 "$CERTSYNC" validate -c "$_lib_root/examples/iis-exchange-isa/certsync.yaml"
 expect_exit 0 "$CERTSYNC" validate -c "$_lib_root/examples/local/certsync.yaml"
 expect_exit 1 "$CERTSYNC" plan -c "$_lib_root/examples/local/certsync.yaml" --target host=nosuch
-expect_contains "$OUT" 'no such host'
+expect_contains "$OUT" 'host=nosuch: no such host in .*certsync.yaml \(hosts: here\)'
 done_testing
