@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cmd.h"
+#include "reconcile/util.h"
 #include "reconcile/status.h"
 
 #define OPT_JSON 4001
@@ -12,6 +13,17 @@ static const char *str(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s ? s : "";
+}
+
+/* The error of a host that could not be reached, or NULL. */
+static const char *host_error(json_t *report, const char *name)
+{
+	size_t i;
+	json_t *h;
+	json_array_foreach(json_object_get(report, "hosts"), i, h)
+		if (cs_streq(str(h, "name"), name) && json_object_get(h, "error"))
+			return str(h, "error");
+	return NULL;
 }
 
 static const char *state_color(const char *state)
@@ -53,7 +65,10 @@ static void render(const struct cs_ui *ui, json_t *report)
 			const char *bs = str(b, "state");
 			fprintf(ui->f, "  %-12s %s %s: %s%s%s", str(b, "host"), str(b, "kind"), str(b, "where"),
 				cs_ui_color(ui, state_color(bs)), bs, reset);
-			if (json_object_get(b, "detail"))
+			const char *down = host_error(report, str(b, "host"));
+			if (down && cs_streq(down, str(b, "detail")))
+				fprintf(ui->f, " (host unreachable, below)");
+			else if (json_object_get(b, "detail"))
 				fprintf(ui->f, " (%s)", str(b, "detail"));
 			fputc('\n', ui->f);
 		}
@@ -70,9 +85,14 @@ static void render(const struct cs_ui *ui, json_t *report)
 		}
 	}
 	json_array_foreach(json_object_get(report, "hosts"), i, c) {
-		if (json_object_get(c, "error"))
-			fprintf(ui->f, "%shost %s unreachable:%s %s\n", cs_ui_color(ui, "red"), str(c, "name"), reset,
-				str(c, "error"));
+		if (json_object_get(c, "error")) {
+			/* Transport errors name the host already: "host web9 (addr): ...". */
+			char *lead = cs_xasprintf("host %s", str(c, "name"));
+			bool named = !strncmp(str(c, "error"), lead, strlen(lead));
+			fprintf(ui->f, "%s%s%sunreachable:%s %s\n", cs_ui_color(ui, "red"), named ? "" : lead,
+				named ? "" : " ", reset, str(c, "error"));
+			free(lead);
+		}
 		json_t *owed = json_object_get(c, "reboot_owed");
 		if (owed)
 			fprintf(ui->f, "%shost %s owes a reboot%s since %s: %s (the next apply reboots it)\n",

@@ -66,6 +66,10 @@ expect_exit 0 "$CERTSYNC" plan --detailed-exitcode --target host=web1 --target h
 expect_contains "$OUT" 'No changes'
 expect_exit 0 "$CERTSYNC" status --target host=web2
 expect_contains "$OUT" 'web2 +files .*: in sync'
+# The host that is down: its error once, its bindings pointing at it.
+expect_exit 1 "$CERTSYNC" status --target host=web4
+expect_contains "$OUT" 'web4 +files .*: error \(host unreachable, below\)$'
+expect_contains "$OUT" "^unreachable: host web4 \(127.0.0.1:$down\): connect: connection refused$"
 
 # A changed host key on web2: refused with the offered key's fingerprint.
 cp "$SSH_KNOWN_HOSTS" known.good
