@@ -189,23 +189,31 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 	for (size_t k = 0; k < n_paths; k++)
 		cs_buf_init(&batch[k].content, MAX_CERT_FILE);
 
+	int sudo_r = 0;
 	if (t->ops->remote && n_paths > 0) {
 		struct cs_buf script = CS_BUF_INIT;
 		struct cs_run_result res;
 		struct cs_err rerr = CS_ERR_INIT;
 		/* Room for every file in base64 with its headers. */
 		cs_run_result_init(&res, n_paths * (MAX_CERT_FILE / 3 * 4 + MAX_CERT_FILE / 57 + 4096) + 4096);
-		if (cs_linux_batch_script(&script, paths, n_paths, MAX_CERT_FILE) == 0 &&
-		    t->ops->run(t, script.data, NULL, 0, &res, &rerr) == 0 && res.exit_status == 0)
+		int rr = cs_linux_batch_script(&script, paths, n_paths, MAX_CERT_FILE);
+		if (rr == 0)
+			rr = t->ops->run(t, script.data, NULL, 0, &res, &rerr);
+		if (rr == 0 && res.exit_status == 0)
 			cs_linux_batch_parse(batch, got, n_paths, res.out.data ? res.out.data : "",
 					     res.out.len, MAX_CERT_FILE);
+		/* become: sudo refused: every command of an apply goes through
+		 * sudo, so the host cannot be worked on; say so now rather than
+		 * after a renewal. */
+		if (rr == -EACCES && t->host->ssh.become_sudo)
+			sudo_r = cs_err_set(err, rr, "%s", cs_err_msg(&rerr));
 		cs_err_clear(&rerr);
 		cs_buf_free_secret(&res.out);
 		cs_run_result_free(&res);
 		cs_buf_free(&script);
 	}
 
-	int r = 0;
+	int r = sudo_r;
 	size_t k = 0;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct cs_binding_obs *out = outs[i];

@@ -141,6 +141,20 @@ grep -q '^           in line 12$' <<<"$OUT" && ! grep -q '^in line 12' <<<"$OUT"
 	ok "a multi-line message is indented under its action" ||
 	not_ok "a multi-line message is indented under its action" "$OUT"
 
+# become: sudo for a user whose sudo wants a password: plan says so (every
+# command of an apply would go through sudo), instead of renewing first.
+sed -i "s|^hosts:|hosts:\n  web6: { platform: linux, ssh: { address: 127.0.0.1, port: ${SSHD_PORT[web1]}, user: $SSH_USER_NOSUDO, identity: $SSH_KEY, known_hosts: $SSH_KNOWN_HOSTS, timeout: 5s, become: sudo } }|" certsync.yaml
+cat >>certsync.yaml <<YAML
+  nosudo:
+    common_name: nosudo.test
+    issuer: lab
+    bindings:
+      - { host: web6, files: { cert: $TEST_TMP/web1-etc/nosudo.pem } }
+YAML
+expect_exit 1 "$CERTSYNC" plan --target cert=nosudo
+expect_contains "$OUT" "error: .*sudo needs a password on web6: give the user $SSH_USER_NOSUDO NOPASSWD"
+[[ ! -e .certsync/certs/nosudo ]] && ok "nothing renewed for it" || not_ok "nothing renewed for it"
+
 # The connection dies while a reload runs (killed here; a network blip or a
 # command past its limit in life): the reload fails, and the rollback
 # connects again to put the previous file back.
