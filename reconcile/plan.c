@@ -391,6 +391,28 @@ static void plan_import(struct builder *b, const struct cs_host_obs *ho, size_t 
 	*out_id = a->id;
 }
 
+/* A binding of a certificate being renewed is bound anyway; say also what
+ * is wrong with it already (no such binding yet, another certificate in
+ * it), which "being renewed" alone would hide. */
+static void renewing_reason(struct cs_buf *why, const struct cs_host_obs *ho, const struct cs_cert_obs *c,
+			    const struct cs_binding_cfg *bc, const struct cs_binding_obs *bo)
+{
+	cs_buf_puts(why, "the certificate is being renewed");
+	if (!c->have_current)
+		return;
+	struct cs_material now;
+	struct cs_err err = CS_ERR_INIT;
+	memset(&now, 0, sizeof now);
+	if (cs_material_make(&now, c->current.key, c->current.cert, c->current.chain, &err) == 0) {
+		struct cs_buf wrong = CS_BUF_INIT;
+		if (ho->platform->diff(bc, bo, &now, &wrong) && wrong.len)
+			cs_buf_printf(why, "; and already: %s", wrong.data);
+		cs_buf_free(&wrong);
+	}
+	cs_material_free(&now);
+	cs_err_clear(&err);
+}
+
 /* Bindings, reloads and verifies of one host. */
 static void plan_host(struct builder *b, size_t h)
 {
@@ -433,7 +455,7 @@ static void plan_host(struct builder *b, size_t h)
 			}
 			struct cs_buf why = CS_BUF_INIT;
 			if (b->renew_new[i])
-				cs_buf_puts(&why, "the certificate is being renewed");
+				renewing_reason(&why, ho, c, bc, bo);
 			else if (!b->have_want[i])
 				continue; /* nothing to bind yet (waiting for the CA) */
 			else if (ho->platform->diff(bc, bo, &b->want[i], &why) == 0) {

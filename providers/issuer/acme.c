@@ -240,7 +240,8 @@ static int post_json(struct acme *a, const char *url, const char *payload, const
 
 /* ---- directory and account ---- */
 
-static int acme_open(struct acme *a, const struct cs_issuer_cfg *issuer, struct cs_err *err)
+/* Open the directory; quick: with short network limits (a plan-time check). */
+static int acme_open_directory(struct acme *a, const struct cs_issuer_cfg *issuer, bool quick, struct cs_err *err)
 {
 	memset(a, 0, sizeof *a);
 	a->issuer = issuer;
@@ -249,6 +250,8 @@ static int acme_open(struct acme *a, const struct cs_issuer_cfg *issuer, struct 
 	int r = cs_acme_http_open(&a->http, a->cfg->ca_bundle, err);
 	if (r < 0)
 		return r;
+	if (quick)
+		cs_acme_http_set_timeouts(a->http, 10, 20);
 	r = cs_acme_http_request(a->http, "GET", a->cfg->directory, NULL, "application/json", &resp, err);
 	if (r < 0)
 		return cs_err_prefix(err, "acme directory");
@@ -272,6 +275,11 @@ static int acme_open(struct acme *a, const struct cs_issuer_cfg *issuer, struct 
 out:
 	cs_acme_resp_free(&resp);
 	return r;
+}
+
+static int acme_open(struct acme *a, const struct cs_issuer_cfg *issuer, struct cs_err *err)
+{
+	return acme_open_directory(a, issuer, false, err);
 }
 
 /* The EAB MAC key: the configured secret, base64url as CAs hand it out. */
@@ -1064,7 +1072,7 @@ static int acme_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 		}
 	struct acme a;
 	struct cs_err why = CS_ERR_INIT;
-	int r = acme_open(&a, issuer, &why);
+	int r = acme_open_directory(&a, issuer, true, &why);
 	acme_close(&a);
 	answers = cs_xrealloc(answers, (n_answers + 1) * sizeof *answers);
 	answers[n_answers++] = (struct answer){ issuer, r, r < 0 ? cs_xstrdup(cs_err_msg(&why)) : NULL };

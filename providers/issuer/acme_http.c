@@ -17,7 +17,14 @@
 struct cs_acme_http {
 	CURL *curl;
 	char *ca_bundle;
+	long connect_timeout, request_timeout; /* seconds */
 };
+
+void cs_acme_http_set_timeouts(struct cs_acme_http *h, long connect_s, long request_s)
+{
+	h->connect_timeout = connect_s;
+	h->request_timeout = request_s;
+}
 
 void cs_acme_resp_free(struct cs_acme_resp *r)
 {
@@ -198,8 +205,8 @@ int cs_acme_http_request(struct cs_acme_http *h, const char *method, const char 
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_bundle)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, REQUEST_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->connect_timeout ? h->connect_timeout : CONNECT_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->request_timeout ? h->request_timeout : REQUEST_TIMEOUT);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "certsync/0.1 (acme)");
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);

@@ -35,6 +35,9 @@ void cs_acme_resp_free(struct cs_acme_resp *r); /* members only; accepts NULL */
 /* ca_bundle: PEM file to trust instead of the system store, or NULL. */
 int cs_acme_http_open(struct cs_acme_http **out, const char *ca_bundle, struct cs_err *err);
 void cs_acme_http_close(struct cs_acme_http *h); /* accepts NULL */
+/* Shorter limits than the defaults (30 s to connect, 120 s a request), for
+ * checks that must not hold up a plan. */
+void cs_acme_http_set_timeouts(struct cs_acme_http *h, long connect_s, long request_s);
 
 /* method "GET", "HEAD" or "POST" (then body is sent as application/jose+json).
  * accept: Accept header or NULL.  Any HTTP status is a success of this call;

@@ -254,6 +254,11 @@ int main(void)
 	/* 6 expired */
 	set_now(t0 + 100 * DAY);
 	check("expired", run(&f, NULL, false), "renew:issue bind bind reload", "expired on");
+	/* 6b due, and a bound file is gone as well: the bind says both */
+	sh("mv %s/out/web.crt %s/out/web.crt.away", f.dir, f.dir);
+	check("expired, and a bound file missing: the bind says so too", run(&f, NULL, false),
+	      "renew:issue bind bind reload", "the certificate is being renewed; and already: cert ");
+	sh("mv %s/out/web.crt.away %s/out/web.crt", f.dir, f.dir);
 	/* 7 not yet due */
 	set_now(t0 + 50 * DAY);
 	check("59 days left, renew_before 30d: nothing", run(&f, NULL, false), "", NULL);
@@ -370,13 +375,15 @@ int main(void)
 	      "the pending request has other names");
 	fx_free(&f);
 
-	/* 23 acme plans a synchronous issue (no network at plan time without a
-	 * current certificate: the renewal window is only asked for one) */
+	/* 23 an acme issuer is asked for its directory at plan time: one that
+	 * cannot be reached is an error, no renewal is promised.  (That a
+	 * reachable one plans a synchronous issue is tested against Pebble in
+	 * test_acme_http01.sh.) */
 	fx_init(&f);
 	fx_config(&f, "rsa", "lab", NULL);
 	sh("sed -i 's|^  corp: .*|  corp: { acme: { directory: \"https://acme.test/dir\" } }|; s/issuer: lab/issuer: corp/' %s", f.config);
-	check("acme issuer: planned like a synchronous ca", run(&f, NULL, false), "renew:issue bind bind reload",
-	      "certificate from acme issuer corp");
+	check("acme issuer whose directory cannot be reached: error at plan time", run(&f, NULL, false), "!error",
+	      "renewal due (no certificate issued yet), but issuer corp cannot issue: acme directory: GET https://acme.test/dir");
 	fx_free(&f);
 
 	/* 24 verify planned after bind and reload */
