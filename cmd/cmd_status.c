@@ -74,7 +74,8 @@ static void render(const struct cs_ui *ui, json_t *report)
 		}
 		json_array_foreach(json_object_get(c, "endpoints"), j, b) {
 			const char *es = str(b, "state");
-			fprintf(ui->f, "  %-12s endpoint %s: %s%s%s", str(b, "host"), str(b, "connect"),
+			fprintf(ui->f, "  %-12s endpoint %s: %s%s%s",
+				json_is_true(json_object_get(b, "all_hosts")) ? "(all hosts)" : str(b, "host"), str(b, "connect"),
 				cs_ui_color(ui, state_color(es)), es, reset);
 			/* One parenthesis: "(serial 1A2B: presents another certificate than the current one)". */
 			bool serial = json_object_get(b, "serial"), detail = json_object_get(b, "detail");

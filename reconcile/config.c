@@ -1685,12 +1685,9 @@ static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, 
 			report(c, m, "verify %zu of certificate %s has nothing to check: the certificate has no bindings",
 			       index, cname);
 		} else {
-			struct cs_buf list = CS_BUF_INIT;
-			for (size_t i = 0; i < n; i++)
-				cs_buf_printf(&list, "%s%s", i ? ", " : "", c->cfg->hosts[hosts[i]].name);
-			report(c, m, "verify needs `host:` because certificate %s is bound on several hosts: %s",
-			       cname, esc(c, list.data));
-			cs_buf_free(&list);
+			/* An address in front of several hosts (a balancer, DNS round
+			 * robin): checked after all of them. */
+			vf->all_hosts = true;
 		}
 	}
 	free(hosts);
@@ -2103,4 +2100,14 @@ void cs_config_free(struct cs_config *cfg)
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
+}
+
+bool cs_verify_covers(const struct cs_cert_cfg *cert, const struct cs_verify_cfg *v, size_t h)
+{
+	if (!v->all_hosts)
+		return v->host_index == h;
+	for (size_t j = 0; j < cert->n_bindings; j++)
+		if (cert->bindings[j].host_index == h)
+			return true;
+	return false;
 }

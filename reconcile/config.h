@@ -172,9 +172,15 @@ struct cs_verify_cfg {
 	char *ca_bundle;             /* absolute path or NULL: chain then checked against it */
 	int64_t timeout;             /* seconds; default 30 */
 	char *host;                  /* host whose changes this checks (rolled back on failure);
-					NULL only when the certificate is bound on exactly one host, which is then used */
-	size_t host_index;           /* resolved: index into cs_config.hosts */
+					NULL when left out: the one host the certificate is bound on,
+					or all of them (all_hosts) */
+	size_t host_index;           /* resolved: index into cs_config.hosts; (size_t)-1 with all_hosts */
+	bool all_hosts;              /* no host: and bound on several: checked once after every host
+					of the certificate, and a failure puts all of them back */
 };
+struct cs_cert_cfg;
+/* Does verify entry v check the changes of host h? */
+bool cs_verify_covers(const struct cs_cert_cfg *cert, const struct cs_verify_cfg *v, size_t h);
 
 struct cs_cert_cfg {
 	char *name;

@@ -662,6 +662,44 @@ static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	cs_err_clear(&err);
 }
 
+/* The binds of a's certificate on host ho, appended to ids. */
+static void binds_on_host(struct exec *x, const struct cs_host_obs *ho, const struct cs_action *a, int *ids,
+			  size_t *n_ids)
+{
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *b = &x->plan->actions[k];
+		if (b->kind == CS_ACT_BIND && cs_streq(b->host, ho->cfg->name) && cs_streq(b->cert, a->cert))
+			ids[(*n_ids)++] = b->id;
+	}
+}
+
+/* Put back the files of binds ids[0..n) on host ho and run the reloads they
+ * name again; false when something could not be put back. */
+static bool put_back_on_host(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a, const int *ids,
+			     size_t n)
+{
+	if (!n)
+		return true;
+	const char **cmds = cs_xcalloc(n, sizeof *cmds);
+	size_t n_cmds = 0;
+	for (size_t k = 0; k < n; k++) {
+		const struct cs_binding_cfg *bc = binding_of(x, &x->plan->actions[ids[k] - 1]);
+		const char *cmd = bc && bc->kind == CS_BIND_FILES ? bc->files.reload : NULL;
+		bool seen_cmd = !cmd;
+		for (size_t m = 0; m < n_cmds && !seen_cmd; m++)
+			seen_cmd = !strcmp(cmds[m], cmd);
+		if (!seen_cmd)
+			cmds[n_cmds++] = cmd;
+	}
+	bool restored = undo_binds(x, ho, a, ids, n);
+	reload_again(x, ho, a, cmds, n_cmds);
+	free(cmds);
+	return restored;
+}
+
+/* ho: the host whose changes a checks, or NULL for a verify entry that
+ * covers every host of its certificate (run after all hosts are done): a
+ * failure then puts all of them back. */
 static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_action *a)
 {
 	if (!begin(x, a, failed_dep(x, a, true)))
@@ -684,28 +722,28 @@ static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	}
 	report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 	cs_err_clear(&err);
-	/* Put back this certificate's files on this host and reload what they name. */
-	int *ids = cs_xcalloc(x->plan->n_actions, sizeof *ids);
-	const char **cmds = cs_xcalloc(x->plan->n_actions, sizeof *cmds);
-	size_t n_ids = 0, n_cmds = 0;
-	for (size_t k = 0; k < x->plan->n_actions; k++) {
-		const struct cs_action *b = &x->plan->actions[k];
-		if (b->kind != CS_ACT_BIND || !cs_streq(b->host, a->host) || !cs_streq(b->cert, a->cert))
-			continue;
-		ids[n_ids++] = b->id;
-		const struct cs_binding_cfg *bc = binding_of(x, b);
-		const char *cmd = bc && bc->kind == CS_BIND_FILES ? bc->files.reload : NULL;
-		bool seen_cmd = !cmd;
-		for (size_t m = 0; m < n_cmds && !seen_cmd; m++)
-			seen_cmd = !strcmp(cmds[m], cmd);
-		if (!seen_cmd)
-			cmds[n_cmds++] = cmd;
+	/* The hosts to put back: ho, or every host the entry covers. */
+	size_t n_hosts = 0, *hosts = cs_xcalloc(x->cfg->n_hosts + 1, sizeof *hosts);
+	for (size_t h = 0; h < x->cfg->n_hosts; h++)
+		if (ho ? &x->obs->hosts[h] == ho : x->obs->hosts[h].transport && cs_verify_covers(cert, v, h))
+			hosts[n_hosts++] = h;
+	int *ids = cs_xcalloc(x->plan->n_actions + 1, sizeof *ids);
+	size_t *first = cs_xcalloc(n_hosts + 1, sizeof *first), n_ids = 0;
+	for (size_t i = 0; i < n_hosts; i++) {
+		first[i] = n_ids;
+		binds_on_host(x, &x->obs->hosts[hosts[i]], a, ids, &n_ids);
 	}
+	first[n_hosts] = n_ids;
+	/* What was served before, from the kept copies (gone once put back). */
 	char old_sha256[65];
 	char *old_serial = NULL;
 	bool had_old = previous_leaf(x, ids, n_ids, old_sha256, &old_serial);
-	bool restored = undo_binds(x, ho, a, ids, n_ids);
-	reload_again(x, ho, a, cmds, n_cmds);
+	bool restored = true;
+	for (size_t i = 0; i < n_hosts; i++)
+		restored = put_back_on_host(x, &x->obs->hosts[hosts[i]], a, ids + first[i], first[i + 1] - first[i]) &&
+			   restored;
+	free(hosts);
+	free(first);
 	/* Prove the rollback worked: the endpoint must be back on the previous
 	 * certificate, not on the new one nor on nothing. */
 	if (had_old && restored) {
@@ -726,7 +764,6 @@ static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	}
 	free(old_serial);
 	free(ids);
-	free(cmds);
 }
 
 static void run_host(struct exec *x, size_t h)
@@ -838,6 +875,10 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
+	/* Checks of an address in front of several hosts: after all of them. */
+	for (size_t k = 0; k < plan->n_actions; k++)
+		if (plan->actions[k].kind == CS_ACT_VERIFY && !plan->actions[k].host)
+			run_verify(&x, NULL, &plan->actions[k]);
 	/* Someone rebooted a host that owed a reboot: forget the debt. */
 	for (size_t h = 0; h < x.cfg->n_hosts; h++) {
 		struct cs_err err = CS_ERR_INIT;

@@ -253,7 +253,7 @@ static void endpoints(struct cs_buf *out, const struct cs_metrics_input *in, con
 	for (size_t i = 0; i < cfg->n_certs; i++)
 		for (size_t v = 0; v < cfg->certs[i].n_verify; v++, k++) {
 			const struct cs_verify_cfg *vc = &cfg->certs[i].verify[v];
-			want[k] = facts[i].selected && obs->hosts[vc->host_index].selected;
+			want[k] = facts[i].selected && cs_verify_selected(obs, &cfg->certs[i], vc);
 			if (want[k])
 				probe(&seen[k], &obs->certs[i], vc);
 		}
@@ -281,10 +281,10 @@ static void endpoints(struct cs_buf *out, const struct cs_metrics_input *in, con
 				double value = fam == SERVING ? b2d(e->current) : fam == CHAIN ? b2d(e->chain_ok) : b2d(e->error);
 				char index[24];
 				snprintf(index, sizeof index, "%zu", v);
-				/* host_index, not host: the config may leave the host out
-				 * when the certificate is bound on one host only. */
+				/* Not vc->host: the config may leave it out (one host, or
+				 * all of them: then the label is empty). */
 				cs_prom_sample(out, families[fam], value, "certificate", cfg->certs[i].name, "host",
-					       cfg->hosts[vc->host_index].name, "verify", index, "connect", vc->connect,
+					       cs_verify_host_name(cfg, vc), "verify", index, "connect", vc->connect,
 					       NULL);
 			}
 	}

@@ -415,3 +415,17 @@ void cs_observed_free(struct cs_observed *obs)
 	free(obs->bindings);
 	free(obs);
 }
+
+bool cs_verify_selected(const struct cs_observed *obs, const struct cs_cert_cfg *cert,
+			const struct cs_verify_cfg *v)
+{
+	for (size_t h = 0; h < obs->cfg->n_hosts; h++)
+		if (obs->hosts[h].selected && cs_verify_covers(cert, v, h))
+			return true;
+	return false;
+}
+
+const char *cs_verify_host_name(const struct cs_config *cfg, const struct cs_verify_cfg *v)
+{
+	return v->all_hosts || v->host_index >= cfg->n_hosts ? "" : cfg->hosts[v->host_index].name;
+}

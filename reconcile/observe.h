@@ -89,4 +89,11 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 	       struct cs_err *err);
 void cs_observed_free(struct cs_observed *obs); /* closes transports; accepts NULL */
 
+/* Is a host that verify entry v of certificate cert checks selected? */
+bool cs_verify_selected(const struct cs_observed *obs, const struct cs_cert_cfg *cert,
+			const struct cs_verify_cfg *v);
+/* The name of the host a verify entry checks, or "" when it checks all of
+ * its certificate's hosts. */
+const char *cs_verify_host_name(const struct cs_config *cfg, const struct cs_verify_cfg *v);
+
 #endif

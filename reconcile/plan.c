@@ -592,6 +592,59 @@ static void plan_host(struct builder *b, size_t h)
 	}
 }
 
+/* Verify entries without a host on a certificate bound on several hosts:
+ * one check after every host that changed for it (their binds, reloads and
+ * reboots). */
+static void plan_verify_all_hosts(struct builder *b, size_t i)
+{
+	const struct cs_cert_cfg *cert = &b->obs->cfg->certs[i];
+	struct cs_buf hosts = CS_BUF_INIT;
+	size_t end = b->plan->n_actions;
+	for (size_t k = 0; k < end; k++) {
+		const struct cs_action *a = &b->plan->actions[k];
+		if (a->kind != CS_ACT_BIND || !cs_streq(a->cert, cert->name))
+			continue;
+		bool seen = false;
+		for (size_t m = 0; m < k && !seen; m++)
+			seen = b->plan->actions[m].kind == CS_ACT_BIND && cs_streq(b->plan->actions[m].cert, cert->name) &&
+			       cs_streq(b->plan->actions[m].host, a->host);
+		if (!seen)
+			cs_buf_printf(&hosts, "%s%s", hosts.len ? ", " : "", a->host);
+	}
+	if (!hosts.len) {
+		cs_buf_free(&hosts);
+		return;
+	}
+	for (size_t v = 0; v < cert->n_verify; v++) {
+		const struct cs_verify_cfg *vc = &cert->verify[v];
+		if (!vc->all_hosts)
+			continue;
+		struct cs_action *a = add_action(b, CS_ACT_VERIFY);
+		a->cert = cs_xstrdup(cert->name);
+		a->verify = (int)v;
+		const char *sni = vc->servername ? vc->servername : cert->common_name;
+		a->summary = cs_xasprintf("verify %s at %s%s%s (SNI %s)", cert->name, vc->connect,
+					  vc->starttls ? " with STARTTLS " : "",
+					  vc->starttls == CS_STARTTLS_SMTP ? "smtp" :
+					  vc->starttls == CS_STARTTLS_IMAP ? "imap" :
+					  vc->starttls == CS_STARTTLS_POP3 ? "pop3" : "", sni);
+		a->reason = cs_xasprintf("the endpoint must present the certificate just bound on %s (no host: "
+					 "checked after all of them)", hosts.data);
+		for (size_t k = 0; k < end; k++) {
+			const struct cs_action *d = &b->plan->actions[k];
+			bool on_changed_host = false;
+			for (size_t m = 0; m < end && !on_changed_host && d->host; m++)
+				on_changed_host = b->plan->actions[m].kind == CS_ACT_BIND &&
+						  cs_streq(b->plan->actions[m].cert, cert->name) &&
+						  cs_streq(b->plan->actions[m].host, d->host);
+			if ((d->kind == CS_ACT_BIND && cs_streq(d->cert, cert->name)) ||
+			    ((d->kind == CS_ACT_RELOAD || d->kind == CS_ACT_REBOOT) && on_changed_host))
+				add_dep(&b->plan->actions[b->plan->n_actions - 1], d->id);
+		}
+	}
+	cs_buf_free(&hosts);
+}
+
 /* A certificate from a CA that sent no intermediates, about to be written
  * as chain/fullchain/pem files: most clients cannot verify such a server,
  * and nothing else would say so. */
@@ -647,6 +700,9 @@ int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_
 			plan_certificate(&b, i);
 	for (size_t h = 0; h < cfg->n_hosts; h++)
 		plan_host(&b, h);
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		if (obs->certs[i].selected)
+			plan_verify_all_hosts(&b, i);
 	for (size_t i = 0; i < cfg->n_certs; i++)
 		note_missing_chain(&b, i);
 	for (size_t i = 0; i < cfg->n_certs; i++)

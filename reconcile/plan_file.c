@@ -200,7 +200,7 @@ int cs_plan_from_json(struct cs_plan **out, json_t *root, struct cs_err *err)
 		bool ok = (a->kind == CS_ACT_RENEW && a->cert && a->renew_mode) ||
 			  (a->kind == CS_ACT_BIND && a->cert && a->host && a->binding >= 0) ||
 			  (a->kind == CS_ACT_RELOAD && a->host && a->command) ||
-			  (a->kind == CS_ACT_VERIFY && a->cert && a->host && a->verify >= 0) ||
+			  (a->kind == CS_ACT_VERIFY && a->cert && a->verify >= 0) || /* no host: all of them */
 			  (a->kind == CS_ACT_IMPORT && a->cert && a->host) ||
 			  (a->kind == CS_ACT_REBOOT && a->host);
 		if (!ok) {

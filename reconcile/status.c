@@ -68,7 +68,10 @@ static json_t *endpoint_status(const struct cs_cert_obs *c, const struct cs_veri
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "connect", json_string(v->connect));
-	json_object_set_new(o, "host", json_string(v->host));
+	if (v->all_hosts)
+		json_object_set_new(o, "all_hosts", json_true());
+	else
+		json_object_set_new(o, "host", json_string(v->host));
 	struct cs_tls_seen seen;
 	memset(&seen, 0, sizeof seen);
 	struct cs_err err = CS_ERR_INIT;
@@ -157,7 +160,7 @@ json_t *cs_status_report(const struct cs_observed *obs)
 		json_object_set_new(o, "bindings", bindings);
 		json_t *endpoints = json_array();
 		for (size_t v = 0; v < c->cfg->n_verify; v++)
-			if (obs->hosts[c->cfg->verify[v].host_index].selected)
+			if (cs_verify_selected(obs, c->cfg, &c->cfg->verify[v]))
 				json_array_append_new(endpoints, endpoint_status(c, &c->cfg->verify[v]));
 		json_object_set_new(o, "endpoints", endpoints);
 		cs_material_free(&want);

@@ -143,13 +143,6 @@ static const struct bad_case bad_cases[] = {
 	  " insecure_http: true}\n",
 	  "5:82: basic authentication over plain HTTP would send the password in clear (host w: use auth: ntlm "
 	  "or negotiate, or HTTPS)" },
-	{ "verify host ambiguity",
-	  V1 MANUAL "hosts:\n  sapphire: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "  cobalt: {platform: windows, ssh: {address: c, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n    bindings:\n"
-	  "      - {host: sapphire, iis: {site: Default Web Site}}\n      - {host: cobalt, store: {}}\n"
-	  "    verify:\n      - {connect: \"mail.example.org:443\"}\n",
-	  "15:9: verify needs `host:` because certificate mail is bound on several hosts: sapphire, cobalt" },
 	{ "verify host not bound",
 	  V1 MANUAL "hosts:\n  sapphire: {platform: windows, ssh: {address: s, user: u}}\n"
 	  "  cobalt: {platform: windows, ssh: {address: c, user: u}}\n"
@@ -632,6 +625,21 @@ static void test_defaults(void)
 	       strcmp(names[1], "mail.example.org") == 0 && strcmp(names[2], "owa.example.org") == 0,
 	       "cs_cert_names: lowercased, sorted, deduplicated", "n=%zu first=%s", n, n ? names[0] : "");
 	cs_strv_free(names, n);
+	cs_config_free(cfg);
+	/* No host: on a certificate bound on several: checked after all of
+	 * them (an address in front of several hosts), as DESIGN.md writes it. */
+	cfg = load_ok("verify without host on several hosts",
+		"version: 1\nissuers:\n  lab: {manual: {}}\n"
+		"hosts:\n  sapphire: {platform: windows, ssh: {address: s, user: u}}\n"
+		"  cobalt: {platform: windows, ssh: {address: c, user: u}}\n"
+		"certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n    bindings:\n"
+		"      - {host: sapphire, iis: {site: Default Web Site}}\n      - {host: cobalt, store: {}}\n"
+		"    verify:\n      - {connect: \"mail.example.org:443\"}\n      - {connect: \"owa.example.org:443\", host: cobalt}\n");
+	const struct cs_cert_cfg *m2 = cfg ? cs_config_cert(cfg, "mail") : NULL;
+	tap_ok(m2 && m2->verify[0].all_hosts && !m2->verify[0].host && !m2->verify[1].all_hosts &&
+	       cs_verify_covers(m2, &m2->verify[0], 0) && cs_verify_covers(m2, &m2->verify[0], 1) &&
+	       !cs_verify_covers(m2, &m2->verify[1], 0) && cs_verify_covers(m2, &m2->verify[1], 1),
+	       "verify without host on several hosts covers all of them", NULL);
 	cs_config_free(cfg);
 
 	cfg = load_ok("ecdsa and iis defaults",
