@@ -114,4 +114,11 @@ for ex in "$root"/examples/*/certsync.yaml; do
 	expect_exit 0 "$CERTSYNC" validate -c "$ex"
 done
 
+# The design's config sketch (the contract) as written, with the files it
+# names made up.
+mkdir -p "$TEST_TMP/design/pki"
+cp "$root/tests/fixtures/design-sketch/certsync.yaml" "$TEST_TMP/design/"
+touch "$TEST_TMP/design/tmg-listener.ps1" "$TEST_TMP/design/pki/acme-server-ca.pem" "$TEST_TMP/design/pki/corp-root.pem"
+expect_exit 0 "$CERTSYNC" validate -c "$TEST_TMP/design/certsync.yaml"
+
 done_testing
