@@ -193,7 +193,10 @@ static int run(int argc, char **argv)
 			free(sel);
 		}
 	}
-	if ((status = cs_cli_open(&s, &common, true)))
+	/* Without --yes and without a terminal to ask at, nothing will be
+	 * applied: show the plan, but do not create or lock the state folder. */
+	bool can_apply = plan_path || yes || isatty(STDIN_FILENO);
+	if ((status = cs_cli_open(&s, &common, can_apply)))
 		goto out;
 	if (cs_plan_make(&plan, s.obs, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
@@ -225,7 +228,8 @@ static int run(int argc, char **argv)
 		status = plan->n_errors ? 1 : 0;
 		/* Nothing to do is a run too: metrics show apply ran and found
 		 * everything as declared. */
-		record_run(s.store, started, plan, &sum, status);
+		if (can_apply)
+			record_run(s.store, started, plan, &sum, status);
 		goto out;
 	}
 	if (!plan_path && !yes) {

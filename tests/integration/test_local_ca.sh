@@ -18,6 +18,7 @@ expect_contains "$OUT" 'Plan: 1 to renew, 1 to bind, 1 to reload, 0 to verify'
 expect_exit 1 "$CERTSYNC" apply </dev/null
 expect_contains "$OUT" 'confirm with --yes'
 [ ! -e out/web.crt ] && ok "unconfirmed apply wrote nothing" || not_ok "unconfirmed apply wrote nothing"
+[ ! -e .certsync ] && ok "unconfirmed apply made no state folder" || not_ok "unconfirmed apply made no state folder"
 
 expect_exit 0 "$CERTSYNC" apply --yes
 apply_out=$OUT
