@@ -413,6 +413,22 @@ static void renewing_reason(struct cs_buf *why, const struct cs_host_obs *ho, co
 	cs_err_clear(&err);
 }
 
+/* A verify action for entry v of cert, without host, reason or deps. */
+static struct cs_action *add_verify(struct builder *b, const struct cs_cert_cfg *cert, size_t v)
+{
+	const struct cs_verify_cfg *vc = &cert->verify[v];
+	struct cs_action *a = add_action(b, CS_ACT_VERIFY);
+	a->cert = cs_xstrdup(cert->name);
+	a->verify = (int)v;
+	const char *sni = vc->servername ? vc->servername : cert->common_name;
+	a->summary = cs_xasprintf("verify %s at %s%s%s (SNI %s)", cert->name, vc->connect,
+				  vc->starttls ? " with STARTTLS " : "",
+				  vc->starttls == CS_STARTTLS_SMTP ? "smtp" :
+				  vc->starttls == CS_STARTTLS_IMAP ? "imap" :
+				  vc->starttls == CS_STARTTLS_POP3 ? "pop3" : "", sni);
+	return a;
+}
+
 /* Bindings, reloads and verifies of one host. */
 static void plan_host(struct builder *b, size_t h)
 {
@@ -571,16 +587,8 @@ static void plan_host(struct builder *b, size_t h)
 			const struct cs_verify_cfg *vc = &cert->verify[v];
 			if (vc->host_index != h)
 				continue;
-			struct cs_action *a = add_action(b, CS_ACT_VERIFY);
-			a->cert = cs_xstrdup(cert->name);
+			struct cs_action *a = add_verify(b, cert, v);
 			a->host = cs_xstrdup(ho->cfg->name);
-			a->verify = (int)v;
-			const char *sni = vc->servername ? vc->servername : cert->common_name;
-			a->summary = cs_xasprintf("verify %s at %s%s%s (SNI %s)", cert->name, vc->connect,
-						  vc->starttls ? " with STARTTLS " : "",
-						  vc->starttls == CS_STARTTLS_SMTP ? "smtp" :
-						  vc->starttls == CS_STARTTLS_IMAP ? "imap" :
-						  vc->starttls == CS_STARTTLS_POP3 ? "pop3" : "", sni);
 			a->reason = cs_xasprintf("the endpoint must present the certificate just bound on %s",
 						 ho->cfg->name);
 			for (size_t k = first_change; k < end_reload; k++) {
@@ -619,15 +627,7 @@ static void plan_verify_all_hosts(struct builder *b, size_t i)
 		const struct cs_verify_cfg *vc = &cert->verify[v];
 		if (!vc->all_hosts)
 			continue;
-		struct cs_action *a = add_action(b, CS_ACT_VERIFY);
-		a->cert = cs_xstrdup(cert->name);
-		a->verify = (int)v;
-		const char *sni = vc->servername ? vc->servername : cert->common_name;
-		a->summary = cs_xasprintf("verify %s at %s%s%s (SNI %s)", cert->name, vc->connect,
-					  vc->starttls ? " with STARTTLS " : "",
-					  vc->starttls == CS_STARTTLS_SMTP ? "smtp" :
-					  vc->starttls == CS_STARTTLS_IMAP ? "imap" :
-					  vc->starttls == CS_STARTTLS_POP3 ? "pop3" : "", sni);
+		struct cs_action *a = add_verify(b, cert, v);
 		a->reason = cs_xasprintf("the endpoint must present the certificate just bound on %s (no host: "
 					 "checked after all of them)", hosts.data);
 		for (size_t k = 0; k < end; k++) {
