@@ -1059,11 +1059,14 @@ out:
 static int acme_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static struct answer { const struct cs_issuer_cfg *issuer; int r; char *msg; } *answers;
+	/* Keyed by what is asked (directory and trust), not by the config
+	 * object, which a later config in the same process may reuse. */
+	static struct answer { char *directory, *ca_bundle; int r; char *msg; } *answers;
 	static size_t n_answers;
+	const char *dir = issuer->acme.directory, *bundle = issuer->acme.ca_bundle;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_answers; i++)
-		if (answers[i].issuer == issuer) {
+		if (cs_streq(answers[i].directory, dir) && cs_streq(answers[i].ca_bundle, bundle)) {
 			int r = answers[i].r;
 			if (r < 0)
 				cs_err_set(err, r, "%s", answers[i].msg);
@@ -1075,7 +1078,8 @@ static int acme_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 	int r = acme_open_directory(&a, issuer, true, &why);
 	acme_close(&a);
 	answers = cs_xrealloc(answers, (n_answers + 1) * sizeof *answers);
-	answers[n_answers++] = (struct answer){ issuer, r, r < 0 ? cs_xstrdup(cs_err_msg(&why)) : NULL };
+	answers[n_answers++] = (struct answer){ cs_xstrdup(dir), bundle ? cs_xstrdup(bundle) : NULL, r,
+						r < 0 ? cs_xstrdup(cs_err_msg(&why)) : NULL };
 	if (r < 0)
 		cs_err_set(err, r, "%s", cs_err_msg(&why));
 	cs_err_clear(&why);
