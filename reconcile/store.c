@@ -64,15 +64,18 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-/* Names come from the config, but they become folder names: refuse anything
- * that could step outside certs/. */
-static int check_name(const char *name, struct cs_err *err)
+int cs_store_check_name(const char *what, const char *name, struct cs_err *err)
 {
 	if (!name || !name[0] || strchr(name, '/') || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0)
-		return cs_err_set(err, -EINVAL, "invalid certificate name \"%s\" for the state folder",
+		return cs_err_set(err, -EINVAL, "invalid %s name \"%s\" for the state folder", what,
 				  name ? name : "");
 	return 0;
+}
+
+static int check_name(const char *name, struct cs_err *err)
+{
+	return cs_store_check_name("certificate", name, err);
 }
 
 static char *cert_dir(const struct cs_store *st, const char *name)

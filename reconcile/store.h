@@ -70,6 +70,10 @@ int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, 
 int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *err);
 void cs_pending_free(struct cs_pending *p);
 
+/* Names from the config become folder names in the state folder: refuse
+ * anything that could step outside it.  what: "certificate", "host". */
+int cs_store_check_name(const char *what, const char *name, struct cs_err *err);
+
 /* Append one record (an object; "time" is added) to journal.jsonl and fsync. */
 int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err);
 

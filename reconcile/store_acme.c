@@ -34,10 +34,7 @@ static char *account_dir(struct cs_store *st, const char *directory, char *const
 
 static int check_name(const char *name, struct cs_err *err)
 {
-	if (!name || !name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-		return cs_err_set(err, -EINVAL, "invalid certificate name \"%s\" for the state folder",
-				  name ? name : "");
-	return 0;
+	return cs_store_check_name("certificate", name, err);
 }
 
 static int read_key(EVP_PKEY **out, const char *path, struct cs_err *err)

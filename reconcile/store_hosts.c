@@ -13,13 +13,9 @@
 #define FILE_MODE 0600
 #define MAX_RECORD (1u << 22)
 
-/* Host names come from the config but become folder names. */
 static int check_host(const char *host, struct cs_err *err)
 {
-	if (!host || !host[0] || strchr(host, '/') || !strcmp(host, ".") || !strcmp(host, ".."))
-		return cs_err_set(err, -EINVAL, "invalid host name \"%s\" for the state folder",
-				  host ? host : "");
-	return 0;
+	return cs_store_check_name("host", host, err);
 }
 
 static char *host_file(struct cs_store *st, const char *host, const char *file)
@@ -78,6 +74,32 @@ static int load_or_empty(json_t **all, struct cs_store *st, const char *host, co
 		*all = json_object();
 		r = 0;
 	}
+	return r;
+}
+
+/* Entry key of the keyed record STATE/hosts/HOST/FILE: its string field
+ * text_field (caller frees) and its time field; -ENOENT when the file or the
+ * entry is not there. */
+static int load_entry(struct cs_store *st, const char *host, const char *file, const char *key,
+		      const char *text_field, char **text, const char *time_field, int64_t *at, struct cs_err *err)
+{
+	*text = NULL;
+	*at = 0;
+	json_t *all = NULL;
+	int r = load_record(&all, st, host, file, err);
+	if (r < 0)
+		return r;
+	json_t *e = json_object_get(all, key);
+	const char *value = json_string_value(json_object_get(e, text_field));
+	const char *when = json_string_value(json_object_get(e, time_field));
+	if (!value) {
+		r = -ENOENT;
+	} else {
+		*text = cs_xstrdup(value);
+		if (when)
+			cs_time_parse(at, when);
+	}
+	json_decref(all);
 	return r;
 }
 
@@ -160,24 +182,7 @@ char *cs_script_key(const char *cert, const struct cs_bind_script *script)
 int cs_store_script_ran_load(char **thumbprint, int64_t *at, struct cs_store *st, const char *host,
 			     const char *key, struct cs_err *err)
 {
-	*thumbprint = NULL;
-	*at = 0;
-	json_t *all = NULL;
-	int r = load_record(&all, st, host, "scripts.json", err);
-	if (r < 0)
-		return r;
-	json_t *e = json_object_get(all, key);
-	const char *thumb = json_string_value(json_object_get(e, "thumbprint"));
-	const char *when = json_string_value(json_object_get(e, "at"));
-	if (!thumb) {
-		r = -ENOENT;
-	} else {
-		*thumbprint = cs_xstrdup(thumb);
-		if (when)
-			cs_time_parse(at, when);
-	}
-	json_decref(all);
-	return r;
+	return load_entry(st, host, "scripts.json", key, "thumbprint", thumbprint, "at", at, err);
 }
 
 int cs_store_script_ran_save(struct cs_store *st, const char *host, const char *key,
@@ -208,24 +213,7 @@ char *cs_binding_key(const char *cert, const struct cs_binding_cfg *b)
 int cs_store_unconfirmed_load(char **why, int64_t *since, struct cs_store *st, const char *host, const char *key,
 			      struct cs_err *err)
 {
-	*why = NULL;
-	*since = 0;
-	json_t *all = NULL;
-	int r = load_record(&all, st, host, "unconfirmed.json", err);
-	if (r < 0)
-		return r;
-	json_t *e = json_object_get(all, key);
-	const char *text = json_string_value(json_object_get(e, "why"));
-	const char *when = json_string_value(json_object_get(e, "since"));
-	if (!e) {
-		r = -ENOENT;
-	} else {
-		*why = cs_xstrdup(text ? text : "");
-		if (when)
-			cs_time_parse(since, when);
-	}
-	json_decref(all);
-	return r;
+	return load_entry(st, host, "unconfirmed.json", key, "why", why, "since", since, err);
 }
 
 int cs_store_unconfirmed_save(struct cs_store *st, const char *host, const char *key, const char *why,
