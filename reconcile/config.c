@@ -1436,9 +1436,9 @@ static void parse_exchange(struct ctx *c, struct bind_ctx *bc, const yaml_node_t
 	}
 }
 
-static bool arg_name_ok(const char *s)
+bool cs_script_arg_name_ok(const char *s)
 {
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+	if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
 		return false;
 	for (s++; *s; s++)
 		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
@@ -1475,7 +1475,7 @@ static void parse_script(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *
 	for (size_t i = 0; i < n_pairs(v); i++) {
 		yaml_node_t *k = node_at(c, pair_at(v, i)->key);
 		yaml_node_t *val = node_at(c, pair_at(v, i)->value);
-		if (!k || !is_scalar_value(kind_of(k)) || !arg_name_ok(text(k))) {
+		if (!k || !is_scalar_value(kind_of(k)) || !cs_script_arg_name_ok(text(k))) {
 			report(c, k, "invalid argument name %s: use letters, digits, _ and -, starting with a letter",
 			       aw);
 			continue;

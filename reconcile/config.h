@@ -178,6 +178,10 @@ struct cs_verify_cfg {
 	bool all_hosts;              /* no host: and bound on several: checked once after every host
 					of the certificate, and a failure puts all of them back */
 };
+/* A `script` argument name: letters, digits, _ and -, starting with a
+ * letter or _ (safe as a PowerShell parameter and an sh --option). */
+bool cs_script_arg_name_ok(const char *s);
+
 struct cs_cert_cfg;
 /* Does verify entry v check the changes of host h? */
 bool cs_verify_covers(const struct cs_cert_cfg *cert, const struct cs_verify_cfg *v, size_t h);

@@ -466,14 +466,10 @@ static int reload(struct cs_transport *t, const char *command, struct cs_err *er
 		return cs_err_prefix(err, "reload `%s`", command);
 	}
 	if (res.exit_status != 0) {
-		const char *text = res.err.len ? res.err.data : (res.out.len ? res.out.data : "");
-		size_t n = strlen(text);
-		while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
-			n--;
-		r = cs_err_set(err, -EIO, "reload `%s` exited with status %d%s%.*s%s", command,
-			       res.exit_status, n ? ": " : "",
-			       (int)(n > MAX_STDERR_SHOWN ? MAX_STDERR_SHOWN : n), text,
-			       n > MAX_STDERR_SHOWN ? "…" : "");
+		char *said = cs_run_failure_text(&res, MAX_STDERR_SHOWN, false);
+		r = cs_err_set(err, -EIO, "reload `%s` exited with status %d%s%s", command, res.exit_status,
+			       said[0] ? ": " : "", said);
+		free(said);
 	}
 	cs_run_result_free(&res);
 	return r;

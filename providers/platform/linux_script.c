@@ -50,17 +50,6 @@ static void heredoc(struct cs_buf *out, const char *file, const char *text, size
 	cs_buf_printf(out, "%s\n", delim);
 }
 
-static bool plain_name(const char *s)
-{
-	if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
-
 static void env_var(struct cs_buf *out, const char *name, const char *value)
 {
 	char *q = cs_sh_quote(value);
@@ -72,7 +61,7 @@ int cs_linux_script_render(struct cs_buf *out, const struct cs_bind_script *b, c
 			   const char *user_script, size_t user_len, const struct cs_material *want)
 {
 	for (size_t i = 0; i < b->n_args; i++)
-		if (!plain_name(b->args[i].name))
+		if (!cs_script_arg_name_ok(b->args[i].name))
 			return -EINVAL;
 	const char *texts[] = { want->key_pem.data ? want->key_pem.data : "",
 				want->cert_pem.data ? want->cert_pem.data : "",
@@ -150,14 +139,11 @@ int cs_linux_script_run(struct cs_transport *t, const struct cs_binding_cfg *b, 
 		goto out;
 	}
 	if (res.exit_status != 0) {
-		const char *msg = res.err.len ? res.err.data : (res.out.len ? res.out.data : "");
-		size_t n = strlen(msg);
-		while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
-			n--;
-		/* The end of stderr says why; the beginning is often noise. */
-		const char *shown = n > MAX_STDERR_SHOWN ? msg + n - MAX_STDERR_SHOWN : msg;
-		r = cs_err_set(err, -EIO, "script %s exited with status %d%s%s%.*s", path, res.exit_status,
-			       n ? ": " : "", n > MAX_STDERR_SHOWN ? "…" : "", (int)(msg + n - shown), shown);
+		/* The end of a script's stderr says why; the beginning is often noise. */
+		char *said = cs_run_failure_text(&res, MAX_STDERR_SHOWN, true);
+		r = cs_err_set(err, -EIO, "script %s exited with status %d%s%s", path, res.exit_status,
+			       said[0] ? ": " : "", said);
+		free(said);
 	}
 out:
 	cs_run_result_free(&res);

@@ -125,3 +125,14 @@ int cs_script_diff(const struct cs_binding_obs *obs, const struct cs_material *w
 	}
 	return 1;
 }
+
+char *cs_run_failure_text(const struct cs_run_result *res, size_t max, bool keep_end)
+{
+	const char *text = res->err.len ? res->err.data : (res->out.len ? res->out.data : "");
+	size_t n = strlen(text);
+	while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+		n--;
+	if (n <= max)
+		return cs_xasprintf("%.*s", (int)n, text);
+	return keep_end ? cs_xasprintf("…%.*s", (int)max, text + n - max) : cs_xasprintf("%.*s…", (int)max, text);
+}

@@ -187,6 +187,12 @@ extern const struct cs_platform_ops cs_platform_windows;
  * successfully for the wanted certificate. */
 int cs_script_diff(const struct cs_binding_obs *obs, const struct cs_material *want, struct cs_buf *reason);
 
+/* What a failed command said, for its error message: stderr (stdout when
+ * stderr is empty), trailing blanks dropped, at most max bytes kept from the
+ * start, or from the end with keep_end, "…" marking the cut.  Caller frees;
+ * "" when it said nothing. */
+char *cs_run_failure_text(const struct cs_run_result *res, size_t max, bool keep_end);
+
 /* SHA-1 thumbprint of a certificate as Windows shows it (40 upper-case hex). */
 void cs_thumbprint(char out[41], X509 *cert);
 
