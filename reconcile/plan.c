@@ -342,11 +342,13 @@ static void plan_certificate(struct builder *b, size_t i)
 	}
 	cs_buf_free(&why);
 
-	/* What bindings should carry if nothing is renewed in this apply. */
-	if (!b->renew_new[i] && c->have_current) {
+	/* The current certificate: what bindings should carry if nothing is
+	 * renewed in this apply (have_want); during a renewal, what bindings
+	 * are compared with to say what is wrong with them already. */
+	if (c->have_current) {
 		if (cs_material_make(&b->want[i], c->current.key, c->current.cert, c->current.chain, &err) == 0)
-			b->have_want[i] = true;
-		else
+			b->have_want[i] = !b->renew_new[i];
+		else if (!b->renew_new[i])
 			add_notice(b, CS_NOTICE_ERROR, cert->name, NULL,
 				   cs_xasprintf("stored certificate: %s", cs_err_msg(&err)));
 	}
@@ -392,25 +394,19 @@ static void plan_import(struct builder *b, const struct cs_host_obs *ho, size_t 
 }
 
 /* A binding of a certificate being renewed is bound anyway; say also what
- * is wrong with it already (no such binding yet, another certificate in
- * it), which "being renewed" alone would hide. */
-static void renewing_reason(struct cs_buf *why, const struct cs_host_obs *ho, const struct cs_cert_obs *c,
+ * is wrong with it already compared with the current certificate (no such
+ * binding yet, another certificate in it), which "being renewed" alone
+ * would hide.  current: the current certificate, or NULL (none yet). */
+static void renewing_reason(struct cs_buf *why, const struct cs_host_obs *ho, const struct cs_material *current,
 			    const struct cs_binding_cfg *bc, const struct cs_binding_obs *bo)
 {
 	cs_buf_puts(why, "the certificate is being renewed");
-	if (!c->have_current)
+	if (!current)
 		return;
-	struct cs_material now;
-	struct cs_err err = CS_ERR_INIT;
-	memset(&now, 0, sizeof now);
-	if (cs_material_make(&now, c->current.key, c->current.cert, c->current.chain, &err) == 0) {
-		struct cs_buf wrong = CS_BUF_INIT;
-		if (ho->platform->diff(bc, bo, &now, &wrong) && wrong.len)
-			cs_buf_printf(why, "; and already: %s", wrong.data);
-		cs_buf_free(&wrong);
-	}
-	cs_material_free(&now);
-	cs_err_clear(&err);
+	struct cs_buf wrong = CS_BUF_INIT;
+	if (ho->platform->diff(bc, bo, current, &wrong) && wrong.len)
+		cs_buf_printf(why, "; and already: %s", wrong.data);
+	cs_buf_free(&wrong);
 }
 
 /* A verify action for entry v of cert, without host, reason or deps. */
@@ -471,7 +467,7 @@ static void plan_host(struct builder *b, size_t h)
 			}
 			struct cs_buf why = CS_BUF_INIT;
 			if (b->renew_new[i])
-				renewing_reason(&why, ho, c, bc, bo);
+				renewing_reason(&why, ho, b->want[i].cert ? &b->want[i] : NULL, bc, bo);
 			else if (!b->have_want[i])
 				continue; /* nothing to bind yet (waiting for the CA) */
 			else if (ho->platform->diff(bc, bo, &b->want[i], &why) == 0) {
