@@ -11,6 +11,7 @@ packages=(
 	openssl ca-certificates curl python3 python3-icalendar python3-winrm
 	nginx-light haproxy dovecot-imapd socat pebble
 	openssh-server openssh-client sudo
+	scdoc zsh
 )
 
 missing=()
