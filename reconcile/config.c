@@ -560,8 +560,16 @@ static yaml_node_t *get_enum(struct ctx *c, const yaml_node_t *map, const char *
 	return NULL;
 }
 
+/* Upper bounds of durations.  A certificate lives at most as long as the
+ * longest validity a CA issues (10 years, the local CA's "days" limit): a
+ * renewal or reminder window beyond that means a typo ("200000w"), and would
+ * put dates outside what the calendar and the date formatters can write.
+ * Waiting more than a day for one step means a hung host, not a slow one. */
+#define DURATION_MAX_WINDOW ((int64_t)3650 * 86400)
+#define DURATION_MAX_WAIT ((int64_t)86400)
+
 static yaml_node_t *get_duration(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
-				 bool positive, int64_t *out)
+				 bool positive, int64_t max, int64_t *out)
 {
 	yaml_node_t *v = field(c, map, key, where, false);
 	if (!v)
@@ -578,6 +586,13 @@ static yaml_node_t *get_duration(struct ctx *c, const yaml_node_t *map, const ch
 	}
 	if (positive && d == 0) {
 		report(c, v, "\"%s\" %s must be longer than 0s", key, where);
+		return NULL;
+	}
+	if (d > max) {
+		char m[64];
+		cs_duration_format(m, sizeof m, max);
+		report(c, v, "duration \"%s\" for \"%s\" %s is too long: at most %s%s", esc(c, text(v)), key,
+		       where, m, max == DURATION_MAX_WINDOW ? " (10 years, the longest validity a CA issues)" : "");
 		return NULL;
 	}
 	*out = d;
@@ -977,7 +992,7 @@ static void parse_ssh(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m
 		s->host_key_accept_new = i == 1;
 	if (get_enum(c, m, "become", where, false, becomes, &i))
 		s->become_sudo = true;
-	get_duration(c, m, "timeout", where, true, &s->timeout);
+	get_duration(c, m, "timeout", where, true, DURATION_MAX_WAIT, &s->timeout);
 }
 
 static void parse_winrm(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m)
@@ -1004,7 +1019,7 @@ static void parse_winrm(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t 
 	yaml_node_t *insecure = get_bool(c, m, "insecure_http", where, &w->insecure_http);
 	w->port = w->insecure_http ? 5985 : 5986;
 	get_int(c, m, "port", where, false, 1, 65535, &w->port);
-	get_duration(c, m, "timeout", where, true, &w->timeout);
+	get_duration(c, m, "timeout", where, true, DURATION_MAX_WAIT, &w->timeout);
 	if (w->insecure_http && w->auth == CS_WINRM_BASIC)
 		report(c, insecure, "basic authentication over plain HTTP would send the password in clear "
 		       "(host %s: use auth: ntlm or negotiate, or HTTPS)", esc(c, h->name));
@@ -1042,7 +1057,8 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	if (v) {
 		static const char *const local_keys[] = { "timeout", NULL };
 		check_keys(c, v, local_keys, fmt_keep(c, "in local of host %s", shown));
-		get_duration(c, v, "timeout", fmt_keep(c, "local of host %s", shown), true, &h->local_timeout);
+		get_duration(c, v, "timeout", fmt_keep(c, "local of host %s", shown), true, DURATION_MAX_WAIT,
+			     &h->local_timeout);
 		lookup(c, m, "local", &k);
 		if (h->platform == CS_PLATFORM_WINDOWS)
 			report(c, k, "host %s is windows: local is only for linux hosts (use ssh or winrm)", shown);
@@ -1061,7 +1077,7 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 		h->local_dir = cs_xstrdup(c->dir);
 
 	h->reboot_timeout = 600;
-	get_duration(c, m, "reboot_timeout", where, true, &h->reboot_timeout);
+	get_duration(c, m, "reboot_timeout", where, true, DURATION_MAX_WAIT, &h->reboot_timeout);
 	v = get_enum(c, m, "reboot", where, false, reboots, &i);
 	if (v) {
 		h->reboot = i == 1 ? CS_REBOOT_AFTER_CHANGE : CS_REBOOT_NEVER;
@@ -1172,7 +1188,7 @@ static void parse_challenge(struct ctx *c, struct cs_issuer_cfg *is, const yaml_
 		const char *dw = fmt_keep(c, "in dns-01 of issuer %s", shown);
 		check_keys(c, d, dns_keys, dw);
 		get_local_path(c, d, "hook", dw, true, &a->dns01_hook);
-		get_duration(c, d, "propagation", dw, false, &a->dns01_propagation);
+		get_duration(c, d, "propagation", dw, false, DURATION_MAX_WAIT, &a->dns01_propagation);
 	}
 }
 
@@ -1649,7 +1665,7 @@ static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, 
 	if (get_enum(c, m, "starttls", where, false, starttls, &st))
 		vf->starttls = (enum cs_starttls)(st + 1);
 	get_local_path(c, m, "ca_bundle", where, false, &vf->ca_bundle);
-	get_duration(c, m, "timeout", where, true, &vf->timeout);
+	get_duration(c, m, "timeout", where, true, DURATION_MAX_WAIT, &vf->timeout);
 
 	size_t *hosts = cs_xcalloc(cert->n_bindings + 1, sizeof *hosts);
 	bool broken;
@@ -1814,9 +1830,10 @@ static void parse_cert(struct ctx *c, const char *name, const yaml_node_t *key, 
 		}
 	}
 
-	yaml_node_t *rv = get_duration(c, m, "renew_before", where, true, &cert->renew_before);
+	yaml_node_t *rv = get_duration(c, m, "renew_before", where, true, DURATION_MAX_WINDOW,
+					&cert->renew_before);
 	bool renew_ok = rv || !lookup(c, m, "renew_before", NULL);
-	get_duration(c, m, "remind_before", where, false, &cert->remind_before);
+	get_duration(c, m, "remind_before", where, false, DURATION_MAX_WINDOW, &cert->remind_before);
 	if (renew_ok && cert->issuer_index != (size_t)-1) {
 		const struct cs_issuer_cfg *is = &c->cfg->issuers[cert->issuer_index];
 		if (is->kind == CS_ISSUER_CA && is->ca.days > 0 &&

@@ -288,20 +288,35 @@ int64_t cs_now(void)
 	return (int64_t)time(NULL);
 }
 
-void cs_time_rfc3339(char out[21], int64_t t)
+/* Broken-down UTC time of t, only for years 0..9999: the formats below (and
+ * every reader of them) have four-digit years, and gmtime_r fails where
+ * the year does not fit an int. */
+static bool utc_tm(struct tm *out, int64_t t)
 {
 	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if ((int64_t)tt != t || !gmtime_r(&tt, out))
+		return false;
+	return out->tm_year >= -1900 && out->tm_year <= 9999 - 1900;
 }
 
-void cs_time_date(char out[11], int64_t t)
+int cs_time_rfc3339(char out[21], int64_t t)
 {
-	time_t tt = (time_t)t;
 	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 11, "%Y-%m-%d", &tm);
+	if (!utc_tm(&tm, t) || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20) {
+		memcpy(out, t < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z", 21);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+int cs_time_date(char out[11], int64_t t)
+{
+	struct tm tm;
+	if (!utc_tm(&tm, t) || strftime(out, 11, "%Y-%m-%d", &tm) != 10) {
+		memcpy(out, t < 0 ? "0000-01-01" : "9999-12-31", 11);
+		return -ERANGE;
+	}
+	return 0;
 }
 
 int cs_time_parse(int64_t *out, const char *s)

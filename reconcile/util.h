@@ -56,10 +56,12 @@ int64_t cs_now(void);
 /* False when CERTSYNC_NOW is set to something cs_now() can not read (it
  * would silently fall back to the real clock). */
 bool cs_now_pin_valid(void);
-/* Format unix time as RFC 3339 UTC "2026-11-27T05:04:20Z" into out[21]. */
-void cs_time_rfc3339(char out[21], int64_t t);
-/* Format as date only "2026-11-27" into out[11]. */
-void cs_time_date(char out[11], int64_t t);
+/* Format unix time as RFC 3339 UTC "2026-11-27T05:04:20Z" into out[21].
+ * Outside the years 0000..9999: -ERANGE, and out holds the nearest end of
+ * that range (always a terminated string of the usual length). */
+int cs_time_rfc3339(char out[21], int64_t t);
+/* Format as date only "2026-11-27" into out[11]; -ERANGE as above. */
+int cs_time_date(char out[11], int64_t t);
 /* Parse RFC 3339 UTC ("...Z" or "+00:00"); -EINVAL on anything else. */
 int cs_time_parse(int64_t *out, const char *s);
 
