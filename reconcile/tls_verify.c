@@ -563,6 +563,12 @@ static int load_store(X509_STORE **out, const char *ca_bundle, struct cs_err *er
 	X509_STORE *store = X509_STORE_new();
 	if (!store)
 		return cs_err_set(err, -ENOMEM, "load ca bundle %s: out of memory", ca_bundle);
+	/* OpenSSL would wait forever on a FIFO given as the bundle. */
+	int r = cs_file_check_regular(ca_bundle, err);
+	if (r < 0) {
+		X509_STORE_free(store);
+		return cs_err_prefix(err, "load ca bundle");
+	}
 	if (X509_STORE_load_file(store, ca_bundle) != 1) {
 		X509_STORE_free(store);
 		return cs_err_ssl(err, -EINVAL, "load ca bundle %s", ca_bundle);

@@ -108,13 +108,71 @@ char *cs_path_expand_home(const char *path)
 	return cs_xstrdup(path);
 }
 
+const char *cs_file_type_name(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a folder";
+	if (S_ISFIFO(mode))
+		return "a fifo";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return "not a file";
+}
+
+int cs_file_open_regular(const char *path, struct cs_err *err)
+{
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer, forever. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return cs_err_set(err, -ELOOP, "read %s: symbolic link loop", path);
+		return cs_err_errno(err, -errno, "read %s", path);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return cs_err_errno(err, r, "read %s", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return cs_err_set(err, -EINVAL, "read %s: not a regular file (it is %s)", path,
+				  cs_file_type_name(st.st_mode));
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		int r = -errno;
+		close(fd);
+		return cs_err_errno(err, r, "read %s", path);
+	}
+	return fd;
+}
+
+int cs_file_check_regular(const char *path, struct cs_err *err)
+{
+	int fd = cs_file_open_regular(path, err);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
 int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err *err)
 {
 	if (!max)
 		max = 64u << 20;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = cs_file_open_regular(path, err);
 	if (fd < 0)
-		return cs_err_errno(err, -errno, "read %s", path);
+		return fd;
 	size_t start = out->len;
 	char chunk[16384];
 	for (;;) {

@@ -31,8 +31,18 @@ const char *cs_path_basename(const char *path);
 char *cs_path_expand_home(const char *path);
 
 /* Read a whole local file into out (capped at max bytes, 0 = 64 MiB).
- * -ENOENT when it does not exist. */
+ * -ENOENT when it does not exist; -EINVAL when it is not a regular file
+ * (a FIFO, device or folder is refused at once instead of waited on). */
 int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err *err);
+
+/* Open a local file for reading, refusing anything but a regular file
+ * without blocking on it: O_NONBLOCK (cleared again after the check), fstat.
+ * The fd, or a negative errno with err set ("read PATH: ..."). */
+int cs_file_open_regular(const char *path, struct cs_err *err);
+/* Check only (for files a library opens by name: libssh2, OpenSSL, curl). */
+int cs_file_check_regular(const char *path, struct cs_err *err);
+/* "a fifo", "a folder", "a character device", ... for messages. */
+const char *cs_file_type_name(mode_t mode);
 
 /* Write a local file atomically: temporary file in the same folder, fchmod to
  * mode, optional fchown (uid/gid -1 = leave), fsync, rename, fsync the folder.

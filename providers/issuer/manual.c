@@ -175,8 +175,10 @@ static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cf
 	for (size_t e = 0; e < N_EXTS; e++) {
 		free(path);
 		path = reply_path(issuer, cert->name, reply_exts[e]);
+		/* lstat: a dangling link or a link loop is a broken reply to
+		 * report, not an absent one (the read below says which). */
 		struct stat st;
-		if (stat(path, &st) < 0)
+		if (lstat(path, &st) < 0)
 			continue;
 		r = read_reply(&certs, path, err);
 		if (r < 0)
