@@ -35,6 +35,12 @@ struct cs_common {
 	struct cs_target target;   /* --target host=NAME / cert=NAME, repeatable */
 };
 
+/* Exit statuses: 0 done, 1 error, 2 changes present (plan
+ * --detailed-exitcode), 3 the state folder is locked by another run, so a
+ * timer can tell "try again later" from "broken". */
+#define CS_EXIT_ERROR 1
+#define CS_EXIT_LOCKED 3
+
 /* "certsync: <message>" on stderr; returns 1 (the error exit status). */
 int cs_cli_error(const char *fmt, ...) CS_PRINTF(1, 2);
 

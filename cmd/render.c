@@ -1,6 +1,7 @@
 /* Shared command plumbing: config loading, --target, colours, plan output. */
 #include "cmd.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -217,11 +218,15 @@ int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
 	if ((status = cs_cli_check_targets(s->cfg, c)))
 		return status;
 	struct cs_err err = CS_ERR_INIT;
+	int locked = 0;
 	if (cs_store_open(&s->store, s->cfg->settings.state_dir, for_apply, &err) < 0 ||
-	    (for_apply && cs_store_lock(s->store, "apply", &err) < 0) ||
+	    (for_apply && (locked = cs_store_lock(s->store, "apply", &err)) < 0) ||
 	    cs_observe(&s->obs, s->cfg, s->store, &c->target,
 		       isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
+		/* Another run holds the lock: not broken, try again later. */
+		if (locked == -EBUSY)
+			status = CS_EXIT_LOCKED;
 		cs_err_clear(&err);
 	}
 	return status;
