@@ -1091,7 +1091,7 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	if (v) {
 		static const char *const local_keys[] = { "timeout", NULL };
 		check_keys(c, v, local_keys, fmt_keep(c, "in local of host %s", shown));
-		get_duration(c, v, "timeout", fmt_keep(c, "local of host %s", shown), true, DURATION_MAX_WAIT,
+		get_duration(c, v, "timeout", fmt_keep(c, "in local of host %s", shown), true, DURATION_MAX_WAIT,
 			     &h->local_timeout);
 		lookup(c, m, "local", &k);
 		if (h->platform == CS_PLATFORM_WINDOWS)
@@ -2127,10 +2127,13 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 			const char *tag = event_tag(e);
 			static const char core[] = "tag:yaml.org,2002:";
 			bool is_core = strncmp(tag, core, sizeof core - 1) == 0;
-			report_at(sh->c, p.line, p.col, "unsupported YAML tag \"%s%s\"%s: certsync reads plain "
-				  "values; remove the tag", is_core ? "!!" : "",
+			static const char *const scalar_tags[] = { "str", "int", "float", "bool", "null", NULL };
+			bool mismatch = is_core && e->type == YAML_SCALAR_EVENT &&
+					one_of(tag + sizeof core - 1, scalar_tags);
+			report_at(sh->c, p.line, p.col, "%s YAML tag \"%s%s\"%s: certsync reads plain values; remove "
+				  "the tag", mismatch ? "misplaced" : "unsupported", is_core ? "!!" : "",
 				  esc(sh->c, is_core ? tag + sizeof core - 1 : tag),
-				  is_core && e->type == YAML_SCALAR_EVENT ? " (or it does not match the value)" : "");
+				  mismatch ? " (the value is not of that type as written)" : "");
 			return -1;
 		}
 		if (e->type == YAML_SCALAR_EVENT) {
