@@ -2293,8 +2293,16 @@ int cs_config_load(struct cs_config **out, const char *path, struct cs_diags *di
 		else if (r == -ENOENT)
 			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s (start one with `certsync "
 				     "init`, or name another with -c FILE)", strerror(-r));
-		else
-			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s", strerror(-r));
+		else {
+			/* The reader's reason without its "read PATH: ", which the
+			 * diagnostic already starts with. */
+			const char *why = cs_err_msg(&err);
+			char *lead = cs_xasprintf("read %s: ", path);
+			if (strncmp(why, lead, strlen(lead)) == 0)
+				why += strlen(lead);
+			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s", why);
+			free(lead);
+		}
 		goto out;
 	}
 	dir = cs_path_dirname(path);
