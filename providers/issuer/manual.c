@@ -138,6 +138,12 @@ static int read_reply(STACK_OF(X509) **out, const char *path, struct cs_err *err
 	struct cs_buf b;
 	cs_buf_init(&b, MAX_REPLY);
 	int r = cs_file_read(&b, path, MAX_REPLY, err);
+	/* The caller saw something there (lstat): missing now means a link
+	 * to nowhere, a broken reply rather than none. */
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		r = cs_err_set(err, -EINVAL, "%s: a symbolic link to a file that does not exist", path);
+	}
 	/* A huge file is a wrong reply like any other, not a local failure. */
 	if (r == -E2BIG && err)
 		err->code = -EINVAL;

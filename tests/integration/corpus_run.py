@@ -16,7 +16,8 @@ NAME.expect holds "key: value" lines:
   setup:       (repeatable) fifo PATH | dir PATH | symlink PATH TARGET | rm PATH
   gen:         (repeatable) a shell command run in the case folder first,
                with $CSR (the pending request), $CA / $CAKEY (a CA that can
-               sign it) and $CASE (the case's corpus file, if any)
+               sign it), $CASE (the case's corpus file, if any) and $CORPUS
+               (the corpus folder)
   env:         (repeatable) NAME=VALUE for the certsync run
   absent:      (repeatable) a path that must not exist afterwards
   reply:       replies: where the case's file goes (default inbox/web.EXT)
@@ -60,9 +61,16 @@ def parse(path):
     return fields
 
 
+TIME = "/usr/bin/time"  # GNU time (Debian package "time")
+
+
 def run(argv, cwd, env, limit_s):
     """(exit status, output, wall ms, peak RSS KiB); a run past limit_s is
-    killed (exit status -9)."""
+    killed (exit status -9).  The RSS comes from GNU time: the rusage of a
+    child forked from Python starts at Python's own RSS, which would hide
+    what certsync itself uses."""
+    rss_file = os.path.join(cwd, ".peak-rss")
+    argv = [TIME, "-f", "%M", "-o", rss_file] + argv
     started = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -94,7 +102,17 @@ def run(argv, cwd, env, limit_s):
         pass
     p.stdout.close()
     code = os.waitstatus_to_exitcode(status)
-    return code, out.decode("utf-8", "replace"), ms, rusage.ru_maxrss
+    rss = rusage.ru_maxrss
+    try:
+        with open(rss_file) as f:
+            rss = int(f.read().split()[-1])
+        os.unlink(rss_file)
+    except (OSError, ValueError, IndexError):
+        pass
+    out = out.decode("utf-8", "replace")
+    # GNU time says so when the command was killed or exited non-zero.
+    out = "\n".join(l for l in out.split("\n") if not l.startswith("Command exited with non-zero status"))
+    return code, out, ms, rss
 
 
 def prepare(case_dir, fields, env):
@@ -140,7 +158,8 @@ def one(kind, name, expect, corpus_file):
         cmd = fields.get("cmd", ["validate"])[0]
     else:
         shutil.copytree(base_site, case_dir, symlinks=True)
-        env.update(CSR="requests/web.csr", CA="pki/vendor.crt", CAKEY="pki/vendor.key")
+        env.update(CSR="requests/web.csr", CA="pki/vendor.crt", CAKEY="pki/vendor.key",
+                   CORPUS=os.path.join(root, "tests", "corpus", kind))
         if corpus_file:
             ext = corpus_file.rsplit(".", 1)[1]
             dest = fields.get("reply", ["inbox/web." + ext])[0]
