@@ -2003,7 +2003,7 @@ struct shape {
 	size_t depth;
 	uint64_t nodes;
 	struct shape_anchor *anchors;
-	size_t n_anchors;
+	size_t n_anchors, cap_anchors;
 };
 
 static struct cs_pos pos_of_mark(yaml_mark_t m)
@@ -2099,7 +2099,10 @@ static bool shape_anchor(struct shape *sh, const yaml_char_t *name, uint64_t nod
 			  "most that many", YAML_MAX_ANCHORS);
 		return false;
 	}
-	sh->anchors = cs_xrealloc(sh->anchors, (sh->n_anchors + 1) * sizeof *sh->anchors);
+	if (sh->n_anchors == sh->cap_anchors) {
+		sh->cap_anchors = sh->cap_anchors ? 2 * sh->cap_anchors : 16;
+		sh->anchors = cs_xrealloc(sh->anchors, sh->cap_anchors * sizeof *sh->anchors);
+	}
 	sh->anchors[sh->n_anchors++] = (struct shape_anchor){ cs_xstrdup((const char *)name), nodes };
 	return true;
 }
