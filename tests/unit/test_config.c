@@ -610,6 +610,65 @@ static void test_secrets(void)
 	cs_buf_free_secret(&b);
 }
 
+/* Files that are not regular files are refused at once: opening a FIFO
+ * for reading used to wait for a writer forever (alarm() turns a hang into
+ * a failure here). */
+static void test_nonregular_files(void)
+{
+	char dir[] = "/tmp/certsync-test-nonreg.XXXXXX";
+	if (!tap_ok(mkdtemp(dir) != NULL, "non-regular: temporary folder", NULL))
+		return;
+	char *fifo = cs_xasprintf("%s/fifo", dir), *folder = cs_xasprintf("%s/folder", dir);
+	char *dev = cs_xasprintf("%s/zero", dir), *loop = cs_xasprintf("%s/loop", dir);
+	tap_ok(mkfifo(fifo, 0600) == 0 && mkdir(folder, 0700) == 0 && symlink("/dev/zero", dev) == 0 &&
+	       symlink(loop, loop) == 0, "non-regular: made", NULL);
+	static const struct {
+		const char *which;
+		int code;
+		const char *tail;
+	} cases[] = {
+		{ "fifo", -EINVAL, ": not a regular file (it is a fifo)" },
+		{ "folder", -EINVAL, ": not a regular file (it is a folder)" },
+		{ "zero", -EINVAL, ": not a regular file (it is a character device)" },
+		{ "loop", -ELOOP, ": symbolic link loop" },
+	};
+	alarm(20);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *path = cs_xasprintf("%s/%s", dir, cases[i].which);
+		char *want = cs_xasprintf("read %s%s", path, cases[i].tail);
+		struct cs_buf b = CS_BUF_INIT;
+		struct cs_err err = CS_ERR_INIT;
+		int r = cs_file_read(&b, path, 0, &err);
+		tap_int(r, cases[i].code, cases[i].which);
+		tap_str(cs_err_msg(&err), want, cases[i].which);
+		cs_err_clear(&err);
+		tap_int(cs_file_check_regular(path, &err), cases[i].code, cases[i].which);
+		cs_err_clear(&err);
+		cs_buf_free(&b);
+		free(want);
+		free(path);
+	}
+	struct cs_secret s = { CS_SECRET_FILE, fifo };
+	struct cs_buf b = CS_BUF_INIT;
+	struct cs_err err = CS_ERR_INIT;
+	char *want = cs_xasprintf("secret file %s is not a regular file (it is a fifo)", fifo);
+	tap_int(cs_secret_resolve(&s, &b, &err), -EINVAL, "non-regular: secret file that is a fifo");
+	tap_str(cs_err_msg(&err), want, "non-regular: secret fifo message");
+	alarm(0);
+	cs_err_clear(&err);
+	cs_buf_free_secret(&b);
+	free(want);
+	unlink(fifo);
+	rmdir(folder);
+	unlink(dev);
+	unlink(loop);
+	rmdir(dir);
+	free(fifo);
+	free(folder);
+	free(dev);
+	free(loop);
+}
+
 int main(void)
 {
 	test_bad_cases();
@@ -621,5 +680,6 @@ int main(void)
 	test_no_secret_in_diagnostics();
 	test_misc();
 	test_secrets();
+	test_nonregular_files();
 	return tap_done();
 }
