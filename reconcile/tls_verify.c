@@ -567,7 +567,14 @@ static int load_store(X509_STORE **out, const char *ca_bundle, struct cs_err *er
 	int r = cs_file_check_regular(ca_bundle, err);
 	if (r < 0) {
 		X509_STORE_free(store);
-		return cs_err_prefix(err, "load ca bundle");
+		/* "load ca bundle PATH: why", as for a bundle OpenSSL refuses. */
+		char *lead = cs_xasprintf("read %s: ", ca_bundle);
+		const char *msg = cs_err_msg(err);
+		char *why = cs_xstrdup(strncmp(msg, lead, strlen(lead)) == 0 ? msg + strlen(lead) : msg);
+		r = cs_err_set(err, -EINVAL, "load ca bundle %s: %s", ca_bundle, why);
+		free(why);
+		free(lead);
+		return r;
 	}
 	if (X509_STORE_load_file(store, ca_bundle) != 1) {
 		X509_STORE_free(store);
