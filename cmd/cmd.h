@@ -35,6 +35,12 @@ struct cs_common {
 	struct cs_target target;   /* --target host=NAME / cert=NAME, repeatable */
 };
 
+/* Exit statuses: 0 done, 1 error, 2 changes present (plan
+ * --detailed-exitcode), 3 the state folder is locked by another run, so a
+ * timer can tell "try again later" from "broken". */
+#define CS_EXIT_ERROR 1
+#define CS_EXIT_LOCKED 3
+
 /* "certsync: <message>" on stderr; returns 1 (the error exit status). */
 int cs_cli_error(const char *fmt, ...) CS_PRINTF(1, 2);
 
@@ -60,8 +66,16 @@ struct cs_session {
 	struct cs_config *cfg;
 	struct cs_store *store;
 	struct cs_observed *obs;
+	/* cs_cli_open_report only: what is wrong with the state folder (NULL
+	 * when nothing), and a fixed word for it ("unsafe_key_file", ...). */
+	char *state_problem;
+	const char *state_reason;
 };
 int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply);
+/* For status and metrics: a state folder that is open to others or holds
+ * an unsafe key does not stop the report; it is kept in state_problem
+ * (and printed as a warning on stderr) and the rest is observed. */
+int cs_cli_open_report(struct cs_session *s, const struct cs_common *c);
 void cs_cli_close(struct cs_session *s);
 
 /* Output helpers. */

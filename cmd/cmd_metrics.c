@@ -41,13 +41,16 @@ static int run(int argc, char **argv)
 	struct cs_buf out = CS_BUF_INIT;
 	struct cs_apply_record last;
 	char *journal = NULL;
-	/* A config or state folder that cannot be read is an error (exit 1, no
-	 * output, so `metrics > f.$$ && mv f.$$ f` keeps the last good file).
-	 * Unreachable hosts are not: reporting them is what metrics are for. */
+	/* A config that cannot be read is an error (exit 1, no output, so
+	 * `metrics > f.$$ && mv f.$$ f` keeps the last good file).  Unreachable
+	 * hosts are not: reporting them is what metrics are for; nor is a state
+	 * folder with an unsafe key or an unreadable journal, which shows as
+	 * certsync_state_ok 0 (and the certificates it affects as errors). */
 	struct cs_session s;
-	int status = cs_cli_open(&s, &common, false);
+	int status = cs_cli_open_report(&s, &common);
 	if (status)
 		goto done;
+	in.state_problem = s.state_reason;
 	if (cs_plan_make(&plan, s.obs, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
 		goto done;
@@ -55,8 +58,12 @@ static int run(int argc, char **argv)
 	journal = cs_xasprintf("%s/journal.jsonl", cs_store_dir(s.store));
 	int found = cs_apply_record_last(&last, journal, CS_APPLY_RECORD_MAX_SCAN, &err);
 	if (found < 0) {
-		status = cs_cli_error("%s", cs_err_msg(&err));
-		goto done;
+		/* Reported, not fatal: the rest is still worth seeing. */
+		fprintf(stderr, "certsync: warning: %s\n", cs_err_msg(&err));
+		cs_err_clear(&err);
+		if (!in.state_problem)
+			in.state_problem = "journal_unreadable";
+		found = 0;
 	}
 	in.obs = s.obs;
 	in.plan = plan;

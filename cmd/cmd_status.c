@@ -85,6 +85,9 @@ static void render(const struct cs_ui *ui, json_t *report)
 			fputc('\n', ui->f);
 		}
 	}
+	json_t *sp = json_object_get(report, "state_problem");
+	if (sp)
+		fprintf(ui->f, "%sstate folder:%s %s\n", cs_ui_color(ui, "red"), reset, str(sp, "message"));
 	json_array_foreach(json_object_get(report, "hosts"), i, c) {
 		if (json_object_get(c, "error")) {
 			/* Transport errors name the host already: "host web9 (addr): ...". */
@@ -122,9 +125,16 @@ static int run(int argc, char **argv)
 	if (optind < argc)
 		return cs_cli_error("status takes no arguments (use -c FILE)");
 	struct cs_session s;
-	int status = cs_cli_open(&s, &common, false);
+	/* A state folder with an unsafe key still gets a report: the rest of
+	 * the fleet is worth seeing, and the problem is part of it. */
+	int status = cs_cli_open_report(&s, &common);
 	if (status == 0) {
 		json_t *report = cs_status_report(s.obs);
+		if (s.state_problem) {
+			json_object_set_new(report, "state_problem",
+					    json_pack("{s:s, s:s}", "reason", s.state_reason, "message", s.state_problem));
+			status = 1;
+		}
 		if (json) {
 			cs_print_json(report, stdout);
 		} else {

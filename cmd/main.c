@@ -16,6 +16,9 @@ static const struct cs_cmd *const commands[] = {
 	&cs_cmd_validate,
 };
 
+#define EXIT_STATUS "Exit status: 0 done, 1 error, 2 changes present (plan --detailed-exitcode),\n" \
+	"3 the state folder is locked by another run (apply: try again later)."
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: certsync COMMAND [OPTIONS]\n\n"
@@ -26,7 +29,8 @@ static void usage(FILE *f)
 	fprintf(f, "  %-9s %s\n  %-9s %s\n\n", "help", "this text, or `help COMMAND`", "version",
 		"print the version");
 	fprintf(f, "Common options: -c FILE (default $CERTSYNC_CONFIG or ./certsync.yaml),\n"
-		   "--target host=NAME | cert=NAME (repeatable).  See README.md and docs/.\n");
+		   "--target host=NAME | cert=NAME (repeatable).  See README.md and docs/.\n\n%s\n",
+		   EXIT_STATUS);
 }
 
 static const struct cs_cmd *find(const char *name)
@@ -47,7 +51,7 @@ int main(int argc, char **argv)
 	if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
 		const struct cs_cmd *c = argc > 2 ? find(argv[2]) : NULL;
 		if (c) {
-			printf("usage: certsync %s %s\n\n%s\n", c->name, c->usage, c->summary);
+			printf("usage: certsync %s %s\n\n%s\n\n%s\n", c->name, c->usage, c->summary, EXIT_STATUS);
 		} else if (argc > 2 && strcmp(argv[2], "help") && strcmp(argv[2], "version")) {
 			fprintf(stderr, "certsync: unknown command \"%s\"\n\n", argv[2]);
 			usage(stderr);

@@ -1,6 +1,7 @@
 /* Shared command plumbing: config loading, --target, colours, plan output. */
 #include "cmd.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -217,18 +218,52 @@ int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
 	if ((status = cs_cli_check_targets(s->cfg, c)))
 		return status;
 	struct cs_err err = CS_ERR_INIT;
+	int locked = 0;
 	if (cs_store_open(&s->store, s->cfg->settings.state_dir, for_apply, &err) < 0 ||
-	    (for_apply && cs_store_lock(s->store, "apply", &err) < 0) ||
+	    (for_apply && (locked = cs_store_lock(s->store, "apply", &err)) < 0) ||
 	    cs_observe(&s->obs, s->cfg, s->store, &c->target,
 		       isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
+		/* Another run holds the lock: not broken, try again later. */
+		if (locked == -EBUSY)
+			status = CS_EXIT_LOCKED;
 		cs_err_clear(&err);
 	}
 	return status;
 }
 
+int cs_cli_open_report(struct cs_session *s, const struct cs_common *c)
+{
+	memset(s, 0, sizeof *s);
+	int status = cs_cli_load_config(&s->cfg, c);
+	if (status)
+		return status;
+	if ((status = cs_cli_check_targets(s->cfg, c)))
+		return status;
+	struct cs_err err = CS_ERR_INIT, folder = CS_ERR_INIT, key = CS_ERR_INIT;
+	cs_store_open_report(&s->store, s->cfg->settings.state_dir, &folder, &key, &err);
+	if (folder.code) {
+		s->state_problem = cs_xstrdup(cs_err_msg(&folder));
+		s->state_reason = folder.code == -EPERM ? "folder_open_to_others"
+				  : folder.code == -ENOTDIR ? "not_a_folder" : "folder_unreadable";
+	} else if (key.code) {
+		s->state_problem = cs_xstrdup(cs_err_msg(&key));
+		s->state_reason = "unsafe_key_file";
+	}
+	if (s->state_problem)
+		fprintf(stderr, "certsync: warning: %s\n", s->state_problem);
+	if (cs_observe(&s->obs, s->cfg, s->store, &c->target, isatty(STDERR_FILENO) ? show_progress : NULL, NULL,
+		       &err) < 0)
+		status = cs_cli_error("%s", cs_err_msg(&err));
+	cs_err_clear(&err);
+	cs_err_clear(&folder);
+	cs_err_clear(&key);
+	return status;
+}
+
 void cs_cli_close(struct cs_session *s)
 {
+	free(s->state_problem);
 	cs_observed_free(s->obs);
 	cs_store_close(s->store);
 	cs_config_free(s->cfg);

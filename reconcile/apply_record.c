@@ -86,12 +86,11 @@ static bool scan(struct cs_apply_record *out, const char *data, size_t len)
 int cs_apply_record_last(struct cs_apply_record *out, const char *path, size_t max_bytes,
 			 struct cs_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return cs_err_errno(err, -errno, "journal %s", path);
-	}
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	int fd = cs_file_open_regular(path, err);
+	if (fd < 0)
+		return cs_err_prefix(err, "journal");
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int r = cs_err_errno(err, -errno, "journal %s", path);

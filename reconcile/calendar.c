@@ -7,12 +7,14 @@
 #include "calendar.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "duration.h"
 #include "util.h"
 
 /* RFC 5545 §3.1: lines SHOULD NOT be longer than 75 octets, excluding CRLF. */
@@ -164,21 +166,31 @@ static void prop_text(struct writer *w, const char *name, const char *value)
 	cs_buf_free(&esc);
 }
 
-/* "20261127" / "20261127T050420Z" in UTC. */
-static void format_date(char out[9], int64_t t)
+/* "20261127" / "20261127T050420Z" in UTC; -ERANGE outside the years
+ * 0000..9999 (out then holds an empty string), which iCalendar cannot
+ * write. */
+static int format_utc(char *out, size_t size, const char *fmt, size_t want, int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 9, "%Y%m%d", &tm);
+	out[0] = '\0';
+	if ((int64_t)tt != t || !gmtime_r(&tt, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return -ERANGE;
+	if (strftime(out, size, fmt, &tm) != want) {
+		out[0] = '\0';
+		return -ERANGE;
+	}
+	return 0;
 }
 
-static void format_stamp(char out[17], int64_t t)
+static int format_date(char out[9], int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+	return format_utc(out, 9, "%Y%m%d", 8, t);
+}
+
+static int format_stamp(char out[17], int64_t t)
+{
+	return format_utc(out, 17, "%Y%m%dT%H%M%SZ", 16, t);
 }
 
 /* SEQUENCE must grow when the certificate is renewed so that a client
@@ -267,11 +279,25 @@ int cs_calendar_write(struct cs_buf *out, const struct cs_calendar_entry *entrie
 		if (!e->lineage_id || !e->lineage_id[0])
 			return cs_err_set(err, -EINVAL, "calendar: certificate %s has no lineage id",
 					  e->cert_name);
+		/* Every date the event holds must be writable, checked before
+		 * anything is written so that no half calendar comes out. */
+		char d[17], expiry[21], before[64];
+		if (e->remind_before < 0 || e->not_after < INT64_MIN + e->remind_before ||
+		    format_date(d, e->not_after - e->remind_before) < 0 ||
+		    format_date(d, e->not_after - e->remind_before + 86400) < 0 ||
+		    format_stamp(d, e->not_after) < 0) {
+			cs_time_rfc3339(expiry, e->not_after);
+			cs_duration_format(before, sizeof before, e->remind_before);
+			return cs_err_set(err, -ERANGE, "calendar: certificate %s: a reminder %s before its expiry "
+					  "%s falls outside the years 0000 to 9999", e->cert_name, before, expiry);
+		}
 	}
 
 	struct writer w = { out, 0 };
 	char stamp[17];
-	format_stamp(stamp, now);
+	if (format_stamp(stamp, now) < 0)
+		return cs_err_set(err, -ERANGE, "calendar: the current time %lld is outside the years 0000 to 9999",
+				  (long long)now);
 	prop_raw(&w, "BEGIN", "VCALENDAR");
 	prop_raw(&w, "VERSION", "2.0");
 	prop_raw(&w, "PRODID", "-//certsync//certsync 0.1//EN");

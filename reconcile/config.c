@@ -148,6 +148,8 @@ static bool looks_float(const char *s)
 	return dot && *s == '\0';
 }
 
+static enum vkind scalar_kind(const char *s, yaml_scalar_style_t style);
+
 static enum vkind kind_of(const yaml_node_t *n)
 {
 	if (n->type == YAML_MAPPING_NODE)
@@ -156,11 +158,15 @@ static enum vkind kind_of(const yaml_node_t *n)
 		return V_SEQ;
 	if (n->type != YAML_SCALAR_NODE)
 		return V_NULL;
-	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	return scalar_kind(text(n), n->data.scalar.style);
+}
+
+static enum vkind scalar_kind(const char *s, yaml_scalar_style_t style)
+{
+	if (style != YAML_PLAIN_SCALAR_STYLE)
 		return V_STR;
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
 	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE", NULL };
-	const char *s = text(n);
 	if (one_of(s, nulls))
 		return V_NULL;
 	if (one_of(s, bools))
@@ -560,8 +566,16 @@ static yaml_node_t *get_enum(struct ctx *c, const yaml_node_t *map, const char *
 	return NULL;
 }
 
+/* Upper bounds of durations.  A certificate lives at most as long as the
+ * longest validity a CA issues (10 years, the local CA's "days" limit): a
+ * renewal or reminder window beyond that means a typo ("200000w"), and would
+ * put dates outside what the calendar and the date formatters can write.
+ * Waiting more than a day for one step means a hung host, not a slow one. */
+#define DURATION_MAX_WINDOW ((int64_t)3650 * 86400)
+#define DURATION_MAX_WAIT ((int64_t)86400)
+
 static yaml_node_t *get_duration(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
-				 bool positive, int64_t *out)
+				 bool positive, int64_t max, int64_t *out)
 {
 	yaml_node_t *v = field(c, map, key, where, false);
 	if (!v)
@@ -578,6 +592,13 @@ static yaml_node_t *get_duration(struct ctx *c, const yaml_node_t *map, const ch
 	}
 	if (positive && d == 0) {
 		report(c, v, "\"%s\" %s must be longer than 0s", key, where);
+		return NULL;
+	}
+	if (d > max) {
+		char m[64];
+		cs_duration_format(m, sizeof m, max);
+		report(c, v, "duration \"%s\" for \"%s\" %s is too long: at most %s%s", esc(c, text(v)), key,
+		       where, m, max == DURATION_MAX_WINDOW ? " (10 years, the longest validity a CA issues)" : "");
 		return NULL;
 	}
 	*out = d;
@@ -606,6 +627,33 @@ static yaml_node_t *get_local_path(struct ctx *c, const yaml_node_t *map, const 
 		*out = local_path(c, raw);
 	}
 	free(raw);
+	return v;
+}
+
+/* A local file certsync will read must be a regular file: reading a FIFO
+ * or a device would wait forever (or never end), a folder fails late.  A
+ * file that does not exist yet is fine here (it may be made before apply);
+ * the reader refuses a non-regular file again when it opens it. */
+static void check_local_file(struct ctx *c, const yaml_node_t *v, const char *key, const char *where,
+			     const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (errno == ELOOP)
+			report(c, v, "\"%s\" %s: %s is a symbolic link loop", key, where, esc(c, path));
+		return;
+	}
+	if (!S_ISREG(st.st_mode))
+		report(c, v, "\"%s\" %s: %s is not a regular file (it is %s)", key, where, esc(c, path),
+		       cs_file_type_name(st.st_mode));
+}
+
+static yaml_node_t *get_local_file(struct ctx *c, const yaml_node_t *map, const char *key, const char *where,
+				   bool required, char **out)
+{
+	yaml_node_t *v = get_local_path(c, map, key, where, required, out);
+	if (v)
+		check_local_file(c, v, key, where, *out);
 	return v;
 }
 
@@ -703,6 +751,7 @@ static yaml_node_t *get_secret(struct ctx *c, const yaml_node_t *map, const char
 	free(out->ref);
 	out->ref = local_path(c, s);
 	free(s);
+	check_local_file(c, lookup(c, v, "file", NULL), "file", inner, out->ref);
 	return v;
 }
 
@@ -968,16 +1017,16 @@ static void parse_ssh(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m
 		check_address(c, v, s->address, where);
 	get_int(c, m, "port", where, false, 1, 65535, &s->port);
 	get_str(c, m, "user", where, true, &s->user);
-	get_local_path(c, m, "identity", where, false, &s->identity);
+	get_local_file(c, m, "identity", where, false, &s->identity);
 	get_secret(c, m, "passphrase", where, false, &s->passphrase);
 	get_secret(c, m, "password", where, false, &s->password);
-	get_local_path(c, m, "known_hosts", where, false, &s->known_hosts);
+	get_local_file(c, m, "known_hosts", where, false, &s->known_hosts);
 	int i = 0;
 	if (get_enum(c, m, "host_key_policy", where, false, policies, &i))
 		s->host_key_accept_new = i == 1;
 	if (get_enum(c, m, "become", where, false, becomes, &i))
 		s->become_sudo = true;
-	get_duration(c, m, "timeout", where, true, &s->timeout);
+	get_duration(c, m, "timeout", where, true, DURATION_MAX_WAIT, &s->timeout);
 }
 
 static void parse_winrm(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m)
@@ -1000,11 +1049,11 @@ static void parse_winrm(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t 
 		w->auth = (enum cs_winrm_auth)(a + 1);
 	get_str(c, m, "user", where, true, &w->user);
 	get_secret(c, m, "password", where, true, &w->password);
-	get_local_path(c, m, "ca_bundle", where, false, &w->ca_bundle);
+	get_local_file(c, m, "ca_bundle", where, false, &w->ca_bundle);
 	yaml_node_t *insecure = get_bool(c, m, "insecure_http", where, &w->insecure_http);
 	w->port = w->insecure_http ? 5985 : 5986;
 	get_int(c, m, "port", where, false, 1, 65535, &w->port);
-	get_duration(c, m, "timeout", where, true, &w->timeout);
+	get_duration(c, m, "timeout", where, true, DURATION_MAX_WAIT, &w->timeout);
 	if (w->insecure_http && w->auth == CS_WINRM_BASIC)
 		report(c, insecure, "basic authentication over plain HTTP would send the password in clear "
 		       "(host %s: use auth: ntlm or negotiate, or HTTPS)", esc(c, h->name));
@@ -1042,7 +1091,8 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	if (v) {
 		static const char *const local_keys[] = { "timeout", NULL };
 		check_keys(c, v, local_keys, fmt_keep(c, "in local of host %s", shown));
-		get_duration(c, v, "timeout", fmt_keep(c, "local of host %s", shown), true, &h->local_timeout);
+		get_duration(c, v, "timeout", fmt_keep(c, "in local of host %s", shown), true, DURATION_MAX_WAIT,
+			     &h->local_timeout);
 		lookup(c, m, "local", &k);
 		if (h->platform == CS_PLATFORM_WINDOWS)
 			report(c, k, "host %s is windows: local is only for linux hosts (use ssh or winrm)", shown);
@@ -1061,7 +1111,7 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 		h->local_dir = cs_xstrdup(c->dir);
 
 	h->reboot_timeout = 600;
-	get_duration(c, m, "reboot_timeout", where, true, &h->reboot_timeout);
+	get_duration(c, m, "reboot_timeout", where, true, DURATION_MAX_WAIT, &h->reboot_timeout);
 	v = get_enum(c, m, "reboot", where, false, reboots, &i);
 	if (v) {
 		h->reboot = i == 1 ? CS_REBOOT_AFTER_CHANGE : CS_REBOOT_NEVER;
@@ -1107,7 +1157,7 @@ static void parse_ca(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_t 
 	struct cs_issuer_ca *ca = &is->ca;
 	ca->days = 90;
 	check_keys(c, m, keys, where);
-	get_local_path(c, m, "cert", where, true, &ca->cert);
+	get_local_file(c, m, "cert", where, true, &ca->cert);
 	get_secret(c, m, "key", where, true, &ca->key);
 	/* 0 marks a bad value, so that renew_before is not compared with it. */
 	if (lookup(c, m, "days", NULL) && !get_int(c, m, "days", where, false, 1, 3650, &ca->days))
@@ -1171,8 +1221,8 @@ static void parse_challenge(struct ctx *c, struct cs_issuer_cfg *is, const yaml_
 	if (d) {
 		const char *dw = fmt_keep(c, "in dns-01 of issuer %s", shown);
 		check_keys(c, d, dns_keys, dw);
-		get_local_path(c, d, "hook", dw, true, &a->dns01_hook);
-		get_duration(c, d, "propagation", dw, false, &a->dns01_propagation);
+		get_local_file(c, d, "hook", dw, true, &a->dns01_hook);
+		get_duration(c, d, "propagation", dw, false, DURATION_MAX_WAIT, &a->dns01_propagation);
 	}
 }
 
@@ -1203,7 +1253,7 @@ static void parse_acme(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_
 				a->contact[a->n_contact++] = cs_xstrdup(s);
 		}
 	}
-	get_local_path(c, m, "ca_bundle", where, false, &a->ca_bundle);
+	get_local_file(c, m, "ca_bundle", where, false, &a->ca_bundle);
 	v = get_map(c, m, "eab", where, false);
 	if (v) {
 		const char *ew = fmt_keep(c, "in eab of issuer %s", shown);
@@ -1337,7 +1387,19 @@ static void parse_files(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m
 			       esc(c, s), bc->where);
 		return;
 	}
-	f->mode = (int)strtol(s, NULL, 8);
+	int mode = (int)strtol(s, NULL, 8);
+	/* A private key that others can change, run or read, or that carries
+	 * setuid/setgid/sticky, is never what was meant: group read (0640 for
+	 * a service's group) is the most a key file may grant. */
+	if ((lookup(c, m, "key", NULL) || lookup(c, m, "pem", NULL)) && (mode & 07037)) {
+		const char *what = (mode & 07000) ? "setuid, setgid or sticky bits"
+				   : (mode & 0033) ? "write or execute bits for group or others"
+				   : "read access for others";
+		report(c, v, "mode \"%s\" %s would give a private key %s: use \"0600\", \"0400\", \"0640\" or \"0440\"",
+		       esc(c, s), bc->where, what);
+		return;
+	}
+	f->mode = mode;
 }
 
 static void parse_iis(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m)
@@ -1463,7 +1525,8 @@ static void parse_script(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *
 			report(c, v, "script %s %s does not exist (looked for %s)", esc(c, raw), bc->where,
 			       esc(c, sc->path));
 		else if (!S_ISREG(st.st_mode))
-			report(c, v, "script %s %s is not a file (%s)", esc(c, raw), bc->where, esc(c, sc->path));
+			report(c, v, "script %s %s is not a regular file (%s is %s)", esc(c, raw), bc->where,
+			       esc(c, sc->path), cs_file_type_name(st.st_mode));
 	}
 	free(raw);
 	v = get_map(c, m, "args", bc->where, false);
@@ -1648,8 +1711,8 @@ static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, 
 	int st = 0;
 	if (get_enum(c, m, "starttls", where, false, starttls, &st))
 		vf->starttls = (enum cs_starttls)(st + 1);
-	get_local_path(c, m, "ca_bundle", where, false, &vf->ca_bundle);
-	get_duration(c, m, "timeout", where, true, &vf->timeout);
+	get_local_file(c, m, "ca_bundle", where, false, &vf->ca_bundle);
+	get_duration(c, m, "timeout", where, true, DURATION_MAX_WAIT, &vf->timeout);
 
 	size_t *hosts = cs_xcalloc(cert->n_bindings + 1, sizeof *hosts);
 	bool broken;
@@ -1814,9 +1877,10 @@ static void parse_cert(struct ctx *c, const char *name, const yaml_node_t *key, 
 		}
 	}
 
-	yaml_node_t *rv = get_duration(c, m, "renew_before", where, true, &cert->renew_before);
+	yaml_node_t *rv = get_duration(c, m, "renew_before", where, true, DURATION_MAX_WINDOW,
+					&cert->renew_before);
 	bool renew_ok = rv || !lookup(c, m, "renew_before", NULL);
-	get_duration(c, m, "remind_before", where, false, &cert->remind_before);
+	get_duration(c, m, "remind_before", where, false, DURATION_MAX_WINDOW, &cert->remind_before);
 	if (renew_ok && cert->issuer_index != (size_t)-1) {
 		const struct cs_issuer_cfg *is = &c->cfg->issuers[cert->issuer_index];
 		if (is->kind == CS_ISSUER_CA && is->ca.days > 0 &&
@@ -1910,6 +1974,246 @@ static void syntax_error(struct ctx *c, const yaml_parser_t *p, const char *text
 		report_at(c, line, col, "syntax error: %s", problem);
 }
 
+/* Limits on the shape of the YAML, far above any real config (which nests
+ * about seven deep and lists at most some thousands of hosts or
+ * certificates).  They are checked on the event stream before the document
+ * is built, so a hostile or broken file (200,000 nested "[", an alias bomb)
+ * is refused after reading only as much of it as it takes to go over. */
+#define YAML_MAX_DEPTH 64          /* nested lists and mappings */
+#define YAML_MAX_ITEMS 100000      /* entries of one list, pairs of one mapping */
+#define YAML_MAX_NODES 1000000     /* nodes, an alias counting as its content again */
+#define YAML_MAX_ANCHORS 10000     /* &anchors in the file */
+
+struct shape_frame {
+	bool map;
+	size_t items;           /* list entries, or keys and values of a mapping */
+	uint64_t nodes;         /* nodes under it so far, aliases expanded */
+	char *anchor;           /* its &anchor, or NULL */
+	struct cs_pos pos;
+};
+
+struct shape_anchor {
+	char *name;
+	uint64_t nodes;
+};
+
+struct shape {
+	struct ctx *c;
+	struct shape_frame frames[YAML_MAX_DEPTH + 1];
+	size_t depth;
+	uint64_t nodes;
+	struct shape_anchor *anchors;
+	size_t n_anchors, cap_anchors;
+};
+
+static struct cs_pos pos_of_mark(yaml_mark_t m)
+{
+	struct cs_pos p = { (int)m.line + 1, (int)m.column + 1 };
+	return p;
+}
+
+/* The core-schema tags a value may carry explicitly, each only on the kind
+ * of value it names; anything else ("!!python/object:...", "!local", "!")
+ * asks for a type certsync does not have. */
+static bool tag_ok(const yaml_event_t *e)
+{
+	static const char core[] = "tag:yaml.org,2002:";
+	const char *tag = NULL;
+	if (e->type == YAML_SCALAR_EVENT)
+		tag = (const char *)e->data.scalar.tag;
+	else if (e->type == YAML_SEQUENCE_START_EVENT)
+		tag = (const char *)e->data.sequence_start.tag;
+	else if (e->type == YAML_MAPPING_START_EVENT)
+		tag = (const char *)e->data.mapping_start.tag;
+	if (!tag)
+		return true;
+	if (strncmp(tag, core, sizeof core - 1) != 0)
+		return false;
+	tag += sizeof core - 1;
+	if (e->type == YAML_SEQUENCE_START_EVENT)
+		return strcmp(tag, "seq") == 0;
+	if (e->type == YAML_MAPPING_START_EVENT)
+		return strcmp(tag, "map") == 0;
+	const char *v = (const char *)e->data.scalar.value;
+	if (strlen(v) != e->data.scalar.length)
+		return strcmp(tag, "str") == 0;
+	/* As plain text the value must already be what the tag says, so
+	 * that the tag changes nothing: !!str on a quoted or word value,
+	 * !!int on digits. */
+	enum vkind k = scalar_kind(v, e->data.scalar.style);
+	if (strcmp(tag, "str") == 0)
+		return k == V_STR;
+	if (strcmp(tag, "int") == 0)
+		return scalar_kind(v, YAML_PLAIN_SCALAR_STYLE) == V_INT;
+	if (strcmp(tag, "float") == 0)
+		return scalar_kind(v, YAML_PLAIN_SCALAR_STYLE) == V_FLOAT;
+	if (strcmp(tag, "bool") == 0)
+		return scalar_kind(v, YAML_PLAIN_SCALAR_STYLE) == V_BOOL;
+	if (strcmp(tag, "null") == 0)
+		return scalar_kind(v, YAML_PLAIN_SCALAR_STYLE) == V_NULL;
+	return false;
+}
+
+static const char *event_tag(const yaml_event_t *e)
+{
+	if (e->type == YAML_SCALAR_EVENT)
+		return (const char *)e->data.scalar.tag;
+	if (e->type == YAML_SEQUENCE_START_EVENT)
+		return (const char *)e->data.sequence_start.tag;
+	return (const char *)e->data.mapping_start.tag;
+}
+
+/* A node of size nodes ends (or an alias of that size appears) under the
+ * innermost open collection; fresh of them were not counted yet (a
+ * collection's content was counted as it came).  False, with the error
+ * reported, when a limit is crossed. */
+static bool shape_add(struct shape *sh, uint64_t nodes, uint64_t fresh, yaml_mark_t at)
+{
+	struct cs_pos p = pos_of_mark(at);
+	sh->nodes += fresh;
+	if (sh->nodes > YAML_MAX_NODES) {
+		report_at(sh->c, p.line, p.col, "the config has more than %d YAML nodes (aliases counted as "
+			  "their content): certsync reads at most that many", YAML_MAX_NODES);
+		return false;
+	}
+	if (sh->depth == 0)
+		return true;
+	struct shape_frame *f = &sh->frames[sh->depth - 1];
+	f->items++;
+	f->nodes += nodes;
+	if ((f->map ? f->items / 2 : f->items) > YAML_MAX_ITEMS) {
+		report_at(sh->c, f->pos.line, f->pos.col, "this %s has more than %d entries: certsync reads at "
+			  "most that many", f->map ? "mapping" : "list", YAML_MAX_ITEMS);
+		return false;
+	}
+	return true;
+}
+
+static bool shape_anchor(struct shape *sh, const yaml_char_t *name, uint64_t nodes, yaml_mark_t at)
+{
+	if (!name)
+		return true;
+	if (sh->n_anchors == YAML_MAX_ANCHORS) {
+		struct cs_pos p = pos_of_mark(at);
+		report_at(sh->c, p.line, p.col, "the config has more than %d anchors (&name): certsync reads at "
+			  "most that many", YAML_MAX_ANCHORS);
+		return false;
+	}
+	if (sh->n_anchors == sh->cap_anchors) {
+		sh->cap_anchors = sh->cap_anchors ? 2 * sh->cap_anchors : 16;
+		sh->anchors = cs_xrealloc(sh->anchors, sh->cap_anchors * sizeof *sh->anchors);
+	}
+	sh->anchors[sh->n_anchors++] = (struct shape_anchor){ cs_xstrdup((const char *)name), nodes };
+	return true;
+}
+
+static uint64_t shape_alias(const struct shape *sh, const char *name)
+{
+	/* The latest definition wins, as in YAML. */
+	for (size_t i = sh->n_anchors; i-- > 0;)
+		if (strcmp(sh->anchors[i].name, name) == 0)
+			return sh->anchors[i].nodes;
+	return 1; /* undefined: the loader reports it */
+}
+
+/* One event.  1 go on, 0 the stream ended, -1 stop (reported). */
+static int shape_event(struct shape *sh, const yaml_event_t *e)
+{
+	struct cs_pos p = pos_of_mark(e->start_mark);
+	switch (e->type) {
+	case YAML_STREAM_END_EVENT:
+		return 0;
+	case YAML_SCALAR_EVENT:
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (!tag_ok(e)) {
+			const char *tag = event_tag(e);
+			static const char core[] = "tag:yaml.org,2002:";
+			bool is_core = strncmp(tag, core, sizeof core - 1) == 0;
+			static const char *const scalar_tags[] = { "str", "int", "float", "bool", "null", NULL };
+			bool mismatch = is_core && e->type == YAML_SCALAR_EVENT &&
+					one_of(tag + sizeof core - 1, scalar_tags);
+			report_at(sh->c, p.line, p.col, "%s YAML tag \"%s%s\"%s: certsync reads plain values; remove "
+				  "the tag", mismatch ? "misplaced" : "unsupported", is_core ? "!!" : "",
+				  esc(sh->c, is_core ? tag + sizeof core - 1 : tag),
+				  mismatch ? " (the value is not of that type as written)" : "");
+			return -1;
+		}
+		if (e->type == YAML_SCALAR_EVENT) {
+			if (!shape_add(sh, 1, 1, e->start_mark) ||
+			    !shape_anchor(sh, e->data.scalar.anchor, 1, e->start_mark))
+				return -1;
+			return 1;
+		}
+		if (sh->depth == YAML_MAX_DEPTH) {
+			report_at(sh->c, p.line, p.col, "lists and mappings are nested more than %d deep: certsync "
+				  "reads at most that many levels", YAML_MAX_DEPTH);
+			return -1;
+		}
+		const yaml_char_t *anchor = e->type == YAML_SEQUENCE_START_EVENT ? e->data.sequence_start.anchor
+					    : e->data.mapping_start.anchor;
+		sh->frames[sh->depth++] = (struct shape_frame){
+			.map = e->type == YAML_MAPPING_START_EVENT,
+			.nodes = 1,
+			.anchor = anchor ? cs_xstrdup((const char *)anchor) : NULL,
+			.pos = p,
+		};
+		/* The collection itself counts now, its content as it comes. */
+		sh->nodes++;
+		if (sh->nodes > YAML_MAX_NODES)
+			return shape_add(sh, 0, 0, e->start_mark) ? 1 : -1;
+		return 1;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT: {
+		if (sh->depth == 0)
+			return 1;
+		struct shape_frame f = sh->frames[--sh->depth];
+		bool ok = shape_add(sh, f.nodes, 0, e->start_mark) && shape_anchor(sh, (const yaml_char_t *)f.anchor,
+										f.nodes, e->start_mark);
+		free(f.anchor);
+		return ok ? 1 : -1;
+	}
+	case YAML_ALIAS_EVENT: {
+		uint64_t n = shape_alias(sh, (const char *)e->data.alias.anchor);
+		return shape_add(sh, n, n, e->start_mark) ? 1 : -1;
+	}
+	default:
+		return 1;
+	}
+}
+
+/* 0 when the stream is within the limits (or has a syntax error, which the
+ * loader then reports); -1 when a limit or tag was reported. */
+static int check_shape(struct ctx *c, const char *textp, size_t len)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		fputs("certsync: out of memory\n", stderr);
+		abort();
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
+	struct shape sh = { .c = c };
+	int r = 0;
+	for (;;) {
+		yaml_event_t e;
+		if (!yaml_parser_parse(&parser, &e))
+			break;
+		int k = shape_event(&sh, &e);
+		yaml_event_delete(&e);
+		if (k <= 0) {
+			r = k;
+			break;
+		}
+	}
+	for (size_t i = 0; i < sh.depth; i++)
+		free(sh.frames[i].anchor);
+	for (size_t i = 0; i < sh.n_anchors; i++)
+		free(sh.anchors[i].name);
+	free(sh.anchors);
+	yaml_parser_delete(&parser);
+	return r;
+}
+
 static char *absolute_dir(const char *dir)
 {
 	if (dir && dir[0] == '/')
@@ -1938,6 +2242,8 @@ int cs_config_load_string(struct cs_config **out, const char *name, const char *
 		abort();
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
+	if (check_shape(&c, textp, len) < 0)
+		goto out;
 	if (!yaml_parser_load(&parser, &doc)) {
 		syntax_error(&c, &parser, textp, len);
 		goto out;
@@ -1990,8 +2296,16 @@ int cs_config_load(struct cs_config **out, const char *path, struct cs_diags *di
 		else if (r == -ENOENT)
 			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s (start one with `certsync "
 				     "init`, or name another with -c FILE)", strerror(-r));
-		else
-			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s", strerror(-r));
+		else {
+			/* The reader's reason without its "read PATH: ", which the
+			 * diagnostic already starts with. */
+			const char *why = cs_err_msg(&err);
+			char *lead = cs_xasprintf("read %s: ", path);
+			if (strncmp(why, lead, strlen(lead)) == 0)
+				why += strlen(lead);
+			cs_diags_add(diags, path, 0, 0, "cannot read the config file: %s", why);
+			free(lead);
+		}
 		goto out;
 	}
 	dir = cs_path_dirname(path);

@@ -342,6 +342,17 @@ void cs_metrics_write(struct cs_buf *out, const struct cs_metrics_input *in)
 
 	cs_prom_family(out, "certsync_build_info", "gauge", "Always 1; the certsync version that wrote these metrics.");
 	cs_prom_sample(out, "certsync_build_info", 1, "version", in->version, NULL);
+	/* Said first and always: a broken state folder must not leave the
+	 * monitoring blind exactly when something is wrong. */
+	cs_prom_family(out, "certsync_state_ok", "gauge",
+		       "1 when the state folder is private and every file in it could be read; 0 when not (see "
+		       "certsync_state_problem and the warning on stderr).");
+	cs_prom_sample(out, "certsync_state_ok", b2d(!in->state_problem), NULL);
+	cs_prom_family(out, "certsync_state_problem", "gauge",
+		       "Always 1, present only when certsync_state_ok is 0; reason says what is wrong: unsafe_key_file, "
+		       "folder_open_to_others, not_a_folder, folder_unreadable or journal_unreadable.");
+	if (in->state_problem)
+		cs_prom_sample(out, "certsync_state_problem", 1, "reason", in->state_problem, NULL);
 	certificates(out, obs, facts);
 	bindings(out, obs, facts);
 	hosts(out, obs);

@@ -36,7 +36,8 @@ static int resolve_file(const struct cs_secret *s, struct cs_buf *out, struct cs
 	char *data = NULL;
 	size_t len = 0, cap = 0;
 	int r = 0;
-	int fd = open(s->ref, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK so that a FIFO is refused below instead of waited on. */
+	int fd = open(s->ref, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = cs_err_errno(err, -errno, "read secret file %s", s->ref);
 		goto out;
@@ -47,7 +48,13 @@ static int resolve_file(const struct cs_secret *s, struct cs_buf *out, struct cs
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = cs_err_set(err, -EINVAL, "secret file %s is not a regular file", s->ref);
+		r = cs_err_set(err, -EINVAL, "secret file %s is not a regular file (it is %s)", s->ref,
+			       cs_file_type_name(st.st_mode));
+		goto out;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		r = cs_err_errno(err, -errno, "read secret file %s", s->ref);
 		goto out;
 	}
 	/* Checked on the opened file, not the path, so a swap between the check

@@ -33,6 +33,8 @@ enum cs_binding_state cs_binding_state(const struct cs_observed *obs, size_t i, 
 			state = CS_BINDING_IN_SYNC;
 		}
 		cs_buf_free(&why);
+	} else if (!want && obs->certs[i].error) {
+		*detail = cs_xstrdup("the certificate in the store cannot be read (see its error)");
 	} else if (!want) {
 		*detail = cs_xstrdup("no certificate in the store yet");
 	}

@@ -153,6 +153,22 @@ out:
 	return r;
 }
 
+int cs_store_open_report(struct cs_store **out, const char *dir, struct cs_err *folder_problem,
+			 struct cs_err *key_problem, struct cs_err *err)
+{
+	struct cs_store *st = cs_xcalloc(1, sizeof *st);
+	(void)err; /* nothing here fails outright */
+	st->dir = cs_xstrdup(dir);
+	st->lock_fd = -1;
+	*out = st;
+	if (!exists(dir))
+		return 0;
+	st->exists = true;
+	check_dir_private(dir, folder_problem);
+	check_all_keys(st, key_problem);
+	return 0;
+}
+
 void cs_store_close(struct cs_store *st)
 {
 	if (!st)
@@ -733,9 +749,19 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 		if (r < 0)
 			goto out;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* O_NONBLOCK: a FIFO in its place fails at once instead of waiting
+	 * for a reader; anything but a regular file is refused. */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
 	if (fd < 0) {
-		r = cs_err_errno(err, -errno, "journal %s", path);
+		if (errno == ENXIO) /* a FIFO nobody reads */
+			r = cs_err_set(err, -EINVAL, "journal %s: not a regular file (it is a fifo)", path);
+		else
+			r = cs_err_errno(err, -errno, "journal %s", path);
+		goto out;
+	}
+	struct stat jst;
+	if (fstat(fd, &jst) < 0 || !S_ISREG(jst.st_mode)) {
+		r = cs_err_set(err, -EINVAL, "journal %s: not a regular file", path);
 		goto out;
 	}
 	/* One write per line: with O_APPEND concurrent writers cannot

@@ -29,6 +29,13 @@ struct cs_store;
  * a missing folder is fine (an empty store: every load returns -ENOENT).
  * -EPERM when the folder or a key file is accessible by group/other. */
 int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs_err *err);
+/* For read-only reports (status, metrics), which must say what is wrong
+ * rather than go blind: as cs_store_open without create, but a state
+ * folder that is not private (or not a folder) goes into folder_problem and
+ * an unsafe key file into key_problem, and the store is opened anyway
+ * (loading an unsafe certificate still fails, so it shows as an error). */
+int cs_store_open_report(struct cs_store **out, const char *dir, struct cs_err *folder_problem,
+			 struct cs_err *key_problem, struct cs_err *err);
 void cs_store_close(struct cs_store *st); /* releases the lock; accepts NULL */
 const char *cs_store_dir(const struct cs_store *st);
 

@@ -563,6 +563,19 @@ static int load_store(X509_STORE **out, const char *ca_bundle, struct cs_err *er
 	X509_STORE *store = X509_STORE_new();
 	if (!store)
 		return cs_err_set(err, -ENOMEM, "load ca bundle %s: out of memory", ca_bundle);
+	/* OpenSSL would wait forever on a FIFO given as the bundle. */
+	int r = cs_file_check_regular(ca_bundle, err);
+	if (r < 0) {
+		X509_STORE_free(store);
+		/* "load ca bundle PATH: why", as for a bundle OpenSSL refuses. */
+		char *lead = cs_xasprintf("read %s: ", ca_bundle);
+		const char *msg = cs_err_msg(err);
+		char *why = cs_xstrdup(strncmp(msg, lead, strlen(lead)) == 0 ? msg + strlen(lead) : msg);
+		r = cs_err_set(err, -EINVAL, "load ca bundle %s: %s", ca_bundle, why);
+		free(why);
+		free(lead);
+		return r;
+	}
 	if (X509_STORE_load_file(store, ca_bundle) != 1) {
 		X509_STORE_free(store);
 		return cs_err_ssl(err, -EINVAL, "load ca bundle %s", ca_bundle);

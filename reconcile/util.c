@@ -108,13 +108,71 @@ char *cs_path_expand_home(const char *path)
 	return cs_xstrdup(path);
 }
 
+const char *cs_file_type_name(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a folder";
+	if (S_ISFIFO(mode))
+		return "a fifo";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return "not a file";
+}
+
+int cs_file_open_regular(const char *path, struct cs_err *err)
+{
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer, forever. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return cs_err_set(err, -ELOOP, "read %s: symbolic link loop", path);
+		return cs_err_errno(err, -errno, "read %s", path);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return cs_err_errno(err, r, "read %s", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return cs_err_set(err, -EINVAL, "read %s: not a regular file (it is %s)", path,
+				  cs_file_type_name(st.st_mode));
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		int r = -errno;
+		close(fd);
+		return cs_err_errno(err, r, "read %s", path);
+	}
+	return fd;
+}
+
+int cs_file_check_regular(const char *path, struct cs_err *err)
+{
+	int fd = cs_file_open_regular(path, err);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
 int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err *err)
 {
 	if (!max)
 		max = 64u << 20;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = cs_file_open_regular(path, err);
 	if (fd < 0)
-		return cs_err_errno(err, -errno, "read %s", path);
+		return fd;
 	size_t start = out->len;
 	char chunk[16384];
 	for (;;) {
@@ -288,20 +346,35 @@ int64_t cs_now(void)
 	return (int64_t)time(NULL);
 }
 
-void cs_time_rfc3339(char out[21], int64_t t)
+/* Broken-down UTC time of t, only for years 0..9999: the formats below (and
+ * every reader of them) have four-digit years, and gmtime_r fails where
+ * the year does not fit an int. */
+static bool utc_tm(struct tm *out, int64_t t)
 {
 	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if ((int64_t)tt != t || !gmtime_r(&tt, out))
+		return false;
+	return out->tm_year >= -1900 && out->tm_year <= 9999 - 1900;
 }
 
-void cs_time_date(char out[11], int64_t t)
+int cs_time_rfc3339(char out[21], int64_t t)
 {
-	time_t tt = (time_t)t;
 	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 11, "%Y-%m-%d", &tm);
+	if (!utc_tm(&tm, t) || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20) {
+		memcpy(out, t < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z", 21);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+int cs_time_date(char out[11], int64_t t)
+{
+	struct tm tm;
+	if (!utc_tm(&tm, t) || strftime(out, 11, "%Y-%m-%d", &tm) != 10) {
+		memcpy(out, t < 0 ? "0000-01-01" : "9999-12-31", 11);
+		return -ERANGE;
+	}
+	return 0;
 }
 
 int cs_time_parse(int64_t *out, const char *s)

@@ -31,8 +31,18 @@ const char *cs_path_basename(const char *path);
 char *cs_path_expand_home(const char *path);
 
 /* Read a whole local file into out (capped at max bytes, 0 = 64 MiB).
- * -ENOENT when it does not exist. */
+ * -ENOENT when it does not exist; -EINVAL when it is not a regular file
+ * (a FIFO, device or folder is refused at once instead of waited on). */
 int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err *err);
+
+/* Open a local file for reading, refusing anything but a regular file
+ * without blocking on it: O_NONBLOCK (cleared again after the check), fstat.
+ * The fd, or a negative errno with err set ("read PATH: ..."). */
+int cs_file_open_regular(const char *path, struct cs_err *err);
+/* Check only (for files a library opens by name: libssh2, OpenSSL, curl). */
+int cs_file_check_regular(const char *path, struct cs_err *err);
+/* "a fifo", "a folder", "a character device", ... for messages. */
+const char *cs_file_type_name(mode_t mode);
 
 /* Write a local file atomically: temporary file in the same folder, fchmod to
  * mode, optional fchown (uid/gid -1 = leave), fsync, rename, fsync the folder.
@@ -56,10 +66,12 @@ int64_t cs_now(void);
 /* False when CERTSYNC_NOW is set to something cs_now() can not read (it
  * would silently fall back to the real clock). */
 bool cs_now_pin_valid(void);
-/* Format unix time as RFC 3339 UTC "2026-11-27T05:04:20Z" into out[21]. */
-void cs_time_rfc3339(char out[21], int64_t t);
-/* Format as date only "2026-11-27" into out[11]. */
-void cs_time_date(char out[11], int64_t t);
+/* Format unix time as RFC 3339 UTC "2026-11-27T05:04:20Z" into out[21].
+ * Outside the years 0000..9999: -ERANGE, and out holds the nearest end of
+ * that range (always a terminated string of the usual length). */
+int cs_time_rfc3339(char out[21], int64_t t);
+/* Format as date only "2026-11-27" into out[11]; -ERANGE as above. */
+int cs_time_date(char out[11], int64_t t);
 /* Parse RFC 3339 UTC ("...Z" or "+00:00"); -EINVAL on anything else. */
 int cs_time_parse(int64_t *out, const char *s);
 

@@ -9,7 +9,7 @@ packages=(
 	meson ninja-build pkg-config gcc libc6-dev
 	libyaml-dev libssl-dev libssh2-1-dev libcurl4-openssl-dev libjansson-dev libxml2-dev
 	openssl ca-certificates curl python3 python3-icalendar python3-winrm
-	nginx-light haproxy dovecot-imapd socat pebble
+	nginx-light haproxy dovecot-imapd socat pebble time
 	openssh-server openssh-client sudo
 	scdoc zsh
 )

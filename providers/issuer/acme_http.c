@@ -50,6 +50,10 @@ int cs_acme_http_open(struct cs_acme_http **out, const char *ca_bundle, struct c
 			return cs_err_set(err, -EIO, "libcurl cannot be initialised");
 		global_done = true;
 	}
+	/* curl would wait forever on a FIFO given as the bundle. */
+	int r;
+	if (ca_bundle && (r = cs_file_check_regular(ca_bundle, err)) < 0)
+		return cs_err_prefix(err, "ca_bundle");
 	struct cs_acme_http *h = cs_xcalloc(1, sizeof *h);
 	h->curl = curl_easy_init();
 	if (!h->curl) {

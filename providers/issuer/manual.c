@@ -138,6 +138,12 @@ static int read_reply(STACK_OF(X509) **out, const char *path, struct cs_err *err
 	struct cs_buf b;
 	cs_buf_init(&b, MAX_REPLY);
 	int r = cs_file_read(&b, path, MAX_REPLY, err);
+	/* The caller saw something there (lstat): missing now means a link
+	 * to nowhere, a broken reply rather than none. */
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		r = cs_err_set(err, -EINVAL, "%s: a symbolic link to a file that does not exist", path);
+	}
 	/* A huge file is a wrong reply like any other, not a local failure. */
 	if (r == -E2BIG && err)
 		err->code = -EINVAL;
@@ -175,8 +181,10 @@ static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cf
 	for (size_t e = 0; e < N_EXTS; e++) {
 		free(path);
 		path = reply_path(issuer, cert->name, reply_exts[e]);
+		/* lstat: a dangling link or a link loop is a broken reply to
+		 * report, not an absent one (the read below says which). */
 		struct stat st;
-		if (stat(path, &st) < 0)
+		if (lstat(path, &st) < 0)
 			continue;
 		r = read_reply(&certs, path, err);
 		if (r < 0)

@@ -281,7 +281,9 @@ static int append_key(const char *file, const char *name, const char *type,
 	struct stat st;
 	if (stat(dir, &st) < 0 && (r = cs_mkdir_p(dir, 0700, err)) < 0)
 		goto out;
-	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* O_NONBLOCK: a FIFO here fails at once instead of waiting for a
+	 * reader (reading it first already refuses one). */
+	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
 	if (fd < 0) {
 		r = cs_err_errno(err, -errno, "add the host key to %s", file);
 		goto out;

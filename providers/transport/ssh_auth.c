@@ -219,8 +219,9 @@ int cs_ssh_auth(LIBSSH2_SESSION *session, const struct cs_ssh_cfg *cfg, struct c
 			}
 			pass = secret.data;
 		}
-		if (access(identity, R_OK) < 0) {
-			r = cs_err_errno(err, -errno, "identity %s", identity);
+		/* Also refuses a FIFO, which libssh2 would wait on. */
+		if ((r = cs_file_check_regular(identity, err)) < 0) {
+			cs_err_prefix(err, "identity");
 			goto out;
 		}
 		int rc = libssh2_userauth_publickey_fromfile_ex(session, user, ulen, NULL,

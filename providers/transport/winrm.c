@@ -105,6 +105,9 @@ static int winrm_open(struct cs_transport **out, const struct cs_host_cfg *host,
 				  "send the password in clear (use ntlm or negotiate, or HTTPS)", name);
 	if (!c->address || !*c->address)
 		return cs_err_set(err, -EINVAL, "host %s: winrm needs an address", name);
+	/* curl would wait forever on a FIFO given as the bundle. */
+	if (c->ca_bundle && (r = cs_file_check_regular(c->ca_bundle, err)) < 0)
+		return cs_err_prefix(err, "host %s: ca_bundle", name);
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
 		return cs_err_set(err, -EIO, "host %s: cannot initialise libcurl: %s", name,

@@ -38,6 +38,11 @@ expect_exit 1 "$CERTSYNC" help frobnicate
 expect_contains "$OUT" 'unknown command "frobnicate"'
 expect_exit 0 "$CERTSYNC" help plan
 expect_contains "$OUT" 'usage: certsync plan'
+# The exit statuses are in the help, 3 for a state folder locked by another run.
+expect_exit 0 "$CERTSYNC" help apply
+expect_contains "$OUT" '3 the state folder is locked by another run'
+expect_exit 0 "$CERTSYNC" help
+expect_contains "$OUT" '3 the state folder is locked by another run'
 # A clock pin that can not be read is refused, not replaced by the real clock.
 CERTSYNC_NOW=2027-01-20 expect_exit 1 "$CERTSYNC" validate -c bad.yaml
 expect_contains "$OUT" 'CERTSYNC_NOW="2027-01-20" is neither unix seconds nor an RFC 3339'

@@ -17,10 +17,27 @@ cd "$d"
 first=$!
 cleanup_add "kill $first"
 for _ in $(seq 100); do [ -e out/web.crt ] && break; sleep 0.05; done
-expect_exit 1 "$CERTSYNC" apply --yes
+# Exit 3, not 1: a timer can tell "another run has it, try later" from
+# "broken".
+expect_exit 3 "$CERTSYNC" apply --yes
 expect_contains "$OUT" "locked by certsync apply \\(pid $first"
 touch go
 wait "$first" && ok "first apply finished" || not_ok "first apply finished" "$(cat first.log)"
+
+# The same when something else holds the flock (an operator's flock(1)),
+# and plan, which does not take the lock, still works meanwhile.
+[ -e .certsync/lock ] && ok "lock file in the state folder" || not_ok "lock file in the state folder"
+flock .certsync/lock -c 'touch held; while [ ! -e release ]; do sleep 0.05; done' &
+holder=$!
+cleanup_add "touch $d/release; kill $holder 2>/dev/null"
+for _ in $(seq 100); do [ -e held ] && break; sleep 0.05; done
+expect_exit 3 "$CERTSYNC" apply --yes
+expect_contains "$OUT" "state folder .* is locked by"
+expect_exit 0 "$CERTSYNC" plan
+touch release
+wait "$holder"
+rm -f held release
+expect_exit 0 "$CERTSYNC" apply --yes
 
 # Converged.  Now a reload that rejects the new files (as `nginx -t` would
 # reject a bad certificate) but accepts the previous ones.

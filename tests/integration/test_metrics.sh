@@ -6,8 +6,9 @@
 # last-apply metrics follow each apply (a failed one as failed), an
 # unreachable host and a dead verify endpoint read 0 / error without failing
 # the command, label values with quotes, backslashes and newlines come back
-# intact, the order is stable, and a bad config or state folder exits 1
-# with nothing on stdout.
+# intact, the order is stable, a bad config exits 1 with nothing on stdout,
+# and a state folder with a problem (open to others, a readable key, an
+# unreadable journal) still gives every metric it can plus certsync_state_ok 0.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures.sh"
 
@@ -230,15 +231,49 @@ metrics_to "$m11" --no-probe --target cert=web
 expect_metric "$m11" absent certsync_certificate_present certificate=odd
 expect_metric "$m11" 1 certsync_certificate_present certificate=web
 expect_metric "$m11" absent certsync_host_reachable host=down
+expect_metric "$m11" 1 certsync_state_ok
+expect_metric "$m11" absent certsync_state_problem reason=unsafe_key_file
 
 # --- errors: exit 1, nothing on stdout ---------------------------------------
 expect_exit 1 "$CERTSYNC" metrics -c nowhere.yaml
 "$CERTSYNC" metrics -c nowhere.yaml 2>/dev/null | grep -q . && not_ok "bad config: stdout empty" || ok "bad config: stdout empty"
+
+# --- a state folder with a problem: reported, not a blind spot ---------------
+# Monitoring must see the problem exactly when there is one: the metrics
+# still come, with certsync_state_ok 0 and what the problem is.
 chmod 755 .certsync
-expect_exit 1 "$CERTSYNC" metrics
-expect_contains "$OUT" 'accessible by others'
-"$CERTSYNC" metrics 2>/dev/null | grep -q . && not_ok "refused state folder: stdout empty" || ok "refused state folder: stdout empty"
+m12=$TEST_TMP/m12.prom
+metrics_to "$m12" --no-probe
+expect_contains "$(cat "$TEST_TMP/err")" 'warning: state folder .* is accessible by others'
+expect_metric "$m12" 0 certsync_state_ok
+expect_metric "$m12" 1 certsync_state_problem reason=folder_open_to_others
+expect_metric "$m12" 1 certsync_certificate_present certificate=web
 chmod 700 .certsync
+chmod 644 .certsync/certs/web/key.pem
+m13=$TEST_TMP/m13.prom
+metrics_to "$m13" --no-probe
+expect_contains "$(cat "$TEST_TMP/err")" 'warning: key file .*web/key.pem is accessible by others'
+expect_metric "$m13" 0 certsync_state_ok
+expect_metric "$m13" 1 certsync_state_problem reason=unsafe_key_file
+expect_metric "$m13" 1 certsync_certificate_error certificate=web
+expect_metric "$m13" 0 certsync_certificate_error certificate=odd
+expect_metric "$m13" 1 certsync_host_reachable host=here
+# status says it too (exit 1: it is an error), and still shows the rest.
+expect_exit 1 "$CERTSYNC" status
+expect_contains "$OUT" 'state folder: key file .*web/key.pem is accessible by others'
+expect_contains "$OUT" 'odd \('
+chmod 600 .certsync/certs/web/key.pem
+# A journal that cannot be read: the last-apply metrics go, the rest stays.
+mv .certsync/journal.jsonl journal.keep
+mkfifo .certsync/journal.jsonl
+m14=$TEST_TMP/m14.prom
+timeout 20 "$CERTSYNC" metrics --no-probe >"$m14" 2>"$TEST_TMP/err"
+[ $? = 0 ] && ok "metrics with a fifo for a journal exits 0 at once" || not_ok "metrics with a fifo for a journal exits 0 at once" "$(cat "$TEST_TMP/err")"
+expect_metric "$m14" 0 certsync_state_ok
+expect_metric "$m14" 1 certsync_state_problem reason=journal_unreadable
+expect_metric "$m14" 1 certsync_certificate_present certificate=web
+rm .certsync/journal.jsonl
+mv journal.keep .certsync/journal.jsonl
 expect_exit 1 "$CERTSYNC" metrics extra-argument
 expect_exit 0 "$CERTSYNC" help metrics
 expect_contains "$OUT" 'usage: certsync metrics'

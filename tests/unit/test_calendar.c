@@ -5,6 +5,7 @@
 #include "tap.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,47 @@ static void test_errors(void)
 	tap_str(err.msg, "calendar: certificate mail has no lineage id", "missing lineage message");
 	cs_err_clear(&err);
 	cs_buf_free(&b);
+
+	/* remind_before far beyond any lifetime: the reminder date would be
+	 * before year 0 (strftime wrote "-180602" into a 9-byte buffer). */
+	static const struct {
+		const char *name;
+		int64_t not_after, remind_before;
+	} far[] = {
+		{ "reminder 200000w before expiry", 1798970400, 200000LL * 7 * DAY },
+		{ "reminder before the earliest time", 1798970400, INT64_MAX },
+		{ "expiry after year 9999", 253402300800 + DAY, 7 * DAY },
+		{ "expiry beyond gmtime", INT64_MAX, 7 * DAY },
+		{ "negative remind_before", 1798970400, -1 },
+	};
+	for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+		e = mail_entry(far[i].not_after);
+		e.remind_before = far[i].remind_before;
+		r = cs_calendar_write(&b, &e, 1, ts("2026-06-01T00:00:00Z"), &err);
+		tap_int(r, -ERANGE, far[i].name);
+		tap_ok(err.msg && strstr(err.msg, "calendar: certificate mail: a reminder ") &&
+		       strstr(err.msg, "falls outside the years 0000 to 9999"), far[i].name, "got %s", err.msg);
+		tap_int((long long)b.len, 0, "nothing written");
+		cs_err_clear(&err);
+		cs_buf_free(&b);
+	}
+	e = mail_entry(ts("2027-01-03T10:00:00Z"));
+	r = cs_calendar_write(&b, &e, 1, INT64_MAX, &err);
+	tap_int(r, -ERANGE, "a current time beyond year 9999 is refused");
+	cs_err_clear(&err);
+	cs_buf_free(&b);
+
+	/* The shared formatters: a terminated string of the usual length and
+	 * -ERANGE, whatever the time. */
+	char iso[21], date[11];
+	tap_int(cs_time_rfc3339(iso, INT64_MAX), -ERANGE, "rfc3339 beyond gmtime");
+	tap_str(iso, "9999-12-31T23:59:59Z", "rfc3339 clamps high");
+	tap_int(cs_time_rfc3339(iso, -200000LL * 7 * DAY * 400), -ERANGE, "rfc3339 before year 0");
+	tap_str(iso, "0000-01-01T00:00:00Z", "rfc3339 clamps low");
+	tap_int(cs_time_date(date, 253402300800), -ERANGE, "date in year 10000");
+	tap_str(date, "9999-12-31", "date clamps high");
+	tap_int(cs_time_date(date, 1798970400), 0, "ordinary date");
+	tap_str(date, "2027-01-03", "ordinary date text");
 
 	char *ics = render(NULL, 0, 0);
 	tap_ok(ics && !strstr(ics, "VEVENT") && strstr(ics, "END:VCALENDAR\r\n"),

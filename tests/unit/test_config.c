@@ -2,10 +2,12 @@
  * diagnostic it must produce; a file with many errors that must all be
  * reported in order; the examples; defaults and resolved paths; and the
  * promise that no diagnostic ever quotes a secret. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "reconcile/buf.h"
@@ -23,349 +25,103 @@
 /* Two lines: a linux host over ssh. */
 #define WEB1 "hosts:\n  web1: {platform: linux, ssh: {address: web1.example.org, user: deploy}}\n"
 
-struct bad_case {
-	const char *name;
-	const char *yaml;
-	const char *want; /* "LINE:COL: message" of the first diagnostic */
-};
+/* The broken configs are the corpus in tests/corpus/config: NAME.yaml and
+ * NAME.expect, whose "diag:" line is the exact first diagnostic
+ * ("LINE:COL: message", @DIR@ standing for the corpus folder).  The same
+ * files are run through the binary, with time and memory bounds, by
+ * tests/integration/test_bad_input_corpus.sh. */
+#define CORPUS CS_SOURCE_ROOT "/tests/corpus/config"
 
-static const struct bad_case bad_cases[] = {
-	{ "unknown key with did-you-mean",
-	  V1 MANUAL "certificates:\n  mail:\n    comon_name: mail.example.org\n    issuer: lab\n",
-	  "6:5: unknown key \"comon_name\" in certificate mail (did you mean \"common_name\"?)" },
-	{ "unknown key, case-only difference",
-	  V1 MANUAL "certificates:\n  mail:\n    Common_Name: mail.example.org\n    issuer: lab\n",
-	  "6:5: unknown key \"Common_Name\" in certificate mail (did you mean \"common_name\"?)" },
-	{ "unknown key without a near match lists the keys",
-	  V1 "settings:\n  colour: blue\n",
-	  "3:3: unknown key \"colour\" in settings (expected state_dir or parallelism)" },
-	{ "unknown top-level key",
-	  V1 "certificate: {}\n",
-	  "2:1: unknown key \"certificate\" at the top level (did you mean \"certificates\"?)" },
-	{ "missing required key at the mapping",
-	  V1 MANUAL "certificates:\n  mail:\n    issuer: lab\n",
-	  "6:5: missing required key \"common_name\" in certificate mail" },
-	{ "missing version",
-	  "hosts: {}\n",
-	  "1:1: missing required key \"version\" at the top level (write version: 1)" },
-	{ "unsupported version",
-	  "version: 2\n",
-	  "1:10: unsupported config version 2 (this certsync reads version 1)" },
-	{ "version too large for any integer",
-	  "version: 99999999999999999999\n",
-	  "1:10: unsupported config version 99999999999999999999 (this certsync reads version 1)" },
-	{ "version as a string",
-	  "version: \"1\"\n",
-	  "1:10: expected an integer for \"version\" at the top level, got a string" },
-	{ "wrong type: string for a list",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    dns_names: mail.example.org\n"
-	  "    issuer: lab\n",
-	  "7:16: expected a list for \"dns_names\" in certificate mail, got a string" },
-	{ "wrong type: list for a mapping",
-	  V1 "settings: [a, b]\n",
-	  "2:11: expected a mapping for \"settings\" at the top level, got a list" },
-	{ "wrong type: boolean expected",
-	  V1 "hosts:\n  w: {platform: windows, winrm: {address: w, user: u, password: {env: P}, insecure_http: yes}}\n",
-	  "3:90: expected a boolean (true or false) for \"insecure_http\" in winrm of host w, got a string" },
-	{ "top level is not a mapping",
-	  "- version: 1\n",
-	  "1:1: expected a mapping at the top level (version, settings, issuers, hosts, certificates), got a list" },
-	{ "bad duration",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    renew_before: 30\n",
-	  "8:19: invalid duration \"30\" for \"renew_before\" in certificate mail: number without a unit "
-	  "(add s, m, h, d or w)" },
-	{ "bad duration with a fraction",
-	  V1 WEB1 "  web2: {platform: linux, ssh: {address: web2, user: u, timeout: 1.5m}}\n",
-	  "4:66: invalid duration \"1.5m\" for \"timeout\" in ssh of host web2: a duration has no fractions "
-	  "(use a smaller unit: 90m, not 1.5h)" },
-	{ "dangling host with did-you-mean",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: wbe1, files: {cert: /etc/x.crt}}\n",
-	  "11:16: unknown host \"wbe1\" in binding 1 of certificate mail (did you mean \"web1\"?)" },
-	{ "dangling issuer with did-you-mean",
-	  V1 "issuers:\n  verisign: {manual: {}}\ncertificates:\n  mail:\n    common_name: mail.example.org\n"
-	  "    issuer: verisgn\n",
-	  "7:13: unknown issuer \"verisgn\" in certificate mail (did you mean \"verisign\"?)" },
-	{ "duplicate host name",
-	  V1 WEB1 "  web1: {platform: linux, local: {}}\n",
-	  "4:3: host \"web1\" is defined twice (first on line 3)" },
-	{ "duplicate certificate name",
-	  V1 MANUAL "certificates:\n  a: {common_name: a.example.org, issuer: lab}\n"
-	  "  a: {common_name: b.example.org, issuer: lab}\n",
-	  "6:3: certificate \"a\" is defined twice (first on line 5)" },
-	{ "duplicate key",
-	  V1 "hosts:\n  web1:\n    platform: linux\n    local: {}\n    platform: windows\n",
-	  "6:5: duplicate key \"platform\" in host web1 (first given on line 4)" },
-	{ "invalid name",
-	  V1 "hosts:\n  web/1: {platform: linux, local: {}}\n",
-	  "3:3: invalid host name \"web/1\": use letters, digits, \".\", \"_\" and \"-\", starting with a letter or "
-	  "digit (names become file names)" },
-	{ "binding kind on the wrong platform",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: web1, iis: {site: Default Web Site}}\n",
-	  "11:22: binding kind iis is not available on linux host web1 (linux hosts take files or script)" },
-	{ "files binding on windows",
-	  V1 MANUAL "hosts:\n  w: {platform: windows, ssh: {address: w, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: w, files: {cert: /x}}\n",
-	  "11:19: binding kind files is not available on windows host w (windows hosts take store, iis, httpsys, "
-	  "exchange, rdp or script)" },
-	{ "rsa bits out of range",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    key: {type: rsa, bits: 1024}\n",
-	  "8:28: invalid rsa key size 1024 in key of certificate mail: expected 2048, 3072 or 4096" },
-	{ "curve on rsa",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    key: {type: rsa, curve: p256}\n",
-	  "8:22: \"curve\" does not apply to rsa keys (certificate mail): use bits: 2048, 3072 or 4096, or type: ecdsa" },
-	{ "bits on ecdsa",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    key: {type: ecdsa, bits: 256}\n",
-	  "8:24: \"bits\" does not apply to ecdsa keys (certificate mail): use curve: p256 or p384, or type: rsa" },
-	{ "unknown curve",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    key: {type: ecdsa, curve: p521}\n",
-	  "8:31: invalid value \"p521\" for \"curve\" in key of certificate mail: expected p256 or p384 "
-	  "(did you mean \"p256\"?)" },
-	{ "literal secret",
-	  V1 "hosts:\n  w: {platform: windows, winrm: {address: w, user: u, password: \"Sup3r!\"}}\n",
-	  "3:65: \"password\" in winrm of host w is written as a literal value: a secret must be a reference, "
-	  "{env: VARIABLE} or {file: PATH}, so that it never lands in git" },
-	{ "secret with both env and file",
-	  V1 "issuers:\n  lab: {ca: {cert: ca.crt, key: {env: K, file: k.pem}}}\n",
-	  "3:42: secret \"key\" in ca of issuer lab has both env and file: give one" },
-	{ "secret with neither",
-	  V1 "issuers:\n  lab: {ca: {cert: ca.crt, key: {}}}\n",
-	  "3:33: secret \"key\" in ca of issuer lab needs env or file: write {env: VARIABLE} or {file: PATH}" },
-	{ "basic authentication over http",
-	  V1 "hosts:\n  w:\n    platform: windows\n    winrm: {address: w, user: u, password: {env: P}, auth: basic,"
-	  " insecure_http: true}\n",
-	  "5:82: basic authentication over plain HTTP would send the password in clear (host w: use auth: ntlm "
-	  "or negotiate, or HTTPS)" },
-	{ "verify host not bound",
-	  V1 MANUAL "hosts:\n  sapphire: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "  cobalt: {platform: windows, ssh: {address: c, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n    bindings:\n"
-	  "      - {host: sapphire, rdp: {}}\n"
-	  "    verify:\n      - {connect: \"mail.example.org:3389\", host: cobalt}\n",
-	  "14:50: verify 1 of certificate mail names host cobalt, but the certificate is not bound on it "
-	  "(bound on: sapphire)" },
-	{ "verify connect without a port",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: web1, files: {cert: /etc/x.crt}}\n"
-	  "    verify:\n      - {connect: mail.example.org}\n",
-	  "13:19: invalid connect \"mail.example.org\" in verify 1 of certificate mail: expected HOST:PORT or "
-	  "[IPV6]:PORT" },
-	{ "verify connect with a bad port",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: web1, files: {cert: /etc/x.crt}}\n"
-	  "    verify:\n      - {connect: \"[2001:db8::1]:65536\"}\n",
-	  "13:19: invalid connect \"[2001:db8::1]:65536\" in verify 1 of certificate mail: the port must be a "
-	  "number between 1 and 65535" },
-	{ "duplicate file target across certificates",
-	  V1 MANUAL WEB1 "certificates:\n"
-	  "  a: {common_name: a.example.org, issuer: lab, bindings: [{host: web1, files: {pem: /etc/tls/site.pem}}]}\n"
-	  "  b: {common_name: b.example.org, issuer: lab, bindings: [{host: web1, files: {fullchain: /etc/tls/site.pem}}]}\n",
-	  "8:91: file /etc/tls/site.pem on host web1 is already written as \"pem\" by binding 1 of certificate a" },
-	{ "relative path on an ssh host",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: web1, files: {cert: tls/mail.crt}}\n",
-	  "11:36: \"cert\" in files binding 1 of certificate mail must be an absolute path on host web1 (only local "
-	  "hosts resolve relative paths)" },
-	{ "bad mode",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: web1, files: {cert: /etc/x.crt, mode: \"0800\"}}\n",
-	  "11:54: invalid mode \"0800\" in files binding 1 of certificate mail: expected 3 or 4 octal digits such "
-	  "as \"0600\"" },
-	{ "files binding writing nothing",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: web1, files: {reload: true}}\n",
-	  "11:29: files binding 1 of certificate mail writes nothing: give at least one of cert, key, chain, "
-	  "fullchain or pem" },
-	{ "bad port",
-	  V1 "hosts:\n  web1: {platform: linux, ssh: {address: web1, user: u, port: 70000}}\n",
-	  "3:63: \"port\" in ssh of host web1 must be between 1 and 65535, got 70000" },
-	{ "parallelism out of range",
-	  V1 "settings: {parallelism: 0}\n",
-	  "2:25: \"parallelism\" in settings must be between 1 and 1024, got 0" },
-	{ "bad dns name in common_name",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail_server.example.org\n    issuer: lab\n",
-	  "6:18: invalid DNS name \"mail_server.example.org\" for common_name of certificate mail: it may only "
-	  "contain letters, digits, hyphens and dots" },
-	{ "bad wildcard in dns_names",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    dns_names: [mail.example.org, \"www.*.example.org\"]\n",
-	  "8:35: invalid DNS name \"www.*.example.org\" in dns_names of certificate mail: a wildcard may only be "
-	  "the whole leftmost label" },
-	{ "duplicate dns name, case-insensitive",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    dns_names:\n      - owa.example.org\n      - OWA.example.org\n",
-	  "10:9: DNS name \"OWA.example.org\" is listed twice in dns_names of certificate mail (first on line 9)" },
-	{ "yaml syntax error",
-	  V1 "hosts:\n  web1: {platform: linux\n",
-	  "4:1: syntax error: did not find expected ',' or '}' (while parsing a flow mapping on line 3)" },
-	{ "tab indentation",
-	  V1 "hosts:\n\tweb1: {}\n",
-	  "3:1: syntax error: found a tab: YAML is indented with spaces, not tabs" },
-	{ "empty file",
-	  "",
-	  "1:1: the config is empty: it needs at least \"version: 1\"" },
-	{ "comments only",
-	  "# nothing yet\n\n",
-	  "1:1: the config is empty: it needs at least \"version: 1\"" },
-	{ "second document",
-	  V1 "---\n" V1,
-	  "3:1: a config file holds one YAML document; this is a second one" },
-	{ "renew_before not shorter than the ca validity",
-	  V1 "issuers:\n  lab: {ca: {cert: ca.crt, key: {file: ca.key}, days: 20}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n    renew_before: 30d\n",
-	  "8:19: renew_before 30d is not shorter than issuer lab's validity of 20 days: every plan would renew" },
-	{ "default renew_before not shorter than the ca validity",
-	  V1 "issuers:\n  lab: {ca: {cert: ca.crt, key: {file: ca.key}, days: 30}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n",
-	  "7:13: renew_before 30d (the default) is not shorter than issuer lab's validity of 30 days: every plan "
-	  "would renew" },
-	{ "exchange bad service",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, exchange: {services: [POP3, IMAP]}}\n",
-	  "11:41: unknown exchange service \"POP3\" in exchange binding 1 of certificate mail: expected POP, IMAP, "
-	  "SMTP or IIS (did you mean \"POP\"?)" },
-	{ "exchange service twice",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, exchange: {services: [imap, IMAP]}}\n",
-	  "11:47: exchange service IMAP is listed twice in exchange binding 1 of certificate mail" },
-	{ "exchange without services",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, exchange: {services: []}}\n",
-	  "11:40: \"services\" in exchange binding 1 of certificate mail is empty: list at least one of POP, IMAP, "
-	  "SMTP or IIS" },
-	{ "two transports",
-	  V1 "hosts:\n  web1:\n    platform: linux\n    local: {}\n    ssh: {address: web1, user: u}\n",
-	  "6:5: host web1 has both local and ssh: a host has exactly one transport" },
-	{ "no transport",
-	  V1 "hosts:\n  web1:\n    platform: linux\n",
-	  "4:5: host web1 needs a transport: one of local, ssh or winrm" },
-	{ "local on windows",
-	  V1 "hosts:\n  pc: {platform: windows, local: {}}\n",
-	  "3:27: host pc is windows: local is only for linux hosts (use ssh or winrm)" },
-	{ "winrm on linux",
-	  V1 "hosts:\n  web1: {platform: linux, winrm: {address: w, user: u, password: {env: P}}}\n",
-	  "3:27: host web1 is linux: winrm is only for windows hosts (use ssh or local)" },
-	{ "reboot after-change on linux",
-	  V1 "hosts:\n  web1: {platform: linux, local: {}, reboot: after-change}\n",
-	  "3:46: reboot: after-change is only for windows hosts; certsync does not reboot linux host web1 (give "
-	  "its bindings a reload command instead)" },
-	{ "unknown platform",
-	  V1 "hosts:\n  web1: {platform: Linux, local: {}}\n",
-	  "3:20: invalid value \"Linux\" for \"platform\" in host web1: expected linux or windows (did you mean "
-	  "\"linux\"?)" },
-	{ "issuer without a kind",
-	  V1 "issuers:\n  lab: {}\n",
-	  "3:8: issuer lab needs exactly one of ca, manual or acme" },
-	{ "issuer with two kinds",
-	  V1 "issuers:\n  lab:\n    manual: {}\n    ca: {cert: ca.crt, key: {file: ca.key}}\n",
-	  "5:5: issuer lab has both manual and ca: an issuer is exactly one of ca, manual or acme" },
-	{ "acme directory is not a url",
-	  V1 "issuers:\n  le: {acme: {directory: acme.example/directory}}\n",
-	  "3:26: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got "
-	  "\"acme.example/directory\"" },
-	/* The ACME client refuses plain http to any host, loopback too. */
-	{ "acme directory over http",
-	  V1 "issuers:\n  le: {acme: {directory: \"http://acme.example/directory\"}}\n",
-	  "3:26: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got "
-	  "\"http://acme.example/directory\"" },
-	{ "acme directory over http on loopback",
-	  V1 "issuers:\n  le:\n    acme:\n      directory: http://127.0.0.1:14000/dir\n",
-	  "5:18: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got "
-	  "\"http://127.0.0.1:14000/dir\"" },
-	{ "acme directory with nothing after https://",
-	  V1 "issuers:\n  le: {acme: {directory: \"https://\"}}\n",
-	  "3:26: \"directory\" in acme of issuer le must be an https:// URL (ACME is https only), got \"https://\"" },
-	{ "acme http-01 on an unknown host",
-	  V1 WEB1 "issuers:\n  le:\n    acme:\n      directory: https://acme.example/dir\n"
-	  "      challenge: {http-01: {host: web2, webroot: /var/www/acme}}\n",
-	  "8:35: unknown host \"web2\" in http-01 of issuer le (did you mean \"web1\"?)" },
-	{ "binding without a kind",
-	  V1 MANUAL WEB1 "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - host: web1\n",
-	  "11:9: binding 1 of certificate mail needs a kind: one of files, store, iis, httpsys, exchange, rdp or script" },
-	{ "binding with two kinds",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, store: {}, rdp: {}}\n",
-	  "11:30: binding 1 of certificate mail has both store and rdp: write one binding for each" },
-	{ "script that does not exist",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, script: {path: tmg-listner.ps1}}\n",
-	  "11:34: script tmg-listner.ps1 in script binding 1 of certificate mail does not exist (looked for "
-	  EXAMPLE_DIR "/tmg-listner.ps1)" },
-	{ "iis sni without hostname",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, iis: {site: Default Web Site, sni: true}}\n",
-	  "11:54: sni: true in iis binding 1 of certificate mail needs a hostname (SNI picks the certificate by "
-	  "host name)" },
-	{ "httpsys with both forms",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, httpsys: {ipport: \"0.0.0.0:443\", hostnameport: \"mail.example.org:443\"}}\n",
-	  "11:52: httpsys binding 1 of certificate mail has both ipport and hostnameport: give one" },
-	{ "httpsys bad appid",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, httpsys: {ipport: \"0.0.0.0:443\", appid: 1234}}\n",
-	  "11:59: invalid appid \"1234\" in httpsys binding 1 of certificate mail: expected a GUID such as "
-	  "{4dc3e181-e14b-4a21-b022-59fc669b0914}" },
-	{ "invalid environment variable name",
-	  V1 "hosts:\n  w: {platform: windows, winrm: {address: w, user: u, password: {env: \"MY PASSWORD\"}}}\n",
-	  "3:71: invalid environment variable name for secret \"password\" in winrm of host w: use letters, "
-	  "digits and _, not starting with a digit" },
-	{ "merge keys are refused",
-	  V1 "hosts:\n  base: &b {platform: linux, local: {}}\n  web1:\n    <<: *b\n",
-	  "5:5: merge keys (<<) are not supported in host web1: write the keys out" },
-	{ "a key that is not a string",
-	  V1 "settings:\n  [a]: 1\n",
-	  "3:3: keys must be plain words, got a list as a key in settings" },
-	{ "empty value for a required string",
-	  V1 MANUAL "certificates:\n  mail:\n    common_name:\n    issuer: lab\n",
-	  "6:17: expected a string for \"common_name\" in certificate mail, got an empty value" },
-	{ "host entry that is not a mapping",
-	  V1 "hosts:\n  web1: linux\n",
-	  "3:9: expected a mapping for host web1, got a string" },
-	{ "rdp takes no keys",
-	  V1 MANUAL "hosts:\n  s: {platform: windows, ssh: {address: s, user: u}}\n"
-	  "certificates:\n  mail:\n    common_name: mail.example.org\n    issuer: lab\n"
-	  "    bindings:\n      - {host: s, rdp: {port: 3389}}\n",
-	  "11:25: unknown key \"port\" in rdp binding 1 of certificate mail (it takes no keys)" },
-};
-
-static char *first_diag(const char *yaml, int *out_r, size_t *out_n)
+/* The value of "key: value" in an .expect file, or NULL. */
+static char *expect_field(const char *text, const char *key)
 {
-	struct cs_diags d = CS_DIAGS_INIT;
-	struct cs_config *cfg = NULL;
-	*out_r = cs_config_load_string(&cfg, "t.yaml", EXAMPLE_DIR, yaml, strlen(yaml), &d);
-	*out_n = d.n;
-	char *s = d.n ? cs_xasprintf("%d:%d: %s", d.v[0].line, d.v[0].col, d.v[0].msg) : NULL;
-	cs_config_free(cfg);
-	cs_diags_free(&d);
-	return s;
+	size_t kl = strlen(key);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ':' && p[kl + 1] == ' ') {
+			const char *v = p + kl + 2;
+			const char *e = strchr(v, '\n');
+			return cs_xasprintf("%.*s", (int)(e ? (size_t)(e - v) : strlen(v)), v);
+		}
+	}
+	return NULL;
+}
+
+static char *replace_dir(const char *s, const char *dir)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	for (const char *p = s; *p;) {
+		if (strncmp(p, "@DIR@", 5) == 0) {
+			cs_buf_puts(&b, dir);
+			p += 5;
+		} else {
+			cs_buf_append(&b, p++, 1);
+		}
+	}
+	char *r = cs_buf_detach(&b, NULL);
+	return r ? r : cs_xstrdup("");
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void test_bad_cases(void)
 {
-	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-		int r;
-		size_t n;
-		char *got = first_diag(bad_cases[i].yaml, &r, &n);
-		if (tap_str(got, bad_cases[i].want, bad_cases[i].name))
-			tap_ok(r == -EINVAL, bad_cases[i].name, "returned %d, want -EINVAL", r);
-		free(got);
+	DIR *d = opendir(CORPUS);
+	if (!tap_ok(d != NULL, "corpus folder " CORPUS " opens", NULL))
+		return;
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l > 7 && strcmp(de->d_name + l - 7, ".expect") == 0) {
+			names = cs_xrealloc(names, (n + 1) * sizeof *names);
+			names[n++] = cs_xasprintf("%.*s", (int)(l - 7), de->d_name);
+		}
 	}
+	closedir(d);
+	qsort(names, n, sizeof *names, by_name);
+	char *dir = realpath(CORPUS, NULL);
+	size_t checked = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *epath = cs_xasprintf("%s/%s.expect", CORPUS, names[i]);
+		char *ypath = cs_xasprintf("%s/%s.yaml", CORPUS, names[i]);
+		struct cs_buf e = CS_BUF_INIT;
+		struct cs_err err = CS_ERR_INIT;
+		char *want_raw = NULL, *want = NULL, *got = NULL;
+		struct stat st;
+		/* Cases the integration script prepares (a generated file, a
+		 * FIFO beside the config) are left to it, and cases of other
+		 * commands have no diag. */
+		if (cs_file_read(&e, epath, 1 << 16, &err) < 0 || !(want_raw = expect_field(e.data, "diag")) ||
+		    strstr(e.data, "\nsetup: ") || strstr(e.data, "\ngen: ") || lstat(ypath, &st) < 0 ||
+		    !S_ISREG(st.st_mode))
+			goto next;
+		want = replace_dir(want_raw, dir ? dir : CORPUS);
+		struct cs_diags diags = CS_DIAGS_INIT;
+		struct cs_config *cfg = NULL;
+		int r = cs_config_load(&cfg, ypath, &diags);
+		got = diags.n ? cs_xasprintf("%d:%d: %s", diags.v[0].line, diags.v[0].col, diags.v[0].msg) : NULL;
+		if (tap_str(got, want, names[i]))
+			tap_ok(r == -EINVAL, names[i], "returned %d, want -EINVAL", r);
+		cs_config_free(cfg);
+		cs_diags_free(&diags);
+		checked++;
+next:
+		free(got);
+		free(want);
+		free(want_raw);
+		cs_err_clear(&err);
+		cs_buf_free(&e);
+		free(ypath);
+		free(epath);
+		free(names[i]);
+	}
+	tap_ok(checked >= 100, "the corpus holds at least 100 configs with a diagnostic", "%zu", checked);
+	free(names);
+	free(dir);
 }
 
 /* One file, many problems: every one reported, sorted by position. */
@@ -854,6 +610,65 @@ static void test_secrets(void)
 	cs_buf_free_secret(&b);
 }
 
+/* Files that are not regular files are refused at once: opening a FIFO
+ * for reading used to wait for a writer forever (alarm() turns a hang into
+ * a failure here). */
+static void test_nonregular_files(void)
+{
+	char dir[] = "/tmp/certsync-test-nonreg.XXXXXX";
+	if (!tap_ok(mkdtemp(dir) != NULL, "non-regular: temporary folder", NULL))
+		return;
+	char *fifo = cs_xasprintf("%s/fifo", dir), *folder = cs_xasprintf("%s/folder", dir);
+	char *dev = cs_xasprintf("%s/zero", dir), *loop = cs_xasprintf("%s/loop", dir);
+	tap_ok(mkfifo(fifo, 0600) == 0 && mkdir(folder, 0700) == 0 && symlink("/dev/zero", dev) == 0 &&
+	       symlink(loop, loop) == 0, "non-regular: made", NULL);
+	static const struct {
+		const char *which;
+		int code;
+		const char *tail;
+	} cases[] = {
+		{ "fifo", -EINVAL, ": not a regular file (it is a fifo)" },
+		{ "folder", -EINVAL, ": not a regular file (it is a folder)" },
+		{ "zero", -EINVAL, ": not a regular file (it is a character device)" },
+		{ "loop", -ELOOP, ": symbolic link loop" },
+	};
+	alarm(20);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *path = cs_xasprintf("%s/%s", dir, cases[i].which);
+		char *want = cs_xasprintf("read %s%s", path, cases[i].tail);
+		struct cs_buf b = CS_BUF_INIT;
+		struct cs_err err = CS_ERR_INIT;
+		int r = cs_file_read(&b, path, 0, &err);
+		tap_int(r, cases[i].code, cases[i].which);
+		tap_str(cs_err_msg(&err), want, cases[i].which);
+		cs_err_clear(&err);
+		tap_int(cs_file_check_regular(path, &err), cases[i].code, cases[i].which);
+		cs_err_clear(&err);
+		cs_buf_free(&b);
+		free(want);
+		free(path);
+	}
+	struct cs_secret s = { CS_SECRET_FILE, fifo };
+	struct cs_buf b = CS_BUF_INIT;
+	struct cs_err err = CS_ERR_INIT;
+	char *want = cs_xasprintf("secret file %s is not a regular file (it is a fifo)", fifo);
+	tap_int(cs_secret_resolve(&s, &b, &err), -EINVAL, "non-regular: secret file that is a fifo");
+	tap_str(cs_err_msg(&err), want, "non-regular: secret fifo message");
+	alarm(0);
+	cs_err_clear(&err);
+	cs_buf_free_secret(&b);
+	free(want);
+	unlink(fifo);
+	rmdir(folder);
+	unlink(dev);
+	unlink(loop);
+	rmdir(dir);
+	free(fifo);
+	free(folder);
+	free(dev);
+	free(loop);
+}
+
 int main(void)
 {
 	test_bad_cases();
@@ -865,5 +680,6 @@ int main(void)
 	test_no_secret_in_diagnostics();
 	test_misc();
 	test_secrets();
+	test_nonregular_files();
 	return tap_done();
 }
