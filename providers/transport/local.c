@@ -388,6 +388,31 @@ static int lookup_id(unsigned long *out, const char *name, bool group, struct cs
 	return cs_err_set(err, -EINVAL, "unknown %s %s", group ? "group" : "user", name);
 }
 
+/* Would chown(2) of a file this process just created to uid and gid
+ * ((uid_t)-1, (gid_t)-1: unchanged) be allowed?  Linux: root may do
+ * anything; the file's owner may keep itself as owner and choose any group
+ * it is in. */
+static bool may_chown(uid_t uid, gid_t gid)
+{
+	uid_t me = geteuid();
+	if (me == 0)
+		return true;
+	if (uid != (uid_t)-1 && uid != me)
+		return false;
+	if (gid == (gid_t)-1 || gid == getegid())
+		return true;
+	int n = getgroups(0, NULL);
+	if (n <= 0)
+		return false;
+	gid_t *groups = cs_xcalloc((size_t)n, sizeof *groups);
+	n = getgroups(n, groups);
+	bool in = false;
+	for (int i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	free(groups);
+	return in;
+}
+
 static int local_write_file(struct cs_transport *t, const char *path, const void *data,
 			    size_t len, const struct cs_file_attrs *attrs, struct cs_err *err)
 {
@@ -400,6 +425,12 @@ static int local_write_file(struct cs_transport *t, const char *path, const void
 		goto out;
 	if (attrs && attrs->group && (r = lookup_id(&gid, attrs->group, true, err)) < 0)
 		goto out;
+	/* What only may be kept is left as the new file has it where
+	 * chown(2) would refuse. */
+	if (attrs && attrs->owner_soft && !may_chown((uid_t)uid, (gid_t)-1))
+		uid = (uid_t)-1;
+	if (attrs && attrs->group_soft && !may_chown((uid_t)-1, (gid_t)gid))
+		gid = (gid_t)-1;
 	/* Folders are part of the host's setup (and their owners and modes
 	 * matter); certsync does not invent them. */
 	struct stat st;
