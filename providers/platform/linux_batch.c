@@ -429,9 +429,9 @@ static size_t words_of(char *line, char ***out)
 /* "D k W MODE UID GID GROUP..." or "D k -" (after "D "). */
 static bool parse_dir(struct cs_linux_who *w, char *rest, bool *seen_k)
 {
-	char *words[6];
+	char *words[5];
 	int nw = 0;
-	char *p = rest;
+	char *p = rest, *group = NULL;
 	/* The group name is the rest of the line: it may hold spaces. */
 	while (nw < 5) {
 		char *sp = strchr(p, ' ');
@@ -440,6 +440,8 @@ static bool parse_dir(struct cs_linux_who *w, char *rest, bool *seen_k)
 			break;
 		*sp = '\0';
 		p = sp + 1;
+		if (nw == 5)
+			group = p;
 	}
 	size_t k;
 	if (nw < 2 || !parse_index(words[0], w->n_dirs, &k) || seen_k[k])
@@ -449,14 +451,14 @@ static bool parse_dir(struct cs_linux_who *w, char *rest, bool *seen_k)
 	if (nw == 2 && !strcmp(words[1], "-"))
 		return true;
 	unsigned long mode;
-	if (nw != 5 || !*p || (strcmp(words[1], "0") && strcmp(words[1], "1")) ||
+	if (nw != 5 || !group || !*group || (strcmp(words[1], "0") && strcmp(words[1], "1")) ||
 	    !parse_num(words[2], 8, 07777, &mode) || !parse_num(words[3], 10, UINT32_MAX, &d->uid) ||
 	    !parse_num(words[4], 10, UINT32_MAX, &d->gid))
 		return false;
 	d->seen = true;
 	d->writable = words[1][0] == '1';
 	d->mode = (mode_t)mode;
-	d->group = stat_name(p, d->gid);
+	d->group = stat_name(group, d->gid);
 	return true;
 }
 
