@@ -33,9 +33,10 @@ cleanup_add "userdel $U"
 
 script_binding='      - { host: here, script: { path: lock.sh, args: { folder: FILES } } }'
 
-# write_config SITE HOST_YAML FILES [FILES_EXTRA [PRE_BINDING [DNS_EXTRA]]]
+# write_config SITE HOST_YAML FILES [FILES_EXTRA [PRE_BINDING [DNS_EXTRA [RELOAD]]]]
 write_config() {
 	local site=$1 host=$2 files=$3 extra=${4:-} pre=${5:-} dns=${6:-}
+	local reload=${7:-"echo reloaded >> $files/reload.log"}
 	cat >"$site/certsync.yaml" <<YAML
 version: 1
 issuers:
@@ -50,7 +51,7 @@ certificates:
     issuer: lab
     bindings:
 ${pre//FILES/$files}
-      - { host: here, files: { cert: $files/web.crt, key: $files/web.key, fullchain: $files/web-full.pem$extra, reload: "echo reloaded >> $files/reload.log" } }
+      - { host: here, files: { cert: $files/web.crt, key: $files/web.key, fullchain: $files/web-full.pem$extra, reload: "$reload" } }
 YAML
 }
 
@@ -175,6 +176,38 @@ scenario() {
 	expect_not_contains "$OUT" 'could neither confirm'
 	expect_exit 0 "${run[@]}" apply --yes
 	expect_eq "$(stat -c '%a' "$files/web.key")" 600 "$label: applied once the folder is writable again"
+
+	# A rollback that fails for real (the reload takes the folder's write
+	# permission, then fails): ROLLBACK FAILED, and the binding is
+	# remembered as unconfirmed.
+	local flags=$TEST_TMP/flags-$label
+	install -d -m 0755 "$flags"
+	write_config "$site" "$host" "$files" "" "" ", www.web.test" \
+		"if [ -e $flags/lock ]; then chmod 0555 $files; fi; if [ -e $flags/fail ]; then echo no >&2; exit 1; fi; echo reloaded >> $files/reload.log"
+	cp "$files/web-full.pem" "$files/web.crt"
+	touch "$flags/lock" "$flags/fail"
+	expect_exit 1 "${run[@]}" apply --yes
+	expect_contains "$OUT" "ROLLBACK FAILED #2 could not put back what #1 changed"
+	expect_contains "$unconfirmed" "web"
+	rm "$flags/lock"
+	chmod 0755 "$files"
+	# Applied again: the files are already right, the bind changes
+	# nothing, the reload fails again.  Nothing to put back, so no
+	# rollback (nor a reload of what it already serves), and the binding
+	# stays unconfirmed.
+	expect_exit 2 "${run[@]}" plan --detailed-exitcode
+	expect_contains "$OUT" "changed it but could neither confirm it nor put it back"
+	expect_exit 1 "${run[@]}" apply --yes
+	expect_contains "$OUT" "FAILED +#2 reload on here"
+	expect_not_contains "$OUT" 'ROLLBACK|rollback'
+	expect_contains "$unconfirmed" "web"
+	expect_exit 2 "${run[@]}" plan --detailed-exitcode
+	expect_contains "$OUT" "changed it but could neither confirm it nor put it back"
+	rm "$flags/fail"
+	expect_exit 0 "${run[@]}" apply --yes
+	expect_exit 0 "${run[@]}" plan --detailed-exitcode
+	grep -q web "$unconfirmed" 2>/dev/null && not_ok "$label: confirmed at last: the record is gone" "$(cat "$unconfirmed")" ||
+		ok "$label: confirmed at last: the record is gone"
 }
 
 make_site() { # SITE OWNER
