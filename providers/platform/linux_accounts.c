@@ -129,9 +129,15 @@ void cs_linux_check_accounts(struct cs_transport *t, const struct cs_binding_cfg
  *   reads every file anyway, so losing owner or group root takes nothing
  *   from anyone. */
 
+/* How to do it as root: on a local host certsync itself runs as root. */
+static bool over_ssh(const struct cs_transport *t)
+{
+	return t->host && t->host->transport == CS_TRANSPORT_SSH;
+}
+
 static const char *fix_of(const struct cs_transport *t)
 {
-	return t->host && t->host->transport == CS_TRANSPORT_SSH ? "become: sudo" : "run certsync as root";
+	return over_ssh(t) ? "become: sudo" : "run certsync as root";
 }
 
 static const struct cs_linux_dir *dir_of(const struct cs_linux_who *who, const char *path)
@@ -225,8 +231,7 @@ static char *check_file(const struct cs_transport *t, const struct cs_linux_who 
 					    path, fo->owner, mode, user, fo->owner, user, fix);
 		add_note(fo, cs_xasprintf("%s: owner %s will become %s (%s cannot give files to another user; %s "
 					  "keeps it)", path, fo->owner, user, user,
-					  t->host && t->host->transport == CS_TRANSPORT_SSH ? "become: sudo"
-											 : "certsync run as root"));
+					  over_ssh(t) ? "become: sudo" : "certsync run as root"));
 	}
 	if (!f->group) {
 		bool setgid = d && d->seen && (d->mode & 02000);
