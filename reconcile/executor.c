@@ -319,7 +319,32 @@ static void forget_unconfirmed(struct exec *x, const struct cs_action *a, const 
 	free(key);
 }
 
-/* Put back the files of the given bind actions (newest first) and say so. */
+/* Bind b (done, then undone because cause failed) was applied because an
+ * earlier apply left it unconfirmed: it is back as that apply left it,
+ * still unconfirmed, so the record that its success dropped is made again. */
+static void still_unconfirmed(struct exec *x, const struct cs_action *cause, const struct cs_action *b)
+{
+	size_t ci = cert_index(x, b->cert);
+	if (cause == b || ci == (size_t)-1 || b->binding < 0 || !x->obs->bindings[ci][b->binding].unconfirmed)
+		return;
+	remember_unconfirmed(x, cause, b, x->obs->bindings[ci][b->binding].unconfirmed);
+}
+
+/* Did any of the given bind actions change something to put back? */
+static bool changed_any(struct exec *x, const int *ids, size_t n_ids)
+{
+	for (size_t k = 0; k < n_ids; k++) {
+		const struct cs_undo *u = &x->undo[ids[k] - 1];
+		if (u->n_files || u->n_binds)
+			return true;
+	}
+	return false;
+}
+
+/* Put back the files of the given bind actions (newest first) and say so.
+ * A bind that changed nothing (its undo record is empty: files already
+ * right, or a write that failed before replacing its file) has nothing to
+ * put back and says nothing. */
 static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_action *cause,
 		       const int *ids, size_t n_ids)
 {
@@ -327,8 +352,10 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	for (size_t k = n_ids; k-- > 0;) {
 		const struct cs_action *b = &x->plan->actions[ids[k] - 1];
 		struct cs_undo *u = &x->undo[b->id - 1];
-		if (!u->n_files && !u->n_binds)
+		if (!u->n_files && !u->n_binds) {
+			still_unconfirmed(x, cause, b);
 			continue;
+		}
 		struct cs_err err = CS_ERR_INIT;
 		if (ho->platform->undo(ho->transport, u, &err) < 0) {
 			char *text = cs_xasprintf("could not put back what #%d changed: %s", b->id, cs_err_msg(&err));
@@ -356,6 +383,7 @@ static bool undo_binds(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 			report(x, cause, CS_EV_ROLLBACK, text);
 			free(text);
 			cs_buf_free(&what);
+			still_unconfirmed(x, cause, b);
 		}
 		cs_undo_free(u);
 		cs_err_clear(&err);
@@ -646,10 +674,13 @@ static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	if (ho->platform->reload(ho->transport, a->command, &err) < 0) {
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 		/* The service may be half-reloaded: put the old files back and
-		 * reload again so it serves what it served before. */
+		 * reload again so it serves what it served before.  When the
+		 * binds changed nothing, it already does (or never will). */
+		bool changed = changed_any(x, a->deps, a->n_deps);
 		undo_binds(x, ho, a, a->deps, a->n_deps);
 		const char *cmd = a->command;
-		reload_again(x, ho, a, &cmd, 1);
+		if (changed)
+			reload_again(x, ho, a, &cmd, 1);
 		/* Those bindings are no longer in place. */
 		pthread_mutex_lock(&x->lock);
 		for (size_t k = 0; k < a->n_deps; k++)
@@ -691,8 +722,10 @@ static bool put_back_on_host(struct exec *x, struct cs_host_obs *ho, const struc
 		if (!seen_cmd)
 			cmds[n_cmds++] = cmd;
 	}
+	bool changed = changed_any(x, ids, n);
 	bool restored = undo_binds(x, ho, a, ids, n);
-	reload_again(x, ho, a, cmds, n_cmds);
+	if (changed)
+		reload_again(x, ho, a, cmds, n_cmds);
 	free(cmds);
 	return restored;
 }

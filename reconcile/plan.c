@@ -480,6 +480,9 @@ static void plan_host(struct builder *b, size_t h)
 				cs_buf_printf(&why, "an apply on %s changed it but could neither confirm it nor put it "
 					      "back (%s): it is applied, reloaded and verified again", date, bo->unconfirmed);
 			}
+			/* What the apply will change that the config did not ask for. */
+			if (ho->platform->apply_note)
+				ho->platform->apply_note(bc, bo, b->renew_new[i] ? NULL : &b->want[i], &why);
 			struct cs_action *a = add_action(b, CS_ACT_BIND);
 			a->cert = cs_xstrdup(c->cfg->name);
 			a->host = cs_xstrdup(bc->host);

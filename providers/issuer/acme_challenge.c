@@ -303,7 +303,7 @@ int cs_acme_webroot_put(struct cs_transport *t, const char *webroot, const char 
 		if (r < 0)
 			goto out;
 	}
-	struct cs_file_attrs attrs = { 0644, NULL, NULL };
+	struct cs_file_attrs attrs = { .mode = 0644 };
 	r = t->ops->write_file(t, path, key_auth, strlen(key_auth), &attrs, err);
 out:
 	if (r < 0)

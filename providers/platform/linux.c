@@ -84,6 +84,8 @@ static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct c
 	fo->exists = st.exists;
 	if (st.exists) {
 		fo->mode = st.mode;
+		fo->uid = st.uid;
+		fo->gid = st.gid;
 		fo->owner = cs_xstrdup(st.owner);
 		fo->group = cs_xstrdup(st.group);
 		struct cs_err rerr = CS_ERR_INIT;
@@ -133,6 +135,66 @@ static void check_folders(struct cs_transport *t, struct cs_binding_obs *out)
 	free(checked);
 }
 
+/* The distinct folders of the files bindings[0..n) name, in order. */
+static size_t folders_of(const struct cs_binding_cfg *const *bindings, size_t n, char ***out)
+{
+	const size_t n_roles = sizeof roles / sizeof roles[0];
+	char **dirs = cs_xcalloc(n * n_roles + 1, sizeof *dirs);
+	size_t n_dirs = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; bindings[i]->kind == CS_BIND_FILES && j < n_roles; j++) {
+			const char *path = role_path(&bindings[i]->files, &roles[j]);
+			if (!path)
+				continue;
+			char *dir = cs_path_dirname(path);
+			bool seen = false;
+			for (size_t k = 0; k < n_dirs && !seen; k++)
+				seen = !strcmp(dirs[k], dir);
+			if (seen)
+				free(dir);
+			else
+				dirs[n_dirs++] = dir;
+		}
+	*out = dirs;
+	return n_dirs;
+}
+
+/* Run the who script (linux_batch.h) for dirs on its own; false when the
+ * host did not answer it (then nothing is predicted: apply will say). */
+static bool ask_who(struct cs_transport *t, const char *const *dirs, size_t n_dirs, struct cs_linux_who *who)
+{
+	struct cs_buf script = CS_BUF_INIT;
+	struct cs_run_result res;
+	struct cs_err err = CS_ERR_INIT;
+	size_t used;
+	cs_run_result_init(&res, 64 * 1024 + n_dirs * 4096);
+	bool ok = cs_linux_who_script(&script, dirs, n_dirs) == 0 &&
+		  t->ops->run(t, script.data, NULL, 0, &res, &err) == 0 && res.exit_status == 0 &&
+		  cs_linux_who_parse(who, dirs, n_dirs, res.out.data ? res.out.data : "", res.out.len, &used) == 0;
+	cs_err_clear(&err);
+	cs_run_result_free(&res);
+	cs_buf_free(&script);
+	return ok;
+}
+
+/* What the login user cannot do to the files (linux_accounts.h).  who:
+ * what the batch script said, or NULL to ask now. */
+static void check_permissions(struct cs_transport *t, const struct cs_linux_who *who,
+			      const struct cs_binding_cfg *const *bindings, struct cs_binding_obs *const *outs,
+			      size_t n)
+{
+	struct cs_linux_who asked;
+	char **dirs = NULL;
+	size_t n_dirs = folders_of(bindings, n, &dirs);
+	if (!who && n_dirs > 0 && ask_who(t, (const char *const *)dirs, n_dirs, &asked))
+		who = &asked;
+	if (who && n_dirs > 0)
+		cs_linux_check_permissions(t, who, bindings, outs, n);
+	if (who == &asked)
+		cs_linux_who_free(&asked);
+	cs_strv_free(dirs, n_dirs);
+}
+
 /* Start out for a files binding, or say why the binding can not be
  * observed here (false: out->error set, nothing to read). */
 static bool observe_start(const struct cs_binding_cfg *b, struct cs_binding_obs *out)
@@ -167,6 +229,7 @@ static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
 	check_folders(t, out);
 	struct cs_binding_obs *const outs[] = { out };
 	cs_linux_check_accounts(t, &b, outs, 1);
+	check_permissions(t, NULL, &b, outs, 1);
 	return 0;
 }
 
@@ -190,18 +253,32 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		cs_buf_init(&batch[k].content, MAX_CERT_FILE);
 
 	int sudo_r = 0;
+	char **dirs = NULL;
+	size_t n_dirs = folders_of(bindings, n, &dirs);
+	struct cs_linux_who who;
+	bool have_who = false;
 	if (t->ops->remote && n_paths > 0) {
 		struct cs_buf script = CS_BUF_INIT;
 		struct cs_run_result res;
 		struct cs_err rerr = CS_ERR_INIT;
-		/* Room for every file in base64 with its headers. */
-		cs_run_result_init(&res, n_paths * (MAX_CERT_FILE / 3 * 4 + MAX_CERT_FILE / 57 + 4096) + 4096);
-		int rr = cs_linux_batch_script(&script, paths, n_paths, MAX_CERT_FILE);
+		/* Room for every file in base64 with its headers, and for who. */
+		cs_run_result_init(&res, n_paths * (MAX_CERT_FILE / 3 * 4 + MAX_CERT_FILE / 57 + 4096) + 64 * 1024 +
+					 n_dirs * 4096);
+		/* Who the login user is goes first, in the same run. */
+		int rr = cs_linux_who_script(&script, (const char *const *)dirs, n_dirs);
+		if (rr == 0)
+			rr = cs_linux_batch_script(&script, paths, n_paths, MAX_CERT_FILE);
 		if (rr == 0)
 			rr = t->ops->run(t, script.data, NULL, 0, &res, &rerr);
-		if (rr == 0 && res.exit_status == 0)
-			cs_linux_batch_parse(batch, got, n_paths, res.out.data ? res.out.data : "",
-					     res.out.len, MAX_CERT_FILE);
+		size_t used = (size_t)-1;
+		/* The files' part may have failed (a race with a change): who
+		 * stands anyway. */
+		if (rr == 0)
+			have_who = cs_linux_who_parse(&who, (const char *const *)dirs, n_dirs,
+						      res.out.data ? res.out.data : "", res.out.len, &used) == 0;
+		if (rr == 0 && res.exit_status == 0 && used != (size_t)-1)
+			cs_linux_batch_parse(batch, got, n_paths, res.out.data + used, res.out.len - used,
+					     MAX_CERT_FILE);
 		/* become: sudo refused: every command of an apply goes through
 		 * sudo, so the host cannot be worked on; say so now rather than
 		 * after a renewal. */
@@ -240,6 +317,12 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 	}
 	if (r == 0)
 		cs_linux_check_accounts(t, bindings, outs, n);
+	/* A remote host that did not answer the batch is not asked again. */
+	if (r == 0 && (have_who || !t->ops->remote))
+		check_permissions(t, have_who ? &who : NULL, bindings, outs, n);
+	if (have_who)
+		cs_linux_who_free(&who);
+	cs_strv_free(dirs, n_dirs);
 	for (k = 0; k < n_paths; k++) {
 		free(batch[k].owner);
 		free(batch[k].group);
@@ -344,6 +427,41 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 	return changed ? 1 : 0;
 }
 
+/* Will apply rewrite fo (want NULL: a renewal, every file)?  The same
+ * test as apply's: content, mode, declared owner and group. */
+static bool rewrites(const struct cs_binding_cfg *b, const struct cs_file_obs *fo, const struct cs_material *want)
+{
+	if (!want || !fo->exists)
+		return true;
+	struct cs_buf w = CS_BUF_INIT;
+	wanted_content(&w, fo->role, want);
+	bool same = w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len) &&
+		    (fo->mode & 07777) == (mode_t)b->files.mode &&
+		    (!b->files.owner || cs_streq(fo->owner, b->files.owner)) &&
+		    (!b->files.group || cs_streq(fo->group, b->files.group));
+	cs_buf_free_secret(&w);
+	return !same;
+}
+
+static void apply_note(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs,
+		       const struct cs_material *want, struct cs_buf *reason)
+{
+	if (b->kind != CS_BIND_FILES)
+		return;
+	for (size_t i = 0; i < obs->n_files; i++)
+		if (obs->files[i].note && rewrites(b, &obs->files[i], want))
+			cs_buf_printf(reason, "; %s", obs->files[i].note);
+}
+
+static void undo_file_free(struct cs_undo_file *u)
+{
+	free(u->path);
+	cs_buf_free_secret(&u->content);
+	free(u->owner);
+	free(u->group);
+	memset(u, 0, sizeof *u);
+}
+
 /* Remember a file as it is now, before it is replaced. */
 static int record(struct cs_transport *t, const char *path, struct cs_undo *undo, struct cs_err *err)
 {
@@ -364,10 +482,7 @@ static int record(struct cs_transport *t, const char *path, struct cs_undo *undo
 		r = t->ops->read_file(t, path, &u->content, err);
 		if (r < 0) {
 			cs_file_stat_free(&st);
-			free(u->path);
-			cs_buf_free_secret(&u->content);
-			free(u->owner);
-			free(u->group);
+			undo_file_free(u);
 			return cs_err_prefix(err, "keep a copy of %s for rollback", path);
 		}
 		cs_buf_append(&u->content, "", 0);
@@ -375,6 +490,45 @@ static int record(struct cs_transport *t, const char *path, struct cs_undo *undo
 	undo->n_files++;
 	cs_file_stat_free(&st);
 	return 0;
+}
+
+/* Forget the newest record: that file was not changed. */
+static void drop_last(struct cs_undo *undo)
+{
+	undo_file_free(&undo->files[--undo->n_files]);
+}
+
+/* Does the recorded file already hold content, with the declared mode,
+ * owner and group? */
+static bool already(const struct cs_undo_file *u, const struct cs_buf *content, const struct cs_bind_files *f)
+{
+	return u->existed && u->content.len == content->len &&
+	       !memcmp(u->content.data ? u->content.data : "", content->data ? content->data : "", content->len) &&
+	       (u->mode & 07777) == (mode_t)f->mode && (!f->owner || cs_streq(u->owner, f->owner)) &&
+	       (!f->group || cs_streq(u->group, f->group));
+}
+
+/* Is the file still exactly as recorded (false also when that cannot be
+ * seen)? */
+static bool untouched(struct cs_transport *t, const struct cs_undo_file *u)
+{
+	struct cs_file_stat st = { 0 };
+	struct cs_err err = CS_ERR_INIT;
+	bool same = false;
+	if (t->ops->stat(t, u->path, &st, &err) == 0) {
+		if (!st.exists || !u->existed) {
+			same = st.exists == u->existed;
+		} else if (st.mode == u->mode && cs_streq(st.owner, u->owner) && cs_streq(st.group, u->group)) {
+			struct cs_buf now = CS_BUF_INIT;
+			cs_buf_init(&now, MAX_CERT_FILE);
+			same = t->ops->read_file(t, u->path, &now, &err) == 0 && now.len == u->content.len &&
+			       !memcmp(now.data ? now.data : "", u->content.data ? u->content.data : "", now.len);
+			cs_buf_free_secret(&now);
+		}
+	}
+	cs_file_stat_free(&st);
+	cs_err_clear(&err);
+	return same;
 }
 
 static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
@@ -396,20 +550,38 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
 		if (r < 0)
 			return r;
 		/* Owner and group not declared: "unchanged" means the replacement
-		 * keeps the previous file's, not the writer's. */
-		const struct cs_undo_file *prev = &undo->files[undo->n_files - 1];
+		 * keeps the previous file's, not the writer's, where the writer
+		 * may (the plan said what changes hands where it may not). */
+		struct cs_undo_file *prev = &undo->files[undo->n_files - 1];
 		struct cs_file_attrs fa = attrs;
-		if (prev->existed && !fa.owner)
+		if (prev->existed && !fa.owner) {
 			fa.owner = prev->owner;
-		if (prev->existed && !fa.group)
+			fa.owner_soft = true;
+		}
+		if (prev->existed && !fa.group) {
 			fa.group = prev->group;
+			fa.group_soft = true;
+		}
 		struct cs_buf content = CS_BUF_INIT;
 		r = wanted_content(&content, roles[i].role, want);
+		/* A file that is already what would be written is left alone: no
+		 * write that could fail, nothing to put back. */
+		if (r == 0 && already(prev, &content, f)) {
+			cs_buf_free_secret(&content);
+			drop_last(undo);
+			continue;
+		}
 		if (r == 0)
 			r = t->ops->write_file(t, path, content.data, content.len, &fa, err);
 		cs_buf_free_secret(&content);
-		if (r < 0)
+		if (r < 0) {
+			/* A write fails before its rename: the file is as it was and
+			 * there is nothing to put back.  Unless that cannot be seen
+			 * (the connection is gone): then the rollback tries. */
+			if (untouched(t, prev))
+				drop_last(undo);
 			return cs_err_prefix(err, "write %s", roles[i].role);
+		}
 	}
 	return 0;
 }
@@ -422,11 +594,19 @@ static int undo_changes(struct cs_transport *t, const struct cs_undo *undo, stru
 		struct cs_err e = CS_ERR_INIT;
 		int r;
 		if (u->existed) {
-			struct cs_file_attrs attrs = { .mode = u->mode, .owner = u->owner, .group = u->group };
+			/* Owner and group back where the writer may: a user that
+			 * is not root could not keep them when it replaced the
+			 * file either (the plan said so); the bytes and the mode
+			 * are what matter to the service. */
+			struct cs_file_attrs attrs = { .mode = u->mode, .owner = u->owner, .group = u->group,
+						       .owner_soft = true, .group_soft = true };
 			r = t->ops->write_file(t, u->path, u->content.data, u->content.len, &attrs, &e);
 		} else {
 			r = t->ops->remove_file(t, u->path, &e);
 		}
+		/* Failed, but there is nothing to put back after all. */
+		if (r < 0 && untouched(t, u))
+			r = 0;
 		/* Keep going: put back as much as possible, report the first failure. */
 		if (r < 0 && !first_error) {
 			first_error = r;
@@ -482,6 +662,7 @@ const struct cs_platform_ops cs_platform_linux = {
 	.observe = observe,
 	.diff = diff,
 	.apply = apply,
+	.apply_note = apply_note,
 	.undo = undo_changes,
 	.reload = reload,
 	.observe_bindings = observe_bindings,

@@ -100,3 +100,171 @@ void cs_linux_check_accounts(struct cs_transport *t, const struct cs_binding_cfg
 	free(users.v);
 	free(groups.v);
 }
+
+/* ---- what the login user cannot do ----
+ *
+ * Replacing a file means creating a new one next to it and renaming it over
+ * the old one.  For a user that is not root (Linux rules):
+ * - creating and renaming need a folder it can write and enter; in a sticky
+ *   folder (01000) it may replace only files it or the folder's owner owns;
+ * - the new file is the user's: only root gives a file to another user;
+ * - its group is the user's primary group (the folder's in a set-group-id
+ *   folder), and the user can change it only to a group it is in;
+ * - the mode it can always set.
+ *
+ * Per case, what the plan does:
+ * - An owner or group the config declares and the user cannot set is an
+ *   error naming file, value and fix: the operator asked for it, the apply
+ *   could not deliver it, and it must not be found at the next renewal.
+ *   Also when the files are in sync now: their next replacement would fail.
+ * - A folder the user cannot write, or a file it may not replace, is an
+ *   error naming the folder: nothing can be written there.
+ * - An owner or group nobody declared, which the replacement cannot keep
+ *   ("unchanged" is then not possible), changes hands, and the plan's
+ *   reason says so: that is how a plain deploy user's files with group root
+ *   (left by `chown deploy FILE`) are renewed.  Unless the mode gives that
+ *   owner or group read access that others do not have: then handing the
+ *   file over would lock a service out of its key (mode 0640, group
+ *   ssl-cert), which is an error.  Root (uid or gid 0) is the exception: it
+ *   reads every file anyway, so losing owner or group root takes nothing
+ *   from anyone. */
+
+/* How to do it as root: on a local host certsync itself runs as root. */
+static bool over_ssh(const struct cs_transport *t)
+{
+	return t->host && t->host->transport == CS_TRANSPORT_SSH;
+}
+
+static const char *fix_of(const struct cs_transport *t)
+{
+	return over_ssh(t) ? "become: sudo" : "run certsync as root";
+}
+
+static const struct cs_linux_dir *dir_of(const struct cs_linux_who *who, const char *path)
+{
+	char *dir = cs_path_dirname(path);
+	const struct cs_linux_dir *found = NULL;
+	for (size_t k = 0; k < who->n_dirs && !found; k++)
+		if (!strcmp(who->dirs[k].path, dir))
+			found = &who->dirs[k];
+	free(dir);
+	return found;
+}
+
+static bool is_user(const struct cs_linux_who *who, const char *owner)
+{
+	if (cs_only_digits(owner))
+		return strtoul(owner, NULL, 10) == who->uid;
+	return !strcmp(owner, who->user);
+}
+
+enum answer { NO, YES, UNKNOWN };
+
+/* Can who give a new file in folder d (NULL: not known) the declared group? */
+static enum answer can_set_group(const struct cs_linux_who *who, const struct cs_linux_dir *d,
+				 const struct cs_binding_obs *out, const char *group)
+{
+	/* A set-group-id folder gives its group to the new file: keeping that
+	 * one is no change. */
+	bool setgid = d && d->seen && (d->mode & 02000);
+	if (cs_only_digits(group)) {
+		unsigned long gid = strtoul(group, NULL, 10);
+		return cs_linux_who_in_group(who, gid) || (setgid && d->gid == gid) ? YES : NO;
+	}
+	if (!strcmp(group, who->group) || (setgid && cs_streq(d->group, group)))
+		return YES;
+	if (who->group_names) {
+		for (size_t i = 0; i < who->n_groups; i++)
+			if (!strcmp(who->group_names[i], group))
+				return YES;
+		return NO;
+	}
+	/* The user's group names are not known: a file that carries the
+	 * group tells its id. */
+	for (size_t i = 0; i < out->n_files; i++)
+		if (out->files[i].exists && cs_streq(out->files[i].group, group))
+			return cs_linux_who_in_group(who, out->files[i].gid) ? YES : NO;
+	return UNKNOWN;
+}
+
+static void add_note(struct cs_file_obs *fo, char *text)
+{
+	if (!fo->note) {
+		fo->note = text;
+		return;
+	}
+	char *both = cs_xasprintf("%s; %s", fo->note, text);
+	free(fo->note);
+	free(text);
+	fo->note = both;
+}
+
+/* The first thing who cannot do to file fo of binding b (a message), or
+ * NULL; what changes hands goes into fo's note. */
+static char *check_file(const struct cs_transport *t, const struct cs_linux_who *who,
+			const struct cs_binding_cfg *b, const struct cs_binding_obs *out, struct cs_file_obs *fo)
+{
+	const char *fix = fix_of(t), *user = who->user, *path = fo->path;
+	const struct cs_bind_files *f = &b->files;
+	unsigned mode = (unsigned)f->mode;
+	const struct cs_linux_dir *d = dir_of(who, path);
+	if (f->owner && !is_user(who, f->owner))
+		return cs_xasprintf("owner %s of %s cannot be set: %s is not root, and only root can give a file "
+				    "to another user (drop owner: or make it %s, or %s)", f->owner, path, user, user, fix);
+	if (f->group && can_set_group(who, d, out, f->group) == NO)
+		return cs_xasprintf("group %s of %s cannot be set: %s is not in group %s (set group: to a group %s "
+				    "is in, add %s to group %s, or %s)", f->group, path, user, f->group, user, user,
+				    f->group, fix);
+	if (d && d->seen && !d->writable)
+		return cs_xasprintf("folder %s is not writable by %s: certsync replaces %s by writing a new file "
+				    "next to it (let %s write the folder, or %s)", d->path, user, path, user, fix);
+	if (!fo->exists)
+		return NULL; /* a new file is the user's, in its group: nothing to keep */
+	if (d && d->seen && (d->mode & 01000) && fo->uid != who->uid && d->uid != who->uid)
+		return cs_xasprintf("%s belongs to %s in folder %s, which is sticky: %s may not replace it "
+				    "(make %s its owner, or %s)", path, fo->owner, d->path, user, user, fix);
+	if (!f->owner && fo->uid != who->uid) {
+		if (fo->uid != 0 && (mode & 0400) && !(mode & 0004))
+			return cs_xasprintf("%s belongs to %s, and mode %04o lets its owner read it, others not: "
+					    "the replacement would belong to %s, who cannot give files away, and %s "
+					    "could not read it (set owner: %s to accept that, or %s)",
+					    path, fo->owner, mode, user, fo->owner, user, fix);
+		add_note(fo, cs_xasprintf("%s: owner %s will become %s (%s cannot give files to another user; %s "
+					  "keeps it)", path, fo->owner, user, user,
+					  over_ssh(t) ? "become: sudo" : "certsync run as root"));
+	}
+	if (!f->group) {
+		bool setgid = d && d->seen && (d->mode & 02000);
+		unsigned long new_gid = setgid ? d->gid : who->gid;
+		const char *new_group = setgid ? d->group : who->group;
+		if (fo->gid != new_gid && !cs_linux_who_in_group(who, fo->gid)) {
+			if (fo->gid != 0 && (mode & 0040) && !(mode & 0004))
+				return cs_xasprintf("%s: group %s would become %s, and mode %04o lets group %s read it, "
+						    "others not: %s is not in group %s (set group: to a group %s is in, "
+						    "add %s to group %s, or %s)", path, fo->group, new_group, mode,
+						    fo->group, user, fo->group, user, user, fo->group, fix);
+			add_note(fo, cs_xasprintf("%s: group %s will become %s (%s is not in group %s; set group: or %s)",
+						  path, fo->group, new_group, user, fo->group, fix));
+		}
+	}
+	return NULL;
+}
+
+void cs_linux_check_permissions(const struct cs_transport *t, const struct cs_linux_who *who,
+				const struct cs_binding_cfg *const *bindings,
+				struct cs_binding_obs *const *outs, size_t n)
+{
+	if (!who || who->uid == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct cs_binding_cfg *b = bindings[i];
+		struct cs_binding_obs *out = outs[i];
+		for (size_t k = 0; b->kind == CS_BIND_FILES && k < out->n_files && !out->error; k++)
+			out->error = check_file(t, who, b, out, &out->files[k]);
+		/* A binding that cannot be applied changes no hands. */
+		for (size_t k = 0; out->error && k < out->n_files; k++) {
+			free(out->files[k].note);
+			out->files[k].note = NULL;
+		}
+	}
+}

@@ -1,9 +1,13 @@
-/* Plan-time check that the `owner` and `group` a files binding declares
- * exist on its host, so a typo ("ngnix") is an error in the plan rather
- * than a failed chown halfway through an apply. */
+/* Plan-time checks of a files binding's owner, group and folder: the
+ * declared `owner` and `group` exist on the host, so a typo ("ngnix") is an
+ * error in the plan rather than a failed chown halfway through an apply;
+ * and what the login user (not root: no become: sudo) cannot do to the
+ * files is said by the plan, as an error or in the bind's reason, instead
+ * of failing an apply. */
 #ifndef CS_LINUX_ACCOUNTS_H
 #define CS_LINUX_ACCOUNTS_H
 
+#include "linux_batch.h"
 #include "platform.h"
 
 /* Check the declared owners and groups of bindings[0..n) with at most one
@@ -13,5 +17,12 @@
  * asked, nothing is reported: apply will say. */
 void cs_linux_check_accounts(struct cs_transport *t, const struct cs_binding_cfg *const *bindings,
 			     struct cs_binding_obs *const *outs, size_t n);
+
+/* What who (the host's login user) cannot do to the files of
+ * bindings[0..n), set as outs[i]->error (unless set already) or as the
+ * files' notes; nothing when who is root.  No I/O. */
+void cs_linux_check_permissions(const struct cs_transport *t, const struct cs_linux_who *who,
+				const struct cs_binding_cfg *const *bindings,
+				struct cs_binding_obs *const *outs, size_t n);
 
 #endif

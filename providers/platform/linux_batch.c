@@ -103,6 +103,7 @@ enum answer { NONE, MISSING, ASKED_PER_FILE, FOUND };
 struct seen {
 	enum answer answer;
 	mode_t mode;
+	unsigned long uid, gid;
 	char *owner, *group;
 	struct cs_buf content;
 };
@@ -170,6 +171,8 @@ static bool parse_stat(struct seen *s, char **words, unsigned long *size)
 	    !parse_num(words[2], 10, UINT32_MAX, &gid) || !parse_num(words[3], 10, (unsigned long)-1, size))
 		return false;
 	s->mode = (mode_t)mode;
+	s->uid = uid;
+	s->gid = gid;
 	s->owner = stat_name(words[4], uid);
 	s->group = stat_name(words[5], gid);
 	return true;
@@ -331,6 +334,8 @@ int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const c
 			continue;
 		fo->exists = true;
 		fo->mode = s->mode;
+		fo->uid = (uid_t)s->uid;
+		fo->gid = (gid_t)s->gid;
 		fo->owner = s->owner;
 		fo->group = s->group;
 		s->owner = s->group = NULL;
@@ -342,5 +347,211 @@ int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const c
 	for (size_t k = 0; k < n; k++)
 		seen_free(&seen[k]);
 	free(seen);
+	return r;
+}
+
+/* ---- who ---- */
+
+static const char who_head[] =
+	"set -f\n"
+	"LC_ALL=C\n"
+	"export LC_ALL\n"
+	"printf 'U %s %s\\n' \"$(id -u)\" \"$(id -g)\"\n"
+	"printf 'u %s\\n' \"$(id -un 2>/dev/null)\"\n"
+	"printf 'g %s\\n' \"$(id -gn 2>/dev/null)\"\n"
+	"printf 'G %s\\n' \"$(id -G)\"\n"
+	"printf 'N %s\\n' \"$(id -Gn 2>/dev/null)\"\n"
+	"d() {\n"
+	"\tif [ -d \"$2\" ] && s=$(stat -L -c '%a %u %g %G' -- \"$2\" 2>/dev/null); then\n"
+	"\t\tw=0\n"
+	"\t\t[ -w \"$2\" ] && [ -x \"$2\" ] && w=1\n"
+	"\t\tprintf 'D %s %s %s\\n' \"$1\" \"$w\" \"$s\"\n"
+	"\telse\n"
+	"\t\tprintf 'D %s -\\n' \"$1\"\n"
+	"\tfi\n"
+	"}\n";
+
+int cs_linux_who_script(struct cs_buf *out, const char *const *dirs, size_t n)
+{
+	int r = cs_buf_puts(out, who_head);
+	for (size_t k = 0; k < n && r == 0; k++) {
+		char *q = cs_sh_quote(dirs[k]);
+		r = cs_buf_printf(out, "d %zu %s\n", k, q);
+		free(q);
+	}
+	if (r == 0)
+		r = cs_buf_puts(out, "echo .\n");
+	return r;
+}
+
+void cs_linux_who_free(struct cs_linux_who *w)
+{
+	if (!w)
+		return;
+	free(w->user);
+	free(w->group);
+	free(w->gids);
+	cs_strv_free(w->group_names, w->n_groups);
+	for (size_t k = 0; k < w->n_dirs; k++)
+		free(w->dirs[k].group);
+	free(w->dirs);
+	memset(w, 0, sizeof *w);
+}
+
+bool cs_linux_who_in_group(const struct cs_linux_who *w, unsigned long gid)
+{
+	if (gid == w->gid)
+		return true;
+	for (size_t i = 0; i < w->n_groups; i++)
+		if (w->gids[i] == gid)
+			return true;
+	return false;
+}
+
+/* Words of a line at single spaces (none when empty), into a new array. */
+static size_t words_of(char *line, char ***out)
+{
+	size_t n = 0;
+	char **v = NULL;
+	for (char *p = line; *p;) {
+		char *sp = strchr(p, ' ');
+		v = cs_xrealloc(v, (n + 1) * sizeof *v);
+		v[n++] = p;
+		if (!sp)
+			break;
+		*sp = '\0';
+		p = sp + 1;
+	}
+	*out = v;
+	return n;
+}
+
+/* "D k W MODE UID GID GROUP..." or "D k -" (after "D "). */
+static bool parse_dir(struct cs_linux_who *w, char *rest, bool *seen_k)
+{
+	char *words[5];
+	int nw = 0;
+	char *p = rest, *group = NULL;
+	/* The group name is the rest of the line: it may hold spaces. */
+	while (nw < 5) {
+		char *sp = strchr(p, ' ');
+		words[nw++] = p;
+		if (!sp)
+			break;
+		*sp = '\0';
+		p = sp + 1;
+		if (nw == 5)
+			group = p;
+	}
+	size_t k;
+	if (nw < 2 || !parse_index(words[0], w->n_dirs, &k) || seen_k[k])
+		return false;
+	seen_k[k] = true;
+	struct cs_linux_dir *d = &w->dirs[k];
+	if (nw == 2 && !strcmp(words[1], "-"))
+		return true;
+	unsigned long mode;
+	if (nw != 5 || !group || !*group || (strcmp(words[1], "0") && strcmp(words[1], "1")) ||
+	    !parse_num(words[2], 8, 07777, &mode) || !parse_num(words[3], 10, UINT32_MAX, &d->uid) ||
+	    !parse_num(words[4], 10, UINT32_MAX, &d->gid))
+		return false;
+	d->seen = true;
+	d->writable = words[1][0] == '1';
+	d->mode = (mode_t)mode;
+	d->group = stat_name(group, d->gid);
+	return true;
+}
+
+int cs_linux_who_parse(struct cs_linux_who *out, const char *const *dirs, size_t n, const char *text,
+		       size_t len, size_t *used)
+{
+	memset(out, 0, sizeof *out);
+	out->dirs = cs_xcalloc(n + 1, sizeof *out->dirs);
+	out->n_dirs = n;
+	for (size_t k = 0; k < n; k++)
+		out->dirs[k].path = dirs[k];
+	bool *seen_k = cs_xcalloc(n + 1, sizeof *seen_k);
+	char *names = NULL;               /* the N line, split once the gids are known */
+	bool have_u = false, have_G = false, bad = false;
+	int r = -EPROTO;
+	const char *p = text, *end = text + len;
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl || memchr(p, '\0', (size_t)(nl - p)) || nl - p < 1)
+			goto out;
+		char *line = cs_xasprintf("%.*s", (int)(nl - p), p);
+		p = nl + 1;
+		bool ok = true;
+		if (!strcmp(line, ".")) {
+			free(line);
+			break;
+		}
+		if (strlen(line) < 2 || line[1] != ' ') {
+			ok = false;
+		} else if (line[0] == 'U' && !have_u) {
+			char **v;
+			size_t nw = words_of(line + 2, &v);
+			ok = nw == 2 && parse_num(v[0], 10, UINT32_MAX, &out->uid) &&
+			     parse_num(v[1], 10, UINT32_MAX, &out->gid);
+			free(v);
+			have_u = ok;
+		} else if (line[0] == 'u' && !out->user) {
+			out->user = line[2] ? cs_xstrdup(line + 2) : NULL;
+			if (!out->user)
+				out->user = cs_xstrdup("");
+		} else if (line[0] == 'g' && !out->group) {
+			out->group = cs_xstrdup(line + 2);
+		} else if (line[0] == 'G' && !have_G) {
+			char **v;
+			size_t nw = words_of(line + 2, &v);
+			out->gids = cs_xcalloc(nw + 1, sizeof *out->gids);
+			for (size_t i = 0; i < nw && ok; i++)
+				ok = parse_num(v[i], 10, UINT32_MAX, &out->gids[i]);
+			out->n_groups = nw;
+			free(v);
+			have_G = ok;
+		} else if (line[0] == 'N' && !names) {
+			names = cs_xstrdup(line + 2);
+		} else if (line[0] == 'D') {
+			ok = parse_dir(out, line + 2, seen_k);
+		} else {
+			ok = false;
+		}
+		free(line);
+		bad = bad || !ok;
+	}
+	/* Where the files' part starts is known even when this part is bad. */
+	*used = (size_t)(p - text);
+	if (bad || !have_u || !have_G || !out->user || !out->group || !names)
+		goto out;
+	for (size_t k = 0; k < n; k++)
+		if (!seen_k[k])
+			goto out;
+	/* Names nobody has stay numbers, as stat shows them. */
+	if (!out->user[0]) {
+		free(out->user);
+		out->user = cs_xasprintf("%lu", out->uid);
+	}
+	if (!out->group[0]) {
+		free(out->group);
+		out->group = cs_xasprintf("%lu", out->gid);
+	}
+	/* A group name with a space ("domain users") splits in two: then the
+	 * names do not line up with the ids and are not used. */
+	char **v;
+	size_t nw = words_of(names, &v);
+	if (nw == out->n_groups) {
+		out->group_names = cs_xcalloc(nw + 1, sizeof *out->group_names);
+		for (size_t i = 0; i < nw; i++)
+			out->group_names[i] = cs_xstrdup(v[i]);
+	}
+	free(v);
+	r = 0;
+out:
+	free(names);
+	free(seen_k);
+	if (r < 0) {
+		cs_linux_who_free(out);
+	}
 	return r;
 }

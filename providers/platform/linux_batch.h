@@ -30,4 +30,55 @@ int cs_linux_batch_script(struct cs_buf *out, const char *const *paths, size_t n
 int cs_linux_batch_parse(struct cs_file_obs *files, bool *got, size_t n, const char *text,
 			 size_t len, size_t max_size);
 
+/* ---- who the host's commands and files act as ----
+ *
+ * What the login user can do to a file depends on who it is (root under
+ * become: sudo), the groups it is in and the folder the file is in.  The
+ * same few lines answer that ahead of the batch script of a remote host,
+ * or on their own. */
+
+/* A folder the files go into, as the login user sees it. */
+struct cs_linux_dir {
+	const char *path;             /* the caller's */
+	bool seen;                    /* stat answered (false: missing, or not reachable) */
+	bool writable;                /* the user may create and rename files in it (test -w and -x) */
+	mode_t mode;                  /* with the set-group-id (02000) and sticky (01000) bits */
+	unsigned long uid, gid;
+	char *group;                  /* name, or the number as text */
+};
+
+struct cs_linux_who {
+	unsigned long uid, gid;       /* gid: the primary group, which a new file gets */
+	char *user, *group;           /* their names, or the numbers as text */
+	unsigned long *gids;          /* every group the user is in */
+	char **group_names;           /* the same groups by name, or NULL when not known */
+	size_t n_groups;
+	struct cs_linux_dir *dirs;    /* as many as the script was asked about, in order */
+	size_t n_dirs;
+};
+
+/* Append to out the sh script that tells who runs it, its groups, and how
+ * each of dirs[0..n) looks to it (quoted here).  Output, lines up to ".":
+ *
+ *   U UID GID                  id -u, id -g
+ *   u NAME                     id -un (may be empty: no name)
+ *   g NAME                     id -gn
+ *   G GID...                   id -G
+ *   N NAME...                  id -Gn (names with a space make it useless)
+ *   D k W MODE UID GID GROUP   folder k: W 1 when writable, GROUP to the end
+ *   D k -                      folder k: not a folder, or not reachable
+ *   . */
+int cs_linux_who_script(struct cs_buf *out, const char *const *dirs, size_t n);
+
+/* Read that output from the start of text: 0 when whole and well formed,
+ * else -EPROTO and out left empty.  *used is the length up to and
+ * including the "." line, set whenever there is one (where what follows
+ * starts).  dirs are the ones the script was made for (borrowed). */
+int cs_linux_who_parse(struct cs_linux_who *out, const char *const *dirs, size_t n, const char *text,
+		       size_t len, size_t *used);
+void cs_linux_who_free(struct cs_linux_who *w); /* members only; accepts NULL */
+
+/* Is the user in group gid (primary or supplementary)? */
+bool cs_linux_who_in_group(const struct cs_linux_who *w, unsigned long gid);
+
 #endif

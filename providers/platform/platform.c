@@ -65,6 +65,7 @@ void cs_binding_obs_free(struct cs_binding_obs *o)
 		cs_buf_free_secret(&o->files[i].content);
 		free(o->files[i].owner);
 		free(o->files[i].group);
+		free(o->files[i].note);
 	}
 	free(o->files);
 	cs_strv_free(o->win.store, o->win.n_store);

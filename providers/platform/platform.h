@@ -45,6 +45,12 @@ struct cs_file_obs {
 	char sha256[65];              /* of content, "" when missing */
 	mode_t mode;
 	char *owner, *group;
+	uid_t uid;                    /* the ids behind owner and group */
+	gid_t gid;
+	/* What replacing the file will change besides what the config asks
+	 * (the login user cannot keep its group, say), for the plan's reason;
+	 * NULL when nothing. */
+	char *note;
 };
 
 /* What a Windows driver saw of one binding (store, iis, httpsys, exchange,
@@ -80,7 +86,10 @@ struct cs_binding_obs {
 };
 void cs_binding_obs_free(struct cs_binding_obs *o); /* members only; accepts NULL */
 
-/* What apply changed, enough to put it back byte for byte. */
+/* What apply changed, enough to put it back byte for byte.  Only what was
+ * changed: a file apply left as it was (already right, or a write that
+ * failed before replacing it) has no entry, so a failed apply that changed
+ * nothing has nothing to put back. */
 struct cs_undo_file {
 	char *path;
 	bool existed;
@@ -132,6 +141,13 @@ struct cs_platform_ops {
 	 * be rolled back with undo(). */
 	int (*apply)(struct cs_transport *t, const struct cs_binding_cfg *b,
 		     const struct cs_material *want, struct cs_undo *undo, struct cs_err *err);
+
+	/* Optional: append to reason ("; " first) what applying b will change
+	 * besides what the config asks, for the files it will rewrite: those
+	 * that differ from want, or all of them when want is NULL (a renewal,
+	 * whose certificate is not made yet).  Pure, like diff. */
+	void (*apply_note)(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs,
+			   const struct cs_material *want, struct cs_buf *reason);
 
 	/* Put back everything recorded in undo, newest first. */
 	int (*undo)(struct cs_transport *t, const struct cs_undo *undo, struct cs_err *err);

@@ -388,6 +388,41 @@ static int lookup_id(unsigned long *out, const char *name, bool group, struct cs
 	return cs_err_set(err, -EINVAL, "unknown %s %s", group ? "group" : "user", name);
 }
 
+/* Would chown(2) of a file this process just created to uid and gid
+ * ((uid_t)-1, (gid_t)-1: unchanged) be allowed?  Linux: root may do
+ * anything; the file's owner may keep itself as owner and choose any group
+ * it is in. */
+static bool may_chown(uid_t uid, gid_t gid)
+{
+	uid_t me = geteuid();
+	if (me == 0)
+		return true;
+	if (uid != (uid_t)-1 && uid != me)
+		return false;
+	if (gid == (gid_t)-1 || gid == getegid())
+		return true;
+	int n = getgroups(0, NULL);
+	if (n <= 0)
+		return false;
+	gid_t *groups = cs_xcalloc((size_t)n, sizeof *groups);
+	n = getgroups(n, groups);
+	bool in = false;
+	for (int i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	free(groups);
+	return in;
+}
+
+/* lookup_id for an owner or group that is only kept: false, not an error,
+ * when there is none. */
+static bool soft_id(unsigned long *out, const char *name, bool group)
+{
+	struct cs_err e = CS_ERR_INIT;
+	bool found = lookup_id(out, name, group, &e) == 0;
+	cs_err_clear(&e);
+	return found;
+}
+
 static int local_write_file(struct cs_transport *t, const char *path, const void *data,
 			    size_t len, const struct cs_file_attrs *attrs, struct cs_err *err)
 {
@@ -396,10 +431,18 @@ static int local_write_file(struct cs_transport *t, const char *path, const void
 	unsigned long uid = (uid_t)-1, gid = (gid_t)-1; /* -1: leave as it is */
 	mode_t mode = attrs ? attrs->mode : 0644;
 	int r = 0;
-	if (attrs && attrs->owner && (r = lookup_id(&uid, attrs->owner, false, err)) < 0)
+	/* What is only kept (soft) is left as the new file has it where it
+	 * cannot be had: a name gone meanwhile, or chown(2) refusing. */
+	if (attrs && attrs->owner && !attrs->owner_soft && (r = lookup_id(&uid, attrs->owner, false, err)) < 0)
 		goto out;
-	if (attrs && attrs->group && (r = lookup_id(&gid, attrs->group, true, err)) < 0)
+	if (attrs && attrs->owner && attrs->owner_soft &&
+	    (!soft_id(&uid, attrs->owner, false) || !may_chown((uid_t)uid, (gid_t)-1)))
+		uid = (uid_t)-1;
+	if (attrs && attrs->group && !attrs->group_soft && (r = lookup_id(&gid, attrs->group, true, err)) < 0)
 		goto out;
+	if (attrs && attrs->group && attrs->group_soft &&
+	    (!soft_id(&gid, attrs->group, true) || !may_chown((uid_t)-1, (gid_t)gid)))
+		gid = (gid_t)-1;
 	/* Folders are part of the host's setup (and their owners and modes
 	 * matter); certsync does not invent them. */
 	struct stat st;

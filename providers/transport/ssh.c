@@ -958,23 +958,42 @@ out:
 	return r;
 }
 
-static char *owner_spec(const struct cs_file_attrs *attrs)
+/* The chown of tmp that attrs ask for, as shell commands ending in " && ",
+ * or NULL when none.  A declared owner or group must be set (chown fails the
+ * command); one that is only kept (owner_soft, group_soft) is set where the
+ * login user may, each on its own so that one refused keeps the other. */
+static char *chown_commands(const struct cs_file_attrs *attrs, const char *qt)
 {
-	if (attrs->owner && attrs->group)
-		return cs_xasprintf("%s:%s", attrs->owner, attrs->group);
-	if (attrs->owner)
-		return cs_xstrdup(attrs->owner);
-	if (attrs->group)
-		return cs_xasprintf(":%s", attrs->group);
-	return NULL;
+	const char *owner = attrs->owner && !attrs->owner_soft ? attrs->owner : NULL;
+	const char *group = attrs->group && !attrs->group_soft ? attrs->group : NULL;
+	struct cs_buf cmd = CS_BUF_INIT;
+	char *spec = owner && group ? cs_xasprintf("%s:%s", owner, group)
+		   : owner ? cs_xstrdup(owner) : group ? cs_xasprintf(":%s", group) : NULL;
+	if (spec) {
+		char *q = cs_sh_quote(spec);
+		cs_buf_printf(&cmd, "chown -- %s %s && ", q, qt);
+		free(q);
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *name = i == 0 ? attrs->owner : attrs->group;
+		if (!name || !(i == 0 ? attrs->owner_soft : attrs->group_soft))
+			continue;
+		char *soft = cs_xasprintf("%s%s", i == 0 ? "" : ":", name);
+		char *q = cs_sh_quote(soft);
+		cs_buf_printf(&cmd, "{ chown -- %s %s 2>/dev/null || :; } && ", q, qt);
+		free(q);
+		free(soft);
+	}
+	free(spec);
+	return cmd.len ? cs_buf_detach(&cmd, NULL) : NULL;
 }
 
 static int write_direct(struct ssh *s, const char *path, const void *data, size_t len,
 			const struct cs_file_attrs *attrs, struct cs_err *err)
 {
 	char *tmp = temp_name(NULL, path);
-	char *spec = owner_spec(attrs);
-	char *cmd = NULL, *qt = cs_sh_quote(tmp), *qp = cs_sh_quote(path), *qs = NULL;
+	char *cmd = NULL, *qt = cs_sh_quote(tmp), *qp = cs_sh_quote(path);
+	char *chowns = chown_commands(attrs, qt);
 	struct cs_run_result rr;
 	bool created = false;
 	cs_run_result_init(&rr, 65536);
@@ -982,10 +1001,9 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 	int r = upload(s, tmp, path, data, len, (int)(attrs->mode & 07777), &created, err);
 	if (r < 0)
 		goto fail;
-	if (spec) {
+	if (chowns) {
 		/* chown needs the shell anyway: one round trip for both steps. */
-		qs = cs_sh_quote(spec);
-		cmd = cs_xasprintf("chown -- %s %s && mv -f -- %s %s", qs, qt, qt, qp);
+		cmd = cs_xasprintf("%smv -f -- %s %s", chowns, qt, qp);
 		if ((r = helper(s, cmd, "chown and rename to", path, &rr, err)) < 0)
 			goto fail;
 		goto out;
@@ -1011,10 +1029,9 @@ fail:
 out:
 	cs_run_result_free(&rr);
 	free(cmd);
-	free(qs);
+	free(chowns);
 	free(qp);
 	free(qt);
-	free(spec);
 	free(tmp);
 	return r;
 }

@@ -46,6 +46,11 @@ struct cs_file_attrs {
 	mode_t mode;
 	const char *owner;
 	const char *group;
+	/* owner or group are the replaced file's, not declared: set them where
+	 * the writer may, else leave the new file's (a user that is not root
+	 * cannot give a file away, nor to a group it is not in); never an
+	 * error.  Declared ones are: a failed chown fails the write. */
+	bool owner_soft, group_soft;
 };
 
 struct cs_transport_ops {
@@ -67,7 +72,8 @@ struct cs_transport_ops {
 
 	/* Replace the file atomically (temporary file in the same folder, fsync,
 	 * rename) with mode and owner/group applied before the rename: readers
-	 * see either the old or the new file, never a partial one. */
+	 * see either the old or the new file, never a partial one.  A failure
+	 * before the rename leaves the target as it was. */
 	int (*write_file)(struct cs_transport *t, const char *path, const void *data,
 			  size_t len, const struct cs_file_attrs *attrs, struct cs_err *err);
 

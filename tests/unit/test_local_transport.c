@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "providers/transport/transport.h"
@@ -225,6 +226,55 @@ static void test_files(struct cs_transport *t)
 	t->ops->read_file(t, "tls/site.crt", &b, NULL);
 	tap_str(b.data, "NEW\n", "refused writes left the file alone");
 	cs_buf_free(&b);
+
+	/* An owner or group that is only kept (the replaced file's): one that
+	 * names nobody any more is no error, the file stays the writer's. */
+	struct cs_file_attrs gone = { .mode = 0644, .owner = "no-such-user-certsync", .group = "no-such-group-certsync",
+				      .owner_soft = true, .group_soft = true };
+	r = t->ops->write_file(t, "tls/kept.crt", "K", 1, &gone, &err);
+	tap_ok(r == 0, "kept owner and group that name nobody: written", "%s", cs_err_msg(&err));
+	r = t->ops->stat(t, "tls/kept.crt", &st, &err);
+	tap_ok(r == 0 && st.uid == geteuid() && st.gid == getegid(), "kept owner and group that name nobody: the writer's",
+	       "uid %lu gid %lu", (unsigned long)st.uid, (unsigned long)st.gid);
+	cs_file_stat_free(&st);
+	t->ops->remove_file(t, "tls/kept.crt", NULL);
+	cs_err_clear(&err);
+
+	/* A user that is not root keeps what chown(2) lets it and leaves the
+	 * rest (owner root, a group it is not in) as the new file has it; a
+	 * declared one it cannot set fails the write. */
+	if (geteuid() == 0) {
+		char *open_dir = cs_xasprintf("%s/open", tmpdir);
+		mkdir(open_dir, 0777);
+		chmod(open_dir, 0777);
+		chmod(tmpdir, 0711);
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+				_exit(10);
+			struct cs_err e = CS_ERR_INIT;
+			struct cs_file_attrs keep = { .mode = 0640, .owner = "0", .group = "0",
+						      .owner_soft = true, .group_soft = true };
+			if (t->ops->write_file(t, "open/soft.crt", "S", 1, &keep, &e) < 0)
+				_exit(11);
+			struct stat sb;
+			char *written = cs_xasprintf("%s/soft.crt", open_dir);
+			if (stat(written, &sb) < 0 || sb.st_uid != 65534 || sb.st_gid != 65534 ||
+			    (sb.st_mode & 07777) != 0640)
+				_exit(12);
+			struct cs_file_attrs hard = { .mode = 0640, .group = "0" };
+			if (t->ops->write_file(t, "open/soft.crt", "H", 1, &hard, &e) != -EPERM)
+				_exit(13);
+			_exit(0);
+		}
+		int status = -1;
+		waitpid(pid, &status, 0);
+		tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		       "not root: kept owner and group it may not set are left, declared ones refused",
+		       "child status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		chmod(tmpdir, 0700);
+		free(open_dir);
+	}
 
 	/* Digits that name no user or group are taken as the id itself (as
 	 * chown does), and stat shows an id without a name as the number.
