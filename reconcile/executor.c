@@ -5,6 +5,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <openssl/rand.h>
 #include "fault.h"
 #include "store_runs.h"
 #include "tls_verify.h"
@@ -160,6 +163,62 @@ static bool begin(struct exec *x, const struct cs_action *a, const struct cs_act
 
 /* ---- renew ---- */
 
+/* 32 hex digits: 128 random bits, the top one clear (a positive DER
+ * integer), never zero. */
+static char *new_serial(void)
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof b) != 1) {
+		uint64_t v = (uint64_t)cs_now() ^ ((uint64_t)getpid() << 20) ^ (uint64_t)(uintptr_t)b;
+		memset(b, 0x5a, sizeof b);
+		memcpy(b + 8, &v, sizeof v);
+	}
+	b[0] = (unsigned char)((b[0] & 0x7f) | 0x01);
+	char *s = cs_xcalloc(33, 1);
+	for (size_t i = 0; i < sizeof b; i++)
+		snprintf(s + 2 * i, 3, "%02X", b[i]);
+	return s;
+}
+
+/* An issuance an earlier run recorded and did not finish (killed between
+ * recording it and saving the certificate): take its key, request and
+ * identity.  1 when resumed, 0 when there is none to resume (a stale one
+ * is dropped), negative never (a record that cannot be used is replaced). */
+static int resume_issuance(struct exec *x, const struct cs_cert_obs *c, EVP_PKEY **key, X509_REQ **csr,
+			   char **serial, int64_t *issue_time, char **detail)
+{
+	struct cs_issuing iss;
+	struct cs_err err = CS_ERR_INIT;
+	int r = cs_store_load_issuing(&iss, x->obs->store, c->cfg->name, &err);
+	cs_err_clear(&err);
+	if (r < 0)
+		return 0;
+	struct cs_key_spec spec;
+	char *cn = cs_csr_common_name(iss.req.csr);
+	bool usable = cs_streq(iss.req.issuer, c->issuer->name) && cs_key_spec_of(&spec, iss.req.key) == 0 &&
+		      cs_key_spec_equal(&spec, &c->cfg->key) && cs_streq(cn, c->cfg->common_name) &&
+		      !(c->have_current && !strcasecmp(c->current_info.serial, iss.serial));
+	free(cn);
+	if (!usable) {
+		cs_store_drop_issuing(x->obs->store, c->cfg->name, &err);
+		cs_err_clear(&err);
+		cs_issuing_free(&iss);
+		return 0;
+	}
+	*key = iss.req.key;
+	*csr = iss.req.csr;
+	*serial = iss.serial;
+	*issue_time = iss.issue_time;
+	char made[21];
+	cs_time_rfc3339(made, iss.req.created_at);
+	iss.req.key = NULL;
+	iss.req.csr = NULL;
+	iss.serial = NULL;
+	cs_issuing_free(&iss);
+	*detail = cs_xasprintf("resumed the issuance an apply that did not finish began %s", made);
+	return 1;
+}
+
 static int renew_issue(struct exec *x, const struct cs_action *a, const struct cs_cert_obs *c,
 		       char **detail, struct cs_err *err)
 {
@@ -170,10 +229,25 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	STACK_OF(X509) *chain = NULL;
 	size_t n_names = 0;
 	char **names = cs_cert_names(cert, &n_names);
+	char *serial = NULL;
+	int64_t issue_time = 0;
 	int r;
-	if ((r = cs_key_generate(&key, &cert->key, err)) < 0 ||
-	    (r = cs_csr_create(&csr, key, cert->common_name, names, n_names, err)) < 0)
+	if (a->renew_mode != CS_RENEW_REQUEST &&
+	    (r = resume_issuance(x, c, &key, &csr, &serial, &issue_time, detail)) != 0) {
+		if (r < 0)
+			goto out;
+	} else if ((r = cs_key_generate(&key, &cert->key, err)) < 0 ||
+		   (r = cs_csr_create(&csr, key, cert->common_name, names, n_names, err)) < 0) {
 		goto out;
+	} else if (a->renew_mode != CS_RENEW_REQUEST) {
+		/* The identity first, durably: whatever happens from here on, a
+		 * rerun signs this certificate and no other. */
+		serial = new_serial();
+		issue_time = cs_now();
+		if ((r = cs_store_save_issuing(x->obs->store, cert->name, key, csr, c->issuer->name, serial, issue_time,
+					       err)) < 0)
+			goto out;
+	}
 	if (a->renew_mode == CS_RENEW_REQUEST) {
 		/* Keep the key before anything leaves: a reply must find it. */
 		if ((r = cs_store_save_pending(x->obs->store, cert->name, key, csr, c->issuer->name, err)) < 0)
@@ -193,10 +267,12 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		goto out;
 	}
 	if (c->ops->issue_ctx) {
+		cs_fault_point("renew.intent");
 		struct cs_issue_ctx ictx = {
 			.cfg = x->cfg, .store = x->obs->store, .key = key,
 			.current = c->have_current ? c->current.cert : NULL,
 			.current_issuer = c->have_current ? c->current.issuer : NULL,
+			.serial = serial, .issue_time = issue_time,
 		};
 		r = c->ops->issue_ctx(&ictx, c->issuer, cert, csr, &leaf, &chain, err);
 		if (ictx.out_key) {
@@ -213,18 +289,31 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		r = cs_err_set(err, -EPROTO, "issuer %s returned a certificate for another key", c->issuer->name);
 		goto out;
 	}
-	if ((r = cs_store_save(x->obs->store, cert->name, key, leaf, chain, c->issuer->name, cert->common_name,
-			       err)) < 0)
-		goto out;
+	cs_fault_point("renew.signed");
 	struct cs_cert_info info;
-	if (cs_cert_info_get(&info, leaf, err) == 0) {
-		char date[11];
-		cs_time_date(date, info.not_after);
-		*detail = cs_xasprintf("serial %s, valid until %s", info.serial, date);
+	if ((r = cs_cert_info_get(&info, leaf, err)) < 0)
+		goto out;
+	/* The ledger, then the certificate itself, before anything uses it. */
+	if ((r = cs_store_issued_append(x->obs->store, cert->name, info.serial, c->issuer->name, err)) < 0 ||
+	    (cs_fault_point("renew.ledger"), 0) ||
+	    (r = cs_store_save(x->obs->store, cert->name, key, leaf, chain, c->issuer->name, cert->common_name,
+			       err)) < 0) {
 		cs_cert_info_free(&info);
+		goto out;
 	}
+	cs_fault_point("renew.saved");
+	struct cs_err derr = CS_ERR_INIT;
+	cs_store_drop_issuing(x->obs->store, cert->name, &derr); /* left over: the next renewal replaces it */
+	cs_err_clear(&derr);
+	char date[11];
+	cs_time_date(date, info.not_after);
+	char *was = *detail;
+	*detail = cs_xasprintf("serial %s, valid until %s%s%s", info.serial, date, was ? "; " : "", was ? was : "");
+	free(was);
+	cs_cert_info_free(&info);
 	r = 0;
 out:
+	free(serial);
 	cs_strv_free(names, n_names);
 	EVP_PKEY_free(key);
 	X509_REQ_free(csr);

@@ -37,6 +37,13 @@ struct cs_issue_ctx {
 	 * is for another key than key: an order interrupted after finalize and
 	 * resumed now was finalized with the key kept from that earlier run. */
 	EVP_PKEY *out_key;
+	/* The certificate's identity, chosen and kept (fsync'd) by the caller
+	 * before the CA is asked, so that signing again after a crash gives
+	 * the same certificate: serial as hex (NULL: the issuer picks one) and
+	 * the time validity counts from (0: now).  Issuers that do not choose
+	 * serials (acme) ignore them. */
+	const char *serial;
+	int64_t issue_time;
 };
 
 /* A renewal window suggested by the CA. */
