@@ -302,6 +302,10 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		goto out;
 	}
 	cs_fault_point("renew.saved");
+	if (c->ops->saved) {
+		struct cs_issue_ctx sctx = { .cfg = x->cfg, .store = x->obs->store };
+		c->ops->saved(&sctx, c->issuer, cert);
+	}
 	struct cs_err derr = CS_ERR_INIT;
 	cs_store_drop_issuing(x->obs->store, cert->name, &derr); /* left over: the next renewal replaces it */
 	cs_err_clear(&derr);
@@ -1149,15 +1153,13 @@ int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, stru
 	if (r < 0)
 		return cs_err_prefix(err, "runs that did not finish");
 	struct cs_buf said = CS_BUF_INIT;
+	struct cs_err e = CS_ERR_INIT;
+	if (cs_store_remove_temps(obs->store, cs_store_run(obs->store), removed, &e) < 0)
+		cs_buf_printf(&said, "state folder: %s", cs_err_msg(&e));
+	cs_err_clear(&e);
 	const char *tag;
 	json_t *rec;
 	json_object_foreach(runs, tag, rec) {
-		size_t n = 0;
-		struct cs_err e = CS_ERR_INIT;
-		if (cs_store_remove_temps(obs->store, tag, &n, &e) < 0)
-			cs_buf_printf(&said, "%sstate folder: %s", said.len ? "; " : "", cs_err_msg(&e));
-		cs_err_clear(&e);
-		*removed += n;
 		json_t *hosts = json_object_get(rec, "hosts");
 		const char *host;
 		json_t *paths, *tmp;

@@ -99,6 +99,12 @@ struct cs_issuer_ops {
 			 const struct cs_cert_cfg *cert, X509_REQ *csr, X509 **out_cert,
 			 STACK_OF(X509) **out_chain, struct cs_err *err);
 
+	/* The certificate issue_ctx() returned is saved as cert's current one:
+	 * forget what was kept to resume its issuance (acme: the order record).
+	 * Kept until then so that a run killed between the download and the
+	 * save fetches the same certificate again.  NULL: nothing kept. */
+	void (*saved)(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert);
+
 	/* The CA's suggested renewal window for cert (acme: RFC 9773 renewal
 	 * information).  0 with out filled; -ENOTSUP when the CA offers none
 	 * (then renew_before applies); another negative code when asking
