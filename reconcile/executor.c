@@ -252,8 +252,10 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		/* Keep the key before anything leaves: a reply must find it. */
 		if ((r = cs_store_save_pending(x->obs->store, cert->name, key, csr, c->issuer->name, err)) < 0)
 			goto out;
+		cs_fault_point("request.saved");
 		if ((r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err)) < 0)
 			goto out;
+		cs_fault_point("request.written");
 		char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
 		if (c->issuer->kind == CS_ISSUER_MANUAL)
 			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s/ "
@@ -332,14 +334,19 @@ static int renew_collect(struct exec *x, const struct cs_cert_obs *c, char **det
 		return cs_err_set(err, -ENOENT, "the CA's reply is no longer in the inbox");
 	/* The request's CN is what was asked for, even if the config changed since. */
 	char *cn = cs_csr_common_name(c->pending.csr);
-	int r = cs_store_save(x->obs->store, c->cfg->name, c->pending.key, c->reply.cert,
-			      c->reply.chain, c->issuer->name, cn, err);
+	int r = cs_store_issued_append(x->obs->store, c->cfg->name, c->reply_info.serial, c->issuer->name, err);
+	if (r == 0)
+		r = cs_store_save(x->obs->store, c->cfg->name, c->pending.key, c->reply.cert,
+				  c->reply.chain, c->issuer->name, cn, err);
 	free(cn);
 	if (r < 0)
 		return r;
+	/* Killed here: the next plan installs the same reply again. */
+	cs_fault_point("collect.saved");
 	r = cs_store_drop_pending(x->obs->store, c->cfg->name, err);
 	if (r < 0)
 		return r;
+	cs_fault_point("collect.dropped");
 	if (c->ops->collected && c->ops->collected(c->issuer, &c->reply, err) < 0)
 		return cs_err_prefix(err, "certificate installed, but tidying the inbox failed");
 	*detail = cs_xasprintf("serial %s from %s", c->reply_info.serial, c->reply.path);
@@ -1142,6 +1149,45 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	return x.sum.failed || x.sum.warnings ? -EIO : 0;
 }
 
+/* A request recorded in pending/ by a run killed before it wrote the
+ * request file for the CA (or while it did): write it again from pending/,
+ * so what the operator sends the CA is what the reply will be checked
+ * against.  Its temporary files go too. */
+static void recover_requests(struct cs_observed *obs, size_t *removed, struct cs_buf *said)
+{
+	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
+		const struct cs_cert_obs *c = &obs->certs[i];
+		if (!c->have_pending || !c->ops || !c->ops->asynchronous || !c->ops->request_location ||
+		    !cs_streq(c->pending.issuer, c->issuer->name))
+			continue;
+		char *path = c->ops->request_location(c->issuer, c->cfg);
+		struct cs_err e = CS_ERR_INIT;
+		size_t n = 0;
+		if (path && cs_remove_temps_beside(path, cs_store_run(obs->store), &n, &e) < 0)
+			cs_buf_printf(said, "%s%s", said->len ? "; " : "", cs_err_msg(&e));
+		cs_err_clear(&e);
+		*removed += n;
+		struct cs_buf text = CS_BUF_INIT;
+		X509_REQ *have = NULL;
+		bool right = path && cs_file_read(&text, path, 1u << 20, &e) == 0 &&
+			     cs_csr_parse(&have, text.data, text.len, &e) == 0 &&
+			     cs_key_matches_csr(c->pending.key, have);
+		cs_err_clear(&e);
+		X509_REQ_free(have);
+		cs_buf_free(&text);
+		X509 *leaf = NULL;
+		STACK_OF(X509) *chain = NULL;
+		if (path && !right && c->ops->issue(c->issuer, c->cfg, c->pending.csr, &leaf, &chain, &e) < 0)
+			cs_buf_printf(said, "%s%s", said->len ? "; " : "", cs_err_msg(&e));
+		else if (path && !right)
+			cs_buf_printf(said, "%swrote the pending request %s again", said->len ? "; " : "", path);
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+		cs_err_clear(&e);
+		free(path);
+	}
+}
+
 int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, struct cs_err *err)
 {
 	*removed = 0;
@@ -1157,6 +1203,7 @@ int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, stru
 	if (cs_store_remove_temps(obs->store, cs_store_run(obs->store), removed, &e) < 0)
 		cs_buf_printf(&said, "state folder: %s", cs_err_msg(&e));
 	cs_err_clear(&e);
+	recover_requests(obs, removed, &said);
 	const char *tag;
 	json_t *rec;
 	json_object_foreach(runs, tag, rec) {
@@ -1200,8 +1247,7 @@ int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, stru
 	json_decref(runs);
 	if (*removed || said.len)
 		*note = cs_xasprintf("removed %zu temporary file%s left by an apply that did not finish%s%s", *removed,
-				     *removed == 1 ? "" : "s", said.len ? "; not all could be removed: " : "",
-				     said.len ? said.data : "");
+				     *removed == 1 ? "" : "s", said.len ? "; " : "", said.len ? said.data : "");
 	cs_buf_free(&said);
 	return 0;
 }
