@@ -197,7 +197,7 @@ static int resume_issuance(struct exec *x, const struct cs_cert_obs *c, EVP_PKEY
 	char *cn = cs_csr_common_name(iss.req.csr);
 	bool usable = cs_streq(iss.req.issuer, c->issuer->name) && cs_key_spec_of(&spec, iss.req.key) == 0 &&
 		      cs_key_spec_equal(&spec, &c->cfg->key) && cs_streq(cn, c->cfg->common_name) &&
-		      !(c->have_current && !strcasecmp(c->current_info.serial, iss.serial));
+		      !(c->have_current && cs_key_matches_cert(iss.req.key, c->current.cert));
 	free(cn);
 	if (!usable) {
 		cs_store_drop_issuing(x->obs->store, c->cfg->name, &err);
@@ -1188,6 +1188,33 @@ static void recover_requests(struct cs_observed *obs, size_t *removed, struct cs
 	}
 }
 
+/* An issuance whose certificate was saved as the current one by a run
+ * killed before it dropped issuing/: done, the key lives on in key.pem. */
+static void recover_issuing(struct cs_observed *obs)
+{
+	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
+		const struct cs_cert_obs *c = &obs->certs[i];
+		struct cs_issuing iss;
+		struct cs_err e = CS_ERR_INIT;
+		if (!c->have_current || cs_store_load_issuing(&iss, obs->store, c->cfg->name, &e) < 0) {
+			cs_err_clear(&e);
+			continue;
+		}
+		/* Keys are new for every issuance: the current certificate being
+		 * for this key means it came from this issuance (the serial says
+		 * nothing for a CA that picks its own, like ACME). */
+		if (cs_key_matches_cert(iss.req.key, c->current.cert)) {
+			cs_store_drop_issuing(obs->store, c->cfg->name, &e);
+			if (c->ops && c->ops->saved) {
+				struct cs_issue_ctx sctx = { .cfg = obs->cfg, .store = obs->store };
+				c->ops->saved(&sctx, c->issuer, c->cfg);
+			}
+		}
+		cs_err_clear(&e);
+		cs_issuing_free(&iss);
+	}
+}
+
 int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, struct cs_err *err)
 {
 	*removed = 0;
@@ -1204,6 +1231,7 @@ int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, stru
 		cs_buf_printf(&said, "state folder: %s", cs_err_msg(&e));
 	cs_err_clear(&e);
 	recover_requests(obs, removed, &said);
+	recover_issuing(obs);
 	const char *tag;
 	json_t *rec;
 	json_object_foreach(runs, tag, rec) {
