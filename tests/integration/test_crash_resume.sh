@@ -141,4 +141,23 @@ for point in $points; do
 done
 ((n > 0)) && ok "$n kill points tried" || not_ok "kill points tried"
 
+# An apply that is still running (it holds the lock) is not a crash: the
+# plan leaves its intents alone and says so; once it is done, nothing is owed.
+d=$TEST_TMP/running
+trial "$d" || not_ok "running: converge" "$(cat "$d/converge.log")"
+cd "$d" || exit 1
+sed -i 's#"sleep 1; echo reloaded \(.*\) >> out/#"while [ ! -e go ]; do sleep 0.05; done; echo reloaded \1 >> out/#' certsync.yaml
+"$CERTSYNC" apply --yes >running.log 2>&1 &
+running=$!
+cleanup_add "kill $running"
+for _ in $(seq 200); do grep -q '"run"' .certsync/hosts/here/unconfirmed.json 2>/dev/null && break; sleep 0.05; done
+expect_exit 0 "$CERTSYNC" plan
+expect_contains "$OUT" 'an apply that is still running \(run [0-9a-f]{16}\) is changing it'
+grep -q 'reload owed' <<<"$OUT" && not_ok "running: no reload owed while the apply runs" "$OUT" \
+	|| ok "running: no reload owed while the apply runs"
+touch go
+wait "$running" && ok "running: the apply finishes" || not_ok "running: the apply finishes" "$(cat running.log)"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+cd "$TEST_TMP" || exit 1
+
 done_testing
