@@ -141,6 +141,29 @@ for point in $points; do
 done
 ((n > 0)) && ok "$n kill points tried" || not_ok "kill points tried"
 
+# The user's report: apply killed by SIGKILL while its reload runs (the
+# files are written), without fault points: the rerun must not say "No
+# changes" but run the reload, and its journal summary must count it.
+d=$TEST_TMP/killed-in-reload
+trial "$d" || not_ok "killed in reload: converge" "$(cat "$d/converge.log")"
+cd "$d" || exit 1
+sed -i 's#"sleep 1; echo reloaded \(.*\) >> out/#"if [ -e kill-once ]; then rm kill-once; kill -9 $PPID; sleep 5; fi; sleep 1; echo reloaded \1 >> out/#' certsync.yaml
+touch kill-once
+"$CERTSYNC" apply --yes >killed.log 2>&1
+rc=$?
+((rc == 137)) && ok "killed in reload: apply is killed" || not_ok "killed in reload: apply is killed" "exit $rc" "$(cat killed.log)"
+expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+expect_contains "$OUT" 'reload owed: files changed by an apply that did not finish, [0-9]{4}-[0-9]{2}-[0-9]{2}'
+expect_exit 0 "$CERTSYNC" apply --yes
+grep -q 'No changes' <<<"$OUT" && not_ok "killed in reload: the rerun has work to do" "$OUT" || ok "killed in reload: the rerun has work to do"
+summary=$(grep '"type":"apply"' .certsync/journal.jsonl | tail -n 1)
+[[ $(jq .actions <<<"$summary") -ge 1 && $(jq .done <<<"$summary") -ge 1 ]] && ok "killed in reload: the summary counts the reload" \
+	|| not_ok "killed in reload: the summary counts the reload" "$summary"
+[[ $(last_reload out/reload.log | cut -d. -f1) -ge $(stat -c %Y out/web.crt) ]] && ok "killed in reload: reloaded after the files changed" \
+	|| not_ok "killed in reload: reloaded after the files changed" "$(cat out/reload.log)"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+cd "$TEST_TMP" || exit 1
+
 # An apply that is still running (it holds the lock) is not a crash: the
 # plan leaves its intents alone and says so; once it is done, nothing is owed.
 d=$TEST_TMP/running
