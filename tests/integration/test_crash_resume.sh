@@ -164,6 +164,54 @@ summary=$(grep '"type":"apply"' .certsync/journal.jsonl | tail -n 1)
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 cd "$TEST_TMP" || exit 1
 
+# Verifies are owed too: nginx on loopback, killed after the files are
+# written and after the reload ran but before the check: the plan in between
+# shows the verify, the rerun checks that nginx serves the new certificate.
+if command -v nginx >/dev/null; then
+	for point in bind.written reload.done; do
+		d=$TEST_TMP/ngx-$point
+		port=$(free_port)
+		mkdir -p "$d/nginx/logs" "$d/nginx/tmp"
+		cat >"$d/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx/nginx.pid;
+error_log $d/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $d/nginx/tmp; proxy_temp_path $d/nginx/tmp;
+    fastcgi_temp_path $d/nginx/tmp; uwsgi_temp_path $d/nginx/tmp; scgi_temp_path $d/nginx/tmp;
+    server { listen 127.0.0.1:$port ssl; server_name web.test;
+             ssl_certificate $d/out/web-full.pem; ssl_certificate_key $d/out/web.key; }
+}
+CONF
+		ngx="nginx -p $d/nginx -c $d/nginx/nginx.conf"
+		cleanup_add "$ngx -s stop"
+		make_ca "$d" ca
+		local_config "$d" '{ ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }' \
+			"if [ -s $d/nginx/nginx.pid ]; then $ngx -s reload; else $ngx; fi" \
+			"    verify:
+      - { connect: \"127.0.0.1:$port\", ca_bundle: pki/ca.crt, timeout: 10s }"
+		cd "$d" || exit 1
+		"$CERTSYNC" apply --yes >converge.log 2>&1 || not_ok "nginx $point: converge" "$(cat converge.log)"
+		sed -i 's/www.web.test\]/www.web.test, api.web.test]/' certsync.yaml
+		CERTSYNC_FAULT=$point "$CERTSYNC" apply --yes >killed.log 2>&1
+		expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+		expect_contains "$OUT" "verify web at 127.0.0.1:$port"
+		expect_contains "$OUT" 'reload owed: files changed by an apply that did not finish'
+		expect_exit 0 "$CERTSYNC" apply --yes
+		expect_contains "$OUT" "done +#[0-9]+ verify web .*presents serial"
+		served=$(openssl s_client -connect "127.0.0.1:$port" -servername web.test </dev/null 2>/dev/null |
+			openssl x509 -noout -fingerprint -sha256)
+		[[ $served == "$(openssl x509 -in out/web.crt -noout -fingerprint -sha256)" ]] &&
+			ok "nginx $point: serves the new certificate" || not_ok "nginx $point: serves the new certificate"
+		expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+		cd "$TEST_TMP" || exit 1
+	done
+else
+	echo "# nginx is not installed: no verify case"
+fi
+
 # An apply that is still running (it holds the lock) is not a crash: the
 # plan leaves its intents alone and says so; once it is done, nothing is owed.
 d=$TEST_TMP/running
