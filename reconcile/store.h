@@ -2,7 +2,8 @@
  * runs.
  *
  *   STATE/                 0700, refused when group/other can access it
- *     lock                 flock()ed by apply; holds "pid host command since"
+ *     lock                 flock()ed by apply; holds "pid host command since",
+ *                          then "run TAG" on a line of its own
  *     journal.jsonl        append-only, one JSON object per line, fsync'd
  *     certs/NAME/          0700
  *       key.pem            0600 current private key (refused if group/other can read it)
@@ -10,6 +11,8 @@
  *       chain.pem          its chain (may be empty)
  *       meta.json          {"issuer": "lab", "issued_at": "...", "serial": "..."}
  *       pending/           a request waiting for a CA: key.pem, request.csr, meta.json
+ *       issuing/           an issuance in progress: the same, meta.json with serial
+ *       issued.jsonl       ledger: every certificate a CA returned, by serial
  *       archive/SERIAL/    previous key/cert/chain/meta, kept on every renewal
  *
  * Nothing here prints; errors name the file and the cause. */
@@ -43,6 +46,13 @@ const char *cs_store_dir(const struct cs_store *st);
  * holder ("state folder X is locked by certsync apply (pid 123 on host
  * since 2026-...)") when another process has it. */
 int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err);
+/* This run's tag (16 hex digits, also cs_temp_tag()) once cs_store_lock()
+ * succeeded; NULL before.  It names the run's intents and temporary files. */
+const char *cs_store_run(const struct cs_store *st);
+/* When another process holds the lock (an apply still running): its run tag
+ * ("" when its lock file names none), caller frees; NULL when nobody else
+ * holds it. */
+char *cs_store_running(const struct cs_store *st);
 
 /* The certificate currently in force for a config certificate. */
 struct cs_stored {
@@ -76,6 +86,29 @@ int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, 
  * not lost: cs_store_save() already holds it. */
 int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *err);
 void cs_pending_free(struct cs_pending *p);
+
+/* An issuance in progress (certs/NAME/issuing/): the key, the request and
+ * the certificate's identity (serial, the time validity counts from),
+ * fsync'd before the CA is asked, so that a run killed before the signed
+ * certificate is saved signs the same certificate again instead of a second
+ * one.  Dropped once the certificate is saved. */
+struct cs_issuing {
+	struct cs_pending req;   /* key, csr, issuer, created_at */
+	char *serial;            /* hex */
+	int64_t issue_time;
+};
+int cs_store_save_issuing(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
+			  const char *issuer, const char *serial, int64_t issue_time, struct cs_err *err);
+int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const char *name,
+			  struct cs_err *err); /* -ENOENT */
+int cs_store_drop_issuing(struct cs_store *st, const char *name, struct cs_err *err);
+void cs_issuing_free(struct cs_issuing *i); /* members only; accepts NULL */
+
+/* The ledger certs/NAME/issued.jsonl: one {"time", "serial", "issuer"} line
+ * (fsync'd) per certificate a CA returned for NAME, written before it is
+ * saved or used.  The same serial twice is one certificate signed twice. */
+int cs_store_issued_append(struct cs_store *st, const char *name, const char *serial, const char *issuer,
+			   struct cs_err *err);
 
 /* Names from the config become folder names in the state folder: refuse
  * anything that could step outside it.  what: "certificate", "host". */
