@@ -12,6 +12,7 @@
  * only as input. */
 #include "windows.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,61 @@ static void parse_netsh(struct cs_host_state *st, const char *text)
 	}
 }
 
+/* A certificate hash as Windows reports it: 40 hex digits.  Whatever the
+ * inventory says goes back into later scripts (cleanup removes by
+ * thumbprint, an http.sys undo restores hash and appid), so anything else
+ * is refused here rather than quoted there: a "*" from a confused or
+ * hostile host would otherwise name every certificate in the store. */
+static bool is_thumbprint(const char *s)
+{
+	size_t n = 0;
+	for (; s && isxdigit((unsigned char)s[n]); n++)
+		;
+	return n == 40 && s[n] == '\0';
+}
+
+/* {xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}, braces optional. */
+static bool is_guid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	size_t n = strlen(s);
+	if (n == sizeof shape + 1 && s[0] == '{' && s[n - 1] == '}')
+		s++, n -= 2;
+	if (n != sizeof shape - 1)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* Every hash and application id in st is well formed, or the inventory
+ * is refused naming the first that is not. */
+static int check_inventory(const struct cs_host_state *st, struct cs_err *err)
+{
+	const char *bad = NULL, *what = NULL;
+	for (size_t i = 0; i < st->n_certs && !bad; i++)
+		if (!is_thumbprint(st->certs[i].thumb))
+			bad = st->certs[i].thumb, what = "a store thumbprint";
+	for (size_t i = 0; i < st->n_iis && !bad; i++)
+		if (st->iis[i].hash && !is_thumbprint(st->iis[i].hash))
+			bad = st->iis[i].hash, what = "an IIS binding hash";
+	for (size_t i = 0; i < st->n_ssl && !bad; i++)
+		if (st->ssl[i].hash && !is_thumbprint(st->ssl[i].hash))
+			bad = st->ssl[i].hash, what = "an http.sys certificate hash";
+		else if (st->ssl[i].appid && !is_guid(st->ssl[i].appid))
+			bad = st->ssl[i].appid, what = "an http.sys application id";
+	for (size_t i = 0; i < st->n_exchange_used && !bad; i++)
+		if (!is_thumbprint(st->exchange_used[i]))
+			bad = st->exchange_used[i], what = "an Exchange thumbprint";
+	if (!bad && st->rdp && !is_thumbprint(st->rdp))
+		bad = st->rdp, what = "an RDP certificate hash";
+	if (!bad)
+		return 0;
+	return cs_err_set(err, -EPROTO, "inventory: the host reported %s that is not well formed (\"%.60s\")", what,
+			  bad);
+}
+
 int cs_win_parse_inventory(struct cs_host_state **out, const char *text, size_t len, struct cs_err *err)
 {
 	*out = NULL;
@@ -325,6 +381,11 @@ int cs_win_parse_inventory(struct cs_host_state **out, const char *text, size_t 
 	if (st->have_rdp && json_string_length(v))
 		st->rdp = upper(json_string_value(v));
 	json_decref(root);
+	int r = check_inventory(st, err);
+	if (r < 0) {
+		cs_platform_windows.host_free(st);
+		return r;
+	}
 	*out = st;
 	return 0;
 }

@@ -184,7 +184,7 @@ const char cs_win_script_tail[] =
  * Exchange, RDP) that it saw a moment before. */
 const char cs_win_store_remove[] =
 	"$ErrorActionPreference = 'Stop'\n"
-	"foreach ($t in $Thumbprints) { Remove-Item -Path ('Cert:\\LocalMachine\\My\\' + $t) -DeleteKey }\n"
+	"foreach ($t in $Thumbprints) { Remove-Item -LiteralPath ('Cert:\\LocalMachine\\My\\' + $t) -DeleteKey }\n"
 	"exit 0\n";
 
 const char cs_win_boot_time[] =

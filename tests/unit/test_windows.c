@@ -291,6 +291,41 @@ static void test_diff(void)
 	tap_int(cs_win_parse_inventory(&st, "garbage", 7, &err), -EPROTO, "inventory without JSON: refused");
 	tap_str(cs_err_msg(&err), "inventory: no JSON in the output", "inventory without JSON: message");
 	cs_err_clear(&err);
+
+	/* What a host reports goes back into later scripts (cleanup, undo):
+	 * a hash or appid that is not well formed is refused, not quoted. */
+	const struct { const char *name, *json, *msg; } hostile[] = {
+		{ "inventory: a store thumbprint '*' is refused",
+		  "{\"store\":[{\"thumbprint\":\"*\",\"subject\":\"CN=x\",\"has_key\":true}]}",
+		  "inventory: the host reported a store thumbprint that is not well formed (\"*\")" },
+		{ "inventory: a short store thumbprint is refused",
+		  "{\"store\":[{\"thumbprint\":\"AB12\",\"subject\":\"CN=x\",\"has_key\":true}]}",
+		  "inventory: the host reported a store thumbprint that is not well formed (\"AB12\")" },
+		{ "inventory: an http.sys appid with a quote is refused",
+		  "{\"store\":[],\"sslcert\":\"    IP:port   : 0.0.0.0:443\\n    Certificate Hash : $T\\n"
+		  "    Application ID : {4dc3e181-e14b-4a21-b022-59fc669b0914}\\\" x=\\n\"}",
+		  "inventory: the host reported an http.sys application id that is not well formed "
+		  "(\"{4dc3e181-e14b-4a21-b022-59fc669b0914}\" x=\")" },
+		{ "inventory: an RDP hash with a wildcard is refused", "{\"store\":[],\"rdp\":\"AB*\"}",
+		  "inventory: the host reported an RDP certificate hash that is not well formed (\"AB*\")" },
+	};
+	for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		char *json = inv(hostile[i].json);
+		st = NULL;
+		tap_int(cs_win_parse_inventory(&st, json, strlen(json), &err), -EPROTO, hostile[i].name);
+		tap_str(cs_err_msg(&err), hostile[i].msg, hostile[i].name);
+		cs_err_clear(&err);
+		cs_platform_windows.host_free(st);
+		free(json);
+	}
+	/* A well-formed appid (braces and all) still passes. */
+	char *good = inv("{\"store\":[],\"sslcert\":\"    IP:port   : 0.0.0.0:443\\n    Certificate Hash : $T\\n"
+			 "    Application ID : {4dc3e181-e14b-4a21-b022-59fc669b0914}\\n\"}");
+	st = NULL;
+	tap_int(cs_win_parse_inventory(&st, good, strlen(good), &err), 0, "inventory: a GUID appid is accepted");
+	cs_err_clear(&err);
+	cs_platform_windows.host_free(st);
+	free(good);
 }
 
 /* Script runs as the state folder remembers them (observe.c fills

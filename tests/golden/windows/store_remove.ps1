@@ -1,4 +1,4 @@
 $Thumbprints = @('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB')
 $ErrorActionPreference = 'Stop'
-foreach ($t in $Thumbprints) { Remove-Item -Path ('Cert:\LocalMachine\My\' + $t) -DeleteKey }
+foreach ($t in $Thumbprints) { Remove-Item -LiteralPath ('Cert:\LocalMachine\My\' + $t) -DeleteKey }
 exit 0
