@@ -2,6 +2,7 @@
 #include "store_hosts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,28 @@ static int save_record(struct cs_store *st, const char *host, const char *file, 
 		r = cs_file_write_atomic(path, text, strlen(text), FILE_MODE, (uid_t)-1, (gid_t)-1, err);
 	free(text);
 	free(dir);
+	free(path);
+	return r;
+}
+
+/* Remove STATE/hosts/HOST/FILE (its last entry is gone): "nothing
+ * recorded" is then plain to see, and the removal is made durable like a
+ * write. */
+static int remove_record(struct cs_store *st, const char *host, const char *file, struct cs_err *err)
+{
+	char *path = host_file(st, host, file);
+	int r = 0;
+	if (unlink(path) < 0 && errno != ENOENT) {
+		r = cs_err_errno(err, -errno, "remove %s", path);
+	} else {
+		char *dir = cs_path_dirname(path);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(dir);
+	}
 	free(path);
 	return r;
 }
@@ -271,7 +294,8 @@ int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char 
 	if (r < 0)
 		return r;
 	if (json_object_del(all, key) == 0)
-		r = save_record(st, host, "unconfirmed.json", all, err);
+		r = json_object_size(all) ? save_record(st, host, "unconfirmed.json", all, err)
+					  : remove_record(st, host, "unconfirmed.json", err);
 	json_decref(all);
 	return r;
 }
