@@ -106,7 +106,7 @@ expect_exit 1 h web1 read "$F/a.crt" - 4
 expect_contains "$OUT" "^error: host web1: read $F/a.crt: larger than 4 bytes\$"
 
 expect_exit 1 h web1 write /etc/certsync-denied.crt "$TEST_TMP/v1" 0644
-expect_contains "$OUT" '^error: host web1: sftp write /etc/certsync-denied.crt: create temporary file /etc/\.certsync-denied\.crt\.certsync-[A-Za-z0-9]+: permission denied$'
+expect_contains "$OUT" '^error: host web1: sftp write /etc/certsync-denied.crt: create temporary file /etc/\.certsync-denied\.crt\.certsync-[0-9a-f]{16}-[A-Za-z0-9]+: permission denied$'
 [[ -e /etc/certsync-denied.crt ]] && not_ok "nothing written on permission denied" || ok "nothing written on permission denied"
 
 expect_exit 1 h web1 read /etc/shadow
