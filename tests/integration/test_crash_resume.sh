@@ -212,6 +212,75 @@ else
 	echo "# nginx is not installed: no verify case"
 fi
 
+# `become: sudo`: the upload goes through a folder the login user makes in
+# /tmp, then `sudo install` into a root-owned folder.  Killed in the middle
+# of the upload (half a private key in that folder) and right after the
+# install: the rerun removes the run's upload folder and its temporaries.
+if ((have_ssh)); then
+	for point in ssh.upload-mid@2 bind.written@1; do
+		d=$TEST_TMP/sudo-${point%@*}
+		mkdir -p "$d"
+		make_ca "$d" ca
+		install -d -o root -g root -m 0755 "$d-etc"
+		cat >"$d/certsync.yaml" <<YAML
+version: 1
+issuers:
+  lab: { ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }
+hosts:
+  web1: { platform: linux, ssh: { address: 127.0.0.1, port: ${SSHD_PORT[web1]}, user: $SSH_USER, identity: $SSH_KEY, known_hosts: $SSH_KNOWN_HOSTS, timeout: 10s, become: sudo } }
+certificates:
+  site:
+    common_name: site.test
+    issuer: lab
+    bindings:
+      - { host: web1, files: { fullchain: $d-etc/site.pem, key: $d-etc/site.key, owner: root, mode: "0600", reload: "sleep 1; echo reloaded \$(date +%s) | sudo -n tee -a $d-etc/reload.log >/dev/null" } }
+YAML
+		cd "$d" || exit 1
+		CERTSYNC_FAULT=$point "$CERTSYNC" apply --yes >killed.log 2>&1
+		rc=$?
+		((rc == 137)) && ok "sudo $point: apply is killed" || not_ok "sudo $point: apply is killed" "exit $rc" "$(cat killed.log)"
+		killed=$(basename "$(ls .certsync/runs/*.json 2>/dev/null | head -n 1)" .json)
+		if [[ $point == ssh.upload-mid* ]]; then
+			[[ -n $(find /tmp -maxdepth 2 -path "/tmp/certsync-$killed.*/.*" 2>/dev/null) ]] &&
+				ok "sudo $point: the kill left the upload behind" || not_ok "sudo $point: the kill left the upload behind"
+		fi
+		expect_exit 0 "$CERTSYNC" apply --yes
+		left=$(find /tmp -maxdepth 1 -name "certsync-$killed.*" 2>/dev/null; find "$d-etc" -name '.*.certsync-*')
+		[[ -n $killed && -z $left ]] && ok "sudo $point: the killed run's upload folder and temporaries are gone" \
+			|| not_ok "sudo $point: the killed run's upload folder and temporaries are gone" "run ${killed:-none}" "$left"
+		[[ -s $d-etc/reload.log ]] && ok "sudo $point: reloaded" || not_ok "sudo $point: reloaded"
+		expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+		cd "$TEST_TMP" || exit 1
+	done
+fi
+
+# The manual issuer: killed after the request is kept in pending/ but before
+# (or while) the request file for the CA is written: the next apply writes it
+# again from pending/, so the reply will match the kept key.
+for point in request.saved write.mid@5; do
+	d=$TEST_TMP/manual-${point%@*}
+	mkdir -p "$d"
+	local_config "$d" '{ manual: { requests: requests/, inbox: inbox/ } }' 'true'
+	cd "$d" || exit 1
+	CERTSYNC_FAULT=$point "$CERTSYNC" apply --yes >killed.log 2>&1
+	rc=$?
+	((rc == 137)) && ok "manual $point: apply is killed" || not_ok "manual $point: apply is killed" "exit $rc" "$(cat killed.log)"
+	if [[ -e .certsync/certs/web/pending/meta.json ]]; then
+		expect_exit 0 "$CERTSYNC" apply --yes
+		want=$(openssl pkey -in .certsync/certs/web/pending/key.pem -pubout 2>/dev/null)
+		got=$(openssl req -in requests/web.csr -pubkey -noout 2>/dev/null)
+		[[ -n $want && $want == "$got" ]] && ok "manual $point: the request file is the pending request" \
+			|| not_ok "manual $point: the request file is the pending request" "$(ls -la requests 2>&1)"
+		[[ -z $(find . -name '*.certsync-*') ]] && ok "manual $point: no temporary files left" \
+			|| not_ok "manual $point: no temporary files left" "$(find . -name '*.certsync-*')"
+		expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+		expect_contains "$OUT" 'waiting for the CA: request .*requests/web.csr'
+	else
+		ok "manual $point: killed before the request was kept (nothing to check)"
+	fi
+	cd "$TEST_TMP" || exit 1
+done
+
 # An apply that is still running (it holds the lock) is not a crash: the
 # plan leaves its intents alone and says so; once it is done, nothing is owed.
 d=$TEST_TMP/running
