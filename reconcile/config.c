@@ -45,6 +45,14 @@ struct target {
 	const char *role;       /* "cert", "key", ... */
 };
 
+/* A hash slot: key (host, name) → position.  Long configs must not be
+ * checked by comparing every entry with every other (quadratic). */
+struct slot {
+	const char *name;       /* NULL: empty */
+	size_t host;
+	size_t at;
+};
+
 /* An unknown key taken for a misspelling of key: that key's absence is then
  * not reported again ("did you mean" already says it). */
 struct guess {
@@ -60,9 +68,13 @@ struct ctx {
 	size_t errors;
 	struct cs_config *cfg;
 	struct target *targets;
-	size_t n_targets;
+	size_t n_targets, cap_targets;
+	struct slot *target_index; /* (host, path) → targets, open addressing */
+	size_t cap_index;          /* a power of two, at least twice n_targets */
+	struct slot *host_index;   /* host name → hosts (host field unused) */
+	size_t cap_hosts;
 	char **pool;            /* strings made for messages, freed at the end */
-	size_t n_pool;
+	size_t n_pool, cap_pool;
 	struct guess *guesses;  /* unknown keys that look like a known one */
 	size_t n_guesses;
 };
@@ -250,7 +262,10 @@ static void report(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 
 static const char *keep(struct ctx *c, char *s)
 {
-	c->pool = cs_xrealloc(c->pool, (c->n_pool + 1) * sizeof *c->pool);
+	if (c->n_pool == c->cap_pool) {
+		c->cap_pool = c->cap_pool ? 2 * c->cap_pool : 64;
+		c->pool = cs_xrealloc(c->pool, c->cap_pool * sizeof *c->pool);
+	}
 	c->pool[c->n_pool++] = s;
 	return s;
 }
@@ -402,6 +417,88 @@ static yaml_node_t *lookup(struct ctx *c, const yaml_node_t *map, const char *ke
 	return NULL;
 }
 
+/* ---- hashing names ---- */
+
+static size_t name_hash(size_t host, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)host;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The slot for (host, name): the one holding it, or the empty one where it
+ * goes.  cap is a power of two and never full. */
+static struct slot *slot_find(struct slot *slots, size_t cap, size_t host, const char *name)
+{
+	size_t i = name_hash(host, name) & (cap - 1);
+	while (slots[i].name && (slots[i].host != host || strcmp(slots[i].name, name) != 0))
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+/* Insert, growing so that at most half the slots are used. */
+static void slot_put(struct slot **slots, size_t *cap, size_t used, size_t host, const char *name, size_t at)
+{
+	if (2 * (used + 1) > *cap) {
+		size_t ncap = *cap ? 2 * *cap : 64;
+		struct slot *n = cs_xcalloc(ncap, sizeof *n);
+		for (size_t i = 0; i < *cap; i++)
+			if ((*slots)[i].name)
+				*slot_find(n, ncap, (*slots)[i].host, (*slots)[i].name) = (*slots)[i];
+		free(*slots);
+		*slots = n;
+		*cap = ncap;
+	}
+	*slot_find(*slots, *cap, host, name) = (struct slot){ name, host, at };
+}
+
+/* ---- duplicates in long lists ---- */
+
+/* Finding repeated names by comparing each with all before it is
+ * quadratic: 20,000 hosts took 20 s.  Sorting (name, position) pairs once
+ * gives every entry the position of the first one with its name. */
+struct named {
+	const char *s;          /* NULL: not a name, never a duplicate */
+	size_t i;
+};
+
+static int named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int r = strcmp(x->s, y->s);
+	return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+static int named_casecmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int r = strcasecmp(x->s, y->s);
+	return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+/* first[i] = the smallest j with the same name as i (i itself when none
+ * before it); names[i] NULL counts as unique.  Caller frees. */
+static size_t *first_same(const char *const *names, size_t n, bool nocase)
+{
+	size_t *first = cs_xcalloc(n ? n : 1, sizeof *first);
+	struct named *v = cs_xcalloc(n ? n : 1, sizeof *v);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		first[i] = i;
+		if (names[i])
+			v[m++] = (struct named){ names[i], i };
+	}
+	qsort(v, m, sizeof *v, nocase ? named_casecmp : named_cmp);
+	for (size_t k = 1; k < m; k++) {
+		bool same = nocase ? strcasecmp(v[k].s, v[k - 1].s) == 0 : strcmp(v[k].s, v[k - 1].s) == 0;
+		if (same)
+			first[v[k].i] = first[v[k - 1].i];
+	}
+	free(v);
+	return first;
+}
+
 /* Unknown keys (with a suggestion), keys that are not strings, and keys
  * given twice.  known is NULL-terminated. */
 static void check_keys(struct ctx *c, const yaml_node_t *map, const char *const *known, const char *where)
@@ -409,6 +506,9 @@ static void check_keys(struct ctx *c, const yaml_node_t *map, const char *const 
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return;
 	size_t n_known = count_words(known);
+	/* Where each known key was first given: one pass, however long the
+	 * mapping. */
+	yaml_node_t **given = cs_xcalloc(n_known + 1, sizeof *given);
 	for (size_t i = 0; i < n_pairs(map); i++) {
 		yaml_node_t *k = node_at(c, pair_at(map, i)->key);
 		if (!k || k->type != YAML_SCALAR_NODE) {
@@ -433,15 +533,16 @@ static void check_keys(struct ctx *c, const yaml_node_t *map, const char *const 
 				       word_list(c, known, " or "));
 			continue;
 		}
-		for (size_t j = 0; j < i; j++) {
-			yaml_node_t *e = node_at(c, pair_at(map, j)->key);
-			if (e && e->type == YAML_SCALAR_NODE && strcmp(text(e), name) == 0) {
-				report(c, k, "duplicate key \"%s\" %s (first given on line %d)", name, where,
-				       pos_of(e).line);
-				break;
-			}
-		}
+		size_t w = 0;
+		while (strcmp(known[w], name) != 0)
+			w++;
+		if (given[w])
+			report(c, k, "duplicate key \"%s\" %s (first given on line %d)", name, where,
+			       pos_of(given[w]).line);
+		else
+			given[w] = k;
 	}
+	free(given);
 }
 
 /* Whether an unknown key of map was taken for one of keys (NULL-terminated). */
@@ -897,7 +998,7 @@ static bool name_ok(const char *s)
 
 /* The name of an entry in issuers/hosts/certificates: NULL when the entry
  * must be skipped (not a string, or a second definition). */
-static const char *entry_name(struct ctx *c, const yaml_node_t *map, size_t i, const char *what)
+static const char *entry_name(struct ctx *c, const yaml_node_t *map, size_t i, size_t first, const char *what)
 {
 	yaml_node_t *k = node_at(c, pair_at(map, i)->key);
 	if (!k || k->type != YAML_SCALAR_NODE || kind_of(k) == V_NULL) {
@@ -905,13 +1006,10 @@ static const char *entry_name(struct ctx *c, const yaml_node_t *map, size_t i, c
 		return NULL;
 	}
 	const char *name = text(k);
-	for (size_t j = 0; j < i; j++) {
-		yaml_node_t *e = node_at(c, pair_at(map, j)->key);
-		if (e && e->type == YAML_SCALAR_NODE && strcmp(text(e), name) == 0) {
-			report(c, k, "%s \"%s\" is defined twice (first on line %d)", what, esc(c, name),
-			       pos_of(e).line);
-			return NULL;
-		}
+	if (first != i) {
+		report(c, k, "%s \"%s\" is defined twice (first on line %d)", what, esc(c, name),
+		       pos_of(node_at(c, pair_at(map, first)->key)).line);
+		return NULL;
 	}
 	if (strlen(name) > NAME_MAX_LEN)
 		report(c, k, "%s name \"%s\" is longer than %d characters", what, esc(c, name), NAME_MAX_LEN);
@@ -942,11 +1040,21 @@ static void parse_entries(struct ctx *c, const yaml_node_t *map, const char *wha
 			  void (*parse_one)(struct ctx *, const char *name, const yaml_node_t *key,
 					    const yaml_node_t *value))
 {
-	for (size_t i = 0; i < n_pairs(map); i++) {
-		const char *name = entry_name(c, map, i, what);
+	size_t n = n_pairs(map);
+	const char **names = cs_xcalloc(n ? n : 1, sizeof *names);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *k = node_at(c, pair_at(map, i)->key);
+		if (k && k->type == YAML_SCALAR_NODE)
+			names[i] = text(k);
+	}
+	size_t *first = first_same(names, n, false);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = entry_name(c, map, i, first[i], what);
 		if (name)
 			parse_one(c, name, node_at(c, pair_at(map, i)->key), entry_value(c, map, i, what, name));
 	}
+	free(first);
+	free(names);
 }
 
 /* Of the keys names (NULL-terminated), which are present: the index of the
@@ -1130,15 +1238,28 @@ static void parse_hosts(struct ctx *c, const yaml_node_t *root)
 	parse_entries(c, m, "host", parse_host);
 }
 
+static const struct slot *slot_find_or_null(struct ctx *c, const char *name)
+{
+	if (!c->cap_hosts)
+		return NULL;
+	const struct slot *s = slot_find(c->host_index, c->cap_hosts, 0, name);
+	return s->name ? s : NULL;
+}
+
 /* The index of the host called name; reports a dangling reference at v. */
 static bool find_host(struct ctx *c, const yaml_node_t *v, const char *name, const char *where, size_t *out)
 {
 	const struct cs_config *cfg = c->cfg;
-	for (size_t i = 0; i < cfg->n_hosts; i++) {
-		if (strcmp(cfg->hosts[i].name, name) == 0) {
-			*out = i;
-			return true;
-		}
+	/* Indexed on first use: every host is parsed by then. */
+	if (!c->host_index && cfg->n_hosts) {
+		for (size_t i = 0; i < cfg->n_hosts; i++)
+			if (cfg->hosts[i].name && !slot_find_or_null(c, cfg->hosts[i].name))
+				slot_put(&c->host_index, &c->cap_hosts, i, 0, cfg->hosts[i].name, i);
+	}
+	const struct slot *s = c->cap_hosts ? slot_find(c->host_index, c->cap_hosts, 0, name) : NULL;
+	if (s && s->name) {
+		*out = s->at;
+		return true;
 	}
 	const char **names = cs_xcalloc(cfg->n_hosts + 1, sizeof *names);
 	for (size_t i = 0; i < cfg->n_hosts; i++)
@@ -1333,16 +1454,22 @@ static void files_path(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m,
 		return;
 	}
 	size_t host = (size_t)(bc->host - c->cfg->hosts);
-	for (size_t i = 0; i < c->n_targets; i++) {
-		const struct target *t = &c->targets[i];
-		if (t->host == host && strcmp(t->path, *out) == 0) {
+	if (c->cap_index) {
+		const struct slot *s = slot_find(c->target_index, c->cap_index, host, *out);
+		if (s->name) {
+			const struct target *t = &c->targets[s->at];
 			report(c, v, "file %s on host %s is already written as \"%s\" by binding %zu of certificate %s",
 			       esc(c, *out), esc(c, bc->host->name), t->role, t->binding, esc(c, t->cert));
 			return;
 		}
 	}
-	c->targets = cs_xrealloc(c->targets, (c->n_targets + 1) * sizeof *c->targets);
-	c->targets[c->n_targets++] = (struct target){ host, *out, bc->cert->name, bc->index, role };
+	if (c->n_targets == c->cap_targets) {
+		c->cap_targets = c->cap_targets ? 2 * c->cap_targets : 16;
+		c->targets = cs_xrealloc(c->targets, c->cap_targets * sizeof *c->targets);
+	}
+	c->targets[c->n_targets] = (struct target){ host, *out, bc->cert->name, bc->index, role };
+	slot_put(&c->target_index, &c->cap_index, c->n_targets, host, *out, c->n_targets);
+	c->n_targets++;
 }
 
 static void parse_files(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m)
@@ -1808,9 +1935,11 @@ static void parse_names(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node
 	v = get_seq(c, m, "dns_names", where, false);
 	if (!v)
 		return;
-	cert->dns_names = cs_xcalloc(n_items(v), sizeof *cert->dns_names);
-	yaml_node_t **seen = cs_xcalloc(n_items(v) + 1, sizeof *seen);
-	for (size_t i = 0; i < n_items(v); i++) {
+	size_t n = n_items(v);
+	cert->dns_names = cs_xcalloc(n ? n : 1, sizeof *cert->dns_names);
+	/* Valid names only take part in the duplicate check, as before. */
+	const char **valid = cs_xcalloc(n ? n : 1, sizeof *valid);
+	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *it = item_at(c, v, i);
 		const char *s = scalar_text(c, it, "dns_names", where);
 		if (!s)
@@ -1820,20 +1949,21 @@ static void parse_names(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node
 			report(c, it, "invalid DNS name \"%s\" in dns_names of certificate %s: %s", esc(c, s), cname, why);
 			continue;
 		}
-		bool dup = false;
-		for (size_t j = 0; j < cert->n_dns_names && !dup; j++) {
-			if (strcasecmp(cert->dns_names[j], s) == 0) {
-				report(c, it, "DNS name \"%s\" is listed twice in dns_names of certificate %s "
-				       "(first on line %d)", esc(c, s), cname, pos_of(seen[j]).line);
-				dup = true;
-			}
-		}
-		if (dup)
-			continue;
-		seen[cert->n_dns_names] = it;
-		cert->dns_names[cert->n_dns_names++] = cs_xstrdup(s);
+		valid[i] = s;
 	}
-	free(seen);
+	size_t *first = first_same(valid, n, true);
+	for (size_t i = 0; i < n; i++) {
+		if (!valid[i])
+			continue;
+		if (first[i] != i) {
+			report(c, item_at(c, v, i), "DNS name \"%s\" is listed twice in dns_names of certificate %s "
+			       "(first on line %d)", esc(c, valid[i]), cname, pos_of(item_at(c, v, first[i])).line);
+			continue;
+		}
+		cert->dns_names[cert->n_dns_names++] = cs_xstrdup(valid[i]);
+	}
+	free(first);
+	free(valid);
 }
 
 static void parse_cert(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
@@ -2273,6 +2403,8 @@ out:
 		free(c.pool[i]);
 	free(c.pool);
 	free(c.targets);
+	free(c.target_index);
+	free(c.host_index);
 	free(c.guesses);
 	cs_diags_sort(diags);
 	if (c.errors) {
