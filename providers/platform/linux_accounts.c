@@ -135,7 +135,7 @@ static bool over_ssh(const struct cs_transport *t)
 	return t->host && t->host->transport == CS_TRANSPORT_SSH;
 }
 
-static const char *fix_of(const struct cs_transport *t)
+const char *cs_linux_root_fix(const struct cs_transport *t)
 {
 	return over_ssh(t) ? "become: sudo" : "run certsync as root";
 }
@@ -204,7 +204,7 @@ static void add_note(struct cs_file_obs *fo, char *text)
 static char *check_file(const struct cs_transport *t, const struct cs_linux_who *who,
 			const struct cs_binding_cfg *b, const struct cs_binding_obs *out, struct cs_file_obs *fo)
 {
-	const char *fix = fix_of(t), *user = who->user, *path = fo->path;
+	const char *fix = cs_linux_root_fix(t), *user = who->user, *path = fo->path;
 	const struct cs_bind_files *f = &b->files;
 	unsigned mode = (unsigned)f->mode;
 	const struct cs_linux_dir *d = dir_of(who, path);
