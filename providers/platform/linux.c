@@ -79,6 +79,17 @@ static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct c
 {
 	struct cs_file_stat st = { 0 };
 	int r = t->ops->stat(t, fo->path, &st, err);
+	if (r == -EACCES) {
+		/* A folder the user cannot enter (/etc/ssl/private, 0710
+		 * root:ssl-cert): that binding's error, not the host's. */
+		char *dir = cs_path_dirname(fo->path);
+		if (!out->error)
+			out->error = cs_xasprintf("%s (the user certsync runs as cannot enter folder %s: let it, or %s)",
+						  cs_err_msg(err), dir, cs_linux_root_fix(t));
+		cs_err_clear(err);
+		free(dir);
+		return 0;
+	}
 	if (r < 0)
 		return cs_err_prefix(err, "stat %s", fo->path);
 	fo->exists = st.exists;

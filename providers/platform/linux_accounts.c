@@ -135,7 +135,7 @@ static bool over_ssh(const struct cs_transport *t)
 	return t->host && t->host->transport == CS_TRANSPORT_SSH;
 }
 
-static const char *fix_of(const struct cs_transport *t)
+const char *cs_linux_root_fix(const struct cs_transport *t)
 {
 	return over_ssh(t) ? "become: sudo" : "run certsync as root";
 }
@@ -158,33 +158,22 @@ static bool is_user(const struct cs_linux_who *who, const char *owner)
 	return !strcmp(owner, who->user);
 }
 
-enum answer { NO, YES, UNKNOWN };
-
 /* Can who give a new file in folder d (NULL: not known) the declared group? */
-static enum answer can_set_group(const struct cs_linux_who *who, const struct cs_linux_dir *d,
-				 const struct cs_binding_obs *out, const char *group)
+static bool can_set_group(const struct cs_linux_who *who, const struct cs_linux_dir *d, const char *group)
 {
 	/* A set-group-id folder gives its group to the new file: keeping that
 	 * one is no change. */
 	bool setgid = d && d->seen && (d->mode & 02000);
 	if (cs_only_digits(group)) {
 		unsigned long gid = strtoul(group, NULL, 10);
-		return cs_linux_who_in_group(who, gid) || (setgid && d->gid == gid) ? YES : NO;
+		return cs_linux_who_in_group(who, gid) || (setgid && d->gid == gid);
 	}
 	if (!strcmp(group, who->group) || (setgid && cs_streq(d->group, group)))
-		return YES;
-	if (who->group_names) {
-		for (size_t i = 0; i < who->n_groups; i++)
-			if (!strcmp(who->group_names[i], group))
-				return YES;
-		return NO;
-	}
-	/* The user's group names are not known: a file that carries the
-	 * group tells its id. */
-	for (size_t i = 0; i < out->n_files; i++)
-		if (out->files[i].exists && cs_streq(out->files[i].group, group))
-			return cs_linux_who_in_group(who, out->files[i].gid) ? YES : NO;
-	return UNKNOWN;
+		return true;
+	for (size_t i = 0; i < who->n_groups; i++)
+		if (cs_streq(who->group_names[i], group))
+			return true;
+	return false;
 }
 
 static void add_note(struct cs_file_obs *fo, char *text)
@@ -202,16 +191,16 @@ static void add_note(struct cs_file_obs *fo, char *text)
 /* The first thing who cannot do to file fo of binding b (a message), or
  * NULL; what changes hands goes into fo's note. */
 static char *check_file(const struct cs_transport *t, const struct cs_linux_who *who,
-			const struct cs_binding_cfg *b, const struct cs_binding_obs *out, struct cs_file_obs *fo)
+			const struct cs_binding_cfg *b, struct cs_file_obs *fo)
 {
-	const char *fix = fix_of(t), *user = who->user, *path = fo->path;
+	const char *fix = cs_linux_root_fix(t), *user = who->user, *path = fo->path;
 	const struct cs_bind_files *f = &b->files;
 	unsigned mode = (unsigned)f->mode;
 	const struct cs_linux_dir *d = dir_of(who, path);
 	if (f->owner && !is_user(who, f->owner))
 		return cs_xasprintf("owner %s of %s cannot be set: %s is not root, and only root can give a file "
 				    "to another user (drop owner: or make it %s, or %s)", f->owner, path, user, user, fix);
-	if (f->group && can_set_group(who, d, out, f->group) == NO)
+	if (f->group && !can_set_group(who, d, f->group))
 		return cs_xasprintf("group %s of %s cannot be set: %s is not in group %s (set group: to a group %s "
 				    "is in, add %s to group %s, or %s)", f->group, path, user, f->group, user, user,
 				    f->group, fix);
@@ -260,7 +249,7 @@ void cs_linux_check_permissions(const struct cs_transport *t, const struct cs_li
 		const struct cs_binding_cfg *b = bindings[i];
 		struct cs_binding_obs *out = outs[i];
 		for (size_t k = 0; b->kind == CS_BIND_FILES && k < out->n_files && !out->error; k++)
-			out->error = check_file(t, who, b, out, &out->files[k]);
+			out->error = check_file(t, who, b, &out->files[k]);
 		/* A binding that cannot be applied changes no hands. */
 		for (size_t k = 0; out->error && k < out->n_files; k++) {
 			free(out->files[k].note);

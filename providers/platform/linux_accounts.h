@@ -25,4 +25,8 @@ void cs_linux_check_permissions(const struct cs_transport *t, const struct cs_li
 				const struct cs_binding_cfg *const *bindings,
 				struct cs_binding_obs *const *outs, size_t n);
 
+/* The way to do as root what the user certsync runs as may not:
+ * "become: sudo" over SSH, "run certsync as root" on a local host. */
+const char *cs_linux_root_fix(const struct cs_transport *t);
+
 #endif

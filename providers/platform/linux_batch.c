@@ -356,11 +356,7 @@ static const char who_head[] =
 	"set -f\n"
 	"LC_ALL=C\n"
 	"export LC_ALL\n"
-	"printf 'U %s %s\\n' \"$(id -u)\" \"$(id -g)\"\n"
-	"printf 'u %s\\n' \"$(id -un 2>/dev/null)\"\n"
-	"printf 'g %s\\n' \"$(id -gn 2>/dev/null)\"\n"
-	"printf 'G %s\\n' \"$(id -G)\"\n"
-	"printf 'N %s\\n' \"$(id -Gn 2>/dev/null)\"\n"
+	"printf 'I %s\\n' \"$(id)\"\n"
 	"d() {\n"
 	"\tif [ -d \"$2\" ] && s=$(stat -L -c '%a %u %g %G' -- \"$2\" 2>/dev/null); then\n"
 	"\t\tw=0\n"
@@ -408,22 +404,63 @@ bool cs_linux_who_in_group(const struct cs_linux_who *w, unsigned long gid)
 	return false;
 }
 
-/* Words of a line at single spaces (none when empty), into a new array. */
-static size_t words_of(char *line, char ***out)
+/* One "ID" or "ID(NAME)" of id's output at *p, moving *p past it; a name
+ * ends at the first ')'.  name NULL: the id has none. */
+static bool id_entry(const char **p, unsigned long *id, char **name)
 {
-	size_t n = 0;
-	char **v = NULL;
-	for (char *p = line; *p;) {
-		char *sp = strchr(p, ' ');
-		v = cs_xrealloc(v, (n + 1) * sizeof *v);
-		v[n++] = p;
-		if (!sp)
-			break;
-		*sp = '\0';
-		p = sp + 1;
+	const char *s = *p;
+	size_t digits = strspn(s, "0123456789");
+	char *num = cs_xasprintf("%.*s", (int)digits, s);
+	bool ok = parse_num(num, 10, UINT32_MAX, id);
+	free(num);
+	if (!ok)
+		return false;
+	s += digits;
+	*name = NULL;
+	if (*s == '(') {
+		const char *close = strchr(s, ')');
+		if (!close || close == s + 1)
+			return false;
+		*name = cs_xasprintf("%.*s", (int)(close - s - 1), s + 1);
+		s = close + 1;
 	}
-	*out = v;
-	return n;
+	*p = s;
+	return true;
+}
+
+/* id's "uid=N(NAME) gid=N(NAME) groups=N(NAME),N(NAME)..." (anything after
+ * a space that follows, SELinux's context=, ignored). */
+static bool parse_id(struct cs_linux_who *w, const char *s)
+{
+	char *name = NULL;
+	if (strncmp(s, "uid=", 4) != 0)
+		return false;
+	s += 4;
+	if (!id_entry(&s, &w->uid, &name))
+		return false;
+	w->user = name ? name : cs_xasprintf("%lu", w->uid);
+	if (strncmp(s, " gid=", 5) != 0)
+		return false;
+	s += 5;
+	if (!id_entry(&s, &w->gid, &name))
+		return false;
+	w->group = name ? name : cs_xasprintf("%lu", w->gid);
+	if (strncmp(s, " groups=", 8) != 0)
+		return false;
+	s += 8;
+	for (;;) {
+		unsigned long gid;
+		if (!id_entry(&s, &gid, &name))
+			return false;
+		w->gids = cs_xrealloc(w->gids, (w->n_groups + 1) * sizeof *w->gids);
+		w->group_names = cs_xrealloc(w->group_names, (w->n_groups + 1) * sizeof *w->group_names);
+		w->gids[w->n_groups] = gid;
+		w->group_names[w->n_groups++] = name;
+		if (*s != ',')
+			break;
+		s++;
+	}
+	return *s == '\0' || *s == ' ';
 }
 
 /* "D k W MODE UID GID GROUP..." or "D k -" (after "D "). */
@@ -471,8 +508,7 @@ int cs_linux_who_parse(struct cs_linux_who *out, const char *const *dirs, size_t
 	for (size_t k = 0; k < n; k++)
 		out->dirs[k].path = dirs[k];
 	bool *seen_k = cs_xcalloc(n + 1, sizeof *seen_k);
-	char *names = NULL;               /* the N line, split once the gids are known */
-	bool have_u = false, have_G = false, bad = false;
+	bool have_id = false, bad = false;
 	int r = -EPROTO;
 	const char *p = text, *end = text + len;
 	for (;;) {
@@ -481,77 +517,33 @@ int cs_linux_who_parse(struct cs_linux_who *out, const char *const *dirs, size_t
 			goto out;
 		char *line = cs_xasprintf("%.*s", (int)(nl - p), p);
 		p = nl + 1;
-		bool ok = true;
 		if (!strcmp(line, ".")) {
 			free(line);
 			break;
 		}
-		if (strlen(line) < 2 || line[1] != ' ') {
+		bool ok;
+		if (strlen(line) < 2 || line[1] != ' ')
 			ok = false;
-		} else if (line[0] == 'U' && !have_u) {
-			char **v;
-			size_t nw = words_of(line + 2, &v);
-			ok = nw == 2 && parse_num(v[0], 10, UINT32_MAX, &out->uid) &&
-			     parse_num(v[1], 10, UINT32_MAX, &out->gid);
-			free(v);
-			have_u = ok;
-		} else if (line[0] == 'u' && !out->user) {
-			out->user = line[2] ? cs_xstrdup(line + 2) : NULL;
-			if (!out->user)
-				out->user = cs_xstrdup("");
-		} else if (line[0] == 'g' && !out->group) {
-			out->group = cs_xstrdup(line + 2);
-		} else if (line[0] == 'G' && !have_G) {
-			char **v;
-			size_t nw = words_of(line + 2, &v);
-			out->gids = cs_xcalloc(nw + 1, sizeof *out->gids);
-			for (size_t i = 0; i < nw && ok; i++)
-				ok = parse_num(v[i], 10, UINT32_MAX, &out->gids[i]);
-			out->n_groups = nw;
-			free(v);
-			have_G = ok;
-		} else if (line[0] == 'N' && !names) {
-			names = cs_xstrdup(line + 2);
-		} else if (line[0] == 'D') {
+		else if (line[0] == 'I' && !have_id)
+			ok = have_id = parse_id(out, line + 2);
+		else if (line[0] == 'D')
 			ok = parse_dir(out, line + 2, seen_k);
-		} else {
+		else
 			ok = false;
-		}
 		free(line);
 		bad = bad || !ok;
 	}
 	/* Where the files' part starts is known even when this part is bad. */
 	*used = (size_t)(p - text);
-	if (bad || !have_u || !have_G || !out->user || !out->group || !names)
+	if (bad || !have_id)
 		goto out;
 	for (size_t k = 0; k < n; k++)
 		if (!seen_k[k])
 			goto out;
-	/* Names nobody has stay numbers, as stat shows them. */
-	if (!out->user[0]) {
-		free(out->user);
-		out->user = cs_xasprintf("%lu", out->uid);
-	}
-	if (!out->group[0]) {
-		free(out->group);
-		out->group = cs_xasprintf("%lu", out->gid);
-	}
-	/* A group name with a space ("domain users") splits in two: then the
-	 * names do not line up with the ids and are not used. */
-	char **v;
-	size_t nw = words_of(names, &v);
-	if (nw == out->n_groups) {
-		out->group_names = cs_xcalloc(nw + 1, sizeof *out->group_names);
-		for (size_t i = 0; i < nw; i++)
-			out->group_names[i] = cs_xstrdup(v[i]);
-	}
-	free(v);
 	r = 0;
 out:
-	free(names);
 	free(seen_k);
-	if (r < 0) {
+	if (r < 0)
 		cs_linux_who_free(out);
-	}
 	return r;
 }

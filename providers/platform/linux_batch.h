@@ -51,7 +51,7 @@ struct cs_linux_who {
 	unsigned long uid, gid;       /* gid: the primary group, which a new file gets */
 	char *user, *group;           /* their names, or the numbers as text */
 	unsigned long *gids;          /* every group the user is in */
-	char **group_names;           /* the same groups by name, or NULL when not known */
+	char **group_names;           /* their names in the same order (NULL: that id has none) */
 	size_t n_groups;
 	struct cs_linux_dir *dirs;    /* as many as the script was asked about, in order */
 	size_t n_dirs;
@@ -60,14 +60,12 @@ struct cs_linux_who {
 /* Append to out the sh script that tells who runs it, its groups, and how
  * each of dirs[0..n) looks to it (quoted here).  Output, lines up to ".":
  *
- *   U UID GID                  id -u, id -g
- *   u NAME                     id -un (may be empty: no name)
- *   g NAME                     id -gn
- *   G GID...                   id -G
- *   N NAME...                  id -Gn (names with a space make it useless)
+ *   I uid=N(NAME) gid=N(NAME) groups=N(NAME),...   id, in the C locale
  *   D k W MODE UID GID GROUP   folder k: W 1 when writable, GROUP to the end
  *   D k -                      folder k: not a folder, or not reachable
- *   . */
+ *   .
+ *
+ * One `id` and one `stat` per folder: the shell's own tests do the rest. */
 int cs_linux_who_script(struct cs_buf *out, const char *const *dirs, size_t n);
 
 /* Read that output from the start of text: 0 when whole and well formed,

@@ -158,6 +158,15 @@ scenario() {
 	expect_eq "$(snap "$files")" "$was" "$label: a folder the user cannot write: nothing changed"
 	chown "$login" "$files"
 
+	# A folder the user cannot even enter (/etc/ssl/private, 0710): that
+	# binding's error, naming the folder, not the host's.
+	local priv=$files.priv
+	install -d -o root -g root -m 0710 "$priv"
+	sed -i "s#key: $files/web.key#key: $priv/web.key#" "$site/certsync.yaml"
+	expect_exit 1 "${run[@]}" plan
+	expect_contains "$OUT" "error \(web\): web → here files: .*$priv/web.key: .*(P|p)ermission denied \(the user certsync runs as cannot enter folder $priv: let it, or $fix\)$"
+	rmdir "$priv"
+
 	# The plan saw nothing wrong, but the write fails (a script binding
 	# before it takes the folder's write permission): the certificate,
 	# already right, is not touched, the key's new file never replaced
