@@ -14,4 +14,10 @@
 void cs_linux_check_accounts(struct cs_transport *t, const struct cs_binding_cfg *const *bindings,
 			     struct cs_binding_obs *const *outs, size_t n);
 
+/* The script that asks: for each name that does not exist, a line
+ * "user NAME" or "group NAME" (getent where there is one; id and
+ * /etc/group where there is not, as on busybox). */
+int cs_linux_accounts_script(struct cs_buf *out, const char *const *users, size_t n_users,
+			     const char *const *groups, size_t n_groups);
+
 #endif
