@@ -235,8 +235,11 @@ static void powershell_cases(const char *v, int value, json_t *names, json_t *ba
 	DONE();
 	cs_buf_free(&b);
 
-	/* A script binding: the script's text and the args' values. */
-	struct cs_script_arg args[] = { { "Name", (char *)v }, { "Other_2", (char *)v } };
+	/* A script binding: the script's text and the args' values.  (No
+	 * digit in the names: tree-sitter-powershell 0.26.4 takes "-Other2"
+	 * for "-Other" and a "2>" redirection, where PowerShell takes a
+	 * parameter named Other2.) */
+	struct cs_script_arg args[] = { { "Name", (char *)v }, { "Other_x", (char *)v } };
 	struct cs_binding_cfg sb = { .kind = CS_BIND_SCRIPT };
 	sb.script = (struct cs_bind_script){ .path = "/x/script.ps1", .args = args, .n_args = 2 };
 	if (cs_win_bind_script(&b, &sb, v, NULL, v) < 0)
