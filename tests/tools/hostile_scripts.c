@@ -9,9 +9,9 @@
  * one script is written to OUTDIR (NNNN-BUILDER.ps1 or .sh), made by the
  * builders certsync itself uses (windows.c, windows_scripts.c,
  * winrm_scripts.c, linux_batch.c, linux_script.c, linux_accounts.c,
- * ssh_commands.c); nothing of a script is written here.  For every builder
- * there is also one script made with a harmless value, the baseline the
- * checker compares the syntax tree with.  OUTDIR/manifest.json says, per
+ * ssh_commands.c, acme_challenge.c); nothing of a script is written here.
+ * For every PowerShell builder there is also one script made with a
+ * harmless value, the baseline the checker compares the syntax tree with.  OUTDIR/manifest.json says, per
  * script:
  *
  *   file, lang ("powershell" or "sh"), builder, value (index; -1 for a
@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "providers/issuer/acme_challenge.h"
 #include "providers/platform/linux_accounts.h"
 #include "providers/platform/linux_batch.h"
 #include "providers/platform/linux_script.h"
@@ -397,6 +398,15 @@ static void sh_cases(const char *v, int value)
 	e = sh("ssh_mv", value, c, "file", NULL);
 	add_call(e, "mv", mv, N(mv));
 	free(c);
+
+	/* http-01 webroot: the challenge folder under the configured root. */
+	char *wr = cs_xasprintf("/nonexistent-webroot/%s/.well-known/acme-challenge", v);
+	c = cs_acme_webroot_mkdir_command(wr);
+	e = sh("acme_webroot_mkdir", value, c, "file", NULL);
+	const char *md[] = { "-p", "-m", "0755", "--", wr };
+	add_call(e, "mkdir", md, N(md));
+	free(c);
+	free(wr);
 
 	char *up = cs_xasprintf("/nonexistent-upload/%s", v);
 	c = cs_ssh_cmd_sudo_install(up, p2, p1, 0640, v, v);
