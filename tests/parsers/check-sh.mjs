@@ -53,7 +53,7 @@ const stubText = {
 	sudo: `#!/bin/sh\n${record}[ "$1" = -n ] && shift\n[ "$1" = sh ] && exec "$@"\nexit 0\n`,
 	stat: `#!/bin/sh\n${record}echo "stat: cannot statx: No such file or directory" >&2\nexit 1\n`,
 };
-for (const name of ['base64', 'chmod', 'chown', 'cut', 'getent', 'grep', 'id', 'install', 'mv', 'rm', 'sync'])
+for (const name of ['base64', 'chmod', 'chown', 'cut', 'getent', 'grep', 'id', 'install', 'mkdir', 'mv', 'rm', 'sync'])
 	stubText[name] = `#!/bin/sh\n${record}exit 0\n`;
 for (const [name, text] of Object.entries(stubText))
 	writeFileSync(join(stubs, name), text, { mode: 0o755 });
@@ -97,13 +97,24 @@ function run(cmd, args, opts = {}) {
 }
 
 // ---- quoting ----
+// In an empty folder of its own with the stubs' PATH, like the runs below:
+// were the quoting broken, what the value carries runs there, not here.
+const qdir = join(work, 'quoted');
+mkdirSync(qdir, { recursive: true });
 for (const q of manifest.quoted) {
 	const want = Buffer.from(values[q.value], 'utf8');
 	const why = [];
 	for (const shell of SHELLS) {
-		const r = spawnSync(shell, ['-c', 'printf %s ' + q.quoted]);
+		const env = { PATH: stubs, CS_HOSTILE_LOG: join(work, 'quoted.log'), HOME: qdir, LC_ALL: 'C' };
+		const r = spawnSync(shell, ['-c', 'printf %s ' + q.quoted], { cwd: qdir, env, timeout: 20000 });
 		if (r.status !== 0 || !r.stdout.equals(want))
 			why.push(`${shell}: printf %s ${show(q.quoted)} printed ${show(r.stdout.toString('utf8'))} (exit ${r.status})`);
+		const left = readdirSync(qdir);
+		if (left.length) {
+			why.push(`${shell}: a command the value carried ran: it left ${JSON.stringify(left)}`);
+			for (const f of left)
+				rmSync(join(qdir, f), { recursive: true, force: true });
+		}
 	}
 	report(why.length === 0, `cs_sh_quote: value ${q.value} ${show(values[q.value])} comes back byte for byte`, why.join('\n'));
 }
