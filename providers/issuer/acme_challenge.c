@@ -267,6 +267,14 @@ void cs_acme_responder_stop(struct cs_acme_responder *s)
 
 /* ---- webroot ---- */
 
+char *cs_acme_webroot_mkdir_command(const char *dir)
+{
+	char *q = cs_sh_quote(dir);
+	char *cmd = cs_xasprintf("mkdir -p -m 0755 -- %s", q);
+	free(q);
+	return cmd;
+}
+
 int cs_acme_webroot_put(struct cs_transport *t, const char *webroot, const char *token,
 			const char *key_auth, struct cs_err *err)
 {
@@ -289,8 +297,7 @@ int cs_acme_webroot_put(struct cs_transport *t, const char *webroot, const char 
 			r = cs_err_set(err, -ENOENT, "webroot %s does not exist on %s", webroot, t->host->name);
 			goto out;
 		}
-		char *q = cs_sh_quote(dir);
-		char *cmd = cs_xasprintf("mkdir -p -m 0755 -- %s", q);
+		char *cmd = cs_acme_webroot_mkdir_command(dir);
 		struct cs_run_result res;
 		cs_run_result_init(&res, 4096);
 		r = t->ops->run(t, cmd, NULL, 0, &res, err);
@@ -299,7 +306,6 @@ int cs_acme_webroot_put(struct cs_transport *t, const char *webroot, const char 
 				       res.err.data ? res.err.data : "failed");
 		cs_run_result_free(&res);
 		free(cmd);
-		free(q);
 		if (r < 0)
 			goto out;
 	}

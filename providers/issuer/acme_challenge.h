@@ -28,6 +28,9 @@ void cs_acme_responder_stop(struct cs_acme_responder *s); /* joins the thread; a
  * folders on Linux hosts. */
 int cs_acme_webroot_put(struct cs_transport *t, const char *webroot, const char *token,
 			const char *key_auth, struct cs_err *err);
+/* The command that makes the challenge folder dir (and its parents) on a
+ * Linux host; the caller frees it. */
+char *cs_acme_webroot_mkdir_command(const char *dir);
 int cs_acme_webroot_remove(struct cs_transport *t, const char *webroot, const char *token,
 			   struct cs_err *err);
 

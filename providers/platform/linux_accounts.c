@@ -46,6 +46,27 @@ static bool listed(const char *out, const char *kind, const char *name)
 	return found;
 }
 
+int cs_linux_accounts_script(struct cs_buf *out, const char *const *users, size_t n_users,
+			     const char *const *groups, size_t n_groups)
+{
+	int r = 0;
+	for (size_t i = 0; i < n_users && r == 0; i++) {
+		char *q = cs_sh_quote(users[i]);
+		r = cs_buf_printf(out, "getent passwd %s >/dev/null 2>&1 || id -u %s >/dev/null 2>&1 || echo user %s\n",
+				  q, q, q);
+		free(q);
+	}
+	for (size_t i = 0; i < n_groups && r == 0; i++) {
+		char *q = cs_sh_quote(groups[i]);
+		r = cs_buf_printf(out, "getent group %s >/dev/null 2>&1 || cut -d: -f1 /etc/group | grep -qxF %s "
+				  "|| echo group %s\n", q, q, q);
+		free(q);
+	}
+	if (r == 0)
+		r = cs_buf_puts(out, "exit 0\n");
+	return r;
+}
+
 void cs_linux_check_accounts(struct cs_transport *t, const struct cs_binding_cfg *const *bindings,
 			     struct cs_binding_obs *const *outs, size_t n)
 {
@@ -61,22 +82,8 @@ void cs_linux_check_accounts(struct cs_transport *t, const struct cs_binding_cfg
 	}
 	if (!users.n && !groups.n)
 		return;
-	/* getent where there is one; id and /etc/group where there is not
-	 * (busybox). */
 	struct cs_buf script = CS_BUF_INIT;
-	for (size_t i = 0; i < users.n; i++) {
-		char *q = cs_sh_quote(users.v[i]);
-		cs_buf_printf(&script, "getent passwd %s >/dev/null 2>&1 || id -u %s >/dev/null 2>&1 || echo user %s\n",
-			      q, q, q);
-		free(q);
-	}
-	for (size_t i = 0; i < groups.n; i++) {
-		char *q = cs_sh_quote(groups.v[i]);
-		cs_buf_printf(&script, "getent group %s >/dev/null 2>&1 || cut -d: -f1 /etc/group | grep -qxF %s "
-			      "|| echo group %s\n", q, q, q);
-		free(q);
-	}
-	cs_buf_puts(&script, "exit 0\n");
+	cs_linux_accounts_script(&script, users.v, users.n, groups.v, groups.n);
 	struct cs_run_result res;
 	cs_run_result_init(&res, 64 * 1024);
 	struct cs_err err = CS_ERR_INIT;

@@ -29,4 +29,10 @@ void cs_linux_check_permissions(const struct cs_transport *t, const struct cs_li
  * "become: sudo" over SSH, "run certsync as root" on a local host. */
 const char *cs_linux_root_fix(const struct cs_transport *t);
 
+/* The script that asks: for each name that does not exist, a line
+ * "user NAME" or "group NAME" (getent where there is one; id and
+ * /etc/group where there is not, as on busybox). */
+int cs_linux_accounts_script(struct cs_buf *out, const char *const *users, size_t n_users,
+			     const char *const *groups, size_t n_groups);
+
 #endif

@@ -45,6 +45,7 @@
 #include "../../reconcile/util.h"
 #include "known_hosts.h"
 #include "ssh_auth.h"
+#include "ssh_commands.h"
 
 /* SSH keepalive interval (seconds): below common NAT and firewall idle
  * timeouts, so a connection opened at gathering survives until apply. */
@@ -507,14 +508,12 @@ static void ssh_close(struct cs_transport *t)
 	if (s->session && !s->dead && s->sudo_dir) {
 		struct cs_run_result rr;
 		struct cs_err ignored = CS_ERR_INIT;
-		char *q = cs_sh_quote(s->sudo_dir);
-		char *cmd = cs_xasprintf("rm -rf -- %s", q);
+		char *cmd = cs_ssh_cmd_rm_dir(s->sudo_dir);
 		cs_run_result_init(&rr, 4096);
 		run_raw(s, cmd, NULL, 0, &rr, &ignored);
 		cs_run_result_free(&rr);
 		cs_err_clear(&ignored);
 		free(cmd);
-		free(q);
 	}
 	cut_if_dead(s);
 	if (s->sftp)
@@ -757,13 +756,11 @@ static int ssh_run(struct cs_transport *t, const char *command, const void *stdi
 	struct ssh *s = from(t);
 	if (!s->cfg->become_sudo)
 		return run_raw(s, command, stdin_data, stdin_len, out, err);
-	char *q = cs_sh_quote(command);
-	char *wrapped = cs_xasprintf("sudo -n sh -c %s", q);
+	char *wrapped = cs_ssh_cmd_sudo_wrap(command);
 	int r = run_raw(s, wrapped, stdin_data, stdin_len, out, err);
 	if (r == 0)
 		r = sudo_refused(s, out, err);
 	free(wrapped);
-	free(q);
 	return r;
 }
 
@@ -832,8 +829,7 @@ static int sudo_read(struct ssh *s, const char *path, struct cs_buf *out, struct
 {
 	size_t room = out->max ? out->max - out->len : READ_MAX;
 	struct cs_run_result rr;
-	char *q = cs_sh_quote(path);
-	char *cmd = cs_xasprintf("sudo -n cat -- %s", q);
+	char *cmd = cs_ssh_cmd_sudo_cat(path);
 	cs_run_result_init(&rr, room + 1);
 	int r = run_raw(s, cmd, NULL, 0, &rr, err);
 	if (r < 0)
@@ -861,7 +857,6 @@ static int sudo_read(struct ssh *s, const char *path, struct cs_buf *out, struct
 out:
 	cs_run_result_free(&rr);
 	free(cmd);
-	free(q);
 	return r;
 }
 
@@ -970,38 +965,11 @@ out:
  * or NULL when none.  A declared owner or group must be set (chown fails the
  * command); one that is only kept (owner_soft, group_soft) is set where the
  * login user may, each on its own so that one refused keeps the other. */
-static char *chown_commands(const struct cs_file_attrs *attrs, const char *qt)
-{
-	const char *owner = attrs->owner && !attrs->owner_soft ? attrs->owner : NULL;
-	const char *group = attrs->group && !attrs->group_soft ? attrs->group : NULL;
-	struct cs_buf cmd = CS_BUF_INIT;
-	char *spec = owner && group ? cs_xasprintf("%s:%s", owner, group)
-		   : owner ? cs_xstrdup(owner) : group ? cs_xasprintf(":%s", group) : NULL;
-	if (spec) {
-		char *q = cs_sh_quote(spec);
-		cs_buf_printf(&cmd, "chown -- %s %s && ", q, qt);
-		free(q);
-	}
-	for (int i = 0; i < 2; i++) {
-		const char *name = i == 0 ? attrs->owner : attrs->group;
-		if (!name || !(i == 0 ? attrs->owner_soft : attrs->group_soft))
-			continue;
-		char *soft = cs_xasprintf("%s%s", i == 0 ? "" : ":", name);
-		char *q = cs_sh_quote(soft);
-		cs_buf_printf(&cmd, "{ chown -- %s %s 2>/dev/null || :; } && ", q, qt);
-		free(q);
-		free(soft);
-	}
-	free(spec);
-	return cmd.len ? cs_buf_detach(&cmd, NULL) : NULL;
-}
-
 static int write_direct(struct ssh *s, const char *path, const void *data, size_t len,
 			const struct cs_file_attrs *attrs, struct cs_err *err)
 {
 	char *tmp = temp_name(NULL, path);
-	char *cmd = NULL, *qt = cs_sh_quote(tmp), *qp = cs_sh_quote(path);
-	char *chowns = chown_commands(attrs, qt);
+	char *cmd = NULL;
 	struct cs_run_result rr;
 	bool created = false;
 	cs_run_result_init(&rr, 65536);
@@ -1009,9 +977,9 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 	int r = upload(s, tmp, path, data, len, (int)(attrs->mode & 07777), &created, err);
 	if (r < 0)
 		goto fail;
-	if (chowns) {
+	if (attrs->owner || attrs->group) {
 		/* chown needs the shell anyway: one round trip for both steps. */
-		cmd = cs_xasprintf("%smv -f -- %s %s", chowns, qt, qp);
+		cmd = cs_ssh_cmd_chown_mv(attrs->owner, attrs->owner_soft, attrs->group, attrs->group_soft, tmp, path);
 		if ((r = helper(s, cmd, "chown and rename to", path, &rr, err)) < 0)
 			goto fail;
 		goto out;
@@ -1027,7 +995,7 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 		goto fail;
 	}
 	/* OpenSSH's rename will not replace an existing file. */
-	cmd = cs_xasprintf("mv -f -- %s %s", qt, qp);
+	cmd = cs_ssh_cmd_mv(tmp, path);
 	if ((r = helper(s, cmd, "rename to", path, &rr, err)) < 0)
 		goto fail;
 	goto out;
@@ -1037,9 +1005,6 @@ fail:
 out:
 	cs_run_result_free(&rr);
 	free(cmd);
-	free(chowns);
-	free(qp);
-	free(qt);
 	free(tmp);
 	return r;
 }
@@ -1052,7 +1017,7 @@ static int ensure_sudo_dir(struct ssh *s, struct cs_err *err)
 	cs_run_result_init(&rr, 4096);
 	/* A folder only the login user can enter: nobody can swap the upload
 	 * before sudo install copies it. */
-	char *cmd = cs_xasprintf("umask 077 && mktemp -d \"${TMPDIR:-/tmp}/certsync-%s.XXXXXXXX\"", cs_temp_tag());
+	char *cmd = cs_ssh_cmd_mkdtemp(cs_temp_tag());
 	int r = helper(s, cmd, "create an upload folder", "(mktemp -d)", &rr, err);
 	free(cmd);
 	if (r == 0) {
@@ -1072,8 +1037,7 @@ static int write_sudo(struct ssh *s, const char *path, const void *data, size_t 
 		      const struct cs_file_attrs *attrs, struct cs_err *err)
 {
 	struct cs_run_result rr;
-	struct cs_buf cmd = CS_BUF_INIT;
-	char *up = NULL, *tname = NULL, *qu = NULL, *qt = NULL, *qp = NULL;
+	char *up = NULL, *tname = NULL, *cmd = NULL;
 	cs_run_result_init(&rr, 65536);
 	int r = ensure_sudo_dir(s, err);
 	if (r < 0)
@@ -1083,35 +1047,11 @@ static int write_sudo(struct ssh *s, const char *path, const void *data, size_t 
 	bool created = false;
 	if ((r = upload(s, up, path, data, len, -1, &created, err)) < 0)
 		goto out; /* the upload folder goes at close */
-	qu = cs_sh_quote(up);
-	qt = cs_sh_quote(tname);
-	qp = cs_sh_quote(path);
-	/* install copies into a temporary name in the target folder with mode
-	 * and owner already set, sync flushes it, mv renames it over the target:
-	 * readers never see a partial file.  Whatever happens, the upload goes
-	 * and a failed step takes its temporary file with it. */
-	cs_buf_printf(&cmd, "sudo -n install -m %04o", (unsigned)(attrs->mode & 07777));
-	if (attrs->owner) {
-		char *q = cs_sh_quote(attrs->owner);
-		cs_buf_printf(&cmd, " -o %s", q);
-		free(q);
-	}
-	if (attrs->group) {
-		char *q = cs_sh_quote(attrs->group);
-		cs_buf_printf(&cmd, " -g %s", q);
-		free(q);
-	}
-	cs_buf_printf(&cmd, " -- %s %s && { sudo -n sync -- %s 2>/dev/null || :; } && "
-		      "sudo -n mv -f -- %s %s; rc=$?; rm -f -- %s; "
-		      "[ $rc -eq 0 ] || sudo -n rm -f -- %s 2>/dev/null; exit $rc",
-		      qu, qt, qt, qt, qp, qu, qt);
-	r = helper(s, cmd.data, "sudo install to", path, &rr, err);
+	cmd = cs_ssh_cmd_sudo_install(up, tname, path, attrs->mode, attrs->owner, attrs->group);
+	r = helper(s, cmd, "sudo install to", path, &rr, err);
 out:
 	cs_run_result_free(&rr);
-	cs_buf_free(&cmd);
-	free(qp);
-	free(qt);
-	free(qu);
+	free(cmd);
 	free(tname);
 	free(up);
 	return r;
@@ -1198,13 +1138,11 @@ static int ssh_remove_file(struct cs_transport *t, const char *path, struct cs_e
 	if (r == -EACCES && s->cfg->become_sudo) {
 		cs_err_clear(err);
 		struct cs_run_result rr;
-		char *q = cs_sh_quote(path);
-		char *cmd = cs_xasprintf("sudo -n rm -f -- %s", q);
+		char *cmd = cs_ssh_cmd_sudo_rm(path);
 		cs_run_result_init(&rr, 65536);
 		r = helper(s, cmd, "sudo rm", path, &rr, err);
 		cs_run_result_free(&rr);
 		free(cmd);
-		free(q);
 	}
 	return r;
 }
@@ -1235,8 +1173,7 @@ static int resolve_names(struct ssh *s, unsigned long uid, unsigned long gid, st
 	if (cached(s->users, s->n_users, uid) && cached(s->groups, s->n_groups, gid))
 		return 0;
 	struct cs_run_result rr;
-	char *cmd = cs_xasprintf("printf '%%s\\n%%s\\n' \"$(getent passwd %lu | cut -d: -f1)\" "
-				 "\"$(getent group %lu | cut -d: -f1)\"", uid, gid);
+	char *cmd = cs_ssh_cmd_names(uid, gid);
 	cs_run_result_init(&rr, 4096);
 	int r = run_raw(s, cmd, NULL, 0, &rr, err);
 	if (r == 0) {
@@ -1261,8 +1198,7 @@ static int resolve_names(struct ssh *s, unsigned long uid, unsigned long gid, st
 static int sudo_stat(struct ssh *s, const char *path, struct cs_file_stat *out, struct cs_err *err)
 {
 	struct cs_run_result rr;
-	char *q = cs_sh_quote(path);
-	char *cmd = cs_xasprintf("sudo -n stat -L -c '%%a %%u %%g %%s %%U %%G' -- %s", q);
+	char *cmd = cs_ssh_cmd_sudo_stat(path);
 	cs_run_result_init(&rr, 4096);
 	int r = run_raw(s, cmd, NULL, 0, &rr, err);
 	if (r < 0 || (r = sudo_refused(s, &rr, err)) < 0)
@@ -1295,7 +1231,6 @@ static int sudo_stat(struct ssh *s, const char *path, struct cs_file_stat *out, 
 out:
 	cs_run_result_free(&rr);
 	free(cmd);
-	free(q);
 	return r;
 }
 
