@@ -15,9 +15,11 @@ serials are two tokens):
                       a port only where no digit touches it
   PEM blocks          -----BEGIN X----- ... -----END X-----  ->  <PEM X#n>
   fingerprints        AB:CD:...  (16+ colon-separated pairs)  ->  <FP#n>
-  hex runs            16+ hex digits with a digit and a letter (serials,
-                      thumbprints, SHA sums, digests) -> <HEXlen#n>, <hexlen#n>
-                      for lower case; the same value in either case shares n.
+  hex runs            12+ hex digits with a digit and a letter (serials,
+                      thumbprints, SHA sums, digests; a random serial may
+                      lose leading zeros, so no fixed length) -> <HEX#n>,
+                      <hex#n> for lower case; the same value in either case
+                      or without leading zeros shares n.
                       --keep HEX leaves a known fixed value as it is
   durations           the value of *_duration_seconds metrics -> <DURATION>
   --volatile-dates    (a CA that follows the real clock) RFC 3339 times,
@@ -46,7 +48,7 @@ class Tokens:
         return d[key]
 
 
-HEX = re.compile(r"(?<![0-9A-Za-z_])[0-9A-Fa-f]{16,}(?![0-9A-Za-z_])")
+HEX = re.compile(r"(?<![0-9A-Za-z_])[0-9A-Fa-f]{12,}(?![0-9A-Za-z_])")
 FP = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{2}:){15,}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:])")
 PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.S)
 DURATION = re.compile(r"^(certsync_[a-z_]*duration_seconds(?:\{[^}]*\})?) [0-9.e+-]+$", re.M)
@@ -76,8 +78,10 @@ def normalise(text, name, tok, substs, keep, volatile_dates):
         up = s.upper()
         if up in keep or not re.search(r"[0-9]", s) or not re.search(r"[A-Fa-f]", s):
             return s
-        n = tok.get("HEX%d" % len(s), up)
-        return "<%s%d#%d>" % ("hex" if s == s.lower() else "HEX", len(s), n)
+        # One numbering for all: a serial printed with and without its
+        # leading zero, or a thumbprint in either case, is the same value.
+        n = tok.get("HEX", up.lstrip("0"))
+        return "<%s#%d>" % ("hex" if s == s.lower() else "HEX", n)
 
     text = HEX.sub(hexrun, text)
     text = DURATION.sub(lambda m: m.group(1) + " <DURATION>", text)
