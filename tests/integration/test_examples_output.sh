@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Every example's output, byte for byte: examples/local, examples/acme
 # (against Pebble) and examples/iis-exchange-isa (SAPPHIRE over WinRM with
-# the WS-Management test server, COBALT over SSH with the PowerShell model)
-# run validate, plan, plan --json, apply --yes, plan again, status,
-# calendar and metrics --no-probe with a pinned clock and NO_COLOR; the
-# output (stdout, stderr, exit status) is compared with
-# tests/golden/examples/NAME/*.txt after golden_normalise.py replaced what
-# differs from run to run (serials, thumbprints, SHA sums, PEM bodies,
-# temporary folders, ports, durations; for Pebble, which follows the real
-# clock, its dates) by numbered tokens.  It guards restructurings that must
-# not change behaviour (issue 10).  examples/recipes holds a reload script,
-# no config: nothing to run.
+# the WS-Management test server, COBALT over SSH with the PowerShell model,
+# as test_windows_motivating.sh sets them up) run validate, plan,
+# plan --json, apply --yes, plan again, status, calendar and
+# metrics --no-probe with a pinned clock and NO_COLOR (the manual CA of
+# iis-exchange-isa: apply writes the request, a CA with fixed dates signs
+# it, then plan and apply again).  The output (stdout, stderr, exit status)
+# is compared with tests/golden/examples/NAME/*.txt after
+# golden_normalise.py replaced what differs from run to run (serials,
+# thumbprints, SHA sums, PEM bodies, temporary folders, ports, durations;
+# for Pebble, which follows the real clock, its dates) by tokens numbered in
+# order of first appearance.  The CAs are made with fixed validity dates so
+# that the pinned clock gives the same dates and "days left" every day.
+# It guards restructurings that must not change behaviour (issue 10).
+# examples/recipes holds a reload script, no config: nothing to run.
 #
 #   CERTSYNC_UPDATE_GOLDEN=1 bash tests/integration/test_examples_output.sh
-# rewrites the golden files from this build instead of comparing.
+# rewrites the golden files from this build instead of comparing; review
+# the diff before committing it.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 src=${CERTSYNC_SOURCE_ROOT:-$_lib_root}
