@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "cmd.h"
+#include "cmd/cmd.h"
 #include "providers/issuer/issuer.h"
-#include "reconcile/util.h"
-#include "reconcile/x509.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 static const char default_config[] =
 	"# Written by `certsync init`: a starting point that runs on this machine\n"

@@ -1,5 +1,5 @@
 /* Shared command plumbing: config loading, --target, colours, plan output. */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "reconcile/diag.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 int cs_cli_error(const char *fmt, ...)
 {

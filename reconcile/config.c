@@ -9,7 +9,7 @@
  *
  * Secret values are never read here and never appear in a message: a literal
  * where a secret reference belongs is reported by key name only. */
-#include "config.h"
+#include "reconcile/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
-#include "duration.h"
-#include "util.h"
+#include "providers/base/duration.h"
+#include "providers/base/util.h"
 
 /* Larger than any plausible config; a cap so that a wrong -c argument
  * pointing at a disk image fails quickly. */

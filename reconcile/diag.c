@@ -1,10 +1,10 @@
 /* Diagnostics list for validation (see diag.h). */
-#include "diag.h"
+#include "reconcile/diag.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 void cs_diags_add(struct cs_diags *d, const char *file, int line, int col, const char *fmt, ...)
 {

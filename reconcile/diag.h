@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
-#include "err.h"
+#include "providers/base/err.h"
 
 struct cs_diag {
 	char *file;

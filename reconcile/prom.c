@@ -1,5 +1,5 @@
 /* Prometheus text exposition writer (see prom.h). */
-#include "prom.h"
+#include "reconcile/prom.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -13,11 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/config.h"
-#include "../../reconcile/err.h"
-#include "../../reconcile/x509.h"
-#include "../transport/transport.h"
+#include "providers/base/buf.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
+#include "providers/base/x509.h"
+#include "providers/transport/transport.h"
 
 #define CS_PLATFORM_ABI 1
 

@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/config.h"
-#include "../../reconcile/err.h"
+#include "providers/base/buf.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
 
 #define CS_TRANSPORT_ABI 1
 

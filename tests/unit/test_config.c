@@ -10,10 +10,10 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "reconcile/buf.h"
+#include "providers/base/buf.h"
 #include "reconcile/config.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 /* Inline configs are loaded as if they sat next to the motivating example,
  * where tmg-listener.ps1 exists. */

@@ -1,5 +1,5 @@
 /* cs_err: building and chaining error messages (see err.h). */
-#include "err.h"
+#include "providers/base/err.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Shared helpers: allocation, paths, local files, hashes, time (see util.h). */
-#include "util.h"
+#include "providers/base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include "fault.h"
+#include "providers/base/fault.h"
 
 static void out_of_memory(void)
 {
@@ -442,23 +442,6 @@ bool cs_streq(const char *a, const char *b)
 	if (!a || !b)
 		return a == b;
 	return strcmp(a, b) == 0;
-}
-
-char *cs_sh_quote(const char *s)
-{
-	struct cs_buf b = CS_BUF_INIT;
-	cs_buf_puts(&b, "'");
-	for (; *s; s++) {
-		if (*s == '\'')
-			cs_buf_puts(&b, "'\\''");
-		else
-			cs_buf_append(&b, s, 1);
-	}
-	cs_buf_puts(&b, "'");
-	char *r = cs_buf_detach(&b, NULL);
-	if (!r)
-		abort();
-	return r;
 }
 
 bool cs_only_digits(const char *s)

@@ -17,7 +17,7 @@
 #define CS_BASE64_H
 
 #include <stddef.h>
-#include "buf.h"
+#include "providers/base/buf.h"
 
 enum {
 	/* RFC 4648 §5: '-' and '_' instead of '+' and '/'. */

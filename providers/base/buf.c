@@ -1,5 +1,5 @@
 /* cs_buf: growable byte buffer with an optional size cap (see buf.h). */
-#include "buf.h"
+#include "providers/base/buf.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "buf.h"
-#include "err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
 
 /* Allocation that never returns NULL: aborts with a message when memory is
  * exhausted.  Used for small bookkeeping allocations where there is nothing
@@ -88,8 +88,5 @@ int cs_time_parse(int64_t *out, const char *s);
 /* String list helpers (NULL-terminated arrays are not used: lists carry n). */
 void cs_strv_free(char **v, size_t n);
 bool cs_streq(const char *a, const char *b); /* NULL-safe */
-
-/* Quote a string for POSIX sh: wraps in single quotes, escapes ' as '\''. */
-char *cs_sh_quote(const char *s);
 
 #endif

@@ -1,9 +1,9 @@
-/* PowerShell single-quoted literals (see ps_quote.h). */
-#include "ps_quote.h"
+/* sh and PowerShell single-quoted literals (see quote.h). */
+#include "providers/base/quote.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include "../../reconcile/buf.h"
+#include "providers/base/buf.h"
 
 /* Length of the quote character at s (1 for ', 3 for the UTF-8 encoding of
  * U+2018..U+201B), 0 when s does not start with one. */
@@ -41,4 +41,21 @@ char *cs_ps_quote(const char *s)
 	if (!out)
 		abort();
 	return out;
+}
+
+char *cs_sh_quote(const char *s)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	cs_buf_puts(&b, "'");
+	for (; *s; s++) {
+		if (*s == '\'')
+			cs_buf_puts(&b, "'\\''");
+		else
+			cs_buf_append(&b, s, 1);
+	}
+	cs_buf_puts(&b, "'");
+	char *r = cs_buf_detach(&b, NULL);
+	if (!r)
+		abort();
+	return r;
 }

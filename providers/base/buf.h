@@ -9,7 +9,7 @@
 #define CS_BUF_H
 
 #include <stddef.h>
-#include "err.h"
+#include "providers/base/err.h"
 
 struct cs_buf {
 	char *data;  /* NULL until something is appended */

@@ -1,5 +1,5 @@
 /* base64 encoding and decoding (see base64.h). */
-#include "base64.h"
+#include "providers/base/base64.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 static const char std_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
