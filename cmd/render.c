@@ -61,6 +61,16 @@ void cs_common_free(struct cs_common *c)
 	memset(&c->target, 0, sizeof c->target);
 }
 
+void cs_diags_print(const struct cs_diags *d, FILE *f)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].line > 0)
+			fprintf(f, "%s:%d:%d: %s\n", d->v[i].file, d->v[i].line, d->v[i].col, d->v[i].msg);
+		else
+			fprintf(f, "%s: %s\n", d->v[i].file, d->v[i].msg);
+	}
+}
+
 int cs_cli_load_config(struct cs_config **out, const struct cs_common *c)
 {
 	struct cs_diags diags = CS_DIAGS_INIT;

@@ -207,26 +207,12 @@ static bool is_scalar_value(enum vkind k)
 
 /* ---- messages ---- */
 
-static char *vformat(const char *fmt, va_list ap)
-{
-	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	char *s = cs_xmalloc(n > 0 ? (size_t)n + 1 : 1);
-	if (n > 0)
-		vsnprintf(s, (size_t)n + 1, fmt, ap);
-	else
-		s[0] = '\0';
-	return s;
-}
-
 static void report_at(struct ctx *c, int line, int col, const char *fmt, ...) CS_PRINTF(4, 5);
 static void report_at(struct ctx *c, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = vformat(fmt, ap);
+	char *msg = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	cs_diags_add(c->diags, c->file, line, col, "%s", msg);
 	free(msg);
@@ -238,7 +224,7 @@ static void report(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = vformat(fmt, ap);
+	char *msg = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	struct cs_pos p = { 1, 1 };
 	if (n)
@@ -274,8 +260,6 @@ static const char *esc(struct ctx *c, const char *s)
 			cs_buf_append(&b, p, 1);
 	}
 	char *r = cs_buf_detach(&b, NULL);
-	if (!r)
-		abort();
 	return keep(c, r);
 }
 
@@ -284,7 +268,7 @@ static const char *fmt_keep(struct ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = vformat(fmt, ap);
+	char *s = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	return keep(c, s);
 }
@@ -299,8 +283,6 @@ static const char *word_list(struct ctx *c, const char *const *words, const char
 		cs_buf_puts(&b, words[i]);
 	}
 	char *r = cs_buf_detach(&b, NULL);
-	if (!r)
-		abort();
 	return keep(c, r);
 }
 
@@ -2188,8 +2170,7 @@ static int check_shape(struct ctx *c, const char *textp, size_t len)
 {
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
-		fputs("certsync: out of memory\n", stderr);
-		abort();
+		cs_out_of_memory();
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
 	struct shape sh = { .c = c };
@@ -2238,8 +2219,7 @@ int cs_config_load_string(struct cs_config **out, const char *name, const char *
 	yaml_document_t doc;
 	bool have_doc = false;
 	if (!yaml_parser_initialize(&parser)) {
-		fputs("certsync: out of memory\n", stderr);
-		abort();
+		cs_out_of_memory();
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
 	if (check_shape(&c, textp, len) < 0)

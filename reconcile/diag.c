@@ -35,16 +35,6 @@ void cs_diags_sort(struct cs_diags *d)
 	}
 }
 
-void cs_diags_print(const struct cs_diags *d, FILE *f)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		if (d->v[i].line > 0)
-			fprintf(f, "%s:%d:%d: %s\n", d->v[i].file, d->v[i].line, d->v[i].col, d->v[i].msg);
-		else
-			fprintf(f, "%s: %s\n", d->v[i].file, d->v[i].msg);
-	}
-}
-
 void cs_diags_free(struct cs_diags *d)
 {
 	if (!d)

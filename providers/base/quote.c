@@ -1,7 +1,6 @@
 /* sh and PowerShell single-quoted literals (see quote.h). */
 #include "providers/base/quote.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include "providers/base/buf.h"
 
@@ -21,26 +20,21 @@ char *cs_ps_quote(const char *s)
 {
 	struct cs_buf b = CS_BUF_INIT;
 	const unsigned char *p = (const unsigned char *)s;
-	int r = cs_buf_puts(&b, "'");
-	while (r == 0 && *p) {
+	cs_buf_puts(&b, "'");
+	while (*p) {
 		size_t q = quote_len(p);
 		if (q) {
 			/* Doubling keeps the character the user wrote. */
-			r = cs_buf_append(&b, p, q);
-			if (r == 0)
-				r = cs_buf_append(&b, p, q);
+			cs_buf_append(&b, p, q);
+			cs_buf_append(&b, p, q);
 			p += q;
 		} else {
-			r = cs_buf_append(&b, p, 1);
+			cs_buf_append(&b, p, 1);
 			p++;
 		}
 	}
-	if (r == 0)
-		r = cs_buf_puts(&b, "'");
-	char *out = r == 0 ? cs_buf_detach(&b, NULL) : NULL;
-	if (!out)
-		abort();
-	return out;
+	cs_buf_puts(&b, "'");
+	return cs_buf_detach(&b, NULL);
 }
 
 char *cs_sh_quote(const char *s)
@@ -54,8 +48,5 @@ char *cs_sh_quote(const char *s)
 			cs_buf_append(&b, s, 1);
 	}
 	cs_buf_puts(&b, "'");
-	char *r = cs_buf_detach(&b, NULL);
-	if (!r)
-		abort();
-	return r;
+	return cs_buf_detach(&b, NULL);
 }

@@ -14,17 +14,27 @@
 #include <openssl/rand.h>
 #include "providers/base/fault.h"
 
-static void out_of_memory(void)
+void cs_die(const char *fmt, ...)
 {
-	fputs("certsync: out of memory\n", stderr);
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("certsync: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 	abort();
+}
+
+void cs_out_of_memory(void)
+{
+	cs_die("out of memory");
 }
 
 void *cs_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -32,7 +42,7 @@ void *cs_xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -40,7 +50,7 @@ void *cs_xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -50,7 +60,7 @@ char *cs_xstrdup(const char *s)
 		return NULL;
 	char *p = strdup(s);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -58,7 +68,7 @@ char *cs_xvasprintf(const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
-		out_of_memory();
+		cs_out_of_memory();
 	return s;
 }
 
