@@ -1,4 +1,13 @@
-/* base64 encoding and decoding (see base64.h). */
+/* base64 encoding and decoding (see base64.h).
+ *
+ * The bits are turned into characters and back by OpenSSL's
+ * EVP_EncodeBlock and EVP_DecodeBlock.  They know only the padded standard
+ * alphabet and accept more than certsync may (no alphabet or padding
+ * checks of their own worth relying on, no url-safe alphabet), so this file
+ * keeps what they cannot give: the url-safe alphabet (translated to and
+ * from the standard one), optional padding, skipped white space and the
+ * strict checks that make a bad character, misplaced padding or an
+ * impossible length an error (-EINVAL). */
 #include "providers/base/base64.h"
 
 #include <errno.h>
@@ -7,12 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include "providers/base/util.h"
 
-static const char std_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/* Bytes of input per EVP_EncodeBlock call (a multiple of 3), and the
+ * characters per EVP_DecodeBlock call (a multiple of 4). */
+#define ENC_CHUNK 768
+#define DEC_CHUNK 1024
 
 size_t cs_b64_encoded_len(size_t len, unsigned flags)
 {
@@ -25,32 +35,27 @@ size_t cs_b64_encoded_len(size_t len, unsigned flags)
 /* Write the cs_b64_encoded_len() characters for data to out (no NUL). */
 static void encode(char *out, const unsigned char *p, size_t len, unsigned flags)
 {
-	const char *a = flags & CS_B64_URL ? url_alphabet : std_alphabet;
-	size_t o = 0, i = 0;
-	for (; i + 3 <= len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		out[o++] = a[v >> 18 & 63];
-		out[o++] = a[v >> 12 & 63];
-		out[o++] = a[v >> 6 & 63];
-		out[o++] = a[v & 63];
+	unsigned char block[ENC_CHUNK / 3 * 4 + 1];
+	size_t o = 0;
+	for (size_t i = 0; i < len; i += ENC_CHUNK) {
+		size_t n = len - i < ENC_CHUNK ? len - i : ENC_CHUNK;
+		int k = EVP_EncodeBlock(block, p + i, (int)n);
+		for (int j = 0; j < k; j++) {
+			char c = (char)block[j];
+			if (c == '=' && (flags & CS_B64_NOPAD))
+				break; /* only the last block has padding */
+			if (flags & CS_B64_URL)
+				c = c == '+' ? '-' : c == '/' ? '_' : c;
+			out[o++] = c;
+		}
 	}
-	size_t rest = len - i; /* 0, 1 or 2 bytes in a last, short group */
-	if (rest == 0)
-		return;
-	uint32_t v = (uint32_t)p[i] << 16 | (rest == 2 ? (uint32_t)p[i + 1] << 8 : 0);
-	out[o++] = a[v >> 18 & 63];
-	out[o++] = a[v >> 12 & 63];
-	if (rest == 2)
-		out[o++] = a[v >> 6 & 63];
-	if (!(flags & CS_B64_NOPAD)) {
-		out[o++] = '=';
-		if (rest == 1)
-			out[o++] = '=';
-	}
+	OPENSSL_cleanse(block, sizeof block);
 }
 
 char *cs_b64_encode(const void *data, size_t len, unsigned flags)
 {
+	if (len > SIZE_MAX / 4 * 3 - 3)
+		cs_out_of_memory();
 	size_t n = cs_b64_encoded_len(len, flags);
 	char *out = cs_xmalloc(n + 1);
 	encode(out, data, len, flags);
@@ -61,11 +66,9 @@ char *cs_b64_encode(const void *data, size_t len, unsigned flags)
 int cs_b64_append(struct cs_buf *out, const void *data, size_t len, unsigned flags)
 {
 	if (len > SIZE_MAX / 4 * 3 - 3)
-		return -ENOMEM;
+		cs_out_of_memory();
 	size_t n = cs_b64_encoded_len(len, flags);
-	char *text = malloc(n ? n : 1);
-	if (!text)
-		return -ENOMEM;
+	char *text = cs_xmalloc(n ? n : 1);
 	encode(text, data, len, flags);
 	int r = cs_buf_append(out, text, n);
 	OPENSSL_cleanse(text, n);
@@ -73,19 +76,17 @@ int cs_b64_append(struct cs_buf *out, const void *data, size_t len, unsigned fla
 	return r;
 }
 
-static int value_of(unsigned char c, unsigned flags)
+/* c as a character of the standard alphabet, or 0 when it is not one of
+ * the alphabet flags say. */
+static char standard_char(unsigned char c, unsigned flags)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return (char)c;
 	if (c == (flags & CS_B64_URL ? '-' : '+'))
-		return 62;
+		return '+';
 	if (c == (flags & CS_B64_URL ? '_' : '/'))
-		return 63;
-	return -1;
+		return '/';
+	return 0;
 }
 
 static bool is_space(unsigned char c)
@@ -93,14 +94,26 @@ static bool is_space(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Decode the n characters in text (whole groups of 4, standard alphabet,
+ * a padded last group at most) and append the first keep bytes. */
+static int decode_block(struct cs_buf *out, unsigned char *bytes, const char *text, size_t n, size_t keep)
+{
+	if (!n)
+		return 0;
+	int k = EVP_DecodeBlock(bytes, (const unsigned char *)text, (int)n);
+	if (k < 0 || (size_t)k < keep)
+		return -EINVAL;
+	return cs_buf_append(out, bytes, keep);
+}
+
 int cs_b64_decode(struct cs_buf *out, const char *s, size_t len, unsigned flags)
 {
-	const size_t start = out->len;  /* what to go back to on an error */
-	unsigned char chunk[768];       /* decoded bytes on their way to out (a multiple of 3) */
-	size_t n = 0;                   /* bytes in chunk */
-	size_t chars = 0;               /* characters of the alphabet seen */
-	size_t pad = 0;                 /* '=' seen */
-	uint32_t acc = 0;               /* the bits of the group being read */
+	const size_t start = out->len;     /* what to go back to on an error */
+	char text[DEC_CHUNK];              /* checked characters on their way to OpenSSL */
+	unsigned char bytes[DEC_CHUNK / 4 * 3];
+	size_t n = 0;                      /* characters in text */
+	size_t chars = 0;                  /* characters of the alphabet seen */
+	size_t pad = 0;                    /* '=' seen */
 	int r = 0;
 
 	for (size_t i = 0; i < len && r == 0; i++) {
@@ -111,20 +124,16 @@ int cs_b64_decode(struct cs_buf *out, const char *s, size_t len, unsigned flags)
 			pad++;
 			continue;
 		}
-		int v = value_of(c, flags);
-		if (v < 0 || pad) { /* not base64, or data after padding */
+		char v = standard_char(c, flags);
+		if (!v || pad) { /* not base64, or data after padding */
 			r = -EINVAL;
 			break;
 		}
-		acc = acc << 6 | (uint32_t)v;
-		if (++chars % 4 == 0) {
-			chunk[n++] = (unsigned char)(acc >> 16);
-			chunk[n++] = (unsigned char)(acc >> 8);
-			chunk[n++] = (unsigned char)acc;
-			if (n == sizeof chunk) {
-				r = cs_buf_append(out, chunk, n);
-				n = 0;
-			}
+		text[n++] = v;
+		chars++;
+		if (n == sizeof text) {
+			r = decode_block(out, bytes, text, n, n / 4 * 3);
+			n = 0;
 		}
 	}
 	/* A last, short group: 2 characters carry one byte, 3 carry two; a
@@ -133,20 +142,18 @@ int cs_b64_decode(struct cs_buf *out, const char *s, size_t len, unsigned flags)
 	size_t rest = chars % 4;
 	if (r == 0 && (rest == 1 || (!(flags & CS_B64_NOPAD) && pad != (4 - rest) % 4)))
 		r = -EINVAL;
-	if (r == 0 && rest == 2) {
-		chunk[n++] = (unsigned char)(acc >> 4);
-	} else if (r == 0 && rest == 3) {
-		chunk[n++] = (unsigned char)(acc >> 10);
-		chunk[n++] = (unsigned char)(acc >> 2);
+	if (r == 0) {
+		size_t keep = n / 4 * 3 + (rest ? rest - 1 : 0);
+		while (n % 4)
+			text[n++] = '=';
+		r = decode_block(out, bytes, text, n, keep);
 	}
-	if (r == 0 && n)
-		r = cs_buf_append(out, chunk, n);
 	if (r < 0 && out->len > start) {
 		OPENSSL_cleanse(out->data + start, out->len - start);
 		out->len = start;
 		out->data[start] = '\0';
 	}
-	OPENSSL_cleanse(chunk, sizeof chunk);
-	OPENSSL_cleanse(&acc, sizeof acc);
+	OPENSSL_cleanse(text, sizeof text);
+	OPENSSL_cleanse(bytes, sizeof bytes);
 	return r;
 }
