@@ -7,7 +7,8 @@
  * (state_dir, requests/, inbox/, pki files, script paths) are stored already
  * resolved against the config file's folder; paths on hosts stay as written.
  *
- * Key names are the contract of ../shared/DESIGN.md: extend, never rename. */
+ * Key names are a contract with the configs users write (docs/config.md):
+ * extend, never rename. */
 #ifndef CS_CONFIG_H
 #define CS_CONFIG_H
 

@@ -1,5 +1,6 @@
-/* Platform drivers: how a kind of host keeps certificates (Linux files and
- * reload commands now; Windows stores, IIS, Exchange... later).
+/* Platform drivers: how a kind of host keeps certificates (Linux: files
+ * and script bindings; Windows: the certificate store, IIS, HTTP.sys,
+ * Exchange and RDP bindings).
  *
  * A driver never opens connections itself: it speaks through the host's
  * transport, so the same driver works over local, SSH or WinRM.  reconcile/

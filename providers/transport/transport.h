@@ -108,7 +108,7 @@ struct cs_transport {
 	const struct cs_host_cfg *host;
 };
 
-/* Ops for a kind, or NULL when not built yet (ssh, winrm until their issues). */
+/* Ops for a kind (local, ssh, winrm), or NULL for a kind that has none. */
 const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind);
 
 /* Open the host's transport (per its config).  -ENOTSUP with a message when
