@@ -57,6 +57,9 @@ void cs_common_free(struct cs_common *c);
 /* Load and validate the config; on failure print every diagnostic and
  * return 1 (exit status), else 0. */
 int cs_cli_load_config(struct cs_config **out, const struct cs_common *c);
+/* Validation diagnostics, one a line: "FILE:LINE:COL: message" (FILE:
+ * message when line is 0). */
+void cs_diags_print(const struct cs_diags *d, FILE *f);
 /* Check --target names against the config; prints and returns 1 on error. */
 int cs_cli_check_targets(const struct cs_config *cfg, const struct cs_common *c);
 

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cmd.h"
+#include "cmd/cmd.h"
 #include "reconcile/apply_record.h"
 #include "reconcile/executor.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 #define OPT_YES 3001
 

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cmd.h"
+#include "cmd/cmd.h"
 #include "reconcile/calendar.h"
-#include "reconcile/util.h"
-#include "reconcile/x509.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 static char *where_line(const struct cs_binding_cfg *b)
 {

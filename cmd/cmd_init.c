@@ -8,10 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "cmd.h"
-#include "providers/issuer/issuer.h"
-#include "reconcile/util.h"
-#include "reconcile/x509.h"
+#include "cmd/cmd.h"
+#include "providers/base/util.h"
+#include "reconcile/local_ca.h"
 
 static const char default_config[] =
 	"# Written by `certsync init`: a starting point that runs on this machine\n"
@@ -59,46 +58,6 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-/* pki/ca.key and pki/ca.crt: made when neither is there, kept when both
- * are (a key is never overwritten); one without the other is an error. */
-static int make_ca(const char *dir, bool *made, struct cs_err *err)
-{
-	char *pki = cs_path_join(dir, "pki");
-	char *key_path = cs_path_join(pki, "ca.key"), *crt_path = cs_path_join(pki, "ca.crt");
-	EVP_PKEY *key = NULL;
-	X509 *ca = NULL;
-	struct cs_buf key_pem = CS_BUF_INIT, crt_pem = CS_BUF_INIT;
-	int r = 0;
-	*made = false;
-	bool have_key = exists(key_path), have_crt = exists(crt_path);
-	if (have_key && have_crt)
-		goto out;
-	if (have_key || have_crt) {
-		r = cs_err_set(err, -EEXIST, "%s exists without %s: put the pair back or move it away",
-			       have_key ? key_path : crt_path, have_key ? crt_path : key_path);
-		goto out;
-	}
-	struct cs_key_spec spec = { .type = CS_KEY_ECDSA, .curve = CS_CURVE_P256 };
-	if ((r = cs_mkdir_p(pki, 0755, err)) < 0 || (r = cs_key_generate(&key, &spec, err)) < 0 ||
-	    (r = cs_ca_create_self_signed(&ca, key, "certsync local CA", 3650, err)) < 0 ||
-	    (r = cs_key_to_pem(&key_pem, key, err)) < 0 || (r = cs_cert_to_pem(&crt_pem, ca, err)) < 0)
-		goto out;
-	/* The key first, private from the start: a secret file must be 0600. */
-	if ((r = cs_file_write_atomic(key_path, key_pem.data, key_pem.len, 0600, (uid_t)-1, (gid_t)-1, err)) < 0 ||
-	    (r = cs_file_write_atomic(crt_path, crt_pem.data, crt_pem.len, 0644, (uid_t)-1, (gid_t)-1, err)) < 0)
-		goto out;
-	*made = true;
-out:
-	EVP_PKEY_free(key);
-	X509_free(ca);
-	cs_buf_free_secret(&key_pem);
-	cs_buf_free(&crt_pem);
-	free(key_path);
-	free(crt_path);
-	free(pki);
-	return r;
-}
-
 static int run(int argc, char **argv)
 {
 	static const struct option longopts[] = { { "config", required_argument, NULL, 'c' },
@@ -123,7 +82,7 @@ static int run(int argc, char **argv)
 	bool made_ca = false;
 	int status = 0;
 	char *out = cs_path_join(dir, "out");
-	if (cs_mkdir_p(dir, 0755, &err) < 0 || make_ca(dir, &made_ca, &err) < 0 ||
+	if (cs_mkdir_p(dir, 0755, &err) < 0 || cs_local_ca_make(dir, &made_ca, &err) < 0 ||
 	    cs_mkdir_p(out, 0755, &err) < 0 ||
 	    cs_file_write_atomic(path, default_config, sizeof default_config - 1, 0644, (uid_t)-1, (gid_t)-1,
 				 &err) < 0) {

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "cmd.h"
+#include "cmd/cmd.h"
 #include "reconcile/apply_record.h"
 #include "reconcile/metrics.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 #define OPT_NO_PROBE 5001
 

@@ -2,7 +2,7 @@
  * every action with its reason; optionally save the plan for apply. */
 #include <getopt.h>
 #include <stdio.h>
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #define OPT_JSON 2001
 #define OPT_DETAILED 2002

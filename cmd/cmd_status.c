@@ -3,8 +3,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include "cmd.h"
-#include "reconcile/util.h"
+#include "cmd/cmd.h"
+#include "providers/base/util.h"
 #include "reconcile/status.h"
 
 #define OPT_JSON 4001

@@ -3,7 +3,7 @@
  * "host=NAME" / "cert=NAME" a line: what the shell completions offer. */
 #include <getopt.h>
 #include <stdio.h>
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #define OPT_LIST_TARGETS 2001
 

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cmd.h"
-#include "reconcile/util.h"
+#include "cmd/cmd.h"
+#include "providers/base/util.h"
 
 /* Alphabetical; `help` and `version` are handled here. */
 static const struct cs_cmd *const commands[] = {

@@ -1,5 +1,5 @@
 /* Shared command plumbing: config loading, --target, colours, plan output. */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "reconcile/diag.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 int cs_cli_error(const char *fmt, ...)
 {
@@ -59,6 +59,16 @@ void cs_common_free(struct cs_common *c)
 	cs_strv_free(c->target.hosts, c->target.n_hosts);
 	cs_strv_free(c->target.certs, c->target.n_certs);
 	memset(&c->target, 0, sizeof c->target);
+}
+
+void cs_diags_print(const struct cs_diags *d, FILE *f)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].line > 0)
+			fprintf(f, "%s:%d:%d: %s\n", d->v[i].file, d->v[i].line, d->v[i].col, d->v[i].msg);
+		else
+			fprintf(f, "%s: %s\n", d->v[i].file, d->v[i].msg);
+	}
 }
 
 int cs_cli_load_config(struct cs_config **out, const struct cs_common *c)

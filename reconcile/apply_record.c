@@ -1,5 +1,5 @@
 /* The apply summary record in the journal (see apply_record.h). */
-#include "apply_record.h"
+#include "reconcile/apply_record.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 #define FIRST_WINDOW (64u << 10)
 

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-#include "err.h"
+#include "providers/base/err.h"
 
 struct cs_apply_record {
 	int64_t started;        /* unix seconds */

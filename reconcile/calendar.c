@@ -4,7 +4,7 @@
  * line ends, content lines folded at 75 octets without splitting a UTF-8
  * sequence, TEXT escaped, and a UID that stays the same across renewals while
  * SEQUENCE grows with the expiry. */
-#include "calendar.h"
+#include "reconcile/calendar.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "duration.h"
-#include "util.h"
+#include "providers/base/duration.h"
+#include "providers/base/util.h"
 
 /* RFC 5545 §3.1: lines SHOULD NOT be longer than 75 octets, excluding CRLF. */
 #define LINE_MAX_OCTETS 75

@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
-#include "err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
 
 /* One certificate to remind about.  All strings are borrowed. */
 struct cs_calendar_entry {

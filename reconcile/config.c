@@ -9,7 +9,7 @@
  *
  * Secret values are never read here and never appear in a message: a literal
  * where a secret reference belongs is reported by key name only. */
-#include "config.h"
+#include "reconcile/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
-#include "duration.h"
-#include "util.h"
+#include "providers/base/duration.h"
+#include "providers/base/util.h"
 
 /* Larger than any plausible config; a cap so that a wrong -c argument
  * pointing at a disk image fails quickly. */
@@ -219,26 +219,12 @@ static bool is_scalar_value(enum vkind k)
 
 /* ---- messages ---- */
 
-static char *vformat(const char *fmt, va_list ap)
-{
-	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	char *s = cs_xmalloc(n > 0 ? (size_t)n + 1 : 1);
-	if (n > 0)
-		vsnprintf(s, (size_t)n + 1, fmt, ap);
-	else
-		s[0] = '\0';
-	return s;
-}
-
 static void report_at(struct ctx *c, int line, int col, const char *fmt, ...) CS_PRINTF(4, 5);
 static void report_at(struct ctx *c, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = vformat(fmt, ap);
+	char *msg = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	cs_diags_add(c->diags, c->file, line, col, "%s", msg);
 	free(msg);
@@ -250,7 +236,7 @@ static void report(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = vformat(fmt, ap);
+	char *msg = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	struct cs_pos p = { 1, 1 };
 	if (n)
@@ -289,8 +275,6 @@ static const char *esc(struct ctx *c, const char *s)
 			cs_buf_append(&b, p, 1);
 	}
 	char *r = cs_buf_detach(&b, NULL);
-	if (!r)
-		abort();
 	return keep(c, r);
 }
 
@@ -299,7 +283,7 @@ static const char *fmt_keep(struct ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = vformat(fmt, ap);
+	char *s = cs_xvasprintf(fmt, ap);
 	va_end(ap);
 	return keep(c, s);
 }
@@ -314,8 +298,6 @@ static const char *word_list(struct ctx *c, const char *const *words, const char
 		cs_buf_puts(&b, words[i]);
 	}
 	char *r = cs_buf_detach(&b, NULL);
-	if (!r)
-		abort();
 	return keep(c, r);
 }
 
@@ -2318,8 +2300,7 @@ static int check_shape(struct ctx *c, const char *textp, size_t len)
 {
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
-		fputs("certsync: out of memory\n", stderr);
-		abort();
+		cs_out_of_memory();
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
 	struct shape sh = { .c = c };
@@ -2368,8 +2349,7 @@ int cs_config_load_string(struct cs_config **out, const char *name, const char *
 	yaml_document_t doc;
 	bool have_doc = false;
 	if (!yaml_parser_initialize(&parser)) {
-		fputs("certsync: out of memory\n", stderr);
-		abort();
+		cs_out_of_memory();
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
 	if (check_shape(&c, textp, len) < 0)

@@ -7,15 +7,17 @@
  * (state_dir, requests/, inbox/, pki files, script paths) are stored already
  * resolved against the config file's folder; paths on hosts stay as written.
  *
- * Key names are the contract of ../shared/DESIGN.md: extend, never rename. */
+ * Key names are a contract with the configs users write (docs/config.md):
+ * extend, never rename. */
 #ifndef CS_CONFIG_H
 #define CS_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "diag.h"
-#include "secret.h"
+#include "reconcile/diag.h"
+#include "providers/base/secret.h"
+#include "providers/base/x509.h"
 
 struct cs_pos {
 	int line; /* 1-based; 0 = unknown */
@@ -115,15 +117,7 @@ struct cs_host_cfg {
 };
 
 /* ---- certificates ---- */
-enum cs_key_type { CS_KEY_RSA = 1, CS_KEY_ECDSA };
-enum cs_curve { CS_CURVE_NONE = 0, CS_CURVE_P256, CS_CURVE_P384 };
-
-struct cs_key_spec {
-	enum cs_key_type type;   /* default rsa */
-	int bits;                /* rsa: 2048 (default), 3072, 4096 */
-	enum cs_curve curve;     /* ecdsa: p256 (default), p384 */
-};
-
+/* struct cs_key_spec: providers/base/x509.h */
 enum cs_binding_kind {
 	CS_BIND_FILES = 1, CS_BIND_STORE, CS_BIND_IIS, CS_BIND_HTTPSYS,
 	CS_BIND_EXCHANGE, CS_BIND_RDP, CS_BIND_SCRIPT,

@@ -1,10 +1,10 @@
 /* Reading the loaded model: look-ups by name, the declared SAN set of a
  * certificate, and the printable names of the enums (see config.h). */
-#include "config.h"
+#include "reconcile/config.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 const struct cs_host_cfg *cs_config_host(const struct cs_config *cfg, const char *name)
 {

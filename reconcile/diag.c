@@ -1,10 +1,10 @@
 /* Diagnostics list for validation (see diag.h). */
-#include "diag.h"
+#include "reconcile/diag.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 void cs_diags_add(struct cs_diags *d, const char *file, int line, int col, const char *fmt, ...)
 {
@@ -32,16 +32,6 @@ void cs_diags_sort(struct cs_diags *d)
 			j--;
 		}
 		d->v[j] = x;
-	}
-}
-
-void cs_diags_print(const struct cs_diags *d, FILE *f)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		if (d->v[i].line > 0)
-			fprintf(f, "%s:%d:%d: %s\n", d->v[i].file, d->v[i].line, d->v[i].col, d->v[i].msg);
-		else
-			fprintf(f, "%s: %s\n", d->v[i].file, d->v[i].msg);
 	}
 }
 

@@ -1,11 +1,11 @@
 /* Diagnostics: the list of FILE:LINE:COL: message problems that validation
- * collects, so that every error of a file is reported at once. */
+ * collects, so that every error of a file is reported at once.  cmd/ prints
+ * them (cs_diags_print in cmd/render.c). */
 #ifndef CS_DIAG_H
 #define CS_DIAG_H
 
 #include <stddef.h>
-#include <stdio.h>
-#include "err.h"
+#include "providers/base/err.h"
 
 struct cs_diag {
 	char *file;
@@ -24,8 +24,6 @@ void cs_diags_add(struct cs_diags *d, const char *file, int line, int col,
 		  const char *fmt, ...) CS_PRINTF(5, 6);
 /* Sort by line then column (stable), as validate prints them. */
 void cs_diags_sort(struct cs_diags *d);
-/* "FILE:LINE:COL: message\n" for each (FILE: message when line is 0). */
-void cs_diags_print(const struct cs_diags *d, FILE *f);
 void cs_diags_free(struct cs_diags *d);
 
 #endif

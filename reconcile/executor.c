@@ -1,5 +1,5 @@
 /* Carry out a plan (see executor.h). */
-#include "executor.h"
+#include "reconcile/executor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,10 +8,10 @@
 #include <strings.h>
 #include <unistd.h>
 #include <openssl/rand.h>
-#include "fault.h"
-#include "store_runs.h"
-#include "tls_verify.h"
-#include "util.h"
+#include "providers/base/fault.h"
+#include "reconcile/store_runs.h"
+#include "reconcile/tls_verify.h"
+#include "providers/base/util.h"
 
 /* ST_UNDONE: it went through, then was put back because a later step
  * (its reload, a sibling binding) failed. */

@@ -16,8 +16,8 @@
 #define CS_EXECUTOR_H
 
 #include <stddef.h>
-#include "observe.h"
-#include "plan.h"
+#include "reconcile/observe.h"
+#include "reconcile/plan.h"
 
 enum cs_event_kind {
 	CS_EV_START = 1,      /* an action begins */

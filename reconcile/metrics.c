@@ -1,12 +1,12 @@
 /* Prometheus metrics from observed state, plan and journal (see metrics.h). */
-#include "metrics.h"
+#include "reconcile/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include "prom.h"
-#include "status.h"
-#include "tls_verify.h"
-#include "util.h"
+#include "reconcile/prom.h"
+#include "reconcile/status.h"
+#include "reconcile/tls_verify.h"
+#include "providers/base/util.h"
 
 /* As status: each endpoint is asked once, and a dead one must not hold up
  * the whole scrape for long. */

@@ -13,10 +13,10 @@
 
 #include <stdbool.h>
 #include <time.h>
-#include "apply_record.h"
-#include "buf.h"
-#include "observe.h"
-#include "plan.h"
+#include "reconcile/apply_record.h"
+#include "providers/base/buf.h"
+#include "reconcile/observe.h"
+#include "reconcile/plan.h"
 
 struct cs_metrics_input {
 	const struct cs_observed *obs;

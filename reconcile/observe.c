@@ -1,12 +1,12 @@
 /* Gather the observed state: store and issuers per certificate, bindings per
  * host in parallel (see observe.h). */
-#include "observe.h"
+#include "reconcile/observe.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 bool cs_target_has_cert(const struct cs_target *t, const char *name)
 {

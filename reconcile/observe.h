@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
-#include "store.h"
-#include "store_hosts.h"
-#include "x509.h"
+#include "reconcile/config.h"
+#include "reconcile/store.h"
+#include "reconcile/store_hosts.h"
+#include "providers/base/x509.h"
 #include "providers/issuer/issuer.h"
 #include "providers/platform/platform.h"
 #include "providers/transport/transport.h"

@@ -1,12 +1,12 @@
 /* Diff declared against observed state into a plan (see plan.h). */
-#include "plan.h"
+#include "reconcile/plan.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "duration.h"
-#include "util.h"
+#include "providers/base/duration.h"
+#include "providers/base/util.h"
 #include <openssl/x509v3.h>
 
 struct builder {

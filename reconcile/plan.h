@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
-#include "observe.h"
+#include "reconcile/observe.h"
 
 enum cs_action_kind {
 	CS_ACT_RENEW = 1, CS_ACT_BIND, CS_ACT_RELOAD, CS_ACT_VERIFY,

@@ -1,11 +1,11 @@
 /* The plan as JSON: `plan --json` output and the saved plan file
  * (docs/plan-json.md).  Holds names, reasons and digests, never key material. */
-#include "plan.h"
+#include "reconcile/plan.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 #define PLAN_FORMAT 1
 

@@ -1,11 +1,12 @@
 /* Prometheus text exposition writer (see prom.h). */
-#include "prom.h"
+#include "reconcile/prom.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "providers/base/util.h"
 
 static bool name_ok(const char *name, bool colon)
 {
@@ -35,11 +36,8 @@ bool cs_prom_label_name_ok(const char *name)
  * loudly in the first test run, not produce output a scraper rejects. */
 static void require(bool ok, const char *what, const char *name)
 {
-	if (!ok) {
-		fprintf(stderr, "certsync: internal error: invalid Prometheus %s name \"%s\"\n", what,
-			name ? name : "(null)");
-		abort();
-	}
+	if (!ok)
+		cs_die("internal error: invalid Prometheus %s name \"%s\"", what, name ? name : "(null)");
 }
 
 void cs_prom_escape_label(struct cs_buf *out, const char *value)

@@ -13,7 +13,7 @@
 #define CS_PROM_H
 
 #include <stdbool.h>
-#include "buf.h"
+#include "providers/base/buf.h"
 
 /* "# HELP name help" and "# TYPE name type" (type: "gauge", "counter", ...).
  * Every sample of a family must follow its cs_prom_family() without another

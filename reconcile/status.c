@@ -1,11 +1,11 @@
 /* `certsync status` model (see status.h). */
-#include "status.h"
+#include "reconcile/status.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include "plan.h"
-#include "tls_verify.h"
-#include "util.h"
+#include "reconcile/plan.h"
+#include "reconcile/tls_verify.h"
+#include "providers/base/util.h"
 
 /* status asks each endpoint once; a slow one must not hold up the report. */
 #define PROBE_TIMEOUT_MS 5000

@@ -5,7 +5,7 @@
 #define CS_STATUS_H
 
 #include <jansson.h>
-#include "observe.h"
+#include "reconcile/observe.h"
 
 /* {"now": "...", "certificates": [{"name", "common_name", "issuer", "serial",
  *   "not_after", "days_left", "state", "renewal" (why a renewal is due, as

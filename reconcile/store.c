@@ -1,7 +1,7 @@
 /* The state folder (see store.h): private keys, current certificates, their
  * archive, pending requests, the lock and the journal.  Every write is atomic
  * per file and ordered so that an interrupted save never loses a key. */
-#include "store.h"
+#include "reconcile/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,9 +12,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "fault.h"
-#include "util.h"
-#include "x509.h"
+#include "providers/base/fault.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 #define KEY_MODE 0600
 #define FILE_MODE 0644

@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include "err.h"
+#include "providers/base/err.h"
 
 struct cs_store;
 

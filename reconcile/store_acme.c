@@ -1,5 +1,5 @@
 /* ACME accounts and orders in flight in the state folder (see store_acme.h). */
-#include "store_acme.h"
+#include "reconcile/store_acme.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <openssl/pem.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 #define DIR_MODE 0700
 #define KEY_MODE 0600

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
-#include "err.h"
-#include "store.h"
+#include "providers/base/err.h"
+#include "reconcile/store.h"
 
 /* -ENOENT when there is no account for this directory and contact.  *out_url
  * is NULL when the key was kept but the account was never confirmed. */

@@ -1,5 +1,5 @@
 /* Per-host records in the state folder (see store_hosts.h). */
-#include "store_hosts.h"
+#include "reconcile/store_hosts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 #define DIR_MODE 0700
 #define FILE_MODE 0600

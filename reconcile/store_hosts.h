@@ -29,9 +29,9 @@
 #define CS_STORE_HOSTS_H
 
 #include <stdint.h>
-#include "config.h"
-#include "err.h"
-#include "store.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
+#include "reconcile/store.h"
 
 struct cs_owed_reboot {
 	char *boot;      /* the host's boot time when the changes were made, as its driver reports it */

@@ -1,6 +1,6 @@
 /* Run records and what a killed run left in the state folder (see
  * store_runs.h). */
-#include "store_runs.h"
+#include "reconcile/store_runs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 #define DIR_MODE 0700
 #define FILE_MODE 0600

@@ -15,8 +15,8 @@
 
 #include <stddef.h>
 #include <jansson.h>
-#include "err.h"
-#include "store.h"
+#include "providers/base/err.h"
+#include "reconcile/store.h"
 
 /* Record this run (cs_store_run(st)) with hosts: {HOST: [PATH, ...]}. */
 int cs_store_run_begin(struct cs_store *st, json_t *hosts, struct cs_err *err);

@@ -9,7 +9,7 @@
  *
  * Everything runs on one non-blocking socket against a single deadline, so a
  * silent server cannot stall an apply. */
-#include "tls_verify.h"
+#include "reconcile/tls_verify.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,8 +33,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "buf.h"
-#include "util.h"
+#include "providers/base/buf.h"
+#include "providers/base/util.h"
 
 /* Caps for what a server may send us in the plain-text phase. */
 #define LINE_MAX_BYTES 4096

@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "config.h"
-#include "err.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
 
 /* What the endpoint presented. */
 struct cs_tls_seen {

@@ -9,7 +9,7 @@
  * An order is recorded in the store before any challenge is answered, and
  * the CSR's key before finalize, so an interrupted apply picks the same
  * order up again instead of ordering twice. */
-#include "issuer.h"
+#include "providers/issuer/issuer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,14 +20,14 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include "acme_challenge.h"
-#include "acme_http.h"
-#include "ari.h"
-#include "jws.h"
-#include "../../reconcile/base64.h"
-#include "../../reconcile/store_acme.h"
-#include "../../reconcile/fault.h"
-#include "../../reconcile/util.h"
+#include "providers/issuer/acme_challenge.h"
+#include "providers/issuer/acme_http.h"
+#include "providers/issuer/ari.h"
+#include "providers/issuer/jws.h"
+#include "providers/base/base64.h"
+#include "reconcile/store_acme.h"
+#include "providers/base/fault.h"
+#include "providers/base/util.h"
 
 #define BAD_NONCE_RETRIES 10        /* a CA rejecting more than this is broken */
 #define POLL_TIMEOUT_S 600          /* authorizations and finalization together */

@@ -1,6 +1,6 @@
 /* http-01 (standalone and webroot) and dns-01 (hook) challenge responders
  * (see acme_challenge.h). */
-#include "acme_challenge.h"
+#include "providers/issuer/acme_challenge.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "../../reconcile/util.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 extern char **environ;
 

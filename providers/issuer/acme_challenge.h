@@ -6,8 +6,8 @@
 #define CS_ACME_CHALLENGE_H
 
 #include <stdbool.h>
-#include "../../reconcile/err.h"
-#include "../transport/transport.h"
+#include "providers/base/err.h"
+#include "providers/transport/transport.h"
 
 /* Is token safe to use as a file name and URL path segment?  ACME tokens
  * are base64url (RFC 8555 §8.1); anything else is refused rather than

@@ -1,5 +1,5 @@
 /* libcurl requests for the ACME client (see acme_http.h). */
-#include "acme_http.h"
+#include "providers/issuer/acme_http.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 #include <curl/curl.h>
-#include "../../reconcile/util.h"
+#include "providers/base/util.h"
 
 #define CONNECT_TIMEOUT 30L
 #define REQUEST_TIMEOUT 120L

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
 
 #define CS_ACME_BODY_MAX (1u << 20)   /* no ACME resource comes near a MiB */
 #define CS_ACME_MAX_LINKS 16

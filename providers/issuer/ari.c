@@ -1,14 +1,14 @@
 /* RFC 9773 certID and renewalInfo parsing (see ari.h). */
-#include "ari.h"
+#include "providers/issuer/ari.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include <openssl/x509v3.h>
-#include "jws.h"
-#include "../../reconcile/base64.h"
-#include "../../reconcile/util.h"
+#include "providers/issuer/jws.h"
+#include "providers/base/base64.h"
+#include "providers/base/util.h"
 
 int cs_ari_cert_id_raw(char **out, const unsigned char *aki, size_t aki_len,
 		       const ASN1_INTEGER *serial, struct cs_err *err)

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <openssl/asn1.h>
 #include <openssl/x509.h>
-#include "../../reconcile/err.h"
+#include "providers/base/err.h"
 
 /* From raw parts (unit tests: the RFC's own example). */
 int cs_ari_cert_id_raw(char **out, const unsigned char *aki, size_t aki_len,

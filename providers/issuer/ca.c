@@ -1,7 +1,7 @@
 /* The local CA issuer ("ca: {cert, key, days}"): signs requests at once with
  * a CA certificate and key kept next to the config, for labs and internal
  * services.  The CA key is read only while signing and wiped afterwards. */
-#include "issuer.h"
+#include "providers/issuer/issuer.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -11,8 +11,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
-#include "../../reconcile/util.h"
-#include "../../reconcile/x509.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 /* Issued certificates start a little in the past so that a host whose clock
  * runs behind does not reject a certificate that was just installed. */

@@ -1,6 +1,6 @@
 /* The issuer registry: one entry per issuer kind, and the reply type the
  * asynchronous issuers share. */
-#include "issuer.h"
+#include "providers/issuer/issuer.h"
 
 #include <stdlib.h>
 #include <string.h>

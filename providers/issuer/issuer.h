@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include "../../reconcile/config.h"
-#include "../../reconcile/err.h"
-#include "../../reconcile/store.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
+#include "reconcile/store.h"
 
 #define CS_ISSUER_ABI 1
 

@@ -1,5 +1,5 @@
 /* JWS, JWK and thumbprints for the ACME client (see jws.h). */
-#include "jws.h"
+#include "providers/issuer/jws.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include "../../reconcile/util.h"
-#include "../../reconcile/base64.h"
+#include "providers/base/util.h"
+#include "providers/base/base64.h"
 
 /* Field width in bytes of the key's curve, 0 when not an EC key we sign with. */
 static int ec_width(EVP_PKEY *key, const char **out_crv)

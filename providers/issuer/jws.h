@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
 
 /* "ES256" (P-256), "ES384" (P-384), "RS256" (RSA), or NULL for other keys. */
 const char *cs_jws_alg(EVP_PKEY *key);

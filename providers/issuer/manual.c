@@ -3,7 +3,7 @@
  * is dropped into inbox/ in whatever form the CA sends (PEM, DER, PKCS#7),
  * and collect() checks it really answers the pending request before
  * anything is installed. */
-#include "issuer.h"
+#include "providers/issuer/issuer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <openssl/x509v3.h>
-#include "../../reconcile/util.h"
-#include "../../reconcile/x509.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 /* Reply file extensions, in the order they are looked for. */
 static const char *const reply_exts[] = { "pem", "crt", "cer", "der", "p7b", "p7c" };

@@ -4,15 +4,15 @@
  *
  * Every file is compared byte for byte with what certsync would write, so a
  * plan is clean exactly when the files are what the store holds. */
-#include "platform.h"
-#include "linux_accounts.h"
-#include "linux_batch.h"
-#include "linux_script.h"
+#include "providers/platform/platform.h"
+#include "providers/platform/linux_accounts.h"
+#include "providers/platform/linux_batch.h"
+#include "providers/platform/linux_script.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 /* Files larger than this are not certificate files: refuse to slurp them. */
 #define MAX_CERT_FILE (1u << 20)

@@ -1,10 +1,11 @@
 /* Declared owners and groups exist on the host (see linux_accounts.h). */
-#include "linux_accounts.h"
+#include "providers/platform/linux_accounts.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reconcile/util.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 struct name_list {
 	const char **v;

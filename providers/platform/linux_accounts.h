@@ -7,8 +7,8 @@
 #ifndef CS_LINUX_ACCOUNTS_H
 #define CS_LINUX_ACCOUNTS_H
 
-#include "linux_batch.h"
-#include "platform.h"
+#include "providers/platform/linux_batch.h"
+#include "providers/platform/platform.h"
 
 /* Check the declared owners and groups of bindings[0..n) with at most one
  * run() on t; a name that does not exist sets outs[i]->error (unless it is

@@ -24,14 +24,15 @@
  * for content.  The empty line before E ends whatever a failed base64 left
  * half-written.  A script that fails (stat or cat losing a race with a
  * change to the files) exits non-zero and the driver goes the per-file way. */
-#include "linux_batch.h"
+#include "providers/platform/linux_batch.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include "reconcile/base64.h"
-#include "reconcile/util.h"
+#include "providers/base/base64.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 static const char script_head[] =
 	"set -f\n"

@@ -14,8 +14,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "../../reconcile/buf.h"
-#include "platform.h"
+#include "providers/base/buf.h"
+#include "providers/platform/platform.h"
 
 /* Append to out the sh script that observes paths[0..n) (absolute paths,
  * quoted here).  Files larger than max_size are left to the per-file way. */

@@ -1,12 +1,13 @@
 /* `script` bindings on Linux (see linux_script.h). */
-#include "linux_script.h"
+#include "providers/platform/linux_script.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/rand.h>
-#include "reconcile/util.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 /* Scripts are text a person wrote: anything bigger is a mistake. */
 #define MAX_SCRIPT (4u << 20)

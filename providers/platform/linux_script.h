@@ -24,7 +24,7 @@
 #ifndef CS_LINUX_SCRIPT_H
 #define CS_LINUX_SCRIPT_H
 
-#include "platform.h"
+#include "providers/platform/platform.h"
 
 /* The standard input of `sh -s` for host_name; user_script is the
  * script's text.  out holds the private key: free it with

@@ -1,10 +1,10 @@
 /* Platform driver table and the data types shared by every driver. */
-#include "platform.h"
+#include "providers/platform/platform.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
-#include "../../reconcile/util.h"
+#include "providers/base/util.h"
 
 const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p)
 {

@@ -1,5 +1,6 @@
-/* Platform drivers: how a kind of host keeps certificates (Linux files and
- * reload commands now; Windows stores, IIS, Exchange... later).
+/* Platform drivers: how a kind of host keeps certificates (Linux: files
+ * and script bindings; Windows: the certificate store, IIS, HTTP.sys,
+ * Exchange and RDP bindings).
  *
  * A driver never opens connections itself: it speaks through the host's
  * transport, so the same driver works over local, SSH or WinRM.  reconcile/
@@ -13,11 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/config.h"
-#include "../../reconcile/err.h"
-#include "../../reconcile/x509.h"
-#include "../transport/transport.h"
+#include "providers/base/buf.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
+#include "providers/base/x509.h"
+#include "providers/transport/transport.h"
 
 #define CS_PLATFORM_ABI 1
 

@@ -10,7 +10,7 @@
  * holds what was there at that moment, not at plan time.  Scripts live in
  * windows_scripts.c; values reach them only through cs_ps_quote, secrets
  * only as input. */
-#include "windows.h"
+#include "providers/platform/windows.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,10 +22,10 @@
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
-#include "../../reconcile/base64.h"
-#include "../../reconcile/util.h"
-#include "../transport/winrm_scripts.h"
-#include "windows_scripts.h"
+#include "providers/base/base64.h"
+#include "providers/base/util.h"
+#include "providers/transport/winrm_scripts.h"
+#include "providers/platform/windows_scripts.h"
 
 #define OUT_CAP ((size_t)16 << 20)
 #define ERR_CAP ((size_t)1 << 20)

@@ -3,7 +3,7 @@
 #ifndef CS_WINDOWS_H
 #define CS_WINDOWS_H
 
-#include "platform.h"
+#include "providers/platform/platform.h"
 
 /* Parse the inventory script's JSON into a host state. */
 int cs_win_parse_inventory(struct cs_host_state **out, const char *json, size_t len, struct cs_err *err);

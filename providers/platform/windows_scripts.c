@@ -5,12 +5,12 @@
  * Every script sets $ErrorActionPreference = 'Stop' so that the first
  * failing cmdlet ends it with exit 1 and its message on stderr, which the
  * driver shows; nothing runs on after a failure. */
-#include "windows_scripts.h"
+#include "providers/platform/windows_scripts.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ps_quote.h"
+#include "providers/base/quote.h"
 
 /* One JSON line: the store, IIS https bindings, http.sys (netsh's own
  * text: there is no cmdlet for it on older servers), Exchange certificate

@@ -13,7 +13,7 @@
 #define CS_WINDOWS_SCRIPTS_H
 
 #include <stddef.h>
-#include "../../reconcile/buf.h"
+#include "providers/base/buf.h"
 
 extern const char cs_win_inventory[];     /* the whole host as JSON */
 extern const char cs_win_import[];        /* $Thumbprint $Exportable; input: password LF base64 PFX */

@@ -1,7 +1,7 @@
 /* OpenSSH known_hosts: looking a server's host key up, fingerprints, and
  * appending a new key for host_key_policy: accept-new (see known_hosts.h for
  * why this does not use libssh2's knownhost API). */
-#include "known_hosts.h"
+#include "providers/transport/known_hosts.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,8 +16,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/crypto.h>
-#include "../../reconcile/base64.h"
-#include "../../reconcile/util.h"
+#include "providers/base/base64.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 /* A known_hosts file larger than this is a mistake, not a list of hosts. */
 #define KNOWN_HOSTS_MAX (16u << 20)

@@ -16,8 +16,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
 
 enum cs_kh_status {
 	CS_KH_UNKNOWN = 0,   /* no entry for this host */

@@ -1,7 +1,7 @@
 /* The local transport ("local: {}"): this machine, no network.  Commands run
  * under /bin/sh in the config's folder; files are written atomically with
  * the requested owner, group and mode. */
-#include "transport.h"
+#include "providers/transport/transport.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "../../reconcile/util.h"
+#include "providers/base/util.h"
 
 extern char **environ;
 

@@ -21,7 +21,7 @@
  * - Owner and group names: SFTP only carries numbers; they are resolved with
  *   one `getent` command per new uid/gid pair and cached for the session, so
  *   stat() reports names that compare with the config's owner/group. */
-#include "transport.h"
+#include "providers/transport/transport.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,11 +41,12 @@
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 #include <openssl/rand.h>
-#include "../../reconcile/fault.h"
-#include "../../reconcile/util.h"
-#include "known_hosts.h"
-#include "ssh_auth.h"
-#include "ssh_commands.h"
+#include "providers/base/fault.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
+#include "providers/transport/known_hosts.h"
+#include "providers/transport/ssh_auth.h"
+#include "providers/transport/ssh_commands.h"
 
 /* SSH keepalive interval (seconds): below common NAT and firewall idle
  * timeouts, so a connection opened at gathering survives until apply. */

@@ -7,7 +7,7 @@
  * OpenSSH 8.8 and later refuse by default; an RSA key that was refused gets
  * that explanation, because the server's plain "denied" sends people
  * looking in the wrong places. */
-#include "ssh_auth.h"
+#include "providers/transport/ssh_auth.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -17,10 +17,10 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include "../../reconcile/base64.h"
-#include "../../reconcile/buf.h"
-#include "../../reconcile/secret.h"
-#include "../../reconcile/util.h"
+#include "providers/base/base64.h"
+#include "providers/base/buf.h"
+#include "providers/base/secret.h"
+#include "providers/base/util.h"
 
 #define RSA_HINT "libssh2 1.10 signs RSA keys only with SHA-1 (ssh-rsa), which OpenSSH 8.8 " \
 	"and later refuse: use an Ed25519 or ECDSA key, or build certsync with libssh2 ≥ 1.11"

@@ -4,8 +4,8 @@
 #define CS_SSH_AUTH_H
 
 #include <libssh2.h>
-#include "../../reconcile/config.h"
-#include "../../reconcile/err.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
 
 /* Authenticate session as cfg->user with what cfg and the environment offer,
  * in this order: ssh-agent (when SSH_AUTH_SOCK is set), identity file,

@@ -1,9 +1,10 @@
 /* The SSH transport's own shell commands (see ssh_commands.h). */
-#include "ssh_commands.h"
+#include "providers/transport/ssh_commands.h"
 
 #include <stdlib.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/util.h"
+#include "providers/base/buf.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 char *cs_ssh_cmd_mkdtemp(const char *tag)
 {

@@ -1,5 +1,5 @@
 /* The transport registry and the helpers every transport shares. */
-#include "transport.h"
+#include "providers/transport/transport.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/config.h"
-#include "../../reconcile/err.h"
+#include "providers/base/buf.h"
+#include "reconcile/config.h"
+#include "providers/base/err.h"
 
 #define CS_TRANSPORT_ABI 1
 
@@ -108,7 +108,7 @@ struct cs_transport {
 	const struct cs_host_cfg *host;
 };
 
-/* Ops for a kind, or NULL when not built yet (ssh, winrm until their issues). */
+/* Ops for a kind (local, ssh, winrm), or NULL for a kind that has none. */
 const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind);
 
 /* Open the host's transport (per its config).  -ENOTSUP with a message when

@@ -12,7 +12,7 @@
  * TLS is always verified (ca_bundle, else the system store); plain HTTP only
  * with insecure_http and never with Basic.  The password goes to libcurl
  * once at open and our copy is wiped; it is never part of a message. */
-#include "transport.h"
+#include "providers/transport/transport.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,12 +21,12 @@
 #include <time.h>
 #include <curl/curl.h>
 #include <libxml/parser.h>
-#include "../../reconcile/base64.h"
-#include "../../reconcile/secret.h"
-#include "../platform/ps_quote.h"
-#include "../../reconcile/util.h"
-#include "winrm_scripts.h"
-#include "wsman.h"
+#include "providers/base/base64.h"
+#include "providers/base/secret.h"
+#include "providers/base/util.h"
+#include "providers/transport/winrm_scripts.h"
+#include "providers/transport/wsman.h"
+#include "providers/base/quote.h"
 
 /* Replies are at most MaxEnvelopeSize by the protocol; a generous factor
  * covers servers that count characters rather than bytes.  Anything larger

@@ -1,14 +1,14 @@
 /* PowerShell that the Windows transports send (see winrm_scripts.h for the
  * framing contract).  Each constant is kept verbatim as a golden file under
  * tests/golden/powershell/; tests fail when the two differ. */
-#include "winrm_scripts.h"
+#include "providers/transport/winrm_scripts.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include "../../reconcile/base64.h"
-#include "../../reconcile/util.h"
-#include "../platform/ps_quote.h"
-#include "wsman.h"
+#include "providers/base/base64.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
+#include "providers/transport/wsman.h"
 
 const char *const cs_ps_command = "powershell.exe";
 const char *const cs_ps_arguments[] = {

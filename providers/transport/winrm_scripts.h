@@ -32,7 +32,7 @@
 #define CS_WINRM_SCRIPTS_H
 
 #include <stddef.h>
-#include "../../reconcile/buf.h"
+#include "providers/base/buf.h"
 
 /* powershell.exe and its arguments (WinRS joins them with spaces). */
 extern const char *const cs_ps_command;

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../../reconcile/buf.h"
-#include "../../reconcile/err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
 
 #define CS_WSMAN_NS_SOAP "http://www.w3.org/2003/05/soap-envelope"
 #define CS_WSMAN_NS_ADDR "http://schemas.xmlsoap.org/ws/2004/08/addressing"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A verify entry without `host:` on a certificate bound on several hosts (an
-# address in front of all of them, as DESIGN.md's config sketch writes it):
+# address in front of all of them, as the design's config sketch in
+# tests/fixtures/design-sketch writes it):
 # validate accepts it, the check runs once after every host is done, and a
 # failure puts the files back on all of them and proves the previous
 # certificate is served again.

@@ -39,8 +39,9 @@
 #include "providers/platform/windows_scripts.h"
 #include "providers/transport/ssh_commands.h"
 #include "providers/transport/winrm_scripts.h"
-#include "reconcile/base64.h"
-#include "reconcile/util.h"
+#include "providers/base/base64.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 #define BENIGN "certsync-harmless"
 

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "providers/transport/transport.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 static int usage(void)
 {

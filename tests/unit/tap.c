@@ -1,5 +1,5 @@
 /* TAP output for unit tests (see tap.h). */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <stdarg.h>
 #include <stdio.h>

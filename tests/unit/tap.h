@@ -5,7 +5,7 @@
 #define CS_TAP_H
 
 #include <stdbool.h>
-#include "reconcile/err.h"
+#include "providers/base/err.h"
 
 /* Report one case; on failure the formatted detail is printed as a TAP
  * comment.  Returns cond. */

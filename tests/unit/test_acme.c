@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include "providers/issuer/acme_challenge.h"
 #include "providers/issuer/acme_http.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 static void test_retry_after(void)
 {

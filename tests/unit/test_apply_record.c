@@ -2,7 +2,7 @@
  * newest one from the end of a journal: among action records, past a cut
  * first line, beyond the first read window, not beyond the scan limit, with
  * no journal at all, and not fooled by the marker quoted inside a string. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "reconcile/apply_record.h"
-#include "reconcile/buf.h"
-#include "reconcile/util.h"
+#include "providers/base/buf.h"
+#include "providers/base/util.h"
 
 static char tmpdir[] = "/tmp/certsync-apply-record-XXXXXX";
 

@@ -2,13 +2,13 @@
  * alphabets, with and without padding; what each mode refuses; white space;
  * the output buffer on errors and at its cap; inputs longer than the
  * decoder's internal chunk. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reconcile/base64.h"
+#include "providers/base/base64.h"
 
 /* Decode with flags; the bytes as a string (NULL on an error). */
 static char *decoded(const char *text, unsigned flags, int *r)

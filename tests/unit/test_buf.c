@@ -1,12 +1,12 @@
 /* Tests for reconcile/buf.c: appending, the size cap that guards everything
  * read from hosts and files, detaching, and wiping secrets. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reconcile/buf.h"
+#include "providers/base/buf.h"
 
 static void test_cap(void)
 {

@@ -2,7 +2,7 @@
  * 75-octet folding that keeps UTF-8 whole, TEXT escaping), the stable UID,
  * the reminder date arithmetic, and a round trip through a real parser
  * (python3-icalendar) so that "valid" means what clients mean by it. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -11,9 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "reconcile/buf.h"
+#include "providers/base/buf.h"
 #include "reconcile/calendar.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 #define DAY 86400
 

@@ -10,10 +10,10 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "reconcile/buf.h"
+#include "providers/base/buf.h"
 #include "reconcile/config.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 /* Inline configs are loaded as if they sat next to the motivating example,
  * where tmg-listener.ps1 exists. */
@@ -383,7 +383,8 @@ static void test_defaults(void)
 	cs_strv_free(names, n);
 	cs_config_free(cfg);
 	/* No host: on a certificate bound on several: checked after all of
-	 * them (an address in front of several hosts), as DESIGN.md writes it. */
+	 * them (an address in front of several hosts), as the design sketch in
+	 * tests/fixtures/design-sketch writes it. */
 	cfg = load_ok("verify without host on several hosts",
 		"version: 1\nissuers:\n  lab: {manual: {}}\n"
 		"hosts:\n  sapphire: {platform: windows, ssh: {address: s, user: u}}\n"

@@ -12,8 +12,8 @@
 #include "reconcile/observe.h"
 #include "reconcile/plan.h"
 #include "reconcile/store.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 static char root[] = "/tmp/certsync-test-diff-XXXXXX";
 static int case_no;

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "reconcile/duration.h"
-#include "tap.h"
+#include "providers/base/duration.h"
+#include "tests/unit/tap.h"
 
 struct parse_case {
 	const char *in;

@@ -2,7 +2,7 @@
  * requests/, replies signed by the openssl CLI (acting as the CA) come back
  * through inbox/ in several forms, and wrong replies are refused with a
  * message a person can act on. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "providers/issuer/issuer.h"
-#include "reconcile/util.h"
-#include "reconcile/x509.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 static char tmpdir[] = "/tmp/certsync-issuers-XXXXXX";
 

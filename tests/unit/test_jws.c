@@ -13,9 +13,9 @@
 #include <openssl/x509v3.h>
 #include "providers/issuer/ari.h"
 #include "providers/issuer/jws.h"
-#include "reconcile/base64.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/base64.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 static EVP_PKEY *rsa_from_b64(const char *n64, const char *e64)
 {

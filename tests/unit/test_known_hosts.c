@@ -6,8 +6,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "providers/transport/known_hosts.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 /* An SSH wire blob: string type, string key bytes. */
 static size_t make_blob(unsigned char *out, const char *type, unsigned char fill)

@@ -15,8 +15,8 @@
 #include "providers/platform/linux_batch.h"
 #include "providers/platform/platform.h"
 #include "providers/transport/transport.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 static char tmpdir[] = "/tmp/certsync-batch-XXXXXX";
 

@@ -12,8 +12,8 @@
 #include "providers/platform/linux_accounts.h"
 #include "providers/platform/linux_batch.h"
 #include "providers/platform/platform.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 /* ---- the parser ---- */
 

@@ -1,7 +1,7 @@
 /* Tests for the transport registry and the local transport: commands with
  * input and large output both ways, exit codes and signals, descriptor
  * hygiene, and file operations with modes and owners. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "providers/transport/transport.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 static char tmpdir[] = "/tmp/certsync-local-XXXXXX";
 

@@ -2,14 +2,14 @@
  * (backslash, double quote, newline, and nothing else), value formatting
  * (exact integers, shortest round-trip decimals, NaN and infinities), the
  * HELP/TYPE lines, and the name checks. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "reconcile/buf.h"
+#include "providers/base/buf.h"
 #include "reconcile/prom.h"
 
 static void test_label_escaping(void)

@@ -3,13 +3,13 @@
  * smart quotes, invalid UTF-8), and that each literal, read the way
  * PowerShell's tokenizer reads a single-quoted string, ends exactly at its
  * last character and gives back the input: nothing in it can escape. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "providers/platform/ps_quote.h"
-#include "reconcile/buf.h"
+#include "providers/base/quote.h"
+#include "providers/base/buf.h"
 
 #define LQ "\xE2\x80\x98" /* U+2018 left single quotation mark */
 #define RQ "\xE2\x80\x99" /* U+2019 right single quotation mark */

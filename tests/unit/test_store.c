@@ -1,6 +1,6 @@
 /* Tests for reconcile/store.c: folder permissions, save/load, the archive,
  * pending requests, the lock and the journal. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include "reconcile/store.h"
 #include "reconcile/store_runs.h"
-#include "reconcile/util.h"
-#include "reconcile/x509.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 static char tmpdir[] = "/tmp/certsync-store-XXXXXX";
 

@@ -4,7 +4,7 @@
  * POP3 (the plain-text dialogue, then a real SSL_accept).  Certificates are
  * made with the openssl CLI in a temporary folder.  Every server started
  * here is killed and reaped, also when a check fails or the test aborts. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,7 +25,8 @@
 #include <openssl/x509.h>
 
 #include "reconcile/tls_verify.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
+#include "providers/base/quote.h"
 
 static char tmpdir[] = "/tmp/certsync-test-tls-XXXXXX";
 static bool have_tmpdir;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include "providers/platform/windows.h"
 #include "providers/platform/windows_scripts.h"
-#include "reconcile/util.h"
-#include "tap.h"
+#include "providers/base/util.h"
+#include "tests/unit/tap.h"
 
 #define GOLDEN CS_SOURCE_ROOT "/tests/golden/windows"
 #define OLD "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"

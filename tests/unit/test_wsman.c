@@ -11,7 +11,7 @@
  * - stdin is split into Send envelopes that fit MaxEnvelopeSize;
  * - the PowerShell the transport sends matches tests/golden/powershell/ and
  *   the stdin framing decodes back to the script and the input. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,10 +25,10 @@
 #include <libxml/xpathInternals.h>
 #include <openssl/evp.h>
 #include <yaml.h>
-#include "providers/platform/ps_quote.h"
+#include "providers/base/quote.h"
 #include "providers/transport/winrm_scripts.h"
 #include "providers/transport/wsman.h"
-#include "reconcile/util.h"
+#include "providers/base/util.h"
 
 #define FIXTURES CS_SOURCE_ROOT "/tests/fixtures/winrm"
 #define GOLDEN CS_SOURCE_ROOT "/tests/golden/powershell"

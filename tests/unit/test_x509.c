@@ -1,7 +1,7 @@
 /* Tests for reconcile/x509.c and the local CA issuer: key generation per
  * spec, CSRs, reading certificates in every form a CA sends, chain ordering,
  * and certificates the CA issuer signs, checked against the openssl CLI. */
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +14,8 @@
 #include <openssl/core_names.h>
 #include <openssl/x509v3.h>
 #include "providers/issuer/issuer.h"
-#include "reconcile/util.h"
-#include "reconcile/x509.h"
+#include "providers/base/util.h"
+#include "providers/base/x509.h"
 
 static char tmpdir[] = "/tmp/certsync-x509-XXXXXX";
 

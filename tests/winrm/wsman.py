@@ -1,6 +1,6 @@
 """WS-Management envelopes: parse requests, build responses and faults the way
 the Windows WinRM service writes them (prefixes, namespace declarations,
-element order), as recorded in /work/shared/fixtures/winrm/*.yml."""
+element order), as recorded in tests/fixtures/winrm/*.yml."""
 
 import re
 import uuid

@@ -1,9 +1,8 @@
-/* PowerShell single-quoted literals (see ps_quote.h). */
-#include "ps_quote.h"
+/* sh and PowerShell single-quoted literals (see quote.h). */
+#include "providers/base/quote.h"
 
-#include <stdlib.h>
 #include <string.h>
-#include "../../reconcile/buf.h"
+#include "providers/base/buf.h"
 
 /* Length of the quote character at s (1 for ', 3 for the UTF-8 encoding of
  * U+2018..U+201B), 0 when s does not start with one. */
@@ -21,24 +20,33 @@ char *cs_ps_quote(const char *s)
 {
 	struct cs_buf b = CS_BUF_INIT;
 	const unsigned char *p = (const unsigned char *)s;
-	int r = cs_buf_puts(&b, "'");
-	while (r == 0 && *p) {
+	cs_buf_puts(&b, "'");
+	while (*p) {
 		size_t q = quote_len(p);
 		if (q) {
 			/* Doubling keeps the character the user wrote. */
-			r = cs_buf_append(&b, p, q);
-			if (r == 0)
-				r = cs_buf_append(&b, p, q);
+			cs_buf_append(&b, p, q);
+			cs_buf_append(&b, p, q);
 			p += q;
 		} else {
-			r = cs_buf_append(&b, p, 1);
+			cs_buf_append(&b, p, 1);
 			p++;
 		}
 	}
-	if (r == 0)
-		r = cs_buf_puts(&b, "'");
-	char *out = r == 0 ? cs_buf_detach(&b, NULL) : NULL;
-	if (!out)
-		abort();
-	return out;
+	cs_buf_puts(&b, "'");
+	return cs_buf_detach(&b, NULL);
+}
+
+char *cs_sh_quote(const char *s)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	cs_buf_puts(&b, "'");
+	for (; *s; s++) {
+		if (*s == '\'')
+			cs_buf_puts(&b, "'\\''");
+		else
+			cs_buf_append(&b, s, 1);
+	}
+	cs_buf_puts(&b, "'");
+	return cs_buf_detach(&b, NULL);
 }

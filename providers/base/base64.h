@@ -1,4 +1,5 @@
-/* base64 (RFC 4648): the one encoder and decoder certsync has.
+/* base64 (RFC 4648): the one encoder and decoder certsync has, on OpenSSL's
+ * EVP_EncodeBlock and EVP_DecodeBlock.
  *
  * Its users want slightly different things, said with flags:
  *
@@ -17,7 +18,7 @@
 #define CS_BASE64_H
 
 #include <stddef.h>
-#include "buf.h"
+#include "providers/base/buf.h"
 
 enum {
 	/* RFC 4648 §5: '-' and '_' instead of '+' and '/'. */
@@ -37,14 +38,14 @@ size_t cs_b64_encoded_len(size_t len, unsigned flags);
  * when out of memory, like cs_xmalloc). */
 char *cs_b64_encode(const void *data, size_t len, unsigned flags);
 
-/* Append the encoding to out: -ENOMEM, or -E2BIG past out's cap.  The
+/* Append the encoding to out: -E2BIG past out's cap.  The
  * data may be a secret: no copy of it is left behind but in out. */
 int cs_b64_append(struct cs_buf *out, const void *data, size_t len, unsigned flags);
 
 /* Decode len characters of s and append the bytes to out.  -EINVAL when
  * the text is not base64 as flags say (a character outside the alphabet,
  * padding in the middle or missing, an impossible length), -E2BIG past
- * out's cap, -ENOMEM.  On any error out is left as it was.  The bytes may
+ * out's cap.  On any error out is left as it was.  The bytes may
  * be a secret: no copy of them is left behind but in out. */
 int cs_b64_decode(struct cs_buf *out, const char *s, size_t len, unsigned flags);
 

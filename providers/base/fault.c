@@ -1,5 +1,5 @@
 /* Fault points for the reliability harness (see fault.h). */
-#include "fault.h"
+#include "providers/base/fault.h"
 
 #include <fcntl.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* X.509 and key helpers on OpenSSL 3 (see x509.h): everything certsync does
  * with keys, requests and certificates goes through here, so the rest of the
  * code never touches OpenSSL's encodings directly. */
-#include "x509.h"
+#include "providers/base/x509.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 static char *hex_upper(const unsigned char *p, size_t n)
 {

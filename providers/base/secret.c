@@ -1,7 +1,7 @@
 /* Secret references: reading the value of {env: NAME} or {file: PATH} when it
  * is needed (see secret.h).  Messages name the variable or the file and never
  * contain a byte of the value. */
-#include "secret.h"
+#include "providers/base/secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
-#include "util.h"
+#include "providers/base/util.h"
 
 /* Larger than any key or password anyone would keep in a file; a cap so that
  * a mistaken reference to a big file fails clearly. */

@@ -10,9 +10,18 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include "buf.h"
-#include "config.h"
-#include "err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
+
+/* The key a certificate is made with (a certificate's "key:" in the config). */
+enum cs_key_type { CS_KEY_RSA = 1, CS_KEY_ECDSA };
+enum cs_curve { CS_CURVE_NONE = 0, CS_CURVE_P256, CS_CURVE_P384 };
+
+struct cs_key_spec {
+	enum cs_key_type type;   /* default rsa */
+	int bits;                /* rsa: 2048 (default), 3072, 4096 */
+	enum cs_curve curve;     /* ecdsa: p256 (default), p384 */
+};
 
 /* What certsync needs to know about one certificate. */
 struct cs_cert_info {

@@ -1,5 +1,5 @@
 /* Shared helpers: allocation, paths, local files, hashes, time (see util.h). */
-#include "util.h"
+#include "providers/base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,19 +12,29 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include "fault.h"
+#include "providers/base/fault.h"
 
-static void out_of_memory(void)
+void cs_die(const char *fmt, ...)
 {
-	fputs("certsync: out of memory\n", stderr);
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("certsync: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 	abort();
+}
+
+void cs_out_of_memory(void)
+{
+	cs_die("out of memory");
 }
 
 void *cs_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -32,7 +42,7 @@ void *cs_xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -40,7 +50,7 @@ void *cs_xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -50,7 +60,7 @@ char *cs_xstrdup(const char *s)
 		return NULL;
 	char *p = strdup(s);
 	if (!p)
-		out_of_memory();
+		cs_out_of_memory();
 	return p;
 }
 
@@ -58,7 +68,7 @@ char *cs_xvasprintf(const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
-		out_of_memory();
+		cs_out_of_memory();
 	return s;
 }
 
@@ -442,23 +452,6 @@ bool cs_streq(const char *a, const char *b)
 	if (!a || !b)
 		return a == b;
 	return strcmp(a, b) == 0;
-}
-
-char *cs_sh_quote(const char *s)
-{
-	struct cs_buf b = CS_BUF_INIT;
-	cs_buf_puts(&b, "'");
-	for (; *s; s++) {
-		if (*s == '\'')
-			cs_buf_puts(&b, "'\\''");
-		else
-			cs_buf_append(&b, s, 1);
-	}
-	cs_buf_puts(&b, "'");
-	char *r = cs_buf_detach(&b, NULL);
-	if (!r)
-		abort();
-	return r;
 }
 
 bool cs_only_digits(const char *s)

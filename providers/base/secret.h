@@ -6,8 +6,8 @@
 #ifndef CS_SECRET_H
 #define CS_SECRET_H
 
-#include "buf.h"
-#include "err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
 
 enum cs_secret_kind { CS_SECRET_NONE = 0, CS_SECRET_ENV, CS_SECRET_FILE };
 

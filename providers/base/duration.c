@@ -2,7 +2,7 @@
  * duration.h).  The parser is strict on purpose: a duration decides when a
  * certificate is renewed, so "1.5d", "-3d" or a bare "30" are refused with a
  * reason instead of being guessed at. */
-#include "duration.h"
+#include "providers/base/duration.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* cs_buf: growable byte buffer with an optional size cap (see buf.h). */
-#include "buf.h"
+#include "providers/base/buf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include "providers/base/util.h"
 
 void cs_buf_init(struct cs_buf *b, size_t max)
 {
@@ -25,13 +26,10 @@ static int reserve(struct cs_buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < b->len + extra + 1) {
 		if (cap > SIZE_MAX / 2)
-			return -ENOMEM;
+			cs_out_of_memory();
 		cap *= 2;
 	}
-	char *p = realloc(b->data, cap);
-	if (!p)
-		return -ENOMEM;
-	b->data = p;
+	b->data = cs_xrealloc(b->data, cap);
 	b->cap = cap;
 	return 0;
 }
@@ -69,7 +67,7 @@ int cs_buf_printf(struct cs_buf *b, const char *fmt, ...)
 	int n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return -ENOMEM;
+		cs_out_of_memory();
 	int r = cs_buf_append(b, s, (size_t)n);
 	free(s);
 	return r;
@@ -84,8 +82,8 @@ void cs_buf_reset(struct cs_buf *b)
 
 char *cs_buf_detach(struct cs_buf *b, size_t *out_len)
 {
-	if (!b->data && reserve(b, 0) < 0)
-		return NULL;
+	if (!b->data)
+		reserve(b, 0);
 	b->data[b->len] = '\0';
 	char *p = b->data;
 	if (out_len)

@@ -1,4 +1,16 @@
-/* Small helpers shared by the core: strings, paths, local files, hashes, time. */
+/* Small helpers shared by the core: strings, paths, local files, hashes, time.
+ *
+ * Memory policy (all of certsync): allocation failure aborts.  cs_xmalloc,
+ * cs_xcalloc, cs_xrealloc, cs_xstrdup, cs_xasprintf and every cs_buf_*
+ * function never return for want of memory: they call cs_out_of_memory(),
+ * which prints "certsync: out of memory" and aborts.  Callers do not check
+ * for NULL or -ENOMEM from them.  What a library allocates (OpenSSL,
+ * libyaml, jansson, libxml2, curl) is checked where it is called, and an
+ * allocation failure there ends in cs_out_of_memory() too where nothing can
+ * be rolled back, or in a cs_err where the caller can report it.
+ *
+ * Strings are formatted with cs_xasprintf (a new string) or cs_buf_printf
+ * (appended to a buffer); cs_err_set formats error messages. */
 #ifndef CS_UTIL_H
 #define CS_UTIL_H
 
@@ -7,8 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "buf.h"
-#include "err.h"
+#include "providers/base/buf.h"
+#include "providers/base/err.h"
+
+/* The one way certsync stops on a condition it cannot go on from (a bug in
+ * its own tables, memory exhausted): "certsync: MESSAGE" on stderr, then
+ * abort().  The only printing below cmd/. */
+_Noreturn void cs_die(const char *fmt, ...) CS_PRINTF(1, 2);
+/* cs_die("out of memory"): what every allocation failure ends in. */
+_Noreturn void cs_out_of_memory(void);
 
 /* Allocation that never returns NULL: aborts with a message when memory is
  * exhausted.  Used for small bookkeeping allocations where there is nothing
@@ -88,8 +107,5 @@ int cs_time_parse(int64_t *out, const char *s);
 /* String list helpers (NULL-terminated arrays are not used: lists carry n). */
 void cs_strv_free(char **v, size_t n);
 bool cs_streq(const char *a, const char *b); /* NULL-safe */
-
-/* Quote a string for POSIX sh: wraps in single quotes, escapes ' as '\''. */
-char *cs_sh_quote(const char *s);
 
 #endif

@@ -1,18 +1,12 @@
 /* cs_err: building and chaining error messages (see err.h). */
-#include "err.h"
+#include "providers/base/err.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/err.h>
-
-/* NULL when out of memory: an error path must not abort. */
-static char *vformat(const char *fmt, va_list ap)
-{
-	char *s = NULL;
-	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
-}
+#include "providers/base/util.h"
 
 static void replace(struct cs_err *err, int code, char *msg)
 {
@@ -24,7 +18,7 @@ static void replace(struct cs_err *err, int code, char *msg)
 int cs_err_setv(struct cs_err *err, int code, const char *fmt, va_list ap)
 {
 	if (err)
-		replace(err, code, vformat(fmt, ap));
+		replace(err, code, cs_xvasprintf(fmt, ap));
 	return code < 0 ? code : -EIO;
 }
 
@@ -42,15 +36,9 @@ static int set_with_suffix(struct cs_err *err, int code, const char *suffix,
 {
 	if (!err)
 		return code < 0 ? code : -EIO;
-	char *head = vformat(fmt, ap);
-	char *msg = NULL;
-	if (head) {
-		size_t n = strlen(head) + strlen(suffix) + 3;
-		msg = malloc(n);
-		if (msg)
-			snprintf(msg, n, "%s: %s", head, suffix);
-		free(head);
-	}
+	char *head = cs_xvasprintf(fmt, ap);
+	char *msg = cs_xasprintf("%s: %s", head, suffix);
+	free(head);
 	replace(err, code, msg);
 	return err->code;
 }
@@ -93,18 +81,11 @@ int cs_err_prefix(struct cs_err *err, const char *fmt, ...)
 		return -EIO;
 	va_list ap;
 	va_start(ap, fmt);
-	char *head = vformat(fmt, ap);
+	char *head = cs_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (!head)
-		return err->code ? err->code : -ENOMEM;
-	const char *old = err->msg ? err->msg : "unknown error";
-	size_t n = strlen(head) + strlen(old) + 3;
-	char *msg = malloc(n);
-	if (msg) {
-		snprintf(msg, n, "%s: %s", head, old);
-		free(err->msg);
-		err->msg = msg;
-	}
+	char *msg = cs_xasprintf("%s: %s", head, err->msg ? err->msg : "unknown error");
+	free(err->msg);
+	err->msg = msg;
 	free(head);
 	if (!err->code)
 		err->code = -EIO;
