@@ -1,0 +1,353 @@
+# tests/reliability/scenario.sh — the fault-injection matrix's scenario:
+# three hosts of the three kinds certsync talks to, two issuers, four
+# certificates spread over them, a snapshot taken after a first apply, and
+# a reset to that snapshot that makes every trial start from the same
+# place.  Sourced by fault-matrix.sh after tests/integration/lib.sh,
+# ssh_lib.sh and pebble_lib.sh.
+#
+#   here  local host: files bindings, reload = reload.sh (takes ~1 s, logs
+#         the serials the "service" loaded), certificates site and api
+#   web   SSH host (real sshd, the non-root test user, no become): the
+#         same, in a folder the user owns, with its own reload.sh
+#   win   WinRM host (tests/winrm/server.py, NTLM over HTTPS):
+#         certificate win in LocalMachine\My and on IIS port 443,
+#         certificate winacme on IIS port 8443; reboot: after-change
+#   lab   local CA (site, win);  pebble  ACME, http-01 standalone (api,
+#         winacme)
+#
+# The snapshot is the state after `apply` with ecdsa p256 keys; the trial
+# config asks for p384, so every certificate renews, every binding changes
+# from a certificate to its successor and every host owes its reload or
+# reboot.  Pebble keeps running across trials (its issuances are counted
+# from its log); everything else is copied back from the snapshot.
+# shellcheck shell=bash
+
+# Lineages and where their issuances are counted.
+SC_CERTS=(site api win winacme)
+declare -A SC_ISSUER=([site]=lab [api]=pebble [win]=lab [winacme]=pebble)
+declare -A SC_CN=([site]=site.test [api]=api.test [win]=win.test [winacme]=winacme.test)
+# Host kinds: the config's host name, and the --target that confines a
+# killed run to it ("all": every host at once).
+SC_KINDS=(local ssh winrm all)
+declare -A SC_TARGET=([local]=host=here [ssh]=host=web [winrm]=host=win [all]=)
+
+SC_PY=/usr/bin/python3
+
+# sc_log MSG: progress on stderr.
+sc_log() {
+	echo "# $*" >&2
+}
+
+# The reload "service" of a Linux host: reads the certificates it serves
+# (in DIR), takes about a second, then logs one line per run:
+#   TIME pid=PID site=SERIAL api=SERIAL
+# under a lock (the harness waits on it before it resets the scenario, so
+# a reload orphaned by a killed certsync finishes first).
+_sc_reload_script() { # DIR SITE_FILE API_FILE
+	cat <<EOF
+#!/bin/sh
+# Test service for the fault matrix: "loads" the certificates, logs them.
+exec 9>>$1/reload.lock
+flock 9
+serial() { openssl x509 -noout -serial -in "\$1" 2>/dev/null | sed 's/^serial=//'; }
+site=\$(serial $1/$2)
+api=\$(serial $1/$3)
+sleep 1
+echo "\$(date +%s.%N) pid=\$\$ site=\${site:-none} api=\${api:-none}" >>$1/reload.log
+EOF
+}
+
+# sc_config KEY_LINE: the config on stdout.
+_sc_config() {
+	local key=$1
+	cat <<EOF
+version: 1
+settings: { parallelism: 4 }
+issuers:
+  lab:
+    ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 }
+  pebble:
+    acme:
+      directory: $PEBBLE_DIR
+      contact: [mailto:ops@matrix.test]
+      ca_bundle: pki/pebble-tls-ca.pem
+      challenge: { http-01: { standalone: "127.0.0.1:$PEBBLE_HTTP_PORT" } }
+hosts:
+  here: { platform: linux, local: {} }
+  web:
+    platform: linux
+    ssh: { address: 127.0.0.1, port: ${SSHD_PORT[web]}, user: $SSH_USER, identity: $SSH_KEY,
+           known_hosts: $SSH_KNOWN_HOSTS }
+  win:
+    platform: windows
+    winrm: { address: 127.0.0.1, port: $SC_WIN_PORT, auth: ntlm, user: 'CORP\\svc-certsync',
+             password: { env: MATRIX_WIN_PASSWORD }, ca_bundle: pki/winrm.crt }
+    reboot: after-change
+    reboot_timeout: 30s
+certificates:
+  site:
+    common_name: site.test
+    key: $key
+    issuer: lab
+    bindings:
+      - host: here
+        files: { cert: $SC_LOCAL/site.crt, key: $SC_LOCAL/site.key, fullchain: $SC_LOCAL/site-full.pem,
+                 reload: "sh $SC_LOCAL/reload.sh" }
+      - host: web
+        files: { fullchain: $SC_SSH/site-full.pem, key: $SC_SSH/site.key, reload: "sh $SC_SSH/reload.sh" }
+  api:
+    common_name: api.test
+    key: $key
+    issuer: pebble
+    bindings:
+      - host: here
+        files: { fullchain: $SC_LOCAL/api-full.pem, key: $SC_LOCAL/api.key, reload: "sh $SC_LOCAL/reload.sh" }
+      - host: web
+        files: { cert: $SC_SSH/api.crt, key: $SC_SSH/api.key, chain: $SC_SSH/api-chain.pem,
+                 reload: "sh $SC_SSH/reload.sh" }
+  win:
+    common_name: win.test
+    key: $key
+    issuer: lab
+    bindings:
+      - { host: win, store: {} }
+      - { host: win, iis: { site: Default Web Site, port: 443 } }
+  winacme:
+    common_name: winacme.test
+    key: $key
+    issuer: pebble
+    bindings:
+      - { host: win, iis: { site: Default Web Site, port: 8443 } }
+EOF
+}
+
+# The declared key files (allowed to hold keys), per host folder.
+SC_LOCAL_KEYS=(site.key api.key)
+SC_SSH_KEYS=(site.key api.key)
+
+# sc_win_start: (re)start the WS-Management server on $SC_WIN_PORT.
+sc_win_start() {
+	"$SC_PY" "$SC_ROOT/tests/winrm/server.py" --https-port "$SC_WIN_PORT" --cert "$SC_DIR/win/srv.crt" \
+		--key "$SC_DIR/win/srv.key" --user 'CORP\svc-certsync:M4trix!' --state "$SC_DIR/win/state.json" \
+		--fs-root "$SC_DIR/win/fs" --reboot-downtime 0.5 --log "$SC_DIR/win/winrm.log" \
+		>>"$SC_DIR/win/server.out" 2>&1 &
+	SC_WIN_PID=$!
+	wait_port "$SC_WIN_PORT" 15 || { sc_log "winrm server: $(tail -n 5 "$SC_DIR/win/server.out")"; return 1; }
+}
+
+sc_win_stop() {
+	[[ -n ${SC_WIN_PID:-} ]] || return 0
+	kill "$SC_WIN_PID" 2>/dev/null
+	wait "$SC_WIN_PID" 2>/dev/null
+	SC_WIN_PID=
+	# The port is free again before the next start.
+	local i
+	for ((i = 0; i < 50; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$SC_WIN_PORT") 2>/dev/null || return 0
+		sleep 0.1
+	done
+}
+
+# sc_setup: build the scenario under $TEST_TMP/scenario, run the seed apply
+# and take the snapshot.  Status 1 with a reason on stderr when a part
+# cannot start.
+sc_setup() {
+	SC_ROOT=$_lib_root
+	SC_DIR=$TEST_TMP/scenario
+	SC_CFG=$SC_DIR/cfg
+	SC_STATE=$SC_CFG/.certsync
+	SC_LOCAL=$SC_DIR/local
+	SC_TMP=$SC_DIR/tmp             # certsync's TMPDIR
+	mkdir -p "$SC_CFG/pki" "$SC_LOCAL" "$SC_TMP" "$SC_DIR/win/fs" "$SC_DIR/snap" || return 1
+	chmod 711 "$SC_DIR" "$SC_CFG"
+
+	# --- issuers ---
+	(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$SC_CFG/pki/ca.key" -out "$SC_CFG/pki/ca.crt" -subj "/CN=matrix test CA" -days 3650 2>/dev/null) ||
+		return 1
+	export PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} PEBBLE_AUTHZREUSE=${PEBBLE_AUTHZREUSE:-0}
+	pebble_start || return 1
+	cp "$PEBBLE_TLS_CA" "$SC_CFG/pki/pebble-tls-ca.pem"
+
+	# --- the SSH host: its folder owned by the test user, its temp folder
+	# a private one (searched for leftovers) ---
+	SC_SSH=$SSH_FILES/web
+	SC_SSH_TMP=$SSH_FILES/tmp
+	mkdir -p "$SC_SSH" "$SC_SSH_TMP"
+	_sc_reload_script "$SC_SSH" site-full.pem api.crt >"$SC_SSH/reload.sh"
+	: >"$SC_SSH/reload.log"
+	chown -R "$SSH_USER:" "$SSH_FILES"
+	chmod 700 "$SC_SSH_TMP"
+	SSHD_EXTRA="SetEnv TMPDIR=$SC_SSH_TMP" ssh_start web || return 1
+	ssh_known_line web >>"$SSH_KNOWN_HOSTS"
+
+	# --- the local host ---
+	_sc_reload_script "$SC_LOCAL" site.crt api-full.pem >"$SC_LOCAL/reload.sh"
+	: >"$SC_LOCAL/reload.log"
+
+	# --- the Windows host ---
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$SC_DIR/win/srv.key" -out "$SC_DIR/win/srv.crt" -days 2 \
+		-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1 || return 1
+	cp "$SC_DIR/win/srv.crt" "$SC_CFG/pki/winrm.crt"
+	mkdir -p "$SC_DIR/win/fs/C/Users/svc-certsync/AppData/Local/Temp" "$SC_DIR/win/fs/C/Windows/Temp"
+	cat >"$SC_DIR/win/state.json" <<'J'
+{ "hostname": "WIN",
+  "iis": { "installed": true, "sites": [ { "name": "Default Web Site", "id": 1, "state": "Started",
+           "bindings": [ { "protocol": "http", "bindingInformation": "*:80:", "sslFlags": 0 } ] } ] } }
+J
+	SC_WIN_PORT=$(free_port)
+	export MATRIX_WIN_PASSWORD='M4trix!'
+	sc_win_start || return 1
+	cleanup_add "sc_win_stop"
+
+	# --- configs, seed apply, snapshot ---
+	_sc_config "{ type: ecdsa, curve: p256 }" >"$SC_CFG/seed.yaml"
+	_sc_config "{ type: ecdsa, curve: p384 }" >"$SC_CFG/certsync.yaml"
+	local out=$SC_DIR/seed.out
+	if ! (cd "$SC_CFG" && TMPDIR=$SC_TMP "$CERTSYNC" apply -c seed.yaml --yes) >"$out" 2>&1; then
+		sc_log "seed apply failed:"
+		sed 's/^/#   /' "$out" >&2
+		return 1
+	fi
+	if ! (cd "$SC_CFG" && "$CERTSYNC" plan -c seed.yaml --detailed-exitcode) >"$out.plan" 2>&1; then
+		sc_log "seed plan not clean:"
+		sed 's/^/#   /' "$out.plan" >&2
+		return 1
+	fi
+	sc_wait_quiet
+	sc_snapshot
+}
+
+# sc_wait_quiet: wait until no reload started by a (killed) run is still
+# going, and the Windows host is not in the middle of a reboot.
+sc_wait_quiet() {
+	flock "$SC_LOCAL/reload.lock" true 2>/dev/null
+	flock "$SC_SSH/reload.lock" true 2>/dev/null
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$SC_WIN_PORT") 2>/dev/null && break
+		sleep 0.1
+	done
+	# A reboot starts reboot_delay (0.5 s) after its command ended.
+	if [[ -f $SC_DIR/win/winrm.log ]] && tail -n 3 "$SC_DIR/win/winrm.log" | grep -q 'Restart-Computer\|going down'; then
+		sleep 1.2
+		for ((i = 0; i < 100; i++)); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$SC_WIN_PORT") 2>/dev/null && break
+			sleep 0.1
+		done
+	fi
+}
+
+sc_snapshot() {
+	local s=$SC_DIR/snap
+	rm -rf "$s"
+	mkdir -p "$s"
+	cp -a "$SC_STATE" "$s/state"
+	cp -a "$SC_LOCAL" "$s/local"
+	cp -a "$SC_SSH" "$s/ssh"
+	cp -a "$SC_DIR/win/state.json" "$s/win-state.json"
+	cp -a "$SC_DIR/win/fs" "$s/win-fs"
+	sc_state_serials >"$s/serials"
+	sc_reboot_count >"$s/reboots"
+}
+
+# sc_reset: back to the snapshot (the Windows server restarted on it, so
+# nothing a killed run left in its memory carries over).
+sc_reset() {
+	local s=$SC_DIR/snap
+	sc_wait_quiet
+	sc_win_stop
+	rm -rf "$SC_STATE" "$SC_LOCAL" "$SC_SSH" "$SC_DIR/win/fs" "$SC_TMP"
+	cp -a "$s/state" "$SC_STATE"
+	cp -a "$s/local" "$SC_LOCAL"
+	cp -a "$s/ssh" "$SC_SSH"
+	cp -a "$s/win-state.json" "$SC_DIR/win/state.json"
+	cp -a "$s/win-fs" "$SC_DIR/win/fs"
+	mkdir -p "$SC_TMP"
+	find "$SC_SSH_TMP" -mindepth 1 -delete 2>/dev/null
+	: >"$SC_DIR/win/winrm.log"
+	sc_win_start
+}
+
+# --- what the checks read -------------------------------------------------
+
+# A serial as one spelling: upper-case hex without leading zeros.
+_sc_norm_serial() {
+	local s=${1^^}
+	s=${s//:/}
+	s=${s##+(0)}
+	echo "${s:-0}"
+}
+shopt -s extglob
+
+# sc_state_serials: "CERT SERIAL" for every certificate the state folder
+# has held (current and archive) and every serial in an issuance ledger.
+sc_state_serials() {
+	local c d s f
+	for c in "${SC_CERTS[@]}"; do
+		d=$SC_STATE/certs/$c
+		[[ -f $d/cert.pem ]] && s=$(openssl x509 -noout -serial -in "$d/cert.pem" 2>/dev/null) &&
+			echo "$c $(_sc_norm_serial "${s#serial=}")"
+		for f in "$d"/archive/*/cert.pem; do
+			[[ -f $f ]] || continue
+			s=$(openssl x509 -noout -serial -in "$f" 2>/dev/null) && echo "$c $(_sc_norm_serial "${s#serial=}")"
+		done
+		sc_ledger_serials "$c"
+	done | sort -u
+}
+
+# sc_ledger_serials CERT: "CERT SERIAL" for each serial the state's
+# per-lineage issuance ledger records, whatever it is called: any
+# *.jsonl / *.json under STATE/certs/CERT (or STATE/ledger) with "serial"
+# keys.  Nothing when there is none.
+sc_ledger_serials() {
+	local c=$1 f
+	for f in "$SC_STATE"/certs/"$c"/ledger* "$SC_STATE"/certs/"$c"/issued* "$SC_STATE"/ledger/"$c"* \
+		"$SC_STATE"/issued/"$c"*; do
+		[[ -f $f ]] || continue
+		grep -oE '"serial" *: *"[0-9A-Fa-f:]+"' "$f" | sed -E 's/.*"([0-9A-Fa-f:]+)"$/\1/' |
+			while read -r s; do echo "$c $(_sc_norm_serial "$s")"; done
+	done
+}
+
+# sc_current_serial CERT
+sc_current_serial() {
+	local s
+	s=$(openssl x509 -noout -serial -in "$SC_STATE/certs/$1/cert.pem" 2>/dev/null) || return 1
+	_sc_norm_serial "${s#serial=}"
+}
+
+# sc_file_serial FILE (first certificate in it)
+sc_file_serial() {
+	local s
+	s=$(openssl x509 -noout -serial -in "$1" 2>/dev/null) || { echo none; return; }
+	_sc_norm_serial "${s#serial=}"
+}
+
+sc_reboot_count() {
+	"$SC_PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("reboot_count", 0))' "$SC_DIR/win/state.json" 2>/dev/null ||
+		echo 0
+}
+
+# sc_pebble_mark: where Pebble's log is now (issuances after it count).
+sc_pebble_mark() {
+	wc -l <"$PEBBLE_LOG"
+}
+
+# sc_pebble_issued MARK: "CERT SERIAL" per certificate Pebble issued since
+# MARK (its "Issued certificate serial S for order O" lines), the lineage
+# told by the certificate's common name (management port).
+sc_pebble_issued() {
+	local mark=$1 serial cn c
+	tail -n +"$((mark + 1))" "$PEBBLE_LOG" | sed -nE 's/.*Issued certificate serial ([0-9a-fA-F]+) for order.*/\1/p' |
+		while read -r serial; do
+			cn=$(curl -sf --cacert "$PEBBLE_TLS_CA" "$PEBBLE_MGMT/cert-status-by-serial/$serial" |
+				"$SC_PY" -c 'import json,sys; print(json.load(sys.stdin).get("Certificate",""))' |
+				openssl x509 -noout -subject -nameopt multiline 2>/dev/null | sed -nE 's/^ *commonName *= *//p')
+			c=unknown
+			for x in "${SC_CERTS[@]}"; do
+				[[ ${SC_CN[$x]} == "$cn" ]] && c=$x
+			done
+			echo "$c $(_sc_norm_serial "$serial")"
+		done
+}
