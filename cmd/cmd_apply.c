@@ -124,7 +124,7 @@ static bool confirm(size_t n)
  * apply_record.h).  Failing to write it does not change what apply did or
  * its exit status; it is said on stderr. */
 static void record_run(struct cs_store *store, int64_t started, const struct cs_plan *plan,
-		       const struct cs_exec_summary *sum, int status)
+		       const struct cs_exec_summary *sum, int status, size_t recovered)
 {
 	struct cs_apply_record r = {
 		.started = started,
@@ -133,6 +133,7 @@ static void record_run(struct cs_store *store, int64_t started, const struct cs_
 		.done = sum->done, .waiting = sum->waiting, .failed = sum->failed,
 		.skipped = sum->skipped, .rolled_back = sum->rolled_back,
 		.plan_errors = plan->n_errors,
+		.recovered = recovered,
 	};
 	json_t *rec = cs_apply_record_json(&r);
 	struct cs_err err = CS_ERR_INIT;
@@ -198,6 +199,16 @@ static int run(int argc, char **argv)
 	bool can_apply = plan_path || yes || isatty(STDIN_FILENO);
 	if ((status = cs_cli_open(&s, &common, can_apply)))
 		goto out;
+	/* What a killed apply left behind goes first (only under the lock). */
+	size_t recovered = 0;
+	char *recover_note = NULL;
+	if (can_apply && cs_recover_temps(&recovered, &recover_note, s.obs, &err) < 0) {
+		status = cs_cli_error("%s", cs_err_msg(&err));
+		goto out;
+	}
+	if (recover_note)
+		printf("certsync: %s\n", recover_note);
+	free(recover_note);
 	if (cs_plan_make(&plan, s.obs, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
 		goto out;
@@ -229,7 +240,7 @@ static int run(int argc, char **argv)
 		/* Nothing to do is a run too: metrics show apply ran and found
 		 * everything as declared. */
 		if (can_apply)
-			record_run(s.store, started, plan, &sum, status);
+			record_run(s.store, started, plan, &sum, status, recovered);
 		goto out;
 	}
 	if (!plan_path && !yes) {
@@ -263,7 +274,7 @@ static int run(int argc, char **argv)
 	printf(".\n");
 	if (r < 0 || plan->n_errors)
 		status = 1;
-	record_run(s.store, started, plan, &sum, status);
+	record_run(s.store, started, plan, &sum, status, recovered);
 out:
 	cs_err_clear(&err);
 	cs_plan_free(saved);

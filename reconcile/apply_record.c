@@ -31,6 +31,8 @@ json_t *cs_apply_record_json(const struct cs_apply_record *r)
 	json_object_set_new(o, "skipped", json_integer((json_int_t)r->skipped));
 	json_object_set_new(o, "rolled_back", json_integer((json_int_t)r->rolled_back));
 	json_object_set_new(o, "plan_errors", json_integer((json_int_t)r->plan_errors));
+	if (r->recovered)
+		json_object_set_new(o, "recovered", json_integer((json_int_t)r->recovered));
 	return o;
 }
 

@@ -29,6 +29,8 @@ struct cs_apply_record {
 	size_t actions;         /* in the plan that was executed */
 	size_t done, waiting, failed, skipped, rolled_back;
 	size_t plan_errors;     /* parts that could not be planned */
+	size_t recovered;       /* temporary files of runs that did not finish, removed
+				   ("recovered", only when not 0) */
 };
 
 /* The record as a journal object (without "time": the journal adds it). */

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fault.h"
+#include "store_runs.h"
 #include "tls_verify.h"
 #include "util.h"
 
@@ -21,6 +23,7 @@ struct exec {
 	pthread_mutex_t lock;            /* events, journal, summary */
 	enum status *status;             /* per action (index id-1) */
 	struct cs_undo *undo;            /* per action: what a bind changed */
+	bool *intent;                    /* per action: a bind whose intent record is open */
 	struct cs_material *material;    /* per certificate, loaded after renewals */
 	bool *have_material;
 	struct cs_exec_summary sum;
@@ -296,6 +299,10 @@ static void remember_unconfirmed(struct exec *x, const struct cs_action *cause, 
 		return;
 	struct cs_err err = CS_ERR_INIT;
 	char *key = cs_binding_key(b->cert, bc);
+	/* This record replaces the intent: the next plan reads why. */
+	pthread_mutex_lock(&x->lock);
+	x->intent[b->id - 1] = false;
+	pthread_mutex_unlock(&x->lock);
 	if (cs_store_unconfirmed_save(x->obs->store, b->host, key, why, &err) < 0) {
 		char *text = cs_xasprintf("the next plan will not know #%d is unconfirmed: %s", b->id, cs_err_msg(&err));
 		report(x, cause, CS_EV_WARNING, text);
@@ -305,18 +312,115 @@ static void remember_unconfirmed(struct exec *x, const struct cs_action *cause, 
 	free(key);
 }
 
-/* The binding was applied again: whatever an earlier apply left
- * unconfirmed is now up to this apply's reload and verify. */
-static void forget_unconfirmed(struct exec *x, const struct cs_action *a, const struct cs_binding_cfg *bc)
+/* ---- intents ---- */
+
+/* Record, durably, that bind a is about to change its binding, so that a
+ * run killed from here on leaves the next plan a reload and checks to owe
+ * (see store_hosts.h).  A record that cannot be written stops the bind:
+ * without it a crash would go unnoticed. */
+static int open_intent(struct exec *x, const struct cs_action *a, const struct cs_binding_cfg *bc,
+		       struct cs_err *err)
 {
-	size_t ci = cert_index(x, a->cert);
-	if (ci == (size_t)-1 || !x->obs->bindings[ci][a->binding].unconfirmed)
-		return;
-	struct cs_err err = CS_ERR_INIT;
+	const char *run = cs_store_run(x->obs->store);
+	if (!run)
+		return 0; /* not under the lock (unit tests): nothing to record */
 	char *key = cs_binding_key(a->cert, bc);
-	cs_store_unconfirmed_drop(x->obs->store, a->host, key, &err);
+	int r = cs_store_intent_save(x->obs->store, a->host, key, run, err);
+	free(key);
+	if (r == 0) {
+		pthread_mutex_lock(&x->lock);
+		x->intent[a->id - 1] = true;
+		pthread_mutex_unlock(&x->lock);
+	}
+	return r;
+}
+
+/* The binding's outcome is known to this run: confirmed, or put back, or
+ * recorded as unconfirmed by a rollback that failed.  Drop the intent if it
+ * is still ours. */
+static void close_intent(struct exec *x, const char *cert, const char *host, const struct cs_binding_cfg *bc)
+{
+	struct cs_err err = CS_ERR_INIT;
+	char *key = cs_binding_key(cert, bc);
+	char *run = cs_store_unconfirmed_run(x->obs->store, host, key);
+	if (run)
+		cs_store_unconfirmed_drop(x->obs->store, host, key, &err);
+	free(run);
 	cs_err_clear(&err);
 	free(key);
+}
+
+static bool done_or_absent(struct exec *x, enum cs_action_kind kind, const char *host, const char *cert,
+			   const char *command)
+{
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *a = &x->plan->actions[k];
+		if (a->kind != kind || (a->host && !cs_streq(a->host, host)) || (cert && !cs_streq(a->cert, cert)) ||
+		    (command && !cs_streq(a->command, command)))
+			continue;
+		if (x->status[k] != ST_DONE)
+			return false;
+	}
+	return true;
+}
+
+/* At the end of the run: close the intents of this run's binds, and those
+ * an earlier, interrupted run left on bindings whose owed reload and
+ * checks this run has now done. */
+static void close_intents(struct exec *x)
+{
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *a = &x->plan->actions[k];
+		const struct cs_binding_cfg *bc = a->kind == CS_ACT_BIND ? binding_of(x, a) : NULL;
+		if (bc && x->intent[k])
+			close_intent(x, a->cert, a->host, bc);
+	}
+	for (size_t i = 0; i < x->cfg->n_certs; i++) {
+		const struct cs_cert_cfg *cert = &x->cfg->certs[i];
+		for (size_t j = 0; j < cert->n_bindings; j++) {
+			const struct cs_binding_cfg *bc = &cert->bindings[j];
+			const struct cs_binding_obs *bo = &x->obs->bindings[i][j];
+			if (!bo->interrupted || bc->kind != CS_BIND_FILES || !bc->files.reload)
+				continue;
+			bool planned = false, rebound = false;
+			for (size_t k = 0; k < x->plan->n_actions; k++) {
+				const struct cs_action *a = &x->plan->actions[k];
+				planned = planned || (a->kind == CS_ACT_RELOAD && cs_streq(a->host, bc->host) &&
+						      cs_streq(a->command, bc->files.reload));
+				rebound = rebound || (a->kind == CS_ACT_BIND && cs_streq(a->cert, cert->name) &&
+						      a->binding == (int)j);
+			}
+			if (!planned || rebound)
+				continue; /* not this run's to settle (or settled with its bind) */
+			if (done_or_absent(x, CS_ACT_RELOAD, bc->host, NULL, bc->files.reload) &&
+			    done_or_absent(x, CS_ACT_VERIFY, bc->host, cert->name, NULL))
+				close_intent(x, cert->name, bc->host, bc);
+		}
+	}
+}
+
+/* What this run may leave behind if killed: the files of every binding on
+ * the hosts it works on ({HOST: [PATH, ...]}, see store_runs.h). */
+static json_t *run_paths(struct exec *x)
+{
+	json_t *hosts = json_object();
+	for (size_t h = 0; h < x->n_hosts; h++) {
+		const char *name = x->cfg->hosts[x->hosts[h]].name;
+		json_t *paths = json_array();
+		for (size_t i = 0; i < x->cfg->n_certs; i++)
+			for (size_t j = 0; j < x->cfg->certs[i].n_bindings; j++) {
+				const struct cs_binding_cfg *bc = &x->cfg->certs[i].bindings[j];
+				if (bc->kind != CS_BIND_FILES || !cs_streq(bc->host, name))
+					continue;
+				const char *files[] = { bc->files.cert, bc->files.key, bc->files.chain,
+							bc->files.fullchain, bc->files.pem };
+				for (size_t f = 0; f < sizeof files / sizeof files[0]; f++)
+					if (files[f])
+						json_array_append_new(paths, json_string(files[f]));
+			}
+		json_object_set_new(hosts, name, paths);
+	}
+	return hosts;
 }
 
 /* Put back the files of the given bind actions (newest first) and say so. */
@@ -486,8 +590,12 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		r = cs_err_set(&err, -EINVAL, "binding %d of %s is not in the config", a->binding, a->cert);
 	else if (!x->have_material[ci])
 		r = cs_err_set(&err, -ENOENT, "no certificate in the store for %s", a->cert);
-	else
+	else if ((r = open_intent(x, a, b, &err)) == 0) {
+		cs_fault_point("bind.intent");
 		r = ho->platform->apply(ho->transport, b, &x->material[ci], &x->undo[a->id - 1], &err);
+		if (r == 0)
+			cs_fault_point("bind.written");
+	}
 	if (r < 0) {
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 		int id = a->id;
@@ -495,12 +603,10 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		if (ho->platform->observe_host)
 			undo_siblings(x, ho, a);
 	} else if (b->kind == CS_BIND_SCRIPT) {
-		forget_unconfirmed(x, a, b);
 		char *note = remember_script(x, a, b, &x->material[ci]);
 		report(x, a, CS_EV_DONE, note);
 		free(note);
 	} else {
-		forget_unconfirmed(x, a, b);
 		report(x, a, CS_EV_DONE, NULL);
 	}
 	cs_err_clear(&err);
@@ -524,7 +630,10 @@ static void run_import(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 			if (cs_streq(cert->bindings[j].host, a->host) && cert->bindings[j].kind == CS_BIND_STORE &&
 			    cert->bindings[j].store.exportable)
 				exportable = true;
+		cs_fault_point("import.intent");
 		r = ho->platform->import(ho->transport, &x->material[ci], exportable, &err);
+		if (r == 0)
+			cs_fault_point("import.done");
 	}
 	if (r < 0) {
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
@@ -617,6 +726,7 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	report(x, a, CS_EV_START, NULL);
 	struct cs_err err = CS_ERR_INIT;
 	int64_t timeout = ho->cfg->reboot_timeout;
+	cs_fault_point("reboot.intent");
 	int r = ho->platform->reboot ? ho->platform->reboot(ho->transport, timeout, &err)
 		: cs_err_set(&err, -ENOTSUP, "%s hosts are not rebooted by certsync", ho->platform->name);
 	if (r < 0) {
@@ -631,6 +741,7 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 		struct cs_err derr = CS_ERR_INIT;
 		cs_store_reboot_owed_drop(x->obs->store, ho->cfg->name, &derr);
 		cs_err_clear(&derr);
+		cs_fault_point("reboot.done");
 		report(x, a, CS_EV_DONE, "the host is back with a new boot time");
 	}
 	cs_err_clear(&err);
@@ -643,6 +754,7 @@ static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	if (!begin(x, a, failed_dep(x, a, false)))
 		return;
 	struct cs_err err = CS_ERR_INIT;
+	cs_fault_point("reload.intent");
 	if (ho->platform->reload(ho->transport, a->command, &err) < 0) {
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 		/* The service may be half-reloaded: put the old files back and
@@ -657,6 +769,7 @@ static void run_reload(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 				x->status[a->deps[k] - 1] = ST_UNDONE;
 		pthread_mutex_unlock(&x->lock);
 	} else {
+		cs_fault_point("reload.done");
 		report(x, a, CS_EV_DONE, NULL);
 	}
 	cs_err_clear(&err);
@@ -714,6 +827,7 @@ static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 				v->starttls, v->ca_bundle, v->timeout, x->material[ci].info.sha256, &err);
 	cs_tls_seen_free(&seen);
 	if (r == 0) {
+		cs_fault_point("verify.done");
 		char *text = cs_xasprintf("%s presents serial %s", v->connect, x->material[ci].info.serial);
 		report(x, a, CS_EV_DONE, text);
 		free(text);
@@ -840,14 +954,10 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	pthread_mutex_init(&x.lock, NULL);
 	x.status = cs_xcalloc(plan->n_actions, sizeof *x.status);
 	x.undo = cs_xcalloc(plan->n_actions, sizeof *x.undo);
+	x.intent = cs_xcalloc(plan->n_actions, sizeof *x.intent);
 	x.material = cs_xcalloc(x.cfg->n_certs, sizeof *x.material);
 	x.have_material = cs_xcalloc(x.cfg->n_certs, sizeof *x.have_material);
 	x.hosts = cs_xcalloc(x.cfg->n_hosts, sizeof *x.hosts);
-
-	for (size_t k = 0; k < plan->n_actions; k++)
-		if (plan->actions[k].kind == CS_ACT_RENEW)
-			run_renew(&x, &plan->actions[k]);
-	load_materials(&x);
 
 	for (size_t h = 0; h < x.cfg->n_hosts; h++)
 		for (size_t k = 0; k < plan->n_actions; k++)
@@ -855,6 +965,34 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 				x.hosts[x.n_hosts++] = h;
 				break;
 			}
+	/* Before anything changes: what a kill from here on may leave behind. */
+	bool recorded = false;
+	if (cs_store_run(obs->store)) {
+		struct cs_err err = CS_ERR_INIT;
+		json_t *paths = run_paths(&x);
+		if (cs_store_run_begin(obs->store, paths, &err) < 0) {
+			/* Not fatal: the run only loses its clean-up after a crash. */
+			x.sum.warnings++;
+			if (on_event && plan->n_actions) {
+				char *text = cs_xasprintf("temporary files left by a crash would not be found: %s",
+							  cs_err_msg(&err));
+				struct cs_event ev = { CS_EV_WARNING, &plan->actions[0], text };
+				on_event(ctx, &ev);
+				free(text);
+			}
+		} else {
+			recorded = true;
+		}
+		json_decref(paths);
+		cs_err_clear(&err);
+		cs_fault_point("run.recorded");
+	}
+
+	for (size_t k = 0; k < plan->n_actions; k++)
+		if (plan->actions[k].kind == CS_ACT_RENEW)
+			run_renew(&x, &plan->actions[k]);
+	load_materials(&x);
+
 	for (size_t k = 0; k < plan->n_actions; k++) {
 		const struct cs_action *a = &plan->actions[k];
 		if (a->host && host_index(&x, a->host) == (size_t)-1)
@@ -887,11 +1025,20 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		cs_err_clear(&err);
 	}
 
+	close_intents(&x);
+	cs_fault_point("run.intents-closed");
+	if (recorded) {
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_run_end(obs->store, &err);
+		cs_err_clear(&err);
+	}
+
 	for (size_t k = 0; k < plan->n_actions; k++)
 		cs_undo_free(&x.undo[k]);
 	for (size_t i = 0; i < x.cfg->n_certs; i++)
 		cs_material_free(&x.material[i]);
 	free(x.undo);
+	free(x.intent);
 	free(x.material);
 	free(x.have_material);
 	free(x.status);
@@ -900,4 +1047,70 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	if (out)
 		*out = x.sum;
 	return x.sum.failed || x.sum.warnings ? -EIO : 0;
+}
+
+int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, struct cs_err *err)
+{
+	*removed = 0;
+	*note = NULL;
+	if (!cs_store_run(obs->store))
+		return 0; /* only apply, holding the lock, removes anything */
+	json_t *runs = NULL;
+	int r = cs_store_runs_load(&runs, obs->store, err);
+	if (r < 0)
+		return cs_err_prefix(err, "runs that did not finish");
+	struct cs_buf said = CS_BUF_INIT;
+	const char *tag;
+	json_t *rec;
+	json_object_foreach(runs, tag, rec) {
+		size_t n = 0;
+		struct cs_err e = CS_ERR_INIT;
+		if (cs_store_remove_temps(obs->store, tag, &n, &e) < 0)
+			cs_buf_printf(&said, "%sstate folder: %s", said.len ? "; " : "", cs_err_msg(&e));
+		cs_err_clear(&e);
+		*removed += n;
+		json_t *hosts = json_object_get(rec, "hosts");
+		const char *host;
+		json_t *paths, *tmp;
+		json_object_foreach_safe(hosts, tmp, host, paths) {
+			size_t h = 0;
+			while (h < obs->cfg->n_hosts && strcmp(obs->cfg->hosts[h].name, host))
+				h++;
+			if (h == obs->cfg->n_hosts) {
+				json_object_del(hosts, host); /* gone from the config: nothing to reach */
+				continue;
+			}
+			struct cs_transport *t = obs->hosts[h].transport;
+			if (!t)
+				continue; /* unreachable or not selected: the next apply tries again */
+			size_t np = json_array_size(paths);
+			char **pv = cs_xcalloc(np + 1, sizeof *pv);
+			size_t m = 0;
+			for (size_t k = 0; k < np; k++)
+				if (json_string_value(json_array_get(paths, k)))
+					pv[m++] = (char *)json_string_value(json_array_get(paths, k));
+			int got = t->ops->remove_temps ? t->ops->remove_temps(t, pv, m, tag, &e) : 0;
+			free(pv);
+			if (got < 0) {
+				cs_buf_printf(&said, "%shost %s: %s", said.len ? "; " : "", host, cs_err_msg(&e));
+				cs_err_clear(&e);
+				continue;
+			}
+			*removed += (size_t)got;
+			json_object_del(hosts, host);
+		}
+		r = cs_store_run_update(obs->store, tag, json_object_size(hosts) ? rec : NULL, &e);
+		if (r < 0)
+			cs_buf_printf(&said, "%s%s", said.len ? "; " : "", cs_err_msg(&e));
+		cs_err_clear(&e);
+		r = 0;
+		cs_fault_point("recover.run-done");
+	}
+	json_decref(runs);
+	if (*removed || said.len)
+		*note = cs_xasprintf("removed %zu temporary file%s left by an apply that did not finish%s%s", *removed,
+				     *removed == 1 ? "" : "s", said.len ? "; not all could be removed: " : "",
+				     said.len ? said.data : "");
+	cs_buf_free(&said);
+	return 0;
 }

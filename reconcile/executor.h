@@ -52,4 +52,13 @@ struct cs_exec_summary {
 int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,
 	       cs_event_fn on_event, void *ctx);
 
+/* Apply, holding the lock, before it plans: remove the temporary files that
+ * runs which did not finish left (their records, see store_runs.h) in the
+ * state folder and on every host of obs that is reachable, and forget the
+ * records that are then settled.  *removed counts the files; *note (caller
+ * frees) says what was done, or NULL when there was nothing.  Negative with
+ * err when a record cannot be read; a host that cannot be cleaned keeps its
+ * record for the next apply and is named in *note. */
+int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, struct cs_err *err);
+
 #endif

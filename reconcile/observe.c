@@ -150,6 +150,18 @@ static void load_unconfirmed(struct cs_observed *obs, const struct cs_host_obs *
 					  &err);
 	if (r < 0 && r != -ENOENT && !out->error)
 		out->error = cs_xstrdup(cs_err_msg(&err));
+	/* An intent: owed when its run is over, that run's business while it
+	 * still holds the lock. */
+	char *run = r == 0 ? cs_store_unconfirmed_run(obs->store, ho->cfg->name, key) : NULL;
+	if (run && obs->running && (!obs->running[0] || !strcmp(run, obs->running))) {
+		out->in_flight = run;
+		run = NULL;
+		free(out->unconfirmed);
+		out->unconfirmed = NULL;
+	} else if (run) {
+		out->interrupted = true;
+	}
+	free(run);
 	cs_err_clear(&err);
 	free(key);
 }
@@ -304,8 +316,9 @@ static void digest_state(struct cs_observed *obs)
 			cs_buf_puts(&t, " window=none\n");
 		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
 			const struct cs_binding_obs *b = &obs->bindings[i][j];
-			cs_buf_printf(&t, " binding %zu error=%s script_ran=%s unconfirmed=%d\n", j,
-				      b->error ? b->error : "-", b->script_ran ? b->script_ran : "-", b->unconfirmed != NULL);
+			cs_buf_printf(&t, " binding %zu error=%s script_ran=%s unconfirmed=%d interrupted=%d in_flight=%s\n",
+				      j, b->error ? b->error : "-", b->script_ran ? b->script_ran : "-", b->unconfirmed != NULL,
+				      b->interrupted, b->in_flight ? b->in_flight : "-");
 			for (size_t k = 0; k < b->n_files; k++) {
 				const struct cs_file_obs *f = &b->files[k];
 				cs_buf_printf(&t, "  %s %s exists=%d sha256=%s mode=%04o owner=%s group=%s\n",
@@ -343,6 +356,7 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 	obs->cfg = cfg;
 	obs->store = store;
 	obs->now = cs_now();
+	obs->running = cs_store_running(store);
 	obs->certs = cs_xcalloc(cfg->n_certs, sizeof *obs->certs);
 	obs->hosts = cs_xcalloc(cfg->n_hosts, sizeof *obs->hosts);
 	obs->bindings = cs_xcalloc(cfg->n_certs, sizeof *obs->bindings);
@@ -413,6 +427,7 @@ void cs_observed_free(struct cs_observed *obs)
 	free(obs->certs);
 	free(obs->hosts);
 	free(obs->bindings);
+	free(obs->running);
 	free(obs);
 }
 

@@ -75,6 +75,7 @@ struct cs_observed {
 	struct cs_binding_obs **bindings;/* [cert][binding] */
 	char config_sha256[65];          /* of the config file's bytes */
 	char state_sha256[65];           /* of everything observed, for saved plans */
+	char *running;                   /* run tag of an apply holding the lock now ("" unknown), or NULL */
 };
 
 /* Called after each host is gathered (from the gathering threads, one at a

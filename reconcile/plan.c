@@ -443,6 +443,10 @@ static void plan_host(struct builder *b, size_t h)
 		return;
 	}
 	size_t first_change = b->plan->n_actions;
+	/* Bindings whose files an apply that did not finish already wrote:
+	 * their reload and checks are owed (see load_unconfirmed). */
+	struct owed { size_t cert, binding; } *owed = NULL;
+	size_t n_owed = 0;
 	int *import_id = cs_xcalloc(cfg->n_certs, sizeof *import_id);
 	for (size_t i = 0; i < cfg->n_certs && ho->state && ho->platform->import_needed; i++)
 		plan_import(b, ho, i, &import_id[i]);
@@ -465,6 +469,12 @@ static void plan_host(struct builder *b, size_t h)
 							cs_binding_kind_name(bc->kind), bo->error));
 				continue;
 			}
+			if (bo->in_flight)
+				add_notice(b, CS_NOTICE_INFO, c->cfg->name, ho->cfg->name,
+					   cs_xasprintf("%s → %s %s: an apply that is still running (run %s) is changing "
+							"it; its reload and checks are up to that apply", c->cfg->name,
+							bc->host, cs_binding_kind_name(bc->kind),
+							bo->in_flight[0] ? bo->in_flight : "unknown"));
 			struct cs_buf why = CS_BUF_INIT;
 			if (b->renew_new[i])
 				renewing_reason(&why, ho, b->want[i].cert ? &b->want[i] : NULL, bc, bo);
@@ -477,8 +487,22 @@ static void plan_host(struct builder *b, size_t h)
 				}
 				char date[11];
 				cs_time_date(date, bo->unconfirmed_since);
-				cs_buf_printf(&why, "an apply on %s changed it but could neither confirm it nor put it "
-					      "back (%s): it is applied, reloaded and verified again", date, bo->unconfirmed);
+				if (bo->interrupted && bc->kind == CS_BIND_FILES && bc->files.reload) {
+					/* The files are right: what is owed is their
+					 * reload and checks, not writing them again. */
+					owed = cs_xrealloc(owed, (n_owed + 1) * sizeof *owed);
+					owed[n_owed].cert = i;
+					owed[n_owed++].binding = j;
+					cs_buf_free(&why);
+					continue;
+				}
+				if (bo->interrupted)
+					cs_buf_printf(&why, "%s, %s: it is applied, reloaded and verified again",
+						      bo->unconfirmed, date);
+				else
+					cs_buf_printf(&why, "an apply on %s changed it but could neither confirm it nor "
+						      "put it back (%s): it is applied, reloaded and verified again", date,
+						      bo->unconfirmed);
 			}
 			struct cs_action *a = add_action(b, CS_ACT_BIND);
 			a->cert = cs_xstrdup(c->cfg->name);
@@ -495,12 +519,18 @@ static void plan_host(struct builder *b, size_t h)
 	free(import_id);
 	size_t end_bind = b->plan->n_actions;
 
-	/* Each distinct reload command once, after the bindings that name it. */
-	for (size_t k = first_bind; k < end_bind; k++) {
-		const struct cs_action *bind = &b->plan->actions[k];
-		const struct cs_cert_cfg *cert = cs_config_cert(cfg, bind->cert);
-		const char *cmd = cert->bindings[bind->binding].kind == CS_BIND_FILES
-			? cert->bindings[bind->binding].files.reload : NULL;
+	/* Each distinct reload command once, after the bindings that name it
+	 * (or that owe it). */
+	for (size_t k = first_bind; k < end_bind + n_owed; k++) {
+		const char *cmd;
+		if (k < end_bind) {
+			const struct cs_action *bind = &b->plan->actions[k];
+			const struct cs_cert_cfg *cert = cs_config_cert(cfg, bind->cert);
+			cmd = cert->bindings[bind->binding].kind == CS_BIND_FILES
+				? cert->bindings[bind->binding].files.reload : NULL;
+		} else {
+			cmd = cfg->certs[owed[k - end_bind].cert].bindings[owed[k - end_bind].binding].files.reload;
+		}
 		if (!cmd)
 			continue;
 		bool seen = false;
@@ -514,7 +544,6 @@ static void plan_host(struct builder *b, size_t h)
 		a->command = cs_xstrdup(cmd);
 		a->summary = cs_xasprintf("reload on %s: %s", ho->cfg->name, cmd);
 		struct cs_buf why = CS_BUF_INIT;
-		cs_buf_puts(&why, "files changed by");
 		for (size_t m = first_bind; m < end_bind; m++) {
 			struct cs_action *bm = &b->plan->actions[m];
 			const struct cs_cert_cfg *cm = cs_config_cert(cfg, bm->cert);
@@ -522,9 +551,30 @@ static void plan_host(struct builder *b, size_t h)
 			if (bcm->kind == CS_BIND_FILES && cs_streq(bcm->files.reload, cmd)) {
 				a = &b->plan->actions[b->plan->n_actions - 1];
 				add_dep(a, bm->id);
-				cs_buf_printf(&why, "%s #%d (%s)", a->n_deps > 1 ? "," : "", bm->id, bm->cert);
+				cs_buf_printf(&why, "%s #%d (%s)", a->n_deps > 1 ? "," : "files changed by", bm->id,
+					      bm->cert);
 			}
 		}
+		/* The earliest unfinished change it owes, for the date. */
+		int64_t since = 0;
+		struct cs_buf owed_certs = CS_BUF_INIT;
+		for (size_t m = 0; m < n_owed; m++) {
+			const struct cs_cert_cfg *cm = &cfg->certs[owed[m].cert];
+			const struct cs_binding_obs *bom = &obs->bindings[owed[m].cert][owed[m].binding];
+			if (!cs_streq(cm->bindings[owed[m].binding].files.reload, cmd))
+				continue;
+			if (!since || bom->unconfirmed_since < since)
+				since = bom->unconfirmed_since;
+			cs_buf_printf(&owed_certs, "%s%s", owed_certs.len ? ", " : "", cm->name);
+		}
+		if (owed_certs.len) {
+			char date[11];
+			cs_time_date(date, since);
+			sep(&why);
+			cs_buf_printf(&why, "reload owed: files changed by an apply that did not finish, %s (%s)", date,
+				      owed_certs.data);
+		}
+		cs_buf_free(&owed_certs);
 		a = &b->plan->actions[b->plan->n_actions - 1];
 		a->reason = cs_buf_detach(&why, NULL);
 	}
@@ -577,6 +627,8 @@ static void plan_host(struct builder *b, size_t h)
 		for (size_t k = first_bind; k < end_bind; k++)
 			if (cs_streq(b->plan->actions[k].cert, cert->name))
 				changed = true;
+		for (size_t m = 0; m < n_owed; m++)
+			changed = changed || owed[m].cert == i;
 		if (!changed)
 			continue;
 		for (size_t v = 0; v < cert->n_verify; v++) {
@@ -585,8 +637,14 @@ static void plan_host(struct builder *b, size_t h)
 				continue;
 			struct cs_action *a = add_verify(b, cert, v);
 			a->host = cs_xstrdup(ho->cfg->name);
-			a->reason = cs_xasprintf("the endpoint must present the certificate just bound on %s",
-						 ho->cfg->name);
+			bool owes = false;
+			for (size_t m = 0; m < n_owed; m++)
+				owes = owes || owed[m].cert == i;
+			a->reason = owes ? cs_xasprintf("the endpoint must present the certificate bound on %s (verify "
+							"owed: files changed by an apply that did not finish)",
+							ho->cfg->name)
+				: cs_xasprintf("the endpoint must present the certificate just bound on %s",
+					       ho->cfg->name);
 			for (size_t k = first_change; k < end_reload; k++) {
 				const struct cs_action *d = &b->plan->actions[k];
 				if (d->kind == CS_ACT_RELOAD || d->kind == CS_ACT_REBOOT || cs_streq(d->cert, cert->name))
@@ -594,6 +652,7 @@ static void plan_host(struct builder *b, size_t h)
 			}
 		}
 	}
+	free(owed);
 }
 
 /* Verify entries without a host on a certificate bound on several hosts:

@@ -24,6 +24,7 @@ struct cs_store {
 	char *dir;
 	bool exists;   /* false: opened without create and missing (empty store) */
 	int lock_fd;   /* -1 until cs_store_lock() */
+	char run[17];  /* this apply's run tag once locked, "" before */
 };
 
 /* ---- permissions ---- */
@@ -210,22 +211,59 @@ int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err)
 	host[sizeof host - 1] = '\0';
 	char since[21];
 	cs_time_rfc3339(since, cs_now());
-	text = cs_xasprintf("certsync %s (pid %ld on %s since %s)\n", command ? command : "",
-			    (long)getpid(), host, since);
+	/* The run tag marks this run's intents and temporary files: a plan
+	 * that finds the lock held leaves that run's intents alone. */
+	char run[17];
+	cs_temp_tag_new(run);
+	text = cs_xasprintf("certsync %s (pid %ld on %s since %s)\nrun %s\n", command ? command : "",
+			    (long)getpid(), host, since, run);
 	/* The text is only for the message a second process shows; failing to
 	 * write it does not weaken the lock, but it is still reported. */
 	if (ftruncate(fd, 0) < 0 || (r = cs_fd_write_all(fd, text, strlen(text))) < 0) {
 		r = cs_err_errno(err, r < 0 ? r : -errno, "write %s", path);
 		goto out;
 	}
+	if (fsync(fd) < 0) {
+		r = cs_err_errno(err, -errno, "write %s: fsync", path);
+		goto out;
+	}
 	st->lock_fd = fd;
 	fd = -1;
+	memcpy(st->run, run, sizeof st->run);
+	cs_temp_tag_set(run);
 out:
 	if (fd >= 0)
 		close(fd);
 	free(text);
 	free(path);
 	return r;
+}
+
+const char *cs_store_run(const struct cs_store *st)
+{
+	return st->lock_fd >= 0 ? st->run : NULL;
+}
+
+char *cs_store_running(const struct cs_store *st)
+{
+	if (st->lock_fd >= 0 || !st->exists)
+		return NULL;
+	char *path = cs_xasprintf("%s/lock", st->dir);
+	char *run = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return NULL;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		char text[1024];
+		ssize_t n = pread(fd, text, sizeof text - 1, 0);
+		text[n > 0 ? n : 0] = '\0';
+		const char *p = strstr(text, "\nrun ");
+		size_t len = p ? strspn(p + 5, "0123456789abcdef") : 0;
+		run = len ? cs_xasprintf("%.*s", (int)len, p + 5) : cs_xstrdup("");
+	}
+	close(fd); /* drops a shared lock taken above */
+	return run;
 }
 
 /* ---- reading ---- */

@@ -2,7 +2,8 @@
  * runs.
  *
  *   STATE/                 0700, refused when group/other can access it
- *     lock                 flock()ed by apply; holds "pid host command since"
+ *     lock                 flock()ed by apply; holds "pid host command since",
+ *                          then "run TAG" on a line of its own
  *     journal.jsonl        append-only, one JSON object per line, fsync'd
  *     certs/NAME/          0700
  *       key.pem            0600 current private key (refused if group/other can read it)
@@ -36,6 +37,13 @@ const char *cs_store_dir(const struct cs_store *st);
  * holder ("state folder X is locked by certsync apply (pid 123 on host
  * since 2026-...)") when another process has it. */
 int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err);
+/* This run's tag (16 hex digits, also cs_temp_tag()) once cs_store_lock()
+ * succeeded; NULL before.  It names the run's intents and temporary files. */
+const char *cs_store_run(const struct cs_store *st);
+/* When another process holds the lock (an apply still running): its run tag
+ * ("" when its lock file names none), caller frees; NULL when nobody else
+ * holds it. */
+char *cs_store_running(const struct cs_store *st);
 
 /* The certificate currently in force for a config certificate. */
 struct cs_stored {

@@ -216,8 +216,8 @@ int cs_store_unconfirmed_load(char **why, int64_t *since, struct cs_store *st, c
 	return load_entry(st, host, "unconfirmed.json", key, "why", why, "since", since, err);
 }
 
-int cs_store_unconfirmed_save(struct cs_store *st, const char *host, const char *key, const char *why,
-			      struct cs_err *err)
+static int unconfirmed_put(struct cs_store *st, const char *host, const char *key, const char *why,
+			   const char *run, struct cs_err *err)
 {
 	json_t *all = NULL;
 	int r = load_or_empty(&all, st, host, "unconfirmed.json", err);
@@ -225,10 +225,39 @@ int cs_store_unconfirmed_save(struct cs_store *st, const char *host, const char 
 		return r;
 	char when[21];
 	cs_time_rfc3339(when, cs_now());
-	json_object_set_new(all, key, json_pack("{s:s, s:s}", "since", when, "why", why ? why : ""));
+	json_object_set_new(all, key, json_pack("{s:s, s:s, s:s*}", "since", when, "why", why ? why : "", "run", run));
 	r = save_record(st, host, "unconfirmed.json", all, err);
 	json_decref(all);
 	return r;
+}
+
+int cs_store_unconfirmed_save(struct cs_store *st, const char *host, const char *key, const char *why,
+			      struct cs_err *err)
+{
+	return unconfirmed_put(st, host, key, why, NULL, err);
+}
+
+int cs_store_intent_save(struct cs_store *st, const char *host, const char *key, const char *run,
+			 struct cs_err *err)
+{
+	int r = unconfirmed_put(st, host, key, "files changed by an apply that did not finish", run, err);
+	if (r < 0)
+		cs_err_prefix(err, "record the intent to change %s", key);
+	return r;
+}
+
+char *cs_store_unconfirmed_run(struct cs_store *st, const char *host, const char *key)
+{
+	json_t *all = NULL;
+	struct cs_err err = CS_ERR_INIT;
+	char *run = NULL;
+	if (load_record(&all, st, host, "unconfirmed.json", &err) == 0) {
+		const char *s = json_string_value(json_object_get(json_object_get(all, key), "run"));
+		run = s ? cs_xstrdup(s) : NULL;
+	}
+	cs_err_clear(&err);
+	json_decref(all);
+	return run;
 }
 
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err)

@@ -6,11 +6,17 @@
  *                                 `reboot: after-change` asks for did not
  *                                 happen (skipped because another change
  *                                 failed, or it never came back).
- *     unconfirmed.json            {KEY: {"since", "why"}}: bindings an apply
- *                                 changed but could neither confirm (reload,
- *                                 verify) nor put back: the next plan binds,
- *                                 reloads and verifies them again even though
- *                                 their files look right.
+ *     unconfirmed.json            {KEY: {"since", "why"[, "run"]}}: bindings
+ *                                 an apply changed but could neither confirm
+ *                                 (reload, verify) nor put back: the next
+ *                                 plan binds, reloads and verifies them again
+ *                                 even though their files look right.  With
+ *                                 "run" the entry is an intent: apply TAG
+ *                                 wrote it (fsync'd) before changing the
+ *                                 binding and removes it once the binding is
+ *                                 reloaded and verified or put back; left
+ *                                 behind, that apply did not finish (unless
+ *                                 it still holds the lock).
  *     scripts.json                {KEY: {"thumbprint", "at"}}: the
  *                                 certificate each `script` binding last
  *                                 ran for successfully (what a script
@@ -50,6 +56,14 @@ int cs_store_unconfirmed_load(char **why, int64_t *since, struct cs_store *st, c
 			      struct cs_err *err);
 int cs_store_unconfirmed_save(struct cs_store *st, const char *host, const char *key, const char *why,
 			      struct cs_err *err);
+/* The intent of apply run (its tag) to change the binding: an entry with
+ * why "files changed by an apply that did not finish" that the next plan
+ * reads as owed reload/verify when run is no longer running. */
+int cs_store_intent_save(struct cs_store *st, const char *host, const char *key, const char *run,
+			 struct cs_err *err);
+/* The run tag of the entry (caller frees); NULL when there is no entry or it
+ * is not an intent. */
+char *cs_store_unconfirmed_run(struct cs_store *st, const char *host, const char *key);
 /* Forget it (the binding was applied again); no record is not an error. */
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err);
 

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
+#include "fault.h"
 
 static void out_of_memory(void)
 {
@@ -159,11 +161,35 @@ int cs_fd_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+static char temp_tag[17] = "0000000000000000";
+
+const char *cs_temp_tag(void)
+{
+	return temp_tag;
+}
+
+void cs_temp_tag_set(const char *tag)
+{
+	snprintf(temp_tag, sizeof temp_tag, "%s", tag);
+}
+
+void cs_temp_tag_new(char out[17])
+{
+	unsigned char rnd[8];
+	if (RAND_bytes(rnd, sizeof rnd) != 1) {
+		/* Uniqueness matters here, not unpredictability. */
+		uint64_t v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+		memcpy(rnd, &v, sizeof rnd);
+	}
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+}
+
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err)
 {
 	char *dir = cs_path_dirname(path);
-	char *tmp = cs_xasprintf("%s/.%s.certsync-XXXXXX", dir, cs_path_basename(path));
+	char *tmp = cs_xasprintf("%s/.%s.certsync-%s-XXXXXX", dir, cs_path_basename(path), cs_temp_tag());
 	int r = 0;
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
@@ -180,7 +206,14 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		r = cs_err_errno(err, -errno, "write %s: chown", path);
 		goto fail;
 	}
-	r = cs_fd_write_all(fd, data, len);
+	/* Half the content first: the harness kills here to prove a partial
+	 * temporary file is never taken for the real one and is removed later. */
+	size_t half = len / 2;
+	r = cs_fd_write_all(fd, data, half);
+	if (r == 0) {
+		cs_fault_point("write.mid");
+		r = cs_fd_write_all(fd, (const char *)data + half, len - half);
+	}
 	if (r < 0) {
 		r = cs_err_errno(err, r, "write %s", path);
 		goto fail;

@@ -36,9 +36,19 @@ int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err
 
 /* Write a local file atomically: temporary file in the same folder, fchmod to
  * mode, optional fchown (uid/gid -1 = leave), fsync, rename, fsync the folder.
- * Never leaves a partial file at path. */
+ * Never leaves a partial file at path.  The temporary file is named
+ * ".BASENAME.certsync-TAG-XXXXXX" (cs_temp_tag()), so that the next apply can
+ * remove exactly what a killed run left behind. */
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err);
+
+/* The run tag every temporary file certsync creates carries in its name
+ * (16 lowercase hex digits; "0000000000000000" until set).  Set once, by the
+ * apply that holds the state folder's lock, before any thread starts. */
+const char *cs_temp_tag(void);
+void cs_temp_tag_set(const char *tag);
+/* A new random tag (17 bytes with the NUL). */
+void cs_temp_tag_new(char out[17]);
 
 /* write() all of data, retrying on EINTR and short writes; -errno on failure. */
 int cs_fd_write_all(int fd, const void *data, size_t len);

@@ -60,6 +60,7 @@ void cs_binding_obs_free(struct cs_binding_obs *o)
 	free(o->error);
 	free(o->script_ran);
 	free(o->unconfirmed);
+	free(o->in_flight);
 	for (size_t i = 0; i < o->n_files; i++) {
 		free(o->files[i].path);
 		cs_buf_free_secret(&o->files[i].content);

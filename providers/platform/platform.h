@@ -77,6 +77,13 @@ struct cs_binding_obs {
 	 * when not.  Such a binding is applied again whatever it looks like. */
 	char *unconfirmed;
 	int64_t unconfirmed_since;
+	/* unconfirmed is the intent of an apply that did not finish: it wrote
+	 * (or was about to write) the binding and was killed before its reload,
+	 * verify or rollback.  The reload and checks are owed. */
+	bool interrupted;
+	/* The run tag of an apply still running (holding the lock) that is
+	 * changing this binding; NULL when none.  Not owed: it is that run's. */
+	char *in_flight;
 };
 void cs_binding_obs_free(struct cs_binding_obs *o); /* members only; accepts NULL */
 

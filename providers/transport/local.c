@@ -414,6 +414,36 @@ out:
 	return r;
 }
 
+static int local_remove_temps(struct cs_transport *t, char *const *paths, size_t n, const char *tag,
+			      struct cs_err *err)
+{
+	int removed = 0, r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char *p = resolve(t, paths[i]);
+		char *dir = cs_path_dirname(p);
+		char *prefix = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(p), tag);
+		DIR *d = opendir(dir);
+		if (!d && errno != ENOENT && errno != ENOTDIR)
+			r = cs_err_errno(err, -errno, "read folder %s", dir);
+		for (struct dirent *e; d && r == 0 && (e = readdir(d)) != NULL;) {
+			if (strncmp(e->d_name, prefix, strlen(prefix)))
+				continue;
+			char *tmp = cs_xasprintf("%s/%s", dir, e->d_name);
+			if (unlink(tmp) == 0)
+				removed++;
+			else if (errno != ENOENT)
+				r = cs_err_errno(err, -errno, "remove %s", tmp);
+			free(tmp);
+		}
+		if (d)
+			closedir(d);
+		free(prefix);
+		free(dir);
+		free(p);
+	}
+	return r < 0 ? r : removed;
+}
+
 static int local_remove_file(struct cs_transport *t, const char *path, struct cs_err *err)
 {
 	char *p = resolve(t, path);
@@ -471,5 +501,6 @@ const struct cs_transport_ops cs_transport_local = {
 	.write_file = local_write_file,   /* atomic, owner/group by name */
 	.remove_file = local_remove_file,
 	.stat = local_stat,               /* stat (follows symlinks), names for owner/group */
+	.remove_temps = local_remove_temps,
 	.close = local_close,
 };

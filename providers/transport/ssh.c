@@ -41,6 +41,7 @@
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 #include <openssl/rand.h>
+#include "../../reconcile/fault.h"
 #include "../../reconcile/util.h"
 #include "known_hosts.h"
 #include "ssh_auth.h"
@@ -804,7 +805,9 @@ static int ensure_sftp(struct ssh *s, struct cs_err *err)
 	return 0;
 }
 
-/* ".NAME.certsync-XXXXXX" in path's folder (or in dir when given). */
+/* ".NAME.certsync-TAG-XXXXXXXX" in path's folder (or in dir when given):
+ * TAG is the run's (cs_temp_tag()), so that the next apply can remove what
+ * a killed run left, and nothing else. */
 static char *temp_name(const char *dir_or_null, const char *path)
 {
 	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -819,8 +822,8 @@ static char *temp_name(const char *dir_or_null, const char *path)
 		suffix[i] = alnum[rnd[i] % (sizeof alnum - 1)];
 	suffix[8] = '\0';
 	char *dir = dir_or_null ? cs_xstrdup(dir_or_null) : cs_path_dirname(path);
-	char *tmp = cs_xasprintf("%s/.%s.certsync-%s", strcmp(dir, "/") ? dir : "",
-				 cs_path_basename(path), suffix);
+	char *tmp = cs_xasprintf("%s/.%s.certsync-%s-%s", strcmp(dir, "/") ? dir : "",
+				 cs_path_basename(path), cs_temp_tag(), suffix);
 	free(dir);
 	return tmp;
 }
@@ -926,13 +929,18 @@ static int upload(struct ssh *s, const char *tmp, const char *path, const void *
 	int r = 0;
 	const char *p = data;
 	size_t off = 0;
+	/* In two halves: the harness kills between them (ssh.upload-mid). */
+	size_t half = len / 2;
 	while (off < len) {
-		ssize_t n = libssh2_sftp_write(h, p + off, len - off);
+		size_t end = off < half ? half : len;
+		ssize_t n = libssh2_sftp_write(h, p + off, end - off);
 		if (n < 0) {
 			r = sftp_fail(s, (int)n, err, "sftp write", path);
 			goto out;
 		}
 		off += (size_t)n;
+		if (off == half && half)
+			cs_fault_point("ssh.upload-mid");
 	}
 	int rc = libssh2_sftp_fsync(h);
 	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
@@ -1027,8 +1035,9 @@ static int ensure_sudo_dir(struct ssh *s, struct cs_err *err)
 	cs_run_result_init(&rr, 4096);
 	/* A folder only the login user can enter: nobody can swap the upload
 	 * before sudo install copies it. */
-	int r = helper(s, "umask 077 && mktemp -d \"${TMPDIR:-/tmp}/certsync.XXXXXXXX\"",
-		       "create an upload folder", "(mktemp -d)", &rr, err);
+	char *cmd = cs_xasprintf("umask 077 && mktemp -d \"${TMPDIR:-/tmp}/certsync-%s.XXXXXXXX\"", cs_temp_tag());
+	int r = helper(s, cmd, "create an upload folder", "(mktemp -d)", &rr, err);
+	free(cmd);
 	if (r == 0) {
 		size_t n = rr.out.len;
 		while (n && (rr.out.data[n - 1] == '\n' || rr.out.data[n - 1] == '\r'))
@@ -1104,6 +1113,55 @@ static int ssh_write_file(struct cs_transport *t, const char *path, const void *
 	if (s->cfg->become_sudo)
 		return write_sudo(s, path, data, len, attrs, err);
 	return write_direct(s, path, data, len, attrs, err);
+}
+
+/* One shell round trip: the run's upload folders (made by the login user,
+ * so removed as it), then the temporary files beside each path (with sudo
+ * when the host is configured so: they were made with it).  Prints the
+ * count. */
+static int ssh_remove_temps(struct cs_transport *t, char *const *paths, size_t n, const char *tag,
+			    struct cs_err *err)
+{
+	struct ssh *s = from(t);
+	if (strlen(tag) != 16 || strspn(tag, "0123456789abcdef") != 16)
+		return cs_err_set(err, -EINVAL, "host %s: invalid run tag", s->name);
+	/* Windows over SSH: its writes go through PowerShell, not these names. */
+	if (t->host && t->host->platform == CS_PLATFORM_WINDOWS)
+		return 0;
+	struct cs_buf inner = CS_BUF_INIT, cmd = CS_BUF_INIT;
+	cs_buf_puts(&inner, "n=0; for f in");
+	for (size_t i = 0; i < n; i++) {
+		char *dir = cs_path_dirname(paths[i]);
+		char *base = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(paths[i]), tag);
+		char *qd = cs_sh_quote(strcmp(dir, "/") ? dir : ""), *qb = cs_sh_quote(base);
+		cs_buf_printf(&inner, " %s/%s*", qd, qb);
+		free(qd);
+		free(qb);
+		free(base);
+		free(dir);
+	}
+	cs_buf_puts(&inner, "; do if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then rm -f -- \"$f\" && n=$((n+1)); fi; "
+		    "done; echo $n");
+	cs_buf_printf(&cmd, "for d in \"${TMPDIR:-/tmp}\"/certsync-%s.*; do [ -d \"$d\" ] && rm -rf -- \"$d\"; done; ",
+		      tag);
+	if (!n) {
+		cs_buf_puts(&cmd, "echo 0");
+	} else if (s->cfg->become_sudo) {
+		char *q = cs_sh_quote(inner.data);
+		cs_buf_printf(&cmd, "sudo -n sh -c %s", q);
+		free(q);
+	} else {
+		cs_buf_puts(&cmd, inner.data);
+	}
+	struct cs_run_result rr;
+	cs_run_result_init(&rr, 4096);
+	int r = helper(s, cmd.data, "remove temporary files of run", tag, &rr, err);
+	if (r == 0)
+		r = rr.out.data ? (int)strtol(rr.out.data, NULL, 10) : 0;
+	cs_run_result_free(&rr);
+	cs_buf_free(&cmd);
+	cs_buf_free(&inner);
+	return r;
 }
 
 static int ssh_remove_file(struct cs_transport *t, const char *path, struct cs_err *err)
@@ -1270,6 +1328,7 @@ const struct cs_transport_ops cs_transport_ssh = {
 	.write_file = ssh_write_file,
 	.remove_file = ssh_remove_file,
 	.stat = ssh_stat,
+	.remove_temps = ssh_remove_temps,
 	.close = ssh_close,
 	.remote = true,
 };

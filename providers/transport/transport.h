@@ -79,6 +79,14 @@ struct cs_transport_ops {
 	int (*stat)(struct cs_transport *t, const char *path, struct cs_file_stat *out,
 		    struct cs_err *err);
 
+	/* Remove the temporary files run tag may have left beside each of
+	 * paths[0..n) (".BASENAME.certsync-TAG-*", see cs_temp_tag()) and the
+	 * transport's own upload folders of that run; the count removed, or
+	 * negative.  Nothing else is touched.  NULL: the transport leaves
+	 * nothing behind that it could name. */
+	int (*remove_temps)(struct cs_transport *t, char *const *paths, size_t n, const char *tag,
+			    struct cs_err *err);
+
 	void (*close)(struct cs_transport *t); /* accepts NULL */
 
 	/* Every call is a round trip to another machine (ssh, winrm), so a
