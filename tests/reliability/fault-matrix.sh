@@ -25,6 +25,7 @@
 #   --short     a subset covering every host kind and the riskiest points
 #               (about 2-3 minutes)
 #   --random N  N kills after a random delay (default 10; 2 with --short)
+#   --list      print the points reached and the trials, run none
 #   --tap       TAP output, one ok/not ok per trial and check (the
 #               default suite's tests/integration/test_fault_matrix.sh)
 #   --results   also write one tab-separated line per trial to FILE
@@ -35,7 +36,7 @@
 . "$(dirname "$0")/../integration/pebble_lib.sh"
 . "$(dirname "$0")/scenario.sh"
 
-short=0 random_n= seed=$(( $(date +%s) % 32768 )) kinds_opt= points_re= tap=0 results=
+list_only=0 short=0 random_n= seed=$(( $(date +%s) % 32768 )) kinds_opt= points_re= tap=0 results=
 while (($#)); do
 	case $1 in
 	--short) short=1 ;;
@@ -44,6 +45,7 @@ while (($#)); do
 	--kinds) kinds_opt=$2; shift ;;
 	--points) points_re=$2; shift ;;
 	--tap) tap=1 ;;
+	--list) list_only=1 ;;
 	--results) results=$(realpath -m "$2"); shift ;;
 	-h | --help) sed -n '2,/^# Needs root/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "fault-matrix: unknown option $1" >&2; exit 1 ;;
@@ -93,6 +95,8 @@ run_apply() {
 declare -A DURATION
 declare -A POINTS   # kind → "name count" lines
 for kind in "${kinds[@]}"; do
+	# --short kills the whole run at random moments only: no trace needed.
+	[[ $kind == all && $short == 1 ]] && continue
 	sc_reset
 	trace=$SC_DIR/trace.$kind
 	: >"$trace"
@@ -113,11 +117,21 @@ done
 # --- 2. the trials ---------------------------------------------------------------
 # A trial: "KIND POINT N" or "KIND random DELAY_MS".
 trials=()
-# The riskiest points first: the middle of writes and exchanges, the
-# moments between issuing and saving, between changing files and
-# reloading, before a reboot.
-risky='(mid|write|rename|issued|signed|finaliz|save|reload|reboot|import|bind|journal|commit)'
+# --short: per kind, the first occurrence of the two riskiest points it
+# reaches, in this order: between issuing and saving a certificate (a
+# second issuance), in the middle of an upload, between changing files or
+# a Windows host and the reload or reboot they owe, then any other.
+risky=(
+	'^(renew|issue|acme|ca)\.'
+	'^ssh\.upload-mid$'
+	'^bind\.written$'
+	'^import\.done$'
+	'^reboot\.intent$'
+	'^reload\.intent$'
+	'.'
+)
 for kind in "${kinds[@]}"; do
+	[[ $kind == all && $short == 1 ]] && continue
 	list=()
 	while read -r name count; do
 		[[ -n $name ]] || continue
@@ -127,25 +141,31 @@ for kind in "${kinds[@]}"; do
 		done
 	done <<<"${POINTS[$kind]}"
 	if ((short)); then
-		# Per kind: the first occurrence of up to 3 risky points, spread
-		# over the run (first, middle, last of those reached).
 		picked=()
-		mapfile -t risk < <(printf '%s\n' "${list[@]}" | awk -v re="$risky" '$3 == 1 && $2 ~ re')
-		n=${#risk[@]}
-		if ((n > 0)); then
-			picked+=("${risk[0]}")
-			((n > 2)) && picked+=("${risk[n / 2]}")
-			((n > 1)) && picked+=("${risk[n - 1]}")
-		fi
-		list=("${picked[@]}")
+		for re in "${risky[@]}"; do
+			for t in "${list[@]}"; do
+				read -r _ name n <<<"$t"
+				((n == 1)) && [[ $name =~ $re ]] || continue
+				[[ " ${picked[*]} " == *" $name "* ]] && continue
+				((${#picked[@]} < 2)) && picked+=("$name")
+			done
+		done
+		list=()
+		for name in "${picked[@]}"; do list+=("$kind $name 1"); done
 	fi
 	trials+=("${list[@]}")
 done
 for ((i = 0; i < random_n; i++)); do
-	d=${DURATION[all]:-6000}
+	d=0
+	for k in "${!DURATION[@]}"; do ((DURATION[$k] > d)) && d=${DURATION[$k]}; done
+	((d > 0)) || d=6000
 	trials+=("all random $((50 + (RANDOM * 32768 + RANDOM) % d))")
 done
 say "${#trials[@]} trials"
+if ((list_only)); then
+	printf '%s\n' "${trials[@]}"
+	exit 0
+fi
 
 # --- 3. checks -------------------------------------------------------------------
 # Each sets DETAIL (what was wrong) and returns 1 on failure.
@@ -183,9 +203,11 @@ check_reloads() {
 	local host dir site api last want
 	for host in local ssh; do
 		if [[ $host == local ]]; then
-			dir=$SC_LOCAL site=$(sc_file_serial "$SC_LOCAL/site.crt") api=$(sc_file_serial "$SC_LOCAL/api-full.pem")
+			dir=$SC_LOCAL
+			read -r site api < <(sc_file_serial "$SC_LOCAL/site.crt" "$SC_LOCAL/api-full.pem" | tr '\n' ' ')
 		else
-			dir=$SC_SSH site=$(sc_file_serial "$SC_SSH/site-full.pem") api=$(sc_file_serial "$SC_SSH/api.crt")
+			dir=$SC_SSH
+			read -r site api < <(sc_file_serial "$SC_SSH/site-full.pem" "$SC_SSH/api.crt" | tr '\n' ' ')
 		fi
 		last=$(tail -n 1 "$dir/reload.log" | sed -E 's/^[^ ]+ pid=[0-9]+ //; s/=0+([0-9A-F])/=\1/g')
 		want="site=$site api=$api"
@@ -245,7 +267,11 @@ check_leftovers() { # TRIAL_START_MARKER
 		DETAIL="key material in: $(tr '\n' ' ' <"$SC_DIR/leftovers")"
 	fi
 	# Temporary files certsync writes next to a target (".NAME.certsync-XXXXXX").
-	STRAY=$(find "$SC_STATE" "$SC_LOCAL" "$SC_SSH" "$SC_SSH_TMP" "$SC_TMP" -name '*.certsync-*' 2>/dev/null | tee "$SC_DIR/stray" | grep -c .)
+	# and the upload folders in temp folders ("certsync-TAG.XXXXXXXX").
+	STRAY=$({
+		find "$SC_STATE" "$SC_LOCAL" "$SC_SSH" "$SC_SSH_TMP" "$SC_TMP" -name '*.certsync-*'
+		find "$SC_SSH_TMP" "$SC_TMP" -mindepth 1 -maxdepth 1 -name 'certsync-*'
+	} 2>/dev/null | sort -u | tee "$SC_DIR/stray" | grep -c .)
 	[[ -z $DETAIL ]]
 }
 
@@ -283,6 +309,7 @@ for t in "${trials[@]}"; do
 	else
 		label="$point@$arg"
 	fi
+	t_start=$SECONDS
 	sc_reset
 	mark=$(sc_pebble_mark)
 	start_marker=$SC_DIR/trial.start
@@ -304,7 +331,7 @@ for t in "${trials[@]}"; do
 		# Not killed: the point was not reached this time (or the run ended
 		# before the delay); nothing to finish.
 		T_UNREACHED[$kind]=$((${T_UNREACHED[$kind]:-0} + 1))
-		say "$(printf '%3d %-6s %-34s' "$i" "$kind" "$label") not reached (apply exit $rc)"
+		say "$(printf '%3d %-6s %-24s' "$i" "$kind" "$label") not reached (apply exit $rc)"
 		tap_check 1 "$kind $label: not reached (exit $rc) # SKIP"
 		[[ -n $results ]] && printf '%d\t%s\t%s\tno\t%d\t\t\t\t\t\t\t\tnot reached\t\n' "$i" "$kind" "$label" "$rc" >>"$results"
 		continue
@@ -366,9 +393,10 @@ for t in "${trials[@]}"; do
 		[[ $verdict == ok ]] && pok=$((pok + 1))
 		P_RESULT[$key]="$pok/$((ptried + 1))"
 	fi
-	line=$(printf '%3d %-6s %-34s killed; finish %d, plan %d; issued %s; reloads %s; keys %s; unconfirmed %s; stray %d%s — %s' \
+	line=$(printf '%3d %-6s %-24s killed; finish %d, plan %d; issued %s; reloads %s; keys %s; unconfirmed %s; stray %d%s — %s (%d s)' \
 		"$i" "$kind" "$label" "$frc" "$prc" "$issued" "$( ((rel)) && echo ok || echo LOST)" \
-		"$( ((keys)) && echo none || echo LEFT)" "$( ((unc)) && echo none || echo FALSE)" "$stray" "$owed" "$verdict")
+		"$( ((keys)) && echo none || echo LEFT)" "$( ((unc)) && echo none || echo FALSE)" "$stray" "$owed" "$verdict" \
+		$((SECONDS - t_start)))
 	say "$line"
 	for d in "${details[@]}"; do say "      $d"; done
 	tap_check "$conv" "$kind $label: converged" "finishing apply exit $frc, plan exit $prc" "$(tail -n 15 "$out.finish")" "$(tail -n 15 "$out.plan")"

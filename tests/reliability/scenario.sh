@@ -271,57 +271,16 @@ sc_reset() {
 
 # --- what the checks read -------------------------------------------------
 
-# A serial as one spelling: upper-case hex without leading zeros.
-_sc_norm_serial() {
-	local s=${1^^}
-	s=${s//:/}
-	s=${s##+(0)}
-	echo "${s:-0}"
-}
-shopt -s extglob
-
 # sc_state_serials: "CERT SERIAL" for every certificate the state folder
 # has held (current and archive) and every serial in an issuance ledger.
 sc_state_serials() {
-	local c d s f
-	for c in "${SC_CERTS[@]}"; do
-		d=$SC_STATE/certs/$c
-		[[ -f $d/cert.pem ]] && s=$(openssl x509 -noout -serial -in "$d/cert.pem" 2>/dev/null) &&
-			echo "$c $(_sc_norm_serial "${s#serial=}")"
-		for f in "$d"/archive/*/cert.pem; do
-			[[ -f $f ]] || continue
-			s=$(openssl x509 -noout -serial -in "$f" 2>/dev/null) && echo "$c $(_sc_norm_serial "${s#serial=}")"
-		done
-		sc_ledger_serials "$c"
-	done | sort -u
+	"$SC_PY" "$SC_ROOT/tests/reliability/matrix_tool.py" serials "$SC_STATE" "${SC_CERTS[@]}"
 }
 
-# sc_ledger_serials CERT: "CERT SERIAL" for each serial the state's
-# per-lineage issuance ledger records, whatever it is called: any
-# *.jsonl / *.json under STATE/certs/CERT (or STATE/ledger) with "serial"
-# keys.  Nothing when there is none.
-sc_ledger_serials() {
-	local c=$1 f
-	for f in "$SC_STATE"/certs/"$c"/ledger* "$SC_STATE"/certs/"$c"/issued* "$SC_STATE"/ledger/"$c"* \
-		"$SC_STATE"/issued/"$c"*; do
-		[[ -f $f ]] || continue
-		grep -oE '"serial" *: *"[0-9A-Fa-f:]+"' "$f" | sed -E 's/.*"([0-9A-Fa-f:]+)"$/\1/' |
-			while read -r s; do echo "$c $(_sc_norm_serial "$s")"; done
-	done
-}
-
-# sc_current_serial CERT
-sc_current_serial() {
-	local s
-	s=$(openssl x509 -noout -serial -in "$SC_STATE/certs/$1/cert.pem" 2>/dev/null) || return 1
-	_sc_norm_serial "${s#serial=}"
-}
-
-# sc_file_serial FILE (first certificate in it)
+# sc_file_serial FILE...: the serial of the first certificate in each FILE
+# ("none" when there is none).
 sc_file_serial() {
-	local s
-	s=$(openssl x509 -noout -serial -in "$1" 2>/dev/null) || { echo none; return; }
-	_sc_norm_serial "${s#serial=}"
+	"$SC_PY" "$SC_ROOT/tests/reliability/matrix_tool.py" file-serial "$@"
 }
 
 sc_reboot_count() {
@@ -338,16 +297,10 @@ sc_pebble_mark() {
 # MARK (its "Issued certificate serial S for order O" lines), the lineage
 # told by the certificate's common name (management port).
 sc_pebble_issued() {
-	local mark=$1 serial cn c
-	tail -n +"$((mark + 1))" "$PEBBLE_LOG" | sed -nE 's/.*Issued certificate serial ([0-9a-fA-F]+) for order.*/\1/p' |
-		while read -r serial; do
-			cn=$(curl -sf --cacert "$PEBBLE_TLS_CA" "$PEBBLE_MGMT/cert-status-by-serial/$serial" |
-				"$SC_PY" -c 'import json,sys; print(json.load(sys.stdin).get("Certificate",""))' |
-				openssl x509 -noout -subject -nameopt multiline 2>/dev/null | sed -nE 's/^ *commonName *= *//p')
-			c=unknown
-			for x in "${SC_CERTS[@]}"; do
-				[[ ${SC_CN[$x]} == "$cn" ]] && c=$x
-			done
-			echo "$c $(_sc_norm_serial "$serial")"
-		done
+	local c pairs=()
+	for c in "${SC_CERTS[@]}"; do
+		pairs+=("$c=${SC_CN[$c]}")
+	done
+	"$SC_PY" "$SC_ROOT/tests/reliability/matrix_tool.py" pebble-issued "$PEBBLE_LOG" "$1" "$PEBBLE_MGMT" \
+		"$PEBBLE_TLS_CA" "${pairs[@]}"
 }
