@@ -4,8 +4,8 @@ process for what would otherwise be dozens of openssl calls per trial.
 
   matrix_tool.py serials STATE CERT...
       "CERT SERIAL" for every certificate the state folder has held for
-      CERT (cert.pem, archive/*/cert.pem) and every serial a ledger file
-      under STATE/certs/CERT names (any "serial" key in JSON or JSON lines)
+      CERT (cert.pem, archive/*/cert.pem) and every serial its issuance
+      ledger STATE/certs/CERT/issued.jsonl names
   matrix_tool.py pebble-issued LOG MARK MGMT_URL TLS_CA CERT=CN...
       "CERT SERIAL" for every "Issued certificate serial S" line of Pebble's
       log after line MARK, the lineage told by the certificate's CN (asked
@@ -70,19 +70,15 @@ def cmd_serials(state, certs):
             s = file_serial(p)
             if s:
                 out.add((c, s))
-        # A ledger of issued serials, whatever its name, anywhere under the
-        # certificate's folder but its archive (meta.json files name the
-        # serials already counted above).
-        for root, dirs, files in os.walk(d):
-            dirs[:] = [x for x in dirs if x != 'archive']
-            for f in files:
-                if f.endswith(('.json', '.jsonl')) and f != 'meta.json':
-                    try:
-                        with open(os.path.join(root, f), encoding='utf-8', errors='replace') as fh:
-                            for s in ledger_serials(fh.read()):
-                                out.add((c, s))
-                    except OSError:
-                        pass
+        # The per-lineage ledger of issued serials (docs/fault-points.md:
+        # certs/NAME/issued.jsonl, written before the certificate is saved).
+        for p in glob.glob(os.path.join(d, 'issued*.json*')):
+            try:
+                with open(p, encoding='utf-8', errors='replace') as fh:
+                    for s in ledger_serials(fh.read()):
+                        out.add((c, s))
+            except OSError:
+                pass
     for c, s in sorted(out):
         print(c, s)
 
