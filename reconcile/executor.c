@@ -5,6 +5,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <openssl/rand.h>
 #include "fault.h"
 #include "store_runs.h"
 #include "tls_verify.h"
@@ -160,6 +163,62 @@ static bool begin(struct exec *x, const struct cs_action *a, const struct cs_act
 
 /* ---- renew ---- */
 
+/* 32 hex digits: 128 random bits, the top one clear (a positive DER
+ * integer), never zero. */
+static char *new_serial(void)
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof b) != 1) {
+		uint64_t v = (uint64_t)cs_now() ^ ((uint64_t)getpid() << 20) ^ (uint64_t)(uintptr_t)b;
+		memset(b, 0x5a, sizeof b);
+		memcpy(b + 8, &v, sizeof v);
+	}
+	b[0] = (unsigned char)((b[0] & 0x7f) | 0x01);
+	char *s = cs_xcalloc(33, 1);
+	for (size_t i = 0; i < sizeof b; i++)
+		snprintf(s + 2 * i, 3, "%02X", b[i]);
+	return s;
+}
+
+/* An issuance an earlier run recorded and did not finish (killed between
+ * recording it and saving the certificate): take its key, request and
+ * identity.  1 when resumed, 0 when there is none to resume (a stale one
+ * is dropped), negative never (a record that cannot be used is replaced). */
+static int resume_issuance(struct exec *x, const struct cs_cert_obs *c, EVP_PKEY **key, X509_REQ **csr,
+			   char **serial, int64_t *issue_time, char **detail)
+{
+	struct cs_issuing iss;
+	struct cs_err err = CS_ERR_INIT;
+	int r = cs_store_load_issuing(&iss, x->obs->store, c->cfg->name, &err);
+	cs_err_clear(&err);
+	if (r < 0)
+		return 0;
+	struct cs_key_spec spec;
+	char *cn = cs_csr_common_name(iss.req.csr);
+	bool usable = cs_streq(iss.req.issuer, c->issuer->name) && cs_key_spec_of(&spec, iss.req.key) == 0 &&
+		      cs_key_spec_equal(&spec, &c->cfg->key) && cs_streq(cn, c->cfg->common_name) &&
+		      !(c->have_current && cs_key_matches_cert(iss.req.key, c->current.cert));
+	free(cn);
+	if (!usable) {
+		cs_store_drop_issuing(x->obs->store, c->cfg->name, &err);
+		cs_err_clear(&err);
+		cs_issuing_free(&iss);
+		return 0;
+	}
+	*key = iss.req.key;
+	*csr = iss.req.csr;
+	*serial = iss.serial;
+	*issue_time = iss.issue_time;
+	char made[21];
+	cs_time_rfc3339(made, iss.req.created_at);
+	iss.req.key = NULL;
+	iss.req.csr = NULL;
+	iss.serial = NULL;
+	cs_issuing_free(&iss);
+	*detail = cs_xasprintf("resumed the issuance an apply that did not finish began %s", made);
+	return 1;
+}
+
 static int renew_issue(struct exec *x, const struct cs_action *a, const struct cs_cert_obs *c,
 		       char **detail, struct cs_err *err)
 {
@@ -170,16 +229,33 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	STACK_OF(X509) *chain = NULL;
 	size_t n_names = 0;
 	char **names = cs_cert_names(cert, &n_names);
+	char *serial = NULL;
+	int64_t issue_time = 0;
 	int r;
-	if ((r = cs_key_generate(&key, &cert->key, err)) < 0 ||
-	    (r = cs_csr_create(&csr, key, cert->common_name, names, n_names, err)) < 0)
+	if (a->renew_mode != CS_RENEW_REQUEST &&
+	    (r = resume_issuance(x, c, &key, &csr, &serial, &issue_time, detail)) != 0) {
+		if (r < 0)
+			goto out;
+	} else if ((r = cs_key_generate(&key, &cert->key, err)) < 0 ||
+		   (r = cs_csr_create(&csr, key, cert->common_name, names, n_names, err)) < 0) {
 		goto out;
+	} else if (a->renew_mode != CS_RENEW_REQUEST) {
+		/* The identity first, durably: whatever happens from here on, a
+		 * rerun signs this certificate and no other. */
+		serial = new_serial();
+		issue_time = cs_now();
+		if ((r = cs_store_save_issuing(x->obs->store, cert->name, key, csr, c->issuer->name, serial, issue_time,
+					       err)) < 0)
+			goto out;
+	}
 	if (a->renew_mode == CS_RENEW_REQUEST) {
 		/* Keep the key before anything leaves: a reply must find it. */
 		if ((r = cs_store_save_pending(x->obs->store, cert->name, key, csr, c->issuer->name, err)) < 0)
 			goto out;
+		cs_fault_point("request.saved");
 		if ((r = c->ops->issue(c->issuer, cert, csr, &leaf, &chain, err)) < 0)
 			goto out;
+		cs_fault_point("request.written");
 		char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
 		if (c->issuer->kind == CS_ISSUER_MANUAL)
 			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s/ "
@@ -193,10 +269,12 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		goto out;
 	}
 	if (c->ops->issue_ctx) {
+		cs_fault_point("renew.intent");
 		struct cs_issue_ctx ictx = {
 			.cfg = x->cfg, .store = x->obs->store, .key = key,
 			.current = c->have_current ? c->current.cert : NULL,
 			.current_issuer = c->have_current ? c->current.issuer : NULL,
+			.serial = serial, .issue_time = issue_time,
 		};
 		r = c->ops->issue_ctx(&ictx, c->issuer, cert, csr, &leaf, &chain, err);
 		if (ictx.out_key) {
@@ -213,18 +291,35 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		r = cs_err_set(err, -EPROTO, "issuer %s returned a certificate for another key", c->issuer->name);
 		goto out;
 	}
-	if ((r = cs_store_save(x->obs->store, cert->name, key, leaf, chain, c->issuer->name, cert->common_name,
-			       err)) < 0)
-		goto out;
+	cs_fault_point("renew.signed");
 	struct cs_cert_info info;
-	if (cs_cert_info_get(&info, leaf, err) == 0) {
-		char date[11];
-		cs_time_date(date, info.not_after);
-		*detail = cs_xasprintf("serial %s, valid until %s", info.serial, date);
+	if ((r = cs_cert_info_get(&info, leaf, err)) < 0)
+		goto out;
+	/* The ledger, then the certificate itself, before anything uses it. */
+	if ((r = cs_store_issued_append(x->obs->store, cert->name, info.serial, c->issuer->name, err)) < 0 ||
+	    (cs_fault_point("renew.ledger"), 0) ||
+	    (r = cs_store_save(x->obs->store, cert->name, key, leaf, chain, c->issuer->name, cert->common_name,
+			       err)) < 0) {
 		cs_cert_info_free(&info);
+		goto out;
 	}
+	cs_fault_point("renew.saved");
+	if (c->ops->saved) {
+		struct cs_issue_ctx sctx = { .cfg = x->cfg, .store = x->obs->store };
+		c->ops->saved(&sctx, c->issuer, cert);
+	}
+	struct cs_err derr = CS_ERR_INIT;
+	cs_store_drop_issuing(x->obs->store, cert->name, &derr); /* left over: the next renewal replaces it */
+	cs_err_clear(&derr);
+	char date[11];
+	cs_time_date(date, info.not_after);
+	char *was = *detail;
+	*detail = cs_xasprintf("serial %s, valid until %s%s%s", info.serial, date, was ? "; " : "", was ? was : "");
+	free(was);
+	cs_cert_info_free(&info);
 	r = 0;
 out:
+	free(serial);
 	cs_strv_free(names, n_names);
 	EVP_PKEY_free(key);
 	X509_REQ_free(csr);
@@ -239,14 +334,19 @@ static int renew_collect(struct exec *x, const struct cs_cert_obs *c, char **det
 		return cs_err_set(err, -ENOENT, "the CA's reply is no longer in the inbox");
 	/* The request's CN is what was asked for, even if the config changed since. */
 	char *cn = cs_csr_common_name(c->pending.csr);
-	int r = cs_store_save(x->obs->store, c->cfg->name, c->pending.key, c->reply.cert,
-			      c->reply.chain, c->issuer->name, cn, err);
+	int r = cs_store_issued_append(x->obs->store, c->cfg->name, c->reply_info.serial, c->issuer->name, err);
+	if (r == 0)
+		r = cs_store_save(x->obs->store, c->cfg->name, c->pending.key, c->reply.cert,
+				  c->reply.chain, c->issuer->name, cn, err);
 	free(cn);
 	if (r < 0)
 		return r;
+	/* Killed here: the next plan installs the same reply again. */
+	cs_fault_point("collect.saved");
 	r = cs_store_drop_pending(x->obs->store, c->cfg->name, err);
 	if (r < 0)
 		return r;
+	cs_fault_point("collect.dropped");
 	if (c->ops->collected && c->ops->collected(c->issuer, &c->reply, err) < 0)
 		return cs_err_prefix(err, "certificate installed, but tidying the inbox failed");
 	*detail = cs_xasprintf("serial %s from %s", c->reply_info.serial, c->reply.path);
@@ -1049,6 +1149,72 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	return x.sum.failed || x.sum.warnings ? -EIO : 0;
 }
 
+/* A request recorded in pending/ by a run killed before it wrote the
+ * request file for the CA (or while it did): write it again from pending/,
+ * so what the operator sends the CA is what the reply will be checked
+ * against.  Its temporary files go too. */
+static void recover_requests(struct cs_observed *obs, size_t *removed, struct cs_buf *said)
+{
+	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
+		const struct cs_cert_obs *c = &obs->certs[i];
+		if (!c->have_pending || !c->ops || !c->ops->asynchronous || !c->ops->request_location ||
+		    !cs_streq(c->pending.issuer, c->issuer->name))
+			continue;
+		char *path = c->ops->request_location(c->issuer, c->cfg);
+		struct cs_err e = CS_ERR_INIT;
+		size_t n = 0;
+		if (path && cs_remove_temps_beside(path, cs_store_run(obs->store), &n, &e) < 0)
+			cs_buf_printf(said, "%s%s", said->len ? "; " : "", cs_err_msg(&e));
+		cs_err_clear(&e);
+		*removed += n;
+		struct cs_buf text = CS_BUF_INIT;
+		X509_REQ *have = NULL;
+		bool right = path && cs_file_read(&text, path, 1u << 20, &e) == 0 &&
+			     cs_csr_parse(&have, text.data, text.len, &e) == 0 &&
+			     cs_key_matches_csr(c->pending.key, have);
+		cs_err_clear(&e);
+		X509_REQ_free(have);
+		cs_buf_free(&text);
+		X509 *leaf = NULL;
+		STACK_OF(X509) *chain = NULL;
+		if (path && !right && c->ops->issue(c->issuer, c->cfg, c->pending.csr, &leaf, &chain, &e) < 0)
+			cs_buf_printf(said, "%s%s", said->len ? "; " : "", cs_err_msg(&e));
+		else if (path && !right)
+			cs_buf_printf(said, "%swrote the pending request %s again", said->len ? "; " : "", path);
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+		cs_err_clear(&e);
+		free(path);
+	}
+}
+
+/* An issuance whose certificate was saved as the current one by a run
+ * killed before it dropped issuing/: done, the key lives on in key.pem. */
+static void recover_issuing(struct cs_observed *obs)
+{
+	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
+		const struct cs_cert_obs *c = &obs->certs[i];
+		struct cs_issuing iss;
+		struct cs_err e = CS_ERR_INIT;
+		if (!c->have_current || cs_store_load_issuing(&iss, obs->store, c->cfg->name, &e) < 0) {
+			cs_err_clear(&e);
+			continue;
+		}
+		/* Keys are new for every issuance: the current certificate being
+		 * for this key means it came from this issuance (the serial says
+		 * nothing for a CA that picks its own, like ACME). */
+		if (cs_key_matches_cert(iss.req.key, c->current.cert)) {
+			cs_store_drop_issuing(obs->store, c->cfg->name, &e);
+			if (c->ops && c->ops->saved) {
+				struct cs_issue_ctx sctx = { .cfg = obs->cfg, .store = obs->store };
+				c->ops->saved(&sctx, c->issuer, c->cfg);
+			}
+		}
+		cs_err_clear(&e);
+		cs_issuing_free(&iss);
+	}
+}
+
 int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, struct cs_err *err)
 {
 	*removed = 0;
@@ -1060,15 +1226,15 @@ int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, stru
 	if (r < 0)
 		return cs_err_prefix(err, "runs that did not finish");
 	struct cs_buf said = CS_BUF_INIT;
+	struct cs_err e = CS_ERR_INIT;
+	if (cs_store_remove_temps(obs->store, cs_store_run(obs->store), removed, &e) < 0)
+		cs_buf_printf(&said, "state folder: %s", cs_err_msg(&e));
+	cs_err_clear(&e);
+	recover_requests(obs, removed, &said);
+	recover_issuing(obs);
 	const char *tag;
 	json_t *rec;
 	json_object_foreach(runs, tag, rec) {
-		size_t n = 0;
-		struct cs_err e = CS_ERR_INIT;
-		if (cs_store_remove_temps(obs->store, tag, &n, &e) < 0)
-			cs_buf_printf(&said, "%sstate folder: %s", said.len ? "; " : "", cs_err_msg(&e));
-		cs_err_clear(&e);
-		*removed += n;
 		json_t *hosts = json_object_get(rec, "hosts");
 		const char *host;
 		json_t *paths, *tmp;
@@ -1109,8 +1275,7 @@ int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, stru
 	json_decref(runs);
 	if (*removed || said.len)
 		*note = cs_xasprintf("removed %zu temporary file%s left by an apply that did not finish%s%s", *removed,
-				     *removed == 1 ? "" : "s", said.len ? "; not all could be removed: " : "",
-				     said.len ? said.data : "");
+				     *removed == 1 ? "" : "s", said.len ? "; " : "", said.len ? said.data : "");
 	cs_buf_free(&said);
 	return 0;
 }

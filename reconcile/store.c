@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fault.h"
 #include "util.h"
 #include "x509.h"
 
@@ -88,7 +89,7 @@ static char *cert_dir(const struct cs_store *st, const char *name)
  * key is reported before anything is planned with it. */
 static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 {
-	static const char *const rel[] = { "key.pem", "pending/key.pem" };
+	static const char *const rel[] = { "key.pem", "pending/key.pem", "issuing/key.pem" };
 	char *certs = cs_xasprintf("%s/certs", st->dir);
 	DIR *d = opendir(certs);
 	int r = 0;
@@ -500,10 +501,13 @@ static int archive_copy(const char *from_dir, const char *to_dir, const char *fi
 			mode_t mode, struct cs_err *err)
 {
 	char *from = cs_xasprintf("%s/%s", from_dir, file);
+	char *to = cs_xasprintf("%s/%s", to_dir, file);
 	struct cs_buf b;
 	cs_buf_init(&b, MAX_FILE);
 	int r = 0;
-	if (!exists(from))
+	/* Already archived (by a save that was interrupted after it): the copy
+	 * there was made while the set was still whole, unlike key.pem now. */
+	if (!exists(from) || exists(to))
 		goto out;
 	r = cs_file_read(&b, from, MAX_FILE, err);
 	if (r < 0)
@@ -511,6 +515,7 @@ static int archive_copy(const char *from_dir, const char *to_dir, const char *fi
 	r = write_file(to_dir, file, &b, mode, err);
 out:
 	cs_buf_free_secret(&b);
+	free(to);
 	free(from);
 	return r;
 }
@@ -607,6 +612,8 @@ int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *ce
 		r = write_file(dir, files[i], bufs[i], i == 0 ? KEY_MODE : FILE_MODE, err);
 		if (r < 0)
 			goto out;
+		if (i == 0)
+			cs_fault_point("store.key-written");
 	}
 	r = write_json(dir, "meta.json", meta, err);
 out:
@@ -623,8 +630,17 @@ out:
 
 /* ---- pending requests ---- */
 
+static int load_request(struct cs_pending *out, json_t **meta_out, struct cs_store *st, const char *name,
+			const char *subdir, struct cs_err *err);
+
 int cs_store_load_pending(struct cs_pending *out, struct cs_store *st, const char *name,
 			  struct cs_err *err)
+{
+	return load_request(out, NULL, st, name, "pending", err);
+}
+
+static int load_request(struct cs_pending *out, json_t **meta_out, struct cs_store *st, const char *name,
+			const char *subdir, struct cs_err *err)
 {
 	char *dir = NULL, *key_path = NULL, *csr_path = NULL, *meta_path = NULL;
 	struct cs_buf csr = CS_BUF_INIT;
@@ -634,7 +650,7 @@ int cs_store_load_pending(struct cs_pending *out, struct cs_store *st, const cha
 	r = check_name(name, err);
 	if (r < 0)
 		goto out;
-	dir = cs_xasprintf("%s/certs/%s/pending", st->dir, name);
+	dir = cs_xasprintf("%s/certs/%s/%s", st->dir, name, subdir);
 	key_path = cs_xasprintf("%s/key.pem", dir);
 	csr_path = cs_xasprintf("%s/request.csr", dir);
 	meta_path = cs_xasprintf("%s/meta.json", dir);
@@ -663,6 +679,10 @@ int cs_store_load_pending(struct cs_pending *out, struct cs_store *st, const cha
 	}
 	out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
 	out->created_at = json_time(meta, "created_at");
+	if (meta_out) {
+		*meta_out = meta;
+		meta = NULL;
+	}
 out:
 	if (r < 0)
 		cs_pending_free(out);
@@ -675,23 +695,35 @@ out:
 	return r;
 }
 
+static int save_request(struct cs_store *st, const char *name, const char *subdir, EVP_PKEY *key,
+			X509_REQ *csr, json_t *meta, struct cs_err *err);
+
 int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
 			  const char *issuer, struct cs_err *err)
 {
+	char created_at[21];
+	cs_time_rfc3339(created_at, cs_now());
+	json_t *meta = json_pack("{s:s?, s:s}", "issuer", issuer, "created_at", created_at);
+	int r = save_request(st, name, "pending", key, csr, meta, err);
+	json_decref(meta);
+	if (r < 0)
+		cs_err_prefix(err, "save pending request for %s", name ? name : "");
+	return r;
+}
+
+static int save_request(struct cs_store *st, const char *name, const char *subdir, EVP_PKEY *key,
+			X509_REQ *csr, json_t *meta, struct cs_err *err)
+{
 	char *dir = NULL;
 	struct cs_buf key_pem = CS_BUF_INIT, csr_pem = CS_BUF_INIT;
-	json_t *meta = NULL;
 	int r = check_name(name, err);
 	if (r < 0)
 		goto out;
-	dir = cs_xasprintf("%s/certs/%s/pending", st->dir, name);
+	dir = cs_xasprintf("%s/certs/%s/%s", st->dir, name, subdir);
 	if ((r = cs_key_to_pem(&key_pem, key, err)) < 0 || (r = cs_csr_to_pem(&csr_pem, csr, err)) < 0)
 		goto out;
-	char created_at[21];
-	cs_time_rfc3339(created_at, cs_now());
-	meta = json_pack("{s:s?, s:s}", "issuer", issuer, "created_at", created_at);
 	if (!meta) {
-		r = cs_err_errno(err, -ENOMEM, "save pending request");
+		r = cs_err_errno(err, -ENOMEM, "save request");
 		goto out;
 	}
 	r = prepare_dir(st, dir, err);
@@ -703,25 +735,122 @@ int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, 
 	    (r = write_file(dir, "key.pem", &key_pem, KEY_MODE, err)) < 0 ||
 	    (r = write_file(dir, "request.csr", &csr_pem, FILE_MODE, err)) < 0)
 		goto out;
+	cs_fault_point("store.request-key-written");
 	r = write_json(dir, "meta.json", meta, err);
 out:
-	if (r < 0)
-		cs_err_prefix(err, "save pending request for %s", name ? name : "");
-	json_decref(meta);
 	cs_buf_free_secret(&key_pem);
 	cs_buf_free(&csr_pem);
 	free(dir);
 	return r;
 }
 
+static int drop_request(struct cs_store *st, const char *name, const char *subdir, struct cs_err *err);
+
 int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *err)
+{
+	return drop_request(st, name, "pending", err);
+}
+
+/* ---- issuance in progress ---- */
+
+int cs_store_save_issuing(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
+			  const char *issuer, const char *serial, int64_t issue_time, struct cs_err *err)
+{
+	char created_at[21], at[21];
+	cs_time_rfc3339(created_at, cs_now());
+	cs_time_rfc3339(at, issue_time);
+	json_t *meta = json_pack("{s:s?, s:s, s:s, s:s}", "issuer", issuer, "created_at", created_at,
+				 "serial", serial, "issue_time", at);
+	int r = save_request(st, name, "issuing", key, csr, meta, err);
+	json_decref(meta);
+	if (r < 0)
+		cs_err_prefix(err, "record the issuance of %s", name ? name : "");
+	return r;
+}
+
+int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const char *name, struct cs_err *err)
+{
+	json_t *meta = NULL;
+	memset(out, 0, sizeof *out);
+	int r = load_request(&out->req, &meta, st, name, "issuing", err);
+	if (r < 0)
+		return r;
+	const char *serial = json_string_value(json_object_get(meta, "serial"));
+	out->issue_time = json_time(meta, "issue_time");
+	if (!serial || !serial[0] || strspn(serial, "0123456789ABCDEFabcdef") != strlen(serial) || !out->issue_time) {
+		r = cs_err_set(err, -EINVAL, "%s/certs/%s/issuing/meta.json: no serial or issue_time", st->dir, name);
+		cs_issuing_free(out);
+	} else {
+		out->serial = cs_xstrdup(serial);
+	}
+	json_decref(meta);
+	return r;
+}
+
+int cs_store_drop_issuing(struct cs_store *st, const char *name, struct cs_err *err)
+{
+	return drop_request(st, name, "issuing", err);
+}
+
+void cs_issuing_free(struct cs_issuing *i)
+{
+	if (!i)
+		return;
+	cs_pending_free(&i->req);
+	free(i->serial);
+	memset(i, 0, sizeof *i);
+}
+
+int cs_store_issued_append(struct cs_store *st, const char *name, const char *serial, const char *issuer,
+			   struct cs_err *err)
+{
+	int r = check_name(name, err);
+	if (r < 0)
+		return r;
+	char *dir = cert_dir(st, name);
+	char *path = cs_xasprintf("%s/issued.jsonl", dir);
+	char now[21];
+	cs_time_rfc3339(now, cs_now());
+	json_t *rec = json_pack("{s:s, s:s, s:s?}", "time", now, "serial", serial, "issuer", issuer);
+	char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	int fd = -1;
+	if (!text) {
+		r = cs_err_errno(err, -ENOMEM, "write %s", path);
+		goto out;
+	}
+	if ((r = prepare_dir(st, dir, err)) < 0)
+		goto out;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = cs_err_errno(err, -errno, "write %s", path);
+		goto out;
+	}
+	size_t n = strlen(text);
+	text[n] = '\n';
+	r = cs_fd_write_all(fd, text, n + 1);
+	text[n] = '\0';
+	if (r < 0)
+		r = cs_err_errno(err, r, "write %s", path);
+	else if (fsync(fd) < 0)
+		r = cs_err_errno(err, -errno, "write %s: fsync", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	json_decref(rec);
+	free(path);
+	free(dir);
+	return r;
+}
+
+static int drop_request(struct cs_store *st, const char *name, const char *subdir, struct cs_err *err)
 {
 	static const char *const files[] = { "meta.json", "request.csr", "key.pem" };
 	char *dir = NULL;
 	int r = check_name(name, err);
 	if (r < 0 || !st->exists)
 		goto out;
-	dir = cs_xasprintf("%s/certs/%s/pending", st->dir, name);
+	dir = cs_xasprintf("%s/certs/%s/%s", st->dir, name, subdir);
 	/* meta.json first: from then on the request no longer exists, whatever
 	 * is left behind. */
 	for (size_t i = 0; i < 3 && r == 0; i++)

@@ -11,6 +11,8 @@
  *       chain.pem          its chain (may be empty)
  *       meta.json          {"issuer": "lab", "issued_at": "...", "serial": "..."}
  *       pending/           a request waiting for a CA: key.pem, request.csr, meta.json
+ *       issuing/           an issuance in progress: the same, meta.json with serial
+ *       issued.jsonl       ledger: every certificate a CA returned, by serial
  *       archive/SERIAL/    previous key/cert/chain/meta, kept on every renewal
  *
  * Nothing here prints; errors name the file and the cause. */
@@ -77,6 +79,29 @@ int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, 
  * not lost: cs_store_save() already holds it. */
 int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *err);
 void cs_pending_free(struct cs_pending *p);
+
+/* An issuance in progress (certs/NAME/issuing/): the key, the request and
+ * the certificate's identity (serial, the time validity counts from),
+ * fsync'd before the CA is asked, so that a run killed before the signed
+ * certificate is saved signs the same certificate again instead of a second
+ * one.  Dropped once the certificate is saved. */
+struct cs_issuing {
+	struct cs_pending req;   /* key, csr, issuer, created_at */
+	char *serial;            /* hex */
+	int64_t issue_time;
+};
+int cs_store_save_issuing(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
+			  const char *issuer, const char *serial, int64_t issue_time, struct cs_err *err);
+int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const char *name,
+			  struct cs_err *err); /* -ENOENT */
+int cs_store_drop_issuing(struct cs_store *st, const char *name, struct cs_err *err);
+void cs_issuing_free(struct cs_issuing *i); /* members only; accepts NULL */
+
+/* The ledger certs/NAME/issued.jsonl: one {"time", "serial", "issuer"} line
+ * (fsync'd) per certificate a CA returned for NAME, written before it is
+ * saved or used.  The same serial twice is one certificate signed twice. */
+int cs_store_issued_append(struct cs_store *st, const char *name, const char *serial, const char *issuer,
+			   struct cs_err *err);
 
 /* Names from the config become folder names in the state folder: refuse
  * anything that could step outside it.  what: "certificate", "host". */

@@ -14,6 +14,16 @@
 #define FILE_MODE 0600
 #define MAX_RECORD (1u << 22)
 
+/* A temporary file of any run but tag: ".X.certsync-HEX16-...". */
+static bool is_temp_not_of(const char *name, const char *tag)
+{
+	const char *p = name[0] == '.' ? strstr(name + 1, ".certsync-") : NULL;
+	if (!p)
+		return false;
+	p += strlen(".certsync-");
+	return strspn(p, "0123456789abcdef") == 16 && p[16] == '-' && strncmp(p, tag, 16) != 0;
+}
+
 bool cs_is_temp_of(const char *name, const char *tag)
 {
 	if (name[0] != '.' || strlen(tag) != 16)
@@ -127,7 +137,7 @@ static int remove_in(const char *dir, const char *tag, size_t *removed, struct c
 		struct stat sb;
 		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 			r = remove_in(path, tag, removed, err);
-		} else if (cs_is_temp_of(e->d_name, tag)) {
+		} else if (is_temp_not_of(e->d_name, tag)) {
 			if (unlink(path) == 0)
 				(*removed)++;
 			else if (errno != ENOENT)
@@ -142,7 +152,31 @@ static int remove_in(const char *dir, const char *tag, size_t *removed, struct c
 int cs_store_remove_temps(struct cs_store *st, const char *tag, size_t *removed, struct cs_err *err)
 {
 	*removed = 0;
-	if (!valid_tag(tag))
-		return cs_err_set(err, -EINVAL, "invalid run tag \"%s\"", tag);
 	return remove_in(cs_store_dir(st), tag, removed, err);
+}
+
+int cs_remove_temps_beside(const char *path, const char *tag, size_t *removed, struct cs_err *err)
+{
+	char *dir = cs_path_dirname(path);
+	char *prefix = cs_xasprintf(".%s.certsync-", cs_path_basename(path));
+	DIR *d = opendir(dir);
+	int r = 0;
+	*removed = 0;
+	if (!d && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "read folder %s", dir);
+	for (struct dirent *e; d && r == 0 && (e = readdir(d)) != NULL;) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) || !is_temp_not_of(e->d_name, tag))
+			continue;
+		char *tmp = cs_xasprintf("%s/%s", dir, e->d_name);
+		if (unlink(tmp) == 0)
+			(*removed)++;
+		else if (errno != ENOENT)
+			r = cs_err_errno(err, -errno, "remove %s", tmp);
+		free(tmp);
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
+	free(dir);
+	return r;
 }

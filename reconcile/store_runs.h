@@ -28,9 +28,15 @@ int cs_store_runs_load(json_t **out, struct cs_store *st, struct cs_err *err);
 /* Replace (record non-NULL) or remove (NULL) run TAG's record. */
 int cs_store_run_update(struct cs_store *st, const char *tag, json_t *record, struct cs_err *err);
 
-/* Remove run TAG's temporary files anywhere in the state folder; *removed
- * counts them. */
+/* Remove the temporary files of every run but tag (this run's, the lock
+ * holder's) anywhere in the state folder; *removed counts them.  Only
+ * certsync writes there, and only under the lock: another run's temporary
+ * file is one a killed run left, including those of its run record. */
 int cs_store_remove_temps(struct cs_store *st, const char *tag, size_t *removed, struct cs_err *err);
+
+/* Remove the temporary files of every run but tag beside the local file
+ * path (".BASENAME.certsync-HEX16-*"); *removed counts them. */
+int cs_remove_temps_beside(const char *path, const char *tag, size_t *removed, struct cs_err *err);
 
 /* Is name a temporary file of run tag (".X.certsync-TAG-...")? */
 bool cs_is_temp_of(const char *name, const char *tag);

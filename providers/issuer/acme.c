@@ -26,6 +26,7 @@
 #include "jws.h"
 #include "../../reconcile/base64.h"
 #include "../../reconcile/store_acme.h"
+#include "../../reconcile/fault.h"
 #include "../../reconcile/util.h"
 
 #define BAD_NONCE_RETRIES 10        /* a CA rejecting more than this is broken */
@@ -837,7 +838,7 @@ out:
 
 /* Pick up the order in flight for this certificate, if it is still usable. */
 static int resume_order(struct acme *a, const struct cs_cert_cfg *cert, char **names, size_t n,
-			struct cs_acme_order_rec *rec, json_t **out_order, struct cs_err *err)
+			X509 *current, struct cs_acme_order_rec *rec, json_t **out_order, struct cs_err *err)
 {
 	*out_order = NULL;
 	int r = cs_store_acme_order_load(rec, a->store, cert->name, err);
@@ -847,7 +848,11 @@ static int resume_order(struct acme *a, const struct cs_cert_cfg *cert, char **n
 	}
 	if (r < 0)
 		return r;
-	if (cs_streq(rec->directory, a->cfg->directory) && cs_streq(rec->account, a->kid) &&
+	/* The record stays until the next order: one whose key is the current
+	 * certificate's was saved already, and is done with. */
+	bool saved = rec->key && current && X509_get0_pubkey(current) &&
+		     EVP_PKEY_eq(X509_get0_pubkey(current), rec->key) == 1;
+	if (!saved && cs_streq(rec->directory, a->cfg->directory) && cs_streq(rec->account, a->kid) &&
 	    names_equal(rec->names, rec->n_names, names, n)) {
 		struct cs_acme_resp resp;
 		json_t *order = NULL;
@@ -895,7 +900,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	if ((r = account(&a, err)) < 0)
 		goto out;
 
-	if (a.store && (r = resume_order(&a, cert, names, n_names, &rec, &order, err)) < 0)
+	if (a.store && (r = resume_order(&a, cert, names, n_names, ctx ? ctx->current : NULL, &rec, &order, err)) < 0)
 		goto out;
 	if (order) {
 		order_url = cs_xstrdup(rec.url);
@@ -908,6 +913,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 				replaces = NULL;
 			cs_err_clear(&ignored);
 		}
+		cs_fault_point("acme.order-intent");
 		r = new_order(&a, names, n_names, replaces, &order_url, &order, err);
 		if (r < 0 && replaces && r != -EAGAIN) {
 			/* A CA may refuse "replaces" (already replaced, or another
@@ -926,8 +932,12 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 				rec.names[i] = cs_xstrdup(names[i]);
 			rec.n_names = n_names;
 			rec.created = cs_now();
+			/* A kill before this line leaves an order the CA made and
+			 * nobody finalizes: no certificate comes of it. */
+			cs_fault_point("acme.order-posted");
 			if ((r = cs_store_acme_order_save(a.store, cert->name, &rec, err)) < 0)
 				goto out;
+			cs_fault_point("acme.order-created");
 		}
 	}
 
@@ -939,6 +949,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		json_decref(order);
 		if ((r = poll_status(&a, order_url, "acme order", ready, deadline, &order, err)) < 0)
 			goto order_failed;
+		cs_fault_point("acme.authorized");
 		st = status_of(order);
 	}
 	if (!strcmp(st, "ready")) {
@@ -951,6 +962,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 			EVP_PKEY_up_ref(ctx->key);
 			if ((r = cs_store_acme_order_save(a.store, cert->name, &rec, err)) < 0)
 				goto out;
+			cs_fault_point("acme.key-saved");
 		}
 		int der_len = i2d_X509_REQ(csr, &der);
 		if (der_len <= 0) {
@@ -971,6 +983,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 			cs_acme_resp_free(&resp);
 		if (r < 0)
 			goto out;
+		cs_fault_point("acme.finalized");
 		final_key = X509_REQ_get_pubkey(csr);
 	} else if (!strcmp(st, "processing") || !strcmp(st, "valid")) {
 		/* Finalized by an earlier, interrupted run: with that run's key. */
@@ -999,6 +1012,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	}
 	if ((r = download(&a, cert_url, &sk, err)) < 0)
 		goto out;
+	cs_fault_point("acme.downloaded");
 	X509 *leaf = sk_X509_shift(sk);
 	if (!final_key || !X509_get0_pubkey(leaf) || EVP_PKEY_eq(X509_get0_pubkey(leaf), final_key) != 1) {
 		X509_free(leaf);
@@ -1012,12 +1026,9 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	*out_cert = leaf;
 	*out_chain = sk;
 	sk = NULL;
-	if (a.store) {
-		/* Done with this order: a later run orders afresh. */
-		struct cs_err ignored = CS_ERR_INIT;
-		cs_store_acme_order_drop(a.store, cert->name, &ignored);
-		cs_err_clear(&ignored);
-	}
+	/* The order record stays until the certificate is saved as the
+	 * current one (see resume_order): a run killed in between downloads
+	 * the same certificate again instead of ordering a second one. */
 	r = 0;
 	goto out;
 
@@ -1051,6 +1062,17 @@ out:
 	cs_strv_free(names, n_names);
 	acme_close(&a);
 	return r;
+}
+
+static void acme_saved(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert)
+{
+	(void)issuer;
+	struct cs_err ignored = CS_ERR_INIT;
+	/* Done with this order: a later run orders afresh.  A record that
+	 * stays is recognised as saved (its key is the current one). */
+	if (ctx && ctx->store)
+		cs_store_acme_order_drop(ctx->store, cert->name, &ignored);
+	cs_err_clear(&ignored);
 }
 
 /* Plan-time check: the directory answers and is an ACME directory (a typo
@@ -1105,6 +1127,7 @@ const struct cs_issuer_ops cs_issuer_acme = {
 	.issued_by = NULL,                    /* the store's record says which issuer */
 	.request_location = NULL,
 	.issue_ctx = acme_issue_ctx,          /* the whole order, resumable */
+	.saved = acme_saved,                  /* drops the order record */
 	.renewal_window = acme_renewal_window,/* RFC 9773 */
 	.ready = acme_ready,                  /* the directory answers */
 };

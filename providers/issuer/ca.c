@@ -73,6 +73,21 @@ out:
 	return r;
 }
 
+/* The serial chosen before signing (hex), or a new random one. */
+static int set_serial(X509 *x, const char *hex)
+{
+	BIGNUM *bn = NULL;
+	if (!BN_hex2bn(&bn, hex) || BN_is_zero(bn) || BN_is_negative(bn)) {
+		BN_free(bn);
+		return -EINVAL;
+	}
+	ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
+	int r = serial && X509_set_serialNumber(x, serial) ? 0 : -EIO;
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	return r;
+}
+
 static int random_serial(X509 *x)
 {
 	unsigned char bytes[16];
@@ -117,7 +132,7 @@ static int add_san(X509 *x, char *const *names, size_t n)
 
 static int build_cert(X509 **out, const struct cs_issuer_cfg *issuer,
 		      const struct cs_cert_cfg *cert, EVP_PKEY *pub, X509 *ca,
-		      EVP_PKEY *ca_key, struct cs_err *err)
+		      EVP_PKEY *ca_key, const char *serial_hex, int64_t issue_time, struct cs_err *err)
 {
 	X509 *x = X509_new();
 	X509_NAME *subject = X509_NAME_new();
@@ -125,7 +140,8 @@ static int build_cert(X509 **out, const struct cs_issuer_cfg *issuer,
 	size_t n_names = 0;
 	int r = 0;
 	*out = NULL;
-	if (!x || !subject || !X509_set_version(x, X509_VERSION_3) || random_serial(x) < 0) {
+	if (!x || !subject || !X509_set_version(x, X509_VERSION_3) ||
+	    (serial_hex ? set_serial(x, serial_hex) : random_serial(x)) < 0) {
 		r = cs_err_ssl(err, -EIO, "create certificate");
 		goto out;
 	}
@@ -136,7 +152,7 @@ static int build_cert(X509 **out, const struct cs_issuer_cfg *issuer,
 		r = cs_err_ssl(err, -EINVAL, "certificate subject CN=%s", cert->common_name);
 		goto out;
 	}
-	int64_t now = cs_now();
+	int64_t now = issue_time ? issue_time : cs_now();
 	int days = issuer->ca.days > 0 ? issuer->ca.days : 90;
 	if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(now - CLOCK_SKEW)) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(now + (int64_t)days * 86400)) ||
@@ -223,9 +239,9 @@ out:
 	return r;
 }
 
-static int ca_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert,
-		    X509_REQ *csr, X509 **out_cert, STACK_OF(X509) **out_chain,
-		    struct cs_err *err)
+static int ca_sign(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert,
+		   X509_REQ *csr, const char *serial_hex, int64_t issue_time, X509 **out_cert,
+		   STACK_OF(X509) **out_chain, struct cs_err *err)
 {
 	STACK_OF(X509) *ca_certs = NULL;
 	EVP_PKEY *ca_key = NULL;
@@ -252,7 +268,7 @@ static int ca_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg
 	r = load_ca_key(&ca_key, issuer, ca, err);
 	if (r < 0)
 		goto out;
-	r = build_cert(&x, issuer, cert, pub, ca, ca_key, err);
+	r = build_cert(&x, issuer, cert, pub, ca, ca_key, serial_hex, issue_time, err);
 	if (r < 0)
 		goto out;
 	*out_cert = x;
@@ -265,6 +281,23 @@ out:
 	sk_X509_pop_free(ca_certs, X509_free);
 	ERR_clear_error();
 	return r;
+}
+
+static int ca_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert,
+		    X509_REQ *csr, X509 **out_cert, STACK_OF(X509) **out_chain,
+		    struct cs_err *err)
+{
+	return ca_sign(issuer, cert, csr, NULL, 0, out_cert, out_chain, err);
+}
+
+/* With the identity the caller kept before asking: signing again after a
+ * crash gives the same serial and validity, so one renewal is one
+ * certificate however often it is signed. */
+static int ca_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer,
+			const struct cs_cert_cfg *cert, X509_REQ *csr, X509 **out_cert,
+			STACK_OF(X509) **out_chain, struct cs_err *err)
+{
+	return ca_sign(issuer, cert, csr, ctx->serial, ctx->issue_time, out_cert, out_chain, err);
 }
 
 static int ca_issued_by(const struct cs_issuer_cfg *issuer, X509 *cert)
@@ -311,6 +344,7 @@ const struct cs_issuer_ops cs_issuer_ca = {
 	.name = "ca",
 	.asynchronous = false,
 	.issue = ca_issue,
+	.issue_ctx = ca_issue_ctx,
 	.collect = NULL,            /* answers at once */
 	.collected = NULL,
 	.issued_by = ca_issued_by,

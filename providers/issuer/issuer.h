@@ -37,6 +37,13 @@ struct cs_issue_ctx {
 	 * is for another key than key: an order interrupted after finalize and
 	 * resumed now was finalized with the key kept from that earlier run. */
 	EVP_PKEY *out_key;
+	/* The certificate's identity, chosen and kept (fsync'd) by the caller
+	 * before the CA is asked, so that signing again after a crash gives
+	 * the same certificate: serial as hex (NULL: the issuer picks one) and
+	 * the time validity counts from (0: now).  Issuers that do not choose
+	 * serials (acme) ignore them. */
+	const char *serial;
+	int64_t issue_time;
 };
 
 /* A renewal window suggested by the CA. */
@@ -91,6 +98,12 @@ struct cs_issuer_ops {
 	int (*issue_ctx)(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer,
 			 const struct cs_cert_cfg *cert, X509_REQ *csr, X509 **out_cert,
 			 STACK_OF(X509) **out_chain, struct cs_err *err);
+
+	/* The certificate issue_ctx() returned is saved as cert's current one:
+	 * forget what was kept to resume its issuance (acme: the order record).
+	 * Kept until then so that a run killed between the download and the
+	 * save fetches the same certificate again.  NULL: nothing kept. */
+	void (*saved)(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert);
 
 	/* The CA's suggested renewal window for cert (acme: RFC 9773 renewal
 	 * information).  0 with out filled; -ENOTSUP when the CA offers none

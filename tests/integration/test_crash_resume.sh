@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# An apply killed (SIGKILL) at any of its fault points is finished by the
+# next apply: a local host and an SSH host (logged in as the non-root test
+# user) with files bindings whose reload is a 1 s script that logs, and a
+# local CA.  For every point the renewal passes through (CERTSYNC_FAULT_TRACE):
+# kill there, then
+#   - the plan in between shows what is owed, a reload that did not run
+#     with "reload owed: files changed by an apply that did not finish, DATE";
+#   - the rerun `apply --yes` exits 0 and its journal summary counts work;
+#   - `plan --detailed-exitcode` exits 0 afterwards;
+#   - the reload ran after the files last changed, on both hosts;
+#   - the CA signed exactly one new serial for the renewal (issued.jsonl);
+#   - no `.certsync-` temporary file and no private key outside the declared
+#     key files and the state's keys; no unconfirmed record left.
+# CERTSYNC_CRASH_POINTS="a b@2" limits the points (for debugging).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures.sh"
+. "$(dirname "$0")/ssh_lib.sh"
+
+have_ssh=0
+if ssh_lib_init >"$TEST_TMP/why" && ssh_start web1 ed25519; then
+	have_ssh=1
+	ssh_known_line web1 >>"$SSH_KNOWN_HOSTS"
+else
+	echo "# no SSH host: $(cat "$TEST_TMP/why")"
+fi
+
+tpl=$TEST_TMP/tpl
+make_ca "$tpl" ca
+local_config "$tpl" '{ ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }' \
+	'sleep 1; echo reloaded $(date +%s.%N) >> out/reload.log'
+if ((have_ssh)); then
+	remote=$TEST_TMP/web1-etc   # fixed per trial below: each trial gets its own folder
+	sed -i "s#^hosts:#hosts:\n  web1: { platform: linux, ssh: { address: 127.0.0.1, port: ${SSHD_PORT[web1]}, user: $SSH_USER, identity: $SSH_KEY, known_hosts: $SSH_KNOWN_HOSTS, timeout: 10s } }#" \
+		"$tpl/certsync.yaml"
+	cat >>"$tpl/certsync.yaml" <<YAML
+      - host: web1
+        files: { cert: REMOTE/site.crt, key: REMOTE/site.key, reload: "sleep 1; echo reloaded \$(date +%s.%N) >> REMOTE/reload.log" }
+YAML
+fi
+
+# trial DIR: a converged copy of the template in DIR, with a renewal due.
+trial() {
+	local dir=$1
+	rm -rf "$dir"
+	cp -a "$tpl" "$dir"
+	if ((have_ssh)); then
+		local r=$dir-web1
+		install -d -o "$SSH_USER" -m 0755 "$r"
+		sed -i "s#REMOTE#$r#g" "$dir/certsync.yaml"
+	fi
+	(cd "$dir" && "$CERTSYNC" apply --yes >converge.log 2>&1) || return 1
+	sed -i 's/www.web.test\]/www.web.test, api.web.test]/' "$dir/certsync.yaml"
+}
+
+# The reload log of a host's folder: its newest line's time, 0 when none.
+last_reload() {
+	local f=$1
+	[[ -s $f ]] || { echo 0; return; }
+	tail -n 1 "$f" | awk '{ print $2 }'
+}
+
+# Points the renewal passes through, as NAME@N for each time N it is reached.
+trial "$TEST_TMP/trace" || { not_ok "converge" "$(cat "$TEST_TMP/trace/converge.log")"; done_testing; }
+(cd "$TEST_TMP/trace" && CERTSYNC_FAULT_TRACE=$TEST_TMP/trace.txt "$CERTSYNC" apply --yes >apply.log 2>&1) \
+	&& ok "traced apply" || not_ok "traced apply" "$(cat "$TEST_TMP/trace/apply.log")"
+points=${CERTSYNC_CRASH_POINTS:-$(awk '{ n[$0]++; print $0 "@" n[$0] }' "$TEST_TMP/trace.txt")}
+for want in bind.intent bind.written reload.intent reload.done renew.intent renew.signed renew.saved write.mid; do
+	grep -qx "$want" "$TEST_TMP/trace.txt" && ok "fault point $want is reached" || not_ok "fault point $want is reached"
+done
+((have_ssh)) && { grep -qx ssh.upload-mid "$TEST_TMP/trace.txt" && ok "fault point ssh.upload-mid is reached" \
+	|| not_ok "fault point ssh.upload-mid is reached"; }
+
+n=0
+for point in $points; do
+	n=$((n + 1))
+	d=$TEST_TMP/t$n
+	trial "$d" || { not_ok "$point: converge" "$(cat "$d/converge.log")"; continue; }
+	cd "$d"
+	before=$(openssl x509 -in out/web.crt -noout -serial)
+	CERTSYNC_FAULT=$point "$CERTSYNC" apply --yes >killed.log 2>&1
+	rc=$?
+	if ((rc != 137)); then
+		not_ok "$point: apply is killed there" "exit $rc" "$(cat killed.log)"
+		cd "$TEST_TMP"
+		continue
+	fi
+	# What the plan in between must show.
+	"$CERTSYNC" plan >between.log 2>&1
+	changed=0
+	[[ $(openssl x509 -in out/web.crt -noout -serial) != "$before" ]] && changed=1
+	reloaded_after=1
+	[[ $(last_reload out/reload.log | cut -d. -f1) -lt $(stat -c %Y out/web.crt) ]] && reloaded_after=0
+	if ((changed && !reloaded_after)); then
+		if grep -Eq 'Plan: .* [1-9] to reload' between.log && { grep -Eq 'Plan: .* [1-9] to bind' between.log ||
+			grep -Eq 'reload owed: files changed by an apply that did not finish, [0-9]{4}-[0-9]{2}-[0-9]{2}' between.log; }; then
+			ok "$point: the plan in between owes the reload"
+		else
+			not_ok "$point: the plan in between owes the reload" "$(cat between.log)"
+		fi
+	fi
+	if "$CERTSYNC" apply --yes >rerun.log 2>&1; then
+		ok "$point: the rerun succeeds"
+	else
+		not_ok "$point: the rerun succeeds" "$(cat rerun.log)"
+	fi
+	summary=$(grep '"type":"apply"' .certsync/journal.jsonl | tail -n 1)
+	if ((changed && !reloaded_after)) && [[ $(jq .actions <<<"$summary") == 0 ]]; then
+		not_ok "$point: the rerun's journal summary counts what it did" "$summary"
+	fi
+	if "$CERTSYNC" plan --detailed-exitcode >after.log 2>&1; then
+		ok "$point: converged"
+	else
+		not_ok "$point: converged" "$(cat after.log)"
+	fi
+	reload_after() { # LOG FILE
+		[[ -e $2 ]] || return 0
+		if [[ $(last_reload "$1" | cut -d. -f1) -ge $(stat -c %Y "$2") ]]; then
+			ok "$point: reloaded after the files changed ($2)"
+		else
+			not_ok "$point: reloaded after the files changed ($2)" "$(cat "$1")" "$(stat -c %y "$2")"
+		fi
+	}
+	reload_after out/reload.log out/web.crt
+	((have_ssh)) && reload_after "$d-web1/reload.log" "$d-web1/site.crt"
+	# One signing per lineage renewal: the initial one and the renewal.
+	serials=$(jq -r .serial .certsync/certs/web/issued.jsonl 2>/dev/null | sort -u | wc -l)
+	[[ $serials == 2 ]] && ok "$point: one new serial issued" \
+		|| not_ok "$point: one new serial issued" "$serials distinct serials" "$(cat .certsync/certs/web/issued.jsonl 2>&1)"
+	left=$(find "$d" "$d-web1" -name '*.certsync-*' 2>/dev/null)
+	[[ -z $left ]] && ok "$point: no temporary files left" || not_ok "$point: no temporary files left" "$left"
+	keys=$(grep -rl 'PRIVATE KEY' "$d" "$d-web1" 2>/dev/null | grep -Ev "^$d/(out/web\.key|pki/ca\.key|\.certsync/certs/web/(key\.pem|archive/[^/]+/key\.pem))$|^$d-web1/site\.key$")
+	[[ -z $keys ]] && ok "$point: private keys only where declared" || not_ok "$point: private keys only where declared" "$keys"
+	if [[ -s .certsync/hosts/here/unconfirmed.json && $(jq length .certsync/hosts/here/unconfirmed.json) != 0 ]] ||
+		[[ -s .certsync/hosts/web1/unconfirmed.json && $(jq length .certsync/hosts/web1/unconfirmed.json) != 0 ]]; then
+		not_ok "$point: no unconfirmed record left" "$(cat .certsync/hosts/*/unconfirmed.json)"
+	else
+		ok "$point: no unconfirmed record left"
+	fi
+	cd "$TEST_TMP"
+done
+((n > 0)) && ok "$n kill points tried" || not_ok "kill points tried"
+
+done_testing
