@@ -21,14 +21,18 @@
 #   no ROLLBACK FAILED in the finishing run (nothing failed there)
 #
 # Usage: fault-matrix.sh [--short] [--random N] [--seed S] [--kinds k1,k2]
-#                        [--points REGEX] [--tap] [--results FILE]
+#                        [--points REGEX] [--tap] [--results FILE] [--shard K/M]
+#        fault-matrix.sh --summarize RESULTS...
 #   --short     a subset covering every host kind and the riskiest points
 #               (about 2-3 minutes)
 #   --random N  N kills after a random delay (default 10; 2 with --short)
 #   --list      print the points reached and the trials, run none
 #   --tap       TAP output, one ok/not ok per trial and check (the
 #               default suite's tests/integration/test_fault_matrix.sh)
-#   --results   also write one tab-separated line per trial to FILE
+#   --results   write the tab-separated line of each trial to FILE
+#   --shard K/M run trials K, K+M, K+2M, ... only (run M of these at once,
+#               each with its own scenario; the same --seed for all)
+#   --summarize FILE...  print the tables from the results of the shards
 # Needs root (sshd, the test user), pebble, python3.  Exit 1 when any
 # check failed.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -36,7 +40,7 @@
 . "$(dirname "$0")/../integration/pebble_lib.sh"
 . "$(dirname "$0")/scenario.sh"
 
-list_only=0 short=0 random_n= seed=$(( $(date +%s) % 32768 )) kinds_opt= points_re= tap=0 results=
+shard= summarize_only=() list_only=0 short=0 random_n= seed=$(( $(date +%s) % 32768 )) kinds_opt= points_re= tap=0 results=
 while (($#)); do
 	case $1 in
 	--short) short=1 ;;
@@ -47,6 +51,8 @@ while (($#)); do
 	--tap) tap=1 ;;
 	--list) list_only=1 ;;
 	--results) results=$(realpath -m "$2"); shift ;;
+	--shard) shard=$2; shift ;;
+	--summarize) shift; summarize_only=("$@"); break ;;
 	-h | --help) sed -n '2,/^# Needs root/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "fault-matrix: unknown option $1" >&2; exit 1 ;;
 	esac
@@ -73,6 +79,80 @@ bail() {
 	echo "fault-matrix: $*" >&2
 	exit 1
 }
+
+# summarize FILE...: the tables, from the results files of one matrix (its
+# shards): per host kind the trials killed and what went wrong, then the
+# points by host kind, then every failed trial with what was wrong.
+summarize() {
+	awk -F'\t' '
+	function add(k, col) { n[k, col]++ }
+	{
+		kind = $2; point = $3; label = $4
+		if (!(kind in seen)) { seen[kind] = 1; kinds[++nk] = kind }
+		if ($5 != "yes") { add(kind, "unreached"); next }
+		add(kind, "killed")
+		if ($6 == 1) add(kind, "conv")
+		if ($7 == 0) add(kind, "dup")
+		if ($8 == 0) add(kind, "reload")
+		if ($9 == 0) add(kind, "keys")
+		if ($10 == 0) add(kind, "unc")
+		if ($11 == 0) add(kind, "rbf")
+		if ($12 > 0) add(kind, "stray")
+		if ($13 != "ok") fail[++nf] = kind " " label ": " $15
+		if (point != "random") {
+			if (!(point in pseen)) { pseen[point] = 1; points[++np] = point }
+			pt[point, kind]++
+			if ($13 == "ok") pok[point, kind]++
+		}
+	}
+	END {
+		order = "local ssh winrm all"
+		m = split(order, ko, " ")
+		nk2 = 0
+		for (i = 1; i <= m; i++) if (ko[i] in seen) kk[++nk2] = ko[i]
+		for (i = 1; i <= nk; i++) { f = 0; for (j = 1; j <= nk2; j++) if (kk[j] == kinds[i]) f = 1; if (!f) kk[++nk2] = kinds[i] }
+		split("killed unreached conv dup reload keys unc rbf stray", cols, " ")
+		printf "%-6s %7s %11s %10s %12s %14s %14s %17s %17s %12s\n", "kind", "killed", "not reached", "converged", "dup issuance", "reloads lost", "key leftovers", "false unconfirmed", "false RB FAILED", "stray temps"
+		for (j = 1; j <= nk2; j++) {
+			k = kk[j]; printf "%-6s", k
+			w[1] = 7; w[2] = 11; w[3] = 10; w[4] = 12; w[5] = 14; w[6] = 14; w[7] = 17; w[8] = 17; w[9] = 12
+			for (c = 1; c <= 9; c++) { v = n[k, cols[c]] + 0; tot[c] += v; printf " %" w[c] "d", v }
+			printf "\n"
+		}
+		printf "%-6s", "total"
+		for (c = 1; c <= 9; c++) printf " %" w[c] "d", tot[c]
+		printf "\n"
+		if (np) {
+			printf "\npoints x host kinds (trials ok / killed there; random kills are in the kind table only)\n\n"
+			printf "%-26s", "point"
+			for (j = 1; j <= nk2; j++) printf " %-8s", kk[j]
+			printf "\n"
+			for (i = 1; i <= np; i++) {
+				p = points[i]; printf "%-26s", p
+				for (j = 1; j <= nk2; j++) {
+					k = kk[j]
+					cell = ((p, k) in pt) ? (pok[p, k] + 0) "/" pt[p, k] : "-"
+					printf " %-8s", cell
+				}
+				printf "\n"
+			}
+		}
+		if (nf) {
+			printf "\nfailed trials:\n"
+			for (i = 1; i <= nf; i++) printf "  %s\n", fail[i]
+		}
+	}' "$@"
+}
+if ((${#summarize_only[@]})); then
+	summarize "${summarize_only[@]}"
+	exit 0
+fi
+shard_k=1 shard_m=1
+if [[ -n $shard ]]; then
+	IFS=/ read -r shard_k shard_m <<<"$shard"
+	[[ $shard_k =~ ^[0-9]+$ && $shard_m =~ ^[0-9]+$ ]] && ((shard_k >= 1 && shard_k <= shard_m)) ||
+		{ echo "fault-matrix: --shard K/M with 1 <= K <= M" >&2; exit 1; }
+fi
 
 ssh_lib_init >"$TEST_TMP/init.out" 2>&1 || bail "$(cat "$TEST_TMP/init.out")"
 pebble_have || bail "pebble and pebble-challtestsrv are not installed (scripts/install-deps.sh)"
@@ -118,17 +198,13 @@ done
 # A trial: "KIND POINT N" or "KIND random DELAY_MS".
 trials=()
 # --short: per kind, the first occurrence of the two riskiest points it
-# reaches, in this order: between issuing and saving a certificate (a
-# second issuance), in the middle of an upload, between changing files or
-# a Windows host and the reload or reboot they owe, then any other.
-risky=(
-	'^(renew|issue|acme|ca)\.'
-	'^ssh\.upload-mid$'
-	'^bind\.written$'
-	'^import\.done$'
-	'^reboot\.intent$'
-	'^reload\.intent$'
-	'.'
+# reaches (docs/fault-points.md), in this order: between issuing and
+# saving a certificate (a second issuance?), in the middle of an upload,
+# between changing a host and the reload or reboot it then owes.
+declare -A short_pick=(
+	[local]='renew.signed bind.written reload.intent write.mid'
+	[ssh]='ssh.upload-mid acme.downloaded bind.written reload.intent'
+	[winrm]='import.done acme.finalized reboot.intent bind.written'
 )
 for kind in "${kinds[@]}"; do
 	[[ $kind == all && $short == 1 ]] && continue
@@ -142,13 +218,11 @@ for kind in "${kinds[@]}"; do
 	done <<<"${POINTS[$kind]}"
 	if ((short)); then
 		picked=()
-		for re in "${risky[@]}"; do
-			for t in "${list[@]}"; do
-				read -r _ name n <<<"$t"
-				((n == 1)) && [[ $name =~ $re ]] || continue
-				[[ " ${picked[*]} " == *" $name "* ]] && continue
-				((${#picked[@]} < 2)) && picked+=("$name")
-			done
+		for name in ${short_pick[$kind]:-} $(awk '{ print $2 }' <<<"$(printf '%s\n' "${list[@]}")"); do
+			((${#picked[@]} < 2)) || break
+			grep -q " $name " <<<"$(printf '%s \n' "${POINTS[$kind]}" | sed 's/^/ /')" || continue
+			[[ " ${picked[*]} " == *" $name "* ]] && continue
+			picked+=("$name")
 		done
 		list=()
 		for name in "${picked[@]}"; do list+=("$kind $name 1"); done
@@ -220,16 +294,12 @@ check_reloads() {
 	[[ -z $DETAIL ]]
 }
 
-# Every private key the state folder holds (current, archive, pending,
-# orders): the first line of its base64 body in the encodings a key may
-# be written in.
+# Every private key the state folder holds (current, archive, issuing,
+# pending, orders): the first two lines of its base64 body, as certsync
+# writes keys everywhere (a key written elsewhere is the same bytes).
 key_bodies() {
-	local f
-	find "$SC_STATE" -type f \( -name key.pem -o -name '*.key.pem' \) 2>/dev/null | while read -r f; do
-		sed -n 2p "$f"
-		openssl pkey -in "$f" 2>/dev/null | sed -n 2p
-		openssl pkey -in "$f" -traditional 2>/dev/null | sed -n 2p
-	done | grep -E '^[A-Za-z0-9+/=]{40,}$' | sort -u
+	find "$SC_STATE" -type f \( -name key.pem -o -name '*.key.pem' \) -exec sed -n '2,3p' {} + 2>/dev/null |
+		grep -E '^[A-Za-z0-9+/=]{40,}$' | sort -u
 }
 
 # allowed_key_file PATH: a declared key file or one of the state's.
@@ -250,8 +320,7 @@ check_leftovers() { # TRIAL_START_MARKER
 	key_bodies >"$bodies"
 	{
 		# Our own folders: any PEM private key or known key body.
-		grep -rlE -e 'PRIVATE KEY' "$SC_STATE" "$SC_LOCAL" "$SC_SSH" "$SC_SSH_TMP" "$SC_TMP" 2>/dev/null
-		[[ -s $bodies ]] && grep -rlF -f "$bodies" "$SC_STATE" "$SC_LOCAL" "$SC_SSH" "$SC_SSH_TMP" "$SC_TMP" 2>/dev/null
+		{ echo 'PRIVATE KEY'; cat "$bodies"; } | grep -rlF -f - "$SC_STATE" "$SC_LOCAL" "$SC_SSH" "$SC_SSH_TMP" "$SC_TMP" 2>/dev/null
 		# Shared places: this trial's keys only, in files of this trial.
 		if [[ -s $bodies ]]; then
 			find "$(getent passwd "$SSH_USER" | cut -d: -f6)" /tmp "${TMPDIR:-/tmp}" -xdev -type f -newer "$1" \
@@ -288,21 +357,28 @@ check_unconfirmed() {
 }
 
 # --- 4. run them -----------------------------------------------------------------
-declare -A T_TRIED T_UNREACHED T_CONV T_DUP T_RELOAD T_KEYS T_UNCONF T_RBF T_STRAY T_FAILED
-declare -A P_RESULT # "kind point" → "ok/tried"
-points_order=()
-failures=()
+# One tab-separated line per trial in $results (the summary is made from
+# these files, so the shards of one matrix add up with --summarize):
+#   trial kind point label killed conv iss rel keys unc rbf stray verdict issued detail
+# killed: yes/no; conv..rbf: 1 passed, 0 failed; stray: count.
+results=${results:-$SC_DIR/results.tsv}
+: >"$results"
 total_fail=0
-[[ -n $results ]] && printf 'trial\tkind\tpoint\tkilled\tfinish_rc\tplan_rc\tissued\treloads\tkeys\tunconfirmed\trollback_failed\tstray\tverdict\tdetail\n' >"$results"
 
-tap_check() { # PASS NAME DETAIL
+ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+sec() { printf '%d.%d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
+
+tap_check() { # PASS NAME DETAIL...
 	((tap)) || return 0
-	if (($1)); then ok "$2"; else not_ok "$2" "$3"; fi
+	local pass=$1 name=$2
+	shift 2
+	if ((pass)); then ok "$name"; else not_ok "$name" "$@"; fi
 }
 
 i=0
 for t in "${trials[@]}"; do
 	i=$((i + 1))
+	((shard_m > 1 && (i - 1) % shard_m != shard_k - 1)) && continue
 	read -r kind point arg <<<"$t"
 	if [[ $point == random ]]; then
 		label="random@${arg}ms"
@@ -310,8 +386,10 @@ for t in "${trials[@]}"; do
 		label="$point@$arg"
 	fi
 	t_start=$SECONDS
+	ms0=$(ms)
 	sc_reset
 	mark=$(sc_pebble_mark)
+	ms1=$(ms)
 	start_marker=$SC_DIR/trial.start
 	touch "$start_marker"
 	out=$SC_DIR/trial.$i
@@ -326,29 +404,30 @@ for t in "${trials[@]}"; do
 		{ wait "$APPLY_PID"; } 2>/dev/null
 		rc=$?
 	fi
-	T_TRIED[$kind]=$((${T_TRIED[$kind]:-0} + 1))
 	if ((rc != 137)); then
 		# Not killed: the point was not reached this time (or the run ended
 		# before the delay); nothing to finish.
-		T_UNREACHED[$kind]=$((${T_UNREACHED[$kind]:-0} + 1))
 		say "$(printf '%3d %-6s %-24s' "$i" "$kind" "$label") not reached (apply exit $rc)"
 		tap_check 1 "$kind $label: not reached (exit $rc) # SKIP"
-		[[ -n $results ]] && printf '%d\t%s\t%s\tno\t%d\t\t\t\t\t\t\t\tnot reached\t\n' "$i" "$kind" "$label" "$rc" >>"$results"
+		printf '%d\t%s\t%s\t%s\tno\t\t\t\t\t\t\t\tnot reached\t\tapply exit %d\n' "$i" "$kind" "$point" "$label" "$rc" >>"$results"
 		continue
 	fi
 	# The finishing run, as an operator would start it: every host.
+	ms2=$(ms)
 	run_apply "$out.finish" all
 	wait "$APPLY_PID"
 	frc=$?
+	ms3=$(ms)
 	sc_wait_quiet
 	(cd "$SC_CFG" && "$CERTSYNC" plan --detailed-exitcode) >"$out.plan" 2>&1
 	prc=$?
+	ms4=$(ms)
 
-	verdict=ok details=()
+	details=()
 	conv=1
 	if ((frc != 0 || prc != 0)); then
 		conv=0
-		details+=("not converged: finishing apply exit $frc, plan exit $prc: $(grep -E 'FAILED|error|locked' "$out.finish" "$out.plan" | head -n 3 | tr '\n' ' ')")
+		details+=("not converged: finishing apply exit $frc, plan exit $prc: $(grep -hE 'FAILED|error|locked|^  [~+>!-] #' "$out.finish" "$out.plan" | head -n 4 | tr '\n' ' ')")
 	fi
 	check_issuance "$mark" && iss=1 || { iss=0; details+=("duplicate issuance: $DETAIL"); }
 	issued=$ISSUED iss_detail=$DETAIL
@@ -356,7 +435,7 @@ for t in "${trials[@]}"; do
 	rel_detail=$DETAIL
 	check_leftovers "$start_marker" && keys=1 || { keys=0; details+=("$DETAIL"); }
 	stray=$STRAY
-	((stray > 0)) && details+=("stray temporary files (not a failure): $(tr '\n' ' ' <"$SC_DIR/stray")")
+	((stray > 0)) && details+=("stray temporary files (not counted as a failure): $(tr '\n' ' ' <"$SC_DIR/stray")")
 	check_unconfirmed && unc=1 || { unc=0; details+=("false unconfirmed: $DETAIL"); }
 	unc_detail=$DETAIL
 	if grep -q 'ROLLBACK FAILED' "$out.finish"; then
@@ -368,35 +447,20 @@ for t in "${trials[@]}"; do
 	owed=""
 	grep -q 'reload owed' "$out.finish" && owed=" (reload owed planned)"
 
-	((conv)) && T_CONV[$kind]=$((${T_CONV[$kind]:-0} + 1))
-	((iss)) || T_DUP[$kind]=$((${T_DUP[$kind]:-0} + 1))
-	((rel)) || T_RELOAD[$kind]=$((${T_RELOAD[$kind]:-0} + 1))
-	((keys)) || T_KEYS[$kind]=$((${T_KEYS[$kind]:-0} + 1))
-	((unc)) || T_UNCONF[$kind]=$((${T_UNCONF[$kind]:-0} + 1))
-	((rbf)) || T_RBF[$kind]=$((${T_RBF[$kind]:-0} + 1))
-	((stray > 0)) && T_STRAY[$kind]=$((${T_STRAY[$kind]:-0} + 1))
 	if ((conv && iss && rel && keys && unc && rbf)); then
 		verdict=ok
 	else
 		verdict=FAIL
-		T_FAILED[$kind]=$((${T_FAILED[$kind]:-0} + 1))
 		total_fail=$((total_fail + 1))
-		failures+=("$kind $label: $(IFS=';'; echo "${details[*]}")")
 		# Keep what the trial left for a look.
 		mkdir -p "$SC_DIR/failed/$i"
 		cp -a "$out".* "$SC_STATE" "$SC_DIR/failed/$i/" 2>/dev/null
 	fi
-	if [[ $point != random ]]; then
-		key="$kind $point"
-		[[ -n ${P_RESULT[$key]:-} ]] || points_order+=("$key")
-		IFS=/ read -r pok ptried <<<"${P_RESULT[$key]:-0/0}"
-		[[ $verdict == ok ]] && pok=$((pok + 1))
-		P_RESULT[$key]="$pok/$((ptried + 1))"
-	fi
-	line=$(printf '%3d %-6s %-24s killed; finish %d, plan %d; issued %s; reloads %s; keys %s; unconfirmed %s; stray %d%s — %s (%d s)' \
+	ms5=$(ms)
+	line=$(printf '%3d %-6s %-24s killed; finish %d, plan %d; issued %s; reloads %s; keys %s; unconfirmed %s; stray %d%s — %s (%d s: reset %.1f, kill %.1f, finish %.1f, plan %.1f, checks %.1f)' \
 		"$i" "$kind" "$label" "$frc" "$prc" "$issued" "$( ((rel)) && echo ok || echo LOST)" \
 		"$( ((keys)) && echo none || echo LEFT)" "$( ((unc)) && echo none || echo FALSE)" "$stray" "$owed" "$verdict" \
-		$((SECONDS - t_start)))
+		$((SECONDS - t_start)) "$(sec $((ms1 - ms0)))" "$(sec $((ms2 - ms1)))" "$(sec $((ms3 - ms2)))" "$(sec $((ms4 - ms3)))" "$(sec $((ms5 - ms4)))")
 	say "$line"
 	for d in "${details[@]}"; do say "      $d"; done
 	tap_check "$conv" "$kind $label: converged" "finishing apply exit $frc, plan exit $prc" "$(tail -n 15 "$out.finish")" "$(tail -n 15 "$out.plan")"
@@ -405,41 +469,15 @@ for t in "${trials[@]}"; do
 	tap_check "$keys" "$kind $label: no key left outside the key files" "$(cat "$SC_DIR/leftovers")"
 	tap_check "$unc" "$kind $label: no unconfirmed records" "$unc_detail"
 	tap_check "$rbf" "$kind $label: no ROLLBACK FAILED" "$(grep 'ROLLBACK FAILED' "$out.finish")"
-	if [[ -n $results ]]; then
-		printf '%d\t%s\t%s\tyes\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n' "$i" "$kind" "$label" "$frc" "$prc" "$issued" \
-			"$rel" "$keys" "$unc" "$rbf" "$stray" "$verdict" "${details[*]}" >>"$results"
-	fi
+	printf '%d\t%s\t%s\t%s\tyes\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n' "$i" "$kind" "$point" "$label" \
+		"$conv" "$iss" "$rel" "$keys" "$unc" "$rbf" "$stray" "$verdict" "$issued" "$(IFS=';'; echo "${details[*]}")" >>"$results"
 done
 
 # --- 5. summary ------------------------------------------------------------------
-say "" "summary (seed $seed, $((SECONDS - started)) s)" ""
-say "$(printf '%-6s %6s %10s %10s %11s %12s %13s %13s %19s %12s' kind killed 'not reach' converged 'dup issue' 'reload lost' 'key leftover' 'false unconf' 'false RB FAILED' 'stray tmp')"
-sum() { local v=0 k; for k in "${kinds[@]}"; do v=$((v + ${1}[$k])); done; echo $v; }
-tot=(0 0 0 0 0 0 0 0 0)
-for kind in "${kinds[@]}"; do
-	tried=${T_TRIED[$kind]:-0} unr=${T_UNREACHED[$kind]:-0}
-	row=($((tried - unr)) "$unr" "${T_CONV[$kind]:-0}" "${T_DUP[$kind]:-0}" "${T_RELOAD[$kind]:-0}" "${T_KEYS[$kind]:-0}" \
-		"${T_UNCONF[$kind]:-0}" "${T_RBF[$kind]:-0}" "${T_STRAY[$kind]:-0}")
-	for j in "${!row[@]}"; do tot[j]=$((tot[j] + row[j])); done
-	say "$(printf '%-6s %6d %10d %10d %11d %12d %13d %13d %19d %12d' "$kind" "${row[@]}")"
-done
-say "$(printf '%-6s %6d %10d %10d %11d %12d %13d %13d %19d %12d' total "${tot[@]}")"
-if ((${#points_order[@]})); then
-	say "" "points x host kinds (trials ok / killed there; random kills not included)" ""
-	say "$(printf '%-34s' point)$(printf ' %-8s' "${kinds[@]}")"
-	mapfile -t pnames < <(printf '%s\n' "${points_order[@]}" | awk '{ print $2 }' | awk '!seen[$0]++')
-	for p in "${pnames[@]}"; do
-		row=$(printf '%-34s' "$p")
-		for kind in "${kinds[@]}"; do
-			row+=$(printf ' %-8s' "${P_RESULT[$kind $p]:--}")
-		done
-		say "$row"
-	done
-fi
-if ((${#failures[@]})); then
-	say "" "failed trials:"
-	for f in "${failures[@]}"; do say "  $f"; done
-	say "(kept under $SC_DIR/failed with CERTSYNC_KEEP_TMP=1)"
+say "" "summary (seed $seed${shard:+, shard $shard}, $((SECONDS - started)) s)" ""
+summarize "$results" | while IFS= read -r l; do say "$l"; done
+if ((total_fail)); then
+	say "(what the failed trials left is under $SC_DIR/failed; CERTSYNC_KEEP_TMP=1 keeps it)"
 fi
 if ((tap)); then
 	done_testing
