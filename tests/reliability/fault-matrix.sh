@@ -71,10 +71,20 @@ say() {
 		printf '%s\n' "$@"
 	fi
 }
-bail() {
+# skip_all REASON: this machine cannot run the matrix (not root).
+skip_all() {
 	if ((tap)); then
 		echo "1..0 # SKIP $*"
 		exit 0
+	fi
+	echo "fault-matrix: $*" >&2
+	exit 1
+}
+# bail REASON: the matrix cannot go on (a failure).
+bail() {
+	if ((tap)); then
+		not_ok "fault matrix" "$@"
+		done_testing
 	fi
 	echo "fault-matrix: $*" >&2
 	exit 1
@@ -154,10 +164,10 @@ if [[ -n $shard ]]; then
 		{ echo "fault-matrix: --shard K/M with 1 <= K <= M" >&2; exit 1; }
 fi
 
-ssh_lib_init >"$TEST_TMP/init.out" 2>&1 || bail "$(cat "$TEST_TMP/init.out")"
+ssh_lib_init >"$TEST_TMP/init.out" 2>&1 || skip_all "$(cat "$TEST_TMP/init.out")"
 pebble_have || bail "pebble and pebble-challtestsrv are not installed (scripts/install-deps.sh)"
 started=$SECONDS
-sc_setup 2>"$TEST_TMP/setup.err" || bail "scenario: $(tail -n 20 "$TEST_TMP/setup.err")"
+sc_setup 2>"$TEST_TMP/setup.err" || bail "scenario: $(grep -m 1 -A 12 'ERROR: AddressSanitizer\|runtime error' "$TEST_TMP/setup.err" || tail -n 20 "$TEST_TMP/setup.err")"
 say "scenario ready in $((SECONDS - started)) s: $SC_DIR (seed $seed)"
 
 # run_apply OUT KIND [ENV...]: apply --yes confined to KIND, in the
@@ -244,10 +254,11 @@ fi
 # --- 3. checks -------------------------------------------------------------------
 # Each sets DETAIL (what was wrong) and returns 1 on failure.
 
-check_issuance() { # PEBBLE_MARK
+# The facts the checks read (sc_facts), in $SC_DIR/facts.
+check_issuance() {
 	local c n list
-	sc_state_serials >"$SC_DIR/serials.now"
-	sc_pebble_issued "$1" >"$SC_DIR/serials.pebble"
+	sed -n 's/^state //p' "$SC_DIR/facts" >"$SC_DIR/serials.now"
+	sed -n 's/^pebble //p' "$SC_DIR/facts" >"$SC_DIR/serials.pebble"
 	DETAIL= ISSUED=
 	local bad=0
 	for c in "${SC_CERTS[@]}"; do
@@ -272,16 +283,20 @@ check_issuance() { # PEBBLE_MARK
 	[[ -z $DETAIL ]] && ((bad == 0))
 }
 
+fact_file() {
+	awk -v p="$1" '$1 == "file" && $2 == p { print $3 }' "$SC_DIR/facts"
+}
+
 check_reloads() {
 	DETAIL=
 	local host dir site api last want
 	for host in local ssh; do
 		if [[ $host == local ]]; then
 			dir=$SC_LOCAL
-			read -r site api < <(sc_file_serial "$SC_LOCAL/site.crt" "$SC_LOCAL/api-full.pem" | tr '\n' ' ')
+			site=$(fact_file "$SC_LOCAL/site.crt") api=$(fact_file "$SC_LOCAL/api-full.pem")
 		else
 			dir=$SC_SSH
-			read -r site api < <(sc_file_serial "$SC_SSH/site-full.pem" "$SC_SSH/api.crt" | tr '\n' ' ')
+			site=$(fact_file "$SC_SSH/site-full.pem") api=$(fact_file "$SC_SSH/api.crt")
 		fi
 		last=$(tail -n 1 "$dir/reload.log" | sed -E 's/^[^ ]+ pid=[0-9]+ //; s/=0+([0-9A-F])/=\1/g')
 		want="site=$site api=$api"
@@ -289,7 +304,7 @@ check_reloads() {
 	done
 	local before after
 	before=$(cat "$SC_DIR/snap/reboots")
-	after=$(sc_reboot_count)
+	after=$(sed -n 's/^reboots //p' "$SC_DIR/facts")
 	((after > before)) || DETAIL+="winrm: no reboot after the changes (reboot_count $before → $after); "
 	[[ -z $DETAIL ]]
 }
@@ -427,9 +442,10 @@ for t in "${trials[@]}"; do
 	conv=1
 	if ((frc != 0 || prc != 0)); then
 		conv=0
-		details+=("not converged: finishing apply exit $frc, plan exit $prc: $(grep -hE 'FAILED|error|locked|^  [~+>!-] #' "$out.finish" "$out.plan" | head -n 4 | tr '\n' ' ')")
+		details+=("not converged: finishing apply exit $frc, plan exit $prc: $(grep -hE 'FAILED|error|locked|AddressSanitizer|LeakSanitizer|^  [~+>!-] #' "$out.finish" "$out.plan" | head -n 4 | tr '\n' ' ')")
 	fi
-	check_issuance "$mark" && iss=1 || { iss=0; details+=("duplicate issuance: $DETAIL"); }
+	sc_facts "$mark" >"$SC_DIR/facts"
+	check_issuance && iss=1 || { iss=0; details+=("duplicate issuance: $DETAIL"); }
 	issued=$ISSUED iss_detail=$DETAIL
 	check_reloads && rel=1 || { rel=0; details+=("owed reload lost: $DETAIL"); }
 	rel_detail=$DETAIL

@@ -12,6 +12,11 @@ process for what would otherwise be dozens of openssl calls per trial.
       from Pebble's management port)
   matrix_tool.py file-serial FILE...
       the serial of the first certificate in each FILE ("none" when absent)
+  matrix_tool.py facts STATE LOG MARK MGMT_URL TLS_CA WIN_STATE CERTS CNS FILE...
+      all of a trial's at once (one process): "state CERT SERIAL" lines as
+      serials prints, "pebble CERT SERIAL" as pebble-issued, "file FILE
+      SERIAL" per FILE, "reboots N" from the Windows model's state;
+      CERTS is "site,api,...", CNS "site=site.test,..."
 
 Serials are upper-case hex without leading zeros.  Standard library only.
 """
@@ -62,7 +67,7 @@ def ledger_serials(text):
         yield norm(m.group(1))
 
 
-def cmd_serials(state, certs):
+def cmd_serials(state, certs, prefix=''):
     out = set()
     for c in certs:
         d = os.path.join(state, 'certs', c)
@@ -80,10 +85,10 @@ def cmd_serials(state, certs):
             except OSError:
                 pass
     for c, s in sorted(out):
-        print(c, s)
+        print(prefix + c, s)
 
 
-def cmd_pebble_issued(log, mark, mgmt, tls_ca, pairs):
+def cmd_pebble_issued(log, mark, mgmt, tls_ca, pairs, prefix=''):
     by_cn = dict(p.split('=', 1)[::-1] for p in pairs)
     ctx = ssl.create_default_context(cafile=tls_ca)
     with open(log, encoding='utf-8', errors='replace') as fh:
@@ -103,7 +108,19 @@ def cmd_pebble_issued(log, mark, mgmt, tls_ca, pairs):
                         cert = by_cn.get(v, 'unknown')
         except (OSError, ValueError):
             pass
-        print(cert, norm(serial))
+        print(prefix + cert, norm(serial))
+
+
+def cmd_facts(state, log, mark, mgmt, tls_ca, win_state, certs, cns, files):
+    cmd_serials(state, certs.split(','), 'state ')
+    cmd_pebble_issued(log, mark, mgmt, tls_ca, cns.split(','), 'pebble ')
+    for p in files:
+        print('file', p, file_serial(p) or 'none')
+    try:
+        with open(win_state, encoding='utf-8') as fh:
+            print('reboots', int(json.load(fh).get('reboot_count', 0)))
+    except (OSError, ValueError):
+        print('reboots 0')
 
 
 def main(argv):
@@ -111,6 +128,8 @@ def main(argv):
         cmd_serials(argv[2], argv[3:])
     elif len(argv) >= 6 and argv[1] == 'pebble-issued':
         cmd_pebble_issued(argv[2], argv[3], argv[4], argv[5], argv[6:])
+    elif len(argv) >= 10 and argv[1] == 'facts':
+        cmd_facts(*argv[2:10], argv[10:])
     elif len(argv) >= 2 and argv[1] == 'file-serial':
         for p in argv[2:]:
             print(file_serial(p) or 'none')

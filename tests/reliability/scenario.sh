@@ -277,30 +277,25 @@ sc_state_serials() {
 	"$SC_PY" "$SC_ROOT/tests/reliability/matrix_tool.py" serials "$SC_STATE" "${SC_CERTS[@]}"
 }
 
-# sc_file_serial FILE...: the serial of the first certificate in each FILE
-# ("none" when there is none).
-sc_file_serial() {
-	"$SC_PY" "$SC_ROOT/tests/reliability/matrix_tool.py" file-serial "$@"
-}
-
 sc_reboot_count() {
 	"$SC_PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("reboot_count", 0))' "$SC_DIR/win/state.json" 2>/dev/null ||
 		echo 0
 }
 
-# sc_pebble_mark: where Pebble's log is now (issuances after it count).
-sc_pebble_mark() {
-	wc -l <"$PEBBLE_LOG"
-}
-
-# sc_pebble_issued MARK: "CERT SERIAL" per certificate Pebble issued since
-# MARK (its "Issued certificate serial S for order O" lines), the lineage
-# told by the certificate's common name (management port).
-sc_pebble_issued() {
+# sc_facts MARK: what a trial's checks read, in one process (matrix_tool.py
+# facts): the state's serials, Pebble's issuances since MARK, the serial in
+# each Linux binding's certificate file, the Windows host's reboot count.
+sc_facts() {
 	local c pairs=()
 	for c in "${SC_CERTS[@]}"; do
 		pairs+=("$c=${SC_CN[$c]}")
 	done
-	"$SC_PY" "$SC_ROOT/tests/reliability/matrix_tool.py" pebble-issued "$PEBBLE_LOG" "$1" "$PEBBLE_MGMT" \
-		"$PEBBLE_TLS_CA" "${pairs[@]}"
+	"$SC_PY" "$SC_ROOT/tests/reliability/matrix_tool.py" facts "$SC_STATE" "$PEBBLE_LOG" "$1" "$PEBBLE_MGMT" \
+		"$PEBBLE_TLS_CA" "$SC_DIR/win/state.json" "$(IFS=,; echo "${SC_CERTS[*]}")" "$(IFS=,; echo "${pairs[*]}")" \
+		"$SC_LOCAL/site.crt" "$SC_LOCAL/api-full.pem" "$SC_SSH/site-full.pem" "$SC_SSH/api.crt"
+}
+
+# sc_pebble_mark: where Pebble's log is now (issuances after it count).
+sc_pebble_mark() {
+	wc -l <"$PEBBLE_LOG"
 }
