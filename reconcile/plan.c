@@ -16,6 +16,10 @@ struct builder {
 	bool *renew_new;     /* per certificate: the renew brings a new certificate in this apply */
 	struct cs_material *want;  /* per certificate: what bindings should carry now */
 	bool *have_want;
+	/* per certificate: hosts (names, borrowed) whose reload of its files is
+	 * owed by an apply that did not finish (see plan_host) */
+	const char ***owed_hosts;
+	size_t *n_owed_hosts;
 };
 
 static struct cs_action *add_action(struct builder *b, enum cs_action_kind kind)
@@ -493,6 +497,9 @@ static void plan_host(struct builder *b, size_t h)
 					owed = cs_xrealloc(owed, (n_owed + 1) * sizeof *owed);
 					owed[n_owed].cert = i;
 					owed[n_owed++].binding = j;
+					b->owed_hosts[i] = cs_xrealloc(b->owed_hosts[i],
+								       (b->n_owed_hosts[i] + 1) * sizeof **b->owed_hosts);
+					b->owed_hosts[i][b->n_owed_hosts[i]++] = ho->cfg->name;
 					cs_buf_free(&why);
 					continue;
 				}
@@ -674,6 +681,18 @@ static void plan_verify_all_hosts(struct builder *b, size_t i)
 		if (!seen)
 			cs_buf_printf(&hosts, "%s%s", hosts.len ? ", " : "", a->host);
 	}
+	/* Hosts whose reload is owed: checked after it, like a bind. */
+	for (size_t m = 0; m < b->n_owed_hosts[i]; m++) {
+		const char *h = b->owed_hosts[i][m];
+		bool seen = false;
+		for (size_t k = 0; k < end && !seen; k++)
+			seen = b->plan->actions[k].kind == CS_ACT_BIND && cs_streq(b->plan->actions[k].cert, cert->name) &&
+			       cs_streq(b->plan->actions[k].host, h);
+		for (size_t k = 0; k < m && !seen; k++)
+			seen = cs_streq(b->owed_hosts[i][k], h);
+		if (!seen)
+			cs_buf_printf(&hosts, "%s%s", hosts.len ? ", " : "", h);
+	}
 	if (!hosts.len) {
 		cs_buf_free(&hosts);
 		return;
@@ -692,6 +711,8 @@ static void plan_verify_all_hosts(struct builder *b, size_t i)
 				on_changed_host = b->plan->actions[m].kind == CS_ACT_BIND &&
 						  cs_streq(b->plan->actions[m].cert, cert->name) &&
 						  cs_streq(b->plan->actions[m].host, d->host);
+			for (size_t m = 0; m < b->n_owed_hosts[i] && !on_changed_host && d->host; m++)
+				on_changed_host = cs_streq(b->owed_hosts[i][m], d->host);
 			if ((d->kind == CS_ACT_BIND && cs_streq(d->cert, cert->name)) ||
 			    ((d->kind == CS_ACT_RELOAD || d->kind == CS_ACT_REBOOT) && on_changed_host))
 				add_dep(&b->plan->actions[b->plan->n_actions - 1], d->id);
@@ -749,6 +770,8 @@ int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_
 		.renew_new = cs_xcalloc(cfg->n_certs, sizeof *b.renew_new),
 		.want = cs_xcalloc(cfg->n_certs, sizeof *b.want),
 		.have_want = cs_xcalloc(cfg->n_certs, sizeof *b.have_want),
+		.owed_hosts = cs_xcalloc(cfg->n_certs, sizeof *b.owed_hosts),
+		.n_owed_hosts = cs_xcalloc(cfg->n_certs, sizeof *b.n_owed_hosts),
 	};
 	for (size_t i = 0; i < cfg->n_certs; i++)
 		if (obs->certs[i].selected)
@@ -760,8 +783,12 @@ int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_
 			plan_verify_all_hosts(&b, i);
 	for (size_t i = 0; i < cfg->n_certs; i++)
 		note_missing_chain(&b, i);
-	for (size_t i = 0; i < cfg->n_certs; i++)
+	for (size_t i = 0; i < cfg->n_certs; i++) {
 		cs_material_free(&b.want[i]);
+		free(b.owed_hosts[i]);
+	}
+	free(b.owed_hosts);
+	free(b.n_owed_hosts);
 	free(b.want);
 	free(b.have_want);
 	free(b.renew_id);

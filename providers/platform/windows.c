@@ -578,8 +578,9 @@ int cs_win_import_script(struct cs_buf *out, const char *thumb, bool exportable)
 	struct cs_win_var v[] = {
 		{ .name = "Thumbprint", .type = CS_WIN_STR, .str = thumb },
 		{ .name = "Exportable", .type = CS_WIN_BOOL, .boolean = exportable },
+		{ .name = "CertsyncRun", .type = CS_WIN_STR, .str = cs_temp_tag() },
 	};
-	return cs_win_render(out, v, 2, cs_win_import);
+	return cs_win_render(out, v, 3, cs_win_import);
 }
 
 int cs_win_store_remove_script(struct cs_buf *out, char *const *thumbs, size_t n)
@@ -648,18 +649,19 @@ int cs_win_bind_script(struct cs_buf *out, const struct cs_binding_cfg *b, const
 	}
 	case CS_BIND_SCRIPT: {
 		const struct cs_bind_script *s = &b->script;
-		struct cs_win_var *v = cs_xcalloc(s->n_args + 2, sizeof *v);
+		struct cs_win_var *v = cs_xcalloc(s->n_args + 3, sizeof *v);
 		v[0] = (struct cs_win_var){ .name = "Thumbprint", .type = CS_WIN_STR, .str = thumb };
 		v[1] = (struct cs_win_var){ .name = "CertsyncUserScript", .type = CS_WIN_STR, .str = user_script };
+		v[2] = (struct cs_win_var){ .name = "CertsyncRun", .type = CS_WIN_STR, .str = cs_temp_tag() };
 		int r = 0;
 		for (size_t i = 0; i < s->n_args; i++) {
 			if (!cs_win_identifier(s->args[i].name) || reserved_arg(s->args[i].name))
 				r = -EINVAL;
-			v[i + 2] = (struct cs_win_var){ .name = s->args[i].name, .type = CS_WIN_STR,
+			v[i + 3] = (struct cs_win_var){ .name = s->args[i].name, .type = CS_WIN_STR,
 							.str = s->args[i].value };
 		}
 		if (r == 0)
-			r = cs_win_render(out, v, s->n_args + 2, cs_win_script_head);
+			r = cs_win_render(out, v, s->n_args + 3, cs_win_script_head);
 		if (r == 0)
 			r = cs_buf_puts(out, "    & ([scriptblock]::Create($CertsyncUserScript)) -Thumbprint $Thumbprint "
 					"-PfxPath $PfxPath -PfxPassword $PfxPassword");

@@ -56,13 +56,15 @@ const char cs_win_inventory[] =
 	"ConvertTo-Json -Compress -Depth 4 -InputObject ([pscustomobject]@{ boot = $boot; store = $store; sites = $sites; iis = $iis; sslcert = $sslcert; exchange = $exchange; rdp = $rdp })\n";
 
 /* Import-PfxCertificate needs a file: the PFX (encrypted with the one-time
- * password) lives in the temp folder only for the import.  The password
+ * password) lives in the temp folder only for the import, named with the
+ * run's tag ($CertsyncRun) so that the next apply can remove it if this one
+ * is killed (winrm transport's remove_temps).  The password
  * and the PFX come as input, never in this text. */
 const char cs_win_import[] =
 	"$ErrorActionPreference = 'Stop'\n"
 	"$lines = [Text.Encoding]::UTF8.GetString($CertsyncInput).Split(\"`n\")\n"
 	"$password = ConvertTo-SecureString -String $lines[0].Trim() -AsPlainText -Force\n"
-	"$path = Join-Path -Path ([IO.Path]::GetTempPath()) -ChildPath ('certsync-' + [Guid]::NewGuid().ToString('N') + '.pfx')\n"
+	"$path = Join-Path -Path ([IO.Path]::GetTempPath()) -ChildPath ('certsync-' + $CertsyncRun + '-' + [Guid]::NewGuid().ToString('N') + '.pfx')\n"
 	"try {\n"
 	"    [IO.File]::WriteAllBytes($path, [Convert]::FromBase64String($lines[1].Trim()))\n"
 	"    $null = Import-PfxCertificate -FilePath $path -CertStoreLocation 'Cert:\\LocalMachine\\My' -Password $password -Exportable:$Exportable\n"
@@ -169,7 +171,7 @@ const char cs_win_script_head[] =
 	"$ErrorActionPreference = 'Stop'\n"
 	"$CertsyncLines = [Text.Encoding]::UTF8.GetString($CertsyncInput).Split(\"`n\")\n"
 	"$PfxPassword = ConvertTo-SecureString -String $CertsyncLines[0].Trim() -AsPlainText -Force\n"
-	"$PfxPath = Join-Path -Path ([IO.Path]::GetTempPath()) -ChildPath ('certsync-' + [Guid]::NewGuid().ToString('N') + '.pfx')\n"
+	"$PfxPath = Join-Path -Path ([IO.Path]::GetTempPath()) -ChildPath ('certsync-' + $CertsyncRun + '-' + [Guid]::NewGuid().ToString('N') + '.pfx')\n"
 	"try {\n"
 	"    [IO.File]::WriteAllBytes($PfxPath, [Convert]::FromBase64String($CertsyncLines[1].Trim()))\n";
 /* then: "    & ([scriptblock]::Create($CertsyncUserScript)) -Thumbprint $Thumbprint ... -Name $Name\n" */

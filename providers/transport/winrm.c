@@ -23,6 +23,7 @@
 #include <libxml/parser.h>
 #include "../../reconcile/base64.h"
 #include "../../reconcile/secret.h"
+#include "../platform/ps_quote.h"
 #include "../../reconcile/util.h"
 #include "winrm_scripts.h"
 #include "wsman.h"
@@ -579,7 +580,12 @@ static int winrm_write_file(struct cs_transport *t, const char *path, const void
 	if (attrs && (attrs->owner || attrs->group))
 		return cs_err_set(err, -ENOTSUP, "host %s: write %s: owner and group are not supported "
 				  "on windows", host_name(w), path);
-	int r = run_file_script(w, path, cs_ps_write_file, data, len, 65536, &res, err);
+	/* The temporary file carries the run's tag (see remove_temps). */
+	char *q = cs_ps_quote(cs_temp_tag());
+	char *body = cs_xasprintf("$CertsyncRun = %s\n%s", q, cs_ps_write_file);
+	int r = run_file_script(w, path, body, data, len, 65536, &res, err);
+	free(body);
+	free(q);
 	if (r < 0)
 		goto out;
 	if (res.exit_status == CS_PS_EXIT_ENOENT)
@@ -587,6 +593,37 @@ static int winrm_write_file(struct cs_transport *t, const char *path, const void
 	else if (res.exit_status != 0)
 		r = script_failed(w, "write", path, &res, err);
 out:
+	cs_run_result_free(&res);
+	return r;
+}
+
+static int winrm_remove_temps(struct cs_transport *t, char *const *paths, size_t n, const char *tag,
+			      struct cs_err *err)
+{
+	struct winrm *w = (struct winrm *)t;
+	if (strlen(tag) != 16 || strspn(tag, "0123456789abcdef") != 16)
+		return cs_err_set(err, -EINVAL, "host %s: invalid run tag", host_name(w));
+	struct cs_buf script = CS_BUF_INIT;
+	cs_buf_puts(&script, "$Paths = @(");
+	for (size_t i = 0; i < n; i++) {
+		char *q = cs_ps_quote(paths[i]);
+		cs_buf_printf(&script, "%s%s", i ? ", " : "", q);
+		free(q);
+	}
+	cs_buf_printf(&script, ")\n$CertsyncRun = '%s'\n%s", tag, cs_ps_remove_temps);
+	struct cs_run_result res;
+	cs_run_result_init(&res, 4096);
+	res.err.max = SCRIPT_ERR_CAP;
+	int r = winrm_run(&w->base, script.data, NULL, 0, &res, err);
+	cs_buf_free(&script);
+	if (r == 0 && res.exit_status != 0)
+		r = script_failed(w, "remove temporary files of run", tag, &res, err);
+	const char *said = r == 0 ? trimmed(&res.out) : NULL;
+	if (said && !strncmp(said, "removed ", 8))
+		r = (int)strtol(said + 8, NULL, 10);
+	else if (r == 0)
+		r = cs_err_set(err, -EPROTO, "host %s: remove temporary files of run %s: unexpected answer", host_name(w),
+			       tag);
 	cs_run_result_free(&res);
 	return r;
 }
@@ -646,6 +683,7 @@ const struct cs_transport_ops cs_transport_winrm = {
 	.read_file = winrm_read_file,     /* base64 through stdout */
 	.write_file = winrm_write_file,   /* temp file + File.Replace; mode ignored, no owner */
 	.remove_file = winrm_remove_file,
+	.remove_temps = winrm_remove_temps,
 	.stat = winrm_stat,               /* exists and size; no mode or owner on windows */
 	.close = winrm_close,
 };

@@ -46,7 +46,7 @@ const char cs_ps_write_file[] =
 	"$ErrorActionPreference = 'Stop'\n"
 	"$dir = [IO.Path]::GetDirectoryName($Path)\n"
 	"if (-not (Test-Path -LiteralPath $dir -PathType Container)) { exit 44 }\n"
-	"$tmp = Join-Path $dir ('.certsync-' + [Guid]::NewGuid().ToString('N') + '.tmp')\n"
+	"$tmp = Join-Path $dir ('.certsync-' + $CertsyncRun + '-' + [Guid]::NewGuid().ToString('N') + '.tmp')\n"
 	"try {\n"
 	"    $fs = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None)\n"
 	"    try {\n"
@@ -64,6 +64,30 @@ const char cs_ps_write_file[] =
 	"    if (Test-Path -LiteralPath $tmp) { Remove-Item -LiteralPath $tmp -Force }\n"
 	"}\n"
 	"exit 0\n";
+
+/* What a killed run (tag $CertsyncRun) may have left: its temporary files
+ * beside each of $Paths and its PFX files in the temp folder (see
+ * cs_win_import); nothing else.  Prints how many went. */
+const char cs_ps_remove_temps[] =
+	"$ErrorActionPreference = 'Stop'\n"
+	"$n = 0\n"
+	"$dirs = @(foreach ($p in $Paths) { [IO.Path]::GetDirectoryName($p) })\n"
+	"foreach ($d in $dirs) {\n"
+	"    if (-not $d -or -not (Test-Path -LiteralPath $d -PathType Container)) { continue }\n"
+	"    foreach ($f in @(Get-ChildItem -Path $d -Force -File)) {\n"
+	"        if ($f.Name.StartsWith('.certsync-' + $CertsyncRun + '-') -and $f.Name.EndsWith('.tmp')) {\n"
+	"            Remove-Item -LiteralPath $f.FullName -Force\n"
+	"            $n = $n + 1\n"
+	"        }\n"
+	"    }\n"
+	"}\n"
+	"foreach ($f in @(Get-ChildItem -Path ([IO.Path]::GetTempPath()) -Force -File)) {\n"
+	"    if ($f.Name.StartsWith('certsync-' + $CertsyncRun + '-') -and $f.Name.EndsWith('.pfx')) {\n"
+	"        Remove-Item -LiteralPath $f.FullName -Force\n"
+	"        $n = $n + 1\n"
+	"    }\n"
+	"}\n"
+	"'removed ' + $n\n";
 
 const char cs_ps_remove_file[] =
 	"$ErrorActionPreference = 'Stop'\n"
@@ -84,6 +108,7 @@ const struct cs_ps_script cs_ps_scripts[] = {
 	{ "bootstrap.ps1", cs_ps_bootstrap },
 	{ "read_file.ps1", cs_ps_read_file },
 	{ "remove_file.ps1", cs_ps_remove_file },
+	{ "remove_temps.ps1", cs_ps_remove_temps },
 	{ "stat.ps1", cs_ps_stat },
 	{ "write_file.ps1", cs_ps_write_file },
 };

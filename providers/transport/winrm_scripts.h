@@ -49,6 +49,7 @@ extern const char cs_ps_bootstrap[];
 extern const char cs_ps_read_file[];   /* stdout: the content, base64 */
 extern const char cs_ps_write_file[];  /* input: the new content */
 extern const char cs_ps_remove_file[];
+extern const char cs_ps_remove_temps[];
 extern const char cs_ps_stat[];        /* stdout: "missing", "file SIZE" or "dir" */
 
 struct cs_ps_script {

@@ -141,4 +141,136 @@ for point in $points; do
 done
 ((n > 0)) && ok "$n kill points tried" || not_ok "kill points tried"
 
+# The user's report: apply killed by SIGKILL while its reload runs (the
+# files are written), without fault points: the rerun must not say "No
+# changes" but run the reload, and its journal summary must count it.
+d=$TEST_TMP/killed-in-reload
+trial "$d" || not_ok "killed in reload: converge" "$(cat "$d/converge.log")"
+cd "$d" || exit 1
+sed -i 's#"sleep 1; echo reloaded \(.*\) >> out/#"if [ -e kill-once ]; then rm kill-once; kill -9 $PPID; sleep 5; fi; sleep 1; echo reloaded \1 >> out/#' certsync.yaml
+touch kill-once
+"$CERTSYNC" apply --yes >killed.log 2>&1
+rc=$?
+((rc == 137)) && ok "killed in reload: apply is killed" || not_ok "killed in reload: apply is killed" "exit $rc" "$(cat killed.log)"
+expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+expect_contains "$OUT" 'reload owed: files changed by an apply that did not finish, [0-9]{4}-[0-9]{2}-[0-9]{2}'
+expect_exit 0 "$CERTSYNC" apply --yes
+grep -q 'No changes' <<<"$OUT" && not_ok "killed in reload: the rerun has work to do" "$OUT" || ok "killed in reload: the rerun has work to do"
+summary=$(grep '"type":"apply"' .certsync/journal.jsonl | tail -n 1)
+[[ $(jq .actions <<<"$summary") -ge 1 && $(jq .done <<<"$summary") -ge 1 ]] && ok "killed in reload: the summary counts the reload" \
+	|| not_ok "killed in reload: the summary counts the reload" "$summary"
+[[ $(last_reload out/reload.log | cut -d. -f1) -ge $(stat -c %Y out/web.crt) ]] && ok "killed in reload: reloaded after the files changed" \
+	|| not_ok "killed in reload: reloaded after the files changed" "$(cat out/reload.log)"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+cd "$TEST_TMP" || exit 1
+
+# Verifies are owed too: nginx on loopback, killed after the files are
+# written and after the reload ran but before the check: the plan in between
+# shows the verify, the rerun checks that nginx serves the new certificate.
+if command -v nginx >/dev/null; then
+	for point in bind.written reload.done; do
+		d=$TEST_TMP/ngx-$point
+		port=$(free_port)
+		mkdir -p "$d/nginx/logs" "$d/nginx/tmp"
+		cat >"$d/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx/nginx.pid;
+error_log $d/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $d/nginx/tmp; proxy_temp_path $d/nginx/tmp;
+    fastcgi_temp_path $d/nginx/tmp; uwsgi_temp_path $d/nginx/tmp; scgi_temp_path $d/nginx/tmp;
+    server { listen 127.0.0.1:$port ssl; server_name web.test;
+             ssl_certificate $d/out/web-full.pem; ssl_certificate_key $d/out/web.key; }
+}
+CONF
+		ngx="nginx -p $d/nginx -c $d/nginx/nginx.conf"
+		cleanup_add "$ngx -s stop"
+		make_ca "$d" ca
+		local_config "$d" '{ ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }' \
+			"if [ -s $d/nginx/nginx.pid ]; then $ngx -s reload; else $ngx; fi" \
+			"    verify:
+      - { connect: \"127.0.0.1:$port\", ca_bundle: pki/ca.crt, timeout: 10s }"
+		cd "$d" || exit 1
+		"$CERTSYNC" apply --yes >converge.log 2>&1 || not_ok "nginx $point: converge" "$(cat converge.log)"
+		sed -i 's/www.web.test\]/www.web.test, api.web.test]/' certsync.yaml
+		CERTSYNC_FAULT=$point "$CERTSYNC" apply --yes >killed.log 2>&1
+		expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+		expect_contains "$OUT" "verify web at 127.0.0.1:$port"
+		expect_contains "$OUT" 'reload owed: files changed by an apply that did not finish'
+		expect_exit 0 "$CERTSYNC" apply --yes
+		expect_contains "$OUT" "done +#[0-9]+ verify web .*presents serial"
+		served=$(openssl s_client -connect "127.0.0.1:$port" -servername web.test </dev/null 2>/dev/null |
+			openssl x509 -noout -fingerprint -sha256)
+		[[ $served == "$(openssl x509 -in out/web.crt -noout -fingerprint -sha256)" ]] &&
+			ok "nginx $point: serves the new certificate" || not_ok "nginx $point: serves the new certificate"
+		expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+		cd "$TEST_TMP" || exit 1
+	done
+else
+	echo "# nginx is not installed: no verify case"
+fi
+
+# `become: sudo`: the upload goes through a folder the login user makes in
+# /tmp, then `sudo install` into a root-owned folder.  Killed in the middle
+# of the upload (half a private key in that folder) and right after the
+# install: the rerun removes the run's upload folder and its temporaries.
+if ((have_ssh)); then
+	for point in ssh.upload-mid@2 bind.written@1; do
+		d=$TEST_TMP/sudo-${point%@*}
+		mkdir -p "$d"
+		make_ca "$d" ca
+		install -d -o root -g root -m 0755 "$d-etc"
+		cat >"$d/certsync.yaml" <<YAML
+version: 1
+issuers:
+  lab: { ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }
+hosts:
+  web1: { platform: linux, ssh: { address: 127.0.0.1, port: ${SSHD_PORT[web1]}, user: $SSH_USER, identity: $SSH_KEY, known_hosts: $SSH_KNOWN_HOSTS, timeout: 10s, become: sudo } }
+certificates:
+  site:
+    common_name: site.test
+    issuer: lab
+    bindings:
+      - { host: web1, files: { fullchain: $d-etc/site.pem, key: $d-etc/site.key, owner: root, mode: "0600", reload: "sleep 1; echo reloaded \$(date +%s) | sudo -n tee -a $d-etc/reload.log >/dev/null" } }
+YAML
+		cd "$d" || exit 1
+		CERTSYNC_FAULT=$point "$CERTSYNC" apply --yes >killed.log 2>&1
+		rc=$?
+		((rc == 137)) && ok "sudo $point: apply is killed" || not_ok "sudo $point: apply is killed" "exit $rc" "$(cat killed.log)"
+		killed=$(basename "$(ls .certsync/runs/*.json 2>/dev/null | head -n 1)" .json)
+		if [[ $point == ssh.upload-mid* ]]; then
+			[[ -n $(find /tmp -maxdepth 2 -path "/tmp/certsync-$killed.*/.*" 2>/dev/null) ]] &&
+				ok "sudo $point: the kill left the upload behind" || not_ok "sudo $point: the kill left the upload behind"
+		fi
+		expect_exit 0 "$CERTSYNC" apply --yes
+		left=$(find /tmp -maxdepth 1 -name "certsync-$killed.*" 2>/dev/null; find "$d-etc" -name '.*.certsync-*')
+		[[ -n $killed && -z $left ]] && ok "sudo $point: the killed run's upload folder and temporaries are gone" \
+			|| not_ok "sudo $point: the killed run's upload folder and temporaries are gone" "run ${killed:-none}" "$left"
+		[[ -s $d-etc/reload.log ]] && ok "sudo $point: reloaded" || not_ok "sudo $point: reloaded"
+		expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+		cd "$TEST_TMP" || exit 1
+	done
+fi
+
+# An apply that is still running (it holds the lock) is not a crash: the
+# plan leaves its intents alone and says so; once it is done, nothing is owed.
+d=$TEST_TMP/running
+trial "$d" || not_ok "running: converge" "$(cat "$d/converge.log")"
+cd "$d" || exit 1
+sed -i 's#"sleep 1; echo reloaded \(.*\) >> out/#"while [ ! -e go ]; do sleep 0.05; done; echo reloaded \1 >> out/#' certsync.yaml
+"$CERTSYNC" apply --yes >running.log 2>&1 &
+running=$!
+cleanup_add "kill $running"
+for _ in $(seq 200); do grep -q '"run"' .certsync/hosts/here/unconfirmed.json 2>/dev/null && break; sleep 0.05; done
+expect_exit 0 "$CERTSYNC" plan
+expect_contains "$OUT" 'an apply that is still running \(run [0-9a-f]{16}\) is changing it'
+grep -q 'reload owed' <<<"$OUT" && not_ok "running: no reload owed while the apply runs" "$OUT" \
+	|| ok "running: no reload owed while the apply runs"
+touch go
+wait "$running" && ok "running: the apply finishes" || not_ok "running: the apply finishes" "$(cat running.log)"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+cd "$TEST_TMP" || exit 1
+
 done_testing

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,8 +58,11 @@ static void test_registry(void)
 	tap_ok(cs_issuer_ops_for(CS_ISSUER_ACME) == &cs_issuer_acme, "registry: acme", NULL);
 	tap_ok(!cs_issuer_acme.asynchronous && cs_issuer_acme.issue_ctx && cs_issuer_acme.renewal_window,
 	       "registry: acme is synchronous with issue_ctx and renewal_window", NULL);
-	tap_ok(!cs_issuer_ca.issue_ctx && !cs_issuer_ca.renewal_window && !cs_issuer_manual.issue_ctx &&
-	       !cs_issuer_manual.renewal_window, "registry: ca and manual leave the acme ops NULL", NULL);
+	/* The local CA takes a context for the identity kept before signing
+	 * (one issuance per renewal); windows stay the CA's. */
+	tap_ok(cs_issuer_ca.issue_ctx && !cs_issuer_ca.renewal_window && !cs_issuer_manual.issue_ctx &&
+	       !cs_issuer_manual.renewal_window, "registry: ca and manual have no renewal windows, manual no issue_ctx",
+	       NULL);
 	tap_ok(cs_issuer_ca.abi == CS_ISSUER_ABI && cs_issuer_manual.abi == CS_ISSUER_ABI,
 	       "registry: abi versions", NULL);
 	tap_ok(!cs_issuer_ca.asynchronous && cs_issuer_manual.asynchronous,
@@ -318,6 +322,51 @@ static void test_collect(struct fixture *fx)
 	cs_err_clear(&err);
 }
 
+/* Signing again with the identity kept before the first signing (as a
+ * rerun after a crash does) gives the same serial and validity; without
+ * one, every signing is a new certificate. */
+static void test_ca_identity(struct fixture *fx)
+{
+	struct cs_issuer_cfg ca = { .name = "lab", .kind = CS_ISSUER_CA };
+	ca.ca.cert = tmp_path("ca.crt");
+	ca.ca.key.kind = CS_SECRET_FILE;
+	ca.ca.key.ref = tmp_path("ca.key");
+	ca.ca.days = 30;
+	X509 *a = NULL, *b = NULL, *c = NULL;
+	STACK_OF(X509) *ch = NULL;
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_issue_ctx ctx = { .key = fx->pending.key, .serial = "7A11CE0F00D", .issue_time = 1767225600 };
+	int r = cs_issuer_ca.issue_ctx(&ctx, &ca, &mail, fx->pending.csr, &a, &ch, &err);
+	sk_X509_pop_free(ch, X509_free);
+	ch = NULL;
+	if (r == 0)
+		r = cs_issuer_ca.issue_ctx(&ctx, &ca, &mail, fx->pending.csr, &b, &ch, &err);
+	sk_X509_pop_free(ch, X509_free);
+	ch = NULL;
+	if (r == 0)
+		r = cs_issuer_ca.issue(&ca, &mail, fx->pending.csr, &c, &ch, &err);
+	sk_X509_pop_free(ch, X509_free);
+	tap_ok(r == 0, "ca signs with a kept identity", "%s", cs_err_msg(&err));
+	struct cs_cert_info ia, ib, ic;
+	if (r == 0 && cs_cert_info_get(&ia, a, NULL) == 0 && cs_cert_info_get(&ib, b, NULL) == 0 &&
+	    cs_cert_info_get(&ic, c, NULL) == 0) {
+		tap_ok(!strcasecmp(ia.serial, "7A11CE0F00D") && !strcasecmp(ia.serial, ib.serial),
+		       "signed twice: the kept serial both times", "%s %s", ia.serial, ib.serial);
+		tap_ok(ia.not_after == ib.not_after && ia.not_before == ib.not_before &&
+		       ia.not_after == 1767225600 + 30 * 86400, "signed twice: the same validity", NULL);
+		tap_ok(strcasecmp(ic.serial, ia.serial) != 0, "without a kept identity: a new serial", NULL);
+		cs_cert_info_free(&ia);
+		cs_cert_info_free(&ib);
+		cs_cert_info_free(&ic);
+	}
+	X509_free(a);
+	X509_free(b);
+	X509_free(c);
+	free(ca.ca.cert);
+	free(ca.ca.key.ref);
+	cs_err_clear(&err);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -329,6 +378,7 @@ int main(void)
 	if (tap_ok(setup(&fx), "fixtures", NULL)) {
 		test_issue(&fx);
 		test_collect(&fx);
+		test_ca_identity(&fx);
 	}
 	teardown(&fx);
 	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);

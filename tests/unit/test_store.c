@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "reconcile/store.h"
+#include "reconcile/store_runs.h"
 #include "reconcile/util.h"
 #include "reconcile/x509.h"
 
@@ -383,6 +384,118 @@ static void test_journal(void)
 	free(dir);
 }
 
+/* The intent journal's parts: the run tag, issuing/, the ledger, run
+ * records and the removal of what killed runs left in the state folder. */
+static void test_intents(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *a = NULL, *b = NULL;
+	char *dir = tmp_path("intents");
+	cs_store_open(&a, dir, true, &err);
+	cs_store_open(&b, dir, true, &err);
+	tap_ok(cs_store_run(a) == NULL && cs_store_running(b) == NULL, "no run before the lock", NULL);
+	tap_int(cs_store_lock(a, "apply", &err), 0, "lock");
+	const char *tag = cs_store_run(a);
+	tap_ok(tag && strlen(tag) == 16 && strspn(tag, "0123456789abcdef") == 16 && !strcmp(cs_temp_tag(), tag),
+	       "the run tag names temporary files", "%s", tag ? tag : "(null)");
+	char *running = cs_store_running(b);
+	tap_str(running, tag, "another reader sees the running apply's tag");
+	free(running);
+
+	/* issuing/ keeps key, request and identity; its key is checked like any. */
+	EVP_PKEY *key = new_key();
+	X509_REQ *csr = NULL;
+	char *names[] = { "mail.example.org" };
+	cs_csr_create(&csr, key, "mail.example.org", names, 1, NULL);
+	struct cs_issuing iss;
+	tap_int(cs_store_load_issuing(&iss, a, "mail", &err), -ENOENT, "no issuance in progress");
+	cs_err_clear(&err);
+	int r = cs_store_save_issuing(a, "mail", key, csr, "lab", "7A11CE", 1767225600, &err);
+	r = r ? r : cs_store_load_issuing(&iss, a, "mail", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(iss.req.key, key) == 1 && !strcmp(iss.serial, "7A11CE") &&
+	       iss.issue_time == 1767225600 && !strcmp(iss.req.issuer, "lab"), "issuing kept and read back", "%s",
+	       cs_err_msg(&err));
+	cs_issuing_free(&iss);
+	tap_int(mode_of("intents/certs/mail/issuing/key.pem"), 0600, "issuing key 0600");
+	char *ik = tmp_path("intents/certs/mail/issuing/key.pem");
+	chmod(ik, 0644);
+	struct cs_store *c = NULL;
+	tap_int(cs_store_open(&c, dir, false, &err), -EPERM, "an unsafe issuing key is refused at open");
+	cs_err_clear(&err);
+	chmod(ik, 0600);
+	free(ik);
+	tap_int(cs_store_drop_issuing(a, "mail", &err), 0, "drop issuing");
+	tap_ok(!exists("intents/certs/mail/issuing"), "issuing folder gone", NULL);
+
+	/* The ledger only grows. */
+	cs_store_issued_append(a, "mail", "7A11CE", "lab", &err);
+	cs_store_issued_append(a, "mail", "7A11CE", "lab", &err);
+	char *ledger = tmp_path("intents/certs/mail/issued.jsonl");
+	struct cs_buf text = CS_BUF_INIT;
+	cs_file_read(&text, ledger, 0, NULL);
+	tap_ok(text.data && strstr(text.data, "\"serial\":\"7A11CE\"") && text.len > 0 &&
+	       strchr(text.data, '\n') != strrchr(text.data, '\n'), "ledger: a line per certificate returned", "%s",
+	       text.data ? text.data : "");
+	cs_buf_free(&text);
+	free(ledger);
+
+	/* A run record outlives a killed run; the next one finds it. */
+	json_t *hosts = json_pack("{s:[s]}", "web1", "/etc/tls/site.pem");
+	tap_int(cs_store_run_begin(a, hosts, &err), 0, "run recorded");
+	json_decref(hosts);
+	char *killed = cs_xstrdup(tag);
+	cs_store_close(a); /* killed: the record stays */
+	tap_int(cs_store_lock(b, "apply", &err), 0, "the next apply locks");
+	json_t *runs = NULL;
+	tap_int(cs_store_runs_load(&runs, b, &err), 0, "runs load");
+	tap_ok(json_object_size(runs) == 1 &&
+	       !strcmp(json_string_value(json_array_get(json_object_get(json_object_get(json_object_get(runs, killed),
+										     "hosts"), "web1"), 0)),
+		       "/etc/tls/site.pem"), "the killed run's record is found with its paths", NULL);
+	json_decref(runs);
+
+	/* Only other runs' temporary files go, wherever they are in the folder. */
+	const char *files[][2] = {
+		{ "certs/mail/.key.pem.certsync-%s-AbC123", "killed" },
+		{ "hosts/web1/.unconfirmed.json.certsync-%s-x", "killed" },
+		{ ".journal.jsonl.certsync-%s-AbC123", "mine" },
+		{ "certs/mail/.cert.pem.certsync-XXXXXX", "legacy" },
+		{ "certs/mail/cert.pem.certsync-%s-AbC123", "not temporary" },
+	};
+	for (size_t i = 0; i < 5; i++) {
+		char *rel = cs_xasprintf(files[i][0], !strcmp(files[i][1], "mine") ? cs_store_run(b) : killed);
+		char *path = cs_xasprintf("%s/%s", dir, rel);
+		char *d = cs_path_dirname(path);
+		cs_mkdir_p(d, 0700, NULL);
+		cs_file_write_atomic(path, "x", 1, 0600, (uid_t)-1, (gid_t)-1, NULL);
+		free(d);
+		free(path);
+		free(rel);
+	}
+	size_t n = 0;
+	tap_int(cs_store_remove_temps(b, cs_store_run(b), &n, &err), 0, "remove temporaries");
+	tap_int((int)n, 2, "the killed run's two temporary files removed");
+	char *mine = cs_xasprintf("intents/.journal.jsonl.certsync-%s-AbC123", cs_store_run(b));
+	tap_ok(exists(mine) && exists("intents/certs/mail/.cert.pem.certsync-XXXXXX"),
+	       "this run's and untagged files stay", NULL);
+	free(mine);
+	tap_ok(cs_is_temp_of(".a.certsync-0123456789abcdef-Q", "0123456789abcdef") &&
+	       !cs_is_temp_of("a.certsync-0123456789abcdef-Q", "0123456789abcdef") &&
+	       !cs_is_temp_of(".a.certsync-0123456789abcdee-Q", "0123456789abcdef"), "cs_is_temp_of", NULL);
+	tap_int(cs_store_run_update(b, killed, NULL, &err), 0, "the settled record is dropped");
+	cs_store_runs_load(&runs, b, &err);
+	tap_int((int)json_object_size(runs), 0, "no run left");
+	json_decref(runs);
+	tap_int(cs_store_run_update(b, "../x", NULL, &err), -EINVAL, "a run tag is never a path");
+	cs_err_clear(&err);
+
+	free(killed);
+	cs_store_close(b);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(key);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -394,6 +507,7 @@ int main(void)
 	test_pending();
 	test_lock();
 	test_journal();
+	test_intents();
 	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
 	if (system(rm) != 0)
 		tap_note("could not remove %s", tmpdir);

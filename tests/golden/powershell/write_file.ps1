@@ -1,7 +1,7 @@
 $ErrorActionPreference = 'Stop'
 $dir = [IO.Path]::GetDirectoryName($Path)
 if (-not (Test-Path -LiteralPath $dir -PathType Container)) { exit 44 }
-$tmp = Join-Path $dir ('.certsync-' + [Guid]::NewGuid().ToString('N') + '.tmp')
+$tmp = Join-Path $dir ('.certsync-' + $CertsyncRun + '-' + [Guid]::NewGuid().ToString('N') + '.tmp')
 try {
     $fs = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None)
     try {

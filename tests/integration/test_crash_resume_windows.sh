@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Windows over WinRM (the WS-Management test server as host FW): an apply
+# killed while it imports leaves a run record naming FW; the next apply
+# removes that run's PFX files from FW's temp folder (a PowerShell that died
+# mid-import leaves one: planted here, as the model's PowerShell always
+# finishes) and nothing else — not another run's, not one without a run tag
+# — and converges.
+. "$(dirname "$0")/lib.sh"
+
+root=$_lib_root
+PY=/usr/bin/python3
+[[ -x $PY ]] || { echo "1..0 # SKIP /usr/bin/python3 missing"; exit 0; }
+cd "$TEST_TMP" || exit 1
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout srv.key -out srv.crt -days 2 \
+	-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+temp=fw.fs/C/Users/certsync/AppData/Local/Temp
+mkdir -p "$temp"
+echo '{ "hostname": "FW" }' >fw.json
+wport=$(free_port)
+"$PY" "$root/tests/winrm/server.py" --https-port "$wport" --cert srv.crt --key srv.key \
+	--user 'certsync:Pa55-w0rd' --auth basic --state fw.json --fs-root fw.fs --hostname FW \
+	--log winrm.log >server.out 2>&1 &
+cleanup_add "kill $!"
+wait_port "$wport" 15 || { echo "Bail out! winrm server: $(cat server.out)"; exit 1; }
+export FW_PASSWORD='Pa55-w0rd'
+
+mkdir -p pki
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout pki/ca.key \
+	-out pki/ca.pem -days 30 -subj '/CN=Crash Test CA' >/dev/null 2>&1
+chmod 600 pki/ca.key
+cat >certsync.yaml <<YAML
+version: 1
+settings: { state_dir: state }
+issuers:
+  lab: { ca: { cert: pki/ca.pem, key: { file: pki/ca.key }, days: 90 } }
+hosts:
+  fw:
+    platform: windows
+    winrm: { address: 127.0.0.1, port: $wport, auth: basic, user: certsync,
+             password: { env: FW_PASSWORD }, ca_bundle: srv.crt }
+certificates:
+  mail:
+    common_name: owa.example.org
+    issuer: lab
+    bindings:
+      - { host: fw, store: {} }
+YAML
+
+CERTSYNC_FAULT=import.intent "$CERTSYNC" apply --yes >killed.log 2>&1
+rc=$?
+((rc == 137)) && ok "apply killed before the import" || not_ok "apply killed before the import" "exit $rc" "$(cat killed.log)"
+killed=$(basename "$(ls state/runs/*.json 2>/dev/null | head -n 1)" .json)
+[[ $killed =~ ^[0-9a-f]{16}$ ]] && ok "the killed run's record is in the state folder" \
+	|| not_ok "the killed run's record is in the state folder" "$(ls -R state)"
+other=0123456789abcdef
+echo pfx >"$temp/certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx"
+echo pfx >"$temp/certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx"
+echo pfx >"$temp/certsync-5d41402abc4b2a76b9719d911017c592.pfx"
+
+expect_exit 0 "$CERTSYNC" apply --yes
+expect_contains "$OUT" 'removed 1 temporary file left by an apply that did not finish'
+[[ ! -e $temp/certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx ]] && ok "the killed run's PFX is removed" \
+	|| not_ok "the killed run's PFX is removed" "$(ls -a "$temp")"
+[[ -e $temp/certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx && -e $temp/certsync-5d41402abc4b2a76b9719d911017c592.pfx ]] &&
+	ok "other files stay" || not_ok "other files stay" "$(ls -a "$temp")"
+[[ -z $(ls state/runs 2>/dev/null) ]] && ok "no run record left" || not_ok "no run record left" "$(ls state/runs)"
+summary=$(grep '"type":"apply"' state/journal.jsonl | tail -n 1)
+[[ $(jq .recovered <<<"$summary") == 1 ]] && ok "the summary counts the removed file" \
+	|| not_ok "the summary counts the removed file" "$summary"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+[[ $(ls "$temp" | grep -c .) == 2 ]] && ok "the apply itself left nothing in the temp folder" \
+	|| not_ok "the apply itself left nothing in the temp folder" "$(ls -a "$temp")"
+
+done_testing
