@@ -254,6 +254,33 @@ YAML
 	done
 fi
 
+# The manual issuer: killed after the request is kept in pending/ but before
+# (or while) the request file for the CA is written: the next apply writes it
+# again from pending/, so the reply will match the kept key.
+for point in request.saved write.mid@5; do
+	d=$TEST_TMP/manual-${point%@*}
+	mkdir -p "$d"
+	local_config "$d" '{ manual: { requests: requests/, inbox: inbox/ } }' 'true'
+	cd "$d" || exit 1
+	CERTSYNC_FAULT=$point "$CERTSYNC" apply --yes >killed.log 2>&1
+	rc=$?
+	((rc == 137)) && ok "manual $point: apply is killed" || not_ok "manual $point: apply is killed" "exit $rc" "$(cat killed.log)"
+	if [[ -e .certsync/certs/web/pending/meta.json ]]; then
+		expect_exit 0 "$CERTSYNC" apply --yes
+		want=$(openssl pkey -in .certsync/certs/web/pending/key.pem -pubout 2>/dev/null)
+		got=$(openssl req -in requests/web.csr -pubkey -noout 2>/dev/null)
+		[[ -n $want && $want == "$got" ]] && ok "manual $point: the request file is the pending request" \
+			|| not_ok "manual $point: the request file is the pending request" "$(ls -la requests 2>&1)"
+		[[ -z $(find . -name '*.certsync-*') ]] && ok "manual $point: no temporary files left" \
+			|| not_ok "manual $point: no temporary files left" "$(find . -name '*.certsync-*')"
+		expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+		expect_contains "$OUT" 'waiting for the CA: request .*requests/web.csr'
+	else
+		ok "manual $point: killed before the request was kept (nothing to check)"
+	fi
+	cd "$TEST_TMP" || exit 1
+done
+
 # An apply that is still running (it holds the lock) is not a crash: the
 # plan leaves its intents alone and says so; once it is done, nothing is owed.
 d=$TEST_TMP/running

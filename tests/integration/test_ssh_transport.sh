@@ -106,7 +106,7 @@ expect_exit 1 h web1 read "$F/a.crt" - 4
 expect_contains "$OUT" "^error: host web1: read $F/a.crt: larger than 4 bytes\$"
 
 expect_exit 1 h web1 write /etc/certsync-denied.crt "$TEST_TMP/v1" 0644
-expect_contains "$OUT" '^error: host web1: sftp write /etc/certsync-denied.crt: create temporary file /etc/\.certsync-denied\.crt\.certsync-[A-Za-z0-9]+: permission denied$'
+expect_contains "$OUT" '^error: host web1: sftp write /etc/certsync-denied.crt: create temporary file /etc/\.certsync-denied\.crt\.certsync-[0-9a-f]{16}-[A-Za-z0-9]+: permission denied$'
 [[ -e /etc/certsync-denied.crt ]] && not_ok "nothing written on permission denied" || ok "nothing written on permission denied"
 
 expect_exit 1 h web1 read /etc/shadow
@@ -131,7 +131,7 @@ expect_contains "$OUT" '^stat: mode=0600 owner=root group=root uid=0 gid=0 size=
 expect_same "$TEST_TMP/private/x.key" "$TEST_TMP/v2" "sudo install + mv replaces a file in a folder the user cannot enter"
 expect_eq "$(stat -c '%a %U %G' "$TEST_TMP/private/x.key")" "600 root root" "mode and owner after a sudo write"
 [[ -e /etc/certsync-test.crt ]] && not_ok "sudo remove" || ok "sudo remove"
-leftovers=$(find /etc "$TEST_TMP/private" -maxdepth 1 -name '*.certsync-*'; ls -d /tmp/certsync.* 2>/dev/null | xargs -r -n1 stat -c '%U %n' | grep "^$SSH_USER " || true)
+leftovers=$(find /etc "$TEST_TMP/private" -maxdepth 1 -name '*.certsync-*'; ls -d /tmp/certsync.* /tmp/certsync-[0-9a-f]*.* 2>/dev/null | xargs -r -n1 stat -c '%U %n' | grep "^$SSH_USER " || true)
 expect_eq "$leftovers" "" "no temporary files or upload folders are left behind"
 
 # sudo that asks for a password: a clear error, not a hang or a silent failure.
