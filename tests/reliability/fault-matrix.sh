@@ -427,7 +427,10 @@ for t in "${trials[@]}"; do
 		printf '%d\t%s\t%s\t%s\tno\t\t\t\t\t\t\t\tnot reached\t\tapply exit %d\n' "$i" "$kind" "$point" "$label" "$rc" >>"$results"
 		continue
 	fi
-	# The finishing run, as an operator would start it: every host.
+	# The finishing run, as an operator would start it: every host (once
+	# a reboot the killed run started is over; reloads it left running may
+	# still be going).
+	sc_wait_reboot
 	ms2=$(ms)
 	run_apply "$out.finish" all
 	wait "$APPLY_PID"

@@ -223,19 +223,27 @@ J
 sc_wait_quiet() {
 	flock "$SC_LOCAL/reload.lock" true 2>/dev/null
 	flock "$SC_SSH/reload.lock" true 2>/dev/null
-	local i
-	for ((i = 0; i < 100; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$SC_WIN_PORT") 2>/dev/null && break
+	sc_wait_reboot
+}
+
+# sc_wait_reboot: when a (killed) run asked the Windows host to reboot,
+# wait until it is back.  The model takes the request when the command
+# ends and goes down reboot_delay (0.5 s) later, so look after 0.8 s: a
+# request still pending (pending_reboot) or a "going down" with no "back"
+# after it.  An operator does not rerun apply against a host that is in
+# the middle of rebooting (it would be a plain "cannot connect").
+sc_wait_reboot() {
+	local i downs backs pending
+	sleep 0.8
+	for ((i = 0; i < 150; i++)); do
+		downs=$(grep -c 'reboot: going down' "$SC_DIR/win/winrm.log" 2>/dev/null)
+		backs=$(grep -c 'reboot: back' "$SC_DIR/win/winrm.log" 2>/dev/null)
+		pending=$(grep -c '"pending_reboot": true' "$SC_DIR/win/state.json" 2>/dev/null)
+		((${downs:-0} <= ${backs:-0} && ${pending:-0} == 0)) &&
+			(exec 3<>"/dev/tcp/127.0.0.1/$SC_WIN_PORT") 2>/dev/null && return 0
 		sleep 0.1
 	done
-	# A reboot starts reboot_delay (0.5 s) after its command ended.
-	if [[ -f $SC_DIR/win/winrm.log ]] && tail -n 3 "$SC_DIR/win/winrm.log" | grep -q 'Restart-Computer\|going down'; then
-		sleep 1.2
-		for ((i = 0; i < 100; i++)); do
-			(exec 3<>"/dev/tcp/127.0.0.1/$SC_WIN_PORT") 2>/dev/null && break
-			sleep 0.1
-		done
-	fi
+	return 1
 }
 
 sc_snapshot() {
