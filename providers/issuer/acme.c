@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include "providers/issuer/acme_challenge.h"
 #include "providers/issuer/acme_http.h"
+#include "providers/issuer/acme_json.h"
 #include "providers/issuer/ari.h"
 #include "providers/issuer/jws.h"
 #include "providers/base/base64.h"
@@ -34,7 +35,6 @@
 #define RETRY_AFTER_CAP_S 30        /* never sleep longer than this per poll */
 #define POLL_FIRST_MS 100
 #define POLL_MAX_MS 2000
-#define ERR_TYPE_PREFIX "urn:ietf:params:acme:error:"
 
 struct acme {
 	const struct cs_issuer_cfg *issuer;
@@ -75,95 +75,7 @@ static void sleep_ms(int64_t ms)
 
 static const char *dir_url(const struct acme *a, const char *name)
 {
-	return json_string_value(json_object_get(a->dir, name));
-}
-
-static const char *str_or(const char *s)
-{
-	return s ? s : "?";
-}
-
-/* ---- problem documents (RFC 7807, RFC 8555 §6.7) ---- */
-
-static json_t *body_json(const struct cs_acme_resp *resp)
-{
-	if (!resp->body.len)
-		return NULL;
-	json_t *v = json_loadb(resp->body.data, resp->body.len, 0, NULL);
-	if (v && !json_is_object(v)) {
-		json_decref(v);
-		v = NULL;
-	}
-	return v;
-}
-
-/* The problem's type with the ACME prefix cut ("badNonce"), or NULL. */
-static char *problem_type(const struct cs_acme_resp *resp)
-{
-	json_t *p = body_json(resp);
-	const char *t = json_string_value(json_object_get(p, "type"));
-	char *s = NULL;
-	if (t)
-		s = cs_xstrdup(!strncmp(t, ERR_TYPE_PREFIX, strlen(ERR_TYPE_PREFIX)) ? t + strlen(ERR_TYPE_PREFIX) : t);
-	json_decref(p);
-	return s;
-}
-
-static void describe_problem(struct cs_buf *b, json_t *p)
-{
-	const char *type = json_string_value(json_object_get(p, "type"));
-	const char *detail = json_string_value(json_object_get(p, "detail"));
-	cs_buf_printf(b, "%s", type ? type : "problem without a type");
-	if (detail && *detail)
-		cs_buf_printf(b, ": %s", detail);
-	json_t *subs = json_object_get(p, "subproblems");
-	if (json_is_array(subs) && json_array_size(subs)) {
-		cs_buf_puts(b, " [");
-		size_t i;
-		json_t *sp;
-		json_array_foreach(subs, i, sp) {
-			json_t *id = json_object_get(sp, "identifier");
-			const char *st = json_string_value(json_object_get(sp, "type"));
-			const char *sd = json_string_value(json_object_get(sp, "detail"));
-			if (i)
-				cs_buf_puts(b, "; ");
-			if (id)
-				cs_buf_printf(b, "%s %s: ", str_or(json_string_value(json_object_get(id, "type"))),
-					      str_or(json_string_value(json_object_get(id, "value"))));
-			cs_buf_printf(b, "%s", st ? st : "?");
-			if (sd && *sd)
-				cs_buf_printf(b, ": %s", sd);
-		}
-		cs_buf_puts(b, "]");
-	}
-}
-
-/* "WHAT: HTTP 403: urn:...:unauthorized: detail [subproblems], retry after 60 s" */
-static int problem_err(struct cs_err *err, const char *what, const struct cs_acme_resp *resp)
-{
-	struct cs_buf b = CS_BUF_INIT;
-	cs_buf_printf(&b, "%s: HTTP %ld", what, resp->status);
-	json_t *p = body_json(resp);
-	if (p && json_object_get(p, "type")) {
-		cs_buf_puts(&b, ": ");
-		describe_problem(&b, p);
-	}
-	json_decref(p);
-	int code = -EPROTO;
-	if (resp->status == 429) {
-		code = -EAGAIN;
-		if (resp->retry_after >= 0)
-			cs_buf_printf(&b, " (rate limited: retry after %lld s)", (long long)resp->retry_after);
-		else
-			cs_buf_puts(&b, " (rate limited)");
-	} else if (resp->status == 401 || resp->status == 403) {
-		code = -EACCES;
-	} else if (resp->status == 404) {
-		code = -ENOENT;
-	}
-	int r = cs_err_set(err, code, "%s", b.data ? b.data : what);
-	cs_buf_free(&b);
-	return r;
+	return cs_acme_dir_url(a->dir, name);
 }
 
 /* ---- requests ---- */
@@ -214,14 +126,14 @@ static int post(struct acme *a, const char *url, const char *payload, const char
 		}
 		if (resp->status < 400)
 			return 0;
-		char *type = problem_type(resp);
+		char *type = cs_acme_problem_type(resp);
 		bool bad_nonce = type && !strcmp(type, "badNonce");
 		free(type);
 		if (bad_nonce && attempt < BAD_NONCE_RETRIES) {
 			cs_acme_resp_free(resp);
 			continue;
 		}
-		return problem_err(err, what, resp);
+		return cs_acme_problem_err(err, what, resp);
 	}
 }
 
@@ -233,7 +145,7 @@ static int post_json(struct acme *a, const char *url, const char *payload, const
 	int r = post(a, url, payload, NULL, what, resp, err);
 	if (r < 0)
 		return r;
-	*out = body_json(resp);
+	*out = cs_acme_body_json(resp);
 	if (!*out)
 		return cs_err_set(err, -EPROTO, "%s: the answer is not a json object", what);
 	return 0;
@@ -258,7 +170,7 @@ static int acme_open_directory(struct acme *a, const struct cs_issuer_cfg *issue
 		return cs_err_prefix(err, "acme directory");
 	if (resp.status != 200) {
 		char *what = cs_xasprintf("acme directory: GET %s", a->cfg->directory);
-		r = problem_err(err, what, &resp);
+		r = cs_acme_problem_err(err, what, &resp);
 		free(what);
 		/* The usual cause: a typo in the URL, or the CA's home page
 		 * instead of its directory. */
@@ -267,8 +179,8 @@ static int acme_open_directory(struct acme *a, const struct cs_issuer_cfg *issue
 				       "ACME directory URL)", cs_err_msg(err));
 		goto out;
 	}
-	a->dir = body_json(&resp);
-	if (!a->dir || !dir_url(a, "newNonce") || !dir_url(a, "newAccount") || !dir_url(a, "newOrder")) {
+	a->dir = cs_acme_body_json(&resp);
+	if (!cs_acme_dir_ok(a->dir)) {
 		r = cs_err_set(err, -EPROTO, "acme directory %s: not an acme directory (no newNonce, newAccount, newOrder)",
 			       a->cfg->directory);
 		goto out;
@@ -379,7 +291,7 @@ static int account(struct acme *a, struct cs_err *err)
  * with the same key, once. */
 static bool account_gone(const struct cs_acme_resp *resp)
 {
-	char *t = problem_type(resp);
+	char *t = cs_acme_problem_type(resp);
 	bool gone = t && !strcmp(t, "accountDoesNotExist");
 	free(t);
 	return gone;
@@ -428,12 +340,6 @@ static int new_order(struct acme *a, char **names, size_t n, const char *replace
 	return r;
 }
 
-static const char *status_of(json_t *obj)
-{
-	const char *s = json_string_value(json_object_get(obj, "status"));
-	return s ? s : "";
-}
-
 /* Poll url (POST-as-GET) until its status is one of want, "invalid" or the
  * deadline passes.  Retry-After is honoured up to RETRY_AFTER_CAP_S; without
  * it the interval starts short (a CA often answers within a second) and
@@ -451,7 +357,7 @@ static int poll_status(struct acme *a, const char *url, const char *what, const 
 		cs_acme_resp_free(&resp);
 		if (r < 0)
 			return r;
-		const char *st = status_of(obj);
+		const char *st = cs_acme_status(obj);
 		for (const char *const *w = want; *w; w++)
 			if (!strcmp(st, *w)) {
 				*out = obj;
@@ -522,11 +428,6 @@ static void challenges_cleanup(struct challenges *c, const struct cs_issuer_acme
 	c->transport = NULL;
 }
 
-static const char *kind_name(enum cs_challenge_kind k)
-{
-	return k == CS_CHALLENGE_DNS01 ? "dns-01" : "http-01";
-}
-
 static int present(struct acme *a, struct challenges *c, struct presented *p, const char *key_auth,
 		   const struct cs_issue_ctx *ctx, struct cs_err *err)
 {
@@ -569,33 +470,12 @@ static int present(struct acme *a, struct challenges *c, struct presented *p, co
 	return r;
 }
 
-/* The reason an authorization failed, from its challenges' error objects. */
-static int authz_failed(struct cs_err *err, json_t *authz, const char *identifier, enum cs_challenge_kind kind)
-{
-	struct cs_buf b = CS_BUF_INIT;
-	size_t i;
-	json_t *ch;
-	json_array_foreach(json_object_get(authz, "challenges"), i, ch) {
-		json_t *e = json_object_get(ch, "error");
-		if (!e)
-			continue;
-		if (b.len)
-			cs_buf_puts(&b, "; ");
-		cs_buf_printf(&b, "%s: ", str_or(json_string_value(json_object_get(ch, "type"))));
-		describe_problem(&b, e);
-	}
-	int r = cs_err_set(err, -EPROTO, "authorization for %s is invalid (%s challenge)%s%s", identifier,
-			   kind_name(kind), b.len ? ": " : "", b.len ? b.data : "");
-	cs_buf_free(&b);
-	return r;
-}
-
 /* Prove control of every identifier of the order. */
 static int authorize(struct acme *a, json_t *order, const struct cs_issue_ctx *ctx, int64_t deadline,
 		     struct cs_err *err)
 {
 	const struct cs_issuer_acme *cfg = a->cfg;
-	const char *want = kind_name(cfg->challenge);
+	const char *want = cs_acme_challenge_name(cfg->challenge);
 	struct challenges c;
 	memset(&c, 0, sizeof c);
 	char *hook_dir = cfg->dns01_hook ? cs_path_dirname(cfg->dns01_hook) : NULL;
@@ -620,26 +500,19 @@ static int authorize(struct acme *a, json_t *order, const struct cs_issue_ctx *c
 		if (r < 0)
 			goto out;
 		const char *ident = json_string_value(json_object_get(json_object_get(authz, "identifier"), "value"));
-		const char *st = status_of(authz);
+		const char *st = cs_acme_status(authz);
 		if (!strcmp(st, "valid")) {
 			json_decref(authz);
 			continue;
 		}
 		if (strcmp(st, "pending") != 0) {
-			r = !strcmp(st, "invalid") ? authz_failed(err, authz, ident ? ident : "?", cfg->challenge)
+			r = !strcmp(st, "invalid") ? cs_acme_authz_failed(err, authz, ident ? ident : "?", cfg->challenge)
 			    : cs_err_set(err, -EPROTO, "authorization for %s is %s", ident ? ident : "?", st);
 			json_decref(authz);
 			goto out;
 		}
-		json_t *chosen = NULL, *ch;
-		size_t k;
 		struct cs_buf offered = CS_BUF_INIT;
-		json_array_foreach(json_object_get(authz, "challenges"), k, ch) {
-			const char *type = json_string_value(json_object_get(ch, "type"));
-			if (type && !strcmp(type, want))
-				chosen = ch;
-			cs_buf_printf(&offered, "%s%s", offered.len ? ", " : "", type ? type : "?");
-		}
+		json_t *chosen = cs_acme_challenge_pick(authz, want, &offered);
 		if (!chosen && cfg->challenge == CS_CHALLENGE_NONE) {
 			r = cs_err_set(err, -EINVAL, "the CA wants a challenge for %s (offered: %s), but the issuer configures none",
 				       ident ? ident : "?", offered.data ? offered.data : "none");
@@ -665,7 +538,7 @@ static int authorize(struct acme *a, json_t *order, const struct cs_issue_ctx *c
 		p->token = cs_xstrdup(json_string_value(json_object_get(chosen, "token")));
 		/* A challenge already processing (an interrupted run answered it)
 		 * must not be answered twice, but its response must be served. */
-		p->respond = !strcmp(status_of(chosen), "pending");
+		p->respond = !strcmp(cs_acme_status(chosen), "pending");
 		json_decref(authz);
 		if (!p->challenge_url || !p->token) {
 			r = cs_err_set(err, -EPROTO, "acme %s challenge for %s without url or token", want, p->identifier);
@@ -701,7 +574,7 @@ static int authorize(struct acme *a, json_t *order, const struct cs_issue_ctx *c
 		json_t *authz = NULL;
 		r = poll_status(a, c.p[i].authz_url, "acme authorization", done, deadline, &authz, err);
 		if (r == -EPROTO && authz)
-			r = authz_failed(err, authz, c.p[i].identifier, c.p[i].kind);
+			r = cs_acme_authz_failed(err, authz, c.p[i].identifier, c.p[i].kind);
 		json_decref(authz);
 		if (r < 0)
 			goto out;
@@ -714,34 +587,6 @@ out:
 
 /* ---- certificate ---- */
 
-static int parse_chain(STACK_OF(X509) **out, const struct cs_buf *body, struct cs_err *err)
-{
-	BIO *bio = BIO_new_mem_buf(body->data, (int)body->len);
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	X509 *x;
-	while (bio && sk && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		sk_X509_push(sk, x);
-	ERR_clear_error(); /* the loop ends on "no start line" */
-	BIO_free(bio);
-	if (!sk || sk_X509_num(sk) == 0) {
-		sk_X509_pop_free(sk, X509_free);
-		return cs_err_set(err, -EPROTO, "acme certificate: no PEM certificate in the answer");
-	}
-	*out = sk;
-	return 0;
-}
-
-/* The issuer CN of the topmost certificate: the name a preferred chain is
- * chosen by (the root the chain leads to). */
-static bool chain_matches(STACK_OF(X509) *sk, const char *want)
-{
-	X509 *top = sk_X509_value(sk, sk_X509_num(sk) - 1);
-	char cn[256];
-	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(top), NID_commonName, cn, sizeof cn) < 0)
-		return false;
-	return !strcmp(cn, want);
-}
-
 static int download(struct acme *a, const char *url, STACK_OF(X509) **out, struct cs_err *err)
 {
 	struct cs_acme_resp resp;
@@ -749,10 +594,10 @@ static int download(struct acme *a, const char *url, STACK_OF(X509) **out, struc
 	int r = post(a, url, NULL, "application/pem-certificate-chain", "acme certificate", &resp, err);
 	if (r < 0)
 		goto out;
-	if ((r = parse_chain(&sk, &resp.body, err)) < 0)
+	if ((r = cs_acme_parse_chain(&sk, &resp.body, err)) < 0)
 		goto out;
 	const char *want = a->cfg->preferred_chain;
-	if (want && !chain_matches(sk, want)) {
+	if (want && !cs_acme_chain_matches(sk, want)) {
 		for (size_t i = 0; i < resp.n_alternates; i++) {
 			struct cs_acme_resp alt;
 			STACK_OF(X509) *alt_sk = NULL;
@@ -761,7 +606,7 @@ static int download(struct acme *a, const char *url, STACK_OF(X509) **out, struc
 			 * default chain, which stays. */
 			if (post(a, resp.alternates[i], NULL, "application/pem-certificate-chain",
 				 "acme alternate chain", &alt, &alt_err) == 0 &&
-			    parse_chain(&alt_sk, &alt.body, &alt_err) == 0 && chain_matches(alt_sk, want)) {
+			    cs_acme_parse_chain(&alt_sk, &alt.body, &alt_err) == 0 && cs_acme_chain_matches(alt_sk, want)) {
 				sk_X509_pop_free(sk, X509_free);
 				sk = alt_sk;
 				alt_sk = NULL;
@@ -782,15 +627,6 @@ out:
 
 /* ---- ARI ---- */
 
-static char *renewal_info_url(const struct acme *a, const char *cert_id)
-{
-	const char *base = dir_url(a, "renewalInfo");
-	if (!base)
-		return NULL;
-	size_t n = strlen(base);
-	return cs_xasprintf("%s%s%s", base, n && base[n - 1] == '/' ? "" : "/", cert_id);
-}
-
 static int acme_renewal_window(struct cs_renewal_window *out, const struct cs_issuer_cfg *issuer,
 			       X509 *cert, struct cs_err *err)
 {
@@ -810,11 +646,11 @@ static int acme_renewal_window(struct cs_renewal_window *out, const struct cs_is
 	}
 	if ((r = cs_ari_cert_id(&id, cert, err)) < 0)
 		goto out;
-	url = renewal_info_url(&a, id);
+	url = cs_acme_renewal_info_url(a.dir, id);
 	if ((r = cs_acme_http_request(a.http, "GET", url, NULL, "application/json", &resp, err)) < 0)
 		goto out;
 	if (resp.status != 200) {
-		r = problem_err(err, "acme renewal info", &resp);
+		r = cs_acme_problem_err(err, "acme renewal info", &resp);
 		goto out;
 	}
 	if ((r = cs_ari_parse(&w, resp.body.data, resp.body.len, err)) < 0)
@@ -859,7 +695,7 @@ static int resume_order(struct acme *a, const struct cs_cert_cfg *cert, char **n
 		struct cs_err ignored = CS_ERR_INIT;
 		/* An order the CA forgot or that expired is simply replaced. */
 		if (post_json(a, rec->url, NULL, "acme order", &order, &resp, &ignored) == 0) {
-			const char *st = status_of(order);
+			const char *st = cs_acme_status(order);
 			bool usable = !strcmp(st, "pending") || !strcmp(st, "ready") ||
 				      ((!strcmp(st, "processing") || !strcmp(st, "valid")) && rec->key);
 			if (usable)
@@ -941,7 +777,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		}
 	}
 
-	const char *st = status_of(order);
+	const char *st = cs_acme_status(order);
 	if (!strcmp(st, "pending")) {
 		if ((r = authorize(&a, order, ctx, deadline, err)) < 0)
 			goto order_failed;
@@ -950,7 +786,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		if ((r = poll_status(&a, order_url, "acme order", ready, deadline, &order, err)) < 0)
 			goto order_failed;
 		cs_fault_point("acme.authorized");
-		st = status_of(order);
+		st = cs_acme_status(order);
 	}
 	if (!strcmp(st, "ready")) {
 		/* Keep the CSR's key with the order before finalize: once the CA
@@ -999,7 +835,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		goto out;
 	}
 
-	if (strcmp(status_of(order), "valid") != 0) {
+	if (strcmp(cs_acme_status(order), "valid") != 0) {
 		static const char *const valid[] = { "valid", NULL };
 		json_decref(order);
 		if ((r = poll_status(&a, order_url, "acme order", valid, deadline, &order, err)) < 0)
@@ -1033,11 +869,11 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	goto out;
 
 order_failed:
-	if (r == -EPROTO && order && !strcmp(status_of(order), "invalid")) {
+	if (r == -EPROTO && order && !strcmp(cs_acme_status(order), "invalid")) {
 		struct cs_buf b = CS_BUF_INIT;
 		json_t *e = json_object_get(order, "error");
 		if (e)
-			describe_problem(&b, e);
+			cs_acme_problem_describe(&b, e);
 		r = cs_err_set(err, -EPROTO, "acme order %s is invalid%s%s", order_url, b.len ? ": " : "",
 			       b.len ? b.data : "");
 		cs_buf_free(&b);

@@ -65,29 +65,31 @@ void cs_ssh_key_type(char *out, size_t size, const unsigned char *blob, size_t b
 }
 
 /* OpenSSH's pattern language: * any run, ? one character; host names
- * compare without case. */
+ * compare without case.  Greedy, going back only to the last star seen: a
+ * later star can match anything an earlier one could, so this is linear in
+ * name times pattern, where trying every split at every star took time
+ * exponential in the number of stars (a line of them hung the lookup). */
 static bool wildmatch(const char *s, const char *p, size_t plen)
 {
-	while (plen) {
-		if (*p == '*') {
-			p++;
-			plen--;
-			if (!plen)
-				return true;
-			for (; *s; s++)
-				if (wildmatch(s, p, plen))
-					return true;
+	size_t pi = 0, star_p = 0;
+	const char *star_s = NULL;
+	while (*s) {
+		if (pi < plen && p[pi] == '*') {
+			star_p = ++pi;
+			star_s = s;
+		} else if (pi < plen && (p[pi] == '?' || tolower((unsigned char)p[pi]) == tolower((unsigned char)*s))) {
+			pi++;
+			s++;
+		} else if (star_s) {
+			pi = star_p;
+			s = ++star_s;
+		} else {
 			return false;
 		}
-		if (!*s)
-			return false;
-		if (*p != '?' && tolower((unsigned char)*p) != tolower((unsigned char)*s))
-			return false;
-		s++;
-		p++;
-		plen--;
 	}
-	return *s == '\0';
+	while (pi < plen && p[pi] == '*')
+		pi++;
+	return pi == plen;
 }
 
 /* A hashed entry |1|base64(salt)|base64(HMAC-SHA1(salt, name)). */

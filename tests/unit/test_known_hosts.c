@@ -1,8 +1,10 @@
 /* known_hosts matching (providers/transport/known_hosts.c): one table of
  * file texts and the verdict OpenSSH would give for the key. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "providers/transport/known_hosts.h"
@@ -42,6 +44,15 @@ static char *hashed(const char *name, unsigned char salt_byte)
 	return r;
 }
 
+static void too_slow(int sig)
+{
+	(void)sig;
+	static const char msg[] = "not ok - many stars: no match, quickly (still matching after 5 s)\n";
+	if (write(1, msg, sizeof msg - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 int main(void)
 {
 	unsigned char key[128], other[128], ecdsa[128];
@@ -69,6 +80,8 @@ int main(void)
 		{ "names compare without case", "Web1.Example.ORG", 22, cs_xasprintf("WEB1.example.org ssh-ed25519 %s\n", k), CS_KH_MATCH, 1, "ssh-ed25519" },
 		{ "comma list", "127.0.0.1", 2222, cs_xasprintf("a.example,[127.0.0.1]:2222,b ssh-ed25519 %s\n", k), CS_KH_MATCH, 1, "ssh-ed25519" },
 		{ "wildcards", "web7.example.org", 22, cs_xasprintf("web?.example.*,x ssh-ed25519 %s\n", k), CS_KH_MATCH, 1, "ssh-ed25519" },
+		{ "stars: empty runs, middle, end", "web7.example.org", 22, cs_xasprintf("x,w*b*7*.*e*.org* ssh-ed25519 %s\n", k), CS_KH_MATCH, 1, "ssh-ed25519" },
+		{ "a star does not cover a missing tail", "web7.example.org", 22, cs_xasprintf("*.example.org.uk,web7*x ssh-ed25519 %s\n", k), CS_KH_UNKNOWN, 0, "" },
 		{ "negation wins", "web7.example.org", 22, cs_xasprintf("*.example.org,!web7.example.org ssh-ed25519 %s\n", k), CS_KH_UNKNOWN, 0, "" },
 		{ "hashed [host]:port", "127.0.0.1", 2222, cs_xasprintf("%s ssh-ed25519 %s\n", h_port, k), CS_KH_MATCH, 1, "ssh-ed25519" },
 		{ "hashed bare name", "127.0.0.1", 22, cs_xasprintf("%s ssh-ed25519 %s\n", h_plain, k), CS_KH_MATCH, 1, "ssh-ed25519" },
@@ -96,6 +109,26 @@ int main(void)
 		free(name);
 		free(cases[i].text);
 	}
+
+	/* Found by fuzz/fuzz_known_hosts: a pattern of many stars that does
+	 * not match took time exponential in their number (recursion per
+	 * star); the lookup must stay fast.  The alarm turns a hang into a
+	 * failure. */
+	signal(SIGALRM, too_slow);
+	alarm(5);
+	struct cs_buf stars = CS_BUF_INIT;
+	cs_buf_puts(&stars, "web1");
+	for (int i = 0; i < 40; i++)
+		cs_buf_puts(&stars, "*a");
+	cs_buf_printf(&stars, "*z ssh-ed25519 %s\n", k);
+	struct cs_kh_result slow;
+	int rc = cs_kh_lookup(&slow, stars.data, stars.len, "web1.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.org",
+			      key, key_len);
+	alarm(0);
+	tap_ok(rc == 0 && slow.status == CS_KH_UNKNOWN, "many stars: no match, quickly", "rc %d status %d", rc,
+	       (int)slow.status);
+	cs_kh_result_free(&slow);
+	cs_buf_free(&stars);
 
 	char *n = cs_kh_host_name("Web1", 22);
 	tap_str(n, "web1", "host name: port 22");
