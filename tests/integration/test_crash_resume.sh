@@ -13,6 +13,8 @@
 #   - no `.certsync-` temporary file and no private key outside the declared
 #     key files and the state's keys; no unconfirmed record left.
 # CERTSYNC_CRASH_POINTS="a b@2" limits the points (for debugging).
+# Minutes on a loaded machine (it kills and reruns apply at every fault point on two hosts):
+# timeout: 900
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures.sh"
 . "$(dirname "$0")/ssh_lib.sh"

@@ -6,4 +6,6 @@
 # per certificate, the owed reloads and reboot done, no key left outside
 # the key files, no false unconfirmed record and no ROLLBACK FAILED.  One
 # TAP line per trial and check; RELIABILITY.md has the full matrix.
+# Minutes on a loaded machine (each trial resets a scenario of three hosts and two CAs):
+# timeout: 900
 exec bash "$(dirname "$0")/../reliability/fault-matrix.sh" --short --tap "$@"

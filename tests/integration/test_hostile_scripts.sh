@@ -15,6 +15,8 @@
 #    with the exact arguments and nothing injected run;
 #  - a NUL, which no C string can carry, is refused by validate.
 # The npm packages come from scripts/install-deps.sh (npm ci in tests/parsers).
+# Minutes on a loaded machine (it parses and runs thousands of scripts):
+# timeout: 900
 . "$(dirname "$0")/lib.sh"
 
 root=${CERTSYNC_SOURCE_ROOT:-$_lib_root}
