@@ -62,7 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		walk(cfg);
 	else if (!diags.n)
 		abort(); /* a refused config says why */
-	cs_diags_print(&diags, devnull);
+	/* What validate prints: sorted, every message a whole string. */
+	cs_diags_sort(&diags);
+	for (size_t i = 0; i < diags.n; i++)
+		fprintf(devnull, "%s:%d:%d: %s\n", diags.v[i].file, diags.v[i].line, diags.v[i].col, diags.v[i].msg);
 	cs_config_free(cfg);
 	cs_diags_free(&diags);
 	return 0;
