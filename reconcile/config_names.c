@@ -87,7 +87,7 @@ const char *cs_key_spec_name(const struct cs_key_spec *spec)
 	}
 }
 
-const char *cs_binding_kind_name(enum cs_binding_kind kind)
+const char *cs_binding_kind_name(enum cs_binding_kind_id kind)
 {
 	switch (kind) {
 	case CS_BIND_FILES:

@@ -61,7 +61,7 @@ static int wanted_content(struct cs_buf *out, const char *role, const struct cs_
 	return r;
 }
 
-static bool supports(enum cs_binding_kind kind)
+static bool supports(enum cs_binding_kind_id kind)
 {
 	return kind == CS_BIND_FILES || kind == CS_BIND_SCRIPT;
 }

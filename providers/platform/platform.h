@@ -108,7 +108,7 @@ struct cs_undo_file {
 /* A Windows binding as it was: the hash to put back (NULL: there was
  * none, so remove what apply created). */
 struct cs_undo_bind {
-	enum cs_binding_kind kind;
+	enum cs_binding_kind_id kind;
 	const struct cs_binding_cfg *cfg; /* borrowed from the config */
 	char *prev_hash;
 	char *appid;                  /* httpsys: the entry's application id */
@@ -130,7 +130,7 @@ struct cs_platform_ops {
 	const char *name;             /* "linux" */
 
 	/* Can this platform carry that kind of binding at all? */
-	bool (*supports)(enum cs_binding_kind kind);
+	bool (*supports)(enum cs_binding_kind_id kind);
 
 	/* Read what the binding looks like now.  A problem reading is put in
 	 * out->error and 0 returned (the plan shows it); a negative return means

@@ -1078,7 +1078,7 @@ static void host_digest(const struct cs_host_state *st, struct cs_buf *out)
 	cs_buf_printf(out, " rdp %s", st->rdp ? st->rdp : "-");
 }
 
-static bool supports(enum cs_binding_kind kind)
+static bool supports(enum cs_binding_kind_id kind)
 {
 	return kind == CS_BIND_STORE || kind == CS_BIND_IIS || kind == CS_BIND_HTTPSYS ||
 	       kind == CS_BIND_EXCHANGE || kind == CS_BIND_RDP || kind == CS_BIND_SCRIPT;
