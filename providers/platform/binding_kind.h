@@ -12,12 +12,16 @@
  *   parse      check the YAML body m and fill p->b; every problem is a
  *              FILE:LINE:COL diagnostic through p->y (providers/base/yaml_value.h);
  *              references (a script that must exist, a file two bindings
- *              write) are checked here too, the latter through p->claim */
+ *              write) are checked here too, the latter through p->claim
+ *   describe   append where the binding puts the certificate, for humans
+ *              (plan, status, metrics, calendar): "/a.crt, /a.key",
+ *              "site Default Web Site port 443", the script's file name */
 #ifndef CS_BINDING_KIND_H
 #define CS_BINDING_KIND_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "providers/base/buf.h"
 #include "providers/base/yaml_value.h"
 #include "reconcile/config.h"
 
@@ -43,6 +47,7 @@ struct cs_binding_kind {
 	enum cs_binding_kind_id id;
 	unsigned platforms;
 	void (*parse)(struct cs_binding_parse *p, const yaml_node_t *m);
+	void (*describe)(const struct cs_binding_cfg *b, struct cs_buf *out);
 };
 
 /* Every kind, in the order the config lists them in messages; NULL-ended. */
@@ -53,5 +58,7 @@ extern const struct cs_binding_kind cs_kind_files, cs_kind_store, cs_kind_iis, c
 
 /* The kind called name, or NULL. */
 const struct cs_binding_kind *cs_binding_kind_find(const char *name);
+/* The kind with that id, or NULL. */
+const struct cs_binding_kind *cs_binding_kind_by_id(enum cs_binding_kind_id id);
 
 #endif

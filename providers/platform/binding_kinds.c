@@ -22,3 +22,11 @@ const struct cs_binding_kind *cs_binding_kind_find(const char *name)
 			return cs_binding_kinds[i];
 	return NULL;
 }
+
+const struct cs_binding_kind *cs_binding_kind_by_id(enum cs_binding_kind_id id)
+{
+	for (size_t i = 0; cs_binding_kinds[i]; i++)
+		if (cs_binding_kinds[i]->id == id)
+			return cs_binding_kinds[i];
+	return NULL;
+}

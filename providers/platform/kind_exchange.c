@@ -43,9 +43,18 @@ static void parse_exchange(struct cs_binding_parse *p, const yaml_node_t *m)
 	}
 }
 
+static void describe_exchange(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	cs_buf_printf(s, "services%s%s%s%s", b->exchange.services & CS_EXCH_POP ? " POP" : "",
+		      b->exchange.services & CS_EXCH_IMAP ? " IMAP" : "",
+		      b->exchange.services & CS_EXCH_SMTP ? " SMTP" : "",
+		      b->exchange.services & CS_EXCH_IIS ? " IIS" : "");
+}
+
 const struct cs_binding_kind cs_kind_exchange = {
 	.name = "exchange",
 	.id = CS_BIND_EXCHANGE,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_exchange,
+	.describe = describe_exchange,
 };

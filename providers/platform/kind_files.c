@@ -85,9 +85,19 @@ static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
 	f->mode = mode;
 }
 
+static void describe_files(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	const struct cs_bind_files *f = &b->files;
+	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		if (paths[i])
+			cs_buf_printf(s, "%s%s", s->len ? ", " : "", paths[i]);
+}
+
 const struct cs_binding_kind cs_kind_files = {
 	.name = "files",
 	.id = CS_BIND_FILES,
 	.platforms = CS_KIND_ON(CS_PLATFORM_LINUX),
 	.parse = parse_files,
+	.describe = describe_files,
 };

@@ -49,9 +49,15 @@ static void parse_httpsys(struct cs_binding_parse *p, const yaml_node_t *m)
 	free(appid);
 }
 
+static void describe_httpsys(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	cs_buf_printf(s, "%s", b->httpsys.ipport ? b->httpsys.ipport : b->httpsys.hostnameport);
+}
+
 const struct cs_binding_kind cs_kind_httpsys = {
 	.name = "httpsys",
 	.id = CS_BIND_HTTPSYS,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_httpsys,
+	.describe = describe_httpsys,
 };

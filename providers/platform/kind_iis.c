@@ -29,9 +29,21 @@ static void parse_iis(struct cs_binding_parse *p, const yaml_node_t *m)
 		cs_yaml_report(p->y, v, "sni: true %s needs a hostname (SNI picks the certificate by host name)", p->where);
 }
 
+static void describe_iis(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	/* Two bindings of one site on one port differ by ip or host name: say
+	 * them, or plan lines read the same. */
+	cs_buf_printf(s, "site %s port %d", b->iis.site, b->iis.port);
+	if (b->iis.ip && strcmp(b->iis.ip, "*"))
+		cs_buf_printf(s, " ip %s", b->iis.ip);
+	if (b->iis.hostname)
+		cs_buf_printf(s, " hostname %s%s", b->iis.hostname, b->iis.sni ? " (SNI)" : "");
+}
+
 const struct cs_binding_kind cs_kind_iis = {
 	.name = "iis",
 	.id = CS_BIND_IIS,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_iis,
+	.describe = describe_iis,
 };

@@ -15,9 +15,15 @@ static void parse_rdp(struct cs_binding_parse *p, const yaml_node_t *m)
 	cs_yaml_check_keys(p->y, m, none, p->where);
 }
 
+static void describe_rdp(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	cs_buf_puts(s, "RDP-Tcp listener");
+}
+
 const struct cs_binding_kind cs_kind_rdp = {
 	.name = "rdp",
 	.id = CS_BIND_RDP,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_rdp,
+	.describe = describe_rdp,
 };

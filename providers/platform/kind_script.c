@@ -77,9 +77,15 @@ static void parse_script(struct cs_binding_parse *p, const yaml_node_t *m)
 	}
 }
 
+static void describe_script(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	cs_buf_puts(s, cs_path_basename(b->script.path));
+}
+
 const struct cs_binding_kind cs_kind_script = {
 	.name = "script",
 	.id = CS_BIND_SCRIPT,
 	.platforms = CS_KIND_ON(CS_PLATFORM_LINUX) | CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_script,
+	.describe = describe_script,
 };

@@ -17,9 +17,15 @@ static void parse_store(struct cs_binding_parse *p, const yaml_node_t *m)
 	cs_yaml_bool(p->y, m, "cleanup", p->where, &p->b->store.cleanup);
 }
 
+static void describe_store(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	cs_buf_puts(s, "LocalMachine\\My");
+}
+
 const struct cs_binding_kind cs_kind_store = {
 	.name = "store",
 	.id = CS_BIND_STORE,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_store,
+	.describe = describe_store,
 };
