@@ -257,13 +257,10 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 			goto out;
 		cs_fault_point("request.written");
 		char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
-		if (c->issuer->kind == CS_ISSUER_MANUAL)
-			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s/ "
-					       "as %s.pem (or .crt, .cer, .der, .p7b)", where ? where : "the requests folder",
-					       c->issuer->manual.inbox, cert->name);
-		else
-			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in the inbox",
-					       where ? where : "the requests folder");
+		char *reply = c->ops->reply_location ? c->ops->reply_location(c->issuer, cert) : NULL;
+		*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s",
+				       where ? where : "the requests folder", reply ? reply : "the inbox");
+		free(reply);
 		free(where);
 		r = 1; /* waiting */
 		goto out;

@@ -1118,7 +1118,6 @@ static int acme_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_c
 }
 
 const struct cs_issuer_ops cs_issuer_acme = {
-	.abi = CS_ISSUER_ABI,
 	.name = "acme",
 	.asynchronous = false,
 	.issue = acme_issue,                  /* no state folder: throwaway account */

@@ -340,7 +340,6 @@ static int ca_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 }
 
 const struct cs_issuer_ops cs_issuer_ca = {
-	.abi = CS_ISSUER_ABI,
 	.name = "ca",
 	.asynchronous = false,
 	.issue = ca_issue,

@@ -14,8 +14,6 @@
 #include "providers/base/err.h"
 #include "reconcile/store.h"
 
-#define CS_ISSUER_ABI 1
-
 struct cs_config;
 
 /* What a reply from an asynchronous CA turned out to be. */
@@ -55,9 +53,11 @@ struct cs_renewal_window {
 };
 
 struct cs_issuer_ops {
-	int abi;                   /* CS_ISSUER_ABI */
 	const char *name;          /* "ca", "manual" */
-	bool asynchronous;         /* true: issue() only submits; collect() finds the answer */
+	/* The capability the engine asks about: true when issue() only submits
+	 * a request and collect() finds the CA's answer on a later run (manual);
+	 * plan and apply then wait instead of installing. */
+	bool asynchronous;
 
 	/* Issue for csr (made from the certificate's fresh key).
 	 * Synchronous issuers fill *out_cert and *out_chain (never NULL, may be
@@ -88,6 +88,11 @@ struct cs_issuer_ops {
 	/* Where the request was written, for messages (manual: requests/NAME.csr);
 	 * caller frees; may be NULL. */
 	char *(*request_location)(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert);
+
+	/* Where the CA's reply is to be put, for messages (manual: "INBOX/ as
+	 * NAME.pem (or .crt, .cer, .der, .p7b)"); caller frees; NULL: "the
+	 * inbox". */
+	char *(*reply_location)(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert);
 
 	/* ---- optional, added for acme (NULL for ca and manual) ---- */
 

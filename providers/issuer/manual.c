@@ -332,8 +332,12 @@ static char *manual_request_location(const struct cs_issuer_cfg *issuer,
 	return request_path(issuer, cert->name);
 }
 
+static char *manual_reply_location(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert)
+{
+	return cs_xasprintf("%s/ as %s.pem (or .crt, .cer, .der, .p7b)", issuer->manual.inbox, cert->name);
+}
+
 const struct cs_issuer_ops cs_issuer_manual = {
-	.abi = CS_ISSUER_ABI,
 	.name = "manual",
 	.asynchronous = true,
 	.issue = manual_issue,                       /* writes requests/NAME.csr */
@@ -341,4 +345,5 @@ const struct cs_issuer_ops cs_issuer_manual = {
 	.collected = manual_collected,               /* moves them to inbox/imported/ */
 	.issued_by = manual_issued_by,
 	.request_location = manual_request_location,
+	.reply_location = manual_reply_location,
 };

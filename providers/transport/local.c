@@ -536,7 +536,6 @@ out:
 }
 
 const struct cs_transport_ops cs_transport_local = {
-	.abi = CS_TRANSPORT_ABI,
 	.name = "local",
 	.open = local_open,
 	.run = local_run,                 /* fork + /bin/sh -c in host->local_dir */

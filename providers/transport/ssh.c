@@ -1273,7 +1273,6 @@ static int ssh_stat(struct cs_transport *t, const char *path, struct cs_file_sta
 }
 
 const struct cs_transport_ops cs_transport_ssh = {
-	.abi = CS_TRANSPORT_ABI,
 	.name = "ssh",
 	.open = ssh_open,
 	.run = ssh_run,

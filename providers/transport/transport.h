@@ -1,6 +1,6 @@
 /* Transports: how certsync talks to a host.
  *
- * A transport is a versioned vtable (struct cs_transport_ops) plus a handle.
+ * A transport is a vtable (struct cs_transport_ops) plus a handle.
  * reconcile/ and the platform drivers only use these calls, never a concrete
  * transport, so a driver works over local, SSH or WinRM alike.  One handle per
  * host, opened once and reused from gathering through apply.
@@ -17,8 +17,6 @@
 #include "providers/base/buf.h"
 #include "reconcile/config.h"
 #include "providers/base/err.h"
-
-#define CS_TRANSPORT_ABI 1
 
 struct cs_transport;
 
@@ -54,7 +52,6 @@ struct cs_file_attrs {
 };
 
 struct cs_transport_ops {
-	int abi;                 /* CS_TRANSPORT_ABI */
 	const char *name;        /* "local", "ssh", "winrm" */
 
 	/* Connect/authenticate.  *out is a new handle owned by the caller. */

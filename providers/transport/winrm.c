@@ -679,7 +679,6 @@ out:
 }
 
 const struct cs_transport_ops cs_transport_winrm = {
-	.abi = CS_TRANSPORT_ABI,
 	.name = "winrm",
 	.open = winrm_open,               /* libcurl handle; no request yet */
 	.run = winrm_run,                 /* one WinRS shell per run, script framed on stdin */
