@@ -25,7 +25,7 @@
 #include "providers/issuer/ari.h"
 #include "providers/issuer/jws.h"
 #include "providers/base/base64.h"
-#include "reconcile/store_acme.h"
+#include "providers/issuer/acme_store.h"
 #include "providers/base/fault.h"
 #include "providers/base/util.h"
 
@@ -45,7 +45,7 @@ struct acme {
 	EVP_PKEY *account_key;
 	char *kid;                  /* account URL, NULL until known */
 	char *thumbprint;
-	struct cs_store *store;
+	const char *state_dir;   /* the state folder, or NULL: keep nothing */
 };
 
 static void acme_close(struct acme *a)
@@ -329,8 +329,8 @@ static int new_account(struct acme *a, struct cs_err *err)
 		goto out;
 	}
 	a->kid = cs_xstrdup(resp.location);
-	if (a->store)
-		r = cs_store_acme_account_save(a->store, a->cfg->directory, a->cfg->contact, a->cfg->n_contact,
+	if (a->state_dir)
+		r = cs_acme_store_account_save(a->state_dir, a->cfg->directory, a->cfg->contact, a->cfg->n_contact,
 					       a->account_key, a->kid, err);
 out:
 	cs_buf_free_secret(&mac);
@@ -347,8 +347,8 @@ static int account(struct acme *a, struct cs_err *err)
 {
 	int r = -ENOENT;
 	char *url = NULL;
-	if (a->store) {
-		r = cs_store_acme_account_load(&a->account_key, &url, a->store, a->cfg->directory,
+	if (a->state_dir) {
+		r = cs_acme_store_account_load(&a->account_key, &url, a->state_dir, a->cfg->directory,
 					       a->cfg->contact, a->cfg->n_contact, err);
 		if (r < 0 && r != -ENOENT)
 			return r;
@@ -359,7 +359,7 @@ static int account(struct acme *a, struct cs_err *err)
 		a->account_key = EVP_EC_gen("P-256");
 		if (!a->account_key)
 			return cs_err_ssl(err, -EIO, "acme account key");
-		if (a->store && (r = cs_store_acme_account_save(a->store, a->cfg->directory, a->cfg->contact,
+		if (a->state_dir && (r = cs_acme_store_account_save(a->state_dir, a->cfg->directory, a->cfg->contact,
 								a->cfg->n_contact, a->account_key, NULL, err)) < 0)
 			return r;
 	}
@@ -841,7 +841,7 @@ static int resume_order(struct acme *a, const struct cs_cert_cfg *cert, char **n
 			X509 *current, struct cs_acme_order_rec *rec, json_t **out_order, struct cs_err *err)
 {
 	*out_order = NULL;
-	int r = cs_store_acme_order_load(rec, a->store, cert->name, err);
+	int r = cs_acme_store_order_load(rec, a->state_dir, cert->name, err);
 	if (r == -ENOENT) {
 		cs_err_clear(err);
 		return 0;
@@ -873,7 +873,7 @@ static int resume_order(struct acme *a, const struct cs_cert_cfg *cert, char **n
 			return 0;
 	}
 	cs_acme_order_rec_free(rec);
-	return cs_store_acme_order_drop(a->store, cert->name, err);
+	return cs_acme_store_order_drop(a->state_dir, cert->name, err);
 }
 
 static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer,
@@ -896,11 +896,11 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	*out_chain = NULL;
 	if ((r = acme_open(&a, issuer, err)) < 0)
 		goto out;
-	a.store = ctx ? ctx->store : NULL;
+	a.state_dir = ctx ? ctx->state_dir : NULL;
 	if ((r = account(&a, err)) < 0)
 		goto out;
 
-	if (a.store && (r = resume_order(&a, cert, names, n_names, ctx ? ctx->current : NULL, &rec, &order, err)) < 0)
+	if (a.state_dir && (r = resume_order(&a, cert, names, n_names, ctx ? ctx->current : NULL, &rec, &order, err)) < 0)
 		goto out;
 	if (order) {
 		order_url = cs_xstrdup(rec.url);
@@ -923,7 +923,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		}
 		if (r < 0)
 			goto out;
-		if (a.store) {
+		if (a.state_dir) {
 			rec.directory = cs_xstrdup(a.cfg->directory);
 			rec.account = cs_xstrdup(a.kid);
 			rec.url = cs_xstrdup(order_url);
@@ -935,7 +935,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 			/* A kill before this line leaves an order the CA made and
 			 * nobody finalizes: no certificate comes of it. */
 			cs_fault_point("acme.order-posted");
-			if ((r = cs_store_acme_order_save(a.store, cert->name, &rec, err)) < 0)
+			if ((r = cs_acme_store_order_save(a.state_dir, cert->name, &rec, err)) < 0)
 				goto out;
 			cs_fault_point("acme.order-created");
 		}
@@ -956,11 +956,11 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		/* Keep the CSR's key with the order before finalize: once the CA
 		 * has it, the certificate will be for this key, whatever happens
 		 * to this process. */
-		if (a.store && ctx && ctx->key) {
+		if (a.state_dir && ctx && ctx->key) {
 			EVP_PKEY_free(rec.key);
 			rec.key = ctx->key;
 			EVP_PKEY_up_ref(ctx->key);
-			if ((r = cs_store_acme_order_save(a.store, cert->name, &rec, err)) < 0)
+			if ((r = cs_acme_store_order_save(a.state_dir, cert->name, &rec, err)) < 0)
 				goto out;
 			cs_fault_point("acme.key-saved");
 		}
@@ -1043,9 +1043,9 @@ order_failed:
 		cs_buf_free(&b);
 	}
 	/* An invalid order cannot be resumed: forget it. */
-	if (a.store && r == -EPROTO) {
+	if (a.state_dir && r == -EPROTO) {
 		struct cs_err ignored = CS_ERR_INIT;
-		cs_store_acme_order_drop(a.store, cert->name, &ignored);
+		cs_acme_store_order_drop(a.state_dir, cert->name, &ignored);
 		cs_err_clear(&ignored);
 	}
 out:
@@ -1070,8 +1070,8 @@ static void acme_saved(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *iss
 	struct cs_err ignored = CS_ERR_INIT;
 	/* Done with this order: a later run orders afresh.  A record that
 	 * stays is recognised as saved (its key is the current one). */
-	if (ctx && ctx->store)
-		cs_store_acme_order_drop(ctx->store, cert->name, &ignored);
+	if (ctx && ctx->state_dir)
+		cs_acme_store_order_drop(ctx->state_dir, cert->name, &ignored);
 	cs_err_clear(&ignored);
 }
 

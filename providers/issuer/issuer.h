@@ -12,7 +12,6 @@
 #include <openssl/x509.h>
 #include "reconcile/config.h"
 #include "providers/base/err.h"
-#include "reconcile/store.h"
 
 struct cs_config;
 
@@ -27,7 +26,12 @@ void cs_issuer_reply_free(struct cs_issuer_reply *r); /* members only; accepts N
 /* What issue_ctx() gets besides the request. */
 struct cs_issue_ctx {
 	const struct cs_config *cfg;   /* the whole config: hosts for challenges */
-	struct cs_store *store;        /* the state folder */
+	/* The state folder (absolute path).  The engine owns it (keys, pending
+	 * requests, the issuance ledger, issuing/ records: reconcile/store.c);
+	 * an issuer that keeps state of its own keeps it in a subfolder of it
+	 * named after the issuer (acme: acme/, see acme_store.h).  Passing the
+	 * path instead of the store keeps providers/ from including the engine. */
+	const char *state_dir;
 	EVP_PKEY *key;                 /* the private key csr was made from */
 	X509 *current;                 /* the certificate being replaced, or NULL */
 	const char *current_issuer;    /* the issuer the store says produced current */
@@ -67,13 +71,12 @@ struct cs_issuer_ops {
 		     X509_REQ *csr, X509 **out_cert, STACK_OF(X509) **out_chain, struct cs_err *err);
 
 	/* Asynchronous issuers only (NULL otherwise): look for the answer to the
-	 * pending request.  0 with *out filled when a reply is there and valid;
+	 * pending request (made from pending_key).  0 with *out filled when a reply is there and valid;
 	 * -ENOENT when there is none yet; -EINVAL with a clear message when a reply
 	 * is there but wrong (another key, other names, not a certificate, expired),
 	 * in which case nothing may be installed. */
 	int (*collect)(struct cs_issuer_reply *out, const struct cs_issuer_cfg *issuer,
-		       const struct cs_cert_cfg *cert, const struct cs_pending *pending,
-		       struct cs_err *err);
+		       const struct cs_cert_cfg *cert, EVP_PKEY *pending_key, struct cs_err *err);
 
 	/* Asynchronous issuers only: the reply was saved in the store; tidy up
 	 * (manual: move the inbox file to inbox/imported/).  May be NULL. */

@@ -159,7 +159,7 @@ static int read_reply(STACK_OF(X509) **out, const char *path, struct cs_err *err
 }
 
 static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cfg *issuer,
-			  const struct cs_cert_cfg *cert, const struct cs_pending *pending,
+			  const struct cs_cert_cfg *cert, EVP_PKEY *pending_key,
 			  struct cs_err *err)
 {
 	STACK_OF(X509) *bag = sk_X509_new_null();
@@ -192,7 +192,7 @@ static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cf
 		if (!first_path)
 			first_path = cs_xstrdup(path);
 		bool m = false;
-		X509 *l = file_leaf(certs, pending->key, &m);
+		X509 *l = file_leaf(certs, pending_key, &m);
 		if (l && leaf && X509_cmp(l, leaf) != 0) {
 			a = describe(leaf);
 			b = describe(l);
@@ -233,7 +233,7 @@ static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cf
 			       "(it answers another request)", leaf_path, a, cert->name);
 		goto out;
 	}
-	r = cs_certs_split(&out->cert, &out->chain, bag, pending->key, err);
+	r = cs_certs_split(&out->cert, &out->chain, bag, pending_key, err);
 	if (r < 0) {
 		cs_err_prefix(err, "%s", leaf_path);
 		r = -EINVAL;

@@ -16,6 +16,7 @@
 #include "providers/issuer/issuer.h"
 #include "providers/base/util.h"
 #include "providers/base/x509.h"
+#include "reconcile/store.h"
 
 static char tmpdir[] = "/tmp/certsync-issuers-XXXXXX";
 
@@ -146,7 +147,7 @@ static void test_issue(struct fixture *fx)
 
 static int collect(struct fixture *fx, struct cs_issuer_reply *reply, struct cs_err *err)
 {
-	return cs_issuer_manual.collect(reply, &fx->iss, &mail, &fx->pending, err);
+	return cs_issuer_manual.collect(reply, &fx->iss, &mail, fx->pending.key, err);
 }
 
 static char *serial_of_file(const char *rel)
