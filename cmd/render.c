@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "reconcile/diag.h"
+#include "providers/base/diag.h"
 #include "providers/base/util.h"
 
 int cs_cli_error(const char *fmt, ...)

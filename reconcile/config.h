@@ -15,14 +15,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "reconcile/diag.h"
+#include "providers/base/diag.h"
+#include "providers/base/yaml_value.h"
 #include "providers/base/secret.h"
 #include "providers/base/x509.h"
 
-struct cs_pos {
-	int line; /* 1-based; 0 = unknown */
-	int col;  /* 1-based */
-};
+/* struct cs_pos: providers/base/yaml_value.h */
 
 /* ---- settings ---- */
 struct cs_settings {

@@ -1,5 +1,5 @@
 /* Diagnostics list for validation (see diag.h). */
-#include "reconcile/diag.h"
+#include "providers/base/diag.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
