@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "providers/base/buf.h"
-#include "reconcile/config.h"
+#include "providers/transport/host_cfg.h"
 #include "providers/base/err.h"
 
 struct cs_transport;
