@@ -28,6 +28,7 @@
 #include "providers/issuer/acme_store.h"
 #include "providers/base/fault.h"
 #include "providers/base/util.h"
+#include "providers/base/value_syntax.h"
 
 #define BAD_NONCE_RETRIES 10        /* a CA rejecting more than this is broken */
 #define POLL_TIMEOUT_S 600          /* authorizations and finalization together */
@@ -1117,8 +1118,101 @@ static int acme_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_c
 	return acme_issue_ctx(NULL, issuer, cert, csr, out_cert, out_chain, err);
 }
 
+/* ---- config body ---- */
+
+static void parse_challenge(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+{
+	static const char *const keys[] = { "http-01", "dns-01", NULL };
+	static const char *const http_keys[] = { "host", "webroot", "standalone", NULL };
+	static const char *const dns_keys[] = { "hook", "propagation", NULL };
+	struct cs_issuer_acme *a = &is->acme;
+	const char *shown = cs_yaml_esc(y, is->name);
+	const char *where = cs_yaml_fmt(y, "in challenge of issuer %s", shown);
+	cs_yaml_check_keys(y, m, keys, where);
+	int k = cs_yaml_exactly_one(y, m, keys, cs_yaml_fmt(y, "challenge of issuer %s", shown), "choose one");
+	if (k < 0) {
+		if (!cs_yaml_guessed(y, m, keys))
+			cs_yaml_report(y, m, "challenge of issuer %s needs http-01 or dns-01", shown);
+		return;
+	}
+	a->challenge = k == 0 ? CS_CHALLENGE_HTTP01 : CS_CHALLENGE_DNS01;
+
+	yaml_node_t *h = cs_yaml_map(y, m, "http-01", where, false);
+	if (h) {
+		const char *hw = cs_yaml_fmt(y, "in http-01 of issuer %s", shown);
+		cs_yaml_check_keys(y, h, http_keys, hw);
+		yaml_node_t *sv = cs_yaml_str(y, h, "standalone", hw, false, &a->http01_standalone);
+		bool has_host = cs_yaml_lookup(y, h, "host", NULL) || cs_yaml_lookup(y, h, "webroot", NULL);
+		if (sv && has_host) {
+			cs_yaml_report(y, sv, "http-01 of issuer %s has standalone and host/webroot: use one way to answer "
+			       "the challenge", shown);
+		} else if (sv) {
+			const char *why = cs_hostport_problem(a->http01_standalone, NULL, NULL);
+			if (why)
+				cs_yaml_report(y, sv, "invalid standalone \"%s\" %s: %s", cs_yaml_esc(y, a->http01_standalone), hw, why);
+		} else if (!cs_yaml_lookup(y, h, "standalone", NULL)) {
+			yaml_node_t *hv = cs_yaml_str(y, h, "host", hw, true, &a->http01_host);
+			if (hv)
+				refs->host(refs->ctx, hv, a->http01_host, hw);
+			yaml_node_t *wv = cs_yaml_str(y, h, "webroot", hw, true, &a->http01_webroot);
+			if (wv && a->http01_webroot[0] != '/')
+				cs_yaml_report(y, wv, "\"webroot\" %s must be an absolute path on host %s", hw,
+				       cs_yaml_esc(y, a->http01_host ? a->http01_host : "?"));
+		}
+	}
+	yaml_node_t *d = cs_yaml_map(y, m, "dns-01", where, false);
+	if (d) {
+		const char *dw = cs_yaml_fmt(y, "in dns-01 of issuer %s", shown);
+		cs_yaml_check_keys(y, d, dns_keys, dw);
+		cs_yaml_local_file(y, d, "hook", dw, true, &a->dns01_hook);
+		cs_yaml_duration(y, d, "propagation", dw, false, CS_DURATION_MAX_WAIT, &a->dns01_propagation);
+	}
+}
+
+static void acme_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+{
+	static const char *const keys[] = {
+		"directory", "contact", "ca_bundle", "eab", "challenge", "preferred_chain", NULL,
+	};
+	static const char *const eab_keys[] = { "kid", "hmac", NULL };
+	struct cs_issuer_acme *a = &is->acme;
+	const char *shown = cs_yaml_esc(y, is->name);
+	const char *where = cs_yaml_fmt(y, "in acme of issuer %s", shown);
+	a->dns01_propagation = 60;
+	cs_yaml_check_keys(y, m, keys, where);
+	yaml_node_t *v = cs_yaml_str(y, m, "directory", where, true, &a->directory);
+	/* The ACME client speaks https only, to any host, loopback included
+	 * (acme_http.c; RFC 8555 §6.1): anything else would pass validate and
+	 * fail at the first request. */
+	if (v && !(strncmp(a->directory, "https://", 8) == 0 && a->directory[8]))
+		cs_yaml_report(y, v, "\"directory\" %s must be an https:// URL (ACME is https only), got \"%s\"",
+		       where, cs_yaml_esc(y, a->directory));
+	v = cs_yaml_seq(y, m, "contact", where, false);
+	if (v) {
+		a->contact = cs_xcalloc(cs_yaml_n_items(v), sizeof *a->contact);
+		for (size_t i = 0; i < cs_yaml_n_items(v); i++) {
+			const char *s = cs_yaml_scalar_text(y, cs_yaml_item(y, v, i), "contact", where);
+			if (s)
+				a->contact[a->n_contact++] = cs_xstrdup(s);
+		}
+	}
+	cs_yaml_local_file(y, m, "ca_bundle", where, false, &a->ca_bundle);
+	v = cs_yaml_map(y, m, "eab", where, false);
+	if (v) {
+		const char *ew = cs_yaml_fmt(y, "in eab of issuer %s", shown);
+		cs_yaml_check_keys(y, v, eab_keys, ew);
+		cs_yaml_str(y, v, "kid", ew, true, &a->eab_kid);
+		cs_yaml_secret(y, v, "hmac", ew, true, &a->eab_hmac);
+	}
+	v = cs_yaml_map(y, m, "challenge", where, false);
+	if (v)
+		parse_challenge(y, is, v, refs);
+	cs_yaml_str(y, m, "preferred_chain", where, false, &a->preferred_chain);
+}
+
 const struct cs_issuer_ops cs_issuer_acme = {
 	.name = "acme",
+	.parse = acme_parse,
 	.asynchronous = false,
 	.issue = acme_issue,                  /* no state folder: throwaway account */
 	.collect = NULL,                      /* synchronous */

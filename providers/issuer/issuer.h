@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include "reconcile/config.h"
 #include "providers/base/err.h"
+#include "providers/base/yaml_value.h"
 
 struct cs_config;
 
@@ -56,8 +57,21 @@ struct cs_renewal_window {
 					  CA's explanation URL when given; caller frees */
 };
 
+/* What an issuer's body may refer to, checked by the config document:
+ * host() reports an unknown host name at v and returns false. */
+struct cs_issuer_refs {
+	void *ctx;
+	bool (*host)(void *ctx, const yaml_node_t *v, const char *name, const char *where);
+};
+
 struct cs_issuer_ops {
 	const char *name;          /* "ca", "manual" */
+	/* Parse the issuer's body (the mapping under its kind's key) into
+	 * is->KIND, with defaults; every problem becomes a FILE:LINE:COL
+	 * diagnostic in y, and parsing goes on. */
+	void (*parse)(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *body,
+		      const struct cs_issuer_refs *refs);
+
 	/* The capability the engine asks about: true when issue() only submits
 	 * a request and collect() finds the CA's answer on a later run (manual);
 	 * plan and apply then wait instead of installing. */

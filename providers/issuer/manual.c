@@ -337,8 +337,23 @@ static char *manual_reply_location(const struct cs_issuer_cfg *issuer, const str
 	return cs_xasprintf("%s/ as %s.pem (or .crt, .cer, .der, .p7b)", issuer->manual.inbox, cert->name);
 }
 
+/* ---- config body ---- */
+
+static void manual_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+{
+	static const char *const keys[] = { "requests", "inbox", NULL };
+	const char *where = cs_yaml_fmt(y, "in manual of issuer %s", cs_yaml_esc(y, is->name));
+	struct cs_issuer_manual *man = &is->manual;
+	man->requests = cs_yaml_local_path(y, "requests/");
+	man->inbox = cs_yaml_local_path(y, "inbox/");
+	cs_yaml_check_keys(y, m, keys, where);
+	cs_yaml_path(y, m, "requests", where, false, &man->requests);
+	cs_yaml_path(y, m, "inbox", where, false, &man->inbox);
+}
+
 const struct cs_issuer_ops cs_issuer_manual = {
 	.name = "manual",
+	.parse = manual_parse,
 	.asynchronous = true,
 	.issue = manual_issue,                       /* writes requests/NAME.csr */
 	.collect = manual_collect,                   /* reads inbox/NAME.{pem,crt,cer,der,p7b,p7c} */
