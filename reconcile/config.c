@@ -27,6 +27,7 @@
 #include "providers/base/value_syntax.h"
 #include "providers/base/yaml_value.h"
 #include "providers/issuer/issuer.h"
+#include "providers/transport/transport.h"
 
 /* Larger than any plausible config; a cap so that a wrong -c argument
  * pointing at a disk image fails quickly. */
@@ -240,76 +241,6 @@ static void parse_settings(struct ctx *c, const yaml_node_t *root)
 
 /* ---- hosts ---- */
 
-static void check_address(struct ctx *c, const yaml_node_t *v, const char *addr, const char *where)
-{
-	if (strstr(addr, "://"))
-		cs_yaml_report(&c->y, v, "\"address\" %s must be a host name or IP address, not a URL (the port goes in \"port\")",
-		       where);
-	else if (strpbrk(addr, " \t/"))
-		cs_yaml_report(&c->y, v, "\"address\" %s must be a host name or IP address", where);
-}
-
-static void parse_ssh(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m)
-{
-	static const char *const keys[] = {
-		"address", "port", "user", "identity", "passphrase", "password", "known_hosts",
-		"host_key_policy", "become", "timeout", NULL,
-	};
-	static const char *const policies[] = { "strict", "accept-new", NULL };
-	static const char *const becomes[] = { "sudo", NULL };
-	const char *where = cs_yaml_fmt(&c->y, "in ssh of host %s", cs_yaml_esc(&c->y, h->name));
-	struct cs_ssh_cfg *s = &h->ssh;
-	s->port = 22;
-	s->timeout = 30;
-	s->known_hosts = cs_yaml_local_path(&c->y, "~/.ssh/known_hosts");
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "address", where, true, &s->address);
-	if (v)
-		check_address(c, v, s->address, where);
-	cs_yaml_int(&c->y, m, "port", where, false, 1, 65535, &s->port);
-	cs_yaml_str(&c->y, m, "user", where, true, &s->user);
-	cs_yaml_local_file(&c->y, m, "identity", where, false, &s->identity);
-	cs_yaml_secret(&c->y, m, "passphrase", where, false, &s->passphrase);
-	cs_yaml_secret(&c->y, m, "password", where, false, &s->password);
-	cs_yaml_local_file(&c->y, m, "known_hosts", where, false, &s->known_hosts);
-	int i = 0;
-	if (cs_yaml_enum(&c->y, m, "host_key_policy", where, false, policies, &i))
-		s->host_key_accept_new = i == 1;
-	if (cs_yaml_enum(&c->y, m, "become", where, false, becomes, &i))
-		s->become_sudo = true;
-	cs_yaml_duration(&c->y, m, "timeout", where, true, CS_DURATION_MAX_WAIT, &s->timeout);
-}
-
-static void parse_winrm(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m)
-{
-	static const char *const keys[] = {
-		"address", "port", "auth", "user", "password", "ca_bundle", "insecure_http", "timeout", NULL,
-	};
-	static const char *const auths[] = { "basic", "ntlm", "negotiate", NULL };
-	const char *where = cs_yaml_fmt(&c->y, "in winrm of host %s", cs_yaml_esc(&c->y, h->name));
-	struct cs_winrm_cfg *w = &h->winrm;
-	w->auth = CS_WINRM_NTLM;
-	w->timeout = 60;
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "address", where, true, &w->address);
-	if (v)
-		check_address(c, v, w->address, where);
-	int a = 0;
-	yaml_node_t *auth = cs_yaml_enum(&c->y, m, "auth", where, false, auths, &a);
-	if (auth)
-		w->auth = (enum cs_winrm_auth)(a + 1);
-	cs_yaml_str(&c->y, m, "user", where, true, &w->user);
-	cs_yaml_secret(&c->y, m, "password", where, true, &w->password);
-	cs_yaml_local_file(&c->y, m, "ca_bundle", where, false, &w->ca_bundle);
-	yaml_node_t *insecure = cs_yaml_bool(&c->y, m, "insecure_http", where, &w->insecure_http);
-	w->port = w->insecure_http ? 5985 : 5986;
-	cs_yaml_int(&c->y, m, "port", where, false, 1, 65535, &w->port);
-	cs_yaml_duration(&c->y, m, "timeout", where, true, CS_DURATION_MAX_WAIT, &w->timeout);
-	if (w->insecure_http && w->auth == CS_WINRM_BASIC)
-		cs_yaml_report(&c->y, insecure, "basic authentication over plain HTTP would send the password in clear "
-		       "(host %s: use auth: ntlm or negotiate, or HTTPS)", cs_yaml_esc(&c->y, h->name));
-}
-
 static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
 {
 	static const char *const keys[] = { "platform", "local", "ssh", "winrm", "reboot", "reboot_timeout", NULL };
@@ -350,10 +281,10 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	}
 	v = cs_yaml_map(&c->y, m, "ssh", where, false);
 	if (v)
-		parse_ssh(c, h, v);
+		cs_transport_ssh.parse(&c->y, h, v);
 	v = cs_yaml_map(&c->y, m, "winrm", where, false);
 	if (v) {
-		parse_winrm(c, h, v);
+		cs_transport_winrm.parse(&c->y, h, v);
 		cs_yaml_lookup(&c->y, m, "winrm", &k);
 		if (h->platform == CS_PLATFORM_LINUX)
 			cs_yaml_report(&c->y, k, "host %s is linux: winrm is only for windows hosts (use ssh or local)", shown);

@@ -17,6 +17,7 @@
 #include "providers/base/buf.h"
 #include "providers/transport/host_cfg.h"
 #include "providers/base/err.h"
+#include "providers/base/yaml_value.h"
 
 struct cs_transport;
 
@@ -53,6 +54,12 @@ struct cs_file_attrs {
 
 struct cs_transport_ops {
 	const char *name;        /* "local", "ssh", "winrm" */
+
+	/* Parse the transport's block of a host (the mapping under its name)
+	 * into h, with defaults; every problem becomes a FILE:LINE:COL
+	 * diagnostic in y.  NULL: the block is read by the config document
+	 * (local: its timeout). */
+	void (*parse)(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *block);
 
 	/* Connect/authenticate.  *out is a new handle owned by the caller. */
 	int (*open)(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err);
@@ -104,6 +111,10 @@ struct cs_transport {
 	const struct cs_transport_ops *ops;
 	const struct cs_host_cfg *host;
 };
+
+/* For the transports' parse(): "address" WHERE must be a host name or IP
+ * address (no URL, no spaces or slashes); reported at v. */
+void cs_transport_check_address(struct cs_yaml *y, const yaml_node_t *v, const char *addr, const char *where);
 
 /* Ops for a kind (local, ssh, winrm), or NULL for a kind that has none. */
 const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind);
