@@ -27,6 +27,7 @@
 #include "providers/base/value_syntax.h"
 #include "providers/base/yaml_value.h"
 #include "providers/issuer/issuer.h"
+#include "providers/platform/binding_kind.h"
 #include "providers/transport/transport.h"
 
 /* Larger than any plausible config; a cap so that a wrong -c argument
@@ -391,289 +392,51 @@ static void parse_issuers(struct ctx *c, const yaml_node_t *root)
 
 /* ---- bindings ---- */
 
-struct bind_ctx {
-	struct cs_cert_cfg *cert;
-	struct cs_binding_cfg *b;
-	size_t index;                     /* 1-based */
-	const struct cs_host_cfg *host;   /* NULL when the reference is broken */
-	const char *where;                /* "in files binding 1 of certificate mail" */
-};
 
-/* A path a files binding writes: resolved on local hosts, absolute on
- * remote ones, and written by no other binding. */
-static void files_path(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m, const char *role, char **out)
+/* The file path on the binding's host is written by this binding alone. */
+static bool claim_file(struct cs_binding_parse *p, const yaml_node_t *v, const char *role, const char *path)
 {
-	yaml_node_t *v = cs_yaml_str(&c->y, m, role, bc->where, false, out);
-	if (!v || !bc->host)
-		return;
-	if (bc->host->transport == CS_TRANSPORT_LOCAL) {
-		char *abs = cs_yaml_local_path(&c->y, *out);
-		free(*out);
-		*out = abs;
-	} else if (bc->host->platform == CS_PLATFORM_LINUX && (*out)[0] != '/') {
-		cs_yaml_report(&c->y, v, "\"%s\" %s must be an absolute path on host %s (only local hosts resolve relative paths)",
-		       role, bc->where, cs_yaml_esc(&c->y, bc->host->name));
-		return;
-	}
-	size_t host = (size_t)(bc->host - c->cfg->hosts);
+	struct ctx *c = p->claim_ctx;
+	size_t host = p->host_index;
 	if (c->cap_index) {
-		const struct slot *s = slot_find(c->target_index, c->cap_index, host, *out);
+		const struct slot *s = slot_find(c->target_index, c->cap_index, host, path);
 		if (s->name) {
 			const struct target *t = &c->targets[s->at];
 			cs_yaml_report(&c->y, v, "file %s on host %s is already written as \"%s\" by binding %zu of certificate %s",
-			       cs_yaml_esc(&c->y, *out), cs_yaml_esc(&c->y, bc->host->name), t->role, t->binding, cs_yaml_esc(&c->y, t->cert));
-			return;
+			       cs_yaml_esc(&c->y, path), cs_yaml_esc(&c->y, p->host->name), t->role, t->binding,
+			       cs_yaml_esc(&c->y, t->cert));
+			return false;
 		}
 	}
 	if (c->n_targets == c->cap_targets) {
 		c->cap_targets = c->cap_targets ? 2 * c->cap_targets : 16;
 		c->targets = cs_xrealloc(c->targets, c->cap_targets * sizeof *c->targets);
 	}
-	c->targets[c->n_targets] = (struct target){ host, *out, bc->cert->name, bc->index, role };
-	slot_put(&c->target_index, &c->cap_index, c->n_targets, host, *out, c->n_targets);
+	c->targets[c->n_targets] = (struct target){ host, path, p->cert->name, p->index, role };
+	slot_put(&c->target_index, &c->cap_index, c->n_targets, host, path, c->n_targets);
 	c->n_targets++;
-}
-
-static void parse_files(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m)
-{
-	static const char *const keys[] = {
-		"cert", "key", "chain", "fullchain", "pem", "owner", "group", "mode", "reload", NULL,
-	};
-	struct cs_bind_files *f = &bc->b->files;
-	cs_yaml_check_keys(&c->y, m, keys, bc->where);
-	files_path(c, bc, m, "cert", &f->cert);
-	files_path(c, bc, m, "key", &f->key);
-	files_path(c, bc, m, "chain", &f->chain);
-	files_path(c, bc, m, "fullchain", &f->fullchain);
-	files_path(c, bc, m, "pem", &f->pem);
-	static const char *const outputs[] = { "cert", "key", "chain", "fullchain", "pem", NULL };
-	if (!cs_yaml_lookup(&c->y, m, "cert", NULL) && !cs_yaml_lookup(&c->y, m, "key", NULL) && !cs_yaml_lookup(&c->y, m, "chain", NULL) &&
-	    !cs_yaml_lookup(&c->y, m, "fullchain", NULL) && !cs_yaml_lookup(&c->y, m, "pem", NULL) && !cs_yaml_guessed(&c->y, m, outputs))
-		cs_yaml_report(&c->y, m, "files binding %zu of certificate %s writes nothing: give at least one of cert, key, "
-		       "chain, fullchain or pem", bc->index, cs_yaml_esc(&c->y, bc->cert->name));
-	cs_yaml_str(&c->y, m, "owner", bc->where, false, &f->owner);
-	cs_yaml_str(&c->y, m, "group", bc->where, false, &f->group);
-	cs_yaml_str(&c->y, m, "reload", bc->where, false, &f->reload);
-
-	/* A key must not become readable by accident: the default is private
-	 * whenever a key is among the files. */
-	f->mode = (cs_yaml_lookup(&c->y, m, "key", NULL) || cs_yaml_lookup(&c->y, m, "pem", NULL)) ? 0600 : 0644;
-	yaml_node_t *v = cs_yaml_field(&c->y, m, "mode", bc->where, false);
-	if (!v)
-		return;
-	/* The raw text: YAML 1.1 would read 0600 as octal and 1.2 as 600; the
-	 * digits as written are what the operator means either way. */
-	const char *s = cs_yaml_is_scalar(cs_yaml_kind(v)) ? cs_yaml_text(v) : NULL;
-	size_t n = s ? strlen(s) : 0;
-	bool ok = s && (n == 3 || n == 4);
-	for (size_t i = 0; ok && i < n; i++)
-		ok = s[i] >= '0' && s[i] <= '7';
-	if (!ok) {
-		if (!s)
-			cs_yaml_type_error(&c->y, v, "an octal mode such as \"0600\"", "mode", bc->where);
-		else
-			cs_yaml_report(&c->y, v, "invalid mode \"%s\" %s: expected 3 or 4 octal digits such as \"0600\"",
-			       cs_yaml_esc(&c->y, s), bc->where);
-		return;
-	}
-	int mode = (int)strtol(s, NULL, 8);
-	/* A private key that others can change, run or read, or that carries
-	 * setuid/setgid/sticky, is never what was meant: group read (0640 for
-	 * a service's group) is the most a key file may grant. */
-	if ((cs_yaml_lookup(&c->y, m, "key", NULL) || cs_yaml_lookup(&c->y, m, "pem", NULL)) && (mode & 07037)) {
-		const char *what = (mode & 07000) ? "setuid, setgid or sticky bits"
-				   : (mode & 0033) ? "write or execute bits for group or others"
-				   : "read access for others";
-		cs_yaml_report(&c->y, v, "mode \"%s\" %s would give a private key %s: use \"0600\", \"0400\", \"0640\" or \"0440\"",
-		       cs_yaml_esc(&c->y, s), bc->where, what);
-		return;
-	}
-	f->mode = mode;
-}
-
-static void parse_iis(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m)
-{
-	static const char *const keys[] = { "site", "port", "ip", "hostname", "sni", NULL };
-	struct cs_bind_iis *iis = &bc->b->iis;
-	iis->port = 443;
-	iis->ip = cs_xstrdup("*");
-	cs_yaml_check_keys(&c->y, m, keys, bc->where);
-	cs_yaml_str(&c->y, m, "site", bc->where, true, &iis->site);
-	cs_yaml_int(&c->y, m, "port", bc->where, false, 1, 65535, &iis->port);
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "ip", bc->where, false, &iis->ip);
-	if (v && strcmp(iis->ip, "*") != 0 && !cs_is_ip(iis->ip))
-		cs_yaml_report(&c->y, v, "invalid ip \"%s\" %s: expected * or an IP address", cs_yaml_esc(&c->y, iis->ip), bc->where);
-	v = cs_yaml_str(&c->y, m, "hostname", bc->where, false, &iis->hostname);
-	const char *why = v ? cs_dns_name_problem(iis->hostname, true) : NULL;
-	if (why)
-		cs_yaml_report(&c->y, v, "invalid hostname \"%s\" %s: %s", cs_yaml_esc(&c->y, iis->hostname), bc->where, why);
-	v = cs_yaml_bool(&c->y, m, "sni", bc->where, &iis->sni);
-	if (v && iis->sni && !cs_yaml_lookup(&c->y, m, "hostname", NULL))
-		cs_yaml_report(&c->y, v, "sni: true %s needs a hostname (SNI picks the certificate by host name)", bc->where);
-}
-
-static void parse_httpsys(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m)
-{
-	static const char *const keys[] = { "ipport", "hostnameport", "appid", NULL };
-	static const char *const forms[] = { "ipport", "hostnameport", NULL };
-	struct cs_bind_httpsys *hs = &bc->b->httpsys;
-	cs_yaml_check_keys(&c->y, m, keys, bc->where);
-	if (cs_yaml_exactly_one(&c->y, m, forms, cs_yaml_fmt(&c->y, "httpsys binding %zu of certificate %s", bc->index,
-					       cs_yaml_esc(&c->y, bc->cert->name)), "give one") < 0 && !cs_yaml_guessed(&c->y, m, forms))
-		cs_yaml_report(&c->y, m, "httpsys binding %zu of certificate %s needs ipport or hostnameport", bc->index,
-		       cs_yaml_esc(&c->y, bc->cert->name));
-	char *host = NULL;
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "ipport", bc->where, false, &hs->ipport);
-	if (v) {
-		const char *why = cs_hostport_problem(hs->ipport, &host, NULL);
-		if (!why && !cs_is_ip(host))
-			why = "the part before the port must be an IP address (use hostnameport for names)";
-		if (why)
-			cs_yaml_report(&c->y, v, "invalid ipport \"%s\" %s: %s", cs_yaml_esc(&c->y, hs->ipport), bc->where, why);
-		free(host);
-		host = NULL;
-	}
-	v = cs_yaml_str(&c->y, m, "hostnameport", bc->where, false, &hs->hostnameport);
-	if (v) {
-		const char *why = cs_hostport_problem(hs->hostnameport, &host, NULL);
-		if (!why)
-			why = cs_dns_name_problem(host, true);
-		if (why)
-			cs_yaml_report(&c->y, v, "invalid hostnameport \"%s\" %s: %s", cs_yaml_esc(&c->y, hs->hostnameport), bc->where, why);
-		free(host);
-	}
-	char *appid = NULL;
-	v = cs_yaml_str(&c->y, m, "appid", bc->where, false, &appid);
-	if (v) {
-		hs->appid = cs_guid_braced(appid);
-		if (!hs->appid)
-			cs_yaml_report(&c->y, v, "invalid appid \"%s\" %s: expected a GUID such as "
-			       "{4dc3e181-e14b-4a21-b022-59fc669b0914}", cs_yaml_esc(&c->y, appid), bc->where);
-	}
-	free(appid);
-}
-
-static void parse_exchange(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m)
-{
-	static const char *const keys[] = { "services", NULL };
-	static const char *const services[] = { "POP", "IMAP", "SMTP", "IIS", NULL };
-	cs_yaml_check_keys(&c->y, m, keys, bc->where);
-	yaml_node_t *v = cs_yaml_seq(&c->y, m, "services", bc->where, true);
-	if (!v)
-		return;
-	if (cs_yaml_n_items(v) == 0) {
-		cs_yaml_report(&c->y, v, "\"services\" %s is empty: list at least one of POP, IMAP, SMTP or IIS", bc->where);
-		return;
-	}
-	for (size_t i = 0; i < cs_yaml_n_items(v); i++) {
-		yaml_node_t *it = cs_yaml_item(&c->y, v, i);
-		const char *s = cs_yaml_scalar_text(&c->y, it, "services", bc->where);
-		if (!s)
-			continue;
-		int bit = -1;
-		for (int j = 0; services[j]; j++)
-			if (strcasecmp(s, services[j]) == 0)
-				bit = j;
-		if (bit < 0) {
-			cs_yaml_report(&c->y, it, "unknown exchange service \"%s\" %s: expected POP, IMAP, SMTP or IIS%s",
-			       cs_yaml_esc(&c->y, s), bc->where, cs_yaml_did_you_mean(&c->y, s, services, 4));
-			continue;
-		}
-		if (bc->b->exchange.services & (1u << bit)) {
-			cs_yaml_report(&c->y, it, "exchange service %s is listed twice %s", services[bit], bc->where);
-			continue;
-		}
-		bc->b->exchange.services |= 1u << bit;
-	}
-}
-
-bool cs_script_arg_name_ok(const char *s)
-{
-	if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-'))
-			return false;
 	return true;
 }
 
-static void parse_script(struct ctx *c, struct bind_ctx *bc, const yaml_node_t *m)
+/* The names of the kinds available on platform (all when 0), NULL-ended;
+ * kept until the end of loading. */
+static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 {
-	static const char *const keys[] = { "path", "args", NULL };
-	struct cs_bind_script *sc = &bc->b->script;
-	cs_yaml_check_keys(&c->y, m, keys, bc->where);
-	char *raw = NULL;
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "path", bc->where, true, &raw);
-	if (v) {
-		sc->path = cs_yaml_local_path(&c->y, raw);
-		/* The script is sent from here, so a typo is caught now rather
-		 * than halfway through an apply. */
-		struct stat st;
-		if (stat(sc->path, &st) < 0)
-			cs_yaml_report(&c->y, v, "script %s %s does not exist (looked for %s)", cs_yaml_esc(&c->y, raw), bc->where,
-			       cs_yaml_esc(&c->y, sc->path));
-		else if (!S_ISREG(st.st_mode))
-			cs_yaml_report(&c->y, v, "script %s %s is not a regular file (%s is %s)", cs_yaml_esc(&c->y, raw), bc->where,
-			       cs_yaml_esc(&c->y, sc->path), cs_file_type_name(st.st_mode));
-	}
-	free(raw);
-	v = cs_yaml_map(&c->y, m, "args", bc->where, false);
-	if (!v || v->type != YAML_MAPPING_NODE)
-		return;
-	const char *aw = cs_yaml_fmt(&c->y, "in args of script binding %zu of certificate %s", bc->index,
-				  cs_yaml_esc(&c->y, bc->cert->name));
-	sc->args = cs_xcalloc(cs_yaml_n_pairs(v), sizeof *sc->args);
-	for (size_t i = 0; i < cs_yaml_n_pairs(v); i++) {
-		yaml_node_t *k = cs_yaml_node(&c->y, cs_yaml_pair(v, i)->key);
-		yaml_node_t *val = cs_yaml_node(&c->y, cs_yaml_pair(v, i)->value);
-		if (!k || !cs_yaml_is_scalar(cs_yaml_kind(k)) || !cs_script_arg_name_ok(cs_yaml_text(k))) {
-			cs_yaml_report(&c->y, k, "invalid argument name %s: use letters, digits, _ and -, starting with a letter",
-			       aw);
-			continue;
-		}
-		bool dup = false;
-		for (size_t j = 0; j < sc->n_args; j++)
-			dup = dup || strcmp(sc->args[j].name, cs_yaml_text(k)) == 0;
-		if (dup) {
-			cs_yaml_report(&c->y, k, "argument \"%s\" is given twice %s", cs_yaml_text(k), aw);
-			continue;
-		}
-		enum cs_yaml_vkind vk = cs_yaml_kind(val);
-		if (vk != CS_YV_STR && vk != CS_YV_INT && vk != CS_YV_FLOAT && vk != CS_YV_BOOL) {
-			cs_yaml_report(&c->y, val, "expected a string, number or boolean for argument \"%s\" %s, got %s",
-			       cs_yaml_text(k), aw, cs_yaml_kind_name(vk));
-			continue;
-		}
-		if (strlen(cs_yaml_text(val)) != val->data.scalar.length) {
-			cs_yaml_report(&c->y, val, "argument \"%s\" %s contains a NUL character", cs_yaml_text(k), aw);
-			continue;
-		}
-		sc->args[sc->n_args].name = cs_xstrdup(cs_yaml_text(k));
-		sc->args[sc->n_args].value = cs_xstrdup(cs_yaml_text(val));
-		sc->n_args++;
-	}
-}
-
-static const char *const binding_kinds[] = {
-	"files", "store", "iis", "httpsys", "exchange", "rdp", "script", NULL,
-};
-
-/* Which binding kinds each platform has a driver for. */
-static bool kind_on_platform(enum cs_binding_kind k, enum cs_platform p)
-{
-	if (k == CS_BIND_SCRIPT)
-		return true;
-	if (p == CS_PLATFORM_LINUX)
-		return k == CS_BIND_FILES;
-	return k != CS_BIND_FILES;
+	size_t n = 0;
+	while (cs_binding_kinds[n])
+		n++;
+	char **v = cs_xcalloc(n + 1, sizeof *v);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!platform || (cs_binding_kinds[i]->platforms & CS_KIND_ON(platform)))
+			v[m++] = (char *)cs_binding_kinds[i]->name;
+	cs_yaml_keep(&c->y, (char *)v);
+	return (const char *const *)v;
 }
 
 static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const yaml_node_t *m)
 {
-	static const char *const keys[] = {
-		"host", "files", "store", "iis", "httpsys", "exchange", "rdp", "script", NULL,
-	};
+	const char *const *kinds = kind_names(c, 0);
 	const char *cname = cs_yaml_esc(&c->y, cert->name);
 	const char *where = cs_yaml_fmt(&c->y, "in binding %zu of certificate %s", index, cname);
 	if (cs_yaml_kind(m) != CS_YV_MAP) {
@@ -683,68 +446,53 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 	}
 	struct cs_binding_cfg *b = &cert->bindings[cert->n_bindings++];
 	b->pos = cs_yaml_pos(m);
-	cs_yaml_check_keys(&c->y, m, keys, where);
+	{
+		size_t n = cs_yaml_count_words(kinds);
+		const char **keys = cs_xcalloc(n + 2, sizeof *keys);
+		keys[0] = "host";
+		memcpy(keys + 1, kinds, n * sizeof *keys);
+		cs_yaml_check_keys(&c->y, m, keys, where);
+		cs_yaml_keep(&c->y, (char *)keys);
+	}
 
-	struct bind_ctx bc = { cert, b, index, NULL, where };
+	struct cs_binding_parse bp = { .y = &c->y, .cert = cert, .b = b, .index = index, .where = where,
+				       .claim = claim_file, .claim_ctx = c };
 	b->host_index = (size_t)-1;
 	yaml_node_t *hv = cs_yaml_str(&c->y, m, "host", where, true, &b->host);
-	if (hv && find_host(c, hv, b->host, where, &b->host_index))
-		bc.host = &c->cfg->hosts[b->host_index];
+	if (hv && find_host(c, hv, b->host, where, &b->host_index)) {
+		bp.host = &c->cfg->hosts[b->host_index];
+		bp.host_index = b->host_index;
+	}
 
-	int k = cs_yaml_exactly_one(&c->y, m, binding_kinds, cs_yaml_fmt(&c->y, "binding %zu of certificate %s", index, cname),
+	int k = cs_yaml_exactly_one(&c->y, m, kinds, cs_yaml_fmt(&c->y, "binding %zu of certificate %s", index, cname),
 			    "write one binding for each");
 	if (k < 0) {
-		if (!cs_yaml_guessed(&c->y, m, binding_kinds))
+		if (!cs_yaml_guessed(&c->y, m, kinds))
 			cs_yaml_report(&c->y, m, "binding %zu of certificate %s needs a kind: one of %s", index, cname,
-			       cs_yaml_word_list(&c->y, binding_kinds, " or "));
+			       cs_yaml_word_list(&c->y, kinds, " or "));
 		return;
 	}
-	b->kind = (enum cs_binding_kind)(k + 1);
+	const struct cs_binding_kind *kind = cs_binding_kinds[k];
+	b->kind = kind->id;
+	b->kind_ops = kind;
 	yaml_node_t *kk = NULL;
-	cs_yaml_lookup(&c->y, m, binding_kinds[k], &kk);
-	if (bc.host && bc.host->platform && !kind_on_platform(b->kind, bc.host->platform)) {
+	cs_yaml_lookup(&c->y, m, kind->name, &kk);
+	if (bp.host && bp.host->platform && !(kind->platforms & CS_KIND_ON(bp.host->platform))) {
 		cs_yaml_report(&c->y, kk, "binding kind %s is not available on %s host %s (%s hosts take %s)",
-		       binding_kinds[k], cs_platform_name(bc.host->platform), cs_yaml_esc(&c->y, bc.host->name),
-		       cs_platform_name(bc.host->platform),
-		       bc.host->platform == CS_PLATFORM_LINUX ? "files or script"
-							      : "store, iis, httpsys, exchange, rdp or script");
+		       kind->name, cs_platform_name(bp.host->platform), cs_yaml_esc(&c->y, bp.host->name),
+		       cs_platform_name(bp.host->platform),
+		       cs_yaml_word_list(&c->y, kind_names(c, bp.host->platform), " or "));
 		/* The rest would only add noise about paths that can never apply. */
-		bc.host = NULL;
+		bp.host = NULL;
 	}
-	for (int i = 0; binding_kinds[i]; i++) {
-		yaml_node_t *v = cs_yaml_map(&c->y, m, binding_kinds[i], where, false);
+	for (size_t i = 0; cs_binding_kinds[i]; i++) {
+		yaml_node_t *v = cs_yaml_map(&c->y, m, cs_binding_kinds[i]->name, where, false);
 		if (!v)
 			continue;
-		bc.where = cs_yaml_fmt(&c->y, "in %s binding %zu of certificate %s", binding_kinds[i], index, cname);
-		switch ((enum cs_binding_kind)(i + 1)) {
-		case CS_BIND_FILES:
-			parse_files(c, &bc, v);
-			break;
-		case CS_BIND_STORE: {
-			static const char *const skeys[] = { "exportable", "cleanup", NULL };
-			cs_yaml_check_keys(&c->y, v, skeys, bc.where);
-			cs_yaml_bool(&c->y, v, "exportable", bc.where, &b->store.exportable);
-			cs_yaml_bool(&c->y, v, "cleanup", bc.where, &b->store.cleanup);
-			break;
-		}
-		case CS_BIND_IIS:
-			parse_iis(c, &bc, v);
-			break;
-		case CS_BIND_HTTPSYS:
-			parse_httpsys(c, &bc, v);
-			break;
-		case CS_BIND_EXCHANGE:
-			parse_exchange(c, &bc, v);
-			break;
-		case CS_BIND_RDP: {
-			static const char *const none[] = { NULL };
-			cs_yaml_check_keys(&c->y, v, none, bc.where);
-			break;
-		}
-		case CS_BIND_SCRIPT:
-			parse_script(c, &bc, v);
-			break;
-		}
+		bp.where = cs_yaml_fmt(&c->y, "in %s binding %zu of certificate %s", cs_binding_kinds[i]->name, index,
+				       cname);
+		if (cs_binding_kinds[i]->parse)
+			cs_binding_kinds[i]->parse(&bp, v);
 	}
 }
 

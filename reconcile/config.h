@@ -36,7 +36,7 @@ struct cs_settings {
 
 /* ---- certificates ---- */
 /* struct cs_key_spec: providers/base/x509.h */
-enum cs_binding_kind {
+enum cs_binding_kind_id {
 	CS_BIND_FILES = 1, CS_BIND_STORE, CS_BIND_IIS, CS_BIND_HTTPSYS,
 	CS_BIND_EXCHANGE, CS_BIND_RDP, CS_BIND_SCRIPT,
 };
@@ -64,7 +64,8 @@ struct cs_binding_cfg {
 	struct cs_pos pos;
 	char *host;                  /* host name */
 	size_t host_index;           /* index into cs_config.hosts */
-	enum cs_binding_kind kind;
+	enum cs_binding_kind_id kind;
+	const struct cs_binding_kind *kind_ops; /* its entry in providers/platform/binding_kind.h */
 	struct cs_bind_files files;
 	struct cs_bind_store store;
 	struct cs_bind_iis iis;
@@ -150,7 +151,7 @@ char *cs_binding_where(const struct cs_binding_cfg *b);
 
 /* "rsa 2048", "ecdsa p256": static strings. */
 const char *cs_key_spec_name(const struct cs_key_spec *spec);
-const char *cs_binding_kind_name(enum cs_binding_kind kind);  /* "files", "iis", ... */
+const char *cs_binding_kind_name(enum cs_binding_kind_id kind);  /* "files", "iis", ... */
 const char *cs_platform_name(enum cs_platform p);              /* "linux", "windows" */
 const char *cs_issuer_kind_name(enum cs_issuer_kind k);        /* "ca", "manual", "acme" */
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "providers/base/util.h"
+#include "providers/platform/binding_kind.h"
 
 const struct cs_host_cfg *cs_config_host(const struct cs_config *cfg, const char *name)
 {
@@ -87,25 +88,10 @@ const char *cs_key_spec_name(const struct cs_key_spec *spec)
 	}
 }
 
-const char *cs_binding_kind_name(enum cs_binding_kind kind)
+const char *cs_binding_kind_name(enum cs_binding_kind_id kind)
 {
-	switch (kind) {
-	case CS_BIND_FILES:
-		return "files";
-	case CS_BIND_STORE:
-		return "store";
-	case CS_BIND_IIS:
-		return "iis";
-	case CS_BIND_HTTPSYS:
-		return "httpsys";
-	case CS_BIND_EXCHANGE:
-		return "exchange";
-	case CS_BIND_RDP:
-		return "rdp";
-	case CS_BIND_SCRIPT:
-		return "script";
-	}
-	return "unknown";
+	const struct cs_binding_kind *k = cs_binding_kind_by_id(kind);
+	return k ? k->name : "unknown";
 }
 
 const char *cs_platform_name(enum cs_platform p)
@@ -135,43 +121,9 @@ const char *cs_issuer_kind_name(enum cs_issuer_kind k)
 char *cs_binding_where(const struct cs_binding_cfg *b)
 {
 	struct cs_buf s = CS_BUF_INIT;
-	switch (b->kind) {
-	case CS_BIND_FILES: {
-		const struct cs_bind_files *f = &b->files;
-		const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
-		for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-			if (paths[i])
-				cs_buf_printf(&s, "%s%s", s.len ? ", " : "", paths[i]);
-		break;
-	}
-	case CS_BIND_IIS:
-		/* Two bindings of one site on one port differ by ip or host
-		 * name: say them, or plan lines read the same. */
-		cs_buf_printf(&s, "site %s port %d", b->iis.site, b->iis.port);
-		if (b->iis.ip && strcmp(b->iis.ip, "*"))
-			cs_buf_printf(&s, " ip %s", b->iis.ip);
-		if (b->iis.hostname)
-			cs_buf_printf(&s, " hostname %s%s", b->iis.hostname, b->iis.sni ? " (SNI)" : "");
-		break;
-	case CS_BIND_HTTPSYS:
-		cs_buf_printf(&s, "%s", b->httpsys.ipport ? b->httpsys.ipport : b->httpsys.hostnameport);
-		break;
-	case CS_BIND_EXCHANGE:
-		cs_buf_printf(&s, "services%s%s%s%s", b->exchange.services & CS_EXCH_POP ? " POP" : "",
-			      b->exchange.services & CS_EXCH_IMAP ? " IMAP" : "",
-			      b->exchange.services & CS_EXCH_SMTP ? " SMTP" : "",
-			      b->exchange.services & CS_EXCH_IIS ? " IIS" : "");
-		break;
-	case CS_BIND_SCRIPT:
-		cs_buf_puts(&s, cs_path_basename(b->script.path));
-		break;
-	case CS_BIND_STORE:
-		cs_buf_puts(&s, "LocalMachine\\My");
-		break;
-	case CS_BIND_RDP:
-		cs_buf_puts(&s, "RDP-Tcp listener");
-		break;
-	}
+	const struct cs_binding_kind *k = cs_binding_kind_by_id(b->kind);
+	if (k && k->describe)
+		k->describe(b, &s);
 	char *r = cs_buf_detach(&s, NULL);
 	return r ? r : cs_xstrdup("");
 }

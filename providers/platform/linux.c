@@ -61,11 +61,6 @@ static int wanted_content(struct cs_buf *out, const char *role, const struct cs_
 	return r;
 }
 
-static bool supports(enum cs_binding_kind kind)
-{
-	return kind == CS_BIND_FILES || kind == CS_BIND_SCRIPT;
-}
-
 static void file_obs_start(struct cs_file_obs *fo, const char *role, const char *path)
 {
 	fo->role = role;
@@ -667,9 +662,7 @@ static int reload(struct cs_transport *t, const char *command, struct cs_err *er
 }
 
 const struct cs_platform_ops cs_platform_linux = {
-	.abi = CS_PLATFORM_ABI,
 	.name = "linux",
-	.supports = supports,
 	.observe = observe,
 	.diff = diff,
 	.apply = apply,

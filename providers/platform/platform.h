@@ -20,8 +20,6 @@
 #include "providers/base/x509.h"
 #include "providers/transport/transport.h"
 
-#define CS_PLATFORM_ABI 1
-
 /* The certificate a binding should carry: PEM texts built from the store.
  * key_pem is secret: wiped when freed, never printed. */
 struct cs_material {
@@ -108,7 +106,7 @@ struct cs_undo_file {
 /* A Windows binding as it was: the hash to put back (NULL: there was
  * none, so remove what apply created). */
 struct cs_undo_bind {
-	enum cs_binding_kind kind;
+	enum cs_binding_kind_id kind;
 	const struct cs_binding_cfg *cfg; /* borrowed from the config */
 	char *prev_hash;
 	char *appid;                  /* httpsys: the entry's application id */
@@ -126,11 +124,7 @@ void cs_undo_free(struct cs_undo *u); /* members only; accepts NULL */
 struct cs_host_state; /* a driver's view of a whole host (opaque) */
 
 struct cs_platform_ops {
-	int abi;                      /* CS_PLATFORM_ABI */
 	const char *name;             /* "linux" */
-
-	/* Can this platform carry that kind of binding at all? */
-	bool (*supports)(enum cs_binding_kind kind);
 
 	/* Read what the binding looks like now.  A problem reading is put in
 	 * out->error and 0 returned (the plan shows it); a negative return means

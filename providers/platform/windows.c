@@ -1078,16 +1078,8 @@ static void host_digest(const struct cs_host_state *st, struct cs_buf *out)
 	cs_buf_printf(out, " rdp %s", st->rdp ? st->rdp : "-");
 }
 
-static bool supports(enum cs_binding_kind kind)
-{
-	return kind == CS_BIND_STORE || kind == CS_BIND_IIS || kind == CS_BIND_HTTPSYS ||
-	       kind == CS_BIND_EXCHANGE || kind == CS_BIND_RDP || kind == CS_BIND_SCRIPT;
-}
-
 const struct cs_platform_ops cs_platform_windows = {
-	.abi = CS_PLATFORM_ABI,
 	.name = "windows",
-	.supports = supports,
 	.observe = observe,               /* one binding: runs the inventory (observe_host is cheaper) */
 	.diff = diff,
 	.apply = apply,                   /* reads the host again, records the previous hash, sets */

@@ -1,0 +1,103 @@
+/* The files binding kind: PEM files written on a Linux host, then a
+ * reload command (linux.c writes them). */
+#include "providers/platform/binding_kind.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "providers/base/util.h"
+#include "providers/base/value_syntax.h"
+
+/* A path a files binding writes: resolved on local hosts, absolute on
+ * remote ones, and written by no other binding. */
+static void files_path(struct cs_binding_parse *p, const yaml_node_t *m, const char *role, char **out)
+{
+	yaml_node_t *v = cs_yaml_str(p->y, m, role, p->where, false, out);
+	if (!v || !p->host)
+		return;
+	if (p->host->transport == CS_TRANSPORT_LOCAL) {
+		char *abs = cs_yaml_local_path(p->y, *out);
+		free(*out);
+		*out = abs;
+	} else if (p->host->platform == CS_PLATFORM_LINUX && (*out)[0] != '/') {
+		cs_yaml_report(p->y, v, "\"%s\" %s must be an absolute path on host %s (only local hosts resolve relative paths)",
+		       role, p->where, cs_yaml_esc(p->y, p->host->name));
+		return;
+	}
+	p->claim(p, v, role, *out);
+}
+
+static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
+{
+	static const char *const keys[] = {
+		"cert", "key", "chain", "fullchain", "pem", "owner", "group", "mode", "reload", NULL,
+	};
+	struct cs_bind_files *f = &p->b->files;
+	cs_yaml_check_keys(p->y, m, keys, p->where);
+	files_path(p, m, "cert", &f->cert);
+	files_path(p, m, "key", &f->key);
+	files_path(p, m, "chain", &f->chain);
+	files_path(p, m, "fullchain", &f->fullchain);
+	files_path(p, m, "pem", &f->pem);
+	static const char *const outputs[] = { "cert", "key", "chain", "fullchain", "pem", NULL };
+	if (!cs_yaml_lookup(p->y, m, "cert", NULL) && !cs_yaml_lookup(p->y, m, "key", NULL) && !cs_yaml_lookup(p->y, m, "chain", NULL) &&
+	    !cs_yaml_lookup(p->y, m, "fullchain", NULL) && !cs_yaml_lookup(p->y, m, "pem", NULL) && !cs_yaml_guessed(p->y, m, outputs))
+		cs_yaml_report(p->y, m, "files binding %zu of certificate %s writes nothing: give at least one of cert, key, "
+		       "chain, fullchain or pem", p->index, cs_yaml_esc(p->y, p->cert->name));
+	cs_yaml_str(p->y, m, "owner", p->where, false, &f->owner);
+	cs_yaml_str(p->y, m, "group", p->where, false, &f->group);
+	cs_yaml_str(p->y, m, "reload", p->where, false, &f->reload);
+
+	/* A key must not become readable by accident: the default is private
+	 * whenever a key is among the files. */
+	f->mode = (cs_yaml_lookup(p->y, m, "key", NULL) || cs_yaml_lookup(p->y, m, "pem", NULL)) ? 0600 : 0644;
+	yaml_node_t *v = cs_yaml_field(p->y, m, "mode", p->where, false);
+	if (!v)
+		return;
+	/* The raw text: YAML 1.1 would read 0600 as octal and 1.2 as 600; the
+	 * digits as written are what the operator means either way. */
+	const char *s = cs_yaml_is_scalar(cs_yaml_kind(v)) ? cs_yaml_text(v) : NULL;
+	size_t n = s ? strlen(s) : 0;
+	bool ok = s && (n == 3 || n == 4);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = s[i] >= '0' && s[i] <= '7';
+	if (!ok) {
+		if (!s)
+			cs_yaml_type_error(p->y, v, "an octal mode such as \"0600\"", "mode", p->where);
+		else
+			cs_yaml_report(p->y, v, "invalid mode \"%s\" %s: expected 3 or 4 octal digits such as \"0600\"",
+			       cs_yaml_esc(p->y, s), p->where);
+		return;
+	}
+	int mode = (int)strtol(s, NULL, 8);
+	/* A private key that others can change, run or read, or that carries
+	 * setuid/setgid/sticky, is never what was meant: group read (0640 for
+	 * a service's group) is the most a key file may grant. */
+	if ((cs_yaml_lookup(p->y, m, "key", NULL) || cs_yaml_lookup(p->y, m, "pem", NULL)) && (mode & 07037)) {
+		const char *what = (mode & 07000) ? "setuid, setgid or sticky bits"
+				   : (mode & 0033) ? "write or execute bits for group or others"
+				   : "read access for others";
+		cs_yaml_report(p->y, v, "mode \"%s\" %s would give a private key %s: use \"0600\", \"0400\", \"0640\" or \"0440\"",
+		       cs_yaml_esc(p->y, s), p->where, what);
+		return;
+	}
+	f->mode = mode;
+}
+
+static void describe_files(const struct cs_binding_cfg *b, struct cs_buf *s)
+{
+	const struct cs_bind_files *f = &b->files;
+	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		if (paths[i])
+			cs_buf_printf(s, "%s%s", s->len ? ", " : "", paths[i]);
+}
+
+const struct cs_binding_kind cs_kind_files = {
+	.name = "files",
+	.id = CS_BIND_FILES,
+	.platforms = CS_KIND_ON(CS_PLATFORM_LINUX),
+	.parse = parse_files,
+	.describe = describe_files,
+};
