@@ -268,27 +268,17 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	else if (!cs_yaml_guessed(&c->y, m, transports))
 		cs_yaml_report(&c->y, m, "host %s needs a transport: one of local, ssh or winrm", shown);
 
-	yaml_node_t *k = NULL;
-	yaml_node_t *v = cs_yaml_map(&c->y, m, "local", where, false);
+	/* Each transport parses its own block, in the table's order. */
 	h->local_timeout = 300;
-	if (v) {
-		static const char *const local_keys[] = { "timeout", NULL };
-		cs_yaml_check_keys(&c->y, v, local_keys, cs_yaml_fmt(&c->y, "in local of host %s", shown));
-		cs_yaml_duration(&c->y, v, "timeout", cs_yaml_fmt(&c->y, "in local of host %s", shown), true, CS_DURATION_MAX_WAIT,
-			     &h->local_timeout);
-		cs_yaml_lookup(&c->y, m, "local", &k);
-		if (h->platform == CS_PLATFORM_WINDOWS)
-			cs_yaml_report(&c->y, k, "host %s is windows: local is only for linux hosts (use ssh or winrm)", shown);
-	}
-	v = cs_yaml_map(&c->y, m, "ssh", where, false);
-	if (v)
-		cs_transport_ssh.parse(&c->y, h, v);
-	v = cs_yaml_map(&c->y, m, "winrm", where, false);
-	if (v) {
-		cs_transport_winrm.parse(&c->y, h, v);
-		cs_yaml_lookup(&c->y, m, "winrm", &k);
-		if (h->platform == CS_PLATFORM_LINUX)
-			cs_yaml_report(&c->y, k, "host %s is linux: winrm is only for windows hosts (use ssh or local)", shown);
+	yaml_node_t *v;
+	for (size_t j = 0; transports[j]; j++) {
+		const struct cs_transport_ops *ops = cs_transport_ops_for((enum cs_transport_kind)(j + 1));
+		yaml_node_t *k = NULL;
+		v = cs_yaml_map(&c->y, m, transports[j], where, false);
+		if (v && ops && ops->parse) {
+			cs_yaml_lookup(&c->y, m, transports[j], &k);
+			ops->parse(&c->y, h, k, v);
+		}
 	}
 	if (h->transport == CS_TRANSPORT_LOCAL)
 		h->local_dir = cs_xstrdup(c->y.dir);

@@ -1275,7 +1275,7 @@ static int ssh_stat(struct cs_transport *t, const char *path, struct cs_file_sta
 
 /* ---- config body ---- */
 
-static void ssh_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *m)
+static void ssh_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
 {
 	static const char *const keys[] = {
 		"address", "port", "user", "identity", "passphrase", "password", "known_hosts",

@@ -56,10 +56,10 @@ struct cs_transport_ops {
 	const char *name;        /* "local", "ssh", "winrm" */
 
 	/* Parse the transport's block of a host (the mapping under its name)
-	 * into h, with defaults; every problem becomes a FILE:LINE:COL
-	 * diagnostic in y.  NULL: the block is read by the config document
-	 * (local: its timeout). */
-	void (*parse)(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *block);
+	 * into h (h->platform already set), with defaults; every problem
+	 * becomes a FILE:LINE:COL diagnostic in y (key: the block's key node,
+	 * for "not on this platform"). */
+	void (*parse)(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *block);
 
 	/* Connect/authenticate.  *out is a new handle owned by the caller. */
 	int (*open)(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err);

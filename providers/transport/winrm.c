@@ -681,7 +681,7 @@ out:
 
 /* ---- config body ---- */
 
-static void winrm_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *m)
+static void winrm_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
 {
 	static const char *const keys[] = {
 		"address", "port", "auth", "user", "password", "ca_bundle", "insecure_http", "timeout", NULL,
@@ -709,6 +709,9 @@ static void winrm_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_nod
 	if (w->insecure_http && w->auth == CS_WINRM_BASIC)
 		cs_yaml_report(y, insecure, "basic authentication over plain HTTP would send the password in clear "
 		       "(host %s: use auth: ntlm or negotiate, or HTTPS)", cs_yaml_esc(y, h->name));
+	if (h->platform == CS_PLATFORM_LINUX)
+		cs_yaml_report(y, key, "host %s is linux: winrm is only for windows hosts (use ssh or local)",
+			       cs_yaml_esc(y, h->name));
 }
 
 const struct cs_transport_ops cs_transport_winrm = {
