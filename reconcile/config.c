@@ -26,7 +26,9 @@
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 #include "providers/base/yaml_value.h"
+#include "providers/issuer/issuer.h"
 #include "providers/platform/binding_kind.h"
+#include "providers/transport/transport.h"
 
 /* Larger than any plausible config; a cap so that a wrong -c argument
  * pointing at a disk image fails quickly. */
@@ -240,76 +242,6 @@ static void parse_settings(struct ctx *c, const yaml_node_t *root)
 
 /* ---- hosts ---- */
 
-static void check_address(struct ctx *c, const yaml_node_t *v, const char *addr, const char *where)
-{
-	if (strstr(addr, "://"))
-		cs_yaml_report(&c->y, v, "\"address\" %s must be a host name or IP address, not a URL (the port goes in \"port\")",
-		       where);
-	else if (strpbrk(addr, " \t/"))
-		cs_yaml_report(&c->y, v, "\"address\" %s must be a host name or IP address", where);
-}
-
-static void parse_ssh(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m)
-{
-	static const char *const keys[] = {
-		"address", "port", "user", "identity", "passphrase", "password", "known_hosts",
-		"host_key_policy", "become", "timeout", NULL,
-	};
-	static const char *const policies[] = { "strict", "accept-new", NULL };
-	static const char *const becomes[] = { "sudo", NULL };
-	const char *where = cs_yaml_fmt(&c->y, "in ssh of host %s", cs_yaml_esc(&c->y, h->name));
-	struct cs_ssh_cfg *s = &h->ssh;
-	s->port = 22;
-	s->timeout = 30;
-	s->known_hosts = cs_yaml_local_path(&c->y, "~/.ssh/known_hosts");
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "address", where, true, &s->address);
-	if (v)
-		check_address(c, v, s->address, where);
-	cs_yaml_int(&c->y, m, "port", where, false, 1, 65535, &s->port);
-	cs_yaml_str(&c->y, m, "user", where, true, &s->user);
-	cs_yaml_local_file(&c->y, m, "identity", where, false, &s->identity);
-	cs_yaml_secret(&c->y, m, "passphrase", where, false, &s->passphrase);
-	cs_yaml_secret(&c->y, m, "password", where, false, &s->password);
-	cs_yaml_local_file(&c->y, m, "known_hosts", where, false, &s->known_hosts);
-	int i = 0;
-	if (cs_yaml_enum(&c->y, m, "host_key_policy", where, false, policies, &i))
-		s->host_key_accept_new = i == 1;
-	if (cs_yaml_enum(&c->y, m, "become", where, false, becomes, &i))
-		s->become_sudo = true;
-	cs_yaml_duration(&c->y, m, "timeout", where, true, CS_DURATION_MAX_WAIT, &s->timeout);
-}
-
-static void parse_winrm(struct ctx *c, struct cs_host_cfg *h, const yaml_node_t *m)
-{
-	static const char *const keys[] = {
-		"address", "port", "auth", "user", "password", "ca_bundle", "insecure_http", "timeout", NULL,
-	};
-	static const char *const auths[] = { "basic", "ntlm", "negotiate", NULL };
-	const char *where = cs_yaml_fmt(&c->y, "in winrm of host %s", cs_yaml_esc(&c->y, h->name));
-	struct cs_winrm_cfg *w = &h->winrm;
-	w->auth = CS_WINRM_NTLM;
-	w->timeout = 60;
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "address", where, true, &w->address);
-	if (v)
-		check_address(c, v, w->address, where);
-	int a = 0;
-	yaml_node_t *auth = cs_yaml_enum(&c->y, m, "auth", where, false, auths, &a);
-	if (auth)
-		w->auth = (enum cs_winrm_auth)(a + 1);
-	cs_yaml_str(&c->y, m, "user", where, true, &w->user);
-	cs_yaml_secret(&c->y, m, "password", where, true, &w->password);
-	cs_yaml_local_file(&c->y, m, "ca_bundle", where, false, &w->ca_bundle);
-	yaml_node_t *insecure = cs_yaml_bool(&c->y, m, "insecure_http", where, &w->insecure_http);
-	w->port = w->insecure_http ? 5985 : 5986;
-	cs_yaml_int(&c->y, m, "port", where, false, 1, 65535, &w->port);
-	cs_yaml_duration(&c->y, m, "timeout", where, true, CS_DURATION_MAX_WAIT, &w->timeout);
-	if (w->insecure_http && w->auth == CS_WINRM_BASIC)
-		cs_yaml_report(&c->y, insecure, "basic authentication over plain HTTP would send the password in clear "
-		       "(host %s: use auth: ntlm or negotiate, or HTTPS)", cs_yaml_esc(&c->y, h->name));
-}
-
 static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
 {
 	static const char *const keys[] = { "platform", "local", "ssh", "winrm", "reboot", "reboot_timeout", NULL };
@@ -336,27 +268,17 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	else if (!cs_yaml_guessed(&c->y, m, transports))
 		cs_yaml_report(&c->y, m, "host %s needs a transport: one of local, ssh or winrm", shown);
 
-	yaml_node_t *k = NULL;
-	yaml_node_t *v = cs_yaml_map(&c->y, m, "local", where, false);
+	/* Each transport parses its own block, in the table's order. */
 	h->local_timeout = 300;
-	if (v) {
-		static const char *const local_keys[] = { "timeout", NULL };
-		cs_yaml_check_keys(&c->y, v, local_keys, cs_yaml_fmt(&c->y, "in local of host %s", shown));
-		cs_yaml_duration(&c->y, v, "timeout", cs_yaml_fmt(&c->y, "in local of host %s", shown), true, CS_DURATION_MAX_WAIT,
-			     &h->local_timeout);
-		cs_yaml_lookup(&c->y, m, "local", &k);
-		if (h->platform == CS_PLATFORM_WINDOWS)
-			cs_yaml_report(&c->y, k, "host %s is windows: local is only for linux hosts (use ssh or winrm)", shown);
-	}
-	v = cs_yaml_map(&c->y, m, "ssh", where, false);
-	if (v)
-		parse_ssh(c, h, v);
-	v = cs_yaml_map(&c->y, m, "winrm", where, false);
-	if (v) {
-		parse_winrm(c, h, v);
-		cs_yaml_lookup(&c->y, m, "winrm", &k);
-		if (h->platform == CS_PLATFORM_LINUX)
-			cs_yaml_report(&c->y, k, "host %s is linux: winrm is only for windows hosts (use ssh or local)", shown);
+	yaml_node_t *v;
+	for (size_t j = 0; transports[j]; j++) {
+		const struct cs_transport_ops *ops = cs_transport_ops_for((enum cs_transport_kind)(j + 1));
+		yaml_node_t *k = NULL;
+		v = cs_yaml_map(&c->y, m, transports[j], where, false);
+		if (v && ops && ops->parse) {
+			cs_yaml_lookup(&c->y, m, transports[j], &k);
+			ops->parse(&c->y, h, k, v);
+		}
 	}
 	if (h->transport == CS_TRANSPORT_LOCAL)
 		h->local_dir = cs_xstrdup(c->y.dir);
@@ -412,123 +334,12 @@ static bool find_host(struct ctx *c, const yaml_node_t *v, const char *name, con
 	return false;
 }
 
-/* ---- issuers ---- */
+/* ---- issuers: each parses its own body (providers/issuer/) ---- */
 
-static void parse_ca(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_t *m)
+static bool host_ref(void *ctx, const yaml_node_t *v, const char *name, const char *where)
 {
-	static const char *const keys[] = { "cert", "key", "days", NULL };
-	const char *where = cs_yaml_fmt(&c->y, "in ca of issuer %s", cs_yaml_esc(&c->y, is->name));
-	struct cs_issuer_ca *ca = &is->ca;
-	ca->days = 90;
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	cs_yaml_local_file(&c->y, m, "cert", where, true, &ca->cert);
-	cs_yaml_secret(&c->y, m, "key", where, true, &ca->key);
-	/* 0 marks a bad value, so that renew_before is not compared with it. */
-	if (cs_yaml_lookup(&c->y, m, "days", NULL) && !cs_yaml_int(&c->y, m, "days", where, false, 1, 3650, &ca->days))
-		ca->days = 0;
-}
-
-static void parse_manual(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_t *m)
-{
-	static const char *const keys[] = { "requests", "inbox", NULL };
-	const char *where = cs_yaml_fmt(&c->y, "in manual of issuer %s", cs_yaml_esc(&c->y, is->name));
-	struct cs_issuer_manual *man = &is->manual;
-	man->requests = cs_yaml_local_path(&c->y, "requests/");
-	man->inbox = cs_yaml_local_path(&c->y, "inbox/");
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	cs_yaml_path(&c->y, m, "requests", where, false, &man->requests);
-	cs_yaml_path(&c->y, m, "inbox", where, false, &man->inbox);
-}
-
-static void parse_challenge(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_t *m)
-{
-	static const char *const keys[] = { "http-01", "dns-01", NULL };
-	static const char *const http_keys[] = { "host", "webroot", "standalone", NULL };
-	static const char *const dns_keys[] = { "hook", "propagation", NULL };
-	struct cs_issuer_acme *a = &is->acme;
-	const char *shown = cs_yaml_esc(&c->y, is->name);
-	const char *where = cs_yaml_fmt(&c->y, "in challenge of issuer %s", shown);
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	int k = cs_yaml_exactly_one(&c->y, m, keys, cs_yaml_fmt(&c->y, "challenge of issuer %s", shown), "choose one");
-	if (k < 0) {
-		if (!cs_yaml_guessed(&c->y, m, keys))
-			cs_yaml_report(&c->y, m, "challenge of issuer %s needs http-01 or dns-01", shown);
-		return;
-	}
-	a->challenge = k == 0 ? CS_CHALLENGE_HTTP01 : CS_CHALLENGE_DNS01;
-
-	yaml_node_t *h = cs_yaml_map(&c->y, m, "http-01", where, false);
-	if (h) {
-		const char *hw = cs_yaml_fmt(&c->y, "in http-01 of issuer %s", shown);
-		cs_yaml_check_keys(&c->y, h, http_keys, hw);
-		yaml_node_t *sv = cs_yaml_str(&c->y, h, "standalone", hw, false, &a->http01_standalone);
-		bool has_host = cs_yaml_lookup(&c->y, h, "host", NULL) || cs_yaml_lookup(&c->y, h, "webroot", NULL);
-		if (sv && has_host) {
-			cs_yaml_report(&c->y, sv, "http-01 of issuer %s has standalone and host/webroot: use one way to answer "
-			       "the challenge", shown);
-		} else if (sv) {
-			const char *why = cs_hostport_problem(a->http01_standalone, NULL, NULL);
-			if (why)
-				cs_yaml_report(&c->y, sv, "invalid standalone \"%s\" %s: %s", cs_yaml_esc(&c->y, a->http01_standalone), hw, why);
-		} else if (!cs_yaml_lookup(&c->y, h, "standalone", NULL)) {
-			yaml_node_t *hv = cs_yaml_str(&c->y, h, "host", hw, true, &a->http01_host);
-			size_t idx;
-			if (hv)
-				find_host(c, hv, a->http01_host, hw, &idx);
-			yaml_node_t *wv = cs_yaml_str(&c->y, h, "webroot", hw, true, &a->http01_webroot);
-			if (wv && a->http01_webroot[0] != '/')
-				cs_yaml_report(&c->y, wv, "\"webroot\" %s must be an absolute path on host %s", hw,
-				       cs_yaml_esc(&c->y, a->http01_host ? a->http01_host : "?"));
-		}
-	}
-	yaml_node_t *d = cs_yaml_map(&c->y, m, "dns-01", where, false);
-	if (d) {
-		const char *dw = cs_yaml_fmt(&c->y, "in dns-01 of issuer %s", shown);
-		cs_yaml_check_keys(&c->y, d, dns_keys, dw);
-		cs_yaml_local_file(&c->y, d, "hook", dw, true, &a->dns01_hook);
-		cs_yaml_duration(&c->y, d, "propagation", dw, false, CS_DURATION_MAX_WAIT, &a->dns01_propagation);
-	}
-}
-
-static void parse_acme(struct ctx *c, struct cs_issuer_cfg *is, const yaml_node_t *m)
-{
-	static const char *const keys[] = {
-		"directory", "contact", "ca_bundle", "eab", "challenge", "preferred_chain", NULL,
-	};
-	static const char *const eab_keys[] = { "kid", "hmac", NULL };
-	struct cs_issuer_acme *a = &is->acme;
-	const char *shown = cs_yaml_esc(&c->y, is->name);
-	const char *where = cs_yaml_fmt(&c->y, "in acme of issuer %s", shown);
-	a->dns01_propagation = 60;
-	cs_yaml_check_keys(&c->y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "directory", where, true, &a->directory);
-	/* The ACME client speaks https only, to any host, loopback included
-	 * (acme_http.c; RFC 8555 §6.1): anything else would pass validate and
-	 * fail at the first request. */
-	if (v && !(strncmp(a->directory, "https://", 8) == 0 && a->directory[8]))
-		cs_yaml_report(&c->y, v, "\"directory\" %s must be an https:// URL (ACME is https only), got \"%s\"",
-		       where, cs_yaml_esc(&c->y, a->directory));
-	v = cs_yaml_seq(&c->y, m, "contact", where, false);
-	if (v) {
-		a->contact = cs_xcalloc(cs_yaml_n_items(v), sizeof *a->contact);
-		for (size_t i = 0; i < cs_yaml_n_items(v); i++) {
-			const char *s = cs_yaml_scalar_text(&c->y, cs_yaml_item(&c->y, v, i), "contact", where);
-			if (s)
-				a->contact[a->n_contact++] = cs_xstrdup(s);
-		}
-	}
-	cs_yaml_local_file(&c->y, m, "ca_bundle", where, false, &a->ca_bundle);
-	v = cs_yaml_map(&c->y, m, "eab", where, false);
-	if (v) {
-		const char *ew = cs_yaml_fmt(&c->y, "in eab of issuer %s", shown);
-		cs_yaml_check_keys(&c->y, v, eab_keys, ew);
-		cs_yaml_str(&c->y, v, "kid", ew, true, &a->eab_kid);
-		cs_yaml_secret(&c->y, v, "hmac", ew, true, &a->eab_hmac);
-	}
-	v = cs_yaml_map(&c->y, m, "challenge", where, false);
-	if (v)
-		parse_challenge(c, is, v);
-	cs_yaml_str(&c->y, m, "preferred_chain", where, false, &a->preferred_chain);
+	size_t idx;
+	return find_host(ctx, v, name, where, &idx);
 }
 
 static void parse_issuer(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
@@ -550,15 +361,14 @@ static void parse_issuer(struct ctx *c, const char *name, const yaml_node_t *key
 		return;
 	}
 	is->kind = (enum cs_issuer_kind)(k + 1);
-	yaml_node_t *v = cs_yaml_map(&c->y, m, "ca", where, false);
-	if (v)
-		parse_ca(c, is, v);
-	v = cs_yaml_map(&c->y, m, "manual", where, false);
-	if (v)
-		parse_manual(c, is, v);
-	v = cs_yaml_map(&c->y, m, "acme", where, false);
-	if (v)
-		parse_acme(c, is, v);
+	/* Each issuer parses its own body, in the table's order. */
+	const struct cs_issuer_refs refs = { .ctx = c, .host = host_ref };
+	for (size_t i = 0; kinds[i]; i++) {
+		const struct cs_issuer_ops *ops = cs_issuer_ops_for((enum cs_issuer_kind)(i + 1));
+		yaml_node_t *v = cs_yaml_map(&c->y, m, kinds[i], where, false);
+		if (v && ops && ops->parse)
+			ops->parse(&c->y, is, v, &refs);
+	}
 }
 
 static void parse_issuers(struct ctx *c, const yaml_node_t *root)

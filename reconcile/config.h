@@ -19,6 +19,8 @@
 #include "providers/base/yaml_value.h"
 #include "providers/base/secret.h"
 #include "providers/base/x509.h"
+#include "providers/issuer/issuer_cfg.h"
+#include "providers/transport/host_cfg.h"
 
 /* struct cs_pos: providers/base/yaml_value.h */
 
@@ -28,91 +30,9 @@ struct cs_settings {
 	int parallelism;     /* hosts at once; default 32, 1..1024 */
 };
 
-/* ---- issuers ---- */
-enum cs_issuer_kind { CS_ISSUER_CA = 1, CS_ISSUER_MANUAL, CS_ISSUER_ACME };
+/* ---- issuers: struct cs_issuer_cfg, providers/issuer/issuer_cfg.h ---- */
 
-struct cs_issuer_ca {
-	char *cert;             /* absolute path of the CA certificate (PEM) */
-	struct cs_secret key;   /* the CA private key: {file: ...} or {env: ...} */
-	int days;               /* validity of issued certificates; default 90, 1..3650 */
-};
-
-struct cs_issuer_manual {
-	char *requests;         /* absolute folder where CSRs are written; default <dir>/requests */
-	char *inbox;            /* absolute folder where the CA's replies are dropped; default <dir>/inbox */
-};
-
-enum cs_challenge_kind { CS_CHALLENGE_NONE = 0, CS_CHALLENGE_HTTP01, CS_CHALLENGE_DNS01 };
-
-struct cs_issuer_acme {
-	char *directory;        /* URL */
-	char **contact; size_t n_contact;
-	char *ca_bundle;        /* absolute path or NULL */
-	char *eab_kid;          /* NULL when no EAB */
-	struct cs_secret eab_hmac;
-	enum cs_challenge_kind challenge;
-	char *http01_host;      /* webroot mode: host name (reference) */
-	char *http01_webroot;   /* path on that host */
-	char *http01_standalone;/* "addr:port" */
-	char *dns01_hook;       /* absolute path */
-	int64_t dns01_propagation; /* seconds; default 60 */
-	char *preferred_chain;  /* issuer CN of the preferred alternate chain, or NULL */
-};
-
-struct cs_issuer_cfg {
-	char *name;
-	struct cs_pos pos;
-	enum cs_issuer_kind kind;
-	struct cs_issuer_ca ca;
-	struct cs_issuer_manual manual;
-	struct cs_issuer_acme acme;
-};
-
-/* ---- hosts ---- */
-enum cs_platform { CS_PLATFORM_LINUX = 1, CS_PLATFORM_WINDOWS };
-enum cs_transport_kind { CS_TRANSPORT_LOCAL = 1, CS_TRANSPORT_SSH, CS_TRANSPORT_WINRM };
-enum cs_reboot_policy { CS_REBOOT_NEVER = 0, CS_REBOOT_AFTER_CHANGE };
-
-struct cs_ssh_cfg {
-	char *address;
-	int port;                        /* default 22 */
-	char *user;
-	char *identity;                  /* local path (~ expanded) or NULL */
-	struct cs_secret passphrase;     /* identity passphrase */
-	struct cs_secret password;
-	char *known_hosts;               /* default ~/.ssh/known_hosts */
-	bool host_key_accept_new;        /* host_key_policy: accept-new (default strict) */
-	bool become_sudo;                /* become: sudo */
-	int64_t timeout;                 /* seconds; default 30 */
-};
-
-enum cs_winrm_auth { CS_WINRM_BASIC = 1, CS_WINRM_NTLM, CS_WINRM_NEGOTIATE };
-
-struct cs_winrm_cfg {
-	char *address;
-	int port;                        /* default 5986 (5985 with insecure_http) */
-	enum cs_winrm_auth auth;         /* default ntlm */
-	char *user;
-	struct cs_secret password;
-	char *ca_bundle;                 /* absolute path or NULL */
-	bool insecure_http;
-	int64_t timeout;                 /* seconds; default 60 */
-};
-
-struct cs_host_cfg {
-	char *name;
-	struct cs_pos pos;
-	enum cs_platform platform;
-	enum cs_transport_kind transport;
-	struct cs_ssh_cfg ssh;
-	struct cs_winrm_cfg winrm;
-	enum cs_reboot_policy reboot;
-	int64_t reboot_timeout;          /* seconds to wait for a rebooted host; default 600 */
-	char *local_dir;                 /* local hosts only: the config's folder, the working
-					    folder of commands and the base of relative
-					    binding paths; NULL for remote hosts */
-	int64_t local_timeout;           /* local hosts: seconds a command may run; default 300 */
-};
+/* ---- hosts: struct cs_host_cfg, providers/transport/host_cfg.h ---- */
 
 /* ---- certificates ---- */
 /* struct cs_key_spec: providers/base/x509.h */

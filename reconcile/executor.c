@@ -257,13 +257,10 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 			goto out;
 		cs_fault_point("request.written");
 		char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
-		if (c->issuer->kind == CS_ISSUER_MANUAL)
-			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s/ "
-					       "as %s.pem (or .crt, .cer, .der, .p7b)", where ? where : "the requests folder",
-					       c->issuer->manual.inbox, cert->name);
-		else
-			*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in the inbox",
-					       where ? where : "the requests folder");
+		char *reply = c->ops->reply_location ? c->ops->reply_location(c->issuer, cert) : NULL;
+		*detail = cs_xasprintf("request written to %s: send it to the CA and put its reply in %s",
+				       where ? where : "the requests folder", reply ? reply : "the inbox");
+		free(reply);
 		free(where);
 		r = 1; /* waiting */
 		goto out;
@@ -271,7 +268,7 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	if (c->ops->issue_ctx) {
 		cs_fault_point("renew.intent");
 		struct cs_issue_ctx ictx = {
-			.cfg = x->cfg, .store = x->obs->store, .key = key,
+			.cfg = x->cfg, .state_dir = cs_store_dir(x->obs->store), .key = key,
 			.current = c->have_current ? c->current.cert : NULL,
 			.current_issuer = c->have_current ? c->current.issuer : NULL,
 			.serial = serial, .issue_time = issue_time,
@@ -305,7 +302,7 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	}
 	cs_fault_point("renew.saved");
 	if (c->ops->saved) {
-		struct cs_issue_ctx sctx = { .cfg = x->cfg, .store = x->obs->store };
+		struct cs_issue_ctx sctx = { .cfg = x->cfg, .state_dir = cs_store_dir(x->obs->store) };
 		c->ops->saved(&sctx, c->issuer, cert);
 	}
 	struct cs_err derr = CS_ERR_INIT;
@@ -1239,7 +1236,7 @@ static void recover_issuing(struct cs_observed *obs)
 		if (cs_key_matches_cert(iss.req.key, c->current.cert)) {
 			cs_store_drop_issuing(obs->store, c->cfg->name, &e);
 			if (c->ops && c->ops->saved) {
-				struct cs_issue_ctx sctx = { .cfg = obs->cfg, .store = obs->store };
+				struct cs_issue_ctx sctx = { .cfg = obs->cfg, .state_dir = cs_store_dir(obs->store) };
 				c->ops->saved(&sctx, c->issuer, c->cfg);
 			}
 		}

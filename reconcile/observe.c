@@ -74,7 +74,7 @@ static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c)
 	 * pending request was made for the issuer declared now. */
 	if (c->have_pending && c->ops && c->ops->asynchronous && c->ops->collect &&
 	    cs_streq(c->pending.issuer, c->issuer->name)) {
-		r = c->ops->collect(&c->reply, c->issuer, cert, &c->pending, &err);
+		r = c->ops->collect(&c->reply, c->issuer, cert, c->pending.key, &err);
 		if (r == 0) {
 			c->have_reply = true;
 			if (cs_cert_info_get(&c->reply_info, c->reply.cert, &err) < 0)

@@ -290,15 +290,11 @@ static void plan_certificate(struct builder *b, size_t i)
 			char made[21];
 			cs_time_rfc3339(made, c->pending.created_at);
 			char *where = c->ops->request_location ? c->ops->request_location(c->issuer, cert) : NULL;
-			if (c->issuer->kind == CS_ISSUER_MANUAL)
-				add_notice(b, CS_NOTICE_WAIT, cert->name, NULL,
-					   cs_xasprintf("waiting for the CA: request %s made %s; put the reply in %s/ as "
-							"%s.pem (or .crt, .cer, .der, .p7b)", where ? where : "", made,
-							c->issuer->manual.inbox, cert->name));
-			else
-				add_notice(b, CS_NOTICE_WAIT, cert->name, NULL,
-					   cs_xasprintf("waiting for the CA: request %s made %s; put the reply in the inbox",
-							where ? where : "", made));
+			char *reply = c->ops->reply_location ? c->ops->reply_location(c->issuer, cert) : NULL;
+			add_notice(b, CS_NOTICE_WAIT, cert->name, NULL,
+				   cs_xasprintf("waiting for the CA: request %s made %s; put the reply in %s",
+						where ? where : "", made, reply ? reply : "the inbox"));
+			free(reply);
 			free(where);
 		}
 		cs_buf_free(&stale);

@@ -26,9 +26,10 @@
 #include "providers/issuer/ari.h"
 #include "providers/issuer/jws.h"
 #include "providers/base/base64.h"
-#include "reconcile/store_acme.h"
+#include "providers/issuer/acme_store.h"
 #include "providers/base/fault.h"
 #include "providers/base/util.h"
+#include "providers/base/value_syntax.h"
 
 #define BAD_NONCE_RETRIES 10        /* a CA rejecting more than this is broken */
 #define POLL_TIMEOUT_S 600          /* authorizations and finalization together */
@@ -45,7 +46,7 @@ struct acme {
 	EVP_PKEY *account_key;
 	char *kid;                  /* account URL, NULL until known */
 	char *thumbprint;
-	struct cs_store *store;
+	const char *state_dir;   /* the state folder, or NULL: keep nothing */
 };
 
 static void acme_close(struct acme *a)
@@ -241,8 +242,8 @@ static int new_account(struct acme *a, struct cs_err *err)
 		goto out;
 	}
 	a->kid = cs_xstrdup(resp.location);
-	if (a->store)
-		r = cs_store_acme_account_save(a->store, a->cfg->directory, a->cfg->contact, a->cfg->n_contact,
+	if (a->state_dir)
+		r = cs_acme_store_account_save(a->state_dir, a->cfg->directory, a->cfg->contact, a->cfg->n_contact,
 					       a->account_key, a->kid, err);
 out:
 	cs_buf_free_secret(&mac);
@@ -259,8 +260,8 @@ static int account(struct acme *a, struct cs_err *err)
 {
 	int r = -ENOENT;
 	char *url = NULL;
-	if (a->store) {
-		r = cs_store_acme_account_load(&a->account_key, &url, a->store, a->cfg->directory,
+	if (a->state_dir) {
+		r = cs_acme_store_account_load(&a->account_key, &url, a->state_dir, a->cfg->directory,
 					       a->cfg->contact, a->cfg->n_contact, err);
 		if (r < 0 && r != -ENOENT)
 			return r;
@@ -271,7 +272,7 @@ static int account(struct acme *a, struct cs_err *err)
 		a->account_key = EVP_EC_gen("P-256");
 		if (!a->account_key)
 			return cs_err_ssl(err, -EIO, "acme account key");
-		if (a->store && (r = cs_store_acme_account_save(a->store, a->cfg->directory, a->cfg->contact,
+		if (a->state_dir && (r = cs_acme_store_account_save(a->state_dir, a->cfg->directory, a->cfg->contact,
 								a->cfg->n_contact, a->account_key, NULL, err)) < 0)
 			return r;
 	}
@@ -677,7 +678,7 @@ static int resume_order(struct acme *a, const struct cs_cert_cfg *cert, char **n
 			X509 *current, struct cs_acme_order_rec *rec, json_t **out_order, struct cs_err *err)
 {
 	*out_order = NULL;
-	int r = cs_store_acme_order_load(rec, a->store, cert->name, err);
+	int r = cs_acme_store_order_load(rec, a->state_dir, cert->name, err);
 	if (r == -ENOENT) {
 		cs_err_clear(err);
 		return 0;
@@ -709,7 +710,7 @@ static int resume_order(struct acme *a, const struct cs_cert_cfg *cert, char **n
 			return 0;
 	}
 	cs_acme_order_rec_free(rec);
-	return cs_store_acme_order_drop(a->store, cert->name, err);
+	return cs_acme_store_order_drop(a->state_dir, cert->name, err);
 }
 
 static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *issuer,
@@ -732,11 +733,11 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 	*out_chain = NULL;
 	if ((r = acme_open(&a, issuer, err)) < 0)
 		goto out;
-	a.store = ctx ? ctx->store : NULL;
+	a.state_dir = ctx ? ctx->state_dir : NULL;
 	if ((r = account(&a, err)) < 0)
 		goto out;
 
-	if (a.store && (r = resume_order(&a, cert, names, n_names, ctx ? ctx->current : NULL, &rec, &order, err)) < 0)
+	if (a.state_dir && (r = resume_order(&a, cert, names, n_names, ctx ? ctx->current : NULL, &rec, &order, err)) < 0)
 		goto out;
 	if (order) {
 		order_url = cs_xstrdup(rec.url);
@@ -759,7 +760,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		}
 		if (r < 0)
 			goto out;
-		if (a.store) {
+		if (a.state_dir) {
 			rec.directory = cs_xstrdup(a.cfg->directory);
 			rec.account = cs_xstrdup(a.kid);
 			rec.url = cs_xstrdup(order_url);
@@ -771,7 +772,7 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 			/* A kill before this line leaves an order the CA made and
 			 * nobody finalizes: no certificate comes of it. */
 			cs_fault_point("acme.order-posted");
-			if ((r = cs_store_acme_order_save(a.store, cert->name, &rec, err)) < 0)
+			if ((r = cs_acme_store_order_save(a.state_dir, cert->name, &rec, err)) < 0)
 				goto out;
 			cs_fault_point("acme.order-created");
 		}
@@ -792,11 +793,11 @@ static int acme_issue_ctx(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *
 		/* Keep the CSR's key with the order before finalize: once the CA
 		 * has it, the certificate will be for this key, whatever happens
 		 * to this process. */
-		if (a.store && ctx && ctx->key) {
+		if (a.state_dir && ctx && ctx->key) {
 			EVP_PKEY_free(rec.key);
 			rec.key = ctx->key;
 			EVP_PKEY_up_ref(ctx->key);
-			if ((r = cs_store_acme_order_save(a.store, cert->name, &rec, err)) < 0)
+			if ((r = cs_acme_store_order_save(a.state_dir, cert->name, &rec, err)) < 0)
 				goto out;
 			cs_fault_point("acme.key-saved");
 		}
@@ -879,9 +880,9 @@ order_failed:
 		cs_buf_free(&b);
 	}
 	/* An invalid order cannot be resumed: forget it. */
-	if (a.store && r == -EPROTO) {
+	if (a.state_dir && r == -EPROTO) {
 		struct cs_err ignored = CS_ERR_INIT;
-		cs_store_acme_order_drop(a.store, cert->name, &ignored);
+		cs_acme_store_order_drop(a.state_dir, cert->name, &ignored);
 		cs_err_clear(&ignored);
 	}
 out:
@@ -906,8 +907,8 @@ static void acme_saved(struct cs_issue_ctx *ctx, const struct cs_issuer_cfg *iss
 	struct cs_err ignored = CS_ERR_INIT;
 	/* Done with this order: a later run orders afresh.  A record that
 	 * stays is recognised as saved (its key is the current one). */
-	if (ctx && ctx->store)
-		cs_store_acme_order_drop(ctx->store, cert->name, &ignored);
+	if (ctx && ctx->state_dir)
+		cs_acme_store_order_drop(ctx->state_dir, cert->name, &ignored);
 	cs_err_clear(&ignored);
 }
 
@@ -953,9 +954,101 @@ static int acme_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_c
 	return acme_issue_ctx(NULL, issuer, cert, csr, out_cert, out_chain, err);
 }
 
+/* ---- config body ---- */
+
+static void parse_challenge(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+{
+	static const char *const keys[] = { "http-01", "dns-01", NULL };
+	static const char *const http_keys[] = { "host", "webroot", "standalone", NULL };
+	static const char *const dns_keys[] = { "hook", "propagation", NULL };
+	struct cs_issuer_acme *a = &is->acme;
+	const char *shown = cs_yaml_esc(y, is->name);
+	const char *where = cs_yaml_fmt(y, "in challenge of issuer %s", shown);
+	cs_yaml_check_keys(y, m, keys, where);
+	int k = cs_yaml_exactly_one(y, m, keys, cs_yaml_fmt(y, "challenge of issuer %s", shown), "choose one");
+	if (k < 0) {
+		if (!cs_yaml_guessed(y, m, keys))
+			cs_yaml_report(y, m, "challenge of issuer %s needs http-01 or dns-01", shown);
+		return;
+	}
+	a->challenge = k == 0 ? CS_CHALLENGE_HTTP01 : CS_CHALLENGE_DNS01;
+
+	yaml_node_t *h = cs_yaml_map(y, m, "http-01", where, false);
+	if (h) {
+		const char *hw = cs_yaml_fmt(y, "in http-01 of issuer %s", shown);
+		cs_yaml_check_keys(y, h, http_keys, hw);
+		yaml_node_t *sv = cs_yaml_str(y, h, "standalone", hw, false, &a->http01_standalone);
+		bool has_host = cs_yaml_lookup(y, h, "host", NULL) || cs_yaml_lookup(y, h, "webroot", NULL);
+		if (sv && has_host) {
+			cs_yaml_report(y, sv, "http-01 of issuer %s has standalone and host/webroot: use one way to answer "
+			       "the challenge", shown);
+		} else if (sv) {
+			const char *why = cs_hostport_problem(a->http01_standalone, NULL, NULL);
+			if (why)
+				cs_yaml_report(y, sv, "invalid standalone \"%s\" %s: %s", cs_yaml_esc(y, a->http01_standalone), hw, why);
+		} else if (!cs_yaml_lookup(y, h, "standalone", NULL)) {
+			yaml_node_t *hv = cs_yaml_str(y, h, "host", hw, true, &a->http01_host);
+			if (hv)
+				refs->host(refs->ctx, hv, a->http01_host, hw);
+			yaml_node_t *wv = cs_yaml_str(y, h, "webroot", hw, true, &a->http01_webroot);
+			if (wv && a->http01_webroot[0] != '/')
+				cs_yaml_report(y, wv, "\"webroot\" %s must be an absolute path on host %s", hw,
+				       cs_yaml_esc(y, a->http01_host ? a->http01_host : "?"));
+		}
+	}
+	yaml_node_t *d = cs_yaml_map(y, m, "dns-01", where, false);
+	if (d) {
+		const char *dw = cs_yaml_fmt(y, "in dns-01 of issuer %s", shown);
+		cs_yaml_check_keys(y, d, dns_keys, dw);
+		cs_yaml_local_file(y, d, "hook", dw, true, &a->dns01_hook);
+		cs_yaml_duration(y, d, "propagation", dw, false, CS_DURATION_MAX_WAIT, &a->dns01_propagation);
+	}
+}
+
+static void acme_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+{
+	static const char *const keys[] = {
+		"directory", "contact", "ca_bundle", "eab", "challenge", "preferred_chain", NULL,
+	};
+	static const char *const eab_keys[] = { "kid", "hmac", NULL };
+	struct cs_issuer_acme *a = &is->acme;
+	const char *shown = cs_yaml_esc(y, is->name);
+	const char *where = cs_yaml_fmt(y, "in acme of issuer %s", shown);
+	a->dns01_propagation = 60;
+	cs_yaml_check_keys(y, m, keys, where);
+	yaml_node_t *v = cs_yaml_str(y, m, "directory", where, true, &a->directory);
+	/* The ACME client speaks https only, to any host, loopback included
+	 * (acme_http.c; RFC 8555 §6.1): anything else would pass validate and
+	 * fail at the first request. */
+	if (v && !(strncmp(a->directory, "https://", 8) == 0 && a->directory[8]))
+		cs_yaml_report(y, v, "\"directory\" %s must be an https:// URL (ACME is https only), got \"%s\"",
+		       where, cs_yaml_esc(y, a->directory));
+	v = cs_yaml_seq(y, m, "contact", where, false);
+	if (v) {
+		a->contact = cs_xcalloc(cs_yaml_n_items(v), sizeof *a->contact);
+		for (size_t i = 0; i < cs_yaml_n_items(v); i++) {
+			const char *s = cs_yaml_scalar_text(y, cs_yaml_item(y, v, i), "contact", where);
+			if (s)
+				a->contact[a->n_contact++] = cs_xstrdup(s);
+		}
+	}
+	cs_yaml_local_file(y, m, "ca_bundle", where, false, &a->ca_bundle);
+	v = cs_yaml_map(y, m, "eab", where, false);
+	if (v) {
+		const char *ew = cs_yaml_fmt(y, "in eab of issuer %s", shown);
+		cs_yaml_check_keys(y, v, eab_keys, ew);
+		cs_yaml_str(y, v, "kid", ew, true, &a->eab_kid);
+		cs_yaml_secret(y, v, "hmac", ew, true, &a->eab_hmac);
+	}
+	v = cs_yaml_map(y, m, "challenge", where, false);
+	if (v)
+		parse_challenge(y, is, v, refs);
+	cs_yaml_str(y, m, "preferred_chain", where, false, &a->preferred_chain);
+}
+
 const struct cs_issuer_ops cs_issuer_acme = {
-	.abi = CS_ISSUER_ABI,
 	.name = "acme",
+	.parse = acme_parse,
 	.asynchronous = false,
 	.issue = acme_issue,                  /* no state folder: throwaway account */
 	.collect = NULL,                      /* synchronous */

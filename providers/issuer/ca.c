@@ -339,9 +339,25 @@ static int ca_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 	return r;
 }
 
+/* ---- config body ---- */
+
+static void ca_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+{
+	static const char *const keys[] = { "cert", "key", "days", NULL };
+	const char *where = cs_yaml_fmt(y, "in ca of issuer %s", cs_yaml_esc(y, is->name));
+	struct cs_issuer_ca *ca = &is->ca;
+	ca->days = 90;
+	cs_yaml_check_keys(y, m, keys, where);
+	cs_yaml_local_file(y, m, "cert", where, true, &ca->cert);
+	cs_yaml_secret(y, m, "key", where, true, &ca->key);
+	/* 0 marks a bad value, so that renew_before is not compared with it. */
+	if (cs_yaml_lookup(y, m, "days", NULL) && !cs_yaml_int(y, m, "days", where, false, 1, 3650, &ca->days))
+		ca->days = 0;
+}
+
 const struct cs_issuer_ops cs_issuer_ca = {
-	.abi = CS_ISSUER_ABI,
 	.name = "ca",
+	.parse = ca_parse,
 	.asynchronous = false,
 	.issue = ca_issue,
 	.issue_ctx = ca_issue_ctx,

@@ -12,9 +12,7 @@
 #include <openssl/x509.h>
 #include "reconcile/config.h"
 #include "providers/base/err.h"
-#include "reconcile/store.h"
-
-#define CS_ISSUER_ABI 1
+#include "providers/base/yaml_value.h"
 
 struct cs_config;
 
@@ -29,7 +27,12 @@ void cs_issuer_reply_free(struct cs_issuer_reply *r); /* members only; accepts N
 /* What issue_ctx() gets besides the request. */
 struct cs_issue_ctx {
 	const struct cs_config *cfg;   /* the whole config: hosts for challenges */
-	struct cs_store *store;        /* the state folder */
+	/* The state folder (absolute path).  The engine owns it (keys, pending
+	 * requests, the issuance ledger, issuing/ records: reconcile/store.c);
+	 * an issuer that keeps state of its own keeps it in a subfolder of it
+	 * named after the issuer (acme: acme/, see acme_store.h).  Passing the
+	 * path instead of the store keeps providers/ from including the engine. */
+	const char *state_dir;
 	EVP_PKEY *key;                 /* the private key csr was made from */
 	X509 *current;                 /* the certificate being replaced, or NULL */
 	const char *current_issuer;    /* the issuer the store says produced current */
@@ -54,10 +57,25 @@ struct cs_renewal_window {
 					  CA's explanation URL when given; caller frees */
 };
 
+/* What an issuer's body may refer to, checked by the config document:
+ * host() reports an unknown host name at v and returns false. */
+struct cs_issuer_refs {
+	void *ctx;
+	bool (*host)(void *ctx, const yaml_node_t *v, const char *name, const char *where);
+};
+
 struct cs_issuer_ops {
-	int abi;                   /* CS_ISSUER_ABI */
 	const char *name;          /* "ca", "manual" */
-	bool asynchronous;         /* true: issue() only submits; collect() finds the answer */
+	/* Parse the issuer's body (the mapping under its kind's key) into
+	 * is->KIND, with defaults; every problem becomes a FILE:LINE:COL
+	 * diagnostic in y, and parsing goes on. */
+	void (*parse)(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *body,
+		      const struct cs_issuer_refs *refs);
+
+	/* The capability the engine asks about: true when issue() only submits
+	 * a request and collect() finds the CA's answer on a later run (manual);
+	 * plan and apply then wait instead of installing. */
+	bool asynchronous;
 
 	/* Issue for csr (made from the certificate's fresh key).
 	 * Synchronous issuers fill *out_cert and *out_chain (never NULL, may be
@@ -67,13 +85,12 @@ struct cs_issuer_ops {
 		     X509_REQ *csr, X509 **out_cert, STACK_OF(X509) **out_chain, struct cs_err *err);
 
 	/* Asynchronous issuers only (NULL otherwise): look for the answer to the
-	 * pending request.  0 with *out filled when a reply is there and valid;
+	 * pending request (made from pending_key).  0 with *out filled when a reply is there and valid;
 	 * -ENOENT when there is none yet; -EINVAL with a clear message when a reply
 	 * is there but wrong (another key, other names, not a certificate, expired),
 	 * in which case nothing may be installed. */
 	int (*collect)(struct cs_issuer_reply *out, const struct cs_issuer_cfg *issuer,
-		       const struct cs_cert_cfg *cert, const struct cs_pending *pending,
-		       struct cs_err *err);
+		       const struct cs_cert_cfg *cert, EVP_PKEY *pending_key, struct cs_err *err);
 
 	/* Asynchronous issuers only: the reply was saved in the store; tidy up
 	 * (manual: move the inbox file to inbox/imported/).  May be NULL. */
@@ -88,6 +105,11 @@ struct cs_issuer_ops {
 	/* Where the request was written, for messages (manual: requests/NAME.csr);
 	 * caller frees; may be NULL. */
 	char *(*request_location)(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert);
+
+	/* Where the CA's reply is to be put, for messages (manual: "INBOX/ as
+	 * NAME.pem (or .crt, .cer, .der, .p7b)"); caller frees; NULL: "the
+	 * inbox". */
+	char *(*reply_location)(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert);
 
 	/* ---- optional, added for acme (NULL for ca and manual) ---- */
 

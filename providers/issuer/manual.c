@@ -159,7 +159,7 @@ static int read_reply(STACK_OF(X509) **out, const char *path, struct cs_err *err
 }
 
 static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cfg *issuer,
-			  const struct cs_cert_cfg *cert, const struct cs_pending *pending,
+			  const struct cs_cert_cfg *cert, EVP_PKEY *pending_key,
 			  struct cs_err *err)
 {
 	STACK_OF(X509) *bag = sk_X509_new_null();
@@ -192,7 +192,7 @@ static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cf
 		if (!first_path)
 			first_path = cs_xstrdup(path);
 		bool m = false;
-		X509 *l = file_leaf(certs, pending->key, &m);
+		X509 *l = file_leaf(certs, pending_key, &m);
 		if (l && leaf && X509_cmp(l, leaf) != 0) {
 			a = describe(leaf);
 			b = describe(l);
@@ -233,7 +233,7 @@ static int manual_collect(struct cs_issuer_reply *out, const struct cs_issuer_cf
 			       "(it answers another request)", leaf_path, a, cert->name);
 		goto out;
 	}
-	r = cs_certs_split(&out->cert, &out->chain, bag, pending->key, err);
+	r = cs_certs_split(&out->cert, &out->chain, bag, pending_key, err);
 	if (r < 0) {
 		cs_err_prefix(err, "%s", leaf_path);
 		r = -EINVAL;
@@ -332,13 +332,33 @@ static char *manual_request_location(const struct cs_issuer_cfg *issuer,
 	return request_path(issuer, cert->name);
 }
 
+static char *manual_reply_location(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg *cert)
+{
+	return cs_xasprintf("%s/ as %s.pem (or .crt, .cer, .der, .p7b)", issuer->manual.inbox, cert->name);
+}
+
+/* ---- config body ---- */
+
+static void manual_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+{
+	static const char *const keys[] = { "requests", "inbox", NULL };
+	const char *where = cs_yaml_fmt(y, "in manual of issuer %s", cs_yaml_esc(y, is->name));
+	struct cs_issuer_manual *man = &is->manual;
+	man->requests = cs_yaml_local_path(y, "requests/");
+	man->inbox = cs_yaml_local_path(y, "inbox/");
+	cs_yaml_check_keys(y, m, keys, where);
+	cs_yaml_path(y, m, "requests", where, false, &man->requests);
+	cs_yaml_path(y, m, "inbox", where, false, &man->inbox);
+}
+
 const struct cs_issuer_ops cs_issuer_manual = {
-	.abi = CS_ISSUER_ABI,
 	.name = "manual",
+	.parse = manual_parse,
 	.asynchronous = true,
 	.issue = manual_issue,                       /* writes requests/NAME.csr */
 	.collect = manual_collect,                   /* reads inbox/NAME.{pem,crt,cer,der,p7b,p7c} */
 	.collected = manual_collected,               /* moves them to inbox/imported/ */
 	.issued_by = manual_issued_by,
 	.request_location = manual_request_location,
+	.reply_location = manual_reply_location,
 };

@@ -1,6 +1,18 @@
 /* OpenSSH known_hosts: looking a server's host key up, fingerprints, and
- * appending a new key for host_key_policy: accept-new (see known_hosts.h for
- * why this does not use libssh2's knownhost API). */
+ * appending a new key for host_key_policy: accept-new.
+ *
+ * Why not libssh2's knownhost API (libssh2_knownhost_readfile/checkp), which
+ * is linked and does read hashed "|1|" entries and "[host]:port" names: it
+ * cannot give what users see today.  (1) Messages name the deciding line
+ * ("known_hosts FILE line 12 has another key"); checkp returns the entry,
+ * not its line.  (2) libssh2 1.10 also accepts a plain "host" entry for a server on
+ * another port, where OpenSSH only accepts "[host]:port": a different trust
+ * decision.  (3) readfile stops at the first line it cannot parse (an sk-
+ * key, @cert-authority), so later entries are not seen; @revoked and
+ * wildcard/negated patterns are not known to it.  (4) accept-new appends one
+ * line under a lock; libssh2_knownhost_writefile rewrites the whole file
+ * from what it parsed, which would drop the lines it skipped and comments.
+ * The matching rules themselves are in known_hosts.h. */
 #include "providers/transport/known_hosts.h"
 
 #include <ctype.h>

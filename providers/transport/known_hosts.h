@@ -1,11 +1,8 @@
 /* Host-key checking against an OpenSSH known_hosts file, for the SSH
  * transport.
  *
- * The matching follows OpenSSH, not libssh2's knownhost API: libssh2 1.10
- * also accepts a plain "host" entry for a server on another port (OpenSSH
- * only accepts "[host]:port" there), stops reading a file at the first line it
- * cannot parse (an sk- key, @cert-authority) and knows no wildcard patterns.
- * Here a line is: [@revoked|@cert-authority] PATTERNS KEYTYPE BASE64 [comment];
+ * The matching follows OpenSSH, not libssh2's knownhost API (why: the
+ * comment at the top of known_hosts.c).  A line is: [@revoked|@cert-authority] PATTERNS KEYTYPE BASE64 [comment];
  * PATTERNS is a comma list of names with * and ? wildcards and !negation, or
  * one hashed "|1|salt|hmac" entry; a server on port 22 is looked up as
  * "host", on any other port as "[host]:port".  @cert-authority lines are

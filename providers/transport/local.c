@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "providers/base/duration.h"
 #include "providers/base/util.h"
 
 extern char **environ;
@@ -535,9 +536,22 @@ out:
 	return r;
 }
 
+/* ---- config body ---- */
+
+static void local_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
+{
+	static const char *const local_keys[] = { "timeout", NULL };
+	const char *shown = cs_yaml_esc(y, h->name);
+	cs_yaml_check_keys(y, m, local_keys, cs_yaml_fmt(y, "in local of host %s", shown));
+	cs_yaml_duration(y, m, "timeout", cs_yaml_fmt(y, "in local of host %s", shown), true, CS_DURATION_MAX_WAIT,
+			 &h->local_timeout);
+	if (h->platform == CS_PLATFORM_WINDOWS)
+		cs_yaml_report(y, key, "host %s is windows: local is only for linux hosts (use ssh or winrm)", shown);
+}
+
 const struct cs_transport_ops cs_transport_local = {
-	.abi = CS_TRANSPORT_ABI,
 	.name = "local",
+	.parse = local_parse,
 	.open = local_open,
 	.run = local_run,                 /* fork + /bin/sh -c in host->local_dir */
 	.read_file = local_read_file,

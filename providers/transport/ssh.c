@@ -42,6 +42,7 @@
 #include <libssh2_sftp.h>
 #include <openssl/rand.h>
 #include "providers/base/fault.h"
+#include "providers/base/duration.h"
 #include "providers/base/util.h"
 #include "providers/base/quote.h"
 #include "providers/transport/known_hosts.h"
@@ -1272,9 +1273,42 @@ static int ssh_stat(struct cs_transport *t, const char *path, struct cs_file_sta
 	return 0;
 }
 
+/* ---- config body ---- */
+
+static void ssh_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
+{
+	static const char *const keys[] = {
+		"address", "port", "user", "identity", "passphrase", "password", "known_hosts",
+		"host_key_policy", "become", "timeout", NULL,
+	};
+	static const char *const policies[] = { "strict", "accept-new", NULL };
+	static const char *const becomes[] = { "sudo", NULL };
+	const char *where = cs_yaml_fmt(y, "in ssh of host %s", cs_yaml_esc(y, h->name));
+	struct cs_ssh_cfg *s = &h->ssh;
+	s->port = 22;
+	s->timeout = 30;
+	s->known_hosts = cs_yaml_local_path(y, "~/.ssh/known_hosts");
+	cs_yaml_check_keys(y, m, keys, where);
+	yaml_node_t *v = cs_yaml_str(y, m, "address", where, true, &s->address);
+	if (v)
+		cs_transport_check_address(y, v, s->address, where);
+	cs_yaml_int(y, m, "port", where, false, 1, 65535, &s->port);
+	cs_yaml_str(y, m, "user", where, true, &s->user);
+	cs_yaml_local_file(y, m, "identity", where, false, &s->identity);
+	cs_yaml_secret(y, m, "passphrase", where, false, &s->passphrase);
+	cs_yaml_secret(y, m, "password", where, false, &s->password);
+	cs_yaml_local_file(y, m, "known_hosts", where, false, &s->known_hosts);
+	int i = 0;
+	if (cs_yaml_enum(y, m, "host_key_policy", where, false, policies, &i))
+		s->host_key_accept_new = i == 1;
+	if (cs_yaml_enum(y, m, "become", where, false, becomes, &i))
+		s->become_sudo = true;
+	cs_yaml_duration(y, m, "timeout", where, true, CS_DURATION_MAX_WAIT, &s->timeout);
+}
+
 const struct cs_transport_ops cs_transport_ssh = {
-	.abi = CS_TRANSPORT_ABI,
 	.name = "ssh",
+	.parse = ssh_parse,
 	.open = ssh_open,
 	.run = ssh_run,
 	.read_file = ssh_read_file,

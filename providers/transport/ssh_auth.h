@@ -4,7 +4,7 @@
 #define CS_SSH_AUTH_H
 
 #include <libssh2.h>
-#include "reconcile/config.h"
+#include "providers/transport/host_cfg.h"
 #include "providers/base/err.h"
 
 /* Authenticate session as cfg->user with what cfg and the environment offer,

@@ -1,6 +1,6 @@
 /* Transports: how certsync talks to a host.
  *
- * A transport is a versioned vtable (struct cs_transport_ops) plus a handle.
+ * A transport is a vtable (struct cs_transport_ops) plus a handle.
  * reconcile/ and the platform drivers only use these calls, never a concrete
  * transport, so a driver works over local, SSH or WinRM alike.  One handle per
  * host, opened once and reused from gathering through apply.
@@ -15,10 +15,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "providers/base/buf.h"
-#include "reconcile/config.h"
+#include "providers/transport/host_cfg.h"
 #include "providers/base/err.h"
-
-#define CS_TRANSPORT_ABI 1
+#include "providers/base/yaml_value.h"
 
 struct cs_transport;
 
@@ -54,8 +53,13 @@ struct cs_file_attrs {
 };
 
 struct cs_transport_ops {
-	int abi;                 /* CS_TRANSPORT_ABI */
 	const char *name;        /* "local", "ssh", "winrm" */
+
+	/* Parse the transport's block of a host (the mapping under its name)
+	 * into h (h->platform already set), with defaults; every problem
+	 * becomes a FILE:LINE:COL diagnostic in y (key: the block's key node,
+	 * for "not on this platform"). */
+	void (*parse)(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *block);
 
 	/* Connect/authenticate.  *out is a new handle owned by the caller. */
 	int (*open)(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err);
@@ -107,6 +111,10 @@ struct cs_transport {
 	const struct cs_transport_ops *ops;
 	const struct cs_host_cfg *host;
 };
+
+/* For the transports' parse(): "address" WHERE must be a host name or IP
+ * address (no URL, no spaces or slashes); reported at v. */
+void cs_transport_check_address(struct cs_yaml *y, const yaml_node_t *v, const char *addr, const char *where);
 
 /* Ops for a kind (local, ssh, winrm), or NULL for a kind that has none. */
 const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind);

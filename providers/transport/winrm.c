@@ -23,6 +23,7 @@
 #include <libxml/parser.h>
 #include "providers/base/base64.h"
 #include "providers/base/secret.h"
+#include "providers/base/duration.h"
 #include "providers/base/util.h"
 #include "providers/transport/winrm_scripts.h"
 #include "providers/transport/wsman.h"
@@ -678,9 +679,44 @@ out:
 	return r;
 }
 
+/* ---- config body ---- */
+
+static void winrm_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
+{
+	static const char *const keys[] = {
+		"address", "port", "auth", "user", "password", "ca_bundle", "insecure_http", "timeout", NULL,
+	};
+	static const char *const auths[] = { "basic", "ntlm", "negotiate", NULL };
+	const char *where = cs_yaml_fmt(y, "in winrm of host %s", cs_yaml_esc(y, h->name));
+	struct cs_winrm_cfg *w = &h->winrm;
+	w->auth = CS_WINRM_NTLM;
+	w->timeout = 60;
+	cs_yaml_check_keys(y, m, keys, where);
+	yaml_node_t *v = cs_yaml_str(y, m, "address", where, true, &w->address);
+	if (v)
+		cs_transport_check_address(y, v, w->address, where);
+	int a = 0;
+	yaml_node_t *auth = cs_yaml_enum(y, m, "auth", where, false, auths, &a);
+	if (auth)
+		w->auth = (enum cs_winrm_auth)(a + 1);
+	cs_yaml_str(y, m, "user", where, true, &w->user);
+	cs_yaml_secret(y, m, "password", where, true, &w->password);
+	cs_yaml_local_file(y, m, "ca_bundle", where, false, &w->ca_bundle);
+	yaml_node_t *insecure = cs_yaml_bool(y, m, "insecure_http", where, &w->insecure_http);
+	w->port = w->insecure_http ? 5985 : 5986;
+	cs_yaml_int(y, m, "port", where, false, 1, 65535, &w->port);
+	cs_yaml_duration(y, m, "timeout", where, true, CS_DURATION_MAX_WAIT, &w->timeout);
+	if (w->insecure_http && w->auth == CS_WINRM_BASIC)
+		cs_yaml_report(y, insecure, "basic authentication over plain HTTP would send the password in clear "
+		       "(host %s: use auth: ntlm or negotiate, or HTTPS)", cs_yaml_esc(y, h->name));
+	if (h->platform == CS_PLATFORM_LINUX)
+		cs_yaml_report(y, key, "host %s is linux: winrm is only for windows hosts (use ssh or local)",
+			       cs_yaml_esc(y, h->name));
+}
+
 const struct cs_transport_ops cs_transport_winrm = {
-	.abi = CS_TRANSPORT_ABI,
 	.name = "winrm",
+	.parse = winrm_parse,
 	.open = winrm_open,               /* libcurl handle; no request yet */
 	.run = winrm_run,                 /* one WinRS shell per run, script framed on stdin */
 	.read_file = winrm_read_file,     /* base64 through stdout */

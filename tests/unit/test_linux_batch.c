@@ -368,7 +368,7 @@ static void test_observe_bindings(void)
 	const struct cs_platform_ops *linux_ops = cs_platform_ops_for(CS_PLATFORM_LINUX);
 	tap_ok(linux_ops && linux_ops->observe_bindings, "linux has observe_bindings", NULL);
 	counting_ops = (struct cs_transport_ops){
-		.abi = CS_TRANSPORT_ABI, .name = "counting", .run = c_run, .stat = c_stat,
+		.name = "counting", .run = c_run, .stat = c_stat,
 		.read_file = c_read, .remote = true,
 	};
 	struct cs_host_cfg host = { .name = "here", .transport = CS_TRANSPORT_LOCAL };

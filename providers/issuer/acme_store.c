@@ -1,5 +1,5 @@
-/* ACME accounts and orders in flight in the state folder (see store_acme.h). */
-#include "reconcile/store_acme.h"
+/* ACME accounts and orders in flight in the state folder (see acme_store.h). */
+#include "providers/issuer/acme_store.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 
 /* One folder per directory URL and contact list: changing either means
  * another account, as the CA sees it. */
-static char *account_dir(struct cs_store *st, const char *directory, char *const *contact, size_t n)
+static char *account_dir(const char *state_dir, const char *directory, char *const *contact, size_t n)
 {
 	struct cs_buf b = CS_BUF_INIT;
 	cs_buf_puts(&b, directory);
@@ -29,12 +29,16 @@ static char *account_dir(struct cs_store *st, const char *directory, char *const
 	hex[16] = '\0';
 	for (char *c = hex; *c; c++)
 		*c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
-	return cs_xasprintf("%s/acme/accounts/%s", cs_store_dir(st), hex);
+	return cs_xasprintf("%s/acme/accounts/%s", state_dir, hex);
 }
 
+/* The rule and the message of the state folder's cs_store_check_name(). */
 static int check_name(const char *name, struct cs_err *err)
 {
-	return cs_store_check_name("certificate", name, err);
+	if (!name || !name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return cs_err_set(err, -EINVAL, "invalid certificate name \"%s\" for the state folder",
+				  name ? name : "");
+	return 0;
 }
 
 static int read_key(EVP_PKEY **out, const char *path, struct cs_err *err)
@@ -109,11 +113,11 @@ static int write_json(const char *path, json_t *v, struct cs_err *err)
 	return r;
 }
 
-int cs_store_acme_account_load(EVP_PKEY **out_key, char **out_url, struct cs_store *st,
+int cs_acme_store_account_load(EVP_PKEY **out_key, char **out_url, const char *state_dir,
 			       const char *directory, char *const *contact, size_t n_contact,
 			       struct cs_err *err)
 {
-	char *dir = account_dir(st, directory, contact, n_contact);
+	char *dir = account_dir(state_dir, directory, contact, n_contact);
 	char *key_path = cs_xasprintf("%s/key.pem", dir);
 	char *meta_path = cs_xasprintf("%s/account.json", dir);
 	json_t *meta = NULL;
@@ -145,10 +149,10 @@ out:
 	return r;
 }
 
-int cs_store_acme_account_save(struct cs_store *st, const char *directory, char *const *contact,
+int cs_acme_store_account_save(const char *state_dir, const char *directory, char *const *contact,
 			       size_t n_contact, EVP_PKEY *key, const char *url, struct cs_err *err)
 {
-	char *dir = account_dir(st, directory, contact, n_contact);
+	char *dir = account_dir(state_dir, directory, contact, n_contact);
 	char *key_path = cs_xasprintf("%s/key.pem", dir);
 	char *meta_path = cs_xasprintf("%s/account.json", dir);
 	json_t *meta = NULL;
@@ -185,20 +189,20 @@ void cs_acme_order_rec_free(struct cs_acme_order_rec *rec)
 	memset(rec, 0, sizeof *rec);
 }
 
-static char *order_path(struct cs_store *st, const char *name, const char *suffix)
+static char *order_path(const char *state_dir, const char *name, const char *suffix)
 {
-	return cs_xasprintf("%s/acme/orders/%s%s", cs_store_dir(st), name, suffix);
+	return cs_xasprintf("%s/acme/orders/%s%s", state_dir, name, suffix);
 }
 
-int cs_store_acme_order_load(struct cs_acme_order_rec *out, struct cs_store *st, const char *name,
+int cs_acme_store_order_load(struct cs_acme_order_rec *out, const char *state_dir, const char *name,
 			     struct cs_err *err)
 {
 	memset(out, 0, sizeof *out);
 	int r = check_name(name, err);
 	if (r < 0)
 		return r;
-	char *path = order_path(st, name, ".json");
-	char *key_path = order_path(st, name, ".key.pem");
+	char *path = order_path(state_dir, name, ".json");
+	char *key_path = order_path(state_dir, name, ".key.pem");
 	json_t *rec = NULL;
 	if ((r = read_json(&rec, path, err)) < 0)
 		goto out;
@@ -230,15 +234,15 @@ out:
 	return r;
 }
 
-int cs_store_acme_order_save(struct cs_store *st, const char *name, const struct cs_acme_order_rec *rec,
+int cs_acme_store_order_save(const char *state_dir, const char *name, const struct cs_acme_order_rec *rec,
 			     struct cs_err *err)
 {
 	int r = check_name(name, err);
 	if (r < 0)
 		return r;
-	char *dir = cs_xasprintf("%s/acme/orders", cs_store_dir(st));
-	char *path = order_path(st, name, ".json");
-	char *key_path = order_path(st, name, ".key.pem");
+	char *dir = cs_xasprintf("%s/acme/orders", state_dir);
+	char *path = order_path(state_dir, name, ".json");
+	char *key_path = order_path(state_dir, name, ".key.pem");
 	json_t *v = json_pack("{s:s, s:s, s:s, s:I, s:[]}", "directory", rec->directory, "account",
 			      rec->account, "url", rec->url, "created", (json_int_t)rec->created, "names");
 	for (size_t i = 0; v && i < rec->n_names; i++)
@@ -268,13 +272,13 @@ out:
 	return r;
 }
 
-int cs_store_acme_order_drop(struct cs_store *st, const char *name, struct cs_err *err)
+int cs_acme_store_order_drop(const char *state_dir, const char *name, struct cs_err *err)
 {
 	int r = check_name(name, err);
 	if (r < 0)
 		return r;
-	char *path = order_path(st, name, ".json");
-	char *key_path = order_path(st, name, ".key.pem");
+	char *path = order_path(state_dir, name, ".json");
+	char *key_path = order_path(state_dir, name, ".key.pem");
 	/* Record first: a key without a record is ignored, not the reverse. */
 	if (unlink(path) < 0 && errno != ENOENT)
 		r = cs_err_errno(err, -errno, "remove %s", path);
