@@ -8,4 +8,8 @@
 # TAP line per trial and check; RELIABILITY.md has the full matrix.
 # Minutes on a loaded machine (each trial resets a scenario of three hosts and two CAs):
 # timeout: 900
+# Not repeated by the sanitizer pass: test_crash_resume*.sh kill and resume
+# the same recovery code under ASan point by point; the matrix adds hosts
+# and minutes, not code.
+# sanitize: no
 exec bash "$(dirname "$0")/../reliability/fault-matrix.sh" --short --tap "$@"

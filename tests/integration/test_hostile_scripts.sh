@@ -17,6 +17,10 @@
 # The npm packages come from scripts/install-deps.sh (npm ci in tests/parsers).
 # Minutes on a loaded machine (it parses and runs thousands of scripts):
 # timeout: 900
+# Not repeated by the sanitizer pass: its C part only prints scripts (the
+# builders run under ASan in the unit tests and every integration test);
+# the minutes go to the parsers and shells.
+# sanitize: no
 . "$(dirname "$0")/lib.sh"
 
 root=${CERTSYNC_SOURCE_ROOT:-$_lib_root}
