@@ -230,8 +230,10 @@ int cs_kh_lookup(struct cs_kh_result *out, const char *text, size_t len, const c
 		if (!hosts_match(name, hosts, hosts_len))
 			continue;
 		cs_buf_reset(&key);
+		/* An empty key (a field that decodes to nothing) is no key: it
+		 * matches nothing, not even an empty server key. */
 		bool same_key = cs_b64_decode(&key, kdata, kdata_len, CS_B64_NOPAD) == 0 &&
-				key.len == blob_len &&
+				key.len > 0 && key.len == blob_len &&
 				memcmp(key.data, blob, blob_len) == 0;
 		if (revoked) {
 			if (same_key && !revoked_line)
