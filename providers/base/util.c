@@ -2,6 +2,7 @@
 #include "providers/base/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -462,4 +463,47 @@ bool cs_only_digits(const char *s)
 		if (*s < '0' || *s > '9')
 			return false;
 	return true;
+}
+
+/* Empty the folder open as dirfd (closed here), depth first. */
+static int empty_dir(int dirfd, const char *shown, struct cs_err *err)
+{
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		int e = errno;
+		close(dirfd);
+		return cs_err_errno(err, -e, "read folder %s", shown);
+	}
+	int r = 0;
+	for (struct dirent *e; r == 0 && (e = readdir(d)) != NULL;) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				r = cs_err_errno(err, -errno, "open folder %s/%s", shown, e->d_name);
+				break;
+			}
+			if ((r = empty_dir(sub, shown, err)) < 0)
+				break;
+		}
+		if (unlinkat(dirfd, e->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT)
+			r = cs_err_errno(err, -errno, "remove %s/%s", shown, e->d_name);
+	}
+	closedir(d);
+	return r;
+}
+
+int cs_remove_tree(const char *path, struct cs_err *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : cs_err_errno(err, -errno, "open folder %s", path);
+	int r = empty_dir(fd, path, err);
+	if (r == 0 && rmdir(path) < 0 && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "remove folder %s", path);
+	return r;
 }

@@ -85,6 +85,11 @@ int cs_fd_write_all(int fd, const void *data, size_t len);
 /* mkdir -p with mode for the folders it creates. */
 int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err);
 
+/* Remove the folder path and everything in it, never following a symbolic
+ * link (a link inside is removed, not what it points at).  A missing path
+ * is not an error.  For certsync's own temporary folders only. */
+int cs_remove_tree(const char *path, struct cs_err *err);
+
 /* SHA-256 / SHA-1 of data as uppercase hex (65 / 41 bytes incl. NUL). */
 void cs_sha256_hex(char out[65], const void *data, size_t len);
 void cs_sha1_hex(char out[41], const void *data, size_t len);

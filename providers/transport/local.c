@@ -485,6 +485,27 @@ static int local_remove_temps(struct cs_transport *t, char *const *paths, size_t
 		free(dir);
 		free(p);
 	}
+	/* Folders a run's commands made under $TMPDIR, named for the run
+	 * (a script binding's folder holds the key while its script runs). */
+	const char *tmpdir = getenv("TMPDIR");
+	if (!tmpdir || !*tmpdir)
+		tmpdir = "/tmp";
+	char *prefix = cs_xasprintf("certsync-%s.", tag);
+	DIR *d = r == 0 ? opendir(tmpdir) : NULL;
+	for (struct dirent *e; d && r == 0 && (e = readdir(d)) != NULL;) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		char *folder = cs_xasprintf("%s/%s", tmpdir, e->d_name);
+		struct stat st;
+		if (lstat(folder, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid()) {
+			if ((r = cs_remove_tree(folder, err)) == 0)
+				removed++;
+		}
+		free(folder);
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
 	return r < 0 ? r : removed;
 }
 

@@ -1100,12 +1100,18 @@ static int ssh_remove_temps(struct cs_transport *t, char *const *paths, size_t n
 		free(dir);
 	}
 	cs_buf_puts(&inner, "; do if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then rm -f -- \"$f\" && n=$((n+1)); fi; "
-		    "done; echo $n");
-	cs_buf_printf(&cmd, "for d in \"${TMPDIR:-/tmp}\"/certsync-%s.*; do [ -d \"$d\" ] && rm -rf -- \"$d\"; done; ",
+		    "done; ");
+	/* The run's folders under $TMPDIR: the upload folder and a script
+	 * binding's folder (which holds the key while its script runs).  With
+	 * become they may be root's, so the loop runs under sudo as well. */
+	cs_buf_printf(&inner, "for d in \"${TMPDIR:-/tmp}\"/certsync-%s.*; do "
+		      "if [ -d \"$d\" ] && [ ! -L \"$d\" ] && rm -rf -- \"$d\"; then n=$((n+1)); fi; done; echo $n",
 		      tag);
-	if (!n) {
-		cs_buf_puts(&cmd, "echo 0");
-	} else if (s->cfg->become_sudo) {
+	if (s->cfg->become_sudo) {
+		/* The login user's own folders (the upload folder) first, in
+		 * its $TMPDIR; then the rest as root. */
+		cs_buf_printf(&cmd, "for d in \"${TMPDIR:-/tmp}\"/certsync-%s.*; do [ -d \"$d\" ] && rm -rf -- \"$d\"; done; ",
+			      tag);
 		char *q = cs_sh_quote(inner.data);
 		cs_buf_printf(&cmd, "sudo -n sh -c %s", q);
 		free(q);
