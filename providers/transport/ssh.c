@@ -963,6 +963,90 @@ out:
 	return r;
 }
 
+/* Does the declared (not only kept) owner and group of attrs match what
+ * path has?  "name" or numeric id, as the config gives them. */
+static int in_place_owner_ok(struct ssh *s, const char *path, const struct cs_file_attrs *attrs,
+			     struct cs_err *err)
+{
+	const char *owner = attrs->owner && !attrs->owner_soft ? attrs->owner : NULL;
+	const char *group = attrs->group && !attrs->group_soft ? attrs->group : NULL;
+	if (!owner && !group)
+		return 0;
+	char *q = cs_sh_quote(path);
+	char *cmd = cs_xasprintf("stat -c '%%U %%G %%u %%g' -- %s", q);
+	struct cs_run_result rr;
+	cs_run_result_init(&rr, 4096);
+	int r = helper(s, cmd, "stat", path, &rr, err);
+	char u[256] = "", g[256] = "", ui[32] = "", gi[32] = "";
+	if (r == 0 && sscanf(rr.out.data ? rr.out.data : "", "%255s %255s %31s %31s", u, g, ui, gi) != 4)
+		r = cs_err_set(err, -EIO, "host %s: stat %s: unexpected answer", s->name, path);
+	if (r == 0 && ((owner && strcmp(owner, u) && strcmp(owner, ui)) ||
+		       (group && strcmp(group, g) && strcmp(group, gi))))
+		r = cs_err_set(err, -EPERM, "host %s: write %s: its folder is not writable, and rewriting the "
+			       "file in place cannot change its owner or group", s->name, path);
+	cs_run_result_free(&rr);
+	free(cmd);
+	free(q);
+	return r;
+}
+
+/* A folder the login user may not create files in (root's, the files
+ * given to a deploy user) while the file itself is writable: rewrite it in
+ * place.  It keeps its owner and group; its mode is set (only its owner
+ * may).  A reader may see it half written meanwhile: the plan said so. */
+static int write_in_place(struct ssh *s, const char *path, const void *data, size_t len,
+			  const struct cs_file_attrs *attrs, struct cs_err *err)
+{
+	int r = in_place_owner_ok(s, path, attrs, err);
+	if (r < 0)
+		return r;
+	LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_open_ex(s->sftp, path, (unsigned int)strlen(path),
+						      LIBSSH2_FXF_WRITE | LIBSSH2_FXF_TRUNC, 0,
+						      LIBSSH2_SFTP_OPENFILE);
+	if (!h) {
+		char reason[512];
+		int e = sftp_errno(s, libssh2_session_last_errno(s->session), reason, sizeof reason);
+		return cs_err_set(err, e, "host %s: sftp write %s: its folder is not writable and the file cannot "
+				  "be rewritten in place: %s", s->name, path, reason);
+	}
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	int rc = libssh2_sftp_fstat(h, &a);
+	if (rc < 0) {
+		r = sftp_fail(s, rc, err, "sftp stat", path);
+		goto out;
+	}
+	if ((a.permissions & 07777) != (attrs->mode & 07777)) {
+		LIBSSH2_SFTP_ATTRIBUTES m = { .flags = LIBSSH2_SFTP_ATTR_PERMISSIONS,
+					      .permissions = (unsigned long)attrs->mode & 07777 };
+		if ((rc = libssh2_sftp_fsetstat(h, &m)) < 0) {
+			r = sftp_fail(s, rc, err, "sftp chmod", path);
+			goto out;
+		}
+	}
+	const char *p = data;
+	size_t off = 0, half = len / 2;
+	while (off < len) {
+		size_t end = off < half ? half : len;
+		ssize_t n = libssh2_sftp_write(h, p + off, end - off);
+		if (n < 0) {
+			r = sftp_fail(s, (int)n, err, "sftp write", path);
+			goto out;
+		}
+		off += (size_t)n;
+		if (off == half && half)
+			cs_fault_point("ssh.upload-mid");
+	}
+	rc = libssh2_sftp_fsync(h);
+	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+			libssh2_sftp_last_error(s->sftp) == LIBSSH2_FX_OP_UNSUPPORTED))
+		r = sftp_fail(s, rc, err, "sftp fsync", path);
+out:
+	rc = close_handle(s, h);
+	if (rc < 0 && r == 0)
+		r = sftp_fail(s, rc, err, "sftp write", path);
+	return r;
+}
+
 /* The chown of tmp that attrs ask for, as shell commands ending in " && ",
  * or NULL when none.  A declared owner or group must be set (chown fails the
  * command); one that is only kept (owner_soft, group_soft) is set where the
@@ -977,6 +1061,16 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 	cs_run_result_init(&rr, 65536);
 
 	int r = upload(s, tmp, path, data, len, (int)(attrs->mode & 07777), &created, err);
+	if (r == -EACCES && !created && !s->dead) {
+		LIBSSH2_SFTP_ATTRIBUTES a;
+		/* Only a file that is there is rewritten in place. */
+		if (libssh2_sftp_stat_ex(s->sftp, path, (unsigned int)strlen(path), LIBSSH2_SFTP_LSTAT, &a) == 0 &&
+		    LIBSSH2_SFTP_S_ISREG(a.permissions)) {
+			cs_err_clear(err);
+			r = write_in_place(s, path, data, len, attrs, err);
+			goto out;
+		}
+	}
 	if (r < 0)
 		goto fail;
 	if (attrs->owner || attrs->group) {
