@@ -1153,6 +1153,45 @@ out:
 	return r;
 }
 
+/* The file a write to path replaces: path itself, or, when path is a
+ * symbolic link, the file it leads to (operators link the names their
+ * services read to files kept elsewhere; replacing the link would leave
+ * those files, and whatever reads them, behind).  Resolved by the server
+ * (sftp realpath), as root with become when the login user cannot. */
+static char *write_target(struct ssh *s, const char *path)
+{
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	if (libssh2_sftp_stat_ex(s->sftp, path, (unsigned int)strlen(path), LIBSSH2_SFTP_LSTAT, &a) != 0 ||
+	    !(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) || !LIBSSH2_SFTP_S_ISLNK(a.permissions))
+		return cs_xstrdup(path);
+	char buf[4096];
+	int n = libssh2_sftp_symlink_ex(s->sftp, path, (unsigned int)strlen(path), buf, sizeof buf - 1,
+					LIBSSH2_SFTP_REALPATH);
+	if (n > 0 && buf[0] == '/') {
+		buf[n] = '\0';
+		return cs_xstrdup(buf);
+	}
+	if (s->cfg->become_sudo) {
+		char *q = cs_sh_quote(path);
+		char *cmd = cs_xasprintf("sudo -n readlink -f -- %s", q);
+		struct cs_run_result rr;
+		cs_run_result_init(&rr, 8192);
+		struct cs_err e = CS_ERR_INIT;
+		char *out = NULL;
+		if (helper(s, cmd, "resolve the link", path, &rr, &e) == 0 && rr.out.data && rr.out.data[0] == '/') {
+			size_t m = strcspn(rr.out.data, "\n");
+			out = cs_xasprintf("%.*s", (int)m, rr.out.data);
+		}
+		cs_err_clear(&e);
+		cs_run_result_free(&rr);
+		free(cmd);
+		free(q);
+		if (out)
+			return out;
+	}
+	return cs_xstrdup(path); /* dangling or a loop: the link itself */
+}
+
 static int ssh_write_file(struct cs_transport *t, const char *path, const void *data,
 			  size_t len, const struct cs_file_attrs *attrs, struct cs_err *err)
 {
@@ -1163,9 +1202,13 @@ static int ssh_write_file(struct cs_transport *t, const char *path, const void *
 	int r = ensure_sftp(s, err);
 	if (r < 0)
 		return r;
+	char *target = write_target(s, path);
 	if (s->cfg->become_sudo)
-		return write_sudo(s, path, data, len, attrs, err);
-	return write_direct(s, path, data, len, attrs, err);
+		r = write_sudo(s, target, data, len, attrs, err);
+	else
+		r = write_direct(s, target, data, len, attrs, err);
+	free(target);
+	return r;
 }
 
 /* One shell round trip: the run's upload folders (made by the login user,
@@ -1182,19 +1225,22 @@ static int ssh_remove_temps(struct cs_transport *t, char *const *paths, size_t n
 	if (t->host && t->host->platform == CS_PLATFORM_WINDOWS)
 		return 0;
 	struct cs_buf inner = CS_BUF_INIT, cmd = CS_BUF_INIT;
-	cs_buf_puts(&inner, "n=0; for f in");
+	/* rm_t DIR BASE: the run's temporary files beside DIR/BASE.  Beside
+	 * each path, and beside the file a link there leads to (writes go
+	 * through links, see ssh_write_file). */
+	cs_buf_printf(&inner, "n=0; rm_t() { for f in \"$1\"/.\"$2\".certsync-%s-*; do "
+		      "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then rm -f -- \"$f\" && n=$((n+1)); fi; done; }; ", tag);
 	for (size_t i = 0; i < n; i++) {
 		char *dir = cs_path_dirname(paths[i]);
-		char *base = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(paths[i]), tag);
-		char *qd = cs_sh_quote(strcmp(dir, "/") ? dir : ""), *qb = cs_sh_quote(base);
-		cs_buf_printf(&inner, " %s/%s*", qd, qb);
+		char *qd = cs_sh_quote(strcmp(dir, "/") ? dir : ""), *qb = cs_sh_quote(cs_path_basename(paths[i]));
+		char *qp = cs_sh_quote(paths[i]);
+		cs_buf_printf(&inner, "rm_t %s %s; if [ -L %s ] && t=$(readlink -f -- %s); then "
+			      "rm_t \"${t%%/*}\" \"${t##*/}\"; fi; ", qd, qb, qp, qp);
+		free(qp);
 		free(qd);
 		free(qb);
-		free(base);
 		free(dir);
 	}
-	cs_buf_puts(&inner, "; do if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then rm -f -- \"$f\" && n=$((n+1)); fi; "
-		    "done; ");
 	/* The run's folders under $TMPDIR: the upload folder and a script
 	 * binding's folder (which holds the key while its script runs).  With
 	 * become they may be root's, so the loop runs under sudo as well. */
