@@ -254,6 +254,19 @@ void cs_temp_tag_new(char out[17])
 		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
 }
 
+/* All of data, half first: the harness kills between the halves
+ * (write.mid) to prove a partial file is never taken for the real one. */
+static int write_in_halves(int fd, const void *data, size_t len)
+{
+	size_t half = len / 2;
+	int r = cs_fd_write_all(fd, data, half);
+	if (r == 0) {
+		cs_fault_point("write.mid");
+		r = cs_fd_write_all(fd, (const char *)data + half, len - half);
+	}
+	return r;
+}
+
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err)
 {
@@ -275,14 +288,7 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		r = cs_err_errno(err, -errno, "write %s: chown", path);
 		goto fail;
 	}
-	/* Half the content first: the harness kills here to prove a partial
-	 * temporary file is never taken for the real one and is removed later. */
-	size_t half = len / 2;
-	r = cs_fd_write_all(fd, data, half);
-	if (r == 0) {
-		cs_fault_point("write.mid");
-		r = cs_fd_write_all(fd, (const char *)data + half, len - half);
-	}
+	r = write_in_halves(fd, data, len);
 	if (r < 0) {
 		r = cs_err_errno(err, r, "write %s", path);
 		goto fail;
@@ -346,12 +352,7 @@ int cs_file_write_in_place(const char *path, const void *data, size_t len, mode_
 			goto out;
 		}
 	}
-	size_t half = len / 2;
-	r = cs_fd_write_all(fd, data, half);
-	if (r == 0) {
-		cs_fault_point("write.mid");
-		r = cs_fd_write_all(fd, (const char *)data + half, len - half);
-	}
+	r = write_in_halves(fd, data, len);
 	if (r < 0) {
 		r = cs_err_errno(err, r, "write %s in place", path);
 		goto out;

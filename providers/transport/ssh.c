@@ -907,6 +907,32 @@ static int ssh_read_file(struct cs_transport *t, const char *path, struct cs_buf
 	return r;
 }
 
+/* Write all of data to the open handle h (for path), in two halves (the
+ * harness kills between them: ssh.upload-mid), then fsync it where the
+ * server can. */
+static int sftp_write_synced(struct ssh *s, LIBSSH2_SFTP_HANDLE *h, const char *path, const void *data,
+			     size_t len, struct cs_err *err)
+{
+	const char *p = data;
+	size_t off = 0, half = len / 2;
+	while (off < len) {
+		size_t end = off < half ? half : len;
+		ssize_t n = libssh2_sftp_write(h, p + off, end - off);
+		if (n < 0)
+			return sftp_fail(s, (int)n, err, "sftp write", path);
+		off += (size_t)n;
+		if (off == half && half)
+			cs_fault_point("ssh.upload-mid");
+	}
+	int rc = libssh2_sftp_fsync(h);
+	/* Servers without fsync@openssh.com get no fsync; any other failure
+	 * is real. */
+	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+			libssh2_sftp_last_error(s->sftp) == LIBSSH2_FX_OP_UNSUPPORTED))
+		return sftp_fail(s, rc, err, "sftp fsync", path);
+	return 0;
+}
+
 /* Upload data to tmp (created 0600: a key is never readable by others, not
  * even for a moment), fsync it, then set mode when asked. */
 static int upload(struct ssh *s, const char *tmp, const char *path, const void *data, size_t len,
@@ -923,30 +949,9 @@ static int upload(struct ssh *s, const char *tmp, const char *path, const void *
 				  s->name, path, tmp, reason);
 	}
 	*created = true;
-	int r = 0;
-	const char *p = data;
-	size_t off = 0;
-	/* In two halves: the harness kills between them (ssh.upload-mid). */
-	size_t half = len / 2;
-	while (off < len) {
-		size_t end = off < half ? half : len;
-		ssize_t n = libssh2_sftp_write(h, p + off, end - off);
-		if (n < 0) {
-			r = sftp_fail(s, (int)n, err, "sftp write", path);
-			goto out;
-		}
-		off += (size_t)n;
-		if (off == half && half)
-			cs_fault_point("ssh.upload-mid");
-	}
-	int rc = libssh2_sftp_fsync(h);
-	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
-			libssh2_sftp_last_error(s->sftp) == LIBSSH2_FX_OP_UNSUPPORTED)) {
-		/* Servers without fsync@openssh.com get no fsync; any other
-		 * failure is real. */
-		r = sftp_fail(s, rc, err, "sftp fsync", path);
+	int r = sftp_write_synced(s, h, path, data, len, err), rc;
+	if (r < 0)
 		goto out;
-	}
 	if (mode >= 0) {
 		LIBSSH2_SFTP_ATTRIBUTES a = { .flags = LIBSSH2_SFTP_ATTR_PERMISSIONS,
 					      .permissions = (unsigned long)mode & 07777 };
@@ -1023,23 +1028,7 @@ static int write_in_place(struct ssh *s, const char *path, const void *data, siz
 			goto out;
 		}
 	}
-	const char *p = data;
-	size_t off = 0, half = len / 2;
-	while (off < len) {
-		size_t end = off < half ? half : len;
-		ssize_t n = libssh2_sftp_write(h, p + off, end - off);
-		if (n < 0) {
-			r = sftp_fail(s, (int)n, err, "sftp write", path);
-			goto out;
-		}
-		off += (size_t)n;
-		if (off == half && half)
-			cs_fault_point("ssh.upload-mid");
-	}
-	rc = libssh2_sftp_fsync(h);
-	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
-			libssh2_sftp_last_error(s->sftp) == LIBSSH2_FX_OP_UNSUPPORTED))
-		r = sftp_fail(s, rc, err, "sftp fsync", path);
+	r = sftp_write_synced(s, h, path, data, len, err);
 out:
 	rc = close_handle(s, h);
 	if (rc < 0 && r == 0)
