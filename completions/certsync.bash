@@ -32,6 +32,9 @@ _certsync() {
 	-c | --config)
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.@(yaml|yml)' -- "$cur"; compgen -d -- "$cur")
 		return ;;
+	--log-format)
+		mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
+		return ;;
 	-o | --out)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
@@ -46,7 +49,7 @@ _certsync() {
 
 	local flags=""
 	case $cmd in
-	apply) flags="-c --config --yes --auto-approve --target --help" ;;
+	apply) flags="-c --config --yes --auto-approve --log-format -v --verbose --target --help" ;;
 	calendar) flags="-c --config -o --target --help" ;;
 	init) flags="-c --config --help" ;;
 	metrics) flags="-c --config --no-probe --target --help" ;;
