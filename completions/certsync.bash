@@ -35,6 +35,9 @@ _certsync() {
 	--log-format)
 		mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
 		return ;;
+	--format)
+		[[ $cmd == status ]] && mapfile -t COMPREPLY < <(compgen -W "text json html" -- "$cur")
+		return ;;
 	-o | --out)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
@@ -54,7 +57,7 @@ _certsync() {
 	init) flags="-c --config --help" ;;
 	metrics) flags="-c --config --no-probe --target --help" ;;
 	plan) flags="-c --config -o --out --json --detailed-exitcode --target --help" ;;
-	status) flags="-c --config --json --target --help" ;;
+	status) flags="-c --config --json --format -o --output --target --help" ;;
 	validate) flags="-c --config --list-targets --help" ;;
 	help)
 		((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
