@@ -149,4 +149,29 @@ assert len(e) == 1 and e[0]["level"] == "error" and "locked" in e[0]["message"],
 rm -f hold
 wait "$first" && ok "the other run finished" || not_ok "the other run finished" "$(cat "$TEST_TMP/first")"
 
+# --- certsync-failed.sh, with systemctl, journalctl and logger stubbed -----------------------
+stub=$TEST_TMP/stub
+mkdir -p "$stub"
+cat >"$stub/systemctl" <<'SH'
+#!/bin/sh
+[ "$1 $2 $3 $4" = "show --property=InvocationID --value certsync-apply.service" ] && echo 0123abcd
+SH
+cat >"$stub/journalctl" <<SH
+#!/bin/sh
+[ "\$1" = "_SYSTEMD_INVOCATION_ID=0123abcd" ] || exit 1
+cat "$TEST_TMP/stderr"
+SH
+cat >"$stub/logger" <<SH
+#!/bin/sh
+echo "logger \$*" >>"$TEST_TMP/logged"
+cat >>"$TEST_TMP/logged" 2>/dev/null </dev/stdin || true
+SH
+chmod +x "$stub"/*
+: >"$TEST_TMP/logged"
+PATH=$stub:$PATH sh "$ex/certsync-failed.sh" certsync-apply.service </dev/null
+rc=$?
+((rc == 0)) && ok "certsync-failed.sh exits 0" || not_ok "certsync-failed.sh exits 0" "exit $rc"
+expect_contains "$TEST_TMP/logged" '^logger --tag certsync-failed --priority user.err -- certsync-apply.service failed'
+expect_contains "$TEST_TMP/logged" '"level":"error".*locked'
+
 done_testing
