@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
+#include "cmd/log.h"
 #include "reconcile/apply_record.h"
 #include "reconcile/executor.h"
 #include "providers/base/util.h"
@@ -25,35 +28,139 @@ static void put_text(FILE *f, const char *text)
 	fputs(p, f);
 }
 
+/* What apply's event callback needs: where and how to print, and for the
+ * progress line and -v when each action started. */
+struct apply_out {
+	struct cs_ui ui;
+	const struct cs_plan *plan;
+	bool progress;            /* stdout is a terminal: "[3/12] bind ..." rewritten in place */
+	bool shown;               /* the progress line is on the screen now */
+	size_t started, ended;    /* actions started, and of those ended */
+	const struct cs_action *last;  /* the last one started: what the line shows */
+	int64_t *start_ms;        /* by action id - 1; 0 when it did not start */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds since the action started, or -1 when it did not start. */
+static int64_t took_ms(const struct apply_out *o, const struct cs_action *a)
+{
+	int64_t t0 = o->start_ms[a->id - 1];
+	return t0 ? mono_ms() - t0 : -1;
+}
+
+static void clear_progress(struct apply_out *o)
+{
+	if (o->shown)
+		fputs("\r\033[K", o->ui.f);
+	o->shown = false;
+}
+
+static void show_progress(struct apply_out *o)
+{
+	if (!o->progress || !o->last || o->ended >= o->started)
+		return;
+	/* One screen line, or \r would not take it back: cut to the width,
+	 * counting UTF-8 characters (the arrow in "bind www → web1"). */
+	struct winsize ws;
+	size_t width = ioctl(fileno(o->ui.f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 ? ws.ws_col : 80;
+	char *line = cs_xasprintf("[%zu/%zu] %s", o->started, o->plan->n_actions, o->last->summary);
+	size_t chars = 0, cut = 0;
+	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+		if ((*p & 0xC0) != 0x80 && ++chars == width)
+			cut = (size_t)((const char *)p - line);
+	if (cut)
+		line[cut] = '\0';
+	fprintf(o->ui.f, "\r\033[K%s", line);
+	free(line);
+	o->shown = true;
+}
+
+static void log_event(struct apply_out *o, const struct cs_event *ev)
+{
+	static const struct { const char *level, *event; } names[] = {
+		[CS_EV_START] = { "debug", "started" },
+		[CS_EV_DONE] = { "info", "done" },
+		[CS_EV_WAITING] = { "info", "waiting" },
+		[CS_EV_FAILED] = { "error", "failed" },
+		[CS_EV_SKIPPED] = { "warning", "skipped" },
+		[CS_EV_ROLLBACK] = { "warning", "rolled_back" },
+		[CS_EV_ROLLBACK_FAILED] = { "error", "rollback_failed" },
+		[CS_EV_WARNING] = { "warning", "warning" },
+	};
+	const struct cs_action *a = ev->action;
+	if (ev->kind == CS_EV_START && !cs_log.verbose)
+		return;
+	json_t *extra = json_object();
+	if (ev->text)
+		json_object_set_new(extra, "summary", cs_log_string(a->summary));
+	int64_t ms = ev->kind == CS_EV_START ? -1 : took_ms(o, a);
+	if (ms >= 0 && ev->kind != CS_EV_ROLLBACK && ev->kind != CS_EV_ROLLBACK_FAILED && ev->kind != CS_EV_WARNING)
+		json_object_set_new(extra, "duration_ms", json_integer(ms));
+	cs_log_emit(&(struct cs_log_event){ .level = names[ev->kind].level, .event = names[ev->kind].event,
+					    .cert = a->cert, .host = a->host, .action = a->id,
+					    .kind = cs_action_kind_name(a->kind),
+					    .message = ev->text ? ev->text : a->summary },
+		    extra);
+}
+
 static void on_event(void *ctx, const struct cs_event *ev)
 {
-	const struct cs_ui *ui = ctx;
+	struct apply_out *o = ctx;
+	const struct cs_ui *ui = &o->ui;
 	const struct cs_action *a = ev->action;
 	const char *reset = cs_ui_color(ui, "reset");
+	bool outcome = ev->kind == CS_EV_DONE || ev->kind == CS_EV_WAITING || ev->kind == CS_EV_FAILED ||
+		       ev->kind == CS_EV_SKIPPED;
+	if (ev->kind == CS_EV_START) {
+		o->start_ms[a->id - 1] = mono_ms();
+		o->started++;
+		o->last = a;
+	}
+	if (cs_log_json()) {
+		log_event(o, ev);
+		if (outcome && o->start_ms[a->id - 1])
+			o->ended++;
+		return;
+	}
+	/* "(0.4 s)" after the action with -v, for what ran. */
+	char took[32] = "";
+	int64_t ms = outcome ? took_ms(o, a) : -1;
+	if (cs_log.verbose && ms >= 0)
+		snprintf(took, sizeof took, " (%.1f s)", (double)ms / 1000);
+	if (ev->kind != CS_EV_START)
+		clear_progress(o);
 	switch (ev->kind) {
 	case CS_EV_START:
-		return; /* hosts run in parallel: one line per outcome reads better */
+		/* Hosts run in parallel: one line per outcome reads better, and
+		 * on a terminal the progress line says what runs now. */
+		break;
 	case CS_EV_DONE:
-		fprintf(ui->f, "  %sdone%s     #%d %s%s", cs_ui_color(ui, "green"), reset, a->id,
-			a->summary, ev->text ? ": " : "");
+		fprintf(ui->f, "  %sdone%s     #%d %s%s%s", cs_ui_color(ui, "green"), reset, a->id,
+			a->summary, took, ev->text ? ": " : "");
 		put_text(ui->f, ev->text);
 		fputc('\n', ui->f);
 		break;
 	case CS_EV_WAITING:
-		fprintf(ui->f, "  %swaiting%s  #%d %s: ", cs_ui_color(ui, "magenta"), reset, a->id,
-			a->summary);
+		fprintf(ui->f, "  %swaiting%s  #%d %s%s: ", cs_ui_color(ui, "magenta"), reset, a->id,
+			a->summary, took);
 		put_text(ui->f, ev->text);
 		fputc('\n', ui->f);
 		break;
 	case CS_EV_FAILED:
-		fprintf(ui->f, "  %sFAILED%s   #%d %s: ", cs_ui_color(ui, "red"), reset, a->id,
-			a->summary);
+		fprintf(ui->f, "  %sFAILED%s   #%d %s%s: ", cs_ui_color(ui, "red"), reset, a->id,
+			a->summary, took);
 		put_text(ui->f, ev->text);
 		fputc('\n', ui->f);
 		break;
 	case CS_EV_SKIPPED:
-		fprintf(ui->f, "  %sskipped%s  #%d %s ", cs_ui_color(ui, "yellow"), reset, a->id,
-			a->summary);
+		fprintf(ui->f, "  %sskipped%s  #%d %s%s ", cs_ui_color(ui, "yellow"), reset, a->id,
+			a->summary, took);
 		put_text(ui->f, ev->text);
 		fputc('\n', ui->f);
 		break;
@@ -73,6 +180,9 @@ static void on_event(void *ctx, const struct cs_event *ev)
 		fputc('\n', ui->f);
 		break;
 	}
+	if (outcome && o->start_ms[a->id - 1])
+		o->ended++;
+	show_progress(o);
 	fflush(ui->f);
 }
 
@@ -143,6 +253,29 @@ static void record_run(struct cs_store *store, int64_t started, const struct cs_
 	json_decref(rec);
 }
 
+/* The plan as --log-format json events: one "planned" a action, one
+ * "notice" a notice. */
+static void log_plan(const struct cs_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct cs_action *a = &plan->actions[i];
+		json_t *extra = json_object();
+		json_object_set_new(extra, "reason", cs_log_string(a->reason));
+		cs_log_emit(&(struct cs_log_event){ .level = "info", .event = "planned", .cert = a->cert,
+						    .host = a->host, .action = a->id,
+						    .kind = cs_action_kind_name(a->kind), .message = a->summary },
+			    extra);
+	}
+	for (size_t i = 0; i < plan->n_notices; i++) {
+		const struct cs_notice *n = &plan->notices[i];
+		cs_log_emit(&(struct cs_log_event){ .level = n->level == CS_NOTICE_ERROR ? "error" : "info",
+						    .event = n->level == CS_NOTICE_ERROR ? "plan_error"
+						    : n->level == CS_NOTICE_WAIT ? "waiting" : "notice",
+						    .cert = n->cert, .host = n->host, .message = n->text },
+			    NULL);
+	}
+}
+
 static int run(int argc, char **argv)
 {
 	int64_t started = cs_now();
@@ -206,7 +339,10 @@ static int run(int argc, char **argv)
 		status = cs_cli_error("%s", cs_err_msg(&err));
 		goto out;
 	}
-	if (recover_note)
+	if (recover_note && cs_log_json())
+		cs_log_emit(&(struct cs_log_event){ .level = "info", .event = "recovered", .message = recover_note },
+			    json_pack("{s:I}", "files", (json_int_t)recovered));
+	else if (recover_note)
 		printf("certsync: %s\n", recover_note);
 	free(recover_note);
 	if (cs_plan_make(&plan, s.obs, &err) < 0) {
@@ -230,20 +366,34 @@ static int run(int argc, char **argv)
 		saved = NULL;
 	}
 
-	struct cs_ui ui;
-	cs_ui_init(&ui, stdout);
-	cs_render_plan(&ui, plan);
+	struct apply_out out = { .plan = plan };
+	struct cs_ui *ui = &out.ui;
+	cs_ui_init(ui, stdout);
+	const char *term = getenv("TERM");
+	out.progress = isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb"));
+	bool ask = plan->n_actions && !plan_path && !yes;
+	/* JSON logs: the plan is events on stderr; shown as text only when
+	 * someone is asked to confirm it. */
+	if (cs_log_json())
+		log_plan(plan);
+	if (!cs_log_json() || ask)
+		cs_render_plan(ui, plan);
 	struct cs_exec_summary sum;
 	memset(&sum, 0, sizeof sum);
 	if (!plan->n_actions) {
 		status = plan->n_errors ? 1 : 0;
+		if (cs_log_json())
+			cs_log_emit(&(struct cs_log_event){ .level = status ? "error" : "info", .event = "finished",
+							    .message = plan->n_errors ? "nothing to do but for errors"
+							    : "no changes" },
+				    json_pack("{s:i, s:I}", "exit", status, "errors", (json_int_t)plan->n_errors));
 		/* Nothing to do is a run too: metrics show apply ran and found
 		 * everything as declared. */
 		if (can_apply)
 			record_run(s.store, started, plan, &sum, status, recovered);
 		goto out;
 	}
-	if (!plan_path && !yes) {
+	if (ask) {
 		if (!isatty(STDIN_FILENO)) {
 			status = cs_cli_error("not applying: confirm with --yes when not running at a terminal");
 			goto out;
@@ -253,14 +403,37 @@ static int run(int argc, char **argv)
 			goto out;
 		}
 	}
-	printf("\n");
+	out.start_ms = cs_xcalloc(plan->n_actions, sizeof *out.start_ms);
+	if (!cs_log_json())
+		printf("\n");
 	catch_interrupts(true);
-	int r = cs_execute(&sum, plan, s.obs, on_event, &ui);
+	int r = cs_execute(&sum, plan, s.obs, on_event, &out);
 	catch_interrupts(false);
-	printf("\n%sApply %s:%s %zu done, %zu failed, %zu skipped", cs_ui_color(&ui, "bold"),
+	clear_progress(&out);
+	free(out.start_ms);
+	if (r < 0 || plan->n_errors)
+		status = 1;
+	if (cs_log_json()) {
+		char *msg = cs_xasprintf("apply %s: %zu done, %zu failed, %zu skipped, %zu waiting for a CA, "
+					 "%zu rolled back, %zu warnings",
+					 sum.failed ? "finished with failures" : plan->n_errors ? "finished with errors"
+					 : sum.warnings ? "finished with warnings" : "complete",
+					 sum.done, sum.failed, sum.skipped, sum.waiting, sum.rolled_back, sum.warnings);
+		cs_log_emit(&(struct cs_log_event){ .level = status ? "error" : "info", .event = "finished",
+						    .message = msg },
+			    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "exit", status,
+				      "done", (json_int_t)sum.done, "failed", (json_int_t)sum.failed,
+				      "skipped", (json_int_t)sum.skipped, "waiting", (json_int_t)sum.waiting,
+				      "rolled_back", (json_int_t)sum.rolled_back, "warnings", (json_int_t)sum.warnings,
+				      "errors", (json_int_t)plan->n_errors));
+		free(msg);
+		record_run(s.store, started, plan, &sum, status, recovered);
+		goto out;
+	}
+	printf("\n%sApply %s:%s %zu done, %zu failed, %zu skipped", cs_ui_color(ui, "bold"),
 	       sum.failed ? "finished with failures" : plan->n_errors ? "finished with errors"
 	       : sum.warnings ? "finished with warnings" : "complete",
-	       cs_ui_color(&ui, "reset"), sum.done,
+	       cs_ui_color(ui, "reset"), sum.done,
 	       sum.failed, sum.skipped);
 	if (sum.waiting)
 		printf(", %zu waiting for a CA", sum.waiting);
@@ -272,8 +445,6 @@ static int run(int argc, char **argv)
 		printf("; %zu part%s could not be planned (errors above)", plan->n_errors,
 		       plan->n_errors == 1 ? "" : "s");
 	printf(".\n");
-	if (r < 0 || plan->n_errors)
-		status = 1;
 	record_run(s.store, started, plan, &sum, status, recovered);
 out:
 	cs_err_clear(&err);
@@ -286,7 +457,7 @@ out:
 
 const struct cs_cmd cs_cmd_apply = {
 	.name = "apply",
-	.usage = "[-c FILE] [PLAN] [--yes] [--target host=NAME|cert=NAME]...",
+	.usage = "[-c FILE] [PLAN] [--yes] [--log-format text|json] [-v] [--target host=NAME|cert=NAME]...",
 	.summary = "carry out the plan: renew, install, bind, reload, verify, roll back on failure",
 	.exec = run,
 };

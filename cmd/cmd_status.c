@@ -1,13 +1,17 @@
 /* certsync status: per certificate and host what is installed and bound,
  * serial, expiry, days left, in sync or drifted. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cmd/cmd.h"
+#include "cmd/render_html.h"
 #include "providers/base/util.h"
 #include "reconcile/status.h"
 
 #define OPT_JSON 4001
+#define OPT_FORMAT 4002
 
 static const char *str(json_t *o, const char *key)
 {
@@ -104,26 +108,77 @@ static void render(const struct cs_ui *ui, json_t *report)
 	}
 }
 
+/* Write the report in format to f. */
+static void emit(FILE *f, const char *format, json_t *report, const char *config_path)
+{
+	if (!strcmp(format, "json")) {
+		cs_print_json(report, f);
+	} else if (!strcmp(format, "html")) {
+		cs_render_status_html(f, report, config_path);
+	} else {
+		struct cs_ui ui;
+		cs_ui_init(&ui, f);
+		render(&ui, report);
+	}
+}
+
+/* -o FILE: the whole output, written atomically (a page a web server
+ * serves is never seen half written). */
+static int write_out(const char *path, const char *format, json_t *report, const char *config_path)
+{
+	char *data = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&data, &len);
+	if (!f)
+		return cs_cli_error("status -o %s: %s", path, strerror(errno));
+	emit(f, format, report, config_path);
+	int status = 0;
+	if (fclose(f) != 0) {
+		status = cs_cli_error("status -o %s: %s", path, strerror(errno));
+	} else {
+		struct cs_err err = CS_ERR_INIT;
+		if (cs_file_write_atomic(path, data, len, 0644, (uid_t)-1, (gid_t)-1, &err) < 0)
+			status = cs_cli_error("status -o %s: %s", path, cs_err_msg(&err));
+		cs_err_clear(&err);
+	}
+	free(data);
+	return status;
+}
+
 static int run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CS_COMMON_LONG_OPTIONS,
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cs_common common = { 0 };
-	bool json = false;
+	const char *format = "text", *out_path = NULL;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
 		if (cs_common_option(&common, opt, optarg))
 			continue;
-		if (opt == OPT_JSON)
-			json = true;
-		else
+		if (opt == OPT_JSON) {
+			format = "json";
+		} else if (opt == OPT_FORMAT) {
+			if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "html")) {
+				cs_common_free(&common);
+				return cs_cli_error("status --format %s: expected text, json or html", optarg);
+			}
+			format = optarg;
+		} else if (opt == 'o') {
+			out_path = optarg;
+		} else {
+			cs_common_free(&common);
 			return cs_cli_error("usage: certsync status %s", cs_cmd_status.usage);
+		}
 	}
-	if (optind < argc)
+	if (optind < argc) {
+		cs_common_free(&common);
 		return cs_cli_error("status takes no arguments (use -c FILE)");
+	}
 	struct cs_session s;
 	/* A state folder with an unsafe key still gets a report: the rest of
 	 * the fleet is worth seeing, and the problem is part of it. */
@@ -135,13 +190,9 @@ static int run(int argc, char **argv)
 					    json_pack("{s:s, s:s}", "reason", s.state_reason, "message", s.state_problem));
 			status = 1;
 		}
-		if (json) {
-			cs_print_json(report, stdout);
-		} else {
-			struct cs_ui ui;
-			cs_ui_init(&ui, stdout);
-			render(&ui, report);
-		}
+		int written = out_path ? write_out(out_path, format, report, s.cfg->path) : 0;
+		if (!out_path)
+			emit(stdout, format, report, s.cfg->path);
 		/* Unreachable hosts and broken stores are errors, drift is not. */
 		size_t i;
 		json_t *o;
@@ -151,6 +202,8 @@ static int run(int argc, char **argv)
 		json_array_foreach(json_object_get(report, "certificates"), i, o)
 			if (!strcmp(str(o, "state"), "error"))
 				status = 1;
+		if (written)
+			status = written;
 		json_decref(report);
 	}
 	cs_cli_close(&s);
@@ -160,7 +213,7 @@ static int run(int argc, char **argv)
 
 const struct cs_cmd cs_cmd_status = {
 	.name = "status",
-	.usage = "[-c FILE] [--json] [--target host=NAME|cert=NAME]...",
+	.usage = "[-c FILE] [--json] [--format text|json|html] [-o FILE] [--target host=NAME|cert=NAME]...",
 	.summary = "inventory: per certificate and host what is installed and bound, expiry, days left, drift",
 	.exec = run,
 };

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/cmd.h"
+#include "cmd/log.h"
 #include "providers/base/util.h"
 
 /* Alphabetical; `help` and `version` are handled here. */
@@ -29,7 +30,10 @@ static void usage(FILE *f)
 	fprintf(f, "  %-9s %s\n  %-9s %s\n\n", "help", "this text, or `help COMMAND`", "version",
 		"print the version");
 	fprintf(f, "Common options: -c FILE (default $CERTSYNC_CONFIG or ./certsync.yaml),\n"
-		   "--target host=NAME | cert=NAME (repeatable).  See README.md and docs/.\n\n%s\n",
+		   "--target host=NAME | cert=NAME (repeatable).\n"
+		   "Global options: --log-format text|json (json: one event a line on stderr, for\n"
+		   "journald and log shippers), -v (more detail, e.g. each step's time).\n"
+		   "See README.md and docs/.\n\n%s\n",
 		   EXIT_STATUS);
 }
 
@@ -43,6 +47,8 @@ static const struct cs_cmd *find(const char *name)
 
 int main(int argc, char **argv)
 {
+	if (cs_log_options(&argc, argv))
+		return 1;
 	if (argc < 2) {
 		usage(stderr);
 		return 1;

@@ -1,5 +1,6 @@
 /* Shared command plumbing: config loading, --target, colours, plan output. */
 #include "cmd/cmd.h"
+#include "cmd/log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,13 @@ int cs_cli_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	if (cs_log_json()) {
+		char *msg = cs_xvasprintf(fmt, ap);
+		cs_log_emit(&(struct cs_log_event){ .level = "error", .event = "error", .message = msg }, NULL);
+		free(msg);
+		va_end(ap);
+		return 1;
+	}
 	fputs("certsync: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -75,7 +83,15 @@ int cs_cli_load_config(struct cs_config **out, const struct cs_common *c)
 {
 	struct cs_diags diags = CS_DIAGS_INIT;
 	int r = cs_config_load(out, cs_common_config_path(c), &diags);
-	cs_diags_print(&diags, stderr);
+	if (cs_log_json())
+		for (size_t i = 0; i < diags.n; i++)
+			cs_log_emit(&(struct cs_log_event){ .level = "error", .event = "diagnostic",
+							    .message = diags.v[i].msg },
+				    diags.v[i].line > 0 ? json_pack("{s:s, s:i, s:i}", "file", diags.v[i].file, "line",
+								    diags.v[i].line, "col", diags.v[i].col)
+				    : json_pack("{s:s}", "file", diags.v[i].file));
+	else
+		cs_diags_print(&diags, stderr);
 	cs_diags_free(&diags);
 	return r < 0 ? 1 : 0;
 }
@@ -232,7 +248,7 @@ int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
 	if (cs_store_open(&s->store, s->cfg->settings.state_dir, for_apply, &err) < 0 ||
 	    (for_apply && (locked = cs_store_lock(s->store, "apply", &err)) < 0) ||
 	    cs_observe(&s->obs, s->cfg, s->store, &c->target,
-		       isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &err) < 0) {
+		       isatty(STDERR_FILENO) && !cs_log_json() ? show_progress : NULL, NULL, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
 		/* Another run holds the lock: not broken, try again later. */
 		if (locked == -EBUSY)
@@ -260,9 +276,13 @@ int cs_cli_open_report(struct cs_session *s, const struct cs_common *c)
 		s->state_problem = cs_xstrdup(cs_err_msg(&key));
 		s->state_reason = "unsafe_key_file";
 	}
-	if (s->state_problem)
+	if (s->state_problem && cs_log_json())
+		cs_log_emit(&(struct cs_log_event){ .level = "warning", .event = "state_problem",
+						    .message = s->state_problem }, NULL);
+	else if (s->state_problem)
 		fprintf(stderr, "certsync: warning: %s\n", s->state_problem);
-	if (cs_observe(&s->obs, s->cfg, s->store, &c->target, isatty(STDERR_FILENO) ? show_progress : NULL, NULL,
+	if (cs_observe(&s->obs, s->cfg, s->store, &c->target,
+		       isatty(STDERR_FILENO) && !cs_log_json() ? show_progress : NULL, NULL,
 		       &err) < 0)
 		status = cs_cli_error("%s", cs_err_msg(&err));
 	cs_err_clear(&err);

@@ -32,6 +32,12 @@ _certsync() {
 	-c | --config)
 		mapfile -t COMPREPLY < <(compgen -f -X '!*.@(yaml|yml)' -- "$cur"; compgen -d -- "$cur")
 		return ;;
+	--log-format)
+		mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
+		return ;;
+	--format)
+		[[ $cmd == status ]] && mapfile -t COMPREPLY < <(compgen -W "text json html" -- "$cur")
+		return ;;
 	-o | --out)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
@@ -46,12 +52,12 @@ _certsync() {
 
 	local flags=""
 	case $cmd in
-	apply) flags="-c --config --yes --auto-approve --target --help" ;;
+	apply) flags="-c --config --yes --auto-approve --log-format -v --verbose --target --help" ;;
 	calendar) flags="-c --config -o --target --help" ;;
 	init) flags="-c --config --help" ;;
 	metrics) flags="-c --config --no-probe --target --help" ;;
 	plan) flags="-c --config -o --out --json --detailed-exitcode --target --help" ;;
-	status) flags="-c --config --json --target --help" ;;
+	status) flags="-c --config --json --format -o --output --target --help" ;;
 	validate) flags="-c --config --list-targets --help" ;;
 	help)
 		((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")

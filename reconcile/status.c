@@ -128,6 +128,14 @@ json_t *cs_status_report(const struct cs_observed *obs)
 			json_object_set_new(o, "serial", json_string(in->serial));
 			json_object_set_new(o, "sha256", json_string(in->sha256));
 			json_object_set_new(o, "not_after", json_string(t));
+			/* The timeline of `status --format html`: validity, and
+			 * when renew_before and remind_before begin. */
+			cs_time_rfc3339(t, in->not_before);
+			json_object_set_new(o, "not_before", json_string(t));
+			cs_time_rfc3339(t, in->not_after - c->cfg->renew_before);
+			json_object_set_new(o, "renew_at", json_string(t));
+			cs_time_rfc3339(t, in->not_after - c->cfg->remind_before);
+			json_object_set_new(o, "remind_at", json_string(t));
 			/* Whole days left, rounded down; negative once expired. */
 			int64_t left = in->not_after - obs->now;
 			json_object_set_new(o, "days_left", json_integer(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));

@@ -8,7 +8,8 @@
 #include "reconcile/observe.h"
 
 /* {"now": "...", "certificates": [{"name", "common_name", "issuer", "serial",
- *   "not_after", "days_left", "state", "renewal" (why a renewal is due, as
+ *   "not_after", "days_left", "not_before", "renew_at" (not_after -
+ *   renew_before), "remind_at" (not_after - remind_before), "state", "renewal" (why a renewal is due, as
  *   plan gives it), "pending", "bindings": [{"host",
  *   "kind", "where", "state", "detail"}], "endpoints": [{"connect", "host",
  *   "serial", "subject", "sha256", "state", "detail"}]}], "hosts": [{"name",
