@@ -35,6 +35,11 @@ _certsync() {
 	-o | --out)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
+	--format)
+		case $cmd in
+		plan) mapfile -t COMPREPLY < <(compgen -W "text json markdown" -- "$cur") ;;
+		esac
+		return ;;
 	--target)
 		local names
 		names=$(certsync validate -c "$(_certsync_config)" --list-targets 2>/dev/null)
@@ -50,7 +55,7 @@ _certsync() {
 	calendar) flags="-c --config -o --target --help" ;;
 	init) flags="-c --config --help" ;;
 	metrics) flags="-c --config --no-probe --target --help" ;;
-	plan) flags="-c --config -o --out --json --detailed-exitcode --target --help" ;;
+	plan) flags="-c --config -o --out --json --format --detailed-exitcode --target --help" ;;
 	status) flags="-c --config --json --target --help" ;;
 	validate) flags="-c --config --list-targets --help" ;;
 	help)
