@@ -97,6 +97,24 @@ GITHUB_API_URL=http://127.0.0.1:$port/fail GITHUB_REPOSITORY=example/infra PR_NU
 expect_contains "$OUT" 'stand-in failure'
 expect_contains "$OUT" 'certsync-ci: posting the plan to http://127.0.0.1:[0-9]*/fail/repos/example/infra/issues/7/comments failed'
 
+# A plan longer than a comment holds: cut at a line, with a note, still
+# valid JSON (a stand-in certsync prints 5,000 lines of 40 bytes with
+# quotes, backslashes and tabs; the whole plan stays in the log).
+cat >"$TEST_TMP/big-certsync" <<'SH'
+#!/bin/sh
+i=0
+while [ $i -lt 5000 ]; do printf 'line %04d "q" \\ back\tslash........\n' $i; i=$((i + 1)); done
+SH
+chmod +x "$TEST_TMP/big-certsync"
+CERTSYNC=$TEST_TMP/big-certsync GITHUB_API_URL=http://127.0.0.1:$port GITHUB_REPOSITORY=example/infra PR_NUMBER=9 \
+	GITHUB_TOKEN=x expect_exit 0 sh "$gitops/certsync-ci.sh" plan
+expect_contains "$OUT" 'line 4999 "q"'
+comment=$(last_request comment)
+expect_contains "$comment" '^line 0000 "q" \\ back	slash\.+$'
+expect_contains "$comment" '^_\([0-9]+ more lines are in the job log: the comment would be too long\.\)_$'
+n=$(wc -c <<<"$comment")
+((n > 55000 && n < 65536)) && ok "the comment is cut below 65,536 bytes ($n)" || not_ok "the comment is cut below 65,536 bytes ($n)"
+
 # --- plan on a GitLab merge request ----------------------------------------------------------
 CI_API_V4_URL=http://127.0.0.1:$port/api/v4 CI_PROJECT_ID=42 CI_MERGE_REQUEST_IID=3 CERTSYNC_GITLAB_TOKEN=glpat-value \
 	expect_exit 0 sh "$gitops/certsync-ci.sh" plan
