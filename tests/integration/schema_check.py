@@ -9,7 +9,8 @@ with Debian's python3-jsonschema (draft 2020-12) and python3-yaml.  Prints TAP.
    `certsync init` writes are accepted by both, and carry the
    yaml-language-server line; the complete configs of the documentation
    (marked <!-- validate -->, validated by test_doc_examples.sh) are
-   accepted by the schema.
+   accepted by the schema; so is a config with every key in every form
+   validate accepts (KITCHEN_SINK), so the schema is never the stricter.
 3. Every case of the bad-input corpus (tests/corpus/config, prepared as
    corpus_run.py prepares it) goes through both, and they agree: what
    validate refuses the schema refuses too, except the cases listed in
@@ -349,6 +350,87 @@ for where, text in blocks:
     stage, errs, at = schema_verdict(path)
     tap(stage == "schema" and not errs, "the config at %s: accepted by the schema" % where,
         *(errs if stage == "schema" else [errs]))
+
+# Every key at once, in the forms certsync accepts (empty blocks, numbers
+# as text, 3-digit modes, IPv6, durations of several units): the schema
+# must not be stricter than validate.
+KITCHEN_SINK = r"""
+version: 1
+settings: { state_dir: /var/lib/certsync, parallelism: 1024 }
+issuers:
+  lab: { ca: { cert: pki/ca.crt, key: { env: CA_KEY }, days: 3650 } }
+  vendor: { manual: }
+  vendor2: { manual: { requests: req/, inbox: in/ } }
+  le:
+    acme:
+      directory: https://acme.example/dir
+      contact: [mailto:ops@example.org]
+      ca_bundle: pki/acme.pem
+      eab: { kid: 12345, hmac: { file: pki/eab.key } }
+      challenge: { dns-01: { hook: hooks/dns.sh, propagation: 0s } }
+      preferred_chain: ISRG Root X1
+  le2: { acme: { directory: "https://[::1]:14000/dir", challenge: { http-01: { standalone: "[::1]:80" } } } }
+  le3: { acme: { directory: https://a.example/d, challenge: { http-01: { host: web1, webroot: /var/www } } } }
+hosts:
+  here: { platform: linux, local: }
+  here2: { platform: linux, local: { timeout: 1d }, reboot: never, reboot_timeout: 1h30m }
+  web1:
+    platform: linux
+    ssh: { address: "2001:db8::1", port: 2222, user: 1001, identity: ~/.ssh/id, passphrase: { env: P },
+           password: { file: pw }, known_hosts: kh, host_key_policy: accept-new, become: sudo, timeout: 90s }
+  win:
+    platform: windows
+    winrm: { address: 192.0.2.1, port: 5985, auth: negotiate, user: 'D\u', password: { env: W },
+             ca_bundle: ca.pem, insecure_http: true, timeout: 2m }
+    reboot: after-change
+  win2: { platform: windows, ssh: { address: win2.example, user: svc } }
+certificates:
+  a:
+    common_name: "*.example.org"
+    dns_names: [a.example.org, "*.example.org", xn--bcher-kva.example]
+    key: { type: rsa, bits: 4096 }
+    issuer: lab
+    renew_before: 2w3d
+    remind_before: 0s
+    bindings:
+      - { host: here, files: { pem: out/a.pem, mode: "640", owner: root, group: 0 } }
+      - { host: web1, files: { cert: /etc/a.crt, chain: /etc/a-chain.pem, fullchain: /etc/a-full.pem, mode: "0644",
+                               reload: systemctl reload nginx } }
+      - { host: web1, script: { path: hooks/deploy.sh, args: { n: 1, f: 1.5, b: true, s: "", name-2: x } } }
+    verify:
+      - { connect: "[2001:db8::1]:443", servername: a.example.org, timeout: 5s, host: web1 }
+      - { connect: "a.example.org:00443" }
+  b:
+    common_name: b.example.org
+    dns_names:
+    key: { type: ecdsa }
+    issuer: vendor
+    bindings:
+      - { host: win, store: }
+      - { host: win, store: { exportable: false, cleanup: true } }
+      - { host: win, iis: { site: 80, port: 8443, ip: "::", hostname: b.example.org, sni: true } }
+      - { host: win, iis: { site: Default Web Site, ip: 192.0.2.7, sni: false } }
+      - { host: win, httpsys: { ipport: "0.0.0.0:443", appid: "{4dc3e181-e14b-4a21-b022-59fc669b0914}" } }
+      - { host: win, httpsys: { hostnameport: "b.example.org:443", appid: 4dc3e181-e14b-4a21-b022-59fc669b0914 } }
+      - { host: win, exchange: { services: [pop, IMAP, Smtp, IIS] } }
+      - { host: win, rdp: }
+      - { host: win2, rdp: {} }
+      - { host: win2, script: { path: hooks/deploy.ps1, args: } }
+    verify:
+      - { connect: "b.example.org:587", starttls: smtp, host: win }
+  c: { common_name: c.example.org, issuer: le, key: { type: ecdsa, curve: p384 }, bindings: [], verify: }
+"""
+sink_dir = os.path.join(tmp, "sink")
+os.makedirs(os.path.join(sink_dir, "hooks"))
+for name in ("hooks/dns.sh", "hooks/deploy.sh", "hooks/deploy.ps1"):
+    open(os.path.join(sink_dir, name), "w").close()
+sink = os.path.join(sink_dir, "certsync.yaml")
+with open(sink, "w", encoding="utf-8") as f:
+    f.write(KITCHEN_SINK)
+code, out = validate(sink, sink_dir)
+stage, errs, at = schema_verdict(sink)
+tap(code == 0 and stage == "schema" and not errs, "every key in every accepted form: accepted by validate and the schema",
+    "validate: exit %d" % code, out, "schema: %s" % stage, *(errs if stage == "schema" else [errs]))
 
 init_dir = os.path.join(tmp, "init")
 os.makedirs(init_dir)
