@@ -20,6 +20,10 @@ with Debian's python3-jsonschema (draft 2020-12) and python3-yaml.  Prints TAP.
    the same checks on the event stream).  Both lists are checked both ways:
    a case that leaves its category fails the test, so they stay true.
 
+4. Every key table certsync checks a mapping against (each call of
+   cs_yaml_check_keys) holds exactly the keys of the schema's object for
+   it: a key added to certsync and not to the schema fails here.
+
 The YAML is read as certsync reads it (YAML 1.2 core schema: `0600` is the
 integer 600, `yes` a string, quoted scalars always strings; keys as text),
 which is also how yaml-language-server reads it by default."""
@@ -279,6 +283,91 @@ try:
 except jsonschema.SchemaError as e:
     tap(False, "the schema is a valid draft 2020-12 schema", e)
 validator = jsonschema.Draft202012Validator(schema)
+
+
+# ---- the schema's keys are the loader's keys ----
+# Every key table certsync checks a mapping against (each call of
+# cs_yaml_check_keys in reconcile/ and providers/) is read from the source
+# and compared with the properties of the schema's object for it, so a key
+# added to certsync without the schema (or the other way) fails here.
+
+KEY_TABLES = {
+    # (source file, function, key array): the schema object's JSON pointer
+    ("reconcile/config.c", "parse_root", "keys"): "",
+    ("reconcile/config.c", "parse_settings", "keys"): "/$defs/settings",
+    ("reconcile/config.c", "parse_host", "keys"): "/$defs/host",
+    ("reconcile/config.c", "parse_issuer", "kinds"): "/$defs/issuer",
+    ("reconcile/config.c", "parse_cert", "keys"): "/$defs/certificate",
+    ("reconcile/config.c", "parse_key", "keys"): "/$defs/key",
+    ("reconcile/config.c", "parse_verify", "keys"): "/$defs/verify",
+    ("providers/issuer/ca.c", "ca_parse", "keys"): "/$defs/issuer_ca",
+    ("providers/issuer/manual.c", "manual_parse", "keys"): "/$defs/issuer_manual",
+    ("providers/issuer/acme.c", "acme_parse", "keys"): "/$defs/issuer_acme",
+    ("providers/issuer/acme.c", "acme_parse", "eab_keys"): "/$defs/issuer_acme/properties/eab",
+    ("providers/issuer/acme.c", "parse_challenge", "keys"): "/$defs/acme_challenge",
+    ("providers/issuer/acme.c", "parse_challenge", "http_keys"): "/$defs/acme_challenge/properties/http-01",
+    ("providers/issuer/acme.c", "parse_challenge", "dns_keys"): "/$defs/acme_challenge/properties/dns-01",
+    ("providers/transport/local.c", "local_parse", "local_keys"): "/$defs/host/properties/local",
+    ("providers/transport/ssh.c", "ssh_parse", "keys"): "/$defs/ssh",
+    ("providers/transport/winrm.c", "winrm_parse", "keys"): "/$defs/winrm",
+    ("providers/base/yaml_value.c", "cs_yaml_secret", "keys"): "/$defs/secret",
+    # a binding: host and the kinds of the table (checked below)
+    ("reconcile/config.c", "parse_binding", "keys"): None,
+}
+FUNC_RE = re.compile(r"^[a-z][\w \*]*?\b(\w+)\([^;]*$", re.M)
+CALL_RE = re.compile(r"cs_yaml_check_keys\([^,]+,[^,]+,\s*(\w+)\s*,")
+
+
+def array_words(text, func_start, name):
+    m = re.compile(r"static const char \*const %s\[\] = \{([^}]*)\}" % re.escape(name)).search(text, func_start)
+    return re.findall(r'"([^"]*)"', m.group(1)) if m else None
+
+
+def pointer(ptr):
+    node = schema
+    for part in [p for p in ptr.split("/") if p]:
+        node = node[part]
+    return node
+
+
+kind_files = sorted(glob.glob(os.path.join(root, "providers", "platform", "kind_*.c")))
+for f in kind_files:
+    kname = os.path.basename(f)[len("kind_"):-len(".c")]
+    KEY_TABLES[(os.path.relpath(f, root), "parse_" + kname, "keys" if kname != "rdp" else "none")] = \
+        "/$defs/bind_" + kname
+seen = set()
+for f in sorted(glob.glob(os.path.join(root, "reconcile", "*.c")) + glob.glob(os.path.join(root, "providers", "*", "*.c"))):
+    with open(f, encoding="utf-8") as fh:
+        text = fh.read()
+    rel = os.path.relpath(f, root)
+    for call in CALL_RE.finditer(text):
+        funcs = [m for m in FUNC_RE.finditer(text, 0, call.start())]
+        if not funcs or call.group(1) in ("known",):
+            continue  # the definition of cs_yaml_check_keys itself
+        func = funcs[-1]
+        key = (rel, func.group(1), call.group(1))
+        seen.add(key)
+        if key not in KEY_TABLES:
+            tap(False, "%s: %s checks keys against %s: the schema test knows this table" % key,
+                "add the object to schema/certsync.schema.json and the table to KEY_TABLES")
+            continue
+        if KEY_TABLES[key] is None:
+            continue
+        words = array_words(text, func.start(), call.group(1))
+        props = sorted(pointer(KEY_TABLES[key]).get("properties", {}))
+        tap(words is not None and sorted(words) == props,
+            "%s %s %s: the keys are the schema's at #%s" % (key + (KEY_TABLES[key],)),
+            "certsync: %s" % (sorted(words) if words is not None else "(array not found)"), "schema:   %s" % props)
+for key in sorted(set(KEY_TABLES) - seen):
+    tap(False, "%s: %s checks keys against %s (listed in KEY_TABLES, not found in the source)" % key)
+kind_names = []
+for f in kind_files:
+    with open(f, encoding="utf-8") as fh:
+        m = re.search(r'\.name = "([^"]+)"', fh.read())
+    kind_names.append(m.group(1) if m else "?")
+props = sorted(schema["$defs"]["binding"]["properties"])
+tap(props == sorted(["host"] + kind_names), "a binding's keys are host and the binding kinds of the table",
+    "kinds: %s" % sorted(kind_names), "schema: %s" % props)
 
 
 def schema_verdict(path):
