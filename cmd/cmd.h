@@ -90,6 +90,9 @@ void cs_ui_init(struct cs_ui *ui, FILE *f);
 const char *cs_ui_color(const struct cs_ui *ui, const char *name); /* "red", "green", ..., "reset", "bold", "dim" */
 
 void cs_render_plan(const struct cs_ui *ui, const struct cs_plan *plan);
+/* The plan as Markdown for a pull request (cmd/render_markdown.c); cfg
+ * (may be NULL) adds the files and places bindings write. */
+void cs_render_plan_markdown(FILE *f, const struct cs_plan *plan, const struct cs_config *cfg);
 void cs_print_json(json_t *value, FILE *f);
 
 #endif

@@ -82,10 +82,12 @@ static int run(int argc, char **argv)
 	bool made_ca = false;
 	int status = 0;
 	char *out = cs_path_join(dir, "out");
+	/* The first line points YAML editors (yaml-language-server) at the
+	 * installed schema. */
+	char *text = cs_xasprintf("# yaml-language-server: $schema=%s\n%s", CERTSYNC_SCHEMA_PATH, default_config);
 	if (cs_mkdir_p(dir, 0755, &err) < 0 || cs_local_ca_make(dir, &made_ca, &err) < 0 ||
 	    cs_mkdir_p(out, 0755, &err) < 0 ||
-	    cs_file_write_atomic(path, default_config, sizeof default_config - 1, 0644, (uid_t)-1, (gid_t)-1,
-				 &err) < 0) {
+	    cs_file_write_atomic(path, text, strlen(text), 0644, (uid_t)-1, (gid_t)-1, &err) < 0) {
 		status = cs_cli_error("init: %s", cs_err_msg(&err));
 		goto done;
 	}
@@ -97,6 +99,7 @@ static int run(int argc, char **argv)
 	       strcmp(path, "certsync.yaml") ? path : "");
 done:
 	cs_err_clear(&err);
+	free(text);
 	free(out);
 	free(dir);
 	return status;

@@ -35,11 +35,14 @@ _certsync() {
 	--log-format)
 		mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
 		return ;;
-	--format)
-		[[ $cmd == status ]] && mapfile -t COMPREPLY < <(compgen -W "text json html" -- "$cur")
-		return ;;
 	-o | --out)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return ;;
+	--format)
+		case $cmd in
+		plan) mapfile -t COMPREPLY < <(compgen -W "text json markdown" -- "$cur") ;;
+		status) mapfile -t COMPREPLY < <(compgen -W "text json html" -- "$cur") ;;
+		esac
 		return ;;
 	--target)
 		local names
@@ -56,7 +59,7 @@ _certsync() {
 	calendar) flags="-c --config -o --target --help" ;;
 	init) flags="-c --config --help" ;;
 	metrics) flags="-c --config --no-probe --target --help" ;;
-	plan) flags="-c --config -o --out --json --detailed-exitcode --target --help" ;;
+	plan) flags="-c --config -o --out --json --format --detailed-exitcode --target --help" ;;
 	status) flags="-c --config --json --format -o --output --target --help" ;;
 	validate) flags="-c --config --list-targets --help" ;;
 	help)

@@ -3,7 +3,7 @@
 # (against Pebble) and examples/iis-exchange-isa (SAPPHIRE over WinRM with
 # the WS-Management test server, COBALT over SSH with the PowerShell model,
 # as test_windows_motivating.sh sets them up) run validate, plan,
-# plan --json, apply --yes, plan again, status, calendar and
+# plan --format markdown, plan --json, apply --yes, plan again, status, calendar and
 # metrics --no-probe with a pinned clock and NO_COLOR (the manual CA of
 # iis-exchange-isa: apply writes the request, a CA with fixed dates signs
 # it, then plan and apply again).  The output (stdout, stderr, exit status)
@@ -139,6 +139,7 @@ run_all() {
 	shift
 	step "$ex" 01-validate validate "$@"
 	step "$ex" 02-plan plan "$@"
+	step "$ex" 02b-plan-markdown plan --format markdown "$@"
 	step "$ex" 03-plan-json plan --json "$@"
 	step "$ex" 04-apply apply --yes "$@"
 	step "$ex" 05-plan-again plan --detailed-exitcode "$@"
@@ -294,6 +295,7 @@ step iis 05-status-waiting status
 if fixed_ca "$d/ca" "VeriSign test CA" &&
 	fixed_sign "$d/ca" requests/mail.csr inbox/mail.pem 'subjectAltName = DNS:mail.example.org, DNS:owa.example.org'; then
 	step iis 06-plan-signed plan
+	step iis 06b-plan-signed-markdown plan --format markdown
 	step iis 07-plan-signed-json plan --json
 	step iis 08-apply apply --yes
 	step iis 09-plan-again plan --detailed-exitcode
