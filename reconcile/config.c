@@ -412,20 +412,22 @@ static bool claim_file(struct cs_binding_parse *p, const yaml_node_t *v, const c
  * kept until the end of loading. */
 static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 {
+	const struct cs_binding_kind *const *kinds = cs_binding_kind_table();
 	size_t n = 0;
-	while (cs_binding_kinds[n])
+	while (kinds[n])
 		n++;
 	char **v = cs_xcalloc(n + 1, sizeof *v);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!platform || (cs_binding_kinds[i]->platforms & CS_KIND_ON(platform)))
-			v[m++] = (char *)cs_binding_kinds[i]->name;
+		if (!platform || (kinds[i]->platforms & CS_KIND_ON(platform)))
+			v[m++] = (char *)kinds[i]->name;
 	cs_yaml_keep(&c->y, (char *)v);
 	return (const char *const *)v;
 }
 
 static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const yaml_node_t *m)
 {
+	const struct cs_binding_kind *const *table = cs_binding_kind_table();
 	const char *const *kinds = kind_names(c, 0);
 	const char *cname = cs_yaml_esc(&c->y, cert->name);
 	const char *where = cs_yaml_fmt(&c->y, "in binding %zu of certificate %s", index, cname);
@@ -462,7 +464,7 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 			       cs_yaml_word_list(&c->y, kinds, " or "));
 		return;
 	}
-	const struct cs_binding_kind *kind = cs_binding_kinds[k];
+	const struct cs_binding_kind *kind = table[k];
 	b->kind = kind->id;
 	b->kind_ops = kind;
 	yaml_node_t *kk = NULL;
@@ -475,14 +477,14 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 		/* The rest would only add noise about paths that can never apply. */
 		bp.host = NULL;
 	}
-	for (size_t i = 0; cs_binding_kinds[i]; i++) {
-		yaml_node_t *v = cs_yaml_map(&c->y, m, cs_binding_kinds[i]->name, where, false);
+	for (size_t i = 0; table[i]; i++) {
+		yaml_node_t *v = cs_yaml_map(&c->y, m, table[i]->name, where, false);
 		if (!v)
 			continue;
-		bp.where = cs_yaml_fmt(&c->y, "in %s binding %zu of certificate %s", cs_binding_kinds[i]->name, index,
+		bp.where = cs_yaml_fmt(&c->y, "in %s binding %zu of certificate %s", table[i]->name, index,
 				       cname);
-		if (cs_binding_kinds[i]->parse)
-			cs_binding_kinds[i]->parse(&bp, v);
+		if (table[i]->parse)
+			table[i]->parse(&bp, v);
 	}
 }
 
@@ -861,26 +863,11 @@ static void free_secret(struct cs_secret *s)
 static void free_binding(struct cs_binding_cfg *b)
 {
 	free(b->host);
-	free(b->files.cert);
-	free(b->files.key);
-	free(b->files.chain);
-	free(b->files.fullchain);
-	free(b->files.pem);
-	free(b->files.owner);
-	free(b->files.group);
-	free(b->files.reload);
-	free(b->iis.site);
-	free(b->iis.ip);
-	free(b->iis.hostname);
-	free(b->httpsys.ipport);
-	free(b->httpsys.hostnameport);
-	free(b->httpsys.appid);
-	free(b->script.path);
-	for (size_t i = 0; i < b->script.n_args; i++) {
-		free(b->script.args[i].name);
-		free(b->script.args[i].value);
-	}
-	free(b->script.args);
+	/* A binding that named two kinds had both parse their bodies. */
+	const struct cs_binding_kind *const *kinds = cs_binding_kind_table();
+	for (size_t i = 0; kinds[i]; i++)
+		if (kinds[i]->free)
+			kinds[i]->free(b);
 }
 
 void cs_config_free(struct cs_config *cfg)

@@ -64,8 +64,10 @@ struct cs_binding_cfg {
 	struct cs_pos pos;
 	char *host;                  /* host name */
 	size_t host_index;           /* index into cs_config.hosts */
-	enum cs_binding_kind_id kind;
+	enum cs_binding_kind_id kind;  /* for the platform drivers; 0 for a kind without an id */
 	const struct cs_binding_kind *kind_ops; /* its entry in providers/platform/binding_kind.h */
+	void *data;                  /* a kind's own settings, when they have no struct here
+					(freed by the kind's free slot) */
 	struct cs_bind_files files;
 	struct cs_bind_store store;
 	struct cs_bind_iis iis;

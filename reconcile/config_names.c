@@ -121,7 +121,7 @@ const char *cs_issuer_kind_name(enum cs_issuer_kind k)
 char *cs_binding_where(const struct cs_binding_cfg *b)
 {
 	struct cs_buf s = CS_BUF_INIT;
-	const struct cs_binding_kind *k = cs_binding_kind_by_id(b->kind);
+	const struct cs_binding_kind *k = b->kind_ops;
 	if (k && k->describe)
 		k->describe(b, &s);
 	char *r = cs_buf_detach(&s, NULL);
