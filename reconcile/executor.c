@@ -268,7 +268,8 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	if (c->ops->issue_ctx) {
 		cs_fault_point("renew.intent");
 		struct cs_issue_ctx ictx = {
-			.cfg = x->cfg, .state_dir = cs_store_dir(x->obs->store), .key = key,
+			.hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
+			.state_dir = cs_store_dir(x->obs->store), .key = key,
 			.current = c->have_current ? c->current.cert : NULL,
 			.current_issuer = c->have_current ? c->current.issuer : NULL,
 			.serial = serial, .issue_time = issue_time,
@@ -302,7 +303,8 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	}
 	cs_fault_point("renew.saved");
 	if (c->ops->saved) {
-		struct cs_issue_ctx sctx = { .cfg = x->cfg, .state_dir = cs_store_dir(x->obs->store) };
+		struct cs_issue_ctx sctx = { .hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
+					     .state_dir = cs_store_dir(x->obs->store) };
 		c->ops->saved(&sctx, c->issuer, cert);
 	}
 	struct cs_err derr = CS_ERR_INIT;
@@ -1235,7 +1237,8 @@ static void recover_issuing(struct cs_observed *obs)
 		if (cs_key_matches_cert(iss.req.key, c->current.cert)) {
 			cs_store_drop_issuing(obs->store, c->cfg->name, &e);
 			if (c->ops && c->ops->saved) {
-				struct cs_issue_ctx sctx = { .cfg = obs->cfg, .state_dir = cs_store_dir(obs->store) };
+				struct cs_issue_ctx sctx = { .hosts = obs->cfg->hosts, .n_hosts = obs->cfg->n_hosts,
+							     .state_dir = cs_store_dir(obs->store) };
 				c->ops->saved(&sctx, c->issuer, c->cfg);
 			}
 		}

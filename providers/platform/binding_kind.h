@@ -6,8 +6,8 @@
  *
  * Slots (a NULL slot means the kind does not need it):
  *   name       the key in the config ("files") and the word in messages
- *   id         the kind's enum value, while the engine still keeps per-kind
- *              structs in struct cs_binding_cfg
+ *   id         the kind's enum value, while the platform drivers still
+ *              switch on it (0 for a kind they do not know)
  *   platforms  CS_KIND_ON(CS_PLATFORM_...) bits: the hosts the kind exists on
  *   parse      check the YAML body m and fill p->b; every problem is a
  *              FILE:LINE:COL diagnostic through p->y (providers/base/yaml_value.h);
@@ -51,8 +51,10 @@
 #include <stddef.h>
 #include "providers/base/buf.h"
 #include "providers/base/yaml_value.h"
-#include "reconcile/config.h"
+#include "providers/base/cert_cfg.h"
+#include "providers/platform/binding_cfg.h"
 #include "providers/platform/platform.h"
+#include "providers/transport/host_cfg.h"
 
 #define CS_KIND_ON(platform) (1u << (platform))
 

@@ -3,6 +3,7 @@
 #include "providers/platform/binding_kind.h"
 
 #include <string.h>
+#include "providers/base/util.h"
 
 const struct cs_binding_kind *const cs_binding_kinds[] = {
 	&cs_kind_files,
@@ -102,4 +103,20 @@ int cs_binding_apply(const struct cs_platform_ops *p, struct cs_transport *t, co
 	if (b->kind_ops && b->kind_ops->apply)
 		return b->kind_ops->apply(t, b, want, undo, err);
 	return p->apply(t, b, want, undo, err);
+}
+
+const char *cs_binding_kind_name(enum cs_binding_kind_id kind)
+{
+	const struct cs_binding_kind *k = cs_binding_kind_by_id(kind);
+	return k ? k->name : "unknown";
+}
+
+char *cs_binding_where(const struct cs_binding_cfg *b)
+{
+	struct cs_buf s = CS_BUF_INIT;
+	const struct cs_binding_kind *k = b->kind_ops;
+	if (k && k->describe)
+		k->describe(b, &s);
+	char *r = cs_buf_detach(&s, NULL);
+	return r ? r : cs_xstrdup("");
 }

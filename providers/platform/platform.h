@@ -15,9 +15,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "providers/base/buf.h"
-#include "reconcile/config.h"
+#include "providers/base/cert_cfg.h"
 #include "providers/base/err.h"
 #include "providers/base/x509.h"
+#include "providers/platform/binding_cfg.h"
 #include "providers/transport/transport.h"
 
 /* The certificate a binding should carry: PEM texts built from the store.
