@@ -73,3 +73,13 @@ const char *cs_issuer_kind_name(enum cs_issuer_kind k)
 	}
 	return "unknown";
 }
+
+bool cs_verify_covers(const struct cs_cert_cfg *cert, const struct cs_verify_cfg *v, size_t h)
+{
+	if (!v->all_hosts)
+		return v->host_index == h;
+	for (size_t j = 0; j < cert->n_bindings; j++)
+		if (cert->bindings[j].host_index == h)
+			return true;
+	return false;
+}
