@@ -10,15 +10,6 @@
 #include "providers/base/util.h"
 #include "providers/base/x509.h"
 
-static char *where_line(const struct cs_binding_cfg *b)
-{
-	char *where = cs_binding_where(b);
-	char *line = cs_xasprintf("%s: %s %s%s", b->host, cs_binding_kind_name(b->kind), where,
-				  b->kind == CS_BIND_FILES && b->files.reload ? " (then reload)" : "");
-	free(where);
-	return line;
-}
-
 static int run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -76,7 +67,7 @@ static int run(int argc, char **argv)
 		cs_stored_free(&st);
 		wheres[n] = cs_xcalloc(cert->n_bindings ? cert->n_bindings : 1, sizeof **wheres);
 		for (size_t j = 0; j < cert->n_bindings; j++)
-			wheres[n][j] = where_line(&cert->bindings[j]);
+			wheres[n][j] = cs_calendar_where(&cert->bindings[j]);
 		/* The lineage is the certificate's name in this state folder: it
 		 * survives renewals, so calendar clients update the same event. */
 		lineages[n] = cs_xasprintf("%s/%s", cfg->settings.state_dir, cert->name);

@@ -16,6 +16,16 @@
 
 #include "providers/base/duration.h"
 #include "providers/base/util.h"
+#include "providers/platform/binding_kind.h"
+
+char *cs_calendar_where(const struct cs_binding_cfg *b)
+{
+	char *where = cs_binding_where(b);
+	char *line = cs_xasprintf("%s: %s %s%s", b->host, b->kind_ops->name, where,
+				  cs_binding_reload(b) ? " (then reload)" : "");
+	free(where);
+	return line;
+}
 
 /* RFC 5545 §3.1: lines SHOULD NOT be longer than 75 octets, excluding CRLF. */
 #define LINE_MAX_OCTETS 75

@@ -30,4 +30,9 @@ struct cs_calendar_entry {
 int cs_calendar_write(struct cs_buf *out, const struct cs_calendar_entry *entries,
 		      size_t n, int64_t now, struct cs_err *err);
 
+struct cs_binding_cfg;
+/* The "host: binding" line of binding b for an entry's where: "web1: files
+ * /a.crt, /a.key (then reload)".  Caller frees. */
+char *cs_calendar_where(const struct cs_binding_cfg *b);
+
 #endif

@@ -412,20 +412,22 @@ static bool claim_file(struct cs_binding_parse *p, const yaml_node_t *v, const c
  * kept until the end of loading. */
 static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 {
+	const struct cs_binding_kind *const *kinds = cs_binding_kind_table();
 	size_t n = 0;
-	while (cs_binding_kinds[n])
+	while (kinds[n])
 		n++;
 	char **v = cs_xcalloc(n + 1, sizeof *v);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!platform || (cs_binding_kinds[i]->platforms & CS_KIND_ON(platform)))
-			v[m++] = (char *)cs_binding_kinds[i]->name;
+		if (!platform || (kinds[i]->platforms & CS_KIND_ON(platform)))
+			v[m++] = (char *)kinds[i]->name;
 	cs_yaml_keep(&c->y, (char *)v);
 	return (const char *const *)v;
 }
 
 static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const yaml_node_t *m)
 {
+	const struct cs_binding_kind *const *table = cs_binding_kind_table();
 	const char *const *kinds = kind_names(c, 0);
 	const char *cname = cs_yaml_esc(&c->y, cert->name);
 	const char *where = cs_yaml_fmt(&c->y, "in binding %zu of certificate %s", index, cname);
@@ -462,7 +464,7 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 			       cs_yaml_word_list(&c->y, kinds, " or "));
 		return;
 	}
-	const struct cs_binding_kind *kind = cs_binding_kinds[k];
+	const struct cs_binding_kind *kind = table[k];
 	b->kind = kind->id;
 	b->kind_ops = kind;
 	yaml_node_t *kk = NULL;
@@ -475,14 +477,14 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 		/* The rest would only add noise about paths that can never apply. */
 		bp.host = NULL;
 	}
-	for (size_t i = 0; cs_binding_kinds[i]; i++) {
-		yaml_node_t *v = cs_yaml_map(&c->y, m, cs_binding_kinds[i]->name, where, false);
+	for (size_t i = 0; table[i]; i++) {
+		yaml_node_t *v = cs_yaml_map(&c->y, m, table[i]->name, where, false);
 		if (!v)
 			continue;
-		bp.where = cs_yaml_fmt(&c->y, "in %s binding %zu of certificate %s", cs_binding_kinds[i]->name, index,
+		bp.where = cs_yaml_fmt(&c->y, "in %s binding %zu of certificate %s", table[i]->name, index,
 				       cname);
-		if (cs_binding_kinds[i]->parse)
-			cs_binding_kinds[i]->parse(&bp, v);
+		if (table[i]->parse)
+			table[i]->parse(&bp, v);
 	}
 }
 
@@ -848,111 +850,4 @@ out:
 	cs_err_clear(&err);
 	cs_buf_free(&b);
 	return r;
-}
-
-/* ---- freeing ---- */
-
-static void free_secret(struct cs_secret *s)
-{
-	free(s->ref);
-	s->ref = NULL;
-}
-
-static void free_binding(struct cs_binding_cfg *b)
-{
-	free(b->host);
-	free(b->files.cert);
-	free(b->files.key);
-	free(b->files.chain);
-	free(b->files.fullchain);
-	free(b->files.pem);
-	free(b->files.owner);
-	free(b->files.group);
-	free(b->files.reload);
-	free(b->iis.site);
-	free(b->iis.ip);
-	free(b->iis.hostname);
-	free(b->httpsys.ipport);
-	free(b->httpsys.hostnameport);
-	free(b->httpsys.appid);
-	free(b->script.path);
-	for (size_t i = 0; i < b->script.n_args; i++) {
-		free(b->script.args[i].name);
-		free(b->script.args[i].value);
-	}
-	free(b->script.args);
-}
-
-void cs_config_free(struct cs_config *cfg)
-{
-	if (!cfg)
-		return;
-	for (size_t i = 0; i < cfg->n_issuers; i++) {
-		struct cs_issuer_cfg *is = &cfg->issuers[i];
-		free(is->name);
-		free(is->ca.cert);
-		free_secret(&is->ca.key);
-		free(is->manual.requests);
-		free(is->manual.inbox);
-		free(is->acme.directory);
-		cs_strv_free(is->acme.contact, is->acme.n_contact);
-		free(is->acme.ca_bundle);
-		free(is->acme.eab_kid);
-		free_secret(&is->acme.eab_hmac);
-		free(is->acme.http01_host);
-		free(is->acme.http01_webroot);
-		free(is->acme.http01_standalone);
-		free(is->acme.dns01_hook);
-		free(is->acme.preferred_chain);
-	}
-	free(cfg->issuers);
-	for (size_t i = 0; i < cfg->n_hosts; i++) {
-		struct cs_host_cfg *h = &cfg->hosts[i];
-		free(h->name);
-		free(h->ssh.address);
-		free(h->ssh.user);
-		free(h->ssh.identity);
-		free_secret(&h->ssh.passphrase);
-		free_secret(&h->ssh.password);
-		free(h->ssh.known_hosts);
-		free(h->winrm.address);
-		free(h->winrm.user);
-		free_secret(&h->winrm.password);
-		free(h->winrm.ca_bundle);
-		free(h->local_dir);
-	}
-	free(cfg->hosts);
-	for (size_t i = 0; i < cfg->n_certs; i++) {
-		struct cs_cert_cfg *cert = &cfg->certs[i];
-		free(cert->name);
-		free(cert->common_name);
-		cs_strv_free(cert->dns_names, cert->n_dns_names);
-		free(cert->issuer);
-		for (size_t j = 0; j < cert->n_bindings; j++)
-			free_binding(&cert->bindings[j]);
-		free(cert->bindings);
-		for (size_t j = 0; j < cert->n_verify; j++) {
-			struct cs_verify_cfg *v = &cert->verify[j];
-			free(v->connect);
-			free(v->servername);
-			free(v->ca_bundle);
-			free(v->host);
-		}
-		free(cert->verify);
-	}
-	free(cfg->certs);
-	free(cfg->settings.state_dir);
-	free(cfg->path);
-	free(cfg->dir);
-	free(cfg);
-}
-
-bool cs_verify_covers(const struct cs_cert_cfg *cert, const struct cs_verify_cfg *v, size_t h)
-{
-	if (!v->all_hosts)
-		return v->host_index == h;
-	for (size_t j = 0; j < cert->n_bindings; j++)
-		if (cert->bindings[j].host_index == h)
-			return true;
-	return false;
 }

@@ -268,7 +268,8 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	if (c->ops->issue_ctx) {
 		cs_fault_point("renew.intent");
 		struct cs_issue_ctx ictx = {
-			.cfg = x->cfg, .state_dir = cs_store_dir(x->obs->store), .key = key,
+			.hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
+			.state_dir = cs_store_dir(x->obs->store), .key = key,
 			.current = c->have_current ? c->current.cert : NULL,
 			.current_issuer = c->have_current ? c->current.issuer : NULL,
 			.serial = serial, .issue_time = issue_time,
@@ -302,7 +303,8 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	}
 	cs_fault_point("renew.saved");
 	if (c->ops->saved) {
-		struct cs_issue_ctx sctx = { .cfg = x->cfg, .state_dir = cs_store_dir(x->obs->store) };
+		struct cs_issue_ctx sctx = { .hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
+					     .state_dir = cs_store_dir(x->obs->store) };
 		c->ops->saved(&sctx, c->issuer, cert);
 	}
 	struct cs_err derr = CS_ERR_INIT;
@@ -499,19 +501,20 @@ static void close_intents(struct exec *x)
 		for (size_t j = 0; j < cert->n_bindings; j++) {
 			const struct cs_binding_cfg *bc = &cert->bindings[j];
 			const struct cs_binding_obs *bo = &x->obs->bindings[i][j];
-			if (!bo->interrupted || bc->kind != CS_BIND_FILES || !bc->files.reload)
+			const char *reload = cs_binding_reload(bc);
+			if (!bo->interrupted || !reload)
 				continue;
 			bool planned = false, rebound = false;
 			for (size_t k = 0; k < x->plan->n_actions; k++) {
 				const struct cs_action *a = &x->plan->actions[k];
 				planned = planned || (a->kind == CS_ACT_RELOAD && cs_streq(a->host, bc->host) &&
-						      cs_streq(a->command, bc->files.reload));
+						      cs_streq(a->command, reload));
 				rebound = rebound || (a->kind == CS_ACT_BIND && cs_streq(a->cert, cert->name) &&
 						      a->binding == (int)j);
 			}
 			if (!planned || rebound)
 				continue; /* not this run's to settle (or settled with its bind) */
-			if (done_or_absent(x, CS_ACT_RELOAD, bc->host, NULL, bc->files.reload) &&
+			if (done_or_absent(x, CS_ACT_RELOAD, bc->host, NULL, reload) &&
 			    done_or_absent(x, CS_ACT_VERIFY, bc->host, cert->name, NULL))
 				close_intent(x, cert->name, bc->host, bc);
 		}
@@ -529,13 +532,12 @@ static json_t *run_paths(struct exec *x)
 		for (size_t i = 0; i < x->cfg->n_certs; i++)
 			for (size_t j = 0; j < x->cfg->certs[i].n_bindings; j++) {
 				const struct cs_binding_cfg *bc = &x->cfg->certs[i].bindings[j];
-				if (bc->kind != CS_BIND_FILES || !cs_streq(bc->host, name))
+				if (!cs_streq(bc->host, name))
 					continue;
-				const char *files[] = { bc->files.cert, bc->files.key, bc->files.chain,
-							bc->files.fullchain, bc->files.pem };
-				for (size_t f = 0; f < sizeof files / sizeof files[0]; f++)
-					if (files[f])
-						json_array_append_new(paths, json_string(files[f]));
+				const char *files[CS_KIND_MAX_PATHS];
+				size_t n_files = cs_binding_paths(bc, files, CS_KIND_MAX_PATHS);
+				for (size_t f = 0; f < n_files; f++)
+					json_array_append_new(paths, json_string(files[f]));
 			}
 		json_object_set_new(hosts, name, paths);
 	}
@@ -683,15 +685,15 @@ static const struct cs_action *failed_sibling(struct exec *x, const struct cs_ho
 }
 
 /* A script's effect cannot be read back: record that it ran for this
- * certificate, so the next plan knows.  NULL, or a note when the record
- * could not be written (the next plan then runs the script again, which a
- * script must bear anyway). */
+ * certificate under the key its kind gives (ran_key), so the next plan
+ * knows.  NULL, or a note when the record could not be written (the next
+ * plan then runs the script again, which a script must bear anyway). */
 static char *remember_script(struct exec *x, const struct cs_action *a, const struct cs_binding_cfg *b,
 			     const struct cs_material *m)
 {
 	char *note = NULL;
 	struct cs_err err = CS_ERR_INIT;
-	char *key = cs_script_key(a->cert, &b->script);
+	char *key = cs_binding_ran_key(a->cert, b);
 	int r = cs_store_script_ran_save(x->obs->store, a->host, key, m->info.sha1, cs_now(), &err);
 	if (r < 0)
 		note = cs_xasprintf("ran, but the next plan will run it again: %s", cs_err_msg(&err));
@@ -717,7 +719,7 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		r = cs_err_set(&err, -ENOENT, "no certificate in the store for %s", a->cert);
 	else if ((r = open_intent(x, a, b, &err)) == 0) {
 		cs_fault_point("bind.intent");
-		r = ho->platform->apply(ho->transport, b, &x->material[ci], &x->undo[a->id - 1], &err);
+		r = cs_binding_apply(ho->platform, ho->transport, b, &x->material[ci], &x->undo[a->id - 1], &err);
 		if (r == 0)
 			cs_fault_point("bind.written");
 	}
@@ -727,7 +729,7 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		undo_binds(x, ho, a, &id, 1);
 		if (ho->platform->observe_host)
 			undo_siblings(x, ho, a);
-	} else if (b->kind == CS_BIND_SCRIPT) {
+	} else if (b->kind_ops->ran_key) {
 		char *note = remember_script(x, a, b, &x->material[ci]);
 		report(x, a, CS_EV_DONE, note);
 		free(note);
@@ -752,8 +754,7 @@ static void run_import(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	} else {
 		const struct cs_cert_cfg *cert = &x->cfg->certs[ci];
 		for (size_t j = 0; j < cert->n_bindings; j++)
-			if (cs_streq(cert->bindings[j].host, a->host) && cert->bindings[j].kind == CS_BIND_STORE &&
-			    cert->bindings[j].store.exportable)
+			if (cs_streq(cert->bindings[j].host, a->host) && cs_binding_key_exportable(&cert->bindings[j]))
 				exportable = true;
 		cs_fault_point("import.intent");
 		r = ho->platform->import(ho->transport, &x->material[ci], exportable, &err);
@@ -925,7 +926,7 @@ static bool put_back_on_host(struct exec *x, struct cs_host_obs *ho, const struc
 	size_t n_cmds = 0;
 	for (size_t k = 0; k < n; k++) {
 		const struct cs_binding_cfg *bc = binding_of(x, &x->plan->actions[ids[k] - 1]);
-		const char *cmd = bc && bc->kind == CS_BIND_FILES ? bc->files.reload : NULL;
+		const char *cmd = bc ? cs_binding_reload(bc) : NULL;
 		bool seen_cmd = !cmd;
 		for (size_t m = 0; m < n_cmds && !seen_cmd; m++)
 			seen_cmd = !strcmp(cmds[m], cmd);
@@ -1236,7 +1237,8 @@ static void recover_issuing(struct cs_observed *obs)
 		if (cs_key_matches_cert(iss.req.key, c->current.cert)) {
 			cs_store_drop_issuing(obs->store, c->cfg->name, &e);
 			if (c->ops && c->ops->saved) {
-				struct cs_issue_ctx sctx = { .cfg = obs->cfg, .state_dir = cs_store_dir(obs->store) };
+				struct cs_issue_ctx sctx = { .hosts = obs->cfg->hosts, .n_hosts = obs->cfg->n_hosts,
+							     .state_dir = cs_store_dir(obs->store) };
 				c->ops->saved(&sctx, c->issuer, c->cfg);
 			}
 		}

@@ -213,7 +213,7 @@ static void bindings(struct cs_buf *out, const struct cs_observed *obs, const st
 				snprintf(index, sizeof index, "%zu", j);
 				char *where = cs_binding_where(b);
 				cs_prom_sample(out, families[fam], v, "certificate", cfg->certs[i].name, "host", b->host,
-					       "kind", cs_binding_kind_name(b->kind), "binding", index, "target", where,
+					       "kind", b->kind_ops->name, "binding", index, "target", where,
 					       NULL);
 				free(where);
 			}

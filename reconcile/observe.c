@@ -124,13 +124,15 @@ static int load_owed_reboot(struct cs_observed *obs, struct cs_host_obs *ho, str
 	return 0;
 }
 
-/* What a script configures cannot be read back from the host: the state
- * folder remembers which certificate it last ran for. */
+/* What some kinds configure (a script) cannot be read back from the host:
+ * the state folder remembers which certificate it last ran for. */
 static void load_script_ran(struct cs_observed *obs, const struct cs_host_obs *ho, const struct cs_cert_cfg *cert,
 			    const struct cs_binding_cfg *b, struct cs_binding_obs *out)
 {
 	struct cs_err err = CS_ERR_INIT;
-	char *key = cs_script_key(cert->name, &b->script);
+	char *key = cs_binding_ran_key(cert->name, b);
+	if (!key)
+		return;
 	int r = cs_store_script_ran_load(&out->script_ran, &out->script_ran_at, obs->store, ho->cfg->name,
 					 key, &err);
 	if (r < 0 && r != -ENOENT && !out->error)
@@ -214,17 +216,37 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 				bindings[n] = &cfg->certs[i].bindings[j];
 				outs[n++] = &obs->bindings[i][j];
 			}
+	/* A kind that observes itself does; the driver observes the rest. */
+	size_t n_own = 0, n_drv = 0;
+	const struct cs_binding_cfg **drv = cs_xcalloc(n + 1, sizeof *drv);
+	const struct cs_cert_cfg **drv_certs = cs_xcalloc(n + 1, sizeof *drv_certs);
+	struct cs_binding_obs **drv_outs = cs_xcalloc(n + 1, sizeof *drv_outs);
+	for (size_t k = 0; k < n; k++) {
+		if (bindings[k]->kind_ops && bindings[k]->kind_ops->observe) {
+			n_own++;
+			continue;
+		}
+		drv[n_drv] = bindings[k];
+		drv_certs[n_drv] = certs[k];
+		drv_outs[n_drv++] = outs[k];
+	}
 	int r = 0;
 	if (ho->state) {
-		for (size_t k = 0; k < n; k++)
-			ho->platform->observe_in(ho->state, certs[k], bindings[k], outs[k]);
+		for (size_t k = 0; k < n_drv; k++)
+			ho->platform->observe_in(ho->state, drv_certs[k], drv[k], drv_outs[k]);
 	} else if (ho->platform->observe_bindings) {
 		/* One round trip for all the host's files when the driver can. */
-		r = ho->platform->observe_bindings(ho->transport, bindings, outs, n, &err);
+		r = ho->platform->observe_bindings(ho->transport, drv, drv_outs, n_drv, &err);
 	} else {
-		for (size_t k = 0; k < n && r == 0; k++)
-			r = ho->platform->observe(ho->transport, bindings[k], outs[k], &err);
+		for (size_t k = 0; k < n_drv && r == 0; k++)
+			r = ho->platform->observe(ho->transport, drv[k], drv_outs[k], &err);
 	}
+	for (size_t k = 0; k < n && n_own && r == 0; k++)
+		if (bindings[k]->kind_ops && bindings[k]->kind_ops->observe)
+			r = cs_binding_observe(ho->platform, ho->transport, bindings[k], outs[k], &err);
+	free(drv);
+	free(drv_certs);
+	free(drv_outs);
 	if (r < 0) {
 		ho->error = cs_xstrdup(cs_err_msg(&err));
 		cs_err_clear(&err);
@@ -232,8 +254,7 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		ho->transport = NULL;
 	}
 	for (size_t k = 0; r == 0 && k < n; k++) {
-		if (bindings[k]->kind == CS_BIND_SCRIPT)
-			load_script_ran(obs, ho, certs[k], bindings[k], outs[k]);
+		load_script_ran(obs, ho, certs[k], bindings[k], outs[k]);
 		load_unconfirmed(obs, ho, certs[k], bindings[k], outs[k]);
 	}
 	free(bindings);

@@ -16,6 +16,7 @@
 #include "reconcile/store_hosts.h"
 #include "providers/base/x509.h"
 #include "providers/issuer/issuer.h"
+#include "providers/platform/binding_kind.h"
 #include "providers/platform/platform.h"
 #include "providers/transport/transport.h"
 

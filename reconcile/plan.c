@@ -229,7 +229,7 @@ static void pending_staleness(struct cs_buf *why, const struct cs_cert_obs *c)
 static char *binding_summary(const struct cs_cert_cfg *cert, const struct cs_binding_cfg *b)
 {
 	char *what = cs_binding_where(b);
-	char *s = cs_xasprintf("bind %s → %s %s%s%s", cert->name, b->host, cs_binding_kind_name(b->kind),
+	char *s = cs_xasprintf("bind %s → %s %s%s%s", cert->name, b->host, b->kind_ops->name,
 			       what[0] ? ": " : "", what);
 	free(what);
 	return s;
@@ -366,7 +366,7 @@ static void plan_import(struct builder *b, const struct cs_host_obs *ho, size_t 
 		const struct cs_binding_cfg *bc = &c->cfg->bindings[j];
 		if (&b->obs->cfg->hosts[bc->host_index] != ho->cfg)
 			continue;
-		if (bc->kind == CS_BIND_STORE && bc->store.exportable)
+		if (cs_binding_key_exportable(bc))
 			exportable = true;
 		any = true;
 	}
@@ -404,7 +404,7 @@ static void renewing_reason(struct cs_buf *why, const struct cs_host_obs *ho, co
 	if (!current)
 		return;
 	struct cs_buf wrong = CS_BUF_INIT;
-	if (ho->platform->diff(bc, bo, current, &wrong) && wrong.len)
+	if (cs_binding_diff(ho->platform, bc, bo, current, &wrong) && wrong.len)
 		cs_buf_printf(why, "; and already: %s", wrong.data);
 	cs_buf_free(&wrong);
 }
@@ -451,8 +451,9 @@ static void plan_host(struct builder *b, size_t h)
 	for (size_t i = 0; i < cfg->n_certs && ho->state && ho->platform->import_needed; i++)
 		plan_import(b, ho, i, &import_id[i]);
 	size_t first_bind = b->plan->n_actions;
-	/* Two passes: a store binding (which may clean up superseded
-	 * certificates) comes after everything that moves off them. */
+	/* Two passes: a binding whose kind binds last (a store binding, which
+	 * may clean up superseded certificates) comes after everything that
+	 * moves off them. */
 	for (int pass = 0; pass < 2; pass++)
 	for (size_t i = 0; i < cfg->n_certs; i++) {
 		const struct cs_cert_obs *c = &obs->certs[i];
@@ -460,34 +461,34 @@ static void plan_host(struct builder *b, size_t h)
 			continue;
 		for (size_t j = 0; j < c->cfg->n_bindings; j++) {
 			const struct cs_binding_cfg *bc = &c->cfg->bindings[j];
-			if (bc->host_index != h || (bc->kind == CS_BIND_STORE) != (pass == 1))
+			if (bc->host_index != h || cs_binding_bind_last(bc) != (pass == 1))
 				continue;
 			const struct cs_binding_obs *bo = &obs->bindings[i][j];
 			if (bo->error) {
 				add_notice(b, CS_NOTICE_ERROR, c->cfg->name, ho->cfg->name,
 					   cs_xasprintf("%s → %s %s: %s", c->cfg->name, bc->host,
-							cs_binding_kind_name(bc->kind), bo->error));
+							bc->kind_ops->name, bo->error));
 				continue;
 			}
 			if (bo->in_flight)
 				add_notice(b, CS_NOTICE_INFO, c->cfg->name, ho->cfg->name,
 					   cs_xasprintf("%s → %s %s: an apply that is still running (run %s) is changing "
 							"it; its reload and checks are up to that apply", c->cfg->name,
-							bc->host, cs_binding_kind_name(bc->kind),
+							bc->host, bc->kind_ops->name,
 							bo->in_flight[0] ? bo->in_flight : "unknown"));
 			struct cs_buf why = CS_BUF_INIT;
 			if (b->renew_new[i])
 				renewing_reason(&why, ho, b->want[i].cert ? &b->want[i] : NULL, bc, bo);
 			else if (!b->have_want[i])
 				continue; /* nothing to bind yet (waiting for the CA) */
-			else if (ho->platform->diff(bc, bo, &b->want[i], &why) == 0) {
+			else if (cs_binding_diff(ho->platform, bc, bo, &b->want[i], &why) == 0) {
 				if (!bo->unconfirmed) {
 					cs_buf_free(&why);
 					continue;
 				}
 				char date[11];
 				cs_time_date(date, bo->unconfirmed_since);
-				if (bo->interrupted && bc->kind == CS_BIND_FILES && bc->files.reload) {
+				if (bo->interrupted && cs_binding_reload(bc)) {
 					/* The files are right: what is owed is their
 					 * reload and checks, not writing them again. */
 					owed = cs_xrealloc(owed, (n_owed + 1) * sizeof *owed);
@@ -532,10 +533,9 @@ static void plan_host(struct builder *b, size_t h)
 		if (k < end_bind) {
 			const struct cs_action *bind = &b->plan->actions[k];
 			const struct cs_cert_cfg *cert = cs_config_cert(cfg, bind->cert);
-			cmd = cert->bindings[bind->binding].kind == CS_BIND_FILES
-				? cert->bindings[bind->binding].files.reload : NULL;
+			cmd = cs_binding_reload(&cert->bindings[bind->binding]);
 		} else {
-			cmd = cfg->certs[owed[k - end_bind].cert].bindings[owed[k - end_bind].binding].files.reload;
+			cmd = cs_binding_reload(&cfg->certs[owed[k - end_bind].cert].bindings[owed[k - end_bind].binding]);
 		}
 		if (!cmd)
 			continue;
@@ -554,7 +554,7 @@ static void plan_host(struct builder *b, size_t h)
 			struct cs_action *bm = &b->plan->actions[m];
 			const struct cs_cert_cfg *cm = cs_config_cert(cfg, bm->cert);
 			const struct cs_binding_cfg *bcm = &cm->bindings[bm->binding];
-			if (bcm->kind == CS_BIND_FILES && cs_streq(bcm->files.reload, cmd)) {
+			if (cs_streq(cs_binding_reload(bcm), cmd)) {
 				a = &b->plan->actions[b->plan->n_actions - 1];
 				add_dep(a, bm->id);
 				cs_buf_printf(&why, "%s #%d (%s)", a->n_deps > 1 ? "," : "files changed by", bm->id,
@@ -567,7 +567,7 @@ static void plan_host(struct builder *b, size_t h)
 		for (size_t m = 0; m < n_owed; m++) {
 			const struct cs_cert_cfg *cm = &cfg->certs[owed[m].cert];
 			const struct cs_binding_obs *bom = &obs->bindings[owed[m].cert][owed[m].binding];
-			if (!cs_streq(cm->bindings[owed[m].binding].files.reload, cmd))
+			if (!cs_streq(cs_binding_reload(&cm->bindings[owed[m].binding]), cmd))
 				continue;
 			if (!since || bom->unconfirmed_since < since)
 				since = bom->unconfirmed_since;
@@ -587,14 +587,14 @@ static void plan_host(struct builder *b, size_t h)
 
 	/* Reboot once, after everything that changed the host, or because an
 	 * earlier apply's changes still wait for theirs. */
-	/* A store binding changes nothing a reboot is for: its import is an
-	 * action of its own, and removing unused certificates (cleanup)
-	 * needs no restart of anything. */
+	/* Some bindings change nothing a reboot is for (a store binding: its
+	 * import is an action of its own, and removing unused certificates
+	 * (cleanup) needs no restart of anything). */
 	bool host_changed = false;
 	for (size_t k = first_change; k < b->plan->n_actions; k++) {
 		const struct cs_action *ak = &b->plan->actions[k];
 		host_changed = host_changed || ak->kind != CS_ACT_BIND ||
-			       cs_config_cert(cfg, ak->cert)->bindings[ak->binding].kind != CS_BIND_STORE;
+			       !cs_binding_no_reboot(&cs_config_cert(cfg, ak->cert)->bindings[ak->binding]);
 	}
 	if (ho->cfg->reboot == CS_REBOOT_AFTER_CHANGE && ho->platform->reboot && (host_changed || ho->owed_reboot)) {
 		size_t end = b->plan->n_actions;
@@ -609,7 +609,7 @@ static void plan_host(struct builder *b, size_t h)
 			add_dep(a, b->plan->actions[k].id);
 			const struct cs_action *ak = &b->plan->actions[k];
 			if (ak->kind == CS_ACT_BIND &&
-			    cs_config_cert(cfg, ak->cert)->bindings[ak->binding].kind == CS_BIND_STORE)
+			    cs_binding_no_reboot(&cs_config_cert(cfg, ak->cert)->bindings[ak->binding]))
 				continue; /* after it, not because of it */
 			cs_buf_printf(&why, "%s #%d", named++ ? "," : "", ak->id);
 		}
@@ -743,8 +743,7 @@ static void note_missing_chain(struct builder *b, size_t i)
 		if (a->kind != CS_ACT_BIND || !cs_streq(a->cert, c->cfg->name))
 			continue;
 		const struct cs_binding_cfg *bc = &c->cfg->bindings[a->binding];
-		writes_chain = bc->kind == CS_BIND_FILES &&
-			       (bc->files.chain || bc->files.fullchain || bc->files.pem);
+		writes_chain = cs_binding_writes_chain(bc);
 	}
 	if (writes_chain)
 		add_notice(b, CS_NOTICE_INFO, c->cfg->name, NULL,

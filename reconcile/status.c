@@ -26,7 +26,7 @@ enum cs_binding_state cs_binding_state(const struct cs_observed *obs, size_t i, 
 		*detail = cs_xstrdup(bo->error);
 	} else if (want && ho->platform) {
 		struct cs_buf why = CS_BUF_INIT;
-		if (ho->platform->diff(b, bo, want, &why)) {
+		if (cs_binding_diff(ho->platform, b, bo, want, &why)) {
 			state = CS_BINDING_DRIFTED;
 			*detail = cs_buf_detach(&why, NULL);
 		} else {
@@ -51,7 +51,7 @@ static json_t *binding_status(const struct cs_observed *obs, size_t i, size_t j,
 	const struct cs_binding_cfg *b = &obs->cfg->certs[i].bindings[j];
 	json_t *o = json_object();
 	json_object_set_new(o, "host", json_string(b->host));
-	json_object_set_new(o, "kind", json_string(cs_binding_kind_name(b->kind)));
+	json_object_set_new(o, "kind", json_string(b->kind_ops->name));
 	char *where = cs_binding_where(b);
 	json_object_set_new(o, "where", json_string(where));
 	free(where);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "providers/base/util.h"
+#include "providers/platform/binding_kind.h"
 
 #define DIR_MODE 0700
 #define FILE_MODE 0600
@@ -193,15 +194,6 @@ int cs_store_reboot_owed_drop(struct cs_store *st, const char *host, struct cs_e
 
 /* ---- scripts.json ---- */
 
-char *cs_script_key(const char *cert, const struct cs_bind_script *script)
-{
-	struct cs_buf b = CS_BUF_INIT;
-	cs_buf_printf(&b, "%s: %s", cert, script->path);
-	for (size_t i = 0; i < script->n_args; i++)
-		cs_buf_printf(&b, " %s=%s", script->args[i].name, script->args[i].value);
-	return cs_buf_detach(&b, NULL);
-}
-
 int cs_store_script_ran_load(char **thumbprint, int64_t *at, struct cs_store *st, const char *host,
 			     const char *key, struct cs_err *err)
 {
@@ -228,7 +220,7 @@ int cs_store_script_ran_save(struct cs_store *st, const char *host, const char *
 char *cs_binding_key(const char *cert, const struct cs_binding_cfg *b)
 {
 	char *where = cs_binding_where(b);
-	char *key = cs_xasprintf("%s: %s %s", cert, cs_binding_kind_name(b->kind), where);
+	char *key = cs_xasprintf("%s: %s %s", cert, b->kind_ops->name, where);
 	free(where);
 	return key;
 }

@@ -67,10 +67,8 @@ char *cs_store_unconfirmed_run(struct cs_store *st, const char *host, const char
 /* Forget it (the binding was applied again); no record is not an error. */
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err);
 
-/* The record key of a script binding of certificate cert: the certificate,
- * the script and its arguments, so a changed argument runs it again. */
-char *cs_script_key(const char *cert, const struct cs_bind_script *script);
-/* The thumbprint (SHA-1, upper-case hex) the script last succeeded for and
+/* For a binding whose kind gives a ran_key (script): under that key, the
+ * thumbprint (SHA-1, upper-case hex) the script last succeeded for and
  * when; -ENOENT when it never did (as far as this state folder knows). */
 int cs_store_script_ran_load(char **thumbprint, int64_t *at, struct cs_store *st, const char *host,
 			     const char *key, struct cs_err *err);

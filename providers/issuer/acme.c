@@ -456,7 +456,10 @@ static int present(struct acme *a, struct challenges *c, struct presented *p, co
 		return 0;
 	}
 	if (!c->transport) {
-		const struct cs_host_cfg *host = ctx && ctx->cfg ? cs_config_host(ctx->cfg, cfg->http01_host) : NULL;
+		const struct cs_host_cfg *host = NULL;
+		for (size_t i = 0; ctx && cfg->http01_host && !host && i < ctx->n_hosts; i++)
+			if (!strcmp(ctx->hosts[i].name, cfg->http01_host))
+				host = &ctx->hosts[i];
 		if (!host)
 			return cs_err_set(err, -EINVAL, "http-01 webroot: host %s is not in the config",
 					  cfg->http01_host ? cfg->http01_host : "(none)");

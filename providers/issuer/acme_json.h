@@ -14,7 +14,7 @@
 #include <openssl/x509.h>
 #include "providers/issuer/acme_http.h"
 #include "providers/base/buf.h"
-#include "reconcile/config.h"
+#include "providers/issuer/issuer_cfg.h"
 #include "providers/base/err.h"
 
 #define CS_ACME_ERR_PREFIX "urn:ietf:params:acme:error:"

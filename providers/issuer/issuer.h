@@ -10,11 +10,12 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include "reconcile/config.h"
+#include "providers/base/cert_cfg.h"
 #include "providers/base/err.h"
 #include "providers/base/yaml_value.h"
 
-struct cs_config;
+#include "providers/issuer/issuer_cfg.h"
+#include "providers/transport/host_cfg.h"
 
 /* What a reply from an asynchronous CA turned out to be. */
 struct cs_issuer_reply {
@@ -26,7 +27,8 @@ void cs_issuer_reply_free(struct cs_issuer_reply *r); /* members only; accepts N
 
 /* What issue_ctx() gets besides the request. */
 struct cs_issue_ctx {
-	const struct cs_config *cfg;   /* the whole config: hosts for challenges */
+	const struct cs_host_cfg *hosts; /* the config's hosts, for challenges (http-01 webroot) */
+	size_t n_hosts;
 	/* The state folder (absolute path).  The engine owns it (keys, pending
 	 * requests, the issuance ledger, issuing/ records: reconcile/store.c);
 	 * an issuer that keeps state of its own keeps it in a subfolder of it

@@ -3,6 +3,7 @@
 #include "providers/platform/binding_kind.h"
 
 #include <string.h>
+#include "providers/base/util.h"
 
 const struct cs_binding_kind *const cs_binding_kinds[] = {
 	&cs_kind_files,
@@ -15,18 +16,108 @@ const struct cs_binding_kind *const cs_binding_kinds[] = {
 	NULL,
 };
 
+static const struct cs_binding_kind *const *table = cs_binding_kinds;
+
+const struct cs_binding_kind *const *cs_binding_kind_table(void)
+{
+	return table;
+}
+
+void cs_binding_kinds_use(const struct cs_binding_kind *const *t)
+{
+	table = t ? t : cs_binding_kinds;
+}
+
 const struct cs_binding_kind *cs_binding_kind_find(const char *name)
 {
-	for (size_t i = 0; cs_binding_kinds[i]; i++)
-		if (strcmp(cs_binding_kinds[i]->name, name) == 0)
-			return cs_binding_kinds[i];
+	for (size_t i = 0; table[i]; i++)
+		if (strcmp(table[i]->name, name) == 0)
+			return table[i];
 	return NULL;
 }
 
 const struct cs_binding_kind *cs_binding_kind_by_id(enum cs_binding_kind_id id)
 {
-	for (size_t i = 0; cs_binding_kinds[i]; i++)
-		if (cs_binding_kinds[i]->id == id)
-			return cs_binding_kinds[i];
+	for (size_t i = 0; table[i]; i++)
+		if (table[i]->id == id)
+			return table[i];
 	return NULL;
+}
+
+/* ---- the engine's questions ---- */
+
+const char *cs_binding_reload(const struct cs_binding_cfg *b)
+{
+	return b->kind_ops && b->kind_ops->reload ? b->kind_ops->reload(b) : NULL;
+}
+
+bool cs_binding_bind_last(const struct cs_binding_cfg *b)
+{
+	return b->kind_ops && b->kind_ops->bind_last;
+}
+
+bool cs_binding_no_reboot(const struct cs_binding_cfg *b)
+{
+	return b->kind_ops && b->kind_ops->no_reboot;
+}
+
+bool cs_binding_key_exportable(const struct cs_binding_cfg *b)
+{
+	return b->kind_ops && b->kind_ops->key_exportable && b->kind_ops->key_exportable(b);
+}
+
+bool cs_binding_writes_chain(const struct cs_binding_cfg *b)
+{
+	return b->kind_ops && b->kind_ops->writes_chain && b->kind_ops->writes_chain(b);
+}
+
+char *cs_binding_ran_key(const char *cert, const struct cs_binding_cfg *b)
+{
+	return b->kind_ops && b->kind_ops->ran_key ? b->kind_ops->ran_key(cert, b) : NULL;
+}
+
+size_t cs_binding_paths(const struct cs_binding_cfg *b, const char **out, size_t max)
+{
+	return b->kind_ops && b->kind_ops->paths ? b->kind_ops->paths(b, out, max) : 0;
+}
+
+int cs_binding_observe(const struct cs_platform_ops *p, struct cs_transport *t, const struct cs_binding_cfg *b,
+		       struct cs_binding_obs *out, struct cs_err *err)
+{
+	if (b->kind_ops && b->kind_ops->observe)
+		return b->kind_ops->observe(t, b, out, err);
+	return p->observe(t, b, out, err);
+}
+
+int cs_binding_diff(const struct cs_platform_ops *p, const struct cs_binding_cfg *b,
+		    const struct cs_binding_obs *obs, const struct cs_material *want, struct cs_buf *reason)
+{
+	if (b->kind_ops && b->kind_ops->diff)
+		return b->kind_ops->diff(b, obs, want, reason);
+	return p->diff(b, obs, want, reason);
+}
+
+int cs_binding_apply(const struct cs_platform_ops *p, struct cs_transport *t, const struct cs_binding_cfg *b,
+		     const struct cs_material *want, struct cs_undo *undo, struct cs_err *err)
+{
+	if (b->kind_ops && b->kind_ops->apply)
+		return b->kind_ops->apply(t, b, want, undo, err);
+	return p->apply(t, b, want, undo, err);
+}
+
+const char *cs_binding_kind_name(enum cs_binding_kind_id kind)
+{
+	const struct cs_binding_kind *k = cs_binding_kind_by_id(kind);
+	return k ? k->name : "unknown";
+}
+
+char *cs_binding_where(const struct cs_binding_cfg *b)
+{
+	struct cs_buf s = CS_BUF_INIT;
+	/* A binding made by hand (tests) may name its kind by id only. */
+	const struct cs_binding_kind *k = b->kind_ops ? b->kind_ops : cs_binding_kind_by_id(b->kind);
+	if (k && k->describe)
+		k->describe(b, &s);
+	char *r = cs_buf_detach(&s, NULL);
+	return r ? r : cs_xstrdup("");
 }

@@ -94,10 +94,48 @@ static void describe_files(const struct cs_binding_cfg *b, struct cs_buf *s)
 			cs_buf_printf(s, "%s%s", s->len ? ", " : "", paths[i]);
 }
 
+static void free_files(struct cs_binding_cfg *b)
+{
+	struct cs_bind_files *f = &b->files;
+	free(f->cert);
+	free(f->key);
+	free(f->chain);
+	free(f->fullchain);
+	free(f->pem);
+	free(f->owner);
+	free(f->group);
+	free(f->reload);
+}
+
+static const char *files_reload(const struct cs_binding_cfg *b)
+{
+	return b->files.reload;
+}
+
+static bool files_write_chain(const struct cs_binding_cfg *b)
+{
+	return b->files.chain || b->files.fullchain || b->files.pem;
+}
+
+static size_t files_paths(const struct cs_binding_cfg *b, const char **out, size_t max)
+{
+	const struct cs_bind_files *f = &b->files;
+	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0] && n < max; i++)
+		if (paths[i])
+			out[n++] = paths[i];
+	return n;
+}
+
 const struct cs_binding_kind cs_kind_files = {
 	.name = "files",
 	.id = CS_BIND_FILES,
 	.platforms = CS_KIND_ON(CS_PLATFORM_LINUX),
 	.parse = parse_files,
 	.describe = describe_files,
+	.free = free_files,
+	.reload = files_reload,
+	.writes_chain = files_write_chain,
+	.paths = files_paths,
 };

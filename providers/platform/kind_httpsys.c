@@ -54,10 +54,18 @@ static void describe_httpsys(const struct cs_binding_cfg *b, struct cs_buf *s)
 	cs_buf_printf(s, "%s", b->httpsys.ipport ? b->httpsys.ipport : b->httpsys.hostnameport);
 }
 
+static void free_httpsys(struct cs_binding_cfg *b)
+{
+	free(b->httpsys.ipport);
+	free(b->httpsys.hostnameport);
+	free(b->httpsys.appid);
+}
+
 const struct cs_binding_kind cs_kind_httpsys = {
 	.name = "httpsys",
 	.id = CS_BIND_HTTPSYS,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_httpsys,
 	.describe = describe_httpsys,
+	.free = free_httpsys,
 };

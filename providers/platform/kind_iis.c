@@ -40,10 +40,18 @@ static void describe_iis(const struct cs_binding_cfg *b, struct cs_buf *s)
 		cs_buf_printf(s, " hostname %s%s", b->iis.hostname, b->iis.sni ? " (SNI)" : "");
 }
 
+static void free_iis(struct cs_binding_cfg *b)
+{
+	free(b->iis.site);
+	free(b->iis.ip);
+	free(b->iis.hostname);
+}
+
 const struct cs_binding_kind cs_kind_iis = {
 	.name = "iis",
 	.id = CS_BIND_IIS,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_iis,
 	.describe = describe_iis,
+	.free = free_iis,
 };

@@ -82,10 +82,35 @@ static void describe_script(const struct cs_binding_cfg *b, struct cs_buf *s)
 	cs_buf_puts(s, cs_path_basename(b->script.path));
 }
 
+static void free_script(struct cs_binding_cfg *b)
+{
+	struct cs_bind_script *sc = &b->script;
+	free(sc->path);
+	for (size_t i = 0; i < sc->n_args; i++) {
+		free(sc->args[i].name);
+		free(sc->args[i].value);
+	}
+	free(sc->args);
+}
+
+/* What a script configures cannot be read back: the state folder remembers
+ * the certificate it last ran for, under the certificate, the script and
+ * its arguments, so a changed argument runs it again. */
+static char *script_ran_key(const char *cert, const struct cs_binding_cfg *b)
+{
+	struct cs_buf s = CS_BUF_INIT;
+	cs_buf_printf(&s, "%s: %s", cert, b->script.path);
+	for (size_t i = 0; i < b->script.n_args; i++)
+		cs_buf_printf(&s, " %s=%s", b->script.args[i].name, b->script.args[i].value);
+	return cs_buf_detach(&s, NULL);
+}
+
 const struct cs_binding_kind cs_kind_script = {
 	.name = "script",
 	.id = CS_BIND_SCRIPT,
 	.platforms = CS_KIND_ON(CS_PLATFORM_LINUX) | CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_script,
 	.describe = describe_script,
+	.free = free_script,
+	.ran_key = script_ran_key,
 };

@@ -22,10 +22,19 @@ static void describe_store(const struct cs_binding_cfg *b, struct cs_buf *s)
 	cs_buf_puts(s, "LocalMachine\\My");
 }
 
+static bool store_exportable(const struct cs_binding_cfg *b)
+{
+	return b->store.exportable;
+}
+
 const struct cs_binding_kind cs_kind_store = {
 	.name = "store",
 	.id = CS_BIND_STORE,
 	.platforms = CS_KIND_ON(CS_PLATFORM_WINDOWS),
 	.parse = parse_store,
 	.describe = describe_store,
+	/* After the bindings that move off the certificates cleanup removes. */
+	.bind_last = true,
+	.no_reboot = true,
+	.key_exportable = store_exportable,
 };

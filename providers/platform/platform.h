@@ -3,10 +3,13 @@
  * Exchange and RDP bindings).
  *
  * A driver never opens connections itself: it speaks through the host's
- * transport, so the same driver works over local, SSH or WinRM.  reconcile/
- * only sees this vtable.  Per binding a driver can observe what is there,
- * say whether that matches the certificate wanted (and why not), put the
- * wanted state in place while remembering how to undo it, and undo. */
+ * transport, so the same driver works over local, SSH or WinRM.  Per
+ * binding a driver can observe what is there, say whether that matches the
+ * certificate wanted (and why not), put the wanted state in place while
+ * remembering how to undo it, and undo.  reconcile/ asks for the per-binding
+ * work through the binding's kind (cs_binding_observe, cs_binding_diff,
+ * cs_binding_apply in binding_kind.h), which does it itself or leaves it to
+ * the driver, and calls the host-level slots below directly. */
 #ifndef CS_PLATFORM_H
 #define CS_PLATFORM_H
 
@@ -15,9 +18,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "providers/base/buf.h"
-#include "reconcile/config.h"
+#include "providers/base/cert_cfg.h"
 #include "providers/base/err.h"
 #include "providers/base/x509.h"
+#include "providers/platform/binding_cfg.h"
 #include "providers/transport/transport.h"
 
 /* The certificate a binding should carry: PEM texts built from the store.

@@ -24,7 +24,6 @@
 #include <openssl/rand.h>
 #include "providers/base/base64.h"
 #include "providers/base/util.h"
-#include "providers/transport/winrm_scripts.h"
 #include "providers/platform/windows_scripts.h"
 
 #define OUT_CAP ((size_t)16 << 20)
@@ -107,38 +106,6 @@ static void host_free(struct cs_host_state *st)
 
 /* ---- running scripts ---- */
 
-/* The WinRM transport frames a script itself; over SSH (or locally) the
- * same frame goes to powershell.exe's stdin with the same fixed command
- * line, so no script text or secret is ever on a command line. */
-static int ps_run(struct cs_transport *t, const char *script, const void *in, size_t len,
-		  struct cs_run_result *res, struct cs_err *err)
-{
-	if (t->ops == &cs_transport_winrm)
-		return t->ops->run(t, script, in, len, res, err);
-	struct cs_buf cmd = CS_BUF_INIT, frame = CS_BUF_INIT;
-	int r = cs_buf_puts(&cmd, cs_ps_command);
-	for (size_t i = 0; r == 0 && i < cs_ps_n_arguments; i++)
-		r = cs_buf_printf(&cmd, " %s", cs_ps_arguments[i]);
-	if (r == 0)
-		r = cs_ps_frame(&frame, script, in, len);
-	if (r < 0) {
-		r = cs_err_errno(err, r, "host %s: powershell", host_name(t));
-		goto out;
-	}
-	if ((r = t->ops->run(t, cmd.data, frame.data, frame.len, res, err)) < 0)
-		goto out;
-	/* WinRM's transport hands stderr over as text already; over SSH (or
-	 * locally) it is still powershell.exe's CLIXML. */
-	struct cs_buf raw = res->err;
-	cs_buf_init(&res->err, raw.max);
-	cs_ps_stderr_text(&res->err, raw.data, raw.len);
-	cs_buf_free(&raw);
-out:
-	cs_buf_free(&cmd);
-	cs_buf_free_secret(&frame);
-	return r;
-}
-
 /* Run a script; a non-zero exit is an error naming host and step. */
 static int run_step(struct cs_transport *t, const char *step, const char *script, const void *in,
 		    size_t len, struct cs_buf *out, struct cs_err *err)
@@ -146,7 +113,7 @@ static int run_step(struct cs_transport *t, const char *step, const char *script
 	struct cs_run_result res;
 	cs_run_result_init(&res, OUT_CAP);
 	res.err.max = ERR_CAP;
-	int r = ps_run(t, script, in, len, &res, err);
+	int r = cs_transport_run_ps(t, script, in, len, &res, err);
 	if (r < 0) {
 		/* "host H: <step>: <what the transport says>", naming H once:
 		 * transport messages start with "host H: " themselves. */

@@ -128,6 +128,20 @@ const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind)
 int cs_transport_open(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err);
 void cs_transport_close(struct cs_transport *t);
 
+/* Run a PowerShell script on a Windows host, whichever transport t is:
+ * WinRM runs it itself; over SSH (or locally) it goes to powershell.exe's
+ * stdin in the frame of winrm_scripts.h, with a fixed command line, so no
+ * script text or secret is ever on a command line.  stdin gets in[0..len);
+ * res->err comes back as the text a console shows (not CLIXML). */
+int cs_transport_run_ps(struct cs_transport *t, const char *script, const void *in, size_t len,
+			struct cs_run_result *res, struct cs_err *err);
+
+/* The first line of PowerShell's error text that says something (it puts
+ * the message first, position lines after it), as one line of an error
+ * message: cut at 400 characters with "...", "no message" when there is
+ * none.  The caller frees it. */
+char *cs_ps_first_line(const struct cs_buf *err);
+
 extern const struct cs_transport_ops cs_transport_local;
 extern const struct cs_transport_ops cs_transport_ssh;
 extern const struct cs_transport_ops cs_transport_winrm;

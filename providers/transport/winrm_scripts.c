@@ -160,3 +160,32 @@ char *cs_ps_first_line(const struct cs_buf *err)
 		return cs_xasprintf("%.400s...", s);
 	return cs_xasprintf("%.*s", (int)n, s);
 }
+
+int cs_transport_run_ps(struct cs_transport *t, const char *script, const void *in, size_t len,
+			struct cs_run_result *res, struct cs_err *err)
+{
+	if (t->ops == &cs_transport_winrm)
+		return t->ops->run(t, script, in, len, res, err);
+	struct cs_buf cmd = CS_BUF_INIT, frame = CS_BUF_INIT;
+	int r = cs_buf_puts(&cmd, cs_ps_command);
+	for (size_t i = 0; r == 0 && i < cs_ps_n_arguments; i++)
+		r = cs_buf_printf(&cmd, " %s", cs_ps_arguments[i]);
+	if (r == 0)
+		r = cs_ps_frame(&frame, script, in, len);
+	if (r < 0) {
+		r = cs_err_errno(err, r, "host %s: powershell", t->host && t->host->name ? t->host->name : "?");
+		goto out;
+	}
+	if ((r = t->ops->run(t, cmd.data, frame.data, frame.len, res, err)) < 0)
+		goto out;
+	/* WinRM's transport hands stderr over as text already; over SSH (or
+	 * locally) it is still powershell.exe's CLIXML. */
+	struct cs_buf raw = res->err;
+	cs_buf_init(&res->err, raw.max);
+	cs_ps_stderr_text(&res->err, raw.data, raw.len);
+	cs_buf_free(&raw);
+out:
+	cs_buf_free(&cmd);
+	cs_buf_free_secret(&frame);
+	return r;
+}

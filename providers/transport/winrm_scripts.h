@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include "providers/base/buf.h"
+#include "providers/transport/transport.h"
 
 /* powershell.exe and its arguments (WinRS joins them with spaces). */
 extern const char *const cs_ps_command;
@@ -72,10 +73,6 @@ char *cs_ps_with_path(const char *path, const char *body);
  * Appends the text to out, as much as fits under out's cap. */
 void cs_ps_stderr_text(struct cs_buf *out, const char *raw, size_t len);
 
-/* The first line of that text that says something (PowerShell puts the
- * message first, position lines after it), as one line of an error
- * message: cut at 400 characters with "...", "no message" when there is
- * none.  The caller frees it. */
-char *cs_ps_first_line(const struct cs_buf *err);
+/* cs_ps_first_line(), cs_transport_run_ps(): transport.h */
 
 #endif
