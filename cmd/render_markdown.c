@@ -13,7 +13,6 @@
 #include <string.h>
 #include "providers/base/buf.h"
 #include "providers/base/util.h"
-#include "providers/platform/binding_kind.h"
 
 /* Text on one line, every character that could start Markdown or HTML
  * escaped.  Never at the start of a line here, so list and heading marks
@@ -131,6 +130,18 @@ static void summary_tables(FILE *f, const struct cs_plan *plan)
 	free(rows);
 }
 
+/* One row of a binding's details: "- NAME: VALUE". */
+static void detail_row(void *ctx, const char *name, const char *value, bool literal)
+{
+	FILE *f = ctx;
+	fprintf(f, "- %s: ", name);
+	if (literal)
+		md_code(f, value);
+	else
+		md(f, value);
+	fputc('\n', f);
+}
+
 /* What a binding writes or changes, from the config (NULL: not known). */
 static void binding_details(FILE *f, const struct cs_config *cfg, const struct cs_action *a)
 {
@@ -138,40 +149,10 @@ static void binding_details(FILE *f, const struct cs_config *cfg, const struct c
 	if (!cert || a->binding < 0 || (size_t)a->binding >= cert->n_bindings)
 		return;
 	const struct cs_binding_cfg *b = &cert->bindings[a->binding];
-	const char *kind = b->kind_ops ? b->kind_ops->name : "?";
 	fprintf(f, "- binding: %d of certificate ", a->binding + 1);
 	md(f, cert->name);
-	fprintf(f, " (%s)\n", kind);
-	if (b->kind == CS_BIND_FILES) {
-		const struct { const char *role, *path; } files[] = {
-			{ "cert", b->files.cert }, { "key", b->files.key }, { "chain", b->files.chain },
-			{ "fullchain", b->files.fullchain }, { "pem", b->files.pem },
-		};
-		for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-			if (!files[i].path)
-				continue;
-			fprintf(f, "- %s: ", files[i].role);
-			md_code(f, files[i].path);
-			fputc('\n', f);
-		}
-		fprintf(f, "- mode: %04o", (unsigned)b->files.mode);
-		if (b->files.owner) {
-			fputs(", owner ", f);
-			md(f, b->files.owner);
-		}
-		if (b->files.group) {
-			fputs(", group ", f);
-			md(f, b->files.group);
-		}
-		fputc('\n', f);
-	} else if (b->kind_ops && b->kind_ops->describe) {
-		struct cs_buf s = CS_BUF_INIT;
-		b->kind_ops->describe(b, &s);
-		fprintf(f, "- %s: ", kind);
-		md(f, s.data ? s.data : "");
-		fputc('\n', f);
-		cs_buf_free(&s);
-	}
+	fprintf(f, " (%s)\n", cs_binding_kind_label(b));
+	cs_binding_details(b, detail_row, f);
 }
 
 static void verify_details(FILE *f, const struct cs_config *cfg, const struct cs_action *a)

@@ -62,6 +62,14 @@ bool cs_verify_covers(const struct cs_cert_cfg *cert, const struct cs_verify_cfg
 
 /* struct cs_cert_cfg: providers/base/cert_cfg.h */
 
+/* For displays in cmd/: a binding's kind name ("files"), and row by row
+ * what it writes or sets (row(ctx, NAME, VALUE, literal); literal: a path
+ * or command, shown as code).  A kind without details gives one row, its
+ * name and where it puts the certificate. */
+const char *cs_binding_kind_label(const struct cs_binding_cfg *b);
+void cs_binding_details(const struct cs_binding_cfg *b,
+			void (*row)(void *ctx, const char *name, const char *value, bool literal), void *ctx);
+
 struct cs_config {
 	char *path;                  /* the config file as given */
 	char *dir;                   /* its folder, absolute */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "providers/base/util.h"
+#include "providers/platform/binding_kind.h"
 
 const struct cs_host_cfg *cs_config_host(const struct cs_config *cfg, const char *name)
 {
@@ -82,4 +83,26 @@ bool cs_verify_covers(const struct cs_cert_cfg *cert, const struct cs_verify_cfg
 		if (cert->bindings[j].host_index == h)
 			return true;
 	return false;
+}
+
+const char *cs_binding_kind_label(const struct cs_binding_cfg *b)
+{
+	return b->kind_ops ? b->kind_ops->name : "?";
+}
+
+void cs_binding_details(const struct cs_binding_cfg *b,
+			void (*row)(void *ctx, const char *name, const char *value, bool literal), void *ctx)
+{
+	if (!b->kind_ops)
+		return;
+	if (b->kind_ops->details) {
+		b->kind_ops->details(b, row, ctx);
+		return;
+	}
+	if (!b->kind_ops->describe)
+		return;
+	struct cs_buf s = CS_BUF_INIT;
+	b->kind_ops->describe(b, &s);
+	row(ctx, b->kind_ops->name, s.data ? s.data : "", false);
+	cs_buf_free(&s);
 }

@@ -16,6 +16,10 @@
  *   describe   append where the binding puts the certificate, for humans
  *              (plan, status, metrics, calendar): "/a.crt, /a.key",
  *              "site Default Web Site port 443", the script's file name
+ *   details    row by row, what the binding writes or sets, for a detailed
+ *              display (plan --format markdown): row(ctx, NAME, VALUE,
+ *              literal), literal for a path or command shown as code;
+ *              without it the display shows describe's text
  *   free       free what parse allocated in b (called for every kind of the
  *              table, whichever parsed: accept what another kind left)
  *
@@ -58,6 +62,9 @@
 
 #define CS_KIND_ON(platform) (1u << (platform))
 
+/* One row of a binding's details (see the details slot). */
+typedef void (*cs_detail_row_fn)(void *ctx, const char *name, const char *value, bool literal);
+
 /* What a kind's parse gets. */
 struct cs_binding_parse {
 	struct cs_yaml *y;
@@ -79,6 +86,7 @@ struct cs_binding_kind {
 	unsigned platforms;
 	void (*parse)(struct cs_binding_parse *p, const yaml_node_t *m);
 	void (*describe)(const struct cs_binding_cfg *b, struct cs_buf *out);
+	void (*details)(const struct cs_binding_cfg *b, cs_detail_row_fn row, void *ctx);
 	void (*free)(struct cs_binding_cfg *b);
 
 	const char *(*reload)(const struct cs_binding_cfg *b);

@@ -85,6 +85,22 @@ static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
 	f->mode = mode;
 }
 
+static void details_files(const struct cs_binding_cfg *b, cs_detail_row_fn row, void *ctx)
+{
+	const struct cs_bind_files *f = &b->files;
+	const struct { const char *role, *path; } files[] = {
+		{ "cert", f->cert }, { "key", f->key }, { "chain", f->chain },
+		{ "fullchain", f->fullchain }, { "pem", f->pem },
+	};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		if (files[i].path)
+			row(ctx, files[i].role, files[i].path, true);
+	char *mode = cs_xasprintf("%04o%s%s%s%s", (unsigned)f->mode, f->owner ? ", owner " : "",
+				  f->owner ? f->owner : "", f->group ? ", group " : "", f->group ? f->group : "");
+	row(ctx, "mode", mode, false);
+	free(mode);
+}
+
 static void describe_files(const struct cs_binding_cfg *b, struct cs_buf *s)
 {
 	const struct cs_bind_files *f = &b->files;
@@ -134,6 +150,7 @@ const struct cs_binding_kind cs_kind_files = {
 	.platforms = CS_KIND_ON(CS_PLATFORM_LINUX),
 	.parse = parse_files,
 	.describe = describe_files,
+	.details = details_files,
 	.free = free_files,
 	.reload = files_reload,
 	.writes_chain = files_write_chain,
