@@ -869,6 +869,9 @@ static void free_binding(struct cs_binding_cfg *b)
 	free(b->files.owner);
 	free(b->files.group);
 	free(b->files.reload);
+	free(b->files.pfx);
+	free_secret(&b->files.pfx_password);
+	free(b->files.pfx_alias);
 	free(b->iis.site);
 	free(b->iis.ip);
 	free(b->iis.hostname);

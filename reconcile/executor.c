@@ -532,7 +532,7 @@ static json_t *run_paths(struct exec *x)
 				if (bc->kind != CS_BIND_FILES || !cs_streq(bc->host, name))
 					continue;
 				const char *files[] = { bc->files.cert, bc->files.key, bc->files.chain,
-							bc->files.fullchain, bc->files.pem };
+							bc->files.fullchain, bc->files.pem, bc->files.pfx };
 				for (size_t f = 0; f < sizeof files / sizeof files[0]; f++)
 					if (files[f])
 						json_array_append_new(paths, json_string(files[f]));

@@ -14,6 +14,7 @@ packages=(
 	nginx-light haproxy dovecot-imapd socat pebble time
 	openssh-server openssh-client sudo
 	scdoc zsh
+	default-jre-headless
 	nodejs npm dash
 )
 
