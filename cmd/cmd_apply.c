@@ -10,6 +10,7 @@
 #include "cmd/cmd.h"
 #include "reconcile/apply_record.h"
 #include "reconcile/executor.h"
+#include "reconcile/notify.h"
 #include "providers/base/util.h"
 
 #define OPT_YES 3001
@@ -143,6 +144,21 @@ static void record_run(struct cs_store *store, int64_t started, const struct cs_
 	json_decref(rec);
 }
 
+/* Tell the config's notifiers (reconcile/notify.h); one that cannot be
+ * reached is a warning, never a failure of the apply. */
+static void notify(struct cs_notify_run *nr, const struct cs_plan *plan, const struct cs_observed *obs,
+		   const struct cs_exec_summary *sum)
+{
+	char **warnings;
+	size_t n;
+	cs_notify_run_finish(nr, plan, obs, sum, &warnings, &n);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "certsync: warning: %s\n", warnings[i]);
+		free(warnings[i]);
+	}
+	free(warnings);
+}
+
 static int run(int argc, char **argv)
 {
 	int64_t started = cs_now();
@@ -171,6 +187,8 @@ static int run(int argc, char **argv)
 	struct cs_plan *saved = NULL, *plan = NULL;
 	struct cs_session s;
 	memset(&s, 0, sizeof s);
+	struct cs_notify_run nr;
+	memset(&nr, 0, sizeof nr);
 	int status = 0;
 	if (plan_path) {
 		if (cs_plan_load(&saved, plan_path, &err) < 0) {
@@ -233,14 +251,17 @@ static int run(int argc, char **argv)
 	struct cs_ui ui;
 	cs_ui_init(&ui, stdout);
 	cs_render_plan(&ui, plan);
+	cs_notify_run_init(&nr, s.cfg, on_event, &ui);
 	struct cs_exec_summary sum;
 	memset(&sum, 0, sizeof sum);
 	if (!plan->n_actions) {
 		status = plan->n_errors ? 1 : 0;
 		/* Nothing to do is a run too: metrics show apply ran and found
 		 * everything as declared. */
-		if (can_apply)
+		if (can_apply) {
 			record_run(s.store, started, plan, &sum, status, recovered);
+			notify(&nr, plan, s.obs, NULL);
+		}
 		goto out;
 	}
 	if (!plan_path && !yes) {
@@ -255,7 +276,7 @@ static int run(int argc, char **argv)
 	}
 	printf("\n");
 	catch_interrupts(true);
-	int r = cs_execute(&sum, plan, s.obs, on_event, &ui);
+	int r = cs_execute(&sum, plan, s.obs, cs_notify_run_event, &nr);
 	catch_interrupts(false);
 	printf("\n%sApply %s:%s %zu done, %zu failed, %zu skipped", cs_ui_color(&ui, "bold"),
 	       sum.failed ? "finished with failures" : plan->n_errors ? "finished with errors"
@@ -275,7 +296,9 @@ static int run(int argc, char **argv)
 	if (r < 0 || plan->n_errors)
 		status = 1;
 	record_run(s.store, started, plan, &sum, status, recovered);
+	notify(&nr, plan, s.obs, &sum);
 out:
+	cs_notify_run_free(&nr);
 	cs_err_clear(&err);
 	cs_plan_free(saved);
 	cs_plan_free(plan);

@@ -20,6 +20,7 @@
 #include "providers/base/secret.h"
 #include "providers/base/x509.h"
 #include "providers/issuer/issuer_cfg.h"
+#include "providers/notify/notify.h"
 #include "providers/transport/host_cfg.h"
 
 /* struct cs_pos: providers/base/yaml_value.h */
@@ -124,6 +125,7 @@ struct cs_config {
 	struct cs_issuer_cfg *issuers; size_t n_issuers;   /* in file order */
 	struct cs_host_cfg *hosts; size_t n_hosts;
 	struct cs_cert_cfg *certs; size_t n_certs;
+	struct cs_notify_cfg *notify; size_t n_notify;     /* providers/notify/notify.h */
 };
 
 /* Load and validate path.  Returns 0 and a model in *out when there is no
