@@ -2,6 +2,7 @@
 #include "providers/base/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -253,6 +254,19 @@ void cs_temp_tag_new(char out[17])
 		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
 }
 
+/* All of data, half first: the harness kills between the halves
+ * (write.mid) to prove a partial file is never taken for the real one. */
+static int write_in_halves(int fd, const void *data, size_t len)
+{
+	size_t half = len / 2;
+	int r = cs_fd_write_all(fd, data, half);
+	if (r == 0) {
+		cs_fault_point("write.mid");
+		r = cs_fd_write_all(fd, (const char *)data + half, len - half);
+	}
+	return r;
+}
+
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err)
 {
@@ -274,14 +288,7 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		r = cs_err_errno(err, -errno, "write %s: chown", path);
 		goto fail;
 	}
-	/* Half the content first: the harness kills here to prove a partial
-	 * temporary file is never taken for the real one and is removed later. */
-	size_t half = len / 2;
-	r = cs_fd_write_all(fd, data, half);
-	if (r == 0) {
-		cs_fault_point("write.mid");
-		r = cs_fd_write_all(fd, (const char *)data + half, len - half);
-	}
+	r = write_in_halves(fd, data, len);
 	if (r < 0) {
 		r = cs_err_errno(err, r, "write %s", path);
 		goto fail;
@@ -313,6 +320,52 @@ fail:
 out:
 	free(tmp);
 	free(dir);
+	return r;
+}
+
+int cs_file_write_in_place(const char *path, const void *data, size_t len, mode_t mode, struct cs_err *err)
+{
+	/* O_NONBLOCK: a FIFO put in the file's place fails at once. */
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return cs_err_errno(err, -errno, "write %s in place", path);
+	int r = 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		r = cs_err_errno(err, -errno, "write %s in place: stat", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = cs_err_set(err, -EINVAL, "write %s in place: it is %s, not a file", path,
+			       cs_file_type_name(st.st_mode));
+		goto out;
+	}
+	/* Permissions before content, as for a new file. */
+	if ((st.st_mode & 07777) != (mode & 07777)) {
+		if (st.st_uid != geteuid()) {
+			r = cs_err_set(err, -EPERM, "write %s in place: mode is %04o, want %04o, and only its owner "
+				       "may change it", path, (unsigned)(st.st_mode & 07777), (unsigned)(mode & 07777));
+			goto out;
+		}
+		if (fchmod(fd, mode & 07777) < 0) {
+			r = cs_err_errno(err, -errno, "write %s in place: chmod", path);
+			goto out;
+		}
+	}
+	r = write_in_halves(fd, data, len);
+	if (r < 0) {
+		r = cs_err_errno(err, r, "write %s in place", path);
+		goto out;
+	}
+	if (ftruncate(fd, (off_t)len) < 0) {
+		r = cs_err_errno(err, -errno, "write %s in place: truncate", path);
+		goto out;
+	}
+	if (fsync(fd) < 0)
+		r = cs_err_errno(err, -errno, "write %s in place: fsync", path);
+out:
+	if (close(fd) < 0 && r == 0)
+		r = cs_err_errno(err, -errno, "write %s in place: close", path);
 	return r;
 }
 
@@ -462,4 +515,47 @@ bool cs_only_digits(const char *s)
 		if (*s < '0' || *s > '9')
 			return false;
 	return true;
+}
+
+/* Empty the folder open as dirfd (closed here), depth first. */
+static int empty_dir(int dirfd, const char *shown, struct cs_err *err)
+{
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		int e = errno;
+		close(dirfd);
+		return cs_err_errno(err, -e, "read folder %s", shown);
+	}
+	int r = 0;
+	for (struct dirent *e; r == 0 && (e = readdir(d)) != NULL;) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				r = cs_err_errno(err, -errno, "open folder %s/%s", shown, e->d_name);
+				break;
+			}
+			if ((r = empty_dir(sub, shown, err)) < 0)
+				break;
+		}
+		if (unlinkat(dirfd, e->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT)
+			r = cs_err_errno(err, -errno, "remove %s/%s", shown, e->d_name);
+	}
+	closedir(d);
+	return r;
+}
+
+int cs_remove_tree(const char *path, struct cs_err *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : cs_err_errno(err, -errno, "open folder %s", path);
+	int r = empty_dir(fd, path, err);
+	if (r == 0 && rmdir(path) < 0 && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "remove folder %s", path);
+	return r;
 }

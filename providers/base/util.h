@@ -71,6 +71,15 @@ const char *cs_file_type_name(mode_t mode);
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err);
 
+/* Rewrite an existing regular file in place (open without creating,
+ * write, truncate to len, fsync), for a folder the writer may not create
+ * files in while the file itself is writable (a login user that is not
+ * root, the folder root's).  The file keeps its owner and group; mode is
+ * set when the writer owns the file (otherwise it must already be mode,
+ * or -EPERM).  Unlike cs_file_write_atomic, a reader may see the file half
+ * written while this runs: the plan says so before it is chosen. */
+int cs_file_write_in_place(const char *path, const void *data, size_t len, mode_t mode, struct cs_err *err);
+
 /* The run tag every temporary file certsync creates carries in its name
  * (16 lowercase hex digits; "0000000000000000" until set).  Set once, by the
  * apply that holds the state folder's lock, before any thread starts. */
@@ -84,6 +93,11 @@ int cs_fd_write_all(int fd, const void *data, size_t len);
 
 /* mkdir -p with mode for the folders it creates. */
 int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err);
+
+/* Remove the folder path and everything in it, never following a symbolic
+ * link (a link inside is removed, not what it points at).  A missing path
+ * is not an error.  For certsync's own temporary folders only. */
+int cs_remove_tree(const char *path, struct cs_err *err);
 
 /* SHA-256 / SHA-1 of data as uppercase hex (65 / 41 bytes incl. NUL). */
 void cs_sha256_hex(char out[65], const void *data, size_t len);

@@ -196,6 +196,45 @@ static void add_note(struct cs_file_obs *fo, char *text)
 	fo->note = both;
 }
 
+/* May who write file fo itself (not its folder)? */
+static bool file_writable(const struct cs_linux_who *who, const struct cs_file_obs *fo)
+{
+	if (fo->uid == who->uid)
+		return fo->mode & 0200;
+	if (cs_linux_who_in_group(who, fo->gid))
+		return fo->mode & 0020;
+	return fo->mode & 0002;
+}
+
+/* Folder d is not writable by who, so file fo cannot be replaced by a new
+ * one: rewritten in place if who may write the file itself and nothing
+ * else about it must change hands (the transports do the same, see
+ * write_file in transport.h).  A message when not, else NULL with the
+ * plan's note. */
+static char *check_in_place(const struct cs_linux_who *who, const struct cs_binding_cfg *b,
+			    struct cs_file_obs *fo, const struct cs_linux_dir *d, const char *fix)
+{
+	const struct cs_bind_files *f = &b->files;
+	const char *user = who->user, *path = fo->path;
+	unsigned mode = (unsigned)f->mode;
+	if (!fo->exists || !file_writable(who, fo))
+		return cs_xasprintf("folder %s is not writable by %s: certsync replaces %s by writing a new file "
+				    "next to it (let %s write the folder, or %s)", d->path, user, path, user, fix);
+	if ((f->owner && fo->uid != who->uid) || (f->group && !cs_streq(f->group, fo->group) &&
+						 !(cs_only_digits(f->group) && strtoul(f->group, NULL, 10) == fo->gid)))
+		return cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, which cannot "
+				    "change its owner %s or group %s (let %s write the folder, or %s)", d->path, user,
+				    path, fo->owner, fo->group, user, fix);
+	if ((fo->mode & 07777) != mode && fo->uid != who->uid)
+		return cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, and only its "
+				    "owner %s may change its mode %04o to %04o (let %s write the folder, or %s)",
+				    d->path, user, path, fo->owner, (unsigned)(fo->mode & 07777), mode, user, fix);
+	add_note(fo, cs_xasprintf("%s is rewritten in place (folder %s is not writable by %s): it keeps its "
+				  "owner and group, and a reader may see it half written until the write ends",
+				  path, d->path, user));
+	return NULL;
+}
+
 /* The first thing who cannot do to file fo of binding b (a message), or
  * NULL; what changes hands goes into fo's note. */
 static char *check_file(const struct cs_transport *t, const struct cs_linux_who *who,
@@ -213,8 +252,7 @@ static char *check_file(const struct cs_transport *t, const struct cs_linux_who 
 				    "is in, add %s to group %s, or %s)", f->group, path, user, f->group, user, user,
 				    f->group, fix);
 	if (d && d->seen && !d->writable)
-		return cs_xasprintf("folder %s is not writable by %s: certsync replaces %s by writing a new file "
-				    "next to it (let %s write the folder, or %s)", d->path, user, path, user, fix);
+		return check_in_place(who, b, fo, d, fix);
 	if (!fo->exists)
 		return NULL; /* a new file is the user's, in its group: nothing to keep */
 	if (d && d->seen && (d->mode & 01000) && fo->uid != who->uid && d->uid != who->uid)

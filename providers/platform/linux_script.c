@@ -71,14 +71,17 @@ int cs_linux_script_render(struct cs_buf *out, const struct cs_bind_script *b, c
 	char delim[32];
 	pick_delimiter(delim, texts, lens, 4);
 
-	cs_buf_puts(out,
+	/* The folder is named for the run (cs_temp_tag()): if this shell is
+	 * killed before its EXIT trap, the next apply finds and removes it
+	 * (the transports' remove_temps). */
+	cs_buf_printf(out,
 		    "set -eu\n"
 		    "umask 077\n"
-		    "d=$(mktemp -d \"${TMPDIR:-/tmp}/certsync-script.XXXXXX\")\n"
+		    "d=$(mktemp -d \"${TMPDIR:-/tmp}/certsync-%s.XXXXXX\")\n"
 		    "trap 'rm -rf \"$d\"' EXIT\n"
 		    "trap 'exit 129' HUP\n"
 		    "trap 'exit 130' INT\n"
-		    "trap 'exit 143' TERM\n");
+		    "trap 'exit 143' TERM\n", cs_temp_tag());
 	heredoc(out, "key.pem", texts[0], lens[0], delim);
 	heredoc(out, "cert.pem", texts[1], lens[1], delim);
 	heredoc(out, "chain.pem", texts[2], lens[2], delim);

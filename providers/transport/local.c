@@ -424,10 +424,26 @@ static bool soft_id(unsigned long *out, const char *name, bool group)
 	return found;
 }
 
+/* The file a write to path replaces: path itself, or, when path is a
+ * symbolic link, the file it leads to (operators link names their services
+ * read to files kept elsewhere; replacing the link would leave those
+ * files, and whatever reads them, behind).  A dangling link or a loop
+ * stays path. */
+static char *write_target(const char *path)
+{
+	struct stat st;
+	char *real;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (real = realpath(path, NULL)) != NULL)
+		return real;
+	return cs_xstrdup(path);
+}
+
 static int local_write_file(struct cs_transport *t, const char *path, const void *data,
 			    size_t len, const struct cs_file_attrs *attrs, struct cs_err *err)
 {
-	char *p = resolve(t, path);
+	char *declared = resolve(t, path);
+	char *p = write_target(declared);
+	free(declared);
 	char *dir = cs_path_dirname(p);
 	unsigned long uid = (uid_t)-1, gid = (gid_t)-1; /* -1: leave as it is */
 	mode_t mode = attrs ? attrs->mode : 0644;
@@ -451,6 +467,19 @@ static int local_write_file(struct cs_transport *t, const char *path, const void
 		r = cs_err_set(err, -ENOENT, "folder %s does not exist", dir);
 		goto out;
 	}
+	/* A folder the writer may not create files in (root's, the files
+	 * given to a deploy user) while the file itself is writable: rewrite
+	 * it in place, keeping its owner and group (the plan said so). */
+	struct stat fst;
+	if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) < 0 && errno == EACCES && lstat(p, &fst) == 0 &&
+	    S_ISREG(fst.st_mode) && faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) == 0) {
+		if ((uid != (uid_t)-1 && uid != fst.st_uid) || (gid != (gid_t)-1 && gid != fst.st_gid))
+			r = cs_err_set(err, -EPERM, "write %s: folder %s is not writable, and rewriting the file in "
+				       "place cannot change its owner or group", p, dir);
+		else
+			r = cs_file_write_in_place(p, data, len, mode, err);
+		goto out;
+	}
 	r = cs_file_write_atomic(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
 out:
 	free(dir);
@@ -462,8 +491,19 @@ static int local_remove_temps(struct cs_transport *t, char *const *paths, size_t
 			      struct cs_err *err)
 {
 	int removed = 0, r = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		char *p = resolve(t, paths[i]);
+	/* Each path, and the file a link there leads to (see write_target). */
+	char **all = cs_xcalloc(2 * n + 1, sizeof *all);
+	size_t n_all = 0;
+	for (size_t i = 0; i < n; i++) {
+		all[n_all++] = resolve(t, paths[i]);
+		char *target = write_target(all[n_all - 1]);
+		if (strcmp(target, all[n_all - 1]))
+			all[n_all++] = target;
+		else
+			free(target);
+	}
+	for (size_t i = 0; i < n_all && r == 0; i++) {
+		char *p = cs_xstrdup(all[i]);
 		char *dir = cs_path_dirname(p);
 		char *prefix = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(p), tag);
 		DIR *d = opendir(dir);
@@ -485,6 +525,30 @@ static int local_remove_temps(struct cs_transport *t, char *const *paths, size_t
 		free(dir);
 		free(p);
 	}
+	for (size_t i = 0; i < n_all; i++)
+		free(all[i]);
+	free(all);
+	/* Folders a run's commands made under $TMPDIR, named for the run
+	 * (a script binding's folder holds the key while its script runs). */
+	const char *tmpdir = getenv("TMPDIR");
+	if (!tmpdir || !*tmpdir)
+		tmpdir = "/tmp";
+	char *prefix = cs_xasprintf("certsync-%s.", tag);
+	DIR *d = r == 0 ? opendir(tmpdir) : NULL;
+	for (struct dirent *e; d && r == 0 && (e = readdir(d)) != NULL;) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		char *folder = cs_xasprintf("%s/%s", tmpdir, e->d_name);
+		struct stat st;
+		if (lstat(folder, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid()) {
+			if ((r = cs_remove_tree(folder, err)) == 0)
+				removed++;
+		}
+		free(folder);
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
 	return r < 0 ? r : removed;
 }
 

@@ -907,6 +907,32 @@ static int ssh_read_file(struct cs_transport *t, const char *path, struct cs_buf
 	return r;
 }
 
+/* Write all of data to the open handle h (for path), in two halves (the
+ * harness kills between them: ssh.upload-mid), then fsync it where the
+ * server can. */
+static int sftp_write_synced(struct ssh *s, LIBSSH2_SFTP_HANDLE *h, const char *path, const void *data,
+			     size_t len, struct cs_err *err)
+{
+	const char *p = data;
+	size_t off = 0, half = len / 2;
+	while (off < len) {
+		size_t end = off < half ? half : len;
+		ssize_t n = libssh2_sftp_write(h, p + off, end - off);
+		if (n < 0)
+			return sftp_fail(s, (int)n, err, "sftp write", path);
+		off += (size_t)n;
+		if (off == half && half)
+			cs_fault_point("ssh.upload-mid");
+	}
+	int rc = libssh2_sftp_fsync(h);
+	/* Servers without fsync@openssh.com get no fsync; any other failure
+	 * is real. */
+	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+			libssh2_sftp_last_error(s->sftp) == LIBSSH2_FX_OP_UNSUPPORTED))
+		return sftp_fail(s, rc, err, "sftp fsync", path);
+	return 0;
+}
+
 /* Upload data to tmp (created 0600: a key is never readable by others, not
  * even for a moment), fsync it, then set mode when asked. */
 static int upload(struct ssh *s, const char *tmp, const char *path, const void *data, size_t len,
@@ -923,30 +949,9 @@ static int upload(struct ssh *s, const char *tmp, const char *path, const void *
 				  s->name, path, tmp, reason);
 	}
 	*created = true;
-	int r = 0;
-	const char *p = data;
-	size_t off = 0;
-	/* In two halves: the harness kills between them (ssh.upload-mid). */
-	size_t half = len / 2;
-	while (off < len) {
-		size_t end = off < half ? half : len;
-		ssize_t n = libssh2_sftp_write(h, p + off, end - off);
-		if (n < 0) {
-			r = sftp_fail(s, (int)n, err, "sftp write", path);
-			goto out;
-		}
-		off += (size_t)n;
-		if (off == half && half)
-			cs_fault_point("ssh.upload-mid");
-	}
-	int rc = libssh2_sftp_fsync(h);
-	if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
-			libssh2_sftp_last_error(s->sftp) == LIBSSH2_FX_OP_UNSUPPORTED)) {
-		/* Servers without fsync@openssh.com get no fsync; any other
-		 * failure is real. */
-		r = sftp_fail(s, rc, err, "sftp fsync", path);
+	int r = sftp_write_synced(s, h, path, data, len, err), rc;
+	if (r < 0)
 		goto out;
-	}
 	if (mode >= 0) {
 		LIBSSH2_SFTP_ATTRIBUTES a = { .flags = LIBSSH2_SFTP_ATTR_PERMISSIONS,
 					      .permissions = (unsigned long)mode & 07777 };
@@ -956,6 +961,74 @@ static int upload(struct ssh *s, const char *tmp, const char *path, const void *
 			goto out;
 		}
 	}
+out:
+	rc = close_handle(s, h);
+	if (rc < 0 && r == 0)
+		r = sftp_fail(s, rc, err, "sftp write", path);
+	return r;
+}
+
+/* Does the declared (not only kept) owner and group of attrs match what
+ * path has?  "name" or numeric id, as the config gives them. */
+static int in_place_owner_ok(struct ssh *s, const char *path, const struct cs_file_attrs *attrs,
+			     struct cs_err *err)
+{
+	const char *owner = attrs->owner && !attrs->owner_soft ? attrs->owner : NULL;
+	const char *group = attrs->group && !attrs->group_soft ? attrs->group : NULL;
+	if (!owner && !group)
+		return 0;
+	char *q = cs_sh_quote(path);
+	char *cmd = cs_xasprintf("stat -c '%%U %%G %%u %%g' -- %s", q);
+	struct cs_run_result rr;
+	cs_run_result_init(&rr, 4096);
+	int r = helper(s, cmd, "stat", path, &rr, err);
+	char u[256] = "", g[256] = "", ui[32] = "", gi[32] = "";
+	if (r == 0 && sscanf(rr.out.data ? rr.out.data : "", "%255s %255s %31s %31s", u, g, ui, gi) != 4)
+		r = cs_err_set(err, -EIO, "host %s: stat %s: unexpected answer", s->name, path);
+	if (r == 0 && ((owner && strcmp(owner, u) && strcmp(owner, ui)) ||
+		       (group && strcmp(group, g) && strcmp(group, gi))))
+		r = cs_err_set(err, -EPERM, "host %s: write %s: its folder is not writable, and rewriting the "
+			       "file in place cannot change its owner or group", s->name, path);
+	cs_run_result_free(&rr);
+	free(cmd);
+	free(q);
+	return r;
+}
+
+/* A folder the login user may not create files in (root's, the files
+ * given to a deploy user) while the file itself is writable: rewrite it in
+ * place.  It keeps its owner and group; its mode is set (only its owner
+ * may).  A reader may see it half written meanwhile: the plan said so. */
+static int write_in_place(struct ssh *s, const char *path, const void *data, size_t len,
+			  const struct cs_file_attrs *attrs, struct cs_err *err)
+{
+	int r = in_place_owner_ok(s, path, attrs, err);
+	if (r < 0)
+		return r;
+	LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_open_ex(s->sftp, path, (unsigned int)strlen(path),
+						      LIBSSH2_FXF_WRITE | LIBSSH2_FXF_TRUNC, 0,
+						      LIBSSH2_SFTP_OPENFILE);
+	if (!h) {
+		char reason[512];
+		int e = sftp_errno(s, libssh2_session_last_errno(s->session), reason, sizeof reason);
+		return cs_err_set(err, e, "host %s: sftp write %s: its folder is not writable and the file cannot "
+				  "be rewritten in place: %s", s->name, path, reason);
+	}
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	int rc = libssh2_sftp_fstat(h, &a);
+	if (rc < 0) {
+		r = sftp_fail(s, rc, err, "sftp stat", path);
+		goto out;
+	}
+	if ((a.permissions & 07777) != (attrs->mode & 07777)) {
+		LIBSSH2_SFTP_ATTRIBUTES m = { .flags = LIBSSH2_SFTP_ATTR_PERMISSIONS,
+					      .permissions = (unsigned long)attrs->mode & 07777 };
+		if ((rc = libssh2_sftp_fsetstat(h, &m)) < 0) {
+			r = sftp_fail(s, rc, err, "sftp chmod", path);
+			goto out;
+		}
+	}
+	r = sftp_write_synced(s, h, path, data, len, err);
 out:
 	rc = close_handle(s, h);
 	if (rc < 0 && r == 0)
@@ -977,6 +1050,16 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 	cs_run_result_init(&rr, 65536);
 
 	int r = upload(s, tmp, path, data, len, (int)(attrs->mode & 07777), &created, err);
+	if (r == -EACCES && !created && !s->dead) {
+		LIBSSH2_SFTP_ATTRIBUTES a;
+		/* Only a file that is there is rewritten in place. */
+		if (libssh2_sftp_stat_ex(s->sftp, path, (unsigned int)strlen(path), LIBSSH2_SFTP_LSTAT, &a) == 0 &&
+		    LIBSSH2_SFTP_S_ISREG(a.permissions)) {
+			cs_err_clear(err);
+			r = write_in_place(s, path, data, len, attrs, err);
+			goto out;
+		}
+	}
 	if (r < 0)
 		goto fail;
 	if (attrs->owner || attrs->group) {
@@ -1059,6 +1142,45 @@ out:
 	return r;
 }
 
+/* The file a write to path replaces: path itself, or, when path is a
+ * symbolic link, the file it leads to (operators link the names their
+ * services read to files kept elsewhere; replacing the link would leave
+ * those files, and whatever reads them, behind).  Resolved by the server
+ * (sftp realpath), as root with become when the login user cannot. */
+static char *write_target(struct ssh *s, const char *path)
+{
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	if (libssh2_sftp_stat_ex(s->sftp, path, (unsigned int)strlen(path), LIBSSH2_SFTP_LSTAT, &a) != 0 ||
+	    !(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) || !LIBSSH2_SFTP_S_ISLNK(a.permissions))
+		return cs_xstrdup(path);
+	char buf[4096];
+	int n = libssh2_sftp_symlink_ex(s->sftp, path, (unsigned int)strlen(path), buf, sizeof buf - 1,
+					LIBSSH2_SFTP_REALPATH);
+	if (n > 0 && buf[0] == '/') {
+		buf[n] = '\0';
+		return cs_xstrdup(buf);
+	}
+	if (s->cfg->become_sudo) {
+		char *q = cs_sh_quote(path);
+		char *cmd = cs_xasprintf("sudo -n readlink -f -- %s", q);
+		struct cs_run_result rr;
+		cs_run_result_init(&rr, 8192);
+		struct cs_err e = CS_ERR_INIT;
+		char *out = NULL;
+		if (helper(s, cmd, "resolve the link", path, &rr, &e) == 0 && rr.out.data && rr.out.data[0] == '/') {
+			size_t m = strcspn(rr.out.data, "\n");
+			out = cs_xasprintf("%.*s", (int)m, rr.out.data);
+		}
+		cs_err_clear(&e);
+		cs_run_result_free(&rr);
+		free(cmd);
+		free(q);
+		if (out)
+			return out;
+	}
+	return cs_xstrdup(path); /* dangling or a loop: the link itself */
+}
+
 static int ssh_write_file(struct cs_transport *t, const char *path, const void *data,
 			  size_t len, const struct cs_file_attrs *attrs, struct cs_err *err)
 {
@@ -1069,9 +1191,13 @@ static int ssh_write_file(struct cs_transport *t, const char *path, const void *
 	int r = ensure_sftp(s, err);
 	if (r < 0)
 		return r;
+	char *target = write_target(s, path);
 	if (s->cfg->become_sudo)
-		return write_sudo(s, path, data, len, attrs, err);
-	return write_direct(s, path, data, len, attrs, err);
+		r = write_sudo(s, target, data, len, attrs, err);
+	else
+		r = write_direct(s, target, data, len, attrs, err);
+	free(target);
+	return r;
 }
 
 /* One shell round trip: the run's upload folders (made by the login user,
@@ -1088,24 +1214,33 @@ static int ssh_remove_temps(struct cs_transport *t, char *const *paths, size_t n
 	if (t->host && t->host->platform == CS_PLATFORM_WINDOWS)
 		return 0;
 	struct cs_buf inner = CS_BUF_INIT, cmd = CS_BUF_INIT;
-	cs_buf_puts(&inner, "n=0; for f in");
+	/* rm_t DIR BASE: the run's temporary files beside DIR/BASE.  Beside
+	 * each path, and beside the file a link there leads to (writes go
+	 * through links, see ssh_write_file). */
+	cs_buf_printf(&inner, "n=0; rm_t() { for f in \"$1\"/.\"$2\".certsync-%s-*; do "
+		      "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then rm -f -- \"$f\" && n=$((n+1)); fi; done; }; ", tag);
 	for (size_t i = 0; i < n; i++) {
 		char *dir = cs_path_dirname(paths[i]);
-		char *base = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(paths[i]), tag);
-		char *qd = cs_sh_quote(strcmp(dir, "/") ? dir : ""), *qb = cs_sh_quote(base);
-		cs_buf_printf(&inner, " %s/%s*", qd, qb);
+		char *qd = cs_sh_quote(strcmp(dir, "/") ? dir : ""), *qb = cs_sh_quote(cs_path_basename(paths[i]));
+		char *qp = cs_sh_quote(paths[i]);
+		cs_buf_printf(&inner, "rm_t %s %s; if [ -L %s ] && t=$(readlink -f -- %s); then "
+			      "rm_t \"${t%%/*}\" \"${t##*/}\"; fi; ", qd, qb, qp, qp);
+		free(qp);
 		free(qd);
 		free(qb);
-		free(base);
 		free(dir);
 	}
-	cs_buf_puts(&inner, "; do if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then rm -f -- \"$f\" && n=$((n+1)); fi; "
-		    "done; echo $n");
-	cs_buf_printf(&cmd, "for d in \"${TMPDIR:-/tmp}\"/certsync-%s.*; do [ -d \"$d\" ] && rm -rf -- \"$d\"; done; ",
+	/* The run's folders under $TMPDIR: the upload folder and a script
+	 * binding's folder (which holds the key while its script runs).  With
+	 * become they may be root's, so the loop runs under sudo as well. */
+	cs_buf_printf(&inner, "for d in \"${TMPDIR:-/tmp}\"/certsync-%s.*; do "
+		      "if [ -d \"$d\" ] && [ ! -L \"$d\" ] && rm -rf -- \"$d\"; then n=$((n+1)); fi; done; echo $n",
 		      tag);
-	if (!n) {
-		cs_buf_puts(&cmd, "echo 0");
-	} else if (s->cfg->become_sudo) {
+	if (s->cfg->become_sudo) {
+		/* The login user's own folders (the upload folder) first, in
+		 * its $TMPDIR; then the rest as root. */
+		cs_buf_printf(&cmd, "for d in \"${TMPDIR:-/tmp}\"/certsync-%s.*; do [ -d \"$d\" ] && rm -rf -- \"$d\"; done; ",
+			      tag);
 		char *q = cs_sh_quote(inner.data);
 		cs_buf_printf(&cmd, "sudo -n sh -c %s", q);
 		free(q);

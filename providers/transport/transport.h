@@ -77,7 +77,11 @@ struct cs_transport_ops {
 	/* Replace the file atomically (temporary file in the same folder, fsync,
 	 * rename) with mode and owner/group applied before the rename: readers
 	 * see either the old or the new file, never a partial one.  A failure
-	 * before the rename leaves the target as it was. */
+	 * before the rename leaves the target as it was.  One exception: a
+	 * folder the login user may not create files in while the file itself
+	 * is writable (files given to a deploy user in root's folder) gets the
+	 * file rewritten in place, keeping its owner and group; the Linux
+	 * platform's plan says so beforehand (linux_accounts.c). */
 	int (*write_file)(struct cs_transport *t, const char *path, const void *data,
 			  size_t len, const struct cs_file_attrs *attrs, struct cs_err *err);
 

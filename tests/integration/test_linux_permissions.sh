@@ -147,16 +147,40 @@ scenario() {
 	expect_eq "$(snap "$files")" "$was" "$label: a group the mode lets read: nothing changed"
 	chgrp "$lgroup" "$files"/web.crt "$files"/web.key "$files"/web-full.pem
 
-	# A folder the user cannot write: a plan error naming the folder.
+	# A folder the user cannot write, files it cannot write either: a
+	# plan error naming the folder.
 	write_config "$site" "$host" "$files" "" "" ", www.web.test"
-	chown root "$files"
+	chown root "$files" "$files"/web.crt "$files"/web.key "$files"/web-full.pem
 	chmod 0644 "$files/web.key"
 	was=$(snap "$files")
 	expect_exit 1 "${run[@]}" plan
 	expect_contains "$OUT" "folder $files is not writable by $login: certsync replaces $files/web.crt by writing a new file next to it \\(let $login write the folder, or $fix\\)"
 	expect_exit 1 "${run[@]}" apply --yes
 	expect_eq "$(snap "$files")" "$was" "$label: a folder the user cannot write: nothing changed"
+
+	# The same folder, the files the user's (what `install -o LOGIN` in
+	# root's /etc/nginx/tls leaves): they are rewritten in place, keeping
+	# owner and group, and the plan says so; a rollback puts them back in
+	# place.
+	chown "$login" "$files"/web.crt "$files"/web.key "$files"/web-full.pem
+	expect_exit 2 "${run[@]}" plan --detailed-exitcode
+	expect_contains "$OUT" "mode of $files/web.key is 0644, want 0600"
+	expect_contains "$OUT" "$files/web.key is rewritten in place \\(folder $files is not writable by $login\\): it keeps its owner and group"
+	expect_exit 0 "${run[@]}" apply --yes
+	expect_not_contains "$OUT" 'ROLLBACK'
+	expect_eq "$(stat -c '%a %U %G' "$files/web.key")" "600 $login $lgroup" "$label: in place: the key keeps owner and group, gets its mode"
+	expect_eq "$(stat -c '%U' "$files")" "root" "$label: in place: the folder is still root's"
+	expect_exit 0 "${run[@]}" plan --detailed-exitcode
+	write_config "$site" "$host" "$files" "" "" ", www.web.test, api.web.test" "exit 9"
+	was=$(snap "$files")
+	expect_exit 1 "${run[@]}" apply --yes
+	expect_contains "$OUT" "rollback .*put back $files/web.crt"
+	expect_eq "$(snap "$files")" "$was" "$label: in place: the rollback put the files back in place"
+	write_config "$site" "$host" "$files" "" "" ", www.web.test"
+	expect_exit 0 "${run[@]}" apply --yes
+	expect_exit 0 "${run[@]}" plan --detailed-exitcode
 	chown "$login" "$files"
+	chmod 0644 "$files/web.key"
 
 	# A folder the user cannot even enter (/etc/ssl/private, 0710): that
 	# binding's error, naming the folder, not the host's.
@@ -174,11 +198,13 @@ scenario() {
 	write_config "$site" "$host" "$files" "" "$script_binding" ", www.web.test"
 	expect_exit 2 "${run[@]}" plan --detailed-exitcode
 	expect_contains "$OUT" "mode of $files/web.key is 0644, want 0600"
+	was=$(snap "$files")
 	expect_exit 1 "${run[@]}" apply --yes
 	expect_contains "$OUT" "FAILED +#2 bind web → here files: .*web.key"
 	expect_not_contains "$OUT" 'ROLLBACK FAILED|could not put back'
 	[[ ! -e $unconfirmed ]] && ok "$label: a failure that changed nothing: nothing unconfirmed" ||
 		not_ok "$label: a failure that changed nothing: nothing unconfirmed" "$(cat "$unconfirmed")"
+	chmod 0644 "$files/web.key" # lock.sh's doing, not certsync's
 	expect_eq "$(snap "$files")" "$was" "$label: a write that failed changed nothing"
 	chmod 0755 "$files"
 	expect_exit 2 "${run[@]}" plan --detailed-exitcode
@@ -192,7 +218,7 @@ scenario() {
 	local flags=$TEST_TMP/flags-$label
 	install -d -m 0755 "$flags"
 	write_config "$site" "$host" "$files" "" "" ", www.web.test" \
-		"if [ -e $flags/lock ]; then chmod 0555 $files; fi; if [ -e $flags/fail ]; then echo no >&2; exit 1; fi; echo reloaded >> $files/reload.log"
+		"if [ -e $flags/lock ]; then chmod 0555 $files; chmod 0444 $files/web.crt $files/web.key $files/web-full.pem; fi; if [ -e $flags/fail ]; then echo no >&2; exit 1; fi; echo reloaded >> $files/reload.log"
 	cp "$files/web-full.pem" "$files/web.crt"
 	touch "$flags/lock" "$flags/fail"
 	expect_exit 1 "${run[@]}" apply --yes
@@ -200,6 +226,7 @@ scenario() {
 	expect_contains "$unconfirmed" "web"
 	rm "$flags/lock"
 	chmod 0755 "$files"
+	chmod 0600 "$files/web.crt" "$files/web.key" "$files/web-full.pem"
 	# Applied again: the files are already right, the bind changes
 	# nothing, the reload fails again.  Nothing to put back, so no
 	# rollback (nor a reload of what it already serves), and the binding
@@ -221,7 +248,9 @@ scenario() {
 
 make_site() { # SITE OWNER
 	make_ca "$1" ca
-	printf 'chmod 0555 "$2"\n' >"$1/lock.sh"
+	# The folder and the key read-only: neither a new file beside it nor
+	# a rewrite in place can work.
+	printf 'chmod 0555 "$2"; chmod 0444 "$2/web.key"\n' >"$1/lock.sh"
 	chown -R "$2" "$1"
 }
 

@@ -271,10 +271,18 @@ static void test_checks(void)
 		  "/srv/tls/a.crt: owner root will become deploy (deploy cannot give files to another user; become: "
 		  "sudo keeps it); /srv/tls/a.crt: group root will become deploy (deploy is not in group root; set "
 		  "group: or become: sudo)" },
-		{ "a folder it cannot write", 0, false, "/etc/ssl/a.crt", true, 1000, 1000, "deploy", "deploy", NULL, NULL,
-		  0644,
+		{ "a folder it cannot write, its own file: in place", 0, false, "/etc/ssl/a.crt", true, 1000, 1000,
+		  "deploy", "deploy", NULL, NULL, 0644, NULL,
+		  "/etc/ssl/a.crt is rewritten in place (folder /etc/ssl is not writable by deploy): it keeps its owner "
+		  "and group, and a reader may see it half written until the write ends" },
+		{ "a folder it cannot write, root's file it cannot write", 0, false, "/etc/ssl/a.crt", true, 0, 0, "root",
+		  "root", NULL, NULL, 0644,
 		  "folder /etc/ssl is not writable by deploy: certsync replaces /etc/ssl/a.crt by writing a new file "
 		  "next to it (let deploy write the folder, or become: sudo)", NULL },
+		{ "a folder it cannot write, its own file, another group declared", 0, false, "/etc/ssl/a.crt", true, 1000,
+		  1000, "deploy", "deploy", NULL, "web", 0644,
+		  "folder /etc/ssl is not writable by deploy, so /etc/ssl/a.crt is rewritten in place, which cannot "
+		  "change its owner deploy or group deploy (let deploy write the folder, or become: sudo)", NULL },
 		{ "a folder it cannot write, new file", 0, true, "/etc/ssl/a.crt", false, 0, 0, NULL, NULL, NULL, NULL,
 		  0644,
 		  "folder /etc/ssl is not writable by deploy: certsync replaces /etc/ssl/a.crt by writing a new file "
