@@ -81,6 +81,8 @@ expect_contains "$OUT" 'No changes'
 expect_exit 0 "$CERTSYNC" apply --yes
 [[ $(sum out/web.p12) == "$before" ]] && ok "second apply leaves the pfx alone" || not_ok "second apply leaves the pfx alone"
 [[ $(reloads) == 1 ]] && ok "second apply reloads nothing" || not_ok "second apply reloads nothing" "$(reloads)"
+expect_exit 0 "$CERTSYNC" status --json
+expect_contains "$OUT" '"state": "in sync"'
 leftover=$(find out -name '.*certsync-*')
 [[ -z $leftover ]] && ok "no temporary files left" || not_ok "no temporary files left" "$leftover"
 secret_free "no key and no password in the journal" "$(cat .certsync/journal.jsonl)"
