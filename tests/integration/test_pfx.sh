@@ -93,6 +93,11 @@ sed -i 's|pfx_password: { env: WEB_PFX_PASS }|pfx_password: { file: pfx.pass }|'
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 sed -i 's|pfx_password: { file: pfx.pass }|pfx_password: { env: WEB_PFX_PASS }|' certsync.yaml
 
+# A plan saved with one password is stale once the password changed.
+expect_exit 0 "$CERTSYNC" plan -o "$TEST_TMP/saved.plan"
+WEB_PFX_PASS=$pass2 expect_exit 1 "$CERTSYNC" apply "$TEST_TMP/saved.plan"
+expect_contains "$OUT" 'is stale: the observed state changed since it was made'
+
 # A changed password re-writes it (and nothing else).
 export WEB_PFX_PASS=$pass2
 expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
