@@ -13,6 +13,7 @@
 #include "cmd/log.h"
 #include "reconcile/apply_record.h"
 #include "reconcile/executor.h"
+#include "reconcile/notify.h"
 #include "providers/base/util.h"
 
 #define OPT_YES 3001
@@ -276,6 +277,25 @@ static void log_plan(const struct cs_plan *plan)
 	}
 }
 
+/* Tell the config's notifiers (reconcile/notify.h); one that cannot be
+ * reached is a warning, never a failure of the apply. */
+static void notify(struct cs_notify_run *nr, const struct cs_plan *plan, const struct cs_observed *obs,
+		   const struct cs_exec_summary *sum)
+{
+	char **warnings;
+	size_t n;
+	cs_notify_run_finish(nr, plan, obs, sum, &warnings, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (cs_log_json())
+			cs_log_emit(&(struct cs_log_event){ .level = "warning", .event = "notify_failed",
+							    .message = warnings[i] }, NULL);
+		else
+			fprintf(stderr, "certsync: warning: %s\n", warnings[i]);
+		free(warnings[i]);
+	}
+	free(warnings);
+}
+
 static int run(int argc, char **argv)
 {
 	int64_t started = cs_now();
@@ -304,6 +324,8 @@ static int run(int argc, char **argv)
 	struct cs_plan *saved = NULL, *plan = NULL;
 	struct cs_session s;
 	memset(&s, 0, sizeof s);
+	struct cs_notify_run nr;
+	memset(&nr, 0, sizeof nr);
 	int status = 0;
 	if (plan_path) {
 		if (cs_plan_load(&saved, plan_path, &err) < 0) {
@@ -378,6 +400,7 @@ static int run(int argc, char **argv)
 		log_plan(plan);
 	if (!cs_log_json() || ask)
 		cs_render_plan(ui, plan);
+	cs_notify_run_init(&nr, s.cfg, on_event, &out);
 	struct cs_exec_summary sum;
 	memset(&sum, 0, sizeof sum);
 	if (!plan->n_actions) {
@@ -389,8 +412,10 @@ static int run(int argc, char **argv)
 				    json_pack("{s:i, s:I}", "exit", status, "errors", (json_int_t)plan->n_errors));
 		/* Nothing to do is a run too: metrics show apply ran and found
 		 * everything as declared. */
-		if (can_apply)
+		if (can_apply) {
 			record_run(s.store, started, plan, &sum, status, recovered);
+			notify(&nr, plan, s.obs, NULL);
+		}
 		goto out;
 	}
 	if (ask) {
@@ -407,7 +432,7 @@ static int run(int argc, char **argv)
 	if (!cs_log_json())
 		printf("\n");
 	catch_interrupts(true);
-	int r = cs_execute(&sum, plan, s.obs, on_event, &out);
+	int r = cs_execute(&sum, plan, s.obs, cs_notify_run_event, &nr);
 	catch_interrupts(false);
 	clear_progress(&out);
 	free(out.start_ms);
@@ -446,7 +471,9 @@ static int run(int argc, char **argv)
 		       plan->n_errors == 1 ? "" : "s");
 	printf(".\n");
 	record_run(s.store, started, plan, &sum, status, recovered);
+	notify(&nr, plan, s.obs, &sum);
 out:
+	cs_notify_run_free(&nr);
 	cs_err_clear(&err);
 	cs_plan_free(saved);
 	cs_plan_free(plan);

@@ -750,7 +750,7 @@ static void parse_certs(struct ctx *c, const yaml_node_t *root)
 
 static void parse_root(struct ctx *c, const yaml_node_t *root)
 {
-	static const char *const keys[] = { "version", "settings", "issuers", "hosts", "certificates", NULL };
+	static const char *const keys[] = { "version", "settings", "notify", "issuers", "hosts", "certificates", NULL };
 	if (cs_yaml_kind(root) != CS_YV_MAP) {
 		cs_yaml_report(&c->y, root, "expected a mapping at the top level (version, settings, issuers, hosts, "
 		       "certificates), got %s", cs_yaml_kind_name(cs_yaml_kind(root)));
@@ -773,6 +773,7 @@ static void parse_root(struct ctx *c, const yaml_node_t *root)
 	parse_hosts(c, root);
 	parse_issuers(c, root);
 	parse_certs(c, root);
+	cs_notify_cfg_parse(&c->y, cs_yaml_lookup(&c->y, root, "notify", NULL), &c->cfg->notify, &c->cfg->n_notify);
 }
 
 

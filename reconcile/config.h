@@ -22,6 +22,7 @@
 #include "providers/base/cert_cfg.h"
 #include "providers/issuer/issuer_cfg.h"
 #include "providers/platform/binding_cfg.h"
+#include "providers/notify/notify.h"
 #include "providers/transport/host_cfg.h"
 
 /* struct cs_pos: providers/base/yaml_value.h */
@@ -77,6 +78,7 @@ struct cs_config {
 	struct cs_issuer_cfg *issuers; size_t n_issuers;   /* in file order */
 	struct cs_host_cfg *hosts; size_t n_hosts;
 	struct cs_cert_cfg *certs; size_t n_certs;
+	struct cs_notify_cfg *notify; size_t n_notify;     /* providers/notify/notify.h */
 };
 
 /* Load and validate path.  Returns 0 and a model in *out when there is no

@@ -46,6 +46,7 @@ void cs_config_free(struct cs_config *cfg)
 		free(is->acme.preferred_chain);
 	}
 	free(cfg->issuers);
+	cs_notify_cfg_free(cfg->notify, cfg->n_notify);
 	for (size_t i = 0; i < cfg->n_hosts; i++) {
 		struct cs_host_cfg *h = &cfg->hosts[i];
 		free(h->name);

@@ -345,6 +345,10 @@ static void digest_state(struct cs_observed *obs)
 				cs_buf_printf(&t, "  %s %s exists=%d sha256=%s mode=%04o owner=%s group=%s\n",
 					      f->role, f->path, f->exists, f->sha256, (unsigned)f->mode,
 					      f->owner ? f->owner : "-", f->group ? f->group : "-");
+				/* A pfx that opened with the password then and not now
+				 * (it changed): the same bytes, another plan. */
+				if (f->pfx || f->pfx_error)
+					cs_buf_printf(&t, "  pfx opens=%d\n", f->pfx != NULL);
 			}
 		}
 	}

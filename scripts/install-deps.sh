@@ -15,6 +15,7 @@ packages=(
 	openssh-server openssh-client sudo
 	scdoc zsh
 	systemd util-linux chromium
+	default-jre-headless
 	nodejs npm dash
 )
 

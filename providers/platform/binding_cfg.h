@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "providers/base/secret.h"
 #include "providers/base/yaml_value.h"
 
 struct cs_binding_kind;
@@ -17,10 +18,14 @@ enum cs_binding_kind_id {
 };
 
 struct cs_bind_files {
-	char *cert, *key, *chain, *fullchain, *pem; /* absolute paths on the host, any may be NULL (at least one set) */
+	char *cert, *key, *chain, *fullchain, *pem; /* absolute paths on the host, any may be NULL (at least one, or pfx) */
 	char *owner, *group;     /* NULL = leave as the transport creates them */
-	int mode;                /* permission bits for every file; default 0600 when key or pem is set, else 0644 */
+	int mode;                /* permission bits for every file; default 0600 when key, pem or pfx is set, else 0644 */
 	char *reload;            /* shell command, or NULL */
+	char *pfx;               /* PKCS#12 file (key + cert + chain), or NULL; then: */
+	struct cs_secret pfx_password; /* its password (required with pfx) */
+	char *pfx_alias;         /* the friendly name; default the certificate's name */
+	bool pfx_legacy;         /* 3DES and SHA-1 MAC for old readers instead of AES-256 and SHA-256 */
 };
 
 struct cs_bind_store { bool exportable; bool cleanup; };

@@ -1,5 +1,6 @@
-/* The files binding kind: PEM files written on a Linux host, then a
- * reload command (linux.c writes them). */
+/* The files binding kind: PEM files, and a PKCS#12 file for Java, Tomcat
+ * and .NET, written on a Linux host, then a reload command (linux.c writes
+ * them). */
 #include "providers/platform/binding_kind.h"
 
 #include <stdlib.h>
@@ -28,10 +29,42 @@ static void files_path(struct cs_binding_parse *p, const yaml_node_t *m, const c
 	p->claim(p, v, role, *out);
 }
 
+/* Does the binding write a file that holds the private key? */
+static bool has_key(struct cs_binding_parse *p, const yaml_node_t *m)
+{
+	return cs_yaml_lookup(p->y, m, "key", NULL) || cs_yaml_lookup(p->y, m, "pem", NULL) ||
+	       cs_yaml_lookup(p->y, m, "pfx", NULL);
+}
+
+/* pfx_password (required with pfx), pfx_alias and pfx_legacy, which mean
+ * nothing without pfx. */
+static void parse_pfx(struct cs_binding_parse *p, const yaml_node_t *m, struct cs_bind_files *f)
+{
+	static const char *const own[] = { "pfx_password", "pfx_alias", "pfx_legacy" };
+	yaml_node_t *k = NULL;
+	if (!cs_yaml_lookup(p->y, m, "pfx", NULL)) {
+		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+			if (cs_yaml_lookup(p->y, m, own[i], &k))
+				cs_yaml_report(p->y, k, "\"%s\" %s belongs to a pfx file, and the binding writes none: "
+				       "add pfx: PATH or remove it", own[i], p->where);
+		return;
+	}
+	if (!cs_yaml_lookup(p->y, m, "pfx_password", NULL)) {
+		cs_yaml_report(p->y, m, "files binding %zu of certificate %s writes a pfx file without a password: add "
+		       "pfx_password: {env: VARIABLE} or {file: PATH}", p->index, cs_yaml_esc(p->y, p->cert->name));
+		return;
+	}
+	cs_yaml_secret(p->y, m, "pfx_password", p->where, true, &f->pfx_password);
+	if (!cs_yaml_str(p->y, m, "pfx_alias", p->where, false, &f->pfx_alias))
+		f->pfx_alias = cs_xstrdup(p->cert->name);
+	cs_yaml_bool(p->y, m, "pfx_legacy", p->where, &f->pfx_legacy);
+}
+
 static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
 {
 	static const char *const keys[] = {
-		"cert", "key", "chain", "fullchain", "pem", "owner", "group", "mode", "reload", NULL,
+		"cert", "key", "chain", "fullchain", "pem", "pfx", "pfx_password", "pfx_alias", "pfx_legacy",
+		"owner", "group", "mode", "reload", NULL,
 	};
 	struct cs_bind_files *f = &p->b->files;
 	cs_yaml_check_keys(p->y, m, keys, p->where);
@@ -40,18 +73,21 @@ static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
 	files_path(p, m, "chain", &f->chain);
 	files_path(p, m, "fullchain", &f->fullchain);
 	files_path(p, m, "pem", &f->pem);
-	static const char *const outputs[] = { "cert", "key", "chain", "fullchain", "pem", NULL };
+	files_path(p, m, "pfx", &f->pfx);
+	parse_pfx(p, m, f);
+	static const char *const outputs[] = { "cert", "key", "chain", "fullchain", "pem", "pfx", NULL };
 	if (!cs_yaml_lookup(p->y, m, "cert", NULL) && !cs_yaml_lookup(p->y, m, "key", NULL) && !cs_yaml_lookup(p->y, m, "chain", NULL) &&
-	    !cs_yaml_lookup(p->y, m, "fullchain", NULL) && !cs_yaml_lookup(p->y, m, "pem", NULL) && !cs_yaml_guessed(p->y, m, outputs))
+	    !cs_yaml_lookup(p->y, m, "fullchain", NULL) && !cs_yaml_lookup(p->y, m, "pem", NULL) &&
+	    !cs_yaml_lookup(p->y, m, "pfx", NULL) && !cs_yaml_guessed(p->y, m, outputs))
 		cs_yaml_report(p->y, m, "files binding %zu of certificate %s writes nothing: give at least one of cert, key, "
-		       "chain, fullchain or pem", p->index, cs_yaml_esc(p->y, p->cert->name));
+		       "chain, fullchain, pem or pfx", p->index, cs_yaml_esc(p->y, p->cert->name));
 	cs_yaml_str(p->y, m, "owner", p->where, false, &f->owner);
 	cs_yaml_str(p->y, m, "group", p->where, false, &f->group);
 	cs_yaml_str(p->y, m, "reload", p->where, false, &f->reload);
 
 	/* A key must not become readable by accident: the default is private
 	 * whenever a key is among the files. */
-	f->mode = (cs_yaml_lookup(p->y, m, "key", NULL) || cs_yaml_lookup(p->y, m, "pem", NULL)) ? 0600 : 0644;
+	f->mode = has_key(p, m) ? 0600 : 0644;
 	yaml_node_t *v = cs_yaml_field(p->y, m, "mode", p->where, false);
 	if (!v)
 		return;
@@ -74,7 +110,7 @@ static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
 	/* A private key that others can change, run or read, or that carries
 	 * setuid/setgid/sticky, is never what was meant: group read (0640 for
 	 * a service's group) is the most a key file may grant. */
-	if ((cs_yaml_lookup(p->y, m, "key", NULL) || cs_yaml_lookup(p->y, m, "pem", NULL)) && (mode & 07037)) {
+	if (has_key(p, m) && (mode & 07037)) {
 		const char *what = (mode & 07000) ? "setuid, setgid or sticky bits"
 				   : (mode & 0033) ? "write or execute bits for group or others"
 				   : "read access for others";
@@ -90,7 +126,7 @@ static void details_files(const struct cs_binding_cfg *b, cs_detail_row_fn row, 
 	const struct cs_bind_files *f = &b->files;
 	const struct { const char *role, *path; } files[] = {
 		{ "cert", f->cert }, { "key", f->key }, { "chain", f->chain },
-		{ "fullchain", f->fullchain }, { "pem", f->pem },
+		{ "fullchain", f->fullchain }, { "pem", f->pem }, { "pfx", f->pfx },
 	};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
 		if (files[i].path)
@@ -104,7 +140,7 @@ static void details_files(const struct cs_binding_cfg *b, cs_detail_row_fn row, 
 static void describe_files(const struct cs_binding_cfg *b, struct cs_buf *s)
 {
 	const struct cs_bind_files *f = &b->files;
-	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem, f->pfx };
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
 		if (paths[i])
 			cs_buf_printf(s, "%s%s", s->len ? ", " : "", paths[i]);
@@ -121,6 +157,10 @@ static void free_files(struct cs_binding_cfg *b)
 	free(f->owner);
 	free(f->group);
 	free(f->reload);
+	free(f->pfx);
+	free(f->pfx_password.ref);
+	f->pfx_password.ref = NULL;
+	free(f->pfx_alias);
 }
 
 static const char *files_reload(const struct cs_binding_cfg *b)
@@ -136,7 +176,7 @@ static bool files_write_chain(const struct cs_binding_cfg *b)
 static size_t files_paths(const struct cs_binding_cfg *b, const char **out, size_t max)
 {
 	const struct cs_bind_files *f = &b->files;
-	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem };
+	const char *paths[] = { f->cert, f->key, f->chain, f->fullchain, f->pem, f->pfx };
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0] && n < max; i++)
 		if (paths[i])

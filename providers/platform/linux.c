@@ -1,9 +1,15 @@
 /* Linux platform driver: `files` bindings (cert, key, chain, fullchain, pem
- * written atomically with mode and owner), `script` bindings
- * (linux_script.h) and reload commands.
+ * and a PKCS#12 pfx written atomically with mode and owner), `script`
+ * bindings (linux_script.h) and reload commands.
  *
  * Every file is compared byte for byte with what certsync would write, so a
- * plan is clean exactly when the files are what the store holds. */
+ * plan is clean exactly when the files are what the store holds.  Except
+ * the pfx: PKCS#12 encryption is salted at random, so no two writes give
+ * the same bytes.  A pfx is opened with its password and what it holds (the
+ * key, the certificate, the chain, the alias and the algorithms) compared
+ * instead; that also sees a file someone else replaced, and a changed
+ * password (the file no longer opens), which a digest of the inputs kept
+ * in the state folder would not. */
 #include "providers/platform/platform.h"
 #include "providers/platform/linux_accounts.h"
 #include "providers/platform/linux_batch.h"
@@ -30,6 +36,7 @@ static const struct file_role roles[] = {
 	{ "chain", offsetof(struct cs_bind_files, chain) },
 	{ "fullchain", offsetof(struct cs_bind_files, fullchain) },
 	{ "pem", offsetof(struct cs_bind_files, pem) },
+	{ "pfx", offsetof(struct cs_bind_files, pfx) },
 };
 
 static const char *role_path(const struct cs_bind_files *f, const struct file_role *r)
@@ -59,6 +66,147 @@ static int wanted_content(struct cs_buf *out, const char *role, const struct cs_
 			r = cs_buf_append(out, m->chain_pem.data, m->chain_pem.len);
 	}
 	return r;
+}
+
+/* ---- pfx ---- */
+
+/* The password of f's pfx into pw; the message names the file and the
+ * reference, never the value. */
+static int pfx_password(struct cs_buf *pw, const struct cs_bind_files *f, struct cs_err *err)
+{
+	int r = cs_secret_resolve_line(&f->pfx_password, pw, err);
+	if (r < 0)
+		return cs_err_prefix(err, "password of pfx %s (pfx_password)", f->pfx);
+	return 0;
+}
+
+/* want's chain as certificates (NULL when it has none). */
+static int material_chain(STACK_OF(X509) **out, const struct cs_material *want, struct cs_err *err)
+{
+	*out = NULL;
+	if (want->chain_pem.len == 0)
+		return 0;
+	return cs_certs_parse(out, want->chain_pem.data, want->chain_pem.len, err);
+}
+
+/* What a pfx of want made for f holds. */
+static int pfx_expected(struct cs_pkcs12_view *out, const struct cs_bind_files *f, const struct cs_material *want,
+			struct cs_err *err)
+{
+	STACK_OF(X509) *chain = NULL;
+	memset(out, 0, sizeof *out);
+	int r = material_chain(&chain, want, err);
+	if (r == 0)
+		r = cs_pkcs12_expect(out, want->key, want->cert, chain, f->pfx_alias, f->pfx_legacy, err);
+	sk_X509_pop_free(chain, X509_free);
+	return r;
+}
+
+static int pfx_content(struct cs_buf *out, const struct cs_bind_files *f, const struct cs_material *want,
+		       const char *password, struct cs_err *err)
+{
+	STACK_OF(X509) *chain = NULL;
+	int r = material_chain(&chain, want, err);
+	if (r == 0)
+		r = cs_pkcs12_build(out, want->key, want->cert, chain, f->pfx_alias, password, f->pfx_legacy, err);
+	sk_X509_pop_free(chain, X509_free);
+	return r;
+}
+
+/* Does the pfx seen (NULL: it did not open) hold what want would give? */
+static bool pfx_same(const struct cs_bind_files *f, const struct cs_pkcs12_view *seen, const struct cs_material *want)
+{
+	struct cs_pkcs12_view w = { 0 };
+	struct cs_err err = CS_ERR_INIT;
+	bool same = seen && pfx_expected(&w, f, want, &err) == 0 && cs_pkcs12_view_equal(seen, &w);
+	cs_pkcs12_view_free(&w);
+	cs_err_clear(&err);
+	return same;
+}
+
+/* Why the pfx fo is not what want would give, for the plan. */
+static void pfx_reason(struct cs_buf *reason, const struct cs_bind_files *f, const struct cs_file_obs *fo,
+		       const struct cs_material *want)
+{
+	if (!fo->pfx) {
+		cs_buf_printf(reason, "pfx %s %s", fo->path, fo->pfx_error ? fo->pfx_error : "was not read");
+		return;
+	}
+	struct cs_pkcs12_view w;
+	struct cs_err err = CS_ERR_INIT;
+	if (pfx_expected(&w, f, want, &err) < 0) {
+		cs_buf_printf(reason, "pfx %s: %s", fo->path, cs_err_msg(&err));
+		cs_err_clear(&err);
+		return;
+	}
+	const struct cs_pkcs12_view *s = fo->pfx;
+	const char *sep = "";
+	cs_buf_printf(reason, "pfx %s ", fo->path);
+	if (strcmp(s->cert, w.cert)) {
+		if (s->serial)
+			cs_buf_printf(reason, "holds another certificate (serial %s), want serial %s", s->serial,
+				      w.serial ? w.serial : "?");
+		else
+			cs_buf_printf(reason, "holds no certificate, want serial %s", w.serial ? w.serial : "?");
+		sep = ", ";
+	}
+	if (strcmp(s->key, w.key)) {
+		cs_buf_printf(reason, "%sholds %s private key", sep, s->key[0] ? "another" : "no");
+		sep = ", ";
+	}
+	if (!cs_streq(s->chain, w.chain)) {
+		cs_buf_printf(reason, "%sholds another chain", sep);
+		sep = ", ";
+	}
+	if (!cs_streq(s->name, w.name)) {
+		cs_buf_printf(reason, "%shas alias %s%s%s, want \"%s\"", sep, s->name ? "\"" : "",
+			      s->name ? s->name : "none", s->name ? "\"" : "", w.name ? w.name : "");
+		sep = ", ";
+	}
+	if (strcmp(s->format, w.format))
+		cs_buf_printf(reason, "%sis encrypted with %s, want %s (pfx_legacy: %s)", sep, s->format, w.format,
+			      f->pfx_legacy ? "true" : "false");
+	cs_pkcs12_view_free(&w);
+}
+
+/* Open b's pfx with its password: what it holds into fo->pfx, or why it
+ * does not open into fo->pfx_error (the plan's reason to write it).  A
+ * password that cannot be read is the binding's error: the plan writes
+ * none of its files then. */
+static void observe_pfx(const struct cs_binding_cfg *b, struct cs_binding_obs *out)
+{
+	if (b->kind != CS_BIND_FILES || !b->files.pfx || out->error)
+		return;
+	struct cs_buf pw = CS_BUF_INIT;
+	struct cs_err err = CS_ERR_INIT;
+	if (pfx_password(&pw, &b->files, &err) < 0) {
+		out->error = cs_xstrdup(cs_err_msg(&err));
+		goto out;
+	}
+	for (size_t i = 0; i < out->n_files; i++) {
+		struct cs_file_obs *fo = &out->files[i];
+		if (strcmp(fo->role, "pfx") || !fo->exists)
+			continue;
+		fo->pfx = cs_xcalloc(1, sizeof *fo->pfx);
+		int r = cs_pkcs12_read(fo->pfx, fo->content.data ? fo->content.data : "", fo->content.len, pw.data, &err);
+		if (r < 0) {
+			char ref[512];
+			cs_pkcs12_view_free(fo->pfx);
+			free(fo->pfx);
+			fo->pfx = NULL;
+			cs_secret_describe(&b->files.pfx_password, ref, sizeof ref);
+			if (r == -EACCES)
+				fo->pfx_error = cs_xasprintf("does not open with the password from %s (another password, "
+							     "or a damaged file)", ref);
+			else
+				fo->pfx_error = cs_xasprintf("cannot be read as PKCS#12 with the password from %s: %s", ref,
+							     cs_err_msg(&err));
+			cs_err_clear(&err);
+		}
+	}
+out:
+	cs_err_clear(&err);
+	cs_buf_free_secret(&pw);
 }
 
 static void file_obs_start(struct cs_file_obs *fo, const char *role, const char *path)
@@ -233,6 +381,7 @@ static int observe(struct cs_transport *t, const struct cs_binding_cfg *b,
 			return r;
 	}
 	check_folders(t, out);
+	observe_pfx(b, out);
 	struct cs_binding_obs *const outs[] = { out };
 	cs_linux_check_accounts(t, &b, outs, 1);
 	check_permissions(t, NULL, &b, outs, 1);
@@ -320,6 +469,8 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		}
 		if (r == 0)
 			check_folders(t, out);
+		if (r == 0)
+			observe_pfx(bindings[i], out);
 	}
 	if (r == 0)
 		cs_linux_check_accounts(t, bindings, outs, n);
@@ -382,14 +533,21 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 			changed = true;
 			continue;
 		}
-		struct cs_buf w = CS_BUF_INIT;
-		wanted_content(&w, fo->role, want);
-		bool same = w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len);
-		cs_buf_free_secret(&w);
+		bool pfx = !strcmp(fo->role, "pfx"), same;
+		if (pfx) {
+			same = pfx_same(&b->files, fo->pfx, want);
+		} else {
+			struct cs_buf w = CS_BUF_INIT;
+			wanted_content(&w, fo->role, want);
+			same = w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len);
+			cs_buf_free_secret(&w);
+		}
 		if (!same) {
 			changed = true;
 			add_reason(reason, &first);
-			if (!strcmp(fo->role, "key")) {
+			if (pfx) {
+				pfx_reason(reason, &b->files, fo, want);
+			} else if (!strcmp(fo->role, "key")) {
 				EVP_PKEY *k = NULL;
 				struct cs_err err = CS_ERR_INIT;
 				bool parsed = cs_key_parse(&k, fo->content.data, fo->content.len, &err) == 0;
@@ -440,8 +598,11 @@ static bool rewrites(const struct cs_binding_cfg *b, const struct cs_file_obs *f
 	if (!want || !fo->exists)
 		return true;
 	struct cs_buf w = CS_BUF_INIT;
-	wanted_content(&w, fo->role, want);
-	bool same = w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len) &&
+	bool pfx = !strcmp(fo->role, "pfx");
+	if (!pfx)
+		wanted_content(&w, fo->role, want);
+	bool same = (pfx ? pfx_same(&b->files, fo->pfx, want) :
+			   w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len)) &&
 		    (fo->mode & 07777) == (mode_t)b->files.mode &&
 		    (!b->files.owner || cs_streq(fo->owner, b->files.owner)) &&
 		    (!b->files.group || cs_streq(fo->group, b->files.group));
@@ -514,6 +675,24 @@ static bool already(const struct cs_undo_file *u, const struct cs_buf *content, 
 	       (!f->group || cs_streq(u->group, f->group));
 }
 
+/* Does the recorded pfx already open with password and hold what want
+ * gives, with the declared mode, owner and group?  (Its bytes never
+ * match a new build: see the top of the file.) */
+static bool pfx_already(const struct cs_undo_file *u, const struct cs_bind_files *f, const struct cs_material *want,
+			const char *password)
+{
+	if (!u->existed || (u->mode & 07777) != (mode_t)f->mode || (f->owner && !cs_streq(u->owner, f->owner)) ||
+	    (f->group && !cs_streq(u->group, f->group)))
+		return false;
+	struct cs_pkcs12_view seen;
+	struct cs_err err = CS_ERR_INIT;
+	bool same = cs_pkcs12_read(&seen, u->content.data ? u->content.data : "", u->content.len, password, &err) == 0 &&
+		    pfx_same(f, &seen, want);
+	cs_pkcs12_view_free(&seen);
+	cs_err_clear(&err);
+	return same;
+}
+
 /* Is the file still exactly as recorded (false also when that cannot be
  * seen)? */
 static bool untouched(struct cs_transport *t, const struct cs_undo_file *u)
@@ -548,13 +727,17 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
 				  cs_binding_kind_name(b->kind));
 	const struct cs_bind_files *f = &b->files;
 	struct cs_file_attrs attrs = { .mode = (mode_t)f->mode, .owner = f->owner, .group = f->group };
-	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+	struct cs_buf pw = CS_BUF_INIT;
+	/* Read before anything is written: a password that cannot be read
+	 * leaves every file of the binding as it was. */
+	int r = f->pfx ? pfx_password(&pw, f, err) : 0;
+	for (size_t i = 0; r == 0 && i < sizeof roles / sizeof roles[0]; i++) {
 		const char *path = role_path(f, &roles[i]);
 		if (!path)
 			continue;
-		int r = record(t, path, undo, err);
+		r = record(t, path, undo, err);
 		if (r < 0)
-			return r;
+			break;
 		/* Owner and group not declared: "unchanged" means the replacement
 		 * keeps the previous file's, not the writer's, where the writer
 		 * may (the plan said what changes hands where it may not). */
@@ -569,10 +752,15 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
 			fa.group_soft = true;
 		}
 		struct cs_buf content = CS_BUF_INIT;
-		r = wanted_content(&content, roles[i].role, want);
+		bool pfx = !strcmp(roles[i].role, "pfx");
+		if (pfx && pfx_already(prev, f, want, pw.data)) {
+			drop_last(undo);
+			continue;
+		}
+		r = pfx ? pfx_content(&content, f, want, pw.data, err) : wanted_content(&content, roles[i].role, want);
 		/* A file that is already what would be written is left alone: no
 		 * write that could fail, nothing to put back. */
-		if (r == 0 && already(prev, &content, f)) {
+		if (r == 0 && !pfx && already(prev, &content, f)) {
 			cs_buf_free_secret(&content);
 			drop_last(undo);
 			continue;
@@ -586,10 +774,11 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b,
 			 * (the connection is gone): then the rollback tries. */
 			if (untouched(t, prev))
 				drop_last(undo);
-			return cs_err_prefix(err, "write %s", roles[i].role);
+			r = cs_err_prefix(err, "write %s", roles[i].role);
 		}
 	}
-	return 0;
+	cs_buf_free_secret(&pw);
+	return r;
 }
 
 static int undo_changes(struct cs_transport *t, const struct cs_undo *undo, struct cs_err *err)

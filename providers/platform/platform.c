@@ -67,6 +67,9 @@ void cs_binding_obs_free(struct cs_binding_obs *o)
 		free(o->files[i].owner);
 		free(o->files[i].group);
 		free(o->files[i].note);
+		cs_pkcs12_view_free(o->files[i].pfx);
+		free(o->files[i].pfx);
+		free(o->files[i].pfx_error);
 	}
 	free(o->files);
 	cs_strv_free(o->win.store, o->win.n_store);

@@ -20,6 +20,7 @@
 #include "providers/base/buf.h"
 #include "providers/base/cert_cfg.h"
 #include "providers/base/err.h"
+#include "providers/base/pkcs12.h"
 #include "providers/base/x509.h"
 #include "providers/platform/binding_cfg.h"
 #include "providers/transport/transport.h"
@@ -41,7 +42,7 @@ void cs_material_free(struct cs_material *m); /* members only; accepts NULL */
 
 /* One file a binding manages, as observed. */
 struct cs_file_obs {
-	const char *role;             /* "cert", "key", "chain", "fullchain", "pem" (static) */
+	const char *role;             /* "cert", "key", "chain", "fullchain", "pem", "pfx" (static) */
 	char *path;
 	bool exists;
 	struct cs_buf content;        /* wiped when freed: may hold a key */
@@ -54,6 +55,10 @@ struct cs_file_obs {
 	 * (the login user cannot keep its group, say), for the plan's reason;
 	 * NULL when nothing. */
 	char *note;
+	/* pfx: what the file holds, opened with its password (NULL when it
+	 * is missing or cannot be opened: then why in pfx_error) */
+	struct cs_pkcs12_view *pfx;
+	char *pfx_error;
 };
 
 /* What a Windows driver saw of one binding (store, iis, httpsys, exchange,

@@ -6,7 +6,8 @@
 #     nothing), the host is recorded as owing one, and apply says so;
 #   - the next plan shows the reboot and why, even once the failing binding
 #     is dropped from the config; apply reboots once; the plan is clean;
-#   - a host rebooted by someone else has paid its debt: no reboot planned.
+#   - a host rebooted by someone else has paid its debt: no reboot planned;
+#   - a notifier on reboot_owed is told about the debt.
 . "$(dirname "$0")/lib.sh"
 
 root=$_lib_root
@@ -33,10 +34,14 @@ chmod 600 pki/ca.key
 # The listener script fails the way a busy firewall service would.
 printf '%s\n' "throw 'listener OWA is locked by another administrator'" >listener.ps1
 
+printf '#!/bin/sh\ncat >"told-$CERTSYNC_EVENT.json"\n' >told.sh
+chmod +x told.sh
 write_config() { # CERT-SECTIONS...
 	cat <<EOF
 version: 1
 settings: { state_dir: state }
+notify:
+  - { command: { path: told.sh }, on: [reboot_owed] }
 issuers:
   lab: { ca: { cert: pki/ca.pem, key: { file: pki/ca.key }, days: 20 } }
 hosts:
@@ -73,6 +78,7 @@ got=$(state fw.json "s.get('reboot_count', 0)")
 	not_ok "the debt is in the state folder" "$(ls -R state)"
 perm=$(stat -c %a state/hosts/fw/reboot-owed.json 2>/dev/null)
 [[ $perm == 600 ]] && ok "the record is 0600" || not_ok "the record is 0600" "got $perm"
+expect_contains "$(cat told-reboot_owed.json 2>/dev/null)" '"event": ?"reboot_owed".*"items": ?\[\{"host": ?"fw", ?"since": ?"[0-9T:Z-]+", ?"why": ?".+"\}\]'
 
 # 2. The next plan: the script again, and the reboot with both reasons.
 expect_exit 2 "$CERTSYNC" plan -c with-script.yaml --detailed-exitcode
