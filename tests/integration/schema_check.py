@@ -63,6 +63,7 @@ SCHEMA_CANNOT = {
     "binding-kind-on-the-wrong-platform": "the kind depends on the platform of the host the binding names",
     "files-binding-on-windows": "the kind depends on the platform of the host the binding names",
     "relative-path-on-an-ssh-host": "a relative path depends on the transport of the host the binding names",
+    "pfx-relative-path": "a relative path depends on the transport of the host the binding names",
     "alias-certificate-twice": "two bindings write one file on one host (uniqueness across the document)",
     "duplicate-file-target-across-certificates": "two bindings write one file on one host (uniqueness across the document)",
     "large-fleet-duplicate-target": "two bindings write one file on one host (uniqueness across the document)",
@@ -94,6 +95,7 @@ SCHEMA_CANNOT = {
     "identity-symlink-loop": "a path that is a symbolic link loop (the file system)",
     "known-hosts-fifo": "a path that is a FIFO (the file system)",
     "script-fifo": "a path that is a FIFO (the file system)",
+    "notify-command-missing": "a command that does not exist (the file system)",
     "script-that-does-not-exist": "a script that does not exist (the file system)",
     "verify-ca-bundle-fifo": "a path that is a FIFO (the file system)",
     "winrm-ca-bundle-fifo": "a path that is a FIFO (the file system)",
@@ -311,6 +313,9 @@ KEY_TABLES = {
     ("providers/transport/ssh.c", "ssh_parse", "keys"): "/$defs/ssh",
     ("providers/transport/winrm.c", "winrm_parse", "keys"): "/$defs/winrm",
     ("providers/base/yaml_value.c", "cs_yaml_secret", "keys"): "/$defs/secret",
+    ("providers/notify/notify_cfg.c", "cs_notify_cfg_parse", "keys"): "/$defs/notifier",
+    ("providers/notify/notify_cfg.c", "parse_webhook", "keys"): "/$defs/notify_webhook",
+    ("providers/notify/notify_cfg.c", "parse_command", "keys"): "/$defs/notify_command",
     # a binding: host and the kinds of the table (checked below)
     ("reconcile/config.c", "parse_binding", "keys"): None,
 }
