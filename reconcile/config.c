@@ -810,6 +810,11 @@ int cs_config_load_string(struct cs_config **out, const char *name, const char *
 		cs_config_free(cfg);
 		return -EINVAL;
 	}
+	/* Names are unique now (checked above). */
+	for (size_t i = 0; i < cfg->n_hosts; i++)
+		cs_strmap_put(&cfg->host_names, cfg->hosts[i].name, i, NULL);
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		cs_strmap_put(&cfg->cert_names, cfg->certs[i].name, i, NULL);
 	*out = cfg;
 	return 0;
 }
@@ -941,6 +946,8 @@ void cs_config_free(struct cs_config *cfg)
 		free(cert->verify);
 	}
 	free(cfg->certs);
+	cs_strmap_free(&cfg->host_names);
+	cs_strmap_free(&cfg->cert_names);
 	free(cfg->settings.state_dir);
 	free(cfg->path);
 	free(cfg->dir);
