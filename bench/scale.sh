@@ -13,6 +13,7 @@
 #
 #   bench/scale.sh [--runs R] [--keep DIR] N...     (e.g. 1000 10000 100000)
 #   bench/scale.sh --tiny [--keep DIR]               (N=20, one run: the smoke test)
+#   bench/scale.sh --validate-only N...              (validate alone, e.g. for 100000)
 #
 # CERTSYNC_BIN picks the binary (default build-release/certsync, built with
 # `meson setup build-release --buildtype=release` when missing).  A step that
@@ -23,13 +24,15 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=3
 keep=
+validate_only=0
 sizes=()
 while (($#)); do
 	case $1 in
 	--tiny) sizes+=(20); runs=1 ;;
 	--runs) runs=$2; shift ;;
 	--keep) keep=$2; shift ;;
-	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+	--validate-only) validate_only=1 ;;
+	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
 	*[!0-9]* | '') echo "bench: not a size: $1" >&2; exit 1 ;;
 	*) sizes+=("$1") ;;
 	esac
@@ -100,6 +103,7 @@ step() {
 }
 
 steps=(validate plan-first apply plan-insync status metrics plan-json)
+((validate_only)) && steps=(validate)
 for n in "${sizes[@]}"; do
 	for ((r = 1; r <= runs; r++)); do
 		dir=$work/n$n
@@ -107,6 +111,7 @@ for n in "${sizes[@]}"; do
 		gen "$n" "$dir"
 		echo "bench: N=$n run $r/$runs" >&2
 		step "$dir" validate 0 validate
+		((validate_only)) && continue
 		step "$dir" plan-first 2 plan --detailed-exitcode
 		step "$dir" apply 0 apply --yes
 		step "$dir" plan-insync 0 plan --detailed-exitcode
