@@ -418,10 +418,9 @@ int cs_key_parse(EVP_PKEY **out, const void *data, size_t len, struct cs_err *er
 		r = cs_err_set(err, -EINVAL, "no private key found");
 		goto out;
 	}
-	if (looks_like_pem(data, len) && (key = parse_pkcs8_pem(data, len)) != NULL) {
-		/* the common case, decoded */
-	} else if (looks_like_pem(data, len)) {
-		BIO *bio = BIO_new_mem_buf(data, (int)len);
+	if (looks_like_pem(data, len)) {
+		key = parse_pkcs8_pem(data, len); /* the common case */
+		BIO *bio = key ? NULL : BIO_new_mem_buf(data, (int)len);
 		if (bio)
 			key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
 		BIO_free(bio);
