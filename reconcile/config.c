@@ -30,9 +30,11 @@
 #include "providers/platform/binding_kind.h"
 #include "providers/transport/transport.h"
 
-/* Larger than any plausible config; a cap so that a wrong -c argument
- * pointing at a disk image fails quickly. */
-#define CONFIG_MAX (4u << 20)
+/* A cap so that a wrong -c argument pointing at a disk image fails at once
+ * (the size is checked before reading).  Not a bound on the estate: a
+ * config of 100,000 certificates is about 25 MB; the YAML limits
+ * (yaml_value.c) bound what is built from it. */
+#define CONFIG_MAX (128u << 20)
 /* Names become file names in state_dir ("NAME.key", "NAME.p7b"): stay well
  * below the 255-byte limit of common file systems. */
 #define NAME_MAX_LEN 200
@@ -813,6 +815,11 @@ int cs_config_load_string(struct cs_config **out, const char *name, const char *
 		cs_config_free(cfg);
 		return -EINVAL;
 	}
+	/* Names are unique now (checked above). */
+	for (size_t i = 0; i < cfg->n_hosts; i++)
+		cs_strmap_put(&cfg->host_names, cfg->hosts[i].name, i, NULL);
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		cs_strmap_put(&cfg->cert_names, cfg->certs[i].name, i, NULL);
 	*out = cfg;
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include "providers/base/diag.h"
 #include "providers/base/yaml_value.h"
 #include "providers/base/secret.h"
+#include "providers/base/strmap.h"
 #include "providers/base/x509.h"
 #include "providers/base/cert_cfg.h"
 #include "providers/issuer/issuer_cfg.h"
@@ -79,6 +80,9 @@ struct cs_config {
 	struct cs_host_cfg *hosts; size_t n_hosts;
 	struct cs_cert_cfg *certs; size_t n_certs;
 	struct cs_notify_cfg *notify; size_t n_notify;     /* providers/notify/notify.h */
+	/* name → index, built when loading succeeds (a model built otherwise
+	 * leaves them empty and the look-ups below scan) */
+	struct cs_strmap host_names, cert_names;
 };
 
 /* Load and validate path.  Returns 0 and a model in *out when there is no

@@ -82,6 +82,8 @@ void cs_config_free(struct cs_config *cfg)
 		free(cert->verify);
 	}
 	free(cfg->certs);
+	cs_strmap_free(&cfg->host_names);
+	cs_strmap_free(&cfg->cert_names);
 	free(cfg->settings.state_dir);
 	free(cfg->path);
 	free(cfg->dir);

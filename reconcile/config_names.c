@@ -11,6 +11,9 @@ const struct cs_host_cfg *cs_config_host(const struct cs_config *cfg, const char
 {
 	if (!cfg || !name)
 		return NULL;
+	size_t at;
+	if (cfg->host_names.n == cfg->n_hosts && cfg->n_hosts)
+		return cs_strmap_get(&cfg->host_names, name, &at) ? &cfg->hosts[at] : NULL;
 	for (size_t i = 0; i < cfg->n_hosts; i++)
 		if (strcmp(cfg->hosts[i].name, name) == 0)
 			return &cfg->hosts[i];
@@ -31,6 +34,9 @@ const struct cs_cert_cfg *cs_config_cert(const struct cs_config *cfg, const char
 {
 	if (!cfg || !name)
 		return NULL;
+	size_t at;
+	if (cfg->cert_names.n == cfg->n_certs && cfg->n_certs)
+		return cs_strmap_get(&cfg->cert_names, name, &at) ? &cfg->certs[at] : NULL;
 	for (size_t i = 0; i < cfg->n_certs; i++)
 		if (strcmp(cfg->certs[i].name, name) == 0)
 			return &cfg->certs[i];

@@ -36,18 +36,14 @@ struct exec {
 
 static size_t cert_index(const struct exec *x, const char *name)
 {
-	for (size_t i = 0; i < x->cfg->n_certs; i++)
-		if (!strcmp(x->cfg->certs[i].name, name))
-			return i;
-	return (size_t)-1;
+	const struct cs_cert_cfg *c = cs_config_cert(x->cfg, name);
+	return c ? (size_t)(c - x->cfg->certs) : (size_t)-1;
 }
 
 static size_t host_index(const struct exec *x, const char *name)
 {
-	for (size_t i = 0; i < x->cfg->n_hosts; i++)
-		if (!strcmp(x->cfg->hosts[i].name, name))
-			return i;
-	return (size_t)-1;
+	const struct cs_host_cfg *h = cs_config_host(x->cfg, name);
+	return h ? (size_t)(h - x->cfg->hosts) : (size_t)-1;
 }
 
 static void journal(struct exec *x, const struct cs_action *a, const char *result, const char *detail)
@@ -1053,13 +1049,15 @@ static void *host_worker(void *arg)
 /* After renewals: what each certificate's bindings should now carry. */
 static void load_materials(struct exec *x)
 {
+	bool *needed = cs_xcalloc(x->cfg->n_certs ? x->cfg->n_certs : 1, sizeof *needed);
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		size_t ci = x->plan->actions[k].kind != CS_ACT_RENEW && x->plan->actions[k].cert
+			? cert_index(x, x->plan->actions[k].cert) : (size_t)-1;
+		if (ci != (size_t)-1)
+			needed[ci] = true;
+	}
 	for (size_t i = 0; i < x->cfg->n_certs; i++) {
-		bool needed = false;
-		for (size_t k = 0; k < x->plan->n_actions; k++)
-			if (x->plan->actions[k].kind != CS_ACT_RENEW &&
-			    cs_streq(x->plan->actions[k].cert, x->cfg->certs[i].name))
-				needed = true;
-		if (!needed)
+		if (!needed[i])
 			continue;
 		struct cs_stored st;
 		memset(&st, 0, sizeof st);
@@ -1070,6 +1068,7 @@ static void load_materials(struct exec *x)
 		cs_stored_free(&st);
 		cs_err_clear(&err);
 	}
+	free(needed);
 }
 
 int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,

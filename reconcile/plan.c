@@ -2,6 +2,7 @@
 #include "reconcile/plan.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,12 +21,24 @@ struct builder {
 	 * owed by an apply that did not finish (see plan_host) */
 	const char ***owed_hosts;
 	size_t *n_owed_hosts;
+	size_t cap_actions;  /* room in plan->actions */
+	/* Built once when first needed, after every bind, reload and reboot
+	 * is planned (see bind_index): per certificate its bind actions, and
+	 * all reload and reboot actions, as ascending indexes into actions. */
+	bool indexed;
+	size_t **binds_of;
+	size_t *n_binds_of;
+	size_t *reloads;     /* reload and reboot actions */
+	size_t n_reloads;
 };
 
 static struct cs_action *add_action(struct builder *b, enum cs_action_kind kind)
 {
 	struct cs_plan *p = b->plan;
-	p->actions = cs_xrealloc(p->actions, (p->n_actions + 1) * sizeof *p->actions);
+	if (p->n_actions == b->cap_actions) {
+		b->cap_actions = b->cap_actions ? 2 * b->cap_actions : 64;
+		p->actions = cs_xrealloc(p->actions, b->cap_actions * sizeof *p->actions);
+	}
 	struct cs_action *a = &p->actions[p->n_actions++];
 	memset(a, 0, sizeof *a);
 	a->id = (int)p->n_actions;
@@ -448,6 +461,7 @@ static void plan_host(struct builder *b, size_t h)
 	struct owed { size_t cert, binding; } *owed = NULL;
 	size_t n_owed = 0;
 	int *import_id = cs_xcalloc(cfg->n_certs, sizeof *import_id);
+	bool *bound_here = cs_xcalloc(cfg->n_certs ? cfg->n_certs : 1, sizeof *bound_here); /* a bind planned */
 	for (size_t i = 0; i < cfg->n_certs && ho->state && ho->platform->import_needed; i++)
 		plan_import(b, ho, i, &import_id[i]);
 	size_t first_bind = b->plan->n_actions;
@@ -512,6 +526,7 @@ static void plan_host(struct builder *b, size_t h)
 			if (ho->platform->apply_note)
 				ho->platform->apply_note(bc, bo, b->renew_new[i] ? NULL : &b->want[i], &why);
 			struct cs_action *a = add_action(b, CS_ACT_BIND);
+			bound_here[i] = true;
 			a->cert = cs_xstrdup(c->cfg->name);
 			a->host = cs_xstrdup(bc->host);
 			a->binding = (int)j;
@@ -626,13 +641,14 @@ static void plan_host(struct builder *b, size_t h)
 	}
 	size_t end_reload = b->plan->n_actions;
 
-	/* Verify each certificate whose bindings changed here. */
+	/* Verify each certificate whose bindings changed here.  Its
+	 * dependencies come from per-certificate lists of this host's actions
+	 * (here_head/here_next, ascending) and the list of its reloads and
+	 * reboots (here_rr), built when the first verify needs them. */
+	size_t *here_head = NULL, *here_next = NULL, *here_rr = NULL, n_rr = 0;
 	for (size_t i = 0; i < cfg->n_certs; i++) {
 		const struct cs_cert_cfg *cert = &cfg->certs[i];
-		bool changed = false;
-		for (size_t k = first_bind; k < end_bind; k++)
-			if (cs_streq(b->plan->actions[k].cert, cert->name))
-				changed = true;
+		bool changed = bound_here[i];
 		for (size_t m = 0; m < n_owed; m++)
 			changed = changed || owed[m].cert == i;
 		if (!changed)
@@ -651,14 +667,72 @@ static void plan_host(struct builder *b, size_t h)
 							ho->cfg->name)
 				: cs_xasprintf("the endpoint must present the certificate just bound on %s",
 					       ho->cfg->name);
-			for (size_t k = first_change; k < end_reload; k++) {
-				const struct cs_action *d = &b->plan->actions[k];
-				if (d->kind == CS_ACT_RELOAD || d->kind == CS_ACT_REBOOT || cs_streq(d->cert, cert->name))
-					add_dep(&b->plan->actions[b->plan->n_actions - 1], d->id);
+			if (!here_next) {
+				here_head = cs_xcalloc(cfg->n_certs, sizeof *here_head);
+				here_next = cs_xcalloc(end_reload - first_change + 1, sizeof *here_next);
+				here_rr = cs_xcalloc(end_reload - first_change + 1, sizeof *here_rr);
+				for (size_t m = 0; m < cfg->n_certs; m++)
+					here_head[m] = SIZE_MAX;
+				for (size_t k = end_reload; k-- > first_change;) {
+					const struct cs_action *d = &b->plan->actions[k];
+					const struct cs_cert_cfg *dc = d->kind == CS_ACT_RELOAD || d->kind == CS_ACT_REBOOT
+						? NULL : cs_config_cert(cfg, d->cert);
+					if (!dc)
+						continue;
+					here_next[k - first_change] = here_head[dc - cfg->certs];
+					here_head[dc - cfg->certs] = k;
+				}
+				for (size_t k = first_change; k < end_reload; k++)
+					if (b->plan->actions[k].kind == CS_ACT_RELOAD ||
+					    b->plan->actions[k].kind == CS_ACT_REBOOT)
+						here_rr[n_rr++] = k;
+			}
+			size_t kc = here_head[i], kr = 0;
+			while (kc != SIZE_MAX || kr < n_rr) {
+				size_t k;
+				if (kr == n_rr || (kc != SIZE_MAX && kc < here_rr[kr])) {
+					k = kc;
+					kc = here_next[kc - first_change];
+				} else {
+					k = here_rr[kr++];
+				}
+				add_dep(&b->plan->actions[b->plan->n_actions - 1], b->plan->actions[k].id);
 			}
 		}
 	}
+	free(here_head);
+	free(here_next);
+	free(here_rr);
+	free(bound_here);
 	free(owed);
+}
+
+/* The bind actions of each certificate and the reload and reboot actions,
+ * in plan order: built once, after plan_host has run for every host (only
+ * verify actions are added after that), so that nothing below scans every
+ * action for every certificate. */
+static void bind_index(struct builder *b)
+{
+	if (b->indexed)
+		return;
+	const struct cs_config *cfg = b->obs->cfg;
+	b->indexed = true;
+	b->binds_of = cs_xcalloc(cfg->n_certs ? cfg->n_certs : 1, sizeof *b->binds_of);
+	b->n_binds_of = cs_xcalloc(cfg->n_certs ? cfg->n_certs : 1, sizeof *b->n_binds_of);
+	b->reloads = cs_xcalloc(b->plan->n_actions ? b->plan->n_actions : 1, sizeof *b->reloads);
+	for (size_t k = 0; k < b->plan->n_actions; k++) {
+		const struct cs_action *a = &b->plan->actions[k];
+		if (a->kind == CS_ACT_RELOAD || a->kind == CS_ACT_REBOOT) {
+			b->reloads[b->n_reloads++] = k;
+			continue;
+		}
+		const struct cs_cert_cfg *cert = a->kind == CS_ACT_BIND ? cs_config_cert(cfg, a->cert) : NULL;
+		if (!cert)
+			continue;
+		size_t i = (size_t)(cert - cfg->certs);
+		b->binds_of[i] = cs_xrealloc(b->binds_of[i], (b->n_binds_of[i] + 1) * sizeof **b->binds_of);
+		b->binds_of[i][b->n_binds_of[i]++] = k;
+	}
 }
 
 /* Verify entries without a host on a certificate bound on several hosts:
@@ -667,16 +741,21 @@ static void plan_host(struct builder *b, size_t h)
 static void plan_verify_all_hosts(struct builder *b, size_t i)
 {
 	const struct cs_cert_cfg *cert = &b->obs->cfg->certs[i];
+	bool any = false;
+	for (size_t v = 0; v < cert->n_verify; v++)
+		any = any || cert->verify[v].all_hosts;
+	if (!any)
+		return;
+	bind_index(b);
+	const struct cs_action *acts = b->plan->actions;
+	const size_t *binds = b->binds_of[i];
+	size_t n_binds = b->n_binds_of[i];
 	struct cs_buf hosts = CS_BUF_INIT;
-	size_t end = b->plan->n_actions;
-	for (size_t k = 0; k < end; k++) {
-		const struct cs_action *a = &b->plan->actions[k];
-		if (a->kind != CS_ACT_BIND || !cs_streq(a->cert, cert->name))
-			continue;
+	for (size_t k = 0; k < n_binds; k++) {
+		const struct cs_action *a = &acts[binds[k]];
 		bool seen = false;
 		for (size_t m = 0; m < k && !seen; m++)
-			seen = b->plan->actions[m].kind == CS_ACT_BIND && cs_streq(b->plan->actions[m].cert, cert->name) &&
-			       cs_streq(b->plan->actions[m].host, a->host);
+			seen = cs_streq(acts[binds[m]].host, a->host);
 		if (!seen)
 			cs_buf_printf(&hosts, "%s%s", hosts.len ? ", " : "", a->host);
 	}
@@ -684,9 +763,8 @@ static void plan_verify_all_hosts(struct builder *b, size_t i)
 	for (size_t m = 0; m < b->n_owed_hosts[i]; m++) {
 		const char *h = b->owed_hosts[i][m];
 		bool seen = false;
-		for (size_t k = 0; k < end && !seen; k++)
-			seen = b->plan->actions[k].kind == CS_ACT_BIND && cs_streq(b->plan->actions[k].cert, cert->name) &&
-			       cs_streq(b->plan->actions[k].host, h);
+		for (size_t k = 0; k < n_binds && !seen; k++)
+			seen = cs_streq(acts[binds[k]].host, h);
 		for (size_t k = 0; k < m && !seen; k++)
 			seen = cs_streq(b->owed_hosts[i][k], h);
 		if (!seen)
@@ -703,17 +781,18 @@ static void plan_verify_all_hosts(struct builder *b, size_t i)
 		struct cs_action *a = add_verify(b, cert, v);
 		a->reason = cs_xasprintf("the endpoint must present the certificate just bound on %s (no host: "
 					 "checked after all of them)", hosts.data);
-		for (size_t k = 0; k < end; k++) {
-			const struct cs_action *d = &b->plan->actions[k];
-			bool on_changed_host = false;
-			for (size_t m = 0; m < end && !on_changed_host && d->host; m++)
-				on_changed_host = b->plan->actions[m].kind == CS_ACT_BIND &&
-						  cs_streq(b->plan->actions[m].cert, cert->name) &&
-						  cs_streq(b->plan->actions[m].host, d->host);
+		/* The certificate's binds, and the reloads and reboots of the
+		 * hosts it changed on, in plan order (two sorted lists merged). */
+		size_t kb = 0, kr = 0;
+		while (kb < n_binds || kr < b->n_reloads) {
+			bool take_bind = kr == b->n_reloads || (kb < n_binds && binds[kb] < b->reloads[kr]);
+			const struct cs_action *d = &b->plan->actions[take_bind ? binds[kb++] : b->reloads[kr++]];
+			bool on_changed_host = take_bind;
+			for (size_t m = 0; m < n_binds && !on_changed_host && d->host; m++)
+				on_changed_host = cs_streq(b->plan->actions[binds[m]].host, d->host);
 			for (size_t m = 0; m < b->n_owed_hosts[i] && !on_changed_host && d->host; m++)
 				on_changed_host = cs_streq(b->owed_hosts[i][m], d->host);
-			if ((d->kind == CS_ACT_BIND && cs_streq(d->cert, cert->name)) ||
-			    ((d->kind == CS_ACT_RELOAD || d->kind == CS_ACT_REBOOT) && on_changed_host))
+			if (on_changed_host)
 				add_dep(&b->plan->actions[b->plan->n_actions - 1], d->id);
 		}
 	}
@@ -738,10 +817,9 @@ static void note_missing_chain(struct builder *b, size_t i)
 	if (!leaf || sk_X509_num(chain) > 0 || X509_check_issued(leaf, leaf) == X509_V_OK)
 		return;
 	bool writes_chain = false;
-	for (size_t k = 0; k < b->plan->n_actions && !writes_chain; k++) {
-		const struct cs_action *a = &b->plan->actions[k];
-		if (a->kind != CS_ACT_BIND || !cs_streq(a->cert, c->cfg->name))
-			continue;
+	bind_index(b);
+	for (size_t k = 0; k < b->n_binds_of[i] && !writes_chain; k++) {
+		const struct cs_action *a = &b->plan->actions[b->binds_of[i][k]];
 		const struct cs_binding_cfg *bc = &c->cfg->bindings[a->binding];
 		writes_chain = cs_binding_writes_chain(bc);
 	}
@@ -784,7 +862,12 @@ int cs_plan_make(struct cs_plan **out, const struct cs_observed *obs, struct cs_
 	for (size_t i = 0; i < cfg->n_certs; i++) {
 		cs_material_free(&b.want[i]);
 		free(b.owed_hosts[i]);
+		if (b.indexed)
+			free(b.binds_of[i]);
 	}
+	free(b.binds_of);
+	free(b.n_binds_of);
+	free(b.reloads);
 	free(b.owed_hosts);
 	free(b.n_owed_hosts);
 	free(b.want);

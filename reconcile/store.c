@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,46 @@ out:
 	return r;
 }
 
+/* The chain most certificates share (their CA's): parsed once per run and
+ * handed out again while the bytes read are the same. */
+static pthread_mutex_t chain_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cs_buf chain_bytes = CS_BUF_INIT;
+static STACK_OF(X509) *chain_parsed;
+
+static void chain_cache_free(void)
+{
+	sk_X509_pop_free(chain_parsed, X509_free);
+	chain_parsed = NULL;
+	cs_buf_free(&chain_bytes);
+}
+
+/* A copy of the chain parsed from b when it was the last one, else NULL. */
+static STACK_OF(X509) *chain_cached(const struct cs_buf *b)
+{
+	STACK_OF(X509) *r = NULL;
+	pthread_mutex_lock(&chain_lock);
+	if (chain_parsed && chain_bytes.len == b->len && !memcmp(chain_bytes.data, b->data, b->len))
+		r = X509_chain_up_ref(chain_parsed);
+	pthread_mutex_unlock(&chain_lock);
+	return r;
+}
+
+static void chain_keep(const struct cs_buf *b, STACK_OF(X509) *certs)
+{
+	static bool registered;
+	STACK_OF(X509) *copy = X509_chain_up_ref(certs);
+	if (!copy)
+		return;
+	pthread_mutex_lock(&chain_lock);
+	if (!registered)
+		registered = atexit(chain_cache_free) == 0;
+	sk_X509_pop_free(chain_parsed, X509_free);
+	chain_parsed = copy;
+	cs_buf_reset(&chain_bytes);
+	cs_buf_append(&chain_bytes, b->data, b->len);
+	pthread_mutex_unlock(&chain_lock);
+}
+
 static int load_certs(STACK_OF(X509) **out, const char *path, bool allow_empty,
 		      struct cs_err *err)
 {
@@ -323,9 +364,14 @@ static int load_certs(STACK_OF(X509) **out, const char *path, bool allow_empty,
 			r = cs_err_errno(err, -ENOMEM, "read %s", path);
 		goto out;
 	}
+	/* allow_empty: a chain file */
+	if (allow_empty && (*out = chain_cached(&b)) != NULL)
+		goto out;
 	r = cs_certs_parse(out, b.data, b.len, err);
 	if (r < 0)
 		cs_err_prefix(err, "%s", path);
+	else if (allow_empty)
+		chain_keep(&b, *out);
 out:
 	cs_buf_free(&b);
 	return r;

@@ -186,6 +186,12 @@ int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err
 	int fd = cs_file_open_regular(path, err);
 	if (fd < 0)
 		return fd;
+	/* Too large already: refused before reading any of it. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size > max) {
+		close(fd);
+		return cs_err_set(err, -E2BIG, "read %s: larger than %zu bytes", path, max);
+	}
 	size_t start = out->len;
 	char chunk[16384];
 	for (;;) {

@@ -748,13 +748,15 @@ static void syntax_error(struct cs_yaml *c, const yaml_parser_t *p, const char *
 }
 
 /* Limits on the shape of the YAML, far above any real config (which nests
- * about seven deep and lists at most some thousands of hosts or
- * certificates).  They are checked on the event stream before the document
- * is built, so a hostile or broken file (200,000 nested "[", an alias bomb)
+ * about seven deep; a config of 100,000 certificates has some 2.3 million
+ * nodes).  They are checked on the event stream before the document is
+ * built, so a hostile or broken file (200,000 nested "[", an alias bomb)
  * is refused after reading only as much of it as it takes to go over. */
 #define YAML_MAX_DEPTH 64          /* nested lists and mappings */
 #define YAML_MAX_ITEMS 100000      /* entries of one list, pairs of one mapping */
-#define YAML_MAX_NODES 1000000     /* nodes, an alias counting as its content again */
+#define YAML_MAX_NODES 1000000     /* nodes, an alias counting as its content again, ... */
+#define YAML_NODES_PER_WRITTEN 2   /* ... or this many per node written, when that is more */
+#define YAML_MAX_WRITTEN 5000000   /* nodes written in the file */
 #define YAML_MAX_ANCHORS 10000     /* &anchors in the file */
 
 struct shape_frame {
@@ -774,7 +776,8 @@ struct shape {
 	struct cs_yaml *c;
 	struct shape_frame frames[YAML_MAX_DEPTH + 1];
 	size_t depth;
-	uint64_t nodes;
+	uint64_t nodes;         /* aliases expanded */
+	uint64_t written;       /* as written: an alias is one */
 	struct shape_anchor *anchors;
 	size_t n_anchors, cap_anchors;
 };
@@ -836,19 +839,38 @@ static const char *event_tag(const yaml_event_t *e)
 	return (const char *)e->data.mapping_start.tag;
 }
 
+/* The node counts are within the limits; false, with the error reported,
+ * when not. */
+static bool shape_nodes_ok(struct shape *sh, yaml_mark_t at)
+{
+	struct cs_pos p = pos_of_mark(at);
+	/* Aliases may make a file at most twice what it says (or a million
+	 * nodes): expanding them costs no more than reading it. */
+	uint64_t most = sh->written * YAML_NODES_PER_WRITTEN;
+	if (most < YAML_MAX_NODES)
+		most = YAML_MAX_NODES;
+	if (sh->nodes > most) {
+		cs_yaml_report_at(sh->c, p.line, p.col, "the config has more than %llu YAML nodes (aliases counted as "
+			  "their content): certsync reads at most that many", (unsigned long long)most);
+		return false;
+	}
+	if (sh->written > YAML_MAX_WRITTEN) {
+		cs_yaml_report_at(sh->c, p.line, p.col, "the config has more than %d YAML nodes: certsync reads at most "
+			  "that many", YAML_MAX_WRITTEN);
+		return false;
+	}
+	return true;
+}
+
 /* A node of size nodes ends (or an alias of that size appears) under the
  * innermost open collection; fresh of them were not counted yet (a
  * collection's content was counted as it came).  False, with the error
  * reported, when a limit is crossed. */
 static bool shape_add(struct shape *sh, uint64_t nodes, uint64_t fresh, yaml_mark_t at)
 {
-	struct cs_pos p = pos_of_mark(at);
 	sh->nodes += fresh;
-	if (sh->nodes > YAML_MAX_NODES) {
-		cs_yaml_report_at(sh->c, p.line, p.col, "the config has more than %d YAML nodes (aliases counted as "
-			  "their content): certsync reads at most that many", YAML_MAX_NODES);
+	if (!shape_nodes_ok(sh, at))
 		return false;
-	}
 	if (sh->depth == 0)
 		return true;
 	struct shape_frame *f = &sh->frames[sh->depth - 1];
@@ -913,6 +935,7 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 			return -1;
 		}
 		if (e->type == YAML_SCALAR_EVENT) {
+			sh->written++;
 			if (!shape_add(sh, 1, 1, e->start_mark) ||
 			    !shape_anchor(sh, e->data.scalar.anchor, 1, e->start_mark))
 				return -1;
@@ -933,9 +956,8 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 		};
 		/* The collection itself counts now, its content as it comes. */
 		sh->nodes++;
-		if (sh->nodes > YAML_MAX_NODES)
-			return shape_add(sh, 0, 0, e->start_mark) ? 1 : -1;
-		return 1;
+		sh->written++;
+		return shape_nodes_ok(sh, e->start_mark) ? 1 : -1;
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
 		if (sh->depth == 0)
@@ -948,6 +970,7 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 	}
 	case YAML_ALIAS_EVENT: {
 		uint64_t n = shape_alias(sh, (const char *)e->data.alias.anchor);
+		sh->written++;
 		return shape_add(sh, n, n, e->start_mark) ? 1 : -1;
 	}
 	default:

@@ -1,13 +1,17 @@
 /* The local CA issuer ("ca: {cert, key, days}"): signs requests at once with
  * a CA certificate and key kept next to the config, for labs and internal
- * services.  The CA key is read only while signing and wiped afterwards. */
+ * services.  The CA certificate and key are parsed once per run and kept
+ * while their files are unchanged (see "the CA's material" below); the
+ * bytes of the key are wiped as soon as it is parsed. */
 #include "providers/issuer/issuer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -18,8 +22,107 @@
  * runs behind does not reject a certificate that was just installed. */
 #define CLOCK_SKEW 300
 
+/* ---- the CA's material, parsed once per run ----
+ *
+ * Plan asks for every certificate whether the CA can sign and whether it
+ * issued the stored certificate, and apply signs every renewal: reading and
+ * parsing the CA certificate and key each time cost more than all the rest
+ * of a plan of thousands of certificates.  So both are kept, per CA
+ * certificate path and key reference, for as long as the files are the
+ * same: device, inode, size, modification and change time (chmod changes
+ * the change time, so a key file made readable by others is read, and
+ * refused, again).  A key from an environment variable is compared by the
+ * SHA-256 of its value.  Whatever fails is not kept: the next call reads
+ * and reports again.  The key is freed (and its memory cleared by OpenSSL)
+ * at exit. */
+
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
+struct ca_material {
+	struct ca_material *next;
+	char *cert_path;
+	enum cs_secret_kind key_kind;
+	char *key_ref;
+	struct file_id cert_id;
+	STACK_OF(X509) *certs;          /* NULL: not read (or failed) */
+	struct file_id key_id;          /* a key file */
+	unsigned char key_sha[32];      /* a key from the environment */
+	EVP_PKEY *key;                  /* NULL: not read; else matches certs[0] */
+	bool ready;                     /* ca_ready passed with these certs and key */
+};
+
+static pthread_mutex_t material_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ca_material *materials;
+
+static void materials_free(void)
+{
+	while (materials) {
+		struct ca_material *m = materials;
+		materials = m->next;
+		sk_X509_pop_free(m->certs, X509_free);
+		EVP_PKEY_free(m->key);
+		free(m->cert_path);
+		free(m->key_ref);
+		free(m);
+	}
+}
+
+static int file_id_get(struct file_id *out, const char *path)
+{
+	struct stat st;
+	memset(out, 0, sizeof *out);
+	if (stat(path, &st) < 0)
+		return -errno;
+	out->dev = st.st_dev;
+	out->ino = st.st_ino;
+	out->size = st.st_size;
+	out->mtim = st.st_mtim;
+	out->ctim = st.st_ctim;
+	return 0;
+}
+
+static bool file_id_eq(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec && a->ctim.tv_sec == b->ctim.tv_sec &&
+	       a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+/* The entry for issuer's files, made when missing.  Called locked. */
+static struct ca_material *material_for(const struct cs_issuer_cfg *issuer)
+{
+	static bool registered;
+	const char *cert = issuer->ca.cert ? issuer->ca.cert : "";
+	const char *ref = issuer->ca.key.ref ? issuer->ca.key.ref : "";
+	for (struct ca_material *m = materials; m; m = m->next)
+		if (!strcmp(m->cert_path, cert) && m->key_kind == issuer->ca.key.kind && !strcmp(m->key_ref, ref))
+			return m;
+	if (!registered)
+		registered = atexit(materials_free) == 0;
+	struct ca_material *m = cs_xcalloc(1, sizeof *m);
+	m->cert_path = cs_xstrdup(cert);
+	m->key_kind = issuer->ca.key.kind;
+	m->key_ref = cs_xstrdup(ref);
+	m->next = materials;
+	materials = m;
+	return m;
+}
+
+/* Forget m's key (and that the CA was ready). */
+static void material_drop_key(struct ca_material *m)
+{
+	EVP_PKEY_free(m->key);
+	m->key = NULL;
+	m->ready = false;
+}
+
 /* The CA certificate file: the CA first, possibly followed by its own chain. */
-static int load_ca_certs(STACK_OF(X509) **out, const struct cs_issuer_cfg *issuer,
+static int read_ca_certs(STACK_OF(X509) **out, const struct cs_issuer_cfg *issuer,
 			 struct cs_err *err)
 {
 	struct cs_buf b;
@@ -35,6 +138,40 @@ out:
 	return r;
 }
 
+/* The CA certificates, from m when the file is unchanged.  Called locked;
+ * the caller frees *out. */
+static int load_ca_certs_locked(STACK_OF(X509) **out, struct ca_material *m,
+				const struct cs_issuer_cfg *issuer, struct cs_err *err)
+{
+	struct file_id id;
+	*out = NULL;
+	bool same = file_id_get(&id, m->cert_path) == 0 && m->certs && file_id_eq(&id, &m->cert_id);
+	if (!same) {
+		sk_X509_pop_free(m->certs, X509_free);
+		m->certs = NULL;
+		material_drop_key(m); /* it was checked against the old certificate */
+		STACK_OF(X509) *certs = NULL;
+		int r = read_ca_certs(&certs, issuer, err);
+		if (r < 0)
+			return r;
+		m->certs = certs;
+		m->cert_id = id;
+	}
+	*out = X509_chain_up_ref(m->certs);
+	if (!*out)
+		return cs_err_errno(err, -ENOMEM, "CA certificate %s", issuer->ca.cert);
+	return 0;
+}
+
+static int load_ca_certs(STACK_OF(X509) **out, const struct cs_issuer_cfg *issuer,
+			 struct cs_err *err)
+{
+	pthread_mutex_lock(&material_lock);
+	int r = load_ca_certs_locked(out, material_for(issuer), issuer, err);
+	pthread_mutex_unlock(&material_lock);
+	return r;
+}
+
 /* Where the key comes from, for messages: never its content. */
 static char *key_origin(const struct cs_secret *s)
 {
@@ -43,7 +180,9 @@ static char *key_origin(const struct cs_secret *s)
 	return cs_xstrdup(s->ref ? s->ref : "(none)");
 }
 
-static int load_ca_key(EVP_PKEY **out, const struct cs_issuer_cfg *issuer, X509 *ca,
+/* Read and check the key; *out_sha (when not NULL) gets the SHA-256 of its
+ * bytes. */
+static int read_ca_key(EVP_PKEY **out, unsigned char *out_sha, const struct cs_issuer_cfg *issuer, X509 *ca,
 		       struct cs_err *err)
 {
 	struct cs_buf b = CS_BUF_INIT;
@@ -52,6 +191,10 @@ static int load_ca_key(EVP_PKEY **out, const struct cs_issuer_cfg *issuer, X509 
 	*out = NULL;
 	if (r < 0) {
 		cs_err_prefix(err, "CA key");
+		goto out;
+	}
+	if (out_sha && !EVP_Digest(b.data ? b.data : "", b.len, out_sha, NULL, EVP_sha256(), NULL)) {
+		r = cs_err_ssl(err, -EIO, "CA key %s", origin);
 		goto out;
 	}
 	/* cs_key_parse's messages come from OpenSSL and never quote input. */
@@ -71,6 +214,46 @@ out:
 	cs_buf_free_secret(&b);
 	free(origin);
 	return r;
+}
+
+/* Is m's key still the one its reference names?  Called locked. */
+static bool key_unchanged(struct ca_material *m, const struct cs_issuer_cfg *issuer, struct file_id *id)
+{
+	if (!m->key)
+		return false;
+	if (issuer->ca.key.kind == CS_SECRET_FILE)
+		return file_id_get(id, m->key_ref) == 0 && file_id_eq(id, &m->key_id);
+	struct cs_buf b = CS_BUF_INIT;
+	unsigned char sha[32];
+	bool same = cs_secret_resolve(&issuer->ca.key, &b, NULL) == 0 &&
+		    EVP_Digest(b.data ? b.data : "", b.len, sha, NULL, EVP_sha256(), NULL) &&
+		    !memcmp(sha, m->key_sha, sizeof sha);
+	cs_buf_free_secret(&b);
+	return same;
+}
+
+/* The CA key, which belongs to ca (m->certs[0]), from m when unchanged.
+ * Called locked; the caller frees *out. */
+static int load_ca_key_locked(EVP_PKEY **out, struct ca_material *m, const struct cs_issuer_cfg *issuer,
+			      X509 *ca, struct cs_err *err)
+{
+	struct file_id id;
+	memset(&id, 0, sizeof id);
+	*out = NULL;
+	if (!key_unchanged(m, issuer, &id)) {
+		material_drop_key(m);
+		if (issuer->ca.key.kind == CS_SECRET_FILE && file_id_get(&id, m->key_ref) < 0)
+			memset(&id, 0, sizeof id);
+		EVP_PKEY *key = NULL;
+		int r = read_ca_key(&key, m->key_sha, issuer, ca, err);
+		if (r < 0)
+			return r;
+		m->key = key;
+		m->key_id = id;
+	}
+	EVP_PKEY_up_ref(m->key);
+	*out = m->key;
+	return 0;
 }
 
 /* The serial chosen before signing (hex), or a new random one. */
@@ -256,16 +439,16 @@ static int ca_sign(const struct cs_issuer_cfg *issuer, const struct cs_cert_cfg 
 		r = cs_err_ssl(err, -EINVAL, "certificate request signature does not verify");
 		goto out;
 	}
-	r = load_ca_certs(&ca_certs, issuer, err);
-	if (r < 0)
-		goto out;
-	X509 *ca = sk_X509_value(ca_certs, 0);
-	if (X509_check_ca(ca) == 0) {
+	pthread_mutex_lock(&material_lock);
+	struct ca_material *m = material_for(issuer);
+	r = load_ca_certs_locked(&ca_certs, m, issuer, err);
+	X509 *ca = r < 0 ? NULL : sk_X509_value(ca_certs, 0);
+	if (r == 0 && X509_check_ca(ca) == 0)
 		r = cs_err_set(err, -EINVAL, "CA certificate %s is not a CA certificate",
 			       issuer->ca.cert);
-		goto out;
-	}
-	r = load_ca_key(&ca_key, issuer, ca, err);
+	if (r == 0)
+		r = load_ca_key_locked(&ca_key, m, issuer, ca, err);
+	pthread_mutex_unlock(&material_lock);
 	if (r < 0)
 		goto out;
 	r = build_cert(&x, issuer, cert, pub, ca, ca_key, serial_hex, issue_time, err);
@@ -317,9 +500,15 @@ static int ca_issued_by(const struct cs_issuer_cfg *issuer, X509 *cert)
 static int ca_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 {
 	STACK_OF(X509) *certs = NULL;
-	int r = load_ca_certs(&certs, issuer, err);
+	pthread_mutex_lock(&material_lock);
+	struct ca_material *m = material_for(issuer);
+	int r = load_ca_certs_locked(&certs, m, issuer, err);
 	if (r < 0)
-		return r;
+		goto out;
+	struct file_id key_id;
+	if (m->ready && key_unchanged(m, issuer, &key_id))
+		goto out; /* nothing changed since it passed */
+	m->ready = false;
 	X509 *ca = sk_X509_value(certs, 0);
 	struct cs_cert_info info;
 	r = cs_cert_info_get(&info, ca, err);
@@ -333,8 +522,11 @@ static int ca_ready(const struct cs_issuer_cfg *issuer, struct cs_err *err)
 	}
 	EVP_PKEY *key = NULL;
 	if (r == 0)
-		r = load_ca_key(&key, issuer, ca, err);
+		r = load_ca_key_locked(&key, m, issuer, ca, err);
 	EVP_PKEY_free(key);
+	m->ready = r == 0;
+out:
+	pthread_mutex_unlock(&material_lock);
 	sk_X509_pop_free(certs, X509_free);
 	return r;
 }

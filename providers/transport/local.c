@@ -563,12 +563,22 @@ static int local_remove_file(struct cs_transport *t, const char *path, struct cs
 }
 
 /* The name of a user or group id; an id without a name stays a number, as
- * `ls -l` shows it. */
+ * `ls -l` shows it.  The last answer per thread is kept: observing
+ * thousands of files of the same owner would otherwise read the user and
+ * group databases once per file. */
 static char *id_name(unsigned long id, bool group)
 {
+	static _Thread_local struct { bool set; unsigned long id; char name[64]; } last[2];
+	if (last[group].set && last[group].id == id)
+		return cs_xstrdup(last[group].name);
 	char *name = NULL;
 	if (!lookup_db(group, NULL, &id, &name))
 		name = cs_xasprintf("%lu", id);
+	if (strlen(name) < sizeof last[group].name) {
+		last[group].set = true;
+		last[group].id = id;
+		memcpy(last[group].name, name, strlen(name) + 1);
+	}
 	return name;
 }
 

@@ -670,6 +670,55 @@ static void test_nonregular_files(void)
 	free(loop);
 }
 
+/* The node limits: a large file may use aliases up to twice its own size
+ * (beyond the million an alias bomb is held to), and a file is refused
+ * past five million written nodes; positions are of the first node over. */
+static char *big_lists(size_t lists, size_t per_list, size_t aliases)
+{
+	struct cs_buf b = CS_BUF_INIT;
+	cs_buf_puts(&b, V1 "x:\n");
+	for (size_t l = 0; l < lists; l++) {
+		cs_buf_puts(&b, l == 0 ? "  - &a [" : "  - [");
+		for (size_t i = 0; i < per_list; i++)
+			cs_buf_puts(&b, i ? ",a" : "a");
+		cs_buf_puts(&b, "]\n");
+	}
+	for (size_t k = 0; k < aliases; k++)
+		cs_buf_puts(&b, "  - *a\n");
+	return cs_buf_detach(&b, NULL);
+}
+
+static void test_node_limits(void)
+{
+	static const struct {
+		size_t lists, per_list, aliases;
+		const char *want; /* first diagnostic, after "LINE:COL: " */
+	} cases[] = {
+		/* 1.2 million written, 2.0 million with the aliases: allowed */
+		{ 12, 100000, 8, "unknown key \"x\" at the top level" },
+		/* a small file is held to a million with aliases */
+		{ 1, 1000, 1000, "the config has more than 1000000 YAML nodes (aliases counted as their content): "
+				   "certsync reads at most that many" },
+		/* 1.2 million written, 2.5 million with aliases: more than twice */
+		{ 12, 100000, 13, "the config has more than 24000" },
+		{ 51, 100000, 0, "the config has more than 5000000 YAML nodes: certsync reads at most that many" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = big_lists(cases[i].lists, cases[i].per_list, cases[i].aliases);
+		struct cs_diags d = CS_DIAGS_INIT;
+		struct cs_config *cfg = NULL;
+		cs_config_load_string(&cfg, "big.yaml", ".", text, strlen(text), &d);
+		char name[96];
+		snprintf(name, sizeof name, "%zu lists of %zu, %zu aliases", cases[i].lists, cases[i].per_list,
+			 cases[i].aliases);
+		const char *msg = d.n ? d.v[0].msg : "";
+		tap_ok(d.n && strstr(msg, cases[i].want) != NULL, name, "got %s", msg);
+		cs_config_free(cfg);
+		cs_diags_free(&d);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	test_bad_cases();
@@ -682,5 +731,6 @@ int main(void)
 	test_misc();
 	test_secrets();
 	test_nonregular_files();
+	test_node_limits();
 	return tap_done();
 }

@@ -368,6 +368,61 @@ static void test_ca_identity(struct fixture *fx)
 	cs_err_clear(&err);
 }
 
+/* The local CA keeps its certificate and key parsed for the run: whatever
+ * changes in their files is seen at the next call all the same. */
+static void test_ca_files_change(struct fixture *fx)
+{
+	struct cs_issuer_cfg ca = { .name = "lab", .kind = CS_ISSUER_CA, .ca.days = 30 };
+	ca.ca.cert = tmp_path("lab.crt");
+	ca.ca.key.kind = CS_SECRET_FILE;
+	ca.ca.key.ref = tmp_path("lab.key");
+	static const char make[] = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s "
+				   "-out %s -subj '/CN=Lab CA' -days 3650 -addext basicConstraints=critical,CA:TRUE "
+				   "-addext keyUsage=critical,keyCertSign 2>/dev/null && chmod 600 %s";
+	char *cmd = cs_xasprintf(make, "lab.key", "lab.crt", "lab.key");
+	char *cmd2 = cs_xasprintf(make, "lab2.key", "lab2.crt", "lab2.key");
+	struct cs_err err = CS_ERR_INIT;
+	X509 *x = NULL;
+	STACK_OF(X509) *ch = NULL;
+	if (!tap_ok(sh(cmd) == 0 && sh(cmd2) == 0, "ca files: two CAs made", NULL))
+		goto out;
+	tap_int(cs_issuer_ca.ready(&ca, &err), 0, "ca files: ready");
+	int r = cs_issuer_ca.issue(&ca, &mail, fx->pending.csr, &x, &ch, &err);
+	tap_ok(r == 0, "ca files: issued", "%s", cs_err_msg(&err));
+	if (r < 0)
+		goto out;
+	tap_int(cs_issuer_ca.issued_by(&ca, x), 1, "ca files: issued by it");
+	tap_int(cs_issuer_ca.ready(&ca, &err), 0, "ca files: ready again (kept)");
+
+	sh("chmod 644 lab.key");
+	cs_err_clear(&err);
+	r = cs_issuer_ca.ready(&ca, &err);
+	tap_ok(r < 0 && strstr(cs_err_msg(&err), "lab.key"), "ca files: a key made readable is refused at once", "%d %s",
+	       r, cs_err_msg(&err));
+	sh("chmod 600 lab.key");
+	cs_err_clear(&err);
+	tap_int(cs_issuer_ca.ready(&ca, &err), 0, "ca files: ready once private again");
+
+	sh("cp lab2.key lab.key.new && mv lab.key.new lab.key");
+	cs_err_clear(&err);
+	r = cs_issuer_ca.ready(&ca, &err);
+	tap_ok(r < 0 && strstr(cs_err_msg(&err), "does not belong"), "ca files: another key is seen", "%d %s", r,
+	       cs_err_msg(&err));
+
+	sh("cp lab2.crt lab.crt.new && mv lab.crt.new lab.crt");
+	cs_err_clear(&err);
+	tap_int(cs_issuer_ca.ready(&ca, &err), 0, "ca files: the new CA, whole, is ready");
+	tap_int(cs_issuer_ca.issued_by(&ca, x), 0, "ca files: the old certificate is not the new CA's");
+out:
+	X509_free(x);
+	sk_X509_pop_free(ch, X509_free);
+	free(cmd);
+	free(cmd2);
+	free(ca.ca.cert);
+	free(ca.ca.key.ref);
+	cs_err_clear(&err);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -380,6 +435,7 @@ int main(void)
 		test_issue(&fx);
 		test_collect(&fx);
 		test_ca_identity(&fx);
+		test_ca_files_change(&fx);
 	}
 	teardown(&fx);
 	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
