@@ -108,7 +108,7 @@ SCHEMA_CANNOT = {
 # that have no JSON form: duplicate, null or non-scalar keys).
 NOT_A_DOCUMENT = """
     config-dangling-symlink config-is-dev-urandom config-is-dev-zero config-is-fifo config-is-fifo-plan
-    config-is-folder config-over-4mib config-symlink-loop
+    config-is-folder config-over-128mib config-symlink-loop
     alias-undefined bad-indentation binary-garbage control-char-raw directive-yaml-2 invalid-utf8
     key-very-long tab-indentation unclosed-flow-list unterminated-quote utf16-bom yaml-syntax-error
     second-document
