@@ -503,9 +503,8 @@ static int local_remove_temps(struct cs_transport *t, char *const *paths, size_t
 			free(target);
 	}
 	for (size_t i = 0; i < n_all && r == 0; i++) {
-		char *p = cs_xstrdup(all[i]);
-		char *dir = cs_path_dirname(p);
-		char *prefix = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(p), tag);
+		char *dir = cs_path_dirname(all[i]);
+		char *prefix = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(all[i]), tag);
 		DIR *d = opendir(dir);
 		if (!d && errno != ENOENT && errno != ENOTDIR)
 			r = cs_err_errno(err, -errno, "read folder %s", dir);
@@ -523,7 +522,6 @@ static int local_remove_temps(struct cs_transport *t, char *const *paths, size_t
 			closedir(d);
 		free(prefix);
 		free(dir);
-		free(p);
 	}
 	for (size_t i = 0; i < n_all; i++)
 		free(all[i]);
