@@ -481,6 +481,41 @@ static bool done_or_absent(struct exec *x, enum cs_action_kind kind, const char 
 	return true;
 }
 
+/* Host h's reboot record (store_hosts.h) still tells a rerun that the host
+ * rebooted after an interrupted apply's changes whose intents are open, or
+ * may (a certificate on it that --target left out was not looked at). */
+static bool reboot_record_needed(struct cs_observed *obs, size_t h)
+{
+	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
+		const struct cs_cert_cfg *cert = &obs->cfg->certs[i];
+		for (size_t j = 0; j < cert->n_bindings; j++) {
+			const struct cs_binding_cfg *bc = &cert->bindings[j];
+			if (bc->host_index != h)
+				continue;
+			if (!obs->certs[i].selected)
+				return true;
+			if (!obs->bindings[i][j].interrupted || !obs->bindings[i][j].rebooted_since)
+				continue;
+			char *key = cs_binding_key(cert->name, bc);
+			char *run = cs_store_unconfirmed_run(obs->store, bc->host, key);
+			free(key);
+			free(run);
+			if (run)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Did this run reboot host? */
+static bool rebooted(struct exec *x, const char *host)
+{
+	for (size_t k = 0; k < x->plan->n_actions; k++)
+		if (x->plan->actions[k].kind == CS_ACT_REBOOT && cs_streq(x->plan->actions[k].host, host))
+			return x->status[k] == ST_DONE;
+	return false;
+}
+
 /* At the end of the run: close the intents of this run's binds, and those
  * an earlier, interrupted run left on bindings whose owed reload and
  * checks this run has now done. */
@@ -498,9 +533,11 @@ static void close_intents(struct exec *x)
 			const struct cs_binding_cfg *bc = &cert->bindings[j];
 			const struct cs_binding_obs *bo = &x->obs->bindings[i][j];
 			const char *reload = cs_binding_reload(bc);
-			if (!bo->interrupted || !reload)
+			/* Owed: the reload and checks, or after the reboot that
+			 * apply asked for, the checks alone (plan_host). */
+			if (!bo->interrupted || (!reload && !bo->rebooted_since))
 				continue;
-			bool planned = false, rebound = false;
+			bool planned = !reload, rebound = false;
 			for (size_t k = 0; k < x->plan->n_actions; k++) {
 				const struct cs_action *a = &x->plan->actions[k];
 				planned = planned || (a->kind == CS_ACT_RELOAD && cs_streq(a->host, bc->host) &&
@@ -510,7 +547,7 @@ static void close_intents(struct exec *x)
 			}
 			if (!planned || rebound)
 				continue; /* not this run's to settle (or settled with its bind) */
-			if (done_or_absent(x, CS_ACT_RELOAD, bc->host, NULL, reload) &&
+			if ((!reload || done_or_absent(x, CS_ACT_RELOAD, bc->host, NULL, reload)) &&
 			    done_or_absent(x, CS_ACT_VERIFY, bc->host, cert->name, NULL))
 				close_intent(x, cert->name, bc->host, bc);
 		}
@@ -788,6 +825,23 @@ static void owe_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	free(why);
 }
 
+/* Record, before asking host ho to reboot, its boot time now and this run's
+ * tag (store_hosts.h).  Nothing to record outside a run (unit tests) or for
+ * a host that reports no boot time. */
+static int remember_reboot_asked(struct exec *x, struct cs_host_obs *ho, const char *done_what, struct cs_err *err)
+{
+	const char *run = cs_store_run(x->obs->store);
+	const char *boot = ho->state && ho->platform->host_boot ? ho->platform->host_boot(ho->state) : NULL;
+	if (!run || !boot || !boot[0])
+		return 0;
+	char *why = cs_xasprintf("%s; the reboot was asked for by an apply that did not see the host come back",
+				 done_what);
+	struct cs_owed_reboot rec = { .boot = (char *)boot, .since = cs_now(), .why = why, .run = (char *)run };
+	int r = cs_store_reboot_owed_save(x->obs->store, ho->cfg->name, &rec, err);
+	free(why);
+	return r < 0 ? cs_err_prefix(err, "the host was not rebooted") : 0;
+}
+
 /* The reboot's dependencies that went through, as "import #2 (web), ...",
  * or NULL when none did. */
 static char *done_deps(struct exec *x, const struct cs_action *a, bool by_summary)
@@ -848,6 +902,19 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	report(x, a, CS_EV_START, NULL);
 	struct cs_err err = CS_ERR_INIT;
 	int64_t timeout = ho->cfg->reboot_timeout;
+	/* The reboot's intent, fsync'd before the host is asked: if this run
+	 * dies while the host restarts, the next one sees a boot time other
+	 * than the one recorded here and knows the reboot these changes waited
+	 * for happened, so it checks them instead of making them (and the
+	 * reboot) again. */
+	if (remember_reboot_asked(x, ho, done_said ? done_said : ho->owed_reboot ? ho->owed_reboot->why : "changes",
+				  &err) < 0) {
+		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
+		cs_err_clear(&err);
+		free(done);
+		free(done_said);
+		return;
+	}
 	cs_fault_point("reboot.intent");
 	int r = ho->platform->reboot ? ho->platform->reboot(ho->transport, timeout, &err)
 		: cs_err_set(&err, -ENOTSUP, "%s hosts are not rebooted by certsync", ho->platform->name);
@@ -858,11 +925,9 @@ static void run_reboot(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 		free(cause);
 		report(x, a, CS_EV_FAILED, cs_err_msg(&err));
 	} else {
-		/* A record left behind is harmless: its boot time is now an old
-		 * one, so the next plan counts the debt as paid. */
-		struct cs_err derr = CS_ERR_INIT;
-		cs_store_reboot_owed_drop(x->obs->store, ho->cfg->name, &derr);
-		cs_err_clear(&derr);
+		/* The record goes at the end of the run, after the intents of the
+		 * changes it was for are closed (see cs_execute): until then it
+		 * tells a rerun that this reboot happened. */
 		cs_fault_point("reboot.done");
 		report(x, a, CS_EV_DONE, "the host is back with a new boot time");
 	}
@@ -1147,15 +1212,17 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	for (size_t k = 0; k < plan->n_actions; k++)
 		if (plan->actions[k].kind == CS_ACT_VERIFY && !plan->actions[k].host)
 			run_verify(&x, NULL, &plan->actions[k]);
-	/* Someone rebooted a host that owed a reboot: forget the debt. */
+	close_intents(&x);
+	/* A host that owed a reboot has rebooted (this run rebooted it, or
+	 * someone did): forget the debt, now that the intents it was kept for
+	 * are closed. */
 	for (size_t h = 0; h < x.cfg->n_hosts; h++) {
 		struct cs_err err = CS_ERR_INIT;
-		if (obs->hosts[h].owed_reboot_paid)
+		if ((obs->hosts[h].owed_reboot_paid || rebooted(&x, x.cfg->hosts[h].name)) &&
+		    !reboot_record_needed(obs, h))
 			cs_store_reboot_owed_drop(obs->store, x.cfg->hosts[h].name, &err);
 		cs_err_clear(&err);
 	}
-
-	close_intents(&x);
 	cs_fault_point("run.intents-closed");
 	if (recorded) {
 		struct cs_err err = CS_ERR_INIT;
@@ -1246,6 +1313,44 @@ static void recover_issuing(struct cs_observed *obs)
 	}
 }
 
+/* A binding an interrupted apply changed and then rebooted its host for,
+ * with no reload and no check on that host to owe: the reboot settled it,
+ * so its intent goes (plan_host plans nothing for it). */
+static void recover_rebooted(struct cs_observed *obs)
+{
+	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
+		const struct cs_cert_cfg *cert = &obs->cfg->certs[i];
+		for (size_t j = 0; obs->certs[i].selected && j < cert->n_bindings; j++) {
+			const struct cs_binding_cfg *bc = &cert->bindings[j];
+			struct cs_binding_obs *bo = &obs->bindings[i][j];
+			if (!bo->interrupted || !bo->rebooted_since || cs_binding_reload(bc))
+				continue;
+			bool checked = false;
+			for (size_t v = 0; v < cert->n_verify; v++)
+				checked = checked || cert->verify[v].host_index == bc->host_index;
+			if (checked)
+				continue;
+			struct cs_err e = CS_ERR_INIT;
+			char *key = cs_binding_key(cert->name, bc);
+			if (cs_store_unconfirmed_drop(obs->store, bc->host, key, &e) == 0) {
+				bo->interrupted = false;
+				free(bo->unconfirmed);
+				bo->unconfirmed = NULL;
+			}
+			free(key);
+			cs_err_clear(&e);
+		}
+	}
+	/* A paid debt goes once no open intent needs it (otherwise at the end
+	 * of the run). */
+	for (size_t h = 0; h < obs->cfg->n_hosts; h++) {
+		struct cs_err e = CS_ERR_INIT;
+		if (obs->hosts[h].owed_reboot_paid && !reboot_record_needed(obs, h))
+			cs_store_reboot_owed_drop(obs->store, obs->cfg->hosts[h].name, &e);
+		cs_err_clear(&e);
+	}
+}
+
 int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, struct cs_err *err)
 {
 	*removed = 0;
@@ -1263,6 +1368,7 @@ int cs_recover_temps(size_t *removed, char **note, struct cs_observed *obs, stru
 	cs_err_clear(&e);
 	recover_requests(obs, removed, &said);
 	recover_issuing(obs);
+	recover_rebooted(obs);
 	const char *tag;
 	json_t *rec;
 	json_object_foreach(runs, tag, rec) {

@@ -116,6 +116,8 @@ static int load_owed_reboot(struct cs_observed *obs, struct cs_host_obs *ho, str
 	const char *boot = ho->platform->host_boot(ho->state);
 	if (rec.boot[0] && boot && strcmp(boot, rec.boot)) {
 		ho->owed_reboot_paid = true;
+		ho->rebooted_for = rec.run;
+		rec.run = NULL;
 		cs_owed_reboot_free(&rec);
 		return 0;
 	}
@@ -162,6 +164,7 @@ static void load_unconfirmed(struct cs_observed *obs, const struct cs_host_obs *
 		out->unconfirmed = NULL;
 	} else if (run) {
 		out->interrupted = true;
+		out->rebooted_since = ho->rebooted_for && !strcmp(run, ho->rebooted_for);
 	}
 	free(run);
 	cs_err_clear(&err);
@@ -340,6 +343,8 @@ static void digest_state(struct cs_observed *obs)
 			cs_buf_printf(&t, " binding %zu error=%s script_ran=%s unconfirmed=%d interrupted=%d in_flight=%s\n",
 				      j, b->error ? b->error : "-", b->script_ran ? b->script_ran : "-", b->unconfirmed != NULL,
 				      b->interrupted, b->in_flight ? b->in_flight : "-");
+			if (b->rebooted_since)
+				cs_buf_puts(&t, "  rebooted_since=1\n");
 			for (size_t k = 0; k < b->n_files; k++) {
 				const struct cs_file_obs *f = &b->files[k];
 				cs_buf_printf(&t, "  %s %s exists=%d sha256=%s mode=%04o owner=%s group=%s\n",
@@ -448,6 +453,7 @@ void cs_observed_free(struct cs_observed *obs)
 		free(obs->hosts[h].error);
 		cs_owed_reboot_free(obs->hosts[h].owed_reboot);
 		free(obs->hosts[h].owed_reboot);
+		free(obs->hosts[h].rebooted_for);
 	}
 	free(obs->certs);
 	free(obs->hosts);

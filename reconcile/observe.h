@@ -65,6 +65,11 @@ struct cs_host_obs {
 	 * the host has not booted since.  NULL when none. */
 	struct cs_owed_reboot *owed_reboot;
 	bool owed_reboot_paid;           /* a record exists but the host booted since */
+	/* The run tag of an apply that asked this host to reboot and was
+	 * killed before it saw the host back (the record's "run"), when the
+	 * host has booted since: the reboot that run's changes waited for
+	 * happened.  NULL otherwise. */
+	char *rebooted_for;
 };
 
 struct cs_observed {

@@ -502,9 +502,11 @@ static void plan_host(struct builder *b, size_t h)
 				}
 				char date[11];
 				cs_time_date(date, bo->unconfirmed_since);
-				if (bo->interrupted && cs_binding_reload(bc)) {
+				if (bo->interrupted && (cs_binding_reload(bc) || bo->rebooted_since)) {
 					/* The files are right: what is owed is their
-					 * reload and checks, not writing them again. */
+					 * reload and checks, not writing them again
+					 * (after the reboot that apply asked for, the
+					 * checks alone). */
 					owed = cs_xrealloc(owed, (n_owed + 1) * sizeof *owed);
 					owed[n_owed].cert = i;
 					owed[n_owed++].binding = j;
@@ -659,10 +661,16 @@ static void plan_host(struct builder *b, size_t h)
 				continue;
 			struct cs_action *a = add_verify(b, cert, v);
 			a->host = cs_xstrdup(ho->cfg->name);
-			bool owes = false;
-			for (size_t m = 0; m < n_owed; m++)
+			bool owes = false, after_reboot = false;
+			for (size_t m = 0; m < n_owed; m++) {
 				owes = owes || owed[m].cert == i;
-			a->reason = owes ? cs_xasprintf("the endpoint must present the certificate bound on %s (verify "
+				after_reboot = after_reboot || (owed[m].cert == i &&
+								obs->bindings[i][owed[m].binding].rebooted_since);
+			}
+			a->reason = after_reboot && !bound_here[i]
+				? cs_xasprintf("the endpoint must present the certificate bound on %s (verify owed: an "
+					       "apply that did not finish changed it and rebooted the host)", ho->cfg->name)
+				: owes ? cs_xasprintf("the endpoint must present the certificate bound on %s (verify "
 							"owed: files changed by an apply that did not finish)",
 							ho->cfg->name)
 				: cs_xasprintf("the endpoint must present the certificate just bound on %s",

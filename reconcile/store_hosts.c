@@ -135,6 +135,7 @@ void cs_owed_reboot_free(struct cs_owed_reboot *r)
 		return;
 	free(r->boot);
 	free(r->why);
+	free(r->run);
 	memset(r, 0, sizeof *r);
 }
 
@@ -156,6 +157,8 @@ int cs_store_reboot_owed_load(struct cs_owed_reboot *out, struct cs_store *st, c
 	} else {
 		out->boot = cs_xstrdup(boot);
 		out->why = cs_xstrdup(why ? why : "");
+		const char *run = json_string_value(json_object_get(v, "run"));
+		out->run = run && run[0] ? cs_xstrdup(run) : NULL;
 	}
 	json_decref(v);
 	return r;
@@ -173,6 +176,8 @@ int cs_store_reboot_owed_save(struct cs_store *st, const char *host, const struc
 	json_t *v = json_pack("{s:s, s:s, s:s}", "boot", had_old ? old.boot : rec->boot, "since", since,
 			      "why", rec->why ? rec->why : "");
 	cs_owed_reboot_free(&old);
+	if (rec->run)
+		json_object_set_new(v, "run", json_string(rec->run));
 	int r = save_record(st, host, "reboot-owed.json", v, err);
 	if (r < 0)
 		cs_err_prefix(err, "record that host %s owes a reboot", host);

@@ -1,11 +1,16 @@
 /* Per-host records in the state folder (an addition to store.h):
  *
  *   STATE/hosts/NAME/             0700
- *     reboot-owed.json            {"boot", "since", "why"}: changes went
- *                                 through on host NAME but the reboot that
- *                                 `reboot: after-change` asks for did not
- *                                 happen (skipped because another change
- *                                 failed, or it never came back).
+ *     reboot-owed.json            {"boot", "since", "why"[, "run"]}: changes
+ *                                 went through on host NAME but the reboot
+ *                                 that `reboot: after-change` asks for did
+ *                                 not happen (skipped because another change
+ *                                 failed, or it never came back).  With
+ *                                 "run", apply TAG wrote it (fsync'd) just
+ *                                 before asking for the reboot: if TAG is
+ *                                 killed while the host restarts, the next
+ *                                 run sees the new boot time and knows the
+ *                                 reboot TAG's changes waited for happened.
  *     unconfirmed.json            {KEY: {"since", "why"[, "run"]}}: bindings
  *                                 an apply changed but could neither confirm
  *                                 (reload, verify) nor put back: the next
@@ -37,13 +42,14 @@ struct cs_owed_reboot {
 	char *boot;      /* the host's boot time when the changes were made, as its driver reports it */
 	int64_t since;   /* when the record was written */
 	char *why;       /* which changes wait for the reboot and why it did not happen */
+	char *run;       /* the apply that asked for the reboot after writing this, or NULL */
 };
 void cs_owed_reboot_free(struct cs_owed_reboot *r); /* members only; accepts NULL */
 
 int cs_store_reboot_owed_load(struct cs_owed_reboot *out, struct cs_store *st, const char *host,
 			      struct cs_err *err); /* -ENOENT */
 /* Keep an existing record's boot and since (the first unpaid change counts);
- * replace only its why. */
+ * replace its why and run. */
 int cs_store_reboot_owed_save(struct cs_store *st, const char *host, const struct cs_owed_reboot *r,
 			      struct cs_err *err);
 int cs_store_reboot_owed_drop(struct cs_store *st, const char *host, struct cs_err *err);

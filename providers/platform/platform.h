@@ -95,6 +95,9 @@ struct cs_binding_obs {
 	 * (or was about to write) the binding and was killed before its reload,
 	 * verify or rollback.  The reload and checks are owed. */
 	bool interrupted;
+	/* ... and the host has rebooted since, as that apply asked (see
+	 * cs_host_obs.rebooted_for): only the checks are owed. */
+	bool rebooted_since;
 	/* The run tag of an apply still running (holding the lock) that is
 	 * changing this binding; NULL when none.  Not owed: it is that run's. */
 	char *in_flight;

@@ -23,6 +23,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include "providers/base/base64.h"
+#include "providers/base/fault.h"
 #include "providers/base/util.h"
 #include "providers/platform/windows_scripts.h"
 
@@ -996,6 +997,7 @@ static int reboot(struct cs_transport *t, int64_t timeout, struct cs_err *err)
 		goto out;
 	if ((r = run_step(t, "reboot", cs_win_reboot, NULL, 0, NULL, err)) < 0)
 		goto out;
+	cs_fault_point("reboot.asked");
 	int64_t deadline = mono_s() + (timeout > 0 ? timeout : 600);
 	for (;;) {
 		sleep_ms(1000);

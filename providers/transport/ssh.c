@@ -48,6 +48,7 @@
 #include "providers/transport/known_hosts.h"
 #include "providers/transport/ssh_auth.h"
 #include "providers/transport/ssh_commands.h"
+#include "providers/transport/winrm_scripts.h"
 
 /* SSH keepalive interval (seconds): below common NAT and firewall idle
  * timeouts, so a connection opened at gathering survives until apply. */
@@ -1210,9 +1211,10 @@ static int ssh_remove_temps(struct cs_transport *t, char *const *paths, size_t n
 	struct ssh *s = from(t);
 	if (strlen(tag) != 16 || strspn(tag, "0123456789abcdef") != 16)
 		return cs_err_set(err, -EINVAL, "host %s: invalid run tag", s->name);
-	/* Windows over SSH: its writes go through PowerShell, not these names. */
+	/* Windows over SSH: its writes and imports go through PowerShell, as
+	 * over WinRM, and so does their clean-up. */
 	if (t->host && t->host->platform == CS_PLATFORM_WINDOWS)
-		return 0;
+		return cs_ps_remove_temps_run(t, paths, n, tag, err);
 	struct cs_buf inner = CS_BUF_INIT, cmd = CS_BUF_INIT;
 	/* rm_t DIR BASE: the run's temporary files beside DIR/BASE.  Beside
 	 * each path, and beside the file a link there leads to (writes go

@@ -604,32 +604,7 @@ out:
 static int winrm_remove_temps(struct cs_transport *t, char *const *paths, size_t n, const char *tag,
 			      struct cs_err *err)
 {
-	struct winrm *w = (struct winrm *)t;
-	if (strlen(tag) != 16 || strspn(tag, "0123456789abcdef") != 16)
-		return cs_err_set(err, -EINVAL, "host %s: invalid run tag", host_name(w));
-	struct cs_buf script = CS_BUF_INIT;
-	cs_buf_puts(&script, "$Paths = @(");
-	for (size_t i = 0; i < n; i++) {
-		char *q = cs_ps_quote(paths[i]);
-		cs_buf_printf(&script, "%s%s", i ? ", " : "", q);
-		free(q);
-	}
-	cs_buf_printf(&script, ")\n$CertsyncRun = '%s'\n%s", tag, cs_ps_remove_temps);
-	struct cs_run_result res;
-	cs_run_result_init(&res, 4096);
-	res.err.max = SCRIPT_ERR_CAP;
-	int r = winrm_run(&w->base, script.data, NULL, 0, &res, err);
-	cs_buf_free(&script);
-	if (r == 0 && res.exit_status != 0)
-		r = script_failed(w, "remove temporary files of run", tag, &res, err);
-	const char *said = r == 0 ? trimmed(&res.out) : NULL;
-	if (said && !strncmp(said, "removed ", 8))
-		r = (int)strtol(said + 8, NULL, 10);
-	else if (r == 0)
-		r = cs_err_set(err, -EPROTO, "host %s: remove temporary files of run %s: unexpected answer", host_name(w),
-			       tag);
-	cs_run_result_free(&res);
-	return r;
+	return cs_ps_remove_temps_run(t, paths, n, tag, err);
 }
 
 static int winrm_remove_file(struct cs_transport *t, const char *path, struct cs_err *err)

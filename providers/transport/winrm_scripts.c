@@ -3,6 +3,7 @@
  * tests/golden/powershell/; tests fail when the two differ. */
 #include "providers/transport/winrm_scripts.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "providers/base/base64.h"
@@ -187,5 +188,52 @@ int cs_transport_run_ps(struct cs_transport *t, const char *script, const void *
 out:
 	cs_buf_free(&cmd);
 	cs_buf_free_secret(&frame);
+	return r;
+}
+
+int cs_ps_remove_temps_run(struct cs_transport *t, char *const *paths, size_t n, const char *tag,
+			   struct cs_err *err)
+{
+	const char *host = t->host && t->host->name ? t->host->name : "?";
+	if (strlen(tag) != 16 || strspn(tag, "0123456789abcdef") != 16)
+		return cs_err_set(err, -EINVAL, "host %s: invalid run tag", host);
+	struct cs_buf script = CS_BUF_INIT;
+	cs_buf_puts(&script, "$Paths = @(");
+	for (size_t i = 0; i < n; i++) {
+		char *q = cs_ps_quote(paths[i]);
+		cs_buf_printf(&script, "%s%s", i ? ", " : "", q);
+		free(q);
+	}
+	cs_buf_printf(&script, ")\n$CertsyncRun = '%s'\n%s", tag, cs_ps_remove_temps);
+	struct cs_run_result res;
+	cs_run_result_init(&res, 4096);
+	res.err.max = 1u << 20;
+	int r = cs_transport_run_ps(t, script.data, NULL, 0, &res, err);
+	cs_buf_free(&script);
+	if (r == 0 && res.exit_status != 0) {
+		char *line = cs_ps_first_line(&res.err);
+		r = cs_err_set(err, -EIO, "host %s: remove temporary files of run %s: exit %d: %s", host, tag,
+			       res.exit_status, line);
+		free(line);
+	}
+	/* The count, on the last line of output. */
+	const char *said = NULL;
+	if (r == 0 && res.out.data) {
+		size_t len = res.out.len;
+		while (len && (res.out.data[len - 1] == '\n' || res.out.data[len - 1] == '\r' ||
+			       res.out.data[len - 1] == ' '))
+			len--;
+		size_t start = len;
+		while (start && res.out.data[start - 1] != '\n')
+			start--;
+		res.out.data[len] = '\0';
+		said = res.out.data + start;
+	}
+	if (said && !strncmp(said, "removed ", 8) && said[8] >= '0' && said[8] <= '9')
+		r = (int)strtol(said + 8, NULL, 10);
+	else if (r == 0)
+		r = cs_err_set(err, -EPROTO, "host %s: remove temporary files of run %s: unexpected answer", host,
+			       tag);
+	cs_run_result_free(&res);
 	return r;
 }

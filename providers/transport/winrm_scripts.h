@@ -73,6 +73,13 @@ char *cs_ps_with_path(const char *path, const char *body);
  * Appends the text to out, as much as fits under out's cap. */
 void cs_ps_stderr_text(struct cs_buf *out, const char *raw, size_t len);
 
+/* Remove what apply TAG (16 hex digits) may have left on a Windows host,
+ * whichever transport reaches it (cs_ps_remove_temps, run through
+ * cs_transport_run_ps): its temporary files beside paths and its PFX files
+ * in the temp folder.  The number removed, or negative with err set. */
+int cs_ps_remove_temps_run(struct cs_transport *t, char *const *paths, size_t n, const char *tag,
+			   struct cs_err *err);
+
 /* cs_ps_first_line(), cs_transport_run_ps(): transport.h */
 
 #endif

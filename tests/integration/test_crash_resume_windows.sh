@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Windows over WinRM (the WS-Management test server as host FW): an apply
-# killed while it imports leaves a run record naming FW; the next apply
-# removes that run's PFX files from FW's temp folder (a PowerShell that died
-# mid-import leaves one: planted here, as the model's PowerShell always
-# finishes) and nothing else — not another run's, not one without a run tag
-# — and converges.
+# Windows over WinRM (the WS-Management test server as host FW), then over
+# SSH (host COBALT: an sshd whose every command is the PowerShell model): an
+# apply killed while it imports leaves a run record naming the host; the
+# next apply removes that run's PFX files from the host's temp folder (a
+# PowerShell that died mid-import leaves one: planted here, as the model's
+# PowerShell always finishes) and nothing else — not another run's, not one
+# without a run tag — and converges.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ssh_lib.sh"
 
 root=$_lib_root
 PY=/usr/bin/python3
@@ -71,5 +73,64 @@ summary=$(grep '"type":"apply"' state/journal.jsonl | tail -n 1)
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 [[ $(ls "$temp" | grep -c .) == 2 ]] && ok "the apply itself left nothing in the temp folder" \
 	|| not_ok "the apply itself left nothing in the temp folder" "$(ls -a "$temp")"
+
+# --- the same over SSH -----------------------------------------------------------
+if ! ssh_lib_init >ssh-init.out 2>&1; then
+	echo "# SKIP the SSH part: $(cat ssh-init.out)"
+	done_testing
+fi
+cobalt_temp=cobalt/fs/C/Users/$SSH_USER/AppData/Local/Temp
+mkdir -p "$cobalt_temp"
+echo '{ "hostname": "COBALT" }' >cobalt/state.json
+cat >pwsh-cobalt.sh <<EOF
+#!/bin/sh
+# sshd ForceCommand: "powershell.exe <args>" runs in the model of COBALT.
+set -- \$SSH_ORIGINAL_COMMAND
+shift
+exec $PY $root/tests/winrm/pwsh.py --state $TEST_TMP/cobalt/state.json --fs-root $TEST_TMP/cobalt/fs \
+	--hostname COBALT --user $SSH_USER -- "\$@"
+EOF
+chmod 755 pwsh-cobalt.sh
+chown -R "$SSH_USER:" cobalt
+SSHD_EXTRA="ForceCommand $TEST_TMP/pwsh-cobalt.sh" ssh_start cobalt || { echo "Bail out! sshd"; exit 1; }
+ssh_known_line cobalt >>"$SSH_KNOWN_HOSTS"
+mkdir -p ssh && cd ssh || exit 1
+cat >certsync.yaml <<YAML
+version: 1
+settings: { state_dir: state }
+issuers:
+  lab: { ca: { cert: ../pki/ca.pem, key: { file: ../pki/ca.key }, days: 90 } }
+hosts:
+  cobalt:
+    platform: windows
+    ssh: { address: 127.0.0.1, port: ${SSHD_PORT[cobalt]}, user: $SSH_USER, identity: $SSH_KEY,
+           known_hosts: $SSH_KNOWN_HOSTS }
+certificates:
+  mail:
+    common_name: owa.example.org
+    issuer: lab
+    bindings:
+      - { host: cobalt, store: {} }
+YAML
+temp=../$cobalt_temp
+CERTSYNC_FAULT=import.intent "$CERTSYNC" apply --yes >killed.log 2>&1
+rc=$?
+((rc == 137)) && ok "ssh: apply killed before the import" || not_ok "ssh: apply killed before the import" "exit $rc" "$(cat killed.log)"
+killed=$(basename "$(ls state/runs/*.json 2>/dev/null | head -n 1)" .json)
+[[ $killed =~ ^[0-9a-f]{16}$ ]] && ok "ssh: the killed run's record is in the state folder" \
+	|| not_ok "ssh: the killed run's record is in the state folder" "$(ls -R state)"
+for f in "certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx" "certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx" \
+	"certsync-5d41402abc4b2a76b9719d911017c592.pfx"; do
+	echo pfx >"$temp/$f"
+done
+chown "$SSH_USER:" "$temp"/*.pfx
+expect_exit 0 "$CERTSYNC" apply --yes
+expect_contains "$OUT" 'removed 1 temporary file left by an apply that did not finish'
+[[ ! -e $temp/certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx ]] && ok "ssh: the killed run's PFX is removed" \
+	|| not_ok "ssh: the killed run's PFX is removed" "$(ls -a "$temp")"
+[[ -e $temp/certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx && -e $temp/certsync-5d41402abc4b2a76b9719d911017c592.pfx ]] &&
+	ok "ssh: other files stay" || not_ok "ssh: other files stay" "$(ls -a "$temp")"
+[[ -z $(ls state/runs 2>/dev/null) ]] && ok "ssh: no run record left" || not_ok "ssh: no run record left" "$(ls state/runs)"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
 done_testing

@@ -157,4 +157,53 @@ got=$(state fw.json "[c['thumbprint'] for c in s['store']['My']].count('AB' * 20
 	not_ok "cleanup removed the old certificate without a reboot" "got $got"
 expect_exit 0 "$CERTSYNC" plan -c cleanup.yaml --detailed-exitcode
 
+# 6. Killed around the reboot (a certificate for the RDP listener, no
+#    reload and no check to owe after the reboot):
+rdp='  rdp:
+    common_name: fw.example.org
+    issuer: lab
+    renew_before: 5d
+    bindings:
+      - { host: fw, rdp: {} }'
+write_config "$mail_store" "$web" "$rdp" >rdp.yaml
+backs() { grep -c 'reboot: back' winrm.log; }
+# wait_back N: until the host has come back from its Nth reboot.
+wait_back() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(($(backs) >= $1)) && wait_port "$wport" 10 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+#  a. ... after the reboot's record, before the host is asked: the host did
+#     not restart, so the rerun makes the changes and the reboot again.
+expect_exit 137 env CERTSYNC_FAULT=reboot.intent "$CERTSYNC" apply -c rdp.yaml --yes
+got=$(state fw.json "s.get('reboot_count', 0)")
+[[ $got == 1 ]] && ok "killed before asking: FW not rebooted" || not_ok "killed before asking: FW not rebooted" "got $got"
+expect_exit 2 "$CERTSYNC" plan -c rdp.yaml --detailed-exitcode
+expect_contains "$OUT" "reboot: after-change, and #[0-9]+ changes it; it has not rebooted since changes of [0-9-]+ that wait for it \(.*the reboot was asked for by an apply that did not see the host come back\)"
+expect_exit 0 "$CERTSYNC" apply -c rdp.yaml --yes
+got=$(state fw.json "s.get('reboot_count', 0)")
+[[ $got == 2 ]] && ok "the rerun rebooted FW once" || not_ok "the rerun rebooted FW once" "got $got"
+expect_exit 0 "$CERTSYNC" plan -c rdp.yaml --detailed-exitcode
+#  b. ... while FW restarts: the rerun sees the new boot time, so the
+#     changes that waited for it are done: no second reboot, no change.
+sed -i 's/common_name: fw.example.org/common_name: rdp.example.org/' rdp.yaml
+n=$(backs)
+expect_exit 137 env CERTSYNC_FAULT=reboot.asked "$CERTSYNC" apply -c rdp.yaml --yes
+wait_back $((n + 1)) && ok "FW came back from the reboot the killed run asked for" ||
+	not_ok "FW came back from the reboot the killed run asked for" "$(tail -n 5 winrm.log)"
+expect_contains "$(cat state/hosts/fw/reboot-owed.json)" '"run": *"[0-9a-f]{16}"'
+expect_exit 0 "$CERTSYNC" plan -c rdp.yaml --detailed-exitcode
+expect_contains "$OUT" "^No changes"
+expect_exit 0 "$CERTSYNC" apply -c rdp.yaml --yes
+got=$(state fw.json "s.get('reboot_count', 0)")
+[[ $got == 3 ]] && ok "FW rebooted once for the killed run, not again" || not_ok "FW rebooted once for the killed run, not again" "got $got"
+[[ ! -e state/hosts/fw/reboot-owed.json ]] && ok "the reboot's record is gone" ||
+	not_ok "the reboot's record is gone" "$(cat state/hosts/fw/reboot-owed.json)"
+grep -q '"run"' state/hosts/fw/unconfirmed.json 2>/dev/null && not_ok "no intent left" "$(cat state/hosts/fw/unconfirmed.json)" ||
+	ok "no intent left"
+expect_exit 0 "$CERTSYNC" plan -c rdp.yaml --detailed-exitcode
+
 done_testing

@@ -11,7 +11,7 @@
 #                    any issuance ledger), the ACME CA's from Pebble's log
 #   reloads          each Linux host's reload ran after its files last
 #                    changed (its log names the serials now in the files);
-#                    the Windows host rebooted after its changes
+#                    the Windows host rebooted once after its changes
 #   no key leftovers no private key outside the declared key files and the
 #                    state's key files: binding folders, the state folder,
 #                    certsync's and the SSH user's temp folders, the SSH
@@ -305,7 +305,8 @@ check_reloads() {
 	local before after
 	before=$(cat "$SC_DIR/snap/reboots")
 	after=$(sed -n 's/^reboots //p' "$SC_DIR/facts")
-	((after > before)) || DETAIL+="winrm: no reboot after the changes (reboot_count $before → $after); "
+	# Exactly one: a kill around the reboot must not cost a second one.
+	((after == before + 1)) || DETAIL+="winrm: $((after - before)) reboots after the changes, want 1 (reboot_count $before → $after); "
 	[[ -z $DETAIL ]]
 }
 
