@@ -24,12 +24,15 @@ chmod 711 "$TEST_TMP"
 U=csperm$$
 GIN=cspin$$    # U and the SSH user are in it
 GOUT=cspout$$  # nobody is
-groupadd "$GIN" || { not_ok "groupadd $GIN"; done_testing; }
-cleanup_add "groupdel $GIN"
-groupadd "$GOUT" || { not_ok "groupadd $GOUT"; done_testing; }
-cleanup_add "groupdel $GOUT"
-useradd -M -s /bin/sh -G "$GIN" "$U" || { not_ok "useradd $U"; done_testing; }
-cleanup_add "userdel $U"
+# /etc/passwd and /etc/group are changed under ssh_lib.sh's machine-wide
+# lock: two suites editing them at once make one of them fail ("cannot
+# lock /etc/group").
+_ssh_lib_locked groupadd "$GIN" || { not_ok "groupadd $GIN"; done_testing; }
+cleanup_add "_ssh_lib_locked groupdel $GIN"
+_ssh_lib_locked groupadd "$GOUT" || { not_ok "groupadd $GOUT"; done_testing; }
+cleanup_add "_ssh_lib_locked groupdel $GOUT"
+_ssh_lib_locked useradd -M -s /bin/sh -G "$GIN" "$U" || { not_ok "useradd $U"; done_testing; }
+cleanup_add "_ssh_lib_locked userdel $U"
 
 script_binding='      - { host: here, script: { path: lock.sh, args: { folder: FILES } } }'
 
@@ -267,7 +270,7 @@ if ! ssh_lib_init >"$TEST_TMP/why"; then
 fi
 ssh_start web1 ed25519 || { not_ok "sshd web1 starts"; done_testing; }
 ssh_known_line web1 >>"$SSH_KNOWN_HOSTS"
-gpasswd -a "$SSH_USER" "$GIN" >/dev/null || not_ok "add $SSH_USER to $GIN"
+_ssh_lib_locked gpasswd -a "$SSH_USER" "$GIN" >/dev/null || not_ok "add $SSH_USER to $GIN"
 make_site "$TEST_TMP/s-site" root
 install -d -o "$SSH_USER" -m 0755 "$SSH_FILES/perm"
 scenario "ssh" "$TEST_TMP/s-site" "$SSH_FILES/perm" "$SSH_USER" "$(id -gn "$SSH_USER")" "become: sudo" \
