@@ -31,7 +31,11 @@
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
-#define BAD_NONCE_RETRIES 10        /* a CA rejecting more than this is broken */
+/* badNonce retries of one request.  A CA may reject any nonce (RFC 8555
+ * 6.5); one that rejects this many in a row is broken.  Not fewer: against
+ * a CA that rejects half of them (Pebble's PEBBLE_WFE_NONCEREJECT=50) a
+ * bound of 10 failed one request in 2,000, a few issuances in a hundred. */
+#define BAD_NONCE_RETRIES 20
 #define POLL_TIMEOUT_S 600          /* authorizations and finalization together */
 #define RETRY_AFTER_CAP_S 30        /* never sleep longer than this per poll */
 #define POLL_FIRST_MS 100
