@@ -86,6 +86,24 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A dNSName as text, lowercased: DNS names compare case-insensitively, so
+ * every later comparison can be a plain strcmp.  A NUL or other control
+ * byte is written as \xHH: read as a C string, "good\0.evil" would be the
+ * name "good" and a certificate for another name would look right. */
+static char *dns_name_text(const ASN1_STRING *s)
+{
+	const unsigned char *p = ASN1_STRING_get0_data(s);
+	int len = ASN1_STRING_length(s);
+	struct cs_buf b = CS_BUF_INIT;
+	for (int i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			cs_buf_printf(&b, "\\x%02x", p[i]);
+		else
+			cs_buf_append(&b, &(char){ (char)tolower(p[i]) }, 1);
+	}
+	return b.len ? cs_buf_detach(&b, NULL) : cs_xstrdup("");
+}
+
 static void san_dns_names(char ***out, size_t *out_n, X509 *cert)
 {
 	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
@@ -98,14 +116,7 @@ static void san_dns_names(char ***out, size_t *out_n, X509 *cert)
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
 		if (g->type != GEN_DNS)
 			continue;
-		const ASN1_STRING *s = g->d.dNSName;
-		char *name = cs_xasprintf("%.*s", ASN1_STRING_length(s),
-					  (const char *)ASN1_STRING_get0_data(s));
-		/* DNS names compare case-insensitively; lowercase once here so
-		 * every later comparison can be a plain strcmp. */
-		for (char *c = name; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		v[n++] = name;
+		v[n++] = dns_name_text(g->d.dNSName);
 	}
 	GENERAL_NAMES_free(gens);
 	if (n > 1) {

@@ -697,6 +697,44 @@ static void test_serials(void)
 	}
 }
 
+/* A dNSName with a NUL in it ("good\0.evil") must not read as the name
+ * before the NUL: that would make a certificate for another name look like
+ * the declared one. */
+static void test_san_nul(EVP_PKEY *key)
+{
+	static const char raw[] = "mail.example.org\0.evil.example";
+	X509 *x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	ASN1_STRING_set(ia5, raw, (int)sizeof raw - 1);
+	GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
+	sk_GENERAL_NAME_push(gens, g);
+	X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT);
+	GENERAL_NAMES_free(gens);
+	X509_sign(x, key, EVP_sha256());
+	struct cs_cert_info info;
+	struct cs_err err = CS_ERR_INIT;
+	int r = cs_cert_info_get(&info, x, &err);
+	tap_int(r, 0, "a certificate with a NUL in a DNS name is read");
+	if (r == 0) {
+		tap_int((long long)info.n_dns_names, 1, "one DNS name");
+		if (info.n_dns_names == 1) {
+			tap_ok(strcmp(info.dns_names[0], "mail.example.org") != 0,
+			       "the name is not cut at the NUL", "got %s", info.dns_names[0]);
+			tap_str(info.dns_names[0], "mail.example.org\\x00.evil.example", "the NUL is shown escaped");
+		}
+		cs_cert_info_free(&info);
+	}
+	cs_err_clear(&err);
+	X509_free(x);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -713,6 +751,7 @@ int main(void)
 	if (tap_ok(make_leaf(&key, &leaf), "leaf for parse/split", NULL)) {
 		test_parse();
 		test_split(key, leaf);
+		test_san_nul(key);
 	}
 	test_serials();
 	X509_free(leaf);
