@@ -3,12 +3,19 @@
 #include "reconcile/plan.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "providers/base/util.h"
 
 #define PLAN_FORMAT 1
 
+
+/* A binding or verify index as a plan file holds it: 0 .. INT_MAX. */
+static bool index_fits(const json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= INT_MAX;
+}
 static const char *renew_mode_name(enum cs_renew_mode m)
 {
 	switch (m) {
@@ -171,12 +178,18 @@ int cs_plan_from_json(struct cs_plan **out, json_t *root, struct cs_err *err)
 		a->id = (int)(idx + 1);
 		a->cert = get_str(o, "certificate");
 		a->host = get_str(o, "host");
+		/* Indexes into the config's lists: one that does not fit an int
+		 * would wrap to another binding (2^32 is binding 0). */
 		json_t *v = json_object_get(o, "binding");
-		if (json_is_integer(v))
+		json_t *w = json_object_get(o, "verify");
+		if ((v && !index_fits(v)) || (w && !index_fits(w))) {
+			r = cs_err_set(err, -EINVAL, "action %zu has an invalid binding or verify index", idx + 1);
+			goto fail;
+		}
+		if (v)
 			a->binding = (int)json_integer_value(v);
-		v = json_object_get(o, "verify");
-		if (json_is_integer(v))
-			a->verify = (int)json_integer_value(v);
+		if (w)
+			a->verify = (int)json_integer_value(w);
 		char *mode = get_str(o, "mode");
 		for (int m = CS_RENEW_ISSUE; m <= CS_RENEW_COLLECT; m++)
 			if (mode && !strcmp(mode, renew_mode_name(m)))

@@ -17,6 +17,13 @@ expect_contains "$OUT" 'Saved the plan to drift.plan'
 grep -q 'PRIVATE KEY' drift.plan && not_ok "no key material in the saved plan" || ok "no key material in the saved plan"
 expect_exit 0 python3 -c 'import json,sys; p=json.load(open("drift.plan")); sys.exit(0 if [a["kind"] for a in p["actions"]]==["bind","reload"] else 1)'
 
+# A plan file whose binding index does not fit: refused, not wrapped
+# around to another binding (2^32 read as an int is binding 0).
+python3 -c 'import json; p=json.load(open("drift.plan")); p["actions"][0]["binding"]=4294967296; json.dump(p, open("wrapped.plan","w"))'
+expect_exit 1 "$CERTSYNC" apply wrapped.plan
+expect_contains "$OUT" 'action 1 has an invalid binding or verify index'
+expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+
 # Someone changes the files after the review: the plan is stale.
 echo tampered >out/web-full.pem
 expect_exit 1 "$CERTSYNC" apply drift.plan
