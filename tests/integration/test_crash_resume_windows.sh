@@ -49,30 +49,43 @@ certificates:
       - { host: fw, store: {} }
 YAML
 
-CERTSYNC_FAULT=import.intent "$CERTSYNC" apply --yes >killed.log 2>&1
-rc=$?
-((rc == 137)) && ok "apply killed before the import" || not_ok "apply killed before the import" "exit $rc" "$(cat killed.log)"
-killed=$(basename "$(ls state/runs/*.json 2>/dev/null | head -n 1)" .json)
-[[ $killed =~ ^[0-9a-f]{16}$ ]] && ok "the killed run's record is in the state folder" \
-	|| not_ok "the killed run's record is in the state folder" "$(ls -R state)"
-other=0123456789abcdef
-echo pfx >"$temp/certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx"
-echo pfx >"$temp/certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx"
-echo pfx >"$temp/certsync-5d41402abc4b2a76b9719d911017c592.pfx"
+# kill_and_recover LABEL TEMP [OWNER]: in the current folder (config and
+# state), kill an apply before its import, plant a PFX of that run, one of
+# another run and one without a run tag in the host's temp folder TEMP
+# (owned by OWNER), and check that the next apply removes just the first.
+kill_and_recover() {
+	local label=$1 temp=$2 owner=${3:-} f
+	local pfx=5d41402abc4b2a76b9719d911017c592.pfx other=0123456789abcdef
+	CERTSYNC_FAULT=import.intent "$CERTSYNC" apply --yes >killed.log 2>&1
+	local rc=$?
+	((rc == 137)) && ok "$label: apply killed before the import" ||
+		not_ok "$label: apply killed before the import" "exit $rc" "$(cat killed.log)"
+	local killed
+	killed=$(basename "$(ls state/runs/*.json 2>/dev/null | head -n 1)" .json)
+	[[ $killed =~ ^[0-9a-f]{16}$ ]] && ok "$label: the killed run's record is in the state folder" ||
+		not_ok "$label: the killed run's record is in the state folder" "$(ls -R state)"
+	for f in "certsync-$killed-$pfx" "certsync-$other-$pfx" "certsync-$pfx"; do
+		echo pfx >"$temp/$f"
+		[[ -z $owner ]] || chown "$owner:" "$temp/$f"
+	done
 
-expect_exit 0 "$CERTSYNC" apply --yes
-expect_contains "$OUT" 'removed 1 temporary file left by an apply that did not finish'
-[[ ! -e $temp/certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx ]] && ok "the killed run's PFX is removed" \
-	|| not_ok "the killed run's PFX is removed" "$(ls -a "$temp")"
-[[ -e $temp/certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx && -e $temp/certsync-5d41402abc4b2a76b9719d911017c592.pfx ]] &&
-	ok "other files stay" || not_ok "other files stay" "$(ls -a "$temp")"
-[[ -z $(ls state/runs 2>/dev/null) ]] && ok "no run record left" || not_ok "no run record left" "$(ls state/runs)"
-summary=$(grep '"type":"apply"' state/journal.jsonl | tail -n 1)
-[[ $(jq .recovered <<<"$summary") == 1 ]] && ok "the summary counts the removed file" \
-	|| not_ok "the summary counts the removed file" "$summary"
-expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
-[[ $(ls "$temp" | grep -c .) == 2 ]] && ok "the apply itself left nothing in the temp folder" \
-	|| not_ok "the apply itself left nothing in the temp folder" "$(ls -a "$temp")"
+	expect_exit 0 "$CERTSYNC" apply --yes
+	expect_contains "$OUT" 'removed 1 temporary file left by an apply that did not finish'
+	[[ ! -e $temp/certsync-$killed-$pfx ]] && ok "$label: the killed run's PFX is removed" ||
+		not_ok "$label: the killed run's PFX is removed" "$(ls -a "$temp")"
+	[[ -e $temp/certsync-$other-$pfx && -e $temp/certsync-$pfx ]] && ok "$label: other files stay" ||
+		not_ok "$label: other files stay" "$(ls -a "$temp")"
+	[[ -z $(ls state/runs 2>/dev/null) ]] && ok "$label: no run record left" ||
+		not_ok "$label: no run record left" "$(ls state/runs)"
+	local summary
+	summary=$(grep '"type":"apply"' state/journal.jsonl | tail -n 1)
+	[[ $(jq .recovered <<<"$summary") == 1 ]] && ok "$label: the summary counts the removed file" ||
+		not_ok "$label: the summary counts the removed file" "$summary"
+	expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+	[[ $(ls "$temp" | grep -c .) == 2 ]] && ok "$label: the apply itself left nothing in the temp folder" ||
+		not_ok "$label: the apply itself left nothing in the temp folder" "$(ls -a "$temp")"
+}
+kill_and_recover winrm "$temp"
 
 # --- the same over SSH -----------------------------------------------------------
 if ! ssh_lib_init >ssh-init.out 2>&1; then
@@ -112,25 +125,6 @@ certificates:
     bindings:
       - { host: cobalt, store: {} }
 YAML
-temp=../$cobalt_temp
-CERTSYNC_FAULT=import.intent "$CERTSYNC" apply --yes >killed.log 2>&1
-rc=$?
-((rc == 137)) && ok "ssh: apply killed before the import" || not_ok "ssh: apply killed before the import" "exit $rc" "$(cat killed.log)"
-killed=$(basename "$(ls state/runs/*.json 2>/dev/null | head -n 1)" .json)
-[[ $killed =~ ^[0-9a-f]{16}$ ]] && ok "ssh: the killed run's record is in the state folder" \
-	|| not_ok "ssh: the killed run's record is in the state folder" "$(ls -R state)"
-for f in "certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx" "certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx" \
-	"certsync-5d41402abc4b2a76b9719d911017c592.pfx"; do
-	echo pfx >"$temp/$f"
-done
-chown "$SSH_USER:" "$temp"/*.pfx
-expect_exit 0 "$CERTSYNC" apply --yes
-expect_contains "$OUT" 'removed 1 temporary file left by an apply that did not finish'
-[[ ! -e $temp/certsync-$killed-5d41402abc4b2a76b9719d911017c592.pfx ]] && ok "ssh: the killed run's PFX is removed" \
-	|| not_ok "ssh: the killed run's PFX is removed" "$(ls -a "$temp")"
-[[ -e $temp/certsync-$other-5d41402abc4b2a76b9719d911017c592.pfx && -e $temp/certsync-5d41402abc4b2a76b9719d911017c592.pfx ]] &&
-	ok "ssh: other files stay" || not_ok "ssh: other files stay" "$(ls -a "$temp")"
-[[ -z $(ls state/runs 2>/dev/null) ]] && ok "ssh: no run record left" || not_ok "ssh: no run record left" "$(ls state/runs)"
-expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+kill_and_recover ssh "../$cobalt_temp" "$SSH_USER"
 
 done_testing
