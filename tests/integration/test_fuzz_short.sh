@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # sanitize: no
+# timeout: 600
 # Every libFuzzer harness of fuzz/ runs briefly (FUZZ_SECONDS, default 12 s
 # each) from its seed corpus: a crash, leak, timeout (an input slower than
 # 1 s) or out-of-memory fails the harness's line.  Builds the fuzz build
