@@ -103,7 +103,18 @@ static void discover_host(struct run *R, size_t h)
 		cs_err_clear(&err);
 		return;
 	}
-	struct cs_discover_opts o = { .root = R->rq->root ? R->rq->root : "" };
+	/* {host} in the root is the host's name: one staged copy per host. */
+	struct cs_buf root = CS_BUF_INIT;
+	for (const char *p = R->rq->root ? R->rq->root : ""; *p;) {
+		if (!strncmp(p, "{host}", 6)) {
+			cs_buf_puts(&root, host->name);
+			p += 6;
+		} else {
+			cs_buf_append(&root, p++, 1);
+		}
+	}
+	cs_buf_append(&root, "", 1);
+	struct cs_discover_opts o = { .root = root.data };
 	for (const struct cs_binding_kind *const *k = cs_binding_kind_table(); *k; k++) {
 		if (!(*k)->discover || !((*k)->platforms & CS_KIND_ON(host->platform)))
 			continue;
@@ -115,6 +126,7 @@ static void discover_host(struct run *R, size_t h)
 	}
 	for (size_t i = 0; i < l->n_problems; i++)
 		warn(R->out, "host %s: %s", host->name, l->problems[i]);
+	cs_buf_free(&root);
 	cs_transport_close(t);
 }
 
@@ -270,7 +282,7 @@ static int read_endpoints(struct run *R, char **connects, enum cs_starttls *sts,
 	for (size_t i = 0; i < rq->n_endpoints; i++)
 		if (parse_endpoint(rq->endpoints[i], &connects[i], &sts[i], err) < 0)
 			return -EINVAL;
-	R->served = cs_xcalloc(rq->n_endpoints + 1, sizeof *R->served);
+	R->served = cs_xcalloc(2 * rq->n_endpoints + 1, sizeof *R->served);
 	for (size_t i = 0; i < rq->n_endpoints; i++) {
 		struct cs_tls_seen seen = { 0 };
 		struct cs_err e = CS_ERR_INIT;
