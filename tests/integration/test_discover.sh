@@ -200,6 +200,12 @@ sed 's/^/# /' discover.err
 	ok "the first line points editors at the schema" || not_ok "the first line points editors at the schema"
 "$bin" validate -c found.yaml >/dev/null 2>validate.err
 rc_is "the discovered config validates" 0 $?
+src=${CERTSYNC_SOURCE_ROOT:-$_lib_root}
+python3 -c 'import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(open(sys.argv[2])))' \
+	"$src/schema/certsync.schema.json" found.yaml 2>schema.err
+rc_is "the JSON Schema accepts it too" 0 $?
 
 # The YAML of one certificate: its block under certificates.
 block() { awk -v n="  $1:" '$0 == n {p=1; print; next} p && /^  [^ #]/ {p=0} p' found.yaml; }
