@@ -193,18 +193,24 @@ static struct tls_set *add_set(struct ctx *c, const char *base, const char *cert
 
 struct toks {
 	char **v;
+	const char **file;   /* the file each token came from (in files) */
 	size_t n;
+	char **files;        /* owned, paths without the root */
+	size_t n_files;
 };
 
-static void tok_push(struct toks *t, char *s)
+static void tok_push(struct toks *t, char *s, const char *file)
 {
 	t->v = cs_xrealloc(t->v, (t->n + 1) * sizeof *t->v);
+	t->file = cs_xrealloc(t->file, (t->n + 1) * sizeof *t->file);
+	t->file[t->n] = file;
 	t->v[t->n++] = s;
 }
 
 static void nginx_tokens(struct ctx *c, const char *path, const char *base, struct toks *out, int depth);
 
-static void nginx_tokenize(struct ctx *c, const char *text, const char *base, struct toks *out, int depth)
+static void nginx_tokenize(struct ctx *c, const char *text, const char *file, const char *base, struct toks *out,
+			   int depth)
 {
 	struct toks local = { 0 };
 	const char *p = text;
@@ -215,21 +221,21 @@ static void nginx_tokenize(struct ctx *c, const char *text, const char *base, st
 			while (*p && *p != '\n')
 				p++;
 		} else if (*p == ';' || *p == '{' || *p == '}') {
-			tok_push(&local, cs_xasprintf("%c", *p));
+			tok_push(&local, cs_xasprintf("%c", *p), file);
 			p++;
 		} else if (*p == '"' || *p == '\'') {
 			char q = *p++;
 			const char *s = p;
 			while (*p && *p != q)
 				p++;
-			tok_push(&local, cs_xasprintf("%.*s", (int)(p - s), s));
+			tok_push(&local, cs_xasprintf("%.*s", (int)(p - s), s), file);
 			if (*p)
 				p++;
 		} else {
 			const char *s = p;
 			while (*p && !isspace((unsigned char)*p) && *p != ';' && *p != '{' && *p != '}')
 				p++;
-			tok_push(&local, cs_xasprintf("%.*s", (int)(p - s), s));
+			tok_push(&local, cs_xasprintf("%.*s", (int)(p - s), s), file);
 		}
 	}
 	for (size_t i = 0; i < local.n; i++) {
@@ -251,9 +257,10 @@ static void nginx_tokenize(struct ctx *c, const char *text, const char *base, st
 			i += 2;
 			continue;
 		}
-		tok_push(out, local.v[i]);
+		tok_push(out, local.v[i], file);
 	}
 	free(local.v);
+	free(local.file);
 }
 
 static void nginx_tokens(struct ctx *c, const char *path, const char *base, struct toks *out, int depth)
@@ -261,7 +268,9 @@ static void nginx_tokens(struct ctx *c, const char *path, const char *base, stru
 	struct cs_buf text;
 	if (read_conf(c, path, &text) <= 0)
 		return;
-	nginx_tokenize(c, text.data, base, out, depth);
+	out->files = cs_xrealloc(out->files, (out->n_files + 1) * sizeof *out->files);
+	const char *file = out->files[out->n_files++] = cs_xstrdup(path + strlen(c->root));
+	nginx_tokenize(c, text.data, file, base, out, depth);
 	cs_buf_free(&text);
 }
 
@@ -276,6 +285,7 @@ static void nginx(struct ctx *c)
 	char *http_cert = NULL, *http_key = NULL;
 	char *srv_cert = NULL, *srv_key = NULL;
 	int depth = 0, server_depth = -1;
+	const char *server_file = NULL;
 	struct tls_set tmp = { 0 };
 	for (size_t i = 0; i < t.n;) {
 		size_t j = i;
@@ -288,7 +298,7 @@ static void nginx(struct ctx *c)
 				const char *cert = srv_cert ? srv_cert : http_cert;
 				const char *key = srv_key ? srv_key : http_key;
 				if (cert) {
-					struct tls_set *s = add_set(c, base, cert, key, NULL, main_conf + strlen(c->root));
+					struct tls_set *s = add_set(c, base, cert, key, NULL, server_file);
 					memcpy(s->ports, tmp.ports, sizeof tmp.ports);
 					s->n_ports = tmp.n_ports;
 				}
@@ -304,6 +314,7 @@ static void nginx(struct ctx *c)
 		if (!strcmp(end, "{")) {
 			if (nw >= 1 && !strcmp(t.v[i], "server") && server_depth < 0) {
 				server_depth = depth + 1;
+				server_file = t.file[i];
 				memset(&tmp, 0, sizeof tmp);
 			}
 			depth++;
@@ -334,6 +345,8 @@ static void nginx(struct ctx *c)
 	for (size_t i = 0; i < t.n; i++)
 		free(t.v[i]);
 	free(t.v);
+	free(t.file);
+	cs_strv_free(t.files, t.n_files);
 	free(main_conf);
 }
 

@@ -130,6 +130,7 @@ int main(void)
 		tap_str(row(n1, 0, "cert"), want, "nginx: a lone leaf: cert");
 		free(want);
 		tap_int(n1->n_ports == 1 ? n1->ports[0].port : -1, 8443, "nginx: the port of 127.0.0.1:8443");
+		tap_str(n1->source, "/etc/nginx/conf.d/sites.conf", "nginx: the file of the server block, not the main one");
 	}
 	bool loop = false;
 	for (size_t i = 0; i < l.n_problems; i++)
