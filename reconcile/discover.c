@@ -247,12 +247,11 @@ static int parse_endpoint(const char *arg, char **connect, enum cs_starttls *st,
 			scheme = true;
 		}
 	const char *colon = strrchr(rest, ':');
-	if (!colon || colon == rest || !colon[1] || !cs_only_digits(colon + 1) || atoi(colon + 1) < 1 ||
-	    atoi(colon + 1) > 65535 || strpbrk(rest, "/ \t"))
+	long port = colon && colon[1] && strlen(colon + 1) <= 5 && cs_only_digits(colon + 1) ? strtol(colon + 1, NULL, 10) : 0;
+	if (!colon || colon == rest || port < 1 || port > 65535 || strpbrk(rest, "/ \t"))
 		return cs_err_set(err, -EINVAL,
 				  "--endpoint %s: expected HOST:PORT, optionally smtp://, imap://, pop3:// or tls:// before it",
 				  arg);
-	int port = atoi(colon + 1);
 	if (!scheme)
 		*st = port == 25 || port == 587 ? CS_STARTTLS_SMTP
 		      : port == 143	      ? CS_STARTTLS_IMAP

@@ -166,14 +166,20 @@ static void set_port(struct tls_set *s, int port, const char *starttls)
 	s->n_ports++;
 }
 
+/* A port number of decimal digits only, 0 when s is none. */
+static int port_num(const char *s)
+{
+	if (!*s || strlen(s) > 5 || !cs_only_digits(s))
+		return 0;
+	long v = strtol(s, NULL, 10);
+	return v >= 1 && v <= 65535 ? (int)v : 0;
+}
+
 /* The port of "443", "*:443", "[::]:443", "127.0.0.1:8443", 0 when none. */
 static int port_of(const char *addr)
 {
 	const char *colon = strrchr(addr, ':');
-	const char *p = colon ? colon + 1 : addr;
-	if (!*p || !cs_only_digits(p))
-		return 0;
-	return atoi(p);
+	return port_num(colon ? colon + 1 : addr);
 }
 
 static struct tls_set *add_set(struct ctx *c, const char *base, const char *cert, const char *key,
@@ -425,7 +431,7 @@ static bool directive(const char *line, char *word, size_t wcap, char *rest, siz
 	char *u = unquote(r);
 	bool ok = strlen(u) < rcap;
 	if (ok)
-		strcpy(rest, u);
+		memcpy(rest, u, strlen(u) + 1);
 	free(u);
 	return ok;
 }
@@ -439,7 +445,7 @@ static const char *apache_include(const char *line, char *arg, size_t cap)
 		return NULL;
 	if (strlen(rest) >= cap)
 		return NULL;
-	strcpy(arg, rest);
+	memcpy(arg, rest, strlen(rest) + 1);
 	return arg;
 }
 
@@ -554,7 +560,7 @@ static const char *dovecot_include(const char *line, char *arg, size_t cap)
 		free(u);
 		return NULL;
 	}
-	strcpy(arg, s);
+	memcpy(arg, s, strlen(s) + 1);
 	free(u);
 	return arg;
 }
@@ -577,7 +583,7 @@ static bool assignment(const char *line, char *key, size_t kcap, char *value, si
 		v++;
 	if (strlen(v) >= vcap)
 		return false;
-	strcpy(value, v);
+	memcpy(value, v, strlen(v) + 1);
 	return true;
 }
 
@@ -624,7 +630,7 @@ static void dovecot(struct ctx *c)
 		} else if (!strcmp(k, "port") && depth >= 1 && depth <= 16 && block[depth - 1] &&
 			   !strncmp(block[depth - 1], "inet_listener ", 14)) {
 			const char *which = strip((char *)block[depth - 1] + 14);
-			int port = atoi(v);
+			int port = port_num(strip(v));
 			listeners = true;
 			if (!strcmp(which, "imap"))
 				set_port(&tmp, port, "imap");
