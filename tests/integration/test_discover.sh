@@ -41,6 +41,13 @@ leaf intra lab intra.example.test rsa:2048
 leaf mail corp mail.example.test ec -pkeyopt ec_paramgen_curve:P-256
 leaf secret lab secret.example.test rsa:2048
 leaf stray corp stray.example.test rsa:2048
+# renewed: a new certificate for the same key and names; web1's Apache
+# still has the previous one (one lineage, the newer current).
+leaf renewed lab renewed.example.test rsa:2048
+openssl req -new -key "$f/renewed.key" -subj "/CN=renewed.example.test" \
+	-addext "subjectAltName=DNS:renewed.example.test,DNS:alt.renewed.example.test" 2>/dev/null |
+	openssl x509 -req -CA "$d/pki/lab.crt" -CAkey "$d/pki/lab.key" -days 100 -copy_extensions copy \
+		-out "$f/renewed-old.crt" 2>/dev/null
 cat "$f/www.crt" "$d/pki/lab.crt" >"$f/www-full.pem"
 cat "$f/mail.key" "$f/mail.crt" "$d/pki/corp.crt" >"$f/mail.pem"
 cp "$d/pki/lab.crt" "$f/lab-chain.pem"
@@ -89,6 +96,17 @@ cat >"$r/etc/apache2/sites-enabled/intra.conf" <<CONF
     SSLCertificateKeyFile $f/intra.key
     SSLCertificateChainFile $f/lab-chain.pem
 </VirtualHost>
+<VirtualHost *:5443>
+    SSLCertificateFile $f/renewed-old.crt
+    SSLCertificateKeyFile $f/renewed.key
+</VirtualHost>
+CONF
+cat >"$r/etc/nginx/sites-enabled/renewed.conf" <<CONF
+server {
+    listen 6443 ssl;
+    ssl_certificate $f/renewed.crt;
+    ssl_certificate_key $f/renewed.key;
+}
 CONF
 ln -s root-web1 "$d/root-web2" # web2: the same sites, so the same certificates
 r=$d/root-mail1
@@ -232,13 +250,19 @@ has "mail: Dovecot and Postfix share the files: one binding, both reloads" "$mai
 has "mail: verify imap with STARTTLS" "$mail" 'servername: "mail.example.test", starttls: imap, host: mail1'
 has "mail: verify smtp with STARTTLS" "$mail" '{ connect: "127.0.0.1:25", servername: "mail.example.test", starttls: smtp, host: mail1 }'
 has "mail: the STARTTLS endpoint joins its lineage" "$mail" "{ connect: \"127.0.0.1:$iport\", servername: \"mail.example.test\", starttls: imap }"
+renewed=$(block renewed.example.test)
+has "renewed: the older certificate of the same key joins its lineage" "$(cat found.yaml)" \
+	"# apache on web1 (/etc/apache2/sites-enabled/intra.conf): an older certificate of the same key"
+has "renewed: the newer one is current (its file first)" "$renewed" "{ host: web1, files: { cert: \"$f/renewed.crt\""
+has "renewed: the older one's file is bound too" "$renewed" "{ host: web1, files: { cert: \"$f/renewed-old.crt\""
+[[ $(grep -c '^  renewed.example.test' found.yaml) == 1 ]] && ok "renewed: one lineage" || not_ok "renewed: one lineage"
 secret=$(block secret.example.test)
 has "secret: said that its key could not be read" "$(cat found.yaml)" "its key could not be read (key file $f/secret.key cannot be read"
 has "secret: a warning on stderr" "$(cat discover.err)" "certificate secret.example.test: its key could not be read"
 [[ -n $secret ]] && ok "secret is declared all the same" || not_ok "secret is declared all the same"
 has "stray: only at an endpoint: commented out" "$(cat found.yaml)" "  # stray.example.test:"
 has "stray: warned" "$(cat discover.err)" "certificate stray.example.test was seen only at an endpoint"
-has "discover counts what it adopted" "$(cat discover.err)" "discovered 4 certificates, 3 adopted"
+has "discover counts what it adopted" "$(cat discover.err)" "discovered 5 certificates, 4 adopted"
 
 cp found.yaml certsync.yaml
 "$bin" plan --detailed-exitcode >plan.out 2>&1
@@ -246,6 +270,10 @@ rc_is "plan: changes (secret only)" 2 $?
 grep -c '^ *+ #[0-9]* renew ' plan.out | grep -qx 1 && grep -q "renew secret.example.test" plan.out &&
 	ok "the plan renews only the certificate whose key could not be read" ||
 	{ not_ok "the plan renews only the certificate whose key could not be read"; sed 's/^/# /' plan.out; }
+"$bin" plan --target cert=renewed.example.test >plan.out 2>&1
+grep -q "bind renewed.example.test → web1 files: $f/renewed-old.crt" plan.out && ! grep -q "renew renewed" plan.out &&
+	ok "renewed: the plan binds the current certificate where the older one is, no renewal" ||
+	{ not_ok "renewed: the plan binds the current certificate where the older one is, no renewal"; sed 's/^/# /' plan.out; }
 for c in www.example.test intra.example.test mail.example.test; do
 	"$bin" plan --detailed-exitcode --target "cert=$c" >plan.out 2>&1
 	rc_is "plan --detailed-exitcode for adopted $c" 0 $?
@@ -271,5 +299,11 @@ has "... names it" "$out" "--host nosuch: no such host"
 out=$("$bin" discover -c hosts.yaml --endpoint nonsense 2>&1)
 rc_is "--endpoint without a port" 1 $?
 has "... says what is expected" "$out" "--endpoint nonsense: expected HOST:PORT"
+out=$("$bin" discover -c hosts.yaml --root relative/dir 2>&1)
+rc_is "--root that is not absolute" 1 $?
+has "... says so" "$out" "--root relative/dir: must be an absolute path"
+out=$("$bin" discover -c hosts.yaml --target host=web1 2>&1)
+rc_is "--target is not a discover option" 1 $?
+has "... usage shown" "$out" "usage: certsync discover"
 ok "discover took $((SECONDS - start)) s"
 done_testing
