@@ -98,6 +98,14 @@ static void discover_host(struct run *R, size_t h)
 	struct cs_found_list *l = &R->found[h];
 	struct cs_err err = CS_ERR_INIT;
 	struct cs_transport *t = NULL;
+	bool any = false;
+	for (const struct cs_binding_kind *const *k = cs_binding_kind_table(); *k; k++)
+		any |= (*k)->discover && ((*k)->platforms & CS_KIND_ON(host->platform));
+	if (!any) {
+		warn(R->out, "host %s: %s hosts are not discovered yet: declare its certificates by hand", host->name,
+		     cs_platform_name(host->platform));
+		return;
+	}
 	if (cs_transport_open(&t, host, &err) < 0) {
 		warn(R->out, "host %s: %s (nothing discovered there)", host->name, cs_err_msg(&err));
 		cs_err_clear(&err);
