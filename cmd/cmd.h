@@ -23,6 +23,7 @@ struct cs_cmd {
 
 extern const struct cs_cmd cs_cmd_apply;
 extern const struct cs_cmd cs_cmd_calendar;
+extern const struct cs_cmd cs_cmd_discover;
 extern const struct cs_cmd cs_cmd_init;
 extern const struct cs_cmd cs_cmd_metrics;
 extern const struct cs_cmd cs_cmd_plan;

@@ -10,6 +10,7 @@
 static const struct cs_cmd *const commands[] = {
 	&cs_cmd_apply,
 	&cs_cmd_calendar,
+	&cs_cmd_discover,
 	&cs_cmd_init,
 	&cs_cmd_metrics,
 	&cs_cmd_plan,

@@ -20,7 +20,7 @@ _certsync() {
 	local cur prev cmd
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="apply calendar help init metrics plan status validate version"
+	local commands="apply calendar discover help init metrics plan status validate version"
 
 	if ((COMP_CWORD == 1)); then
 		mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
@@ -35,7 +35,7 @@ _certsync() {
 	--log-format)
 		mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
 		return ;;
-	-o | --out)
+	-o | --out | --output)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
 	--format)
@@ -43,6 +43,16 @@ _certsync() {
 		plan) mapfile -t COMPREPLY < <(compgen -W "text json markdown" -- "$cur") ;;
 		status) mapfile -t COMPREPLY < <(compgen -W "text json html" -- "$cur") ;;
 		esac
+		return ;;
+	--host)
+		local names
+		names=$(certsync validate -c "$(_certsync_config)" --list-targets 2>/dev/null | sed -n 's/^host=//p')
+		mapfile -t COMPREPLY < <(compgen -W "$names" -- "$cur")
+		return ;;
+	--root)
+		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+		return ;;
+	--endpoint)
 		return ;;
 	--target)
 		local names
@@ -57,6 +67,7 @@ _certsync() {
 	case $cmd in
 	apply) flags="-c --config --yes --auto-approve --log-format -v --verbose --target --help" ;;
 	calendar) flags="-c --config -o --target --help" ;;
+	discover) flags="-c --config --host --endpoint --adopt --root -o --output --help" ;;
 	init) flags="-c --config --help" ;;
 	metrics) flags="-c --config --no-probe --target --help" ;;
 	plan) flags="-c --config -o --out --json --format --detailed-exitcode --target --help" ;;

@@ -49,6 +49,9 @@ void cs_tls_seen_free(struct cs_tls_seen *s)
 	free(s->subject);
 	free(s->serial);
 	free(s->chain_error);
+	if (s->served)
+		sk_X509_pop_free(s->served, X509_free);
+	s->served = NULL;
 	s->subject = s->serial = s->chain_error = NULL;
 	s->sha256[0] = '\0';
 	s->chain_checked = s->chain_ok = false;
@@ -675,6 +678,15 @@ int cs_tls_probe(struct cs_tls_seen *out, const char *connect, const char *serve
 	cs_sha256_hex(out->sha256, der, (size_t)dlen);
 	out->subject = name_oneline(X509_get_subject_name(leaf));
 	out->serial = serial_hex(leaf);
+	out->served = sk_X509_new_null();
+	{
+		STACK_OF(X509) *peer = SSL_get_peer_cert_chain(ssl);
+		for (int i = 0; out->served && peer && i < sk_X509_num(peer); i++) {
+			X509 *x = sk_X509_value(peer, i);
+			if (X509_up_ref(x) != 1 || !sk_X509_push(out->served, x))
+				break;
+		}
+	}
 	if (store) {
 		/* On the client side the peer chain includes the leaf; the
 		 * rest are untrusted intermediates. */

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <openssl/x509.h>
 #include "reconcile/config.h"
 #include "providers/base/err.h"
 
@@ -16,6 +17,7 @@ struct cs_tls_seen {
 	bool chain_checked;     /* a ca_bundle was given */
 	bool chain_ok;          /* ... and the chain verified against it (name checked too) */
 	char *chain_error;      /* X509_verify_cert_error_string when !chain_ok, or NULL */
+	STACK_OF(X509) *served; /* what the server sent, leaf first (owned; certsync discover) */
 };
 void cs_tls_seen_free(struct cs_tls_seen *s); /* members only; accepts NULL */
 

@@ -44,6 +44,14 @@
  *              max); the count.  A run record names them as what a killed
  *              apply may leave behind
  *
+ * Finding it (certsync discover; NULL: the kind finds nothing):
+ *   discover   append to out what the host already uses that a binding of
+ *              this kind would declare (providers/platform/discover.h):
+ *              the certificate, its key when readable, the binding's rows.
+ *              Called once per host of one of the kind's platforms; what
+ *              could not be read goes into out->problems, and a negative
+ *              return means the host itself failed
+ *
  * Doing it (NULL: the platform driver of the host does it, see platform.h):
  *   observe, diff, apply  with the meaning of the same slots of struct
  *              cs_platform_ops.  What apply records in undo is put back by
@@ -57,6 +65,7 @@
 #include "providers/base/yaml_value.h"
 #include "providers/base/cert_cfg.h"
 #include "providers/platform/binding_cfg.h"
+#include "providers/platform/discover.h"
 #include "providers/platform/platform.h"
 #include "providers/transport/host_cfg.h"
 
@@ -96,6 +105,9 @@ struct cs_binding_kind {
 	bool (*writes_chain)(const struct cs_binding_cfg *b);
 	char *(*ran_key)(const char *cert, const struct cs_binding_cfg *b);
 	size_t (*paths)(const struct cs_binding_cfg *b, const char **out, size_t max);
+
+	int (*discover)(struct cs_transport *t, const struct cs_discover_opts *o, struct cs_found_list *out,
+			struct cs_err *err);
 
 	int (*observe)(struct cs_transport *t, const struct cs_binding_cfg *b, struct cs_binding_obs *out,
 		       struct cs_err *err);

@@ -2,6 +2,7 @@
  * and .NET, written on a Linux host, then a reload command (linux.c writes
  * them). */
 #include "providers/platform/binding_kind.h"
+#include "providers/platform/linux_discover.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +196,5 @@ const struct cs_binding_kind cs_kind_files = {
 	.reload = files_reload,
 	.writes_chain = files_write_chain,
 	.paths = files_paths,
+	.discover = cs_linux_discover,
 };
