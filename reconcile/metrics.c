@@ -50,7 +50,7 @@ static void gather_cert_facts(struct cert_facts *f, const struct cs_metrics_inpu
 		return;
 	if (c->have_current) {
 		struct cs_err err = CS_ERR_INIT;
-		f->have_want = cs_material_make(&f->want, c->current.key, c->current.cert, c->current.chain, &err) == 0;
+		f->have_want = cs_cert_obs_material(&f->want, c, &err) == 0;
 		cs_err_clear(&err);
 	}
 	if (!c->error) {

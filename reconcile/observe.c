@@ -87,6 +87,15 @@ out:
 	cs_err_clear(&err);
 }
 
+int cs_cert_obs_material(struct cs_material *out, const struct cs_cert_obs *c, struct cs_err *err)
+{
+	const struct cs_stored *cur = &c->current;
+	/* current_info is read in observe_cert; its serial is never NULL once read */
+	const struct cs_cert_info *info = c->current_info.serial ? &c->current_info : NULL;
+	return cs_material_make_from(out, cur->key, &cur->key_pem, cur->cert, &cur->cert_pem, cur->chain,
+				     &cur->chain_pem, info, err);
+}
+
 /* ---- hosts, in parallel ---- */
 
 struct gather {

@@ -54,6 +54,11 @@ struct cs_cert_obs {
 	char *reply_error;                /* a reply is there but wrong: nothing may be installed */
 };
 
+/* What bindings should carry when nothing is renewed: c's current set as
+ * PEM texts (the store's bytes as they are when certsync wrote them) with
+ * current_info.  c->have_current must be true. */
+int cs_cert_obs_material(struct cs_material *out, const struct cs_cert_obs *c, struct cs_err *err);
+
 struct cs_host_obs {
 	const struct cs_host_cfg *cfg;
 	const struct cs_platform_ops *platform;  /* NULL: not supported yet */

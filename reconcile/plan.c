@@ -359,7 +359,7 @@ static void plan_certificate(struct builder *b, size_t i)
 	 * renewed in this apply (have_want); during a renewal, what bindings
 	 * are compared with to say what is wrong with them already. */
 	if (c->have_current) {
-		if (cs_material_make(&b->want[i], c->current.key, c->current.cert, c->current.chain, &err) == 0)
+		if (cs_cert_obs_material(&b->want[i], c, &err) == 0)
 			b->have_want[i] = !b->renew_new[i];
 		else if (!b->renew_new[i])
 			add_notice(b, CS_NOTICE_ERROR, cert->name, NULL,

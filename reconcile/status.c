@@ -149,7 +149,7 @@ json_t *cs_status_report(const struct cs_observed *obs)
 				free(why);
 			}
 			struct cs_err err = CS_ERR_INIT;
-			have_want = cs_material_make(&want, c->current.key, c->current.cert, c->current.chain, &err) == 0;
+			have_want = cs_cert_obs_material(&want, c, &err) == 0;
 			cs_err_clear(&err);
 		}
 		json_object_set_new(o, "state", json_string(state));

@@ -292,7 +292,8 @@ static int read_file(struct cs_buf *out, const char *path, struct cs_err *err)
 	return cs_file_read(out, path, MAX_FILE, err);
 }
 
-static int load_key(EVP_PKEY **out, const char *path, struct cs_err *err)
+/* keep: when not NULL, receives the bytes read (a secret) */
+static int load_key_keep(EVP_PKEY **out, const char *path, struct cs_buf *keep, struct cs_err *err)
 {
 	struct cs_buf b;
 	cs_buf_init(&b, MAX_FILE);
@@ -305,9 +306,18 @@ static int load_key(EVP_PKEY **out, const char *path, struct cs_err *err)
 	r = cs_key_parse(out, b.data, b.len, err);
 	if (r < 0)
 		cs_err_prefix(err, "%s", path);
+	else if (keep) {
+		*keep = b;
+		return r;
+	}
 out:
 	cs_buf_free_secret(&b);
 	return r;
+}
+
+static int load_key(EVP_PKEY **out, const char *path, struct cs_err *err)
+{
+	return load_key_keep(out, path, NULL, err);
 }
 
 /* The chain most certificates share (their CA's): parsed once per run and
@@ -350,8 +360,9 @@ static void chain_keep(const struct cs_buf *b, STACK_OF(X509) *certs)
 	pthread_mutex_unlock(&chain_lock);
 }
 
+/* keep: when not NULL, receives the bytes read */
 static int load_certs(STACK_OF(X509) **out, const char *path, bool allow_empty,
-		      struct cs_err *err)
+		      struct cs_buf *keep, struct cs_err *err)
 {
 	struct cs_buf b;
 	int r = read_file(&b, path, err);
@@ -373,6 +384,10 @@ static int load_certs(STACK_OF(X509) **out, const char *path, bool allow_empty,
 	else if (allow_empty)
 		chain_keep(&b, *out);
 out:
+	if (r == 0 && keep) {
+		*keep = b;
+		return r;
+	}
 	cs_buf_free(&b);
 	return r;
 }
@@ -435,10 +450,28 @@ static int load_archived_key(EVP_PKEY **out, const char *dir, X509 *cert, struct
 	return r;
 }
 
+/* The bytes read stay with the loaded set only when they are the ones
+ * certsync wrote (meta.json's SHA-256 of each file): then they are the
+ * encoding cs_key_to_pem() etc. would give again, and the plan compares
+ * with them instead of encoding the key anew. */
+static void keep_if_written(struct cs_buf *out, struct cs_buf *read, json_t *sums, const char *file)
+{
+	const char *want = json_string_value(json_object_get(sums, file));
+	char got[65];
+	if (!want || !read->data)
+		return;
+	cs_sha256_hex(got, read->data, read->len);
+	if (strcmp(got, want))
+		return;
+	*out = *read;
+	*read = (struct cs_buf)CS_BUF_INIT;
+}
+
 int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err)
 {
 	char *dir = NULL, *key_path = NULL, *cert_path = NULL, *chain_path = NULL, *meta_path = NULL;
 	STACK_OF(X509) *certs = NULL;
+	struct cs_buf key_bytes = CS_BUF_INIT, cert_bytes = CS_BUF_INIT, chain_bytes_read = CS_BUF_INIT;
 	json_t *meta = NULL;
 	int r = 0;
 	memset(out, 0, sizeof *out);
@@ -454,11 +487,11 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 		r = cs_err_set(err, -ENOENT, "no certificate stored for %s", name);
 		goto out;
 	}
-	r = load_certs(&certs, cert_path, false, err);
+	r = load_certs(&certs, cert_path, false, &cert_bytes, err);
 	if (r < 0)
 		goto out;
 	out->cert = sk_X509_shift(certs);
-	r = load_key(&out->key, key_path, err);
+	r = load_key_keep(&out->key, key_path, &key_bytes, err);
 	if (r < 0)
 		goto out;
 	if (!cs_key_matches_cert(out->key, out->cert)) {
@@ -474,7 +507,7 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 		}
 	}
 	if (exists(chain_path))
-		r = load_certs(&out->chain, chain_path, true, err);
+		r = load_certs(&out->chain, chain_path, true, &chain_bytes_read, err);
 	else if (!(out->chain = sk_X509_new_null()))
 		r = cs_err_errno(err, -ENOMEM, "read %s", chain_path);
 	if (r < 0)
@@ -489,10 +522,17 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 		out->issued_at = json_time(meta, "issued_at");
 		const char *cn = json_string_value(json_object_get(meta, "common_name"));
 		out->requested_cn = cn ? cs_xstrdup(cn) : NULL;
+		json_t *sums = json_object_get(meta, "sha256");
+		keep_if_written(&out->key_pem, &key_bytes, sums, "key.pem");
+		keep_if_written(&out->cert_pem, &cert_bytes, sums, "cert.pem");
+		keep_if_written(&out->chain_pem, &chain_bytes_read, sums, "chain.pem");
 	}
 out:
 	if (r < 0)
 		cs_stored_free(out);
+	cs_buf_free_secret(&key_bytes);
+	cs_buf_free(&cert_bytes);
+	cs_buf_free(&chain_bytes_read);
 	json_decref(meta);
 	sk_X509_pop_free(certs, X509_free);
 	free(dir);
@@ -512,6 +552,9 @@ void cs_stored_free(struct cs_stored *s)
 	sk_X509_pop_free(s->chain, X509_free);
 	free(s->issuer);
 	free(s->requested_cn);
+	cs_buf_free_secret(&s->key_pem);
+	cs_buf_free(&s->cert_pem);
+	cs_buf_free(&s->chain_pem);
 	memset(s, 0, sizeof *s);
 }
 
@@ -593,7 +636,7 @@ static int archive_current(const char *dir, struct cs_err *err)
 	int r = 0;
 	if (!exists(cert_path))
 		goto out; /* first save */
-	r = load_certs(&certs, cert_path, false, err);
+	r = load_certs(&certs, cert_path, false, NULL, err);
 	if (r < 0)
 		goto out;
 	serial = serial_of(sk_X509_value(certs, 0));
@@ -655,8 +698,13 @@ int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *ce
 	serial = serial_of(cert);
 	char issued_at[21];
 	cs_time_rfc3339(issued_at, cs_now());
-	meta = json_pack("{s:s?, s:s, s:s?, s:s?}", "issuer", issuer, "issued_at", issued_at,
-			 "serial", serial, "common_name", requested_cn);
+	char sums[3][65];
+	cs_sha256_hex(sums[0], key_pem.data ? key_pem.data : "", key_pem.len);
+	cs_sha256_hex(sums[1], cert_pem.data ? cert_pem.data : "", cert_pem.len);
+	cs_sha256_hex(sums[2], chain_pem.data ? chain_pem.data : "", chain_pem.len);
+	meta = json_pack("{s:s?, s:s, s:s?, s:s?, s:{s:s, s:s, s:s}}", "issuer", issuer, "issued_at", issued_at,
+			 "serial", serial, "common_name", requested_cn, "sha256", "key.pem", sums[0],
+			 "cert.pem", sums[1], "chain.pem", sums[2]);
 	if (!meta) {
 		r = cs_err_errno(err, -ENOMEM, "save %s", name);
 		goto out;

@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "providers/base/buf.h"
 #include "providers/base/err.h"
 
 struct cs_store;
@@ -64,6 +65,10 @@ struct cs_stored {
 				    from before it was recorded): a CA may write
 				    another CN, or none, into the certificate */
 	int64_t issued_at;
+	/* The files' bytes, each only when it is what certsync wrote (its
+	 * SHA-256 in meta.json matches), else empty (data NULL): the same
+	 * bytes cs_key_to_pem() etc. give for key, cert and chain. */
+	struct cs_buf key_pem, cert_pem, chain_pem;
 };
 int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err); /* -ENOENT */
 /* Make key/cert/chain current; the previous ones move to archive/SERIAL/.

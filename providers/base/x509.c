@@ -237,6 +237,26 @@ void cs_cert_info_free(struct cs_cert_info *info)
 	memset(info, 0, sizeof *info);
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? cs_xstrdup(s) : NULL;
+}
+
+void cs_cert_info_copy(struct cs_cert_info *out, const struct cs_cert_info *in)
+{
+	*out = *in;
+	out->subject = dup_or_null(in->subject);
+	out->issuer = dup_or_null(in->issuer);
+	out->common_name = dup_or_null(in->common_name);
+	out->issuer_cn = dup_or_null(in->issuer_cn);
+	out->dns_names = in->n_dns_names ? cs_xcalloc(in->n_dns_names, sizeof *out->dns_names) : NULL;
+	for (size_t i = 0; i < in->n_dns_names; i++)
+		out->dns_names[i] = cs_xstrdup(in->dns_names[i]);
+	out->serial = dup_or_null(in->serial);
+	out->ski = dup_or_null(in->ski);
+	out->aki = dup_or_null(in->aki);
+}
+
 /* ---- reading certificates ---- */
 
 static bool looks_like_pem(const void *data, size_t len)

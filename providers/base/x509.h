@@ -44,6 +44,7 @@ struct cs_cert_info {
 
 int cs_cert_info_get(struct cs_cert_info *out, X509 *cert, struct cs_err *err);
 void cs_cert_info_free(struct cs_cert_info *info); /* accepts NULL; frees members only */
+void cs_cert_info_copy(struct cs_cert_info *out, const struct cs_cert_info *in); /* deep copy */
 
 /* Read every certificate in data: PEM (one or more CERTIFICATE blocks, also
  * "PKCS7"), DER certificate, or DER PKCS#7 (.p7b).  -EINVAL when none.

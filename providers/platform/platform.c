@@ -20,12 +20,38 @@ const struct cs_platform_ops *cs_platform_ops_for(enum cs_platform p)
 int cs_material_make(struct cs_material *out, EVP_PKEY *key, X509 *cert,
 		     STACK_OF(X509) *chain, struct cs_err *err)
 {
+	return cs_material_make_from(out, key, NULL, cert, NULL, chain, NULL, NULL, err);
+}
+
+static bool have_text(const struct cs_buf *b)
+{
+	return b && b->data && b->len;
+}
+
+static int copy_text(struct cs_buf *out, const struct cs_buf *in, struct cs_err *err)
+{
+	int r = cs_buf_append(out, in->data, in->len);
+	return r < 0 ? cs_err_errno(err, r, "material") : 0;
+}
+
+int cs_material_make_from(struct cs_material *out, EVP_PKEY *key, const struct cs_buf *key_pem,
+			  X509 *cert, const struct cs_buf *cert_pem, STACK_OF(X509) *chain,
+			  const struct cs_buf *chain_pem, const struct cs_cert_info *info, struct cs_err *err)
+{
 	memset(out, 0, sizeof *out);
-	int r;
-	if ((r = cs_key_to_pem(&out->key_pem, key, err)) < 0 ||
-	    (r = cs_cert_to_pem(&out->cert_pem, cert, err)) < 0 ||
-	    (r = cs_chain_to_pem(&out->chain_pem, chain, err)) < 0 ||
-	    (r = cs_cert_info_get(&out->info, cert, err)) < 0) {
+	int r = have_text(key_pem) ? copy_text(&out->key_pem, key_pem, err)
+				   : cs_key_to_pem(&out->key_pem, key, err);
+	if (r == 0)
+		r = have_text(cert_pem) ? copy_text(&out->cert_pem, cert_pem, err)
+					: cs_cert_to_pem(&out->cert_pem, cert, err);
+	if (r == 0)
+		r = have_text(chain_pem) ? copy_text(&out->chain_pem, chain_pem, err)
+					 : cs_chain_to_pem(&out->chain_pem, chain, err);
+	if (r == 0 && info)
+		cs_cert_info_copy(&out->info, info);
+	else if (r == 0)
+		r = cs_cert_info_get(&out->info, cert, err);
+	if (r < 0) {
 		cs_material_free(out);
 		return r;
 	}

@@ -38,6 +38,13 @@ struct cs_material {
 /* Build the PEM texts from key, leaf and chain (new references are taken). */
 int cs_material_make(struct cs_material *out, EVP_PKEY *key, X509 *cert,
 		     STACK_OF(X509) *chain, struct cs_err *err);
+/* The same from what is already at hand: each PEM text whose buffer is
+ * non-NULL and holds data is taken as it is (it must be the encoding
+ * cs_key_to_pem() etc. give for that object), else encoded; info, when not
+ * NULL, is the leaf's and is copied instead of read again. */
+int cs_material_make_from(struct cs_material *out, EVP_PKEY *key, const struct cs_buf *key_pem,
+			  X509 *cert, const struct cs_buf *cert_pem, STACK_OF(X509) *chain,
+			  const struct cs_buf *chain_pem, const struct cs_cert_info *info, struct cs_err *err);
 void cs_material_free(struct cs_material *m); /* members only; accepts NULL */
 
 /* One file a binding manages, as observed. */

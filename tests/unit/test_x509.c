@@ -373,6 +373,20 @@ static void check_issued(X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key, int64
 		tap_str(info.aki, ca.ski, NAME("authority key identifier = CA's SKI"));
 		cs_cert_info_free(&ca);
 	}
+	/* A copy is deep and equal: the plan copies what observe read. */
+	struct cs_cert_info copy;
+	cs_cert_info_copy(&copy, &info);
+	bool same = copy.n_dns_names == info.n_dns_names && copy.dns_names != info.dns_names &&
+		    copy.subject != info.subject && !strcmp(copy.subject, info.subject) &&
+		    !strcmp(copy.issuer, info.issuer) && !strcmp(copy.common_name, info.common_name) &&
+		    !strcmp(copy.issuer_cn, info.issuer_cn) && !strcmp(copy.serial, info.serial) &&
+		    !strcmp(copy.ski, info.ski) && !strcmp(copy.aki, info.aki) &&
+		    !strcmp(copy.sha256, info.sha256) && copy.not_after == info.not_after &&
+		    cs_key_spec_equal(&copy.key, &info.key);
+	for (size_t i = 0; same && i < info.n_dns_names; i++)
+		same = !strcmp(copy.dns_names[i], info.dns_names[i]);
+	cs_cert_info_free(&copy);
+	tap_ok(same, NAME("info copies deep and equal"), NULL);
 	struct cs_key_spec spec;
 	cs_key_spec_of(&spec, key);
 	tap_ok(cs_key_spec_equal(&info.key, &spec), NAME("key spec in info"), NULL);
