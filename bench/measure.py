@@ -8,8 +8,9 @@ that daemonize under it (ansible's ControlPersist ssh masters) come back to
 this process instead of init and their CPU time is counted too.  Wall time
 runs from the start until CMD exits.  Whatever CMD leaves running is then
 sent SIGTERM (SIGKILL after 5 s) and reaped, so one run cannot help the next.
-Writes "WALL USER SYS STATUS" (seconds; user and sys of the whole process
-tree, from getrusage(RUSAGE_CHILDREN)) to RESULT_FILE.
+Writes "WALL USER SYS STATUS MAXRSS" (seconds; user and sys of the whole
+process tree, from getrusage(RUSAGE_CHILDREN); MAXRSS in KiB is the peak
+resident size of the largest single process in that tree) to RESULT_FILE.
 """
 import ctypes
 import os
@@ -74,7 +75,7 @@ def main():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(result, "w") as f:
         f.write(f"{wall:.4f} {ru.ru_utime - base.ru_utime:.4f} "
-                f"{ru.ru_stime - base.ru_stime:.4f} {rc}\n")
+                f"{ru.ru_stime - base.ru_stime:.4f} {rc} {ru.ru_maxrss}\n")
 
 
 main()

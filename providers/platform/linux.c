@@ -420,9 +420,8 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		cs_run_result_init(&res, n_paths * (MAX_CERT_FILE / 3 * 4 + MAX_CERT_FILE / 57 + 4096) + 64 * 1024 +
 					 n_dirs * 4096);
 		/* Who the login user is goes first, in the same run. */
-		int rr = cs_linux_who_script(&script, (const char *const *)dirs, n_dirs);
-		if (rr == 0)
-			rr = cs_linux_batch_script(&script, paths, n_paths, MAX_CERT_FILE);
+		int rr = cs_linux_observe_script(&script, (const char *const *)dirs, n_dirs, paths, n_paths,
+						 MAX_CERT_FILE);
 		if (rr == 0)
 			rr = t->ops->run(t, script.data, NULL, 0, &res, &rerr);
 		size_t used = (size_t)-1;

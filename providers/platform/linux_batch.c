@@ -381,6 +381,92 @@ int cs_linux_who_script(struct cs_buf *out, const char *const *dirs, size_t n)
 	return r;
 }
 
+/* The steady state of cs_linux_observe_script: g K PATH LINE adds folder
+ * K's "D" line to $t from LINE, its line of the shared stat
+ * ("MODE UID GID SIZE USER GROUP"); status 1 when LINE does not split into
+ * those six words (a name with a space: the per-folder way says it). */
+static const char observe_head[] =
+	"nl='\n'\n"
+	"g() {\n"
+	"\tw=0\n"
+	"\t[ -w \"$2\" ] && [ -x \"$2\" ] && w=1\n"
+	"\tset -- \"$1\" \"$w\" $3\n"
+	"\t[ $# -eq 8 ] || return 1\n"
+	"\tt=\"${t}D $1 $2 $3 $4 $5 $8$nl\"\n"
+	"}\n";
+
+static int observe_fast(struct cs_buf *out, char **qd, size_t n_dirs, char **qp, size_t n_paths)
+{
+	int r = cs_buf_puts(out, observe_head);
+	if (r == 0)
+		r = cs_buf_puts(out, "t=\nif");
+	for (size_t k = 0; k < n_dirs && r == 0; k++)
+		r = cs_buf_printf(out, " [ -d %s ] &&", qd[k]);
+	for (size_t k = 0; k < n_paths && r == 0; k++)
+		r = cs_buf_printf(out, " [ -f %s ] && [ -r %s ] &&", qp[k], qp[k]);
+	if (r == 0)
+		r = cs_buf_puts(out, "\n\ts=$(stat -L -c '%a %u %g %s %U %G' --");
+	for (size_t k = 0; k < n_dirs && r == 0; k++)
+		r = cs_buf_printf(out, " %s", qd[k]);
+	for (size_t k = 0; k < n_paths && r == 0; k++)
+		r = cs_buf_printf(out, " %s", qp[k]);
+	if (r == 0)
+		r = cs_buf_printf(out, " 2>/dev/null); then\n\tIFS=$nl\n\tset -- $s\n\tunset IFS\n"
+				  "\tif [ $# -eq %zu ]", n_dirs + n_paths);
+	for (size_t k = 0; k < n_dirs && r == 0; k++)
+		r = cs_buf_printf(out, " && g %zu %s \"${%zu}\"", k, qd[k], k + 1);
+	if (r == 0)
+		r = cs_buf_printf(out, "; then\n\t\tprintf '%%s' \"$t\"\n\t\techo .\n\t\tshift %zu\n"
+				  "\t\techo S\n\t\tprintf '%%s\\n' \"$@\"\n\t\techo C\n\t\texec cat --",
+				  n_dirs);
+	for (size_t k = 0; k < n_paths && r == 0; k++)
+		r = cs_buf_printf(out, " %s", qp[k]);
+	if (r == 0)
+		r = cs_buf_puts(out, "\n\tfi\nfi\n");
+	return r;
+}
+
+int cs_linux_observe_script(struct cs_buf *out, const char *const *dirs, size_t n_dirs,
+			    const char *const *paths, size_t n_paths, size_t max_size)
+{
+	if (n_dirs == 0 || n_paths == 0) {
+		int r = cs_linux_who_script(out, dirs, n_dirs);
+		return r ? r : cs_linux_batch_script(out, paths, n_paths, max_size);
+	}
+	/* The who script prints its "I" line first, then the steady state
+	 * (which ends in exec), then the folders and files the two scripts'
+	 * way. */
+	struct cs_buf who = CS_BUF_INIT;
+	int r = cs_linux_who_script(&who, dirs, n_dirs);
+	const char *defs_end = r == 0 ? strstr(who.data, "d() {") : NULL;
+	const char *body = defs_end ? strstr(defs_end, "\n}\n") : NULL;
+	if (!body) {
+		cs_buf_free(&who);
+		return r ? r : -EINVAL;
+	}
+	body += 3;
+	r = cs_buf_append(out, who.data, (size_t)(body - who.data));
+	char **qd = cs_xcalloc(n_dirs, sizeof *qd), **qp = cs_xcalloc(n_paths, sizeof *qp);
+	for (size_t k = 0; k < n_dirs; k++)
+		qd[k] = cs_sh_quote(dirs[k]);
+	for (size_t k = 0; k < n_paths; k++)
+		qp[k] = cs_sh_quote(paths[k]);
+	if (r == 0)
+		r = observe_fast(out, qd, n_dirs, qp, n_paths);
+	if (r == 0)
+		r = cs_buf_append(out, body, who.len - (size_t)(body - who.data));
+	if (r == 0)
+		r = cs_linux_batch_script(out, paths, n_paths, max_size);
+	for (size_t k = 0; k < n_dirs; k++)
+		free(qd[k]);
+	for (size_t k = 0; k < n_paths; k++)
+		free(qp[k]);
+	free(qd);
+	free(qp);
+	cs_buf_free(&who);
+	return r;
+}
+
 void cs_linux_who_free(struct cs_linux_who *w)
 {
 	if (!w)

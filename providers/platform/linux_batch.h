@@ -68,6 +68,16 @@ struct cs_linux_who {
  * One `id` and one `stat` per folder: the shell's own tests do the rest. */
 int cs_linux_who_script(struct cs_buf *out, const char *const *dirs, size_t n);
 
+/* Append the who script for dirs followed by the files' script for paths
+ * (cs_linux_batch_script): the same output as the two one after the other,
+ * but when every folder is there and every file a readable regular file
+ * (the steady state) the folders and the files are stat'ed by one `stat`,
+ * so the whole host costs three processes: `id`, `stat` and `cat`.
+ * Anything else (or a stat line it cannot split) takes the two scripts'
+ * own way. */
+int cs_linux_observe_script(struct cs_buf *out, const char *const *dirs, size_t n_dirs,
+			    const char *const *paths, size_t n_paths, size_t max_size);
+
 /* Read that output from the start of text: 0 when whole and well formed,
  * else -EPROTO and out left empty.  *used is the length up to and
  * including the "." line, set whenever there is one (where what follows

@@ -311,6 +311,137 @@ static void test_script(void)
 	free(p_big), free(p_under), free(p_hostile), free(p_dash), free(p_nodir);
 }
 
+/* ---- who and files in one script (cs_linux_observe_script) ---- */
+
+/* Run a script text with /bin/sh, PATH starting with path_first when not
+ * NULL; its output in out, its exit status returned. */
+static int run_text(struct cs_buf *out, const struct cs_buf *script, const char *path_first)
+{
+	char *file = path_in("observe.sh");
+	write_bytes(file, script->data, script->len, 0600);
+	char *cmd = path_first ? cs_xasprintf("PATH='%s':\"$PATH\" /bin/sh '%s'", path_first, file)
+			       : cs_xasprintf("/bin/sh '%s'", file);
+	FILE *p = popen(cmd, "r");
+	char chunk[4096];
+	size_t got;
+	while (p && (got = fread(chunk, 1, sizeof chunk, p)) > 0)
+		cs_buf_append(out, chunk, got);
+	int status = p ? pclose(p) : -1;
+	free(cmd);
+	free(file);
+	return status;
+}
+
+/* The combined script and the two scripts one after the other, both run:
+ * the same bytes and the same exit status. */
+static void same_as_two(const char *name, const char *const *dirs, size_t nd, const char *const *paths,
+			size_t np, const char *path_first)
+{
+	char title[160];
+	struct cs_buf one = CS_BUF_INIT, two = CS_BUF_INIT, out1 = CS_BUF_INIT, out2 = CS_BUF_INIT;
+	snprintf(title, sizeof title, "observe script %s: made", name);
+	tap_int(cs_linux_observe_script(&one, dirs, nd, paths, np, 1024), 0, title);
+	cs_linux_who_script(&two, dirs, nd);
+	cs_linux_batch_script(&two, paths, np, 1024);
+	int s1 = run_text(&out1, &one, path_first), s2 = run_text(&out2, &two, path_first);
+	snprintf(title, sizeof title, "observe script %s: the same output as who + files", name);
+	tap_ok(s1 == s2 && out1.len == out2.len && out1.len > 0 && !memcmp(out1.data, out2.data, out1.len), title,
+	       "status %d / %d\n--- one script:\n%s\n--- two:\n%s", s1, s2, out1.data ? out1.data : "",
+	       out2.data ? out2.data : "");
+	cs_buf_free(&one), cs_buf_free(&two), cs_buf_free(&out1), cs_buf_free(&out2);
+}
+
+/* How many of id, stat, cat, base64 a script starts: wrappers in a folder
+ * first on PATH append their names to a log. */
+static int processes(const struct cs_buf *script, char *log_out, size_t log_size)
+{
+	char *bin = path_in("wrap-bin"), *log = path_in("wrap.log");
+	mkdir(bin, 0755);
+	static const char *tools[] = { "id", "stat", "cat", "base64" };
+	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
+		char *w = cs_xasprintf("%s/%s", bin, tools[i]);
+		char *real = cs_xasprintf("#!/bin/sh\necho %s >>'%s'\nPATH=${PATH#*:}\nexport PATH\nexec %s \"$@\"\n", tools[i],
+					  log, tools[i]);
+		write_bytes(w, real, strlen(real), 0755);
+		free(real);
+		free(w);
+	}
+	unlink(log);
+	struct cs_buf out = CS_BUF_INIT;
+	run_text(&out, script, bin);
+	cs_buf_free(&out);
+	int n = 0;
+	size_t used = 0;
+	log_out[0] = '\0';
+	FILE *f = fopen(log, "r");
+	char line[64];
+	while (f && fgets(line, sizeof line, f)) {
+		n++;
+		line[strcspn(line, "\n")] = ' ';
+		if (used + strlen(line) < log_size) {
+			memcpy(log_out + used, line, strlen(line) + 1);
+			used += strlen(line);
+		}
+	}
+	if (f)
+		fclose(f);
+	free(bin);
+	free(log);
+	return n;
+}
+
+static void test_observe_script(void)
+{
+	static const char *odd = "odd dir 'x' $(touch pwned)\nline";
+	char *d1 = path_in("o1"), *d2 = path_in(odd), *nodir = path_in("o-none");
+	mkdir(d1, 0755);
+	mkdir(d2, 0750);
+	char *a = cs_xasprintf("%s/a.crt", d1), *b = cs_xasprintf("%s/b.key", d1), *c = cs_xasprintf("%s/c.pem", d2),
+	     *m = cs_xasprintf("%s/missing.pem", d1), *x = cs_xasprintf("%s/x.pem", nodir);
+	write_bytes(a, "cert\n", 5, 0644);
+	write_bytes(b, "key\n", 4, 0600);
+	write_bytes(c, "odd\n", 4, 0640);
+
+	const char *dirs2[] = { d1, d2 }, *steady[] = { a, b, c };
+	same_as_two("steady state", dirs2, 2, steady, 3, NULL);
+	const char *dirs1[] = { d1 }, *with_missing[] = { a, m };
+	same_as_two("a missing file", dirs1, 1, with_missing, 2, NULL);
+	const char *dirs_none[] = { d1, nodir }, *in_none[] = { a, x };
+	same_as_two("a missing folder", dirs_none, 2, in_none, 2, NULL);
+	tap_ok(access("pwned", F_OK) != 0, "observe script: a hostile folder name runs nothing", NULL);
+
+	/* The steady state costs id, one stat and cat; the two scripts one
+	 * after the other stat the folders apart. */
+	struct cs_buf one = CS_BUF_INIT, two = CS_BUF_INIT;
+	cs_linux_observe_script(&one, dirs2, 2, steady, 3, 1024);
+	cs_linux_who_script(&two, dirs2, 2);
+	cs_linux_batch_script(&two, steady, 3, 1024);
+	char log1[256], log2[256];
+	int n1 = processes(&one, log1, sizeof log1), n2 = processes(&two, log2, sizeof log2);
+	tap_ok(n1 == 3 && strstr(log1, "id ") && strstr(log1, "stat ") && strstr(log1, "cat "),
+	       "observe script: the steady state starts id, stat and cat, nothing else", "started: %s", log1);
+	tap_ok(n2 == 5, "observe script: (the two scripts apart start five: a stat per folder)", "started: %s", log2);
+	/* A missing file: the per-file way, as the two scripts do. */
+	cs_buf_free(&one);
+	cs_linux_observe_script(&one, dirs1, 1, with_missing, 2, 1024);
+	n1 = processes(&one, log1, sizeof log1);
+	tap_ok(n1 > 3, "observe script: a missing file takes the per-file way", "started: %s", log1);
+
+	/* A folder whose stat line does not split into six words (a group
+	 * name with a space, as NSS may give) takes the per-folder way: made
+	 * here with a stat that prints such a name. */
+	char *fake = path_in("fake-bin"), *fake_stat = path_in("fake-bin/stat");
+	mkdir(fake, 0755);
+	static const char fake_text[] = "#!/bin/sh\nPATH=${PATH#*:}\nexport PATH\n"
+					"stat \"$@\" | sed 's/ [^ ]*$/ a group/'\n";
+	write_bytes(fake_stat, fake_text, strlen(fake_text), 0755);
+	same_as_two("a group name with a space", dirs2, 2, steady, 3, fake);
+	free(fake), free(fake_stat);
+	cs_buf_free(&one);
+	cs_buf_free(&two);
+	free(a), free(b), free(c), free(m), free(x), free(d1), free(d2), free(nodir);
+}
+
 /* ---- the driver: observe_bindings against observe() ---- */
 
 /* The local transport dressed up as a remote one that counts its calls. */
@@ -493,6 +624,7 @@ int main(void)
 		return 1;
 	test_parse();
 	test_script();
+	test_observe_script();
 	test_observe_bindings();
 	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
 	if (system(rm) != 0)
