@@ -311,6 +311,19 @@ static void sh_cases(const char *v, int value)
 	add_call(e, "stat", st1, N(st1));
 	add_call(e, "stat", st2, N(st2));
 
+	/* The observing script of a host (folders and files in one stat when
+	 * they are all there, the two scripts' way otherwise: here, as
+	 * nothing is there).  Its folder is a hostile name too. */
+	char *d1 = cs_xasprintf("/nonexistent-certsync/d%s", v);
+	const char *dirs[] = { d1 };
+	if (cs_linux_observe_script(&b, dirs, 1, paths, 2, 65536) < 0)
+		die("observe script");
+	e = sh("linux_observe", value, b.data, "file", NULL);
+	add_call(e, "stat", st1, N(st1));
+	add_call(e, "stat", st2, N(st2));
+	cs_buf_free(&b);
+	free(d1);
+
 	/* The same through become: sudo. */
 	char *w = cs_ssh_cmd_sudo_wrap(batch);
 	e = sh("ssh_sudo_wrap_batch", value, w, "file", NULL);
