@@ -33,7 +33,8 @@ static int run(int argc, char **argv)
 	struct cs_err err = CS_ERR_INIT;
 	struct cs_buf ics = CS_BUF_INIT;
 	int status = cs_cli_load_config(&cfg, &common);
-	if (status || (status = cs_cli_check_targets(cfg, &common)))
+	if (status || (status = cs_cli_check_targets(cfg, &common)) ||
+	    (status = cs_cli_state_attach(cfg, &common, "calendar", false)))
 		goto out;
 	if (cs_store_open(&store, cfg->settings.state_dir, false, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
