@@ -23,8 +23,9 @@ extra='  api:
     bindings:
       - host: there
         files: { cert: out/api.crt, key: out/api.key, reload: "echo api >> out/reload.log" }'
+# web's reload waits while the file "hold" exists: a run kept in the middle.
 local_config "$d" '{ ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }' \
-	'echo web >> out/reload.log' "$extra"
+	'echo web >> out/reload.log; while [ -e hold ]; do sleep 0.1; done' "$extra"
 cd "$d"
 # A second local host, and the state in the database.
 python3 - <<'PY'
@@ -77,5 +78,33 @@ else
 fi
 k=$(openssl pkey -in out/web.key -outform DER 2>/dev/null | xxd -p | tr -d '\n' | cut -c 1-64)
 grep -q "$k" "$TEST_TMP/dump.sql" && not_ok "dump has no key bytes" || ok "dump has no key bytes"
+
+# ---- locks: per certificate and per host ----
+reloads() { grep -c "^$1\$" out/reload.log; }
+wait_reload() { # wait_reload NAME COUNT
+	for _ in $(seq 300); do [ "$(reloads "$1")" -ge "$2" ] && return 0; sleep 0.1; done
+	return 1
+}
+touch hold
+rm -f out/web.crt out/api.crt
+w=$(reloads web)
+"$CERTSYNC" apply --yes --target cert=web >"$TEST_TMP/a.out" 2>&1 &
+a_pid=$!
+cleanup_add "kill -9 $a_pid"
+wait_reload web $((w + 1)) && ok "runner A holds web in its reload" || not_ok "runner A holds web in its reload"
+expect_exit 0 "$CERTSYNC" apply --yes --target cert=api
+expect_contains "$OUT" 'Apply complete: 2 done, 0 failed'
+[ -s out/api.crt ] && ok "runner B on a disjoint target converged meanwhile" || not_ok "runner B converged"
+expect_exit 3 "$CERTSYNC" apply --yes --target cert=web
+expect_contains "$OUT" "state database: certificate web is locked by certsync apply $(id -un)@.* pid $a_pid since 20"
+expect_exit 3 "$CERTSYNC" apply --yes --target host=here --lock-timeout 1s
+expect_contains "$OUT" 'locked by certsync apply .*\(gave up waiting\)'
+expect_exit 0 "$CERTSYNC" plan --target cert=web
+kill -9 "$a_pid"; wait "$a_pid" 2>/dev/null
+rm -f hold
+expect_exit 0 "$CERTSYNC" apply --yes --target cert=web
+[ -s out/web.crt ] && ok "kill -9 freed the locks at once: the next run converged" || not_ok "locks freed after kill -9"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+expect_contains "$OUT" 'No changes'
 
 done_testing
