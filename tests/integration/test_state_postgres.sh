@@ -107,4 +107,76 @@ expect_exit 0 "$CERTSYNC" apply --yes --target cert=web
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 expect_contains "$OUT" 'No changes'
 
+# ---- pull and push: verified and idempotent ----
+expect_exit 0 "$CERTSYNC" state pull
+expect_contains "$OUT" 'state pull: [0-9]+ files from the database in .*/\.certsync, verified'
+n_pull=$(grep -o 'pull: [0-9]*' <<<"$OUT")
+[ "$(stat -c %a .certsync/certs/web/key.pem)" = 600 ] && ok "pulled key is 0600" || not_ok "pulled key is 0600"
+cmp -s <(openssl pkey -in .certsync/certs/web/key.pem -pubout) <(openssl x509 -in out/web.crt -noout -pubkey) &&
+	ok "pulled key opens: it matches the bound certificate" || not_ok "pulled key matches"
+expect_exit 0 "$CERTSYNC" state pull
+[ "$(grep -o 'pull: [0-9]*' <<<"$OUT")" = "$n_pull" ] && ok "pull again: the same files" || not_ok "pull idempotent"
+serial=$(openssl x509 -in out/web.crt -noout -serial)
+pg_psql 'DELETE FROM certsync_files' >/dev/null
+expect_exit 0 "$CERTSYNC" state push
+expect_contains "$OUT" 'state push: [0-9]+ files from .*/\.certsync in the database, verified'
+expect_exit 0 "$CERTSYNC" state push
+expect_contains "$OUT" 'verified'
+mv .certsync "$TEST_TMP/folder-copy"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+expect_contains "$OUT" 'No changes'
+
+# ---- wrong key fails closed; rekey ----
+(umask 077 && openssl rand -hex 32 >pki/new.key && openssl rand -hex 32 >pki/wrong.key)
+cp pki/state.key pki/old.key
+cp pki/wrong.key pki/state.key
+before=$(pg_psql 'SELECT max(updated_at) FROM certsync_files')
+rm -f out/web.crt
+expect_exit 1 "$CERTSYNC" apply --yes
+expect_contains "$OUT" 'state database: private keys are sealed under key id [0-9A-F]{16}, settings.state.postgres.key \(file .*/pki/state.key\) is key id [0-9A-F]{16}: wrong key, nothing was changed'
+[ ! -e out/web.crt ] && ok "wrong key: no host touched" || not_ok "wrong key: no host touched"
+[ "$(pg_psql 'SELECT max(updated_at) FROM certsync_files')" = "$before" ] && ok "wrong key: database unchanged" ||
+	not_ok "wrong key: database unchanged"
+expect_exit 1 "$CERTSYNC" status
+cp pki/old.key pki/state.key
+expect_exit 0 "$CERTSYNC" state rekey --new-key pki/new.key
+expect_contains "$OUT" 'state rekey: [0-9]+ keys sealed again, key id [0-9A-F]+ -> [0-9A-F]+'
+expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" 'wrong key, nothing was changed'
+cp pki/new.key pki/state.key
+expect_exit 0 "$CERTSYNC" apply --yes
+[ "$(openssl x509 -in out/web.crt -noout -serial)" = "$serial" ] &&
+	ok "after push and rekey the same certificate is bound again, not re-issued" || not_ok "no re-issue after rekey"
+
+# ---- the database restarts mid-apply; killed mid-issue ----
+touch hold
+rm -f out/web.crt
+w=$(reloads web)
+"$CERTSYNC" apply --yes --target cert=web >"$TEST_TMP/r.out" 2>&1 &
+r_pid=$!
+wait_reload web $((w + 1)) || not_ok "apply reached the reload"
+pg_restart
+rm -f hold
+wait "$r_pid"; rc=$?
+[ "$rc" = 1 ] && ok "database restart mid-apply: exit 1" || not_ok "database restart mid-apply: exit 1" "rc=$rc"
+expect_contains "$(cat "$TEST_TMP/r.out")" 'state database: (append to|write) [a-z/.]+.*(terminat|closed|connection)'
+expect_exit 0 "$CERTSYNC" apply --yes
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+expect_contains "$OUT" 'No changes'
+[ "$(openssl x509 -in out/web.crt -noout -serial)" = "$serial" ] && ok "rerun converged without re-issuing" ||
+	not_ok "rerun converged without re-issuing"
+
+# Killed right after the CA signed: the rerun saves that same certificate.
+sed -i '0,/curve: p256/s//curve: p384/' certsync.yaml   # web wants a new key
+CERTSYNC_FAULT=renew.signed "$CERTSYNC" apply --yes --target cert=web >"$TEST_TMP/k.out" 2>&1
+signed=$(pg_psql "SELECT convert_from(data, 'UTF8') FROM certsync_files WHERE path = 'certs/web/issuing/meta.json'" |
+	 grep -o '"serial": *"[0-9A-Fa-f]*"')
+[ -n "$signed" ] && ok "killed mid-issue: the issuing intent is in the database" || not_ok "issuing intent in the database"
+expect_exit 0 "$CERTSYNC" apply --yes --target cert=web
+n=$(pg_psql "SELECT convert_from(data, 'UTF8') FROM certsync_files WHERE path = 'certs/web/issued.jsonl'" | grep -c serial)
+got=$(openssl x509 -in out/web.crt -noout -serial | cut -d= -f2)
+grep -qi "$got" <<<"$signed" && ok "killed mid-issue: the rerun bound the certificate signed before" ||
+	not_ok "killed mid-issue: same certificate" "$signed" "$got"
+[ "$n" = 2 ] && ok "issued once per renewal (ledger has 2 lines)" || not_ok "ledger lines" "$n"
+
 done_testing
