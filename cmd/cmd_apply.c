@@ -491,7 +491,7 @@ out:
 
 const struct cs_cmd cs_cmd_apply = {
 	.name = "apply",
-	.usage = "[-c FILE] [PLAN] [--yes] [--log-format text|json] [-v] [--target host=NAME|cert=NAME]...",
+	.usage = "[-c FILE] [PLAN] [--yes] [--lock-timeout DURATION] [--log-format text|json] [-v] [--target host=NAME|cert=NAME]...",
 	.summary = "carry out the plan: renew, install, bind, reload, verify, roll back on failure",
 	.exec = run,
 };
