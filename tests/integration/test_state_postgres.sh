@@ -59,7 +59,10 @@ expect_exit 0 "$CERTSYNC" metrics
 expect_contains "$OUT" 'certsync_certificate_not_before_timestamp_seconds\{certificate="web"'
 expect_exit 0 "$CERTSYNC" calendar
 expect_contains "$OUT" 'BEGIN:VCALENDAR'
-expect_contains "$OUT" 'web'
+uid1=$(grep '^UID:' <<<"$OUT")
+expect_exit 0 "$CERTSYNC" calendar
+[ -n "$uid1" ] && [ "$(grep '^UID:' <<<"$OUT")" = "$uid1" ] && ok "calendar UIDs stay the same from run to run" ||
+	not_ok "calendar UIDs stay the same" "$uid1" "$(grep '^UID:' <<<"$OUT")"
 n=$(pg_psql "SELECT count(*) FROM certsync_files WHERE path LIKE 'certs/%/key.pem'")
 [ "$n" = 2 ] && ok "two keys in the database" || not_ok "two keys in the database" "$n"
 n=$(pg_psql "SELECT count(DISTINCT key_id) FROM certsync_files WHERE path LIKE '%key.pem'")
