@@ -39,6 +39,14 @@ PY
 (umask 077 && openssl rand -hex 32 >pki/state.key)
 
 expect_exit 0 "$CERTSYNC" validate
+# Unreachable: the error names the socket, never the password of the dsn.
+CERTSYNC_PG="host=$TEST_TMP/nowhere dbname=certsync password=hunter2" expect_exit 1 "$CERTSYNC" plan
+expect_contains "$OUT" 'certsync: state database: connect: .*nowhere'
+grep -q hunter2 <<<"$OUT" && not_ok "connect error shows no password" || ok "connect error shows no password"
+echo 1234 >pki/short.key && chmod 600 pki/short.key
+sed 's#pki/state.key#pki/short.key#' certsync.yaml >short.yaml
+expect_exit 1 "$CERTSYNC" plan -c short.yaml
+expect_contains "$OUT" 'state database: state key \(file .*/pki/short.key\) must be 64 hex digits'
 expect_exit 1 "$CERTSYNC" plan
 expect_contains "$OUT" 'state database: no certsync schema yet: run certsync state migrate'
 expect_exit 0 "$CERTSYNC" state migrate
