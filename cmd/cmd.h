@@ -27,6 +27,7 @@ extern const struct cs_cmd cs_cmd_discover;
 extern const struct cs_cmd cs_cmd_init;
 extern const struct cs_cmd cs_cmd_metrics;
 extern const struct cs_cmd cs_cmd_plan;
+extern const struct cs_cmd cs_cmd_state;
 extern const struct cs_cmd cs_cmd_status;
 extern const struct cs_cmd cs_cmd_validate;
 
@@ -34,6 +35,7 @@ extern const struct cs_cmd cs_cmd_validate;
 struct cs_common {
 	const char *config;        /* -c FILE; default $CERTSYNC_CONFIG or certsync.yaml */
 	struct cs_target target;   /* --target host=NAME / cert=NAME, repeatable */
+	int64_t lock_timeout;      /* apply --lock-timeout: seconds to wait for the state database's locks */
 };
 
 /* Exit statuses: 0 done, 1 error, 2 changes present (plan
@@ -81,6 +83,11 @@ int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
  * (and printed as a warning on stderr) and the rest is observed. */
 int cs_cli_open_report(struct cs_session *s, const struct cs_common *c);
 void cs_cli_close(struct cs_session *s);
+/* settings.state.postgres: connect, take the locks of what the run touches
+ * (for_apply) and point cfg's state_dir at the run's working copy; the
+ * session ends at exit.  Returns an exit status (3: locked).  A config
+ * without it is left alone. */
+int cs_cli_state_attach(struct cs_config *cfg, const struct cs_common *c, const char *command, bool for_apply);
 
 /* Output helpers. */
 struct cs_ui {

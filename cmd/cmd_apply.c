@@ -14,9 +14,11 @@
 #include "reconcile/apply_record.h"
 #include "reconcile/executor.h"
 #include "reconcile/notify.h"
+#include "providers/base/duration.h"
 #include "providers/base/util.h"
 
 #define OPT_YES 3001
+#define OPT_LOCK_TIMEOUT 3002
 
 /* TEXT with every line after the first indented under the action, so that
  * a command's multi-line stderr in a message does not look like a line of
@@ -303,6 +305,7 @@ static int run(int argc, char **argv)
 		CS_COMMON_LONG_OPTIONS,
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "auto-approve", no_argument, NULL, OPT_YES },
+		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cs_common common = { 0 };
@@ -311,9 +314,13 @@ static int run(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:y", longopts, NULL)) != -1) {
 		if (cs_common_option(&common, opt, optarg))
 			continue;
-		if (opt == OPT_YES || opt == 'y')
+		if (opt == OPT_YES || opt == 'y') {
 			yes = true;
-		else
+		} else if (opt == OPT_LOCK_TIMEOUT) {
+			const char *why = NULL;
+			if (cs_duration_parse(&common.lock_timeout, optarg, &why) < 0)
+				return cs_cli_error("--lock-timeout %s: %s", optarg, why ? why : "not a duration");
+		} else
 			return cs_cli_error("usage: certsync apply %s", cs_cmd_apply.usage);
 	}
 	if (argc - optind > 1)
@@ -484,7 +491,7 @@ out:
 
 const struct cs_cmd cs_cmd_apply = {
 	.name = "apply",
-	.usage = "[-c FILE] [PLAN] [--yes] [--log-format text|json] [-v] [--target host=NAME|cert=NAME]...",
+	.usage = "[-c FILE] [PLAN] [--yes] [--lock-timeout DURATION] [--log-format text|json] [-v] [--target host=NAME|cert=NAME]...",
 	.summary = "carry out the plan: renew, install, bind, reload, verify, roll back on failure",
 	.exec = run,
 };

@@ -32,8 +32,14 @@ static int run(int argc, char **argv)
 	struct cs_store *store = NULL;
 	struct cs_err err = CS_ERR_INIT;
 	struct cs_buf ics = CS_BUF_INIT;
+	char *lineage_root = NULL;
 	int status = cs_cli_load_config(&cfg, &common);
 	if (status || (status = cs_cli_check_targets(cfg, &common)))
+		goto out;
+	/* The configured state folder, also when the state is in a database
+	 * (whose working copy has another name every run). */
+	lineage_root = cs_xstrdup(cfg->settings.state_dir);
+	if ((status = cs_cli_state_attach(cfg, &common, "calendar", false)))
 		goto out;
 	if (cs_store_open(&store, cfg->settings.state_dir, false, &err) < 0) {
 		status = cs_cli_error("%s", cs_err_msg(&err));
@@ -70,7 +76,7 @@ static int run(int argc, char **argv)
 			wheres[n][j] = cs_calendar_where(&cert->bindings[j]);
 		/* The lineage is the certificate's name in this state folder: it
 		 * survives renewals, so calendar clients update the same event. */
-		lineages[n] = cs_xasprintf("%s/%s", cfg->settings.state_dir, cert->name);
+		lineages[n] = cs_xasprintf("%s/%s", lineage_root, cert->name);
 		entries[n] = (struct cs_calendar_entry){
 			.cert_name = cert->name,
 			.lineage_id = lineages[n],
@@ -103,6 +109,7 @@ static int run(int argc, char **argv)
 	free(lineages);
 	free(entries);
 out:
+	free(lineage_root);
 	cs_buf_free(&ics);
 	cs_err_clear(&err);
 	cs_store_close(store);

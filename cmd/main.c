@@ -14,6 +14,7 @@ static const struct cs_cmd *const commands[] = {
 	&cs_cmd_init,
 	&cs_cmd_metrics,
 	&cs_cmd_plan,
+	&cs_cmd_state,
 	&cs_cmd_status,
 	&cs_cmd_validate,
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "providers/base/diag.h"
 #include "providers/base/util.h"
+#include "reconcile/state_pg.h"
 
 int cs_cli_error(const char *fmt, ...)
 {
@@ -235,6 +236,81 @@ static void show_progress(void *ctx, size_t done, size_t total)
 	fflush(stderr);
 }
 
+static struct cs_state_pg *state_db;
+
+static void state_detach(void)
+{
+	cs_state_pg_close(state_db);
+	state_db = NULL;
+}
+
+/* Is certificate cert touched by a run with this --target selection? */
+static bool cert_in_scope(const struct cs_cert_cfg *cert, const struct cs_target *t)
+{
+	if (!cs_target_has_cert(t, cert->name))
+		return false;
+	if (!t->n_hosts)
+		return true;
+	for (size_t j = 0; j < cert->n_bindings; j++)
+		if (cs_target_has_host(t, cert->bindings[j].host))
+			return true;
+	return false;
+}
+
+static int state_lock(const struct cs_config *cfg, const struct cs_common *c, struct cs_err *err)
+{
+	/* Config order for everyone: two runs never wait on each other in a
+	 * circle. */
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < cfg->n_certs; i++)
+		if (cert_in_scope(&cfg->certs[i], &c->target))
+			r = cs_state_pg_lock(state_db, "certificate", cfg->certs[i].name, c->lock_timeout, err);
+	for (size_t h = 0; r == 0 && h < cfg->n_hosts; h++) {
+		const char *host = cfg->hosts[h].name;
+		bool touched = false;
+		for (size_t i = 0; !touched && i < cfg->n_certs; i++) {
+			if (!cert_in_scope(&cfg->certs[i], &c->target))
+				continue;
+			for (size_t j = 0; !touched && j < cfg->certs[i].n_bindings; j++)
+				touched = !strcmp(cfg->certs[i].bindings[j].host, host) &&
+					  cs_target_has_host(&c->target, host);
+		}
+		if (touched)
+			r = cs_state_pg_lock(state_db, "host", host, c->lock_timeout, err);
+	}
+	return r;
+}
+
+int cs_cli_state_attach(struct cs_config *cfg, const struct cs_common *c, const char *command, bool for_apply)
+{
+	if (!cfg->settings.pg.set)
+		return 0;
+	struct cs_err err = CS_ERR_INIT;
+	int migrated = -1, status = 0;
+	const char *dir = NULL;
+	if (!state_db)
+		atexit(state_detach);
+	state_detach();
+	int r = cs_state_pg_open(&state_db, &cfg->settings.pg.dsn, &cfg->settings.pg.key, command, for_apply,
+				 &migrated, &err);
+	if (r == 0 && migrated >= 0)
+		fprintf(stderr, "certsync: state database: schema created (version %d)\n", CS_STATE_PG_SCHEMA);
+	if (r == 0 && for_apply)
+		r = state_lock(cfg, c, &err);
+	if (r == 0)
+		r = cs_state_pg_attach(state_db, &dir, &err);
+	if (r < 0) {
+		status = r == -EBUSY ? CS_EXIT_LOCKED : CS_EXIT_ERROR;
+		cs_cli_error("%s", cs_err_msg(&err));
+		cs_err_clear(&err);
+		state_detach();
+		return status;
+	}
+	free(cfg->settings.state_dir);
+	cfg->settings.state_dir = cs_xstrdup(dir);
+	return 0;
+}
+
 int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
 {
 	memset(s, 0, sizeof *s);
@@ -242,6 +318,8 @@ int cs_cli_open(struct cs_session *s, const struct cs_common *c, bool for_apply)
 	if (status)
 		return status;
 	if ((status = cs_cli_check_targets(s->cfg, c)))
+		return status;
+	if ((status = cs_cli_state_attach(s->cfg, c, for_apply ? "apply" : "plan", for_apply)))
 		return status;
 	struct cs_err err = CS_ERR_INIT;
 	int locked = 0;
@@ -265,6 +343,8 @@ int cs_cli_open_report(struct cs_session *s, const struct cs_common *c)
 	if (status)
 		return status;
 	if ((status = cs_cli_check_targets(s->cfg, c)))
+		return status;
+	if ((status = cs_cli_state_attach(s->cfg, c, "status", false)))
 		return status;
 	struct cs_err err = CS_ERR_INIT, folder = CS_ERR_INIT, key = CS_ERR_INIT;
 	cs_store_open_report(&s->store, s->cfg->settings.state_dir, &folder, &key, &err);
@@ -298,4 +378,5 @@ void cs_cli_close(struct cs_session *s)
 	cs_store_close(s->store);
 	cs_config_free(s->cfg);
 	memset(s, 0, sizeof *s);
+	state_detach();
 }

@@ -20,7 +20,7 @@ _certsync() {
 	local cur prev cmd
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="apply calendar discover help init metrics plan status validate version"
+	local commands="apply calendar discover help init metrics plan state status validate version"
 
 	if ((COMP_CWORD == 1)); then
 		mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
@@ -35,7 +35,7 @@ _certsync() {
 	--log-format)
 		mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
 		return ;;
-	-o | --out | --output)
+	-o | --out | --output | --new-key)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
 	--format)
@@ -65,7 +65,13 @@ _certsync() {
 
 	local flags=""
 	case $cmd in
-	apply) flags="-c --config --yes --auto-approve --log-format -v --verbose --target --help" ;;
+	apply) flags="-c --config --yes --auto-approve --lock-timeout --log-format -v --verbose --target --help" ;;
+	state)
+		if [[ $prev == state ]] || ! [[ " ${COMP_WORDS[*]} " =~ \ (migrate|push|pull|rekey)\  ]] && [[ $cur != -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "migrate push pull rekey" -- "$cur")
+			return
+		fi
+		flags="-c --config --lock-timeout --new-key --help" ;;
 	calendar) flags="-c --config -o --target --help" ;;
 	discover) flags="-c --config --host --endpoint --adopt --root -o --output --help" ;;
 	init) flags="-c --config --help" ;;

@@ -229,7 +229,7 @@ static void parse_entries(struct ctx *c, const yaml_node_t *map, const char *wha
 
 static void parse_settings(struct ctx *c, const yaml_node_t *root)
 {
-	static const char *const keys[] = { "state_dir", "parallelism", NULL };
+	static const char *const keys[] = { "state_dir", "parallelism", "state", NULL };
 	const char *where = "in settings";
 	struct cs_settings *s = &c->cfg->settings;
 	s->state_dir = cs_yaml_local_path(&c->y, ".certsync");
@@ -240,6 +240,19 @@ static void parse_settings(struct ctx *c, const yaml_node_t *root)
 	cs_yaml_check_keys(&c->y, m, keys, where);
 	cs_yaml_path(&c->y, m, "state_dir", where, false, &s->state_dir);
 	cs_yaml_int(&c->y, m, "parallelism", where, false, 1, 1024, &s->parallelism);
+	static const char *const state_keys[] = { "postgres", NULL };
+	static const char *const pg_keys[] = { "dsn", "key", NULL };
+	yaml_node_t *st = cs_yaml_map(&c->y, m, "state", where, false);
+	if (!st)
+		return;
+	cs_yaml_check_keys(&c->y, st, state_keys, "in settings.state");
+	yaml_node_t *pg = cs_yaml_map(&c->y, st, "postgres", "in settings.state", true);
+	if (!pg)
+		return;
+	cs_yaml_check_keys(&c->y, pg, pg_keys, "in settings.state.postgres");
+	s->pg.set = true;
+	cs_yaml_secret(&c->y, pg, "dsn", "in settings.state.postgres", true, &s->pg.dsn);
+	cs_yaml_secret(&c->y, pg, "key", "in settings.state.postgres", true, &s->pg.key);
 }
 
 /* ---- hosts ---- */

@@ -29,9 +29,17 @@
 /* struct cs_pos: providers/base/yaml_value.h */
 
 /* ---- settings ---- */
+/* settings.state.postgres: the state in PostgreSQL (reconcile/state_pg.h). */
+struct cs_state_pg_cfg {
+	bool set;
+	struct cs_secret dsn;   /* libpq connection string or URI */
+	struct cs_secret key;   /* 64 hex digits: the AES-256-GCM key sealing private keys */
+};
+
 struct cs_settings {
 	char *state_dir;     /* absolute; default "<config dir>/.certsync" */
 	int parallelism;     /* hosts at once; default 32, 1..1024 */
+	struct cs_state_pg_cfg pg;
 };
 
 /* ---- issuers: struct cs_issuer_cfg, providers/issuer/issuer_cfg.h ---- */

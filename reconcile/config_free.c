@@ -85,6 +85,8 @@ void cs_config_free(struct cs_config *cfg)
 	cs_strmap_free(&cfg->host_names);
 	cs_strmap_free(&cfg->cert_names);
 	free(cfg->settings.state_dir);
+	free_secret(&cfg->settings.pg.dsn);
+	free_secret(&cfg->settings.pg.key);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);

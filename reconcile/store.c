@@ -2,6 +2,7 @@
  * archive, pending requests, the lock and the journal.  Every write is atomic
  * per file and ordered so that an interrupted save never loses a key. */
 #include "reconcile/store.h"
+#include "providers/base/state_mirror.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -594,8 +595,8 @@ static int write_json(const char *dir, const char *name, json_t *obj, struct cs_
 static int unlink_if_there(const char *dir, const char *name, struct cs_err *err)
 {
 	char *path = cs_xasprintf("%s/%s", dir, name);
-	int r = 0;
-	if (unlink(path) < 0 && errno != ENOENT)
+	int r = cs_state_mirror_remove(path, err);
+	if (r == 0 && unlink(path) < 0 && errno != ENOENT)
 		r = cs_err_errno(err, -errno, "remove %s", path);
 	free(path);
 	return r;
@@ -930,12 +931,17 @@ int cs_store_issued_append(struct cs_store *st, const char *name, const char *se
 	}
 	if ((r = prepare_dir(st, dir, err)) < 0)
 		goto out;
+	size_t n = strlen(text);
+	text[n] = '\n';
+	r = cs_state_mirror_append(path, text, n + 1, err);
+	text[n] = '\0';
+	if (r < 0)
+		goto out;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		r = cs_err_errno(err, -errno, "write %s", path);
 		goto out;
 	}
-	size_t n = strlen(text);
 	text[n] = '\n';
 	r = cs_fd_write_all(fd, text, n + 1);
 	text[n] = '\0';
@@ -1029,6 +1035,11 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 	 * interleave inside a line. */
 	size_t n = strlen(text);
 	text[n] = '\n';
+	r = cs_state_mirror_append(path, text, n + 1, err);
+	if (r < 0) {
+		text[n] = '\0';
+		goto out;
+	}
 	r = cs_fd_write_all(fd, text, n + 1);
 	text[n] = '\0';
 	if (r < 0) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "providers/base/util.h"
+#include "providers/base/state_mirror.h"
 #include "providers/platform/binding_kind.h"
 
 #define DIR_MODE 0700
@@ -73,10 +74,8 @@ static int save_record(struct cs_store *st, const char *host, const char *file, 
 static int remove_record(struct cs_store *st, const char *host, const char *file, struct cs_err *err)
 {
 	char *path = host_file(st, host, file);
-	int r = 0;
-	if (unlink(path) < 0 && errno != ENOENT) {
-		r = cs_err_errno(err, -errno, "remove %s", path);
-	} else {
+	int r = cs_state_unlink(path, err);
+	if (r == 0) {
 		char *dir = cs_path_dirname(path);
 		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
@@ -191,8 +190,7 @@ int cs_store_reboot_owed_drop(struct cs_store *st, const char *host, struct cs_e
 	if (r < 0)
 		return r;
 	char *path = host_file(st, host, "reboot-owed.json");
-	if (unlink(path) < 0 && errno != ENOENT)
-		r = cs_err_errno(err, -errno, "remove %s", path);
+	r = cs_state_unlink(path, err);
 	free(path);
 	return r;
 }

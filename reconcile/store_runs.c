@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "providers/base/util.h"
+#include "providers/base/state_mirror.h"
 
 #define DIR_MODE 0700
 #define FILE_MODE 0600
@@ -47,8 +48,7 @@ int cs_store_run_update(struct cs_store *st, const char *tag, json_t *record, st
 	char *path = cs_xasprintf("%s/%s.json", dir, tag);
 	int r = 0;
 	if (!record) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			r = cs_err_errno(err, -errno, "remove %s", path);
+		r = cs_state_unlink(path, err);
 		goto out;
 	}
 	char *text = json_dumps(record, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

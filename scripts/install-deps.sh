@@ -14,6 +14,7 @@ packages=(
 	nginx-light haproxy dovecot-imapd socat pebble time
 	openssh-server openssh-client sudo
 	scdoc zsh
+	libpq-dev postgresql-15 postgresql-client-15
 	systemd util-linux chromium
 	default-jre-headless
 	nodejs npm dash

@@ -1,5 +1,6 @@
 /* Shared helpers: allocation, paths, local files, hashes, time (see util.h). */
 #include "providers/base/util.h"
+#include "providers/base/state_mirror.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -276,6 +277,12 @@ static int write_in_halves(int fd, const void *data, size_t len)
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err)
 {
+	/* A state file kept in a database too: there first (state_mirror.h). */
+	if (cs_state_mirror_active()) {
+		int m = cs_state_mirror_put(path, data, len, err);
+		if (m < 0)
+			return m;
+	}
 	char *dir = cs_path_dirname(path);
 	char *tmp = cs_xasprintf("%s/.%s.certsync-%s-XXXXXX", dir, cs_path_basename(path), cs_temp_tag());
 	int r = 0;

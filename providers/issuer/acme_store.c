@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 #include "providers/base/util.h"
+#include "providers/base/state_mirror.h"
 
 #define DIR_MODE 0700
 #define KEY_MODE 0600
@@ -257,8 +258,8 @@ int cs_acme_store_order_save(const char *state_dir, const char *name, const stru
 	 * order must not inherit the key of an older one. */
 	if (rec->key)
 		r = write_key(key_path, rec->key, err);
-	else if (unlink(key_path) < 0 && errno != ENOENT)
-		r = cs_err_errno(err, -errno, "remove %s", key_path);
+	else
+		r = cs_state_unlink(key_path, err);
 	if (r < 0)
 		goto out;
 	r = write_json(path, v, err);
@@ -280,10 +281,9 @@ int cs_acme_store_order_drop(const char *state_dir, const char *name, struct cs_
 	char *path = order_path(state_dir, name, ".json");
 	char *key_path = order_path(state_dir, name, ".key.pem");
 	/* Record first: a key without a record is ignored, not the reverse. */
-	if (unlink(path) < 0 && errno != ENOENT)
-		r = cs_err_errno(err, -errno, "remove %s", path);
-	else if (unlink(key_path) < 0 && errno != ENOENT)
-		r = cs_err_errno(err, -errno, "remove %s", key_path);
+	r = cs_state_unlink(path, err);
+	if (r == 0)
+		r = cs_state_unlink(key_path, err);
 	free(path);
 	free(key_path);
 	return r;

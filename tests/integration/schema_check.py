@@ -297,6 +297,8 @@ KEY_TABLES = {
     # (source file, function, key array): the schema object's JSON pointer
     ("reconcile/config.c", "parse_root", "keys"): "",
     ("reconcile/config.c", "parse_settings", "keys"): "/$defs/settings",
+    ("reconcile/config.c", "parse_settings", "state_keys"): "/$defs/settings/properties/state",
+    ("reconcile/config.c", "parse_settings", "pg_keys"): "/$defs/settings/properties/state/properties/postgres",
     ("reconcile/config.c", "parse_host", "keys"): "/$defs/host",
     ("reconcile/config.c", "parse_issuer", "kinds"): "/$defs/issuer",
     ("reconcile/config.c", "parse_cert", "keys"): "/$defs/certificate",
@@ -450,7 +452,10 @@ for where, text in blocks:
 # must not be stricter than validate.
 KITCHEN_SINK = r"""
 version: 1
-settings: { state_dir: /var/lib/certsync, parallelism: 1024 }
+settings:
+  state_dir: /var/lib/certsync
+  parallelism: 1024
+  state: { postgres: { dsn: { env: CERTSYNC_PG }, key: { file: pki/state.key } } }
 issuers:
   lab: { ca: { cert: pki/ca.crt, key: { env: CA_KEY }, days: 3650 } }
   vendor: { manual: }
