@@ -122,7 +122,7 @@ static void discover_host(struct run *R, size_t h)
 		}
 	}
 	cs_buf_append(&root, "", 1);
-	struct cs_discover_opts o = { .root = root.data };
+	struct cs_discover_opts o = { .root = root.data, .host = host->name };
 	for (const struct cs_binding_kind *const *k = cs_binding_kind_table(); *k; k++) {
 		if (!(*k)->discover || !((*k)->platforms & CS_KIND_ON(host->platform)))
 			continue;
@@ -458,7 +458,10 @@ static void put_binding(struct cs_buf *b, const struct cs_config *cfg, const str
 	cs_buf_printf(b, "      - { host: %s, %s: { ", cfg->hosts[p->host].name, fb->kind);
 	for (size_t k = 0; k < fb->n; k++) {
 		cs_buf_printf(b, "%s%s: ", k ? ", " : "", fb->keys[k]);
-		q(b, fb->values[k]);
+		if (fb->plain[k])
+			cs_buf_puts(b, fb->values[k]);
+		else
+			q(b, fb->values[k]);
 	}
 	if (reload) {
 		cs_buf_printf(b, "%sreload: ", fb->n ? ", " : "");
@@ -472,7 +475,7 @@ static bool same_rows(const struct cs_found_binding *a, const struct cs_found_bi
 	if (strcmp(a->kind, b->kind) || a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->keys[i], b->keys[i]) || strcmp(a->values[i], b->values[i]))
+		if (strcmp(a->keys[i], b->keys[i]) || strcmp(a->values[i], b->values[i]) || a->plain[i] != b->plain[i])
 			return false;
 	return true;
 }
