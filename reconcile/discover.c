@@ -127,7 +127,14 @@ static void discover_host(struct run *R, size_t h)
 		if (!(*k)->discover || !((*k)->platforms & CS_KIND_ON(host->platform)))
 			continue;
 		if ((*k)->discover(t, &o, l, &err) < 0) {
-			warn(R->out, "host %s: %s bindings: %s", host->name, (*k)->name, cs_err_msg(&err));
+			/* A message that names the host names its step too. */
+			char *lead = cs_xasprintf("host %s: ", host->name);
+			const char *m = cs_err_msg(&err);
+			if (!strncmp(m, lead, strlen(lead)))
+				warn(R->out, "%s (nothing discovered there)", m);
+			else
+				warn(R->out, "host %s: %s bindings: %s", host->name, (*k)->name, m);
+			free(lead);
 			cs_err_clear(&err);
 			break;
 		}
