@@ -462,7 +462,7 @@ static int split_config(const struct cs_discover_req *rq, struct cs_buf *head, s
 static void put_binding(struct cs_buf *b, const struct cs_config *cfg, const struct place *p,
 			const struct cs_found_binding *fb, const char *reload)
 {
-	cs_buf_printf(b, "      - { host: %s, %s: { ", cfg->hosts[p->host].name, fb->kind);
+	cs_buf_printf(b, "      - { host: %s, %s: {%s", cfg->hosts[p->host].name, fb->kind, fb->n || reload ? " " : "");
 	for (size_t k = 0; k < fb->n; k++) {
 		cs_buf_printf(b, "%s%s: ", k ? ", " : "", fb->keys[k]);
 		if (fb->plain[k])
@@ -474,7 +474,7 @@ static void put_binding(struct cs_buf *b, const struct cs_config *cfg, const str
 		cs_buf_printf(b, "%sreload: ", fb->n ? ", " : "");
 		q(b, reload);
 	}
-	cs_buf_puts(b, " } }\n");
+	cs_buf_puts(b, fb->n || reload ? " } }\n" : "} }\n");
 }
 
 static bool same_rows(const struct cs_found_binding *a, const struct cs_found_binding *b)

@@ -6,7 +6,8 @@
 # servers (tests/winrm/).  An apply from a lab CA puts them in place;
 # then from a config listing the hosts only: discover --adopt → validate →
 # plan --detailed-exitcode exits 0 (one lineage across both hosts, the key
-# exported from COBALT as a PFX).  A second certificate on COBALT whose
+# exported from COBALT as a PFX; SAPPHIRE's IIS, Exchange, http.sys and RDP
+# bindings found).  A second certificate on COBALT whose
 # key is not exportable is said so and gets exactly one renewal.
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +76,10 @@ certificates:
         iis: { site: Default Web Site, port: 443 }
       - host: sapphire
         exchange: { services: [POP, IMAP] }
+      - host: sapphire
+        httpsys: { ipport: "0.0.0.0:8443" }
+      - host: sapphire
+        rdp: {}
       - host: cobalt
         store: { exportable: true }
 EOF
@@ -90,6 +95,10 @@ sed 's/^/# /' found.yaml
 expect_contains found.yaml 'iis: \{ site: "Default Web Site", port: 443 \}'
 expect_contains found.yaml 'exchange: \{ services: \[POP, IMAP\] \}'
 expect_contains found.yaml 'host: cobalt, store: \{ exportable: true \}'
+expect_contains found.yaml 'host: sapphire, httpsys: \{ ipport: "0.0.0.0:8443", appid: "\{[0-9a-f-]+\}" \}'
+expect_contains found.yaml 'host: sapphire, rdp: \{\} \}'
+n=$(grep -c 'httpsys:' found.yaml)
+[[ $n == 1 ]] && ok "IIS's own http.sys entry is not a second binding" || not_ok "IIS's own http.sys entry is not a second binding" "got $n"
 n=$(sed -n '/^certificates:/,$p' found.yaml | grep -c '^  [a-z0-9].*:$')
 [[ $n == 1 ]] && ok "one lineage for the certificate on both hosts" || not_ok "one lineage for the certificate on both hosts" "got $n"
 expect_exit 0 "$CERTSYNC" validate -c found.yaml
