@@ -82,6 +82,7 @@ static void host_free(struct cs_host_state *st)
 	for (size_t i = 0; i < st->n_certs; i++) {
 		free(st->certs[i].thumb);
 		free(st->certs[i].subject);
+		free(st->certs[i].raw);
 	}
 	free(st->certs);
 	cs_strv_free(st->sites, st->n_sites);
