@@ -122,12 +122,19 @@ static void discover_host(struct run *R, size_t h)
 		}
 	}
 	cs_buf_append(&root, "", 1);
-	struct cs_discover_opts o = { .root = root.data };
+	struct cs_discover_opts o = { .root = root.data, .host = host->name };
 	for (const struct cs_binding_kind *const *k = cs_binding_kind_table(); *k; k++) {
 		if (!(*k)->discover || !((*k)->platforms & CS_KIND_ON(host->platform)))
 			continue;
 		if ((*k)->discover(t, &o, l, &err) < 0) {
-			warn(R->out, "host %s: %s bindings: %s", host->name, (*k)->name, cs_err_msg(&err));
+			/* A message that names the host names its step too. */
+			char *lead = cs_xasprintf("host %s: ", host->name);
+			const char *m = cs_err_msg(&err);
+			if (!strncmp(m, lead, strlen(lead)))
+				warn(R->out, "%s (nothing discovered there)", m);
+			else
+				warn(R->out, "host %s: %s bindings: %s", host->name, (*k)->name, m);
+			free(lead);
 			cs_err_clear(&err);
 			break;
 		}
@@ -455,16 +462,19 @@ static int split_config(const struct cs_discover_req *rq, struct cs_buf *head, s
 static void put_binding(struct cs_buf *b, const struct cs_config *cfg, const struct place *p,
 			const struct cs_found_binding *fb, const char *reload)
 {
-	cs_buf_printf(b, "      - { host: %s, %s: { ", cfg->hosts[p->host].name, fb->kind);
+	cs_buf_printf(b, "      - { host: %s, %s: {%s", cfg->hosts[p->host].name, fb->kind, fb->n || reload ? " " : "");
 	for (size_t k = 0; k < fb->n; k++) {
 		cs_buf_printf(b, "%s%s: ", k ? ", " : "", fb->keys[k]);
-		q(b, fb->values[k]);
+		if (fb->plain[k])
+			cs_buf_puts(b, fb->values[k]);
+		else
+			q(b, fb->values[k]);
 	}
 	if (reload) {
 		cs_buf_printf(b, "%sreload: ", fb->n ? ", " : "");
 		q(b, reload);
 	}
-	cs_buf_puts(b, " } }\n");
+	cs_buf_puts(b, fb->n || reload ? " } }\n" : "} }\n");
 }
 
 static bool same_rows(const struct cs_found_binding *a, const struct cs_found_binding *b)
@@ -472,7 +482,7 @@ static bool same_rows(const struct cs_found_binding *a, const struct cs_found_bi
 	if (strcmp(a->kind, b->kind) || a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->keys[i], b->keys[i]) || strcmp(a->values[i], b->values[i]))
+		if (strcmp(a->keys[i], b->keys[i]) || strcmp(a->values[i], b->values[i]) || a->plain[i] != b->plain[i])
 			return false;
 	return true;
 }

@@ -32,6 +32,14 @@ void cs_found_row(struct cs_found_binding *b, const char *key, const char *value
 	b->n++;
 }
 
+void cs_found_row_plain(struct cs_found_binding *b, const char *key, const char *value)
+{
+	if (b->n == CS_FOUND_MAX_ROWS)
+		return;
+	b->plain[b->n] = true;
+	cs_found_row(b, key, value);
+}
+
 void cs_found_problem(struct cs_found_list *l, const char *fmt, ...)
 {
 	va_list ap;

@@ -18,6 +18,7 @@ struct cs_found_binding {
 	const char *kind;             /* the kind's name (static) */
 	char *keys[CS_FOUND_MAX_ROWS];
 	char *values[CS_FOUND_MAX_ROWS];
+	bool plain[CS_FOUND_MAX_ROWS];  /* written as is (a number, true, a [list]) */
 	size_t n;
 };
 
@@ -53,6 +54,8 @@ struct cs_found *cs_found_add(struct cs_found_list *l);
 /* A new binding of f with kind; rows go in with cs_found_row. */
 struct cs_found_binding *cs_found_binding_add(struct cs_found *f, const char *kind);
 void cs_found_row(struct cs_found_binding *b, const char *key, const char *value);
+/* A row whose value is YAML already: a port, true, [POP, IMAP]. */
+void cs_found_row_plain(struct cs_found_binding *b, const char *key, const char *value);
 void cs_found_problem(struct cs_found_list *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cs_found_free(struct cs_found *f);           /* members only */
 void cs_found_list_free(struct cs_found_list *l); /* members only */
@@ -60,6 +63,7 @@ void cs_found_list_free(struct cs_found_list *l); /* members only */
 /* What a kind's discover slot gets. */
 struct cs_discover_opts {
 	const char *root;             /* look for service configs under this folder, "" for / */
+	const char *host;             /* the host's name, for messages */
 };
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
+#include "providers/platform/windows.h"
 
 static void parse_store(struct cs_binding_parse *p, const yaml_node_t *m)
 {
@@ -37,4 +38,6 @@ const struct cs_binding_kind cs_kind_store = {
 	.bind_last = true,
 	.no_reboot = true,
 	.key_exportable = store_exportable,
+	/* One pass finds what every Windows kind binds. */
+	.discover = cs_windows_discover,
 };

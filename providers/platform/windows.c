@@ -35,7 +35,7 @@
 
 static const char *const exch_names[4] = { "POP", "IMAP", "SMTP", "IIS" };
 
-struct win_cert { char *thumb, *subject; int64_t not_after; bool has_key; };
+struct win_cert { char *thumb, *subject, *raw; int64_t not_after; bool has_key; };
 struct win_iis { char *site, *info, *hash; bool sni; };
 struct win_ssl { char *kind, *endpoint, *hash, *appid; };
 
@@ -82,6 +82,7 @@ static void host_free(struct cs_host_state *st)
 	for (size_t i = 0; i < st->n_certs; i++) {
 		free(st->certs[i].thumb);
 		free(st->certs[i].subject);
+		free(st->certs[i].raw);
 	}
 	free(st->certs);
 	cs_strv_free(st->sites, st->n_sites);
@@ -278,6 +279,7 @@ int cs_win_parse_inventory(struct cs_host_state **out, const char *text, size_t 
 			c->not_after = 0;
 		free(na);
 		c->has_key = json_is_true(json_object_get(v, "has_key"));
+		c->raw = jstr(v, "raw");
 	}
 	a = json_object_get(root, "sites");
 	st->have_iis = json_is_array(a) || json_is_string(a);
@@ -610,6 +612,12 @@ int cs_win_import_script(struct cs_buf *out, const char *thumb, bool exportable)
 		{ .name = "CertsyncRun", .type = CS_WIN_STR, .str = cs_temp_tag() },
 	};
 	return cs_win_render(out, v, 3, cs_win_import);
+}
+
+int cs_win_export_script(struct cs_buf *out, const char *thumb)
+{
+	struct cs_win_var v[] = { { .name = "Thumbprint", .type = CS_WIN_STR, .str = thumb } };
+	return cs_win_render(out, v, 1, cs_win_export);
 }
 
 int cs_win_store_remove_script(struct cs_buf *out, char *const *thumbs, size_t n)
@@ -1063,3 +1071,260 @@ const struct cs_platform_ops cs_platform_windows = {
 	.host_digest = host_digest,
 	.host_free = host_free,
 };
+
+/* ---- discover ---- */
+
+/* The certificate thumb with its key: exported as a PFX under a one-time
+ * password over the transport.  NULL with *problem set when it cannot be
+ * (a key that is not exportable). */
+static EVP_PKEY *export_key(struct cs_transport *t, const char *thumb, X509 *cert, char **problem)
+{
+	unsigned char rnd[24];
+	char pw[49];
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_buf script = CS_BUF_INIT, in = CS_BUF_INIT, out = CS_BUF_INIT, der = CS_BUF_INIT;
+	EVP_PKEY *key = NULL;
+	X509 *got = NULL;
+	STACK_OF(X509) *ca = NULL;
+	PKCS12 *p12 = NULL;
+	if (RAND_bytes(rnd, sizeof rnd) != 1) {
+		*problem = cs_xstrdup("no random bytes for the export password");
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof rnd; i++) {
+		pw[2 * i] = "0123456789abcdef"[rnd[i] >> 4];
+		pw[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
+	}
+	pw[48] = '\0';
+	cs_buf_printf(&in, "%s\n", pw);
+	if (cs_win_export_script(&script, thumb) < 0) {
+		*problem = cs_xstrdup("the export script could not be rendered");
+		goto out;
+	}
+	if (run_step(t, "export key", script.data, in.data, in.len, &out, &err) < 0) {
+		const char *m = cs_err_msg(&err);
+		const char *e = strstr(m, "exit ");
+		e = e && strstr(e, ": ") ? strstr(e, ": ") + 2 : m;
+		*problem = strstr(m, "Key not valid for use in specified state")
+				   ? cs_xasprintf("its key in LocalMachine\\My on %s is not exportable", host_name(t))
+				   : cs_xasprintf("export from LocalMachine\\My on %s: %s", host_name(t), e);
+		goto out;
+	}
+	const char *b64 = out.data ? out.data : "";
+	size_t n = out.len;
+	while (n && (b64[n - 1] == '\n' || b64[n - 1] == '\r' || b64[n - 1] == ' '))
+		n--;
+	const unsigned char *p = NULL;
+	if (cs_b64_decode(&der, b64, n, CS_B64_SPACE) < 0 || !der.len ||
+	    !(p = (const unsigned char *)der.data, p12 = d2i_PKCS12(NULL, &p, (long)der.len)) ||
+	    !PKCS12_parse(p12, pw, &key, &got, &ca) || !key || !got) {
+		*problem = cs_xasprintf("the PFX exported from LocalMachine\\My on %s could not be read", host_name(t));
+		EVP_PKEY_free(key);
+		key = NULL;
+		goto out;
+	}
+	if (X509_cmp(got, cert) || X509_check_private_key(cert, key) != 1) {
+		*problem = cs_xasprintf("the PFX exported from LocalMachine\\My on %s holds another certificate or key",
+					host_name(t));
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+out:
+	OPENSSL_cleanse(pw, sizeof pw);
+	X509_free(got);
+	if (ca)
+		sk_X509_pop_free(ca, X509_free);
+	PKCS12_free(p12);
+	cs_err_clear(&err);
+	cs_buf_free(&script);
+	cs_buf_free_secret(&in);
+	cs_buf_free(&out);
+	cs_buf_free_secret(&der);
+	return key;
+}
+
+static void add_port(struct cs_found *f, int port, const char *starttls)
+{
+	for (size_t i = 0; i < f->n_ports; i++)
+		if (f->ports[i].port == port)
+			return;
+	if (port > 0 && f->n_ports < CS_FOUND_MAX_PORTS)
+		f->ports[f->n_ports++] = (struct cs_found_port){ port, starttls };
+}
+
+static void source_add(struct cs_buf *src, const char *fmt, ...) CS_PRINTF(2, 3);
+static void source_add(struct cs_buf *src, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = cs_xvasprintf(fmt, ap);
+	va_end(ap);
+	cs_buf_printf(src, "%s%s", src->len ? ", " : "", s);
+	free(s);
+}
+
+/* The bindings of one store certificate on the host, into f. */
+static void found_bindings(const struct cs_host_state *st, const struct win_cert *c, struct cs_found *f,
+			   struct cs_buf *src)
+{
+	for (size_t i = 0; i < st->n_iis; i++) {
+		const struct win_iis *b = &st->iis[i];
+		if (!b->hash || !same(b->hash, c->thumb))
+			continue;
+		/* "ip:port:hostname" */
+		char *info = cs_xstrdup(b->info ? b->info : "*:443:");
+		char *c1 = strchr(info, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (c1)
+			*c1 = 0;
+		if (c2)
+			*c2 = 0;
+		int port = c1 ? atoi(c1 + 1) : 443;
+		struct cs_found_binding *fb = cs_found_binding_add(f, "iis");
+		cs_found_row(fb, "site", b->site ? b->site : "");
+		char num[16];
+		snprintf(num, sizeof num, "%d", port);
+		cs_found_row_plain(fb, "port", num);
+		if (*info && strcmp(info, "*"))
+			cs_found_row(fb, "ip", info);
+		if (c2 && c2[1])
+			cs_found_row(fb, "hostname", c2 + 1);
+		if (b->sni)
+			cs_found_row_plain(fb, "sni", "true");
+		add_port(f, port, NULL);
+		source_add(src, "IIS site %s %s", b->site ? b->site : "", b->info ? b->info : "");
+		free(info);
+	}
+	for (size_t i = 0; i < st->n_ssl; i++) {
+		const struct win_ssl *e = &st->ssl[i];
+		if (!e->hash || !same(e->hash, c->thumb))
+			continue;
+		/* The entries IIS made for its own bindings are IIS's. */
+		bool iis = false;
+		for (size_t k = 0; k < st->n_iis && !iis; k++) {
+			const struct win_iis *b = &st->iis[k];
+			if (!b->hash || !same(b->hash, e->hash) || !b->info)
+				continue;
+			char *info = cs_xstrdup(b->info);
+			char *c1 = strchr(info, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+			if (c1 && c2) {
+				*c1 = *c2 = 0;
+				char *key = b->sni ? cs_xasprintf("%s:%s", c2 + 1, c1 + 1)
+						   : cs_xasprintf("%s:%s", strcmp(info, "*") ? info : "0.0.0.0", c1 + 1);
+				iis = !strcasecmp(key, e->endpoint ? e->endpoint : "");
+				free(key);
+			}
+			free(info);
+		}
+		if (iis || !e->endpoint)
+			continue;
+		struct cs_found_binding *fb = cs_found_binding_add(f, "httpsys");
+		cs_found_row(fb, e->kind, e->endpoint);
+		if (e->appid)
+			cs_found_row(fb, "appid", e->appid);
+		const char *colon = strrchr(e->endpoint, ':');
+		add_port(f, colon ? atoi(colon + 1) : 0, NULL);
+		source_add(src, "http.sys %s", e->endpoint);
+	}
+	static const int exch_ports[4] = { 110, 143, 25, 0 };
+	static const char *const exch_tls[4] = { "pop3", "imap", "smtp", NULL };
+	struct cs_buf svc = CS_BUF_INIT;
+	for (size_t k = 0; k < 4; k++)
+		if (st->exchange[k] && same(st->exchange[k], c->thumb)) {
+			cs_buf_printf(&svc, "%s%s", svc.len ? ", " : "", exch_names[k]);
+			add_port(f, exch_ports[k], exch_tls[k]);
+		}
+	if (svc.len) {
+		char *list = cs_xasprintf("[%s]", svc.data);
+		cs_found_row_plain(cs_found_binding_add(f, "exchange"), "services", list);
+		source_add(src, "Exchange %s", svc.data);
+		free(list);
+	}
+	cs_buf_free(&svc);
+	if (st->rdp && same(st->rdp, c->thumb)) {
+		cs_found_binding_add(f, "rdp");
+		source_add(src, "the RDP listener");
+	}
+}
+
+int cs_windows_discover(struct cs_transport *t, const struct cs_discover_opts *o, struct cs_found_list *out,
+			struct cs_err *err)
+{
+	(void)o;
+	struct cs_host_state *st = NULL;
+	struct cs_buf text = CS_BUF_INIT;
+	int r = run_step(t, "discover", cs_win_discover, NULL, 0, &text, err);
+	if (r == 0 && (r = cs_win_parse_inventory(&st, text.data ? text.data : "", text.len, err)) < 0)
+		cs_err_prefix(err, "host %s", host_name(t));
+	cs_buf_free(&text);
+	if (r < 0)
+		return r;
+	/* Bindings naming a certificate the store does not hold. */
+	for (size_t i = 0; i < st->n_iis; i++) {
+		bool held = !st->iis[i].hash;
+		for (size_t k = 0; k < st->n_certs && !held; k++)
+			held = same(st->certs[k].thumb, st->iis[i].hash);
+		if (!held)
+			cs_found_problem(out, "IIS site %s (%s) uses certificate %s, which LocalMachine\\My does not hold",
+					 st->iis[i].site ? st->iis[i].site : "", st->iis[i].info ? st->iis[i].info : "",
+					 st->iis[i].hash);
+	}
+	for (size_t i = 0; i < st->n_certs; i++) {
+		const struct win_cert *c = &st->certs[i];
+		struct cs_buf der = CS_BUF_INIT;
+		struct cs_err e = CS_ERR_INIT;
+		X509 *cert = NULL;
+		const unsigned char *p = NULL;
+		if (!c->raw || cs_b64_decode(&der, c->raw, strlen(c->raw), CS_B64_SPACE) < 0 || !der.len ||
+		    !(p = (const unsigned char *)der.data, cert = d2i_X509(NULL, &p, (long)der.len))) {
+			cs_found_problem(out, "certificate %s in LocalMachine\\My could not be read (its RawData is not a certificate)",
+					 c->thumb ? c->thumb : "?");
+			cs_err_clear(&e);
+			cs_buf_free(&der);
+			continue;
+		}
+		cs_buf_free(&der);
+		char thumb[41];
+		cs_thumbprint(thumb, cert);
+		if (!c->thumb || !same(thumb, c->thumb)) {
+			cs_found_problem(out, "certificate %s in LocalMachine\\My: its RawData has thumbprint %s",
+					 c->thumb ? c->thumb : "?", thumb);
+			X509_free(cert);
+			continue;
+		}
+		struct cs_found tmp = { 0 };
+		struct cs_buf src = CS_BUF_INIT;
+		found_bindings(st, c, &tmp, &src);
+		/* A certificate nothing binds: the store's own, when its key
+		 * is there (one without is someone's CA or a leftover). */
+		if (!tmp.n_bindings && !c->has_key) {
+			cs_found_free(&tmp);
+			cs_buf_free(&src);
+			X509_free(cert);
+			continue;
+		}
+		EVP_PKEY *key = NULL;
+		char *problem = NULL;
+		if (c->has_key)
+			key = export_key(t, thumb, cert, &problem);
+		else
+			problem = cs_xasprintf("LocalMachine\\My on %s holds it without its private key", host_name(t));
+		if (!tmp.n_bindings) {
+			struct cs_found_binding *fb = cs_found_binding_add(&tmp, "store");
+			if (key)
+				cs_found_row_plain(fb, "exportable", "true");
+			source_add(&src, "LocalMachine\\My");
+		}
+		struct cs_found *f = cs_found_add(out);
+		*f = tmp;
+		f->service = cs_xstrdup("windows");
+		cs_buf_append(&src, "", 1);
+		f->source = cs_xstrdup(src.data);
+		cs_buf_free(&src);
+		f->cert = cert;
+		f->chain = sk_X509_new_null();
+		f->key = key;
+		f->key_problem = problem;
+	}
+	host_free(st);
+	return 0;
+}

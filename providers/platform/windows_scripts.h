@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include "providers/base/buf.h"
 
+extern const char cs_win_discover[];      /* the inventory with each store certificate's RawData */
+extern const char cs_win_export[];        /* $Thumbprint; input: password; out: base64 PFX */
 extern const char cs_win_inventory[];     /* the whole host as JSON */
 extern const char cs_win_import[];        /* $Thumbprint $Exportable; input: password LF base64 PFX */
 extern const char cs_win_iis_set[];       /* $Site $BindingInformation $Thumbprint $Sni */

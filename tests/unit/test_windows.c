@@ -59,6 +59,7 @@ static void test_golden(void)
 
 	struct { const char *name; const char *raw; } raw[] = {
 		{ "inventory.ps1", cs_win_inventory },
+		{ "discover.ps1", cs_win_discover },
 		{ "boot_time.ps1", cs_win_boot_time },
 		{ "reboot.ps1", cs_win_reboot },
 	};
@@ -70,6 +71,9 @@ static void test_golden(void)
 	cs_buf_reset(&b);
 	tap_int(cs_win_import_script(&b, thumb, true), 0, "render import");
 	golden("import.ps1", &b);
+	cs_buf_reset(&b);
+	tap_int(cs_win_export_script(&b, thumb), 0, "render export");
+	golden("export.ps1", &b);
 	cs_buf_reset(&b);
 	tap_int(cs_win_bind_script(&b, &iis, thumb, NULL, NULL), 0, "render iis");
 	golden("iis_set.ps1", &b);

@@ -228,6 +228,46 @@ def parse_pfx(pfx_bytes, password):
     return out
 
 
+def pfx_key_pem(pfx_bytes, password):
+    """The private key of a PKCS#12 file as PEM, or None."""
+    with tempfile.NamedTemporaryFile(suffix='.pfx') as tf:
+        tf.write(pfx_bytes)
+        tf.flush()
+        for extra in ([], ['-legacy']):
+            r = _openssl(['pkcs12', '-in', tf.name, '-passin', 'stdin', '-nocerts', '-nodes'] + extra,
+                         passin=password)
+            m = re.search(rb'-----BEGIN (?:RSA |EC )?PRIVATE KEY-----.*?-----END (?:RSA |EC )?PRIVATE KEY-----',
+                          r.stdout, re.S)
+            if r.returncode == 0 and m:
+                return m.group(0).decode('ascii') + '\n'
+    return None
+
+
+def pem_to_der(pem):
+    import base64
+    body = re.search(r'-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----', pem, re.S).group(1)
+    return base64.b64decode(''.join(body.split()))
+
+
+def build_pfx(cert_pem, key_pem, password):
+    """A PKCS#12 of the certificate and its key under password (as
+    X509Certificate2.Export(Pfx, password) makes)."""
+    import os
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, 'c.pem'), 'w') as fh:
+            fh.write(cert_pem)
+        fd = os.open(os.path.join(d, 'k.pem'), os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, 'w') as fh:
+            fh.write(key_pem)
+        env = dict(os.environ, CS_PFX_PW=password)
+        r = subprocess.run(['openssl', 'pkcs12', '-export', '-in', os.path.join(d, 'c.pem'),
+                            '-inkey', os.path.join(d, 'k.pem'), '-passout', 'env:CS_PFX_PW'],
+                           capture_output=True, timeout=30, env=env)
+    if r.returncode != 0:
+        raise PfxError('corrupt', r.stderr.decode('utf-8', 'replace'))
+    return r.stdout
+
+
 def cert_info(pem):
     der = _openssl(['x509', '-outform', 'DER'], data=pem.encode()).stdout
     import hashlib

@@ -719,10 +719,36 @@ def cert_object(c, st, entry, store='My'):
         ('FriendlyName', entry.get('friendly_name', '')),
         ('DnsNameList', [PSObject('System.Security.Cryptography.X509Certificates.DnsNameRepresentation',
                                   [('Punycode', n), ('Unicode', n)], to_string=lambda o, n=n: n) for n in dns]),
-    ], to_string=lambda o: '[Subject]\r\n  %s\r\n\r\n[Issuer]\r\n  %s\r\n\r\n[Serial Number]\r\n  %s'
+        ('RawData', H.pem_to_der(entry['pem']) if entry.get('pem') else None),
+    ], methods={'export': lambda args: cert_export(c, entry, args)},
+       to_string=lambda o: '[Subject]\r\n  %s\r\n\r\n[Issuer]\r\n  %s\r\n\r\n[Serial Number]\r\n  %s'
                            '\r\n\r\n[Thumbprint]\r\n  %s\r\n' % (entry.get('subject', ''), entry.get('issuer', ''),
                                                                  entry.get('serial', ''), thumb))
     return o
+
+
+def cert_export(c, entry, args):
+    """X509Certificate2.Export(X509ContentType[, password]): Cert gives the
+    DER; Pfx/Pkcs12 the certificate with its key, which only an
+    exportable key allows (as Windows: CryptographicException)."""
+    rt = c.rt if hasattr(c, 'rt') else c
+    if not args or len(args) > 2:
+        raise method_error(rt, 'Export', len(args), 'Cannot find an overload for "Export" and the argument '
+                           'count: "%d".' % len(args))
+    kind = to_str(args[0]).lower()
+    if kind == 'cert':
+        return H.pem_to_der(entry['pem'])
+    if kind not in ('pfx', 'pkcs12'):
+        raise method_error(rt, 'Export', len(args), 'Cannot convert argument "contentType", with value: "%s", '
+                           'for "Export" to type "System.Security.Cryptography.X509Certificates.X509ContentType"'
+                           % to_str(args[0]))
+    pw = args[1] if len(args) == 2 else ''
+    pw = pw._plain if hasattr(pw, '_plain') else to_str(pw)
+    if entry.get('has_private_key') and (not entry.get('exportable') or not entry.get('key_pem')):
+        raise method_error(rt, 'Export', len(args), 'Key not valid for use in specified state.\r\n')
+    if not entry.get('has_private_key'):
+        raise method_error(rt, 'Export', len(args), 'The certsync test host does not model a PFX without a key.')
+    return H.build_pfx(entry['pem'], entry['key_pem'], pw)
 
 
 def resolve_cert_path(c, path):
@@ -919,6 +945,10 @@ def import_pfx_into(c, data, password, store, exportable):
                                       'not_after', 'dns_names', 'pem') if k in info}
         entry['has_private_key'] = bool(has_key)
         entry['exportable'] = bool(exportable) if has_key else False
+        if has_key:
+            key = H.pfx_key_pem(data, password)
+            if key:
+                entry['key_pem'] = key
         entry['friendly_name'] = ''
         lst = store_list(c.st, target)
         lst[:] = [e for e in lst if e['thumbprint'] != entry['thumbprint']]
