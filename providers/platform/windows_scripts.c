@@ -12,89 +12,60 @@
 #include <string.h>
 #include "providers/base/quote.h"
 
+/* The inventory's parts: the store loop's head, the fields of a store
+ * entry (the discover script adds one), and everything after the loop. */
+#define INVENTORY_HEAD \
+	"$ErrorActionPreference = 'Stop'\n" \
+	"$store = @()\n" \
+	"foreach ($c in @(Get-ChildItem -Path 'Cert:\\LocalMachine\\My')) {\n"
+#define INVENTORY_STORE_FIELDS \
+	"    $store += [pscustomobject]@{ thumbprint = [string]$c.Thumbprint; subject = [string]$c.Subject; not_after = $c.NotAfter.ToUniversalTime().ToString('o'); has_key = [bool]$c.HasPrivateKey"
+#define INVENTORY_TAIL \
+	"}\n" \
+	"$sites = $null\n" \
+	"$iis = $null\n" \
+	"$haveIis = $true\n" \
+	"try { Import-Module IISAdministration } catch { $haveIis = $false }\n" \
+	"if ($haveIis) {\n" \
+	"    $sites = @()\n" \
+	"    $iis = @()\n" \
+	"    foreach ($s in @(Get-IISSite)) {\n" \
+	"        $sites += [string]$s.Name\n" \
+	"        foreach ($b in @(Get-IISSiteBinding -Name $s.Name -Protocol https)) {\n" \
+	"            $hash = ''\n" \
+	"            if ($null -ne $b.CertificateHash) { $hash = [BitConverter]::ToString($b.CertificateHash).Replace('-', '') }\n" \
+	"            $iis += [pscustomobject]@{ site = [string]$s.Name; info = [string]$b.BindingInformation; hash = $hash; flags = [string]$b.SslFlags }\n" \
+	"        }\n" \
+	"    }\n" \
+	"}\n" \
+	"$sslcert = (netsh http show sslcert) -join \"`n\"\n" \
+	"$exchange = $null\n" \
+	"$haveExchange = $true\n" \
+	"try { Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn } catch { $haveExchange = $false }\n" \
+	"if ($haveExchange) {\n" \
+	"    $exchange = @()\n" \
+	"    foreach ($e in @(Get-ExchangeCertificate)) { $exchange += [pscustomobject]@{ thumbprint = [string]$e.Thumbprint; services = [string]$e.Services } }\n" \
+	"}\n" \
+	"$rdp = $null\n" \
+	"try {\n" \
+	"    $ts = Get-CimInstance -Namespace 'root\\cimv2\\terminalservices' -ClassName Win32_TSGeneralSetting -Filter \"TerminalName='RDP-tcp'\"\n" \
+	"    $rdp = [string]$ts.SSLCertificateSHA1Hash\n" \
+	"} catch { $rdp = $null }\n" \
+	"$boot = (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')\n" \
+	"ConvertTo-Json -Compress -Depth 4 -InputObject ([pscustomobject]@{ boot = $boot; store = $store; sites = $sites; iis = $iis; sslcert = $sslcert; exchange = $exchange; rdp = $rdp })\n"
+
 /* One JSON line: the store, IIS https bindings, http.sys (netsh's own
  * text: there is no cmdlet for it on older servers), Exchange certificate
  * assignments, the RDP listener's hash and the boot time.  A component
  * that is not installed is null rather than an error: the bindings that
  * need it say so. */
-const char cs_win_inventory[] =
-	"$ErrorActionPreference = 'Stop'\n"
-	"$store = @()\n"
-	"foreach ($c in @(Get-ChildItem -Path 'Cert:\\LocalMachine\\My')) {\n"
-	"    $store += [pscustomobject]@{ thumbprint = [string]$c.Thumbprint; subject = [string]$c.Subject; not_after = $c.NotAfter.ToUniversalTime().ToString('o'); has_key = [bool]$c.HasPrivateKey }\n"
-	"}\n"
-	"$sites = $null\n"
-	"$iis = $null\n"
-	"$haveIis = $true\n"
-	"try { Import-Module IISAdministration } catch { $haveIis = $false }\n"
-	"if ($haveIis) {\n"
-	"    $sites = @()\n"
-	"    $iis = @()\n"
-	"    foreach ($s in @(Get-IISSite)) {\n"
-	"        $sites += [string]$s.Name\n"
-	"        foreach ($b in @(Get-IISSiteBinding -Name $s.Name -Protocol https)) {\n"
-	"            $hash = ''\n"
-	"            if ($null -ne $b.CertificateHash) { $hash = [BitConverter]::ToString($b.CertificateHash).Replace('-', '') }\n"
-	"            $iis += [pscustomobject]@{ site = [string]$s.Name; info = [string]$b.BindingInformation; hash = $hash; flags = [string]$b.SslFlags }\n"
-	"        }\n"
-	"    }\n"
-	"}\n"
-	"$sslcert = (netsh http show sslcert) -join \"`n\"\n"
-	"$exchange = $null\n"
-	"$haveExchange = $true\n"
-	"try { Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn } catch { $haveExchange = $false }\n"
-	"if ($haveExchange) {\n"
-	"    $exchange = @()\n"
-	"    foreach ($e in @(Get-ExchangeCertificate)) { $exchange += [pscustomobject]@{ thumbprint = [string]$e.Thumbprint; services = [string]$e.Services } }\n"
-	"}\n"
-	"$rdp = $null\n"
-	"try {\n"
-	"    $ts = Get-CimInstance -Namespace 'root\\cimv2\\terminalservices' -ClassName Win32_TSGeneralSetting -Filter \"TerminalName='RDP-tcp'\"\n"
-	"    $rdp = [string]$ts.SSLCertificateSHA1Hash\n"
-	"} catch { $rdp = $null }\n"
-	"$boot = (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')\n"
-	"ConvertTo-Json -Compress -Depth 4 -InputObject ([pscustomobject]@{ boot = $boot; store = $store; sites = $sites; iis = $iis; sslcert = $sslcert; exchange = $exchange; rdp = $rdp })\n";
+const char cs_win_inventory[] = INVENTORY_HEAD INVENTORY_STORE_FIELDS " }\n" INVENTORY_TAIL;
 
 /* certsync discover: the inventory with each store certificate itself
  * (RawData, base64), which certsync parses rather than trusting the
  * host's fields. */
 const char cs_win_discover[] =
-	"$ErrorActionPreference = 'Stop'\n"
-	"$store = @()\n"
-	"foreach ($c in @(Get-ChildItem -Path 'Cert:\\LocalMachine\\My')) {\n"
-	"    $store += [pscustomobject]@{ thumbprint = [string]$c.Thumbprint; subject = [string]$c.Subject; not_after = $c.NotAfter.ToUniversalTime().ToString('o'); has_key = [bool]$c.HasPrivateKey; raw = [Convert]::ToBase64String($c.RawData) }\n"
-	"}\n"
-	"$sites = $null\n"
-	"$iis = $null\n"
-	"$haveIis = $true\n"
-	"try { Import-Module IISAdministration } catch { $haveIis = $false }\n"
-	"if ($haveIis) {\n"
-	"    $sites = @()\n"
-	"    $iis = @()\n"
-	"    foreach ($s in @(Get-IISSite)) {\n"
-	"        $sites += [string]$s.Name\n"
-	"        foreach ($b in @(Get-IISSiteBinding -Name $s.Name -Protocol https)) {\n"
-	"            $hash = ''\n"
-	"            if ($null -ne $b.CertificateHash) { $hash = [BitConverter]::ToString($b.CertificateHash).Replace('-', '') }\n"
-	"            $iis += [pscustomobject]@{ site = [string]$s.Name; info = [string]$b.BindingInformation; hash = $hash; flags = [string]$b.SslFlags }\n"
-	"        }\n"
-	"    }\n"
-	"}\n"
-	"$sslcert = (netsh http show sslcert) -join \"`n\"\n"
-	"$exchange = $null\n"
-	"$haveExchange = $true\n"
-	"try { Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn } catch { $haveExchange = $false }\n"
-	"if ($haveExchange) {\n"
-	"    $exchange = @()\n"
-	"    foreach ($e in @(Get-ExchangeCertificate)) { $exchange += [pscustomobject]@{ thumbprint = [string]$e.Thumbprint; services = [string]$e.Services } }\n"
-	"}\n"
-	"$rdp = $null\n"
-	"try {\n"
-	"    $ts = Get-CimInstance -Namespace 'root\\cimv2\\terminalservices' -ClassName Win32_TSGeneralSetting -Filter \"TerminalName='RDP-tcp'\"\n"
-	"    $rdp = [string]$ts.SSLCertificateSHA1Hash\n"
-	"} catch { $rdp = $null }\n"
-	"$boot = (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')\n"
-	"ConvertTo-Json -Compress -Depth 4 -InputObject ([pscustomobject]@{ boot = $boot; store = $store; sites = $sites; iis = $iis; sslcert = $sslcert; exchange = $exchange; rdp = $rdp })\n";
+	INVENTORY_HEAD INVENTORY_STORE_FIELDS "; raw = [Convert]::ToBase64String($c.RawData) }\n" INVENTORY_TAIL;
 
 /* certsync discover --adopt: the certificate $Thumbprint with its key as
  * a PFX under the one-time password that comes as input, base64 on
