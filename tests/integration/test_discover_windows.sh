@@ -28,18 +28,20 @@ cat >sapphire.json <<'J'
                 "MSExchangeIMAP4": { "status": "Running", "restarts": 0 } } }
 J
 echo '{ "hostname": "COBALT" }' >cobalt.json
-start_server() { # NAME
-	local port
-	port=$(free_port)
-	"$PY" "$root/tests/winrm/server.py" --https-port "$port" --cert srv.crt --key srv.key \
+# start_server NAME: sets PORT.  Not in $(...): the server's clean-up must
+# be registered in this shell, not in a subshell that forgets it.
+start_server() {
+	PORT=$(free_port)
+	"$PY" "$root/tests/winrm/server.py" --https-port "$PORT" --cert srv.crt --key srv.key \
 		--user 'certsync:Pa55-w0rd' --auth basic --state "$1.json" --fs-root "$1.fs" \
 		--log "$1.log" >"$1.out" 2>&1 &
 	cleanup_add "kill $!"
-	wait_port "$port" 15 || { echo "Bail out! winrm server $1: $(cat "$1.out")"; exit 1; }
-	echo "$port"
+	wait_port "$PORT" 15 || { echo "Bail out! winrm server $1: $(cat "$1.out")"; exit 1; }
 }
-sport=$(start_server sapphire)
-cport=$(start_server cobalt)
+start_server sapphire
+sport=$PORT
+start_server cobalt
+cport=$PORT
 export WIN_PASSWORD='Pa55-w0rd'
 
 mkdir -p pki
