@@ -292,7 +292,11 @@ sed -i 's#"sleep 1; echo reloaded \(.*\) >> out/#"while [ ! -e go ]; do sleep 0.
 "$CERTSYNC" apply --yes >running.log 2>&1 &
 running=$!
 cleanup_add "kill $running"
-for _ in $(seq 200); do grep -q '"run"' .certsync/hosts/here/unconfirmed.json 2>/dev/null && break; sleep 0.05; done
+# Until its intent is written (up to a minute: a loaded machine, or the
+# sanitizers, can make the apply's first steps slow).
+for _ in $(seq 1200); do grep -q '"run"' .certsync/hosts/here/unconfirmed.json 2>/dev/null && break; sleep 0.05; done
+grep -q '"run"' .certsync/hosts/here/unconfirmed.json 2>/dev/null && ok "running: the apply wrote its intent" ||
+	not_ok "running: the apply wrote its intent" "$(cat running.log)"
 expect_exit 0 "$CERTSYNC" plan
 expect_contains "$OUT" 'an apply that is still running \(run [0-9a-f]{16}\) is changing it'
 grep -q 'reload owed' <<<"$OUT" && not_ok "running: no reload owed while the apply runs" "$OUT" \
