@@ -9,22 +9,17 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ssh_lib.sh"
 
-root=$_lib_root
-PY=/usr/bin/python3
-[[ -x $PY ]] || { echo "1..0 # SKIP /usr/bin/python3 missing"; exit 0; }
-cd "$TEST_TMP" || exit 1
+. "$(dirname "$0")/winrm_lib.sh"
 
-openssl req -x509 -newkey rsa:2048 -nodes -keyout srv.key -out srv.crt -days 2 \
-	-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+root=$_lib_root
+PY=$WINRM_PY
+cd "$TEST_TMP" || exit 1
+winrm_lib_init >init.out || { echo "1..0 # SKIP $(cat init.out)"; exit 0; }
 temp=fw.fs/C/Users/certsync/AppData/Local/Temp
 mkdir -p "$temp"
 echo '{ "hostname": "FW" }' >fw.json
-wport=$(free_port)
-"$PY" "$root/tests/winrm/server.py" --https-port "$wport" --cert srv.crt --key srv.key \
-	--user 'certsync:Pa55-w0rd' --auth basic --state fw.json --fs-root fw.fs --hostname FW \
-	--log winrm.log >server.out 2>&1 &
-cleanup_add "kill $!"
-wait_port "$wport" 15 || { echo "Bail out! winrm server: $(cat server.out)"; exit 1; }
+winrm_start fw --user 'certsync:Pa55-w0rd' --auth basic --hostname FW || { echo "Bail out! the winrm server did not start"; exit 1; }
+wport=$WINRM_PORT
 export FW_PASSWORD='Pa55-w0rd'
 
 mkdir -p pki

@@ -10,14 +10,10 @@
 # bindings found).  A second certificate on COBALT whose
 # key is not exportable is said so and gets exactly one renewal.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/winrm_lib.sh"
 
-root=$_lib_root
-PY=/usr/bin/python3
-[[ -x $PY ]] || { echo "1..0 # SKIP /usr/bin/python3 missing"; exit 0; }
 cd "$TEST_TMP" || exit 1
-
-openssl req -x509 -newkey rsa:2048 -nodes -keyout srv.key -out srv.crt -days 2 \
-	-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+winrm_lib_init >init.out || { echo "1..0 # SKIP $(cat init.out)"; exit 0; }
 mkdir -p sapphire.fs/C/Users/certsync/AppData/Local/Temp cobalt.fs/C/Users/certsync/AppData/Local/Temp
 cat >sapphire.json <<'J'
 { "hostname": "SAPPHIRE",
@@ -28,20 +24,13 @@ cat >sapphire.json <<'J'
                 "MSExchangeIMAP4": { "status": "Running", "restarts": 0 } } }
 J
 echo '{ "hostname": "COBALT" }' >cobalt.json
-# start_server NAME: sets PORT.  Not in $(...): the server's clean-up must
-# be registered in this shell, not in a subshell that forgets it.
-start_server() {
-	PORT=$(free_port)
-	"$PY" "$root/tests/winrm/server.py" --https-port "$PORT" --cert srv.crt --key srv.key \
-		--user 'certsync:Pa55-w0rd' --auth basic --state "$1.json" --fs-root "$1.fs" \
-		--log "$1.log" >"$1.out" 2>&1 &
-	cleanup_add "kill $!"
-	wait_port "$PORT" 15 || { echo "Bail out! winrm server $1: $(cat "$1.out")"; exit 1; }
+start() { # NAME
+	winrm_start "$1" --user 'certsync:Pa55-w0rd' --auth basic || { echo "Bail out! the winrm server did not start"; exit 1; }
 }
-start_server sapphire
-sport=$PORT
-start_server cobalt
-cport=$PORT
+start sapphire
+sport=$WINRM_PORT
+start cobalt
+cport=$WINRM_PORT
 export WIN_PASSWORD='Pa55-w0rd'
 
 mkdir -p pki

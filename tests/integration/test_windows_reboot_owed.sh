@@ -10,21 +10,16 @@
 #   - a notifier on reboot_owed is told about the debt.
 . "$(dirname "$0")/lib.sh"
 
-root=$_lib_root
-PY=/usr/bin/python3
-[[ -x $PY ]] || { echo "1..0 # SKIP /usr/bin/python3 missing"; exit 0; }
-cd "$TEST_TMP" || exit 1
+. "$(dirname "$0")/winrm_lib.sh"
 
-openssl req -x509 -newkey rsa:2048 -nodes -keyout srv.key -out srv.crt -days 2 \
-	-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+PY=$WINRM_PY
+cd "$TEST_TMP" || exit 1
+winrm_lib_init >init.out || { echo "1..0 # SKIP $(cat init.out)"; exit 0; }
 mkdir -p fw.fs/C/Users/certsync/AppData/Local/Temp
 echo '{ "hostname": "FW" }' >fw.json
-wport=$(free_port)
-"$PY" "$root/tests/winrm/server.py" --https-port "$wport" --cert srv.crt --key srv.key \
-	--user 'certsync:Pa55-w0rd' --auth basic --state fw.json --fs-root fw.fs --hostname FW \
-	--reboot-downtime 1 --log winrm.log >server.out 2>&1 &
-cleanup_add "kill $!"
-wait_port "$wport" 15 || { echo "Bail out! winrm server: $(cat server.out)"; exit 1; }
+winrm_start fw --user 'certsync:Pa55-w0rd' --auth basic --hostname FW --reboot-downtime 1 ||
+	{ echo "Bail out! the winrm server did not start"; exit 1; }
+wport=$WINRM_PORT
 export FW_PASSWORD='Pa55-w0rd'
 
 mkdir -p pki
@@ -166,7 +161,7 @@ rdp='  rdp:
     bindings:
       - { host: fw, rdp: {} }'
 write_config "$mail_store" "$web" "$rdp" >rdp.yaml
-backs() { grep -c 'reboot: back' winrm.log; }
+backs() { grep -c 'reboot: back' fw.log; }
 # wait_back N: until the host has come back from its Nth reboot.
 wait_back() {
 	local i
@@ -193,7 +188,7 @@ sed -i 's/common_name: fw.example.org/common_name: rdp.example.org/' rdp.yaml
 n=$(backs)
 expect_exit 137 env CERTSYNC_FAULT=reboot.asked "$CERTSYNC" apply -c rdp.yaml --yes
 wait_back $((n + 1)) && ok "FW came back from the reboot the killed run asked for" ||
-	not_ok "FW came back from the reboot the killed run asked for" "$(tail -n 5 winrm.log)"
+	not_ok "FW came back from the reboot the killed run asked for" "$(tail -n 5 fw.log)"
 expect_contains "$(cat state/hosts/fw/reboot-owed.json)" '"run": *"[0-9a-f]{16}"'
 expect_exit 0 "$CERTSYNC" plan -c rdp.yaml --detailed-exitcode
 expect_contains "$OUT" "^No changes"
