@@ -501,28 +501,6 @@ static char *name_oneline(const X509_NAME *name)
 	return s;
 }
 
-/* Uppercase hex without leading zeros, as x509.h writes serials. */
-static char *serial_hex(const X509 *cert)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
-	char *s;
-	if (!hex)
-		s = cs_xstrdup("?");
-	else {
-		const char *p = hex;
-		bool neg = *p == '-';
-		if (neg)
-			p++;
-		while (p[0] == '0' && p[1])
-			p++;
-		s = cs_xasprintf("%s%s", neg ? "-" : "", p);
-	}
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return s;
-}
-
 /* Check the presented chain against the trust store, then the name.  Only
  * sets out->chain_*; failures here are findings, not errors. */
 static int check_chain(struct cs_tls_seen *out, X509_STORE *store, X509 *leaf,
@@ -677,7 +655,9 @@ int cs_tls_probe(struct cs_tls_seen *out, const char *connect, const char *serve
 	}
 	cs_sha256_hex(out->sha256, der, (size_t)dlen);
 	out->subject = name_oneline(X509_get_subject_name(leaf));
-	out->serial = serial_hex(leaf);
+	out->serial = cs_x509_serial_hex(leaf);
+	if (!out->serial)
+		out->serial = cs_xstrdup("?");
 	out->served = sk_X509_new_null();
 	{
 		STACK_OF(X509) *peer = SSL_get_peer_cert_chain(ssl);

@@ -1,5 +1,6 @@
 /* PKCS#12 build and read-back (see pkcs12.h). */
 #include "providers/base/pkcs12.h"
+#include "providers/base/x509.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -162,14 +163,9 @@ static int describe(struct cs_pkcs12_view *out, EVP_PKEY *key, X509 *cert, STACK
 	}
 	if (cert) {
 		cert_sha256(out->cert, cert);
-		ASN1_INTEGER *sn = X509_get_serialNumber(cert);
-		BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
-		char *hex = bn ? BN_bn2hex(bn) : NULL;
-		if (!hex)
+		out->serial = cs_x509_serial_hex(cert);
+		if (!out->serial)
 			cs_out_of_memory();
-		out->serial = cs_xstrdup(hex);
-		OPENSSL_free(hex);
-		BN_free(bn);
 	}
 	int n = chain ? sk_X509_num(chain) : 0;
 	char **hashes = cs_xcalloc((size_t)n + 1, sizeof *hashes);

@@ -36,7 +36,7 @@ struct cs_pkcs12_view {
 	char *name;        /* the friendly name (Java's alias) of the key and certificate; NULL: none */
 	char key[65];      /* SHA-256 of the private key's public half (SubjectPublicKeyInfo DER); "" none */
 	char cert[65];     /* SHA-256 of the certificate's DER (upper-case hex); "" none */
-	char *serial;      /* the certificate's serial (upper-case hex), NULL none */
+	char *serial;      /* the certificate's serial as cs_x509_serial_hex() writes it, NULL none */
 	char *chain;       /* SHA-256 of each other certificate, sorted, comma-separated; "" none */
 };
 

@@ -134,9 +134,9 @@ static void san_dns_names(char ***out, size_t *out_n, X509 *cert)
 	*out_n = n;
 }
 
-static char *serial_hex(const ASN1_INTEGER *serial)
+char *cs_x509_serial_hex(const X509 *cert)
 {
-	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	char *s = NULL;
 	if (!bn)
 		return NULL;
@@ -180,7 +180,7 @@ int cs_cert_info_get(struct cs_cert_info *out, X509 *cert, struct cs_err *err)
 	out->issuer_cn = name_cn(X509_get_issuer_name(cert));
 	san_dns_names(&out->dns_names, &out->n_dns_names, cert);
 
-	out->serial = serial_hex(X509_get0_serialNumber(cert));
+	out->serial = cs_x509_serial_hex(cert);
 	if (!out->serial) {
 		r = cs_err_ssl(err, -EINVAL, "certificate serial number");
 		goto out;

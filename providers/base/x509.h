@@ -43,6 +43,10 @@ struct cs_cert_info {
 };
 
 int cs_cert_info_get(struct cs_cert_info *out, X509 *cert, struct cs_err *err);
+/* The certificate's serial as cs_cert_info writes it (uppercase hex, no
+ * leading zeros); NULL when out of memory.  Every place that shows a serial
+ * uses this, so the same certificate reads the same everywhere. */
+char *cs_x509_serial_hex(const X509 *cert);
 void cs_cert_info_free(struct cs_cert_info *info); /* accepts NULL; frees members only */
 void cs_cert_info_copy(struct cs_cert_info *out, const struct cs_cert_info *in); /* deep copy */
 

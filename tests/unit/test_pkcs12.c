@@ -97,6 +97,9 @@ static bool make_fixtures(void)
 		"cat inter.crt root.crt > chain.crt",
 		"cat root.crt inter.crt > chain-reversed.crt",
 		"openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out other.key",
+		/* a serial whose first byte is below 0x10: whole-byte hex would print "0A…" */
+		"openssl x509 -req -in leaf.csr -CA inter.crt -CAkey inter.key -set_serial 0x0A1B2C3D"
+		" -days 30 -out low-serial.crt",
 	};
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
 		if (sh(steps[i]) != 0) {
@@ -254,6 +257,34 @@ static void test_build(EVP_PKEY *key, X509 *leaf, STACK_OF(X509) *chain, STACK_O
 	unsetenv("PASS");
 }
 
+/* The view shows a serial as every other place does (x509.h: no leading
+ * zeros), so a plan reason about a PFX names the same serial as the rest. */
+static void test_serial_form(EVP_PKEY *key, X509 *cert)
+{
+	struct cs_buf pfx = CS_BUF_INIT;
+	struct cs_pkcs12_view got = { 0 }, want = { 0 };
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_cert_info info = { 0 };
+	int r = cs_pkcs12_build(&pfx, key, cert, NULL, "app", password, false, &err);
+	if (r == 0)
+		r = cs_pkcs12_read(&got, pfx.data, pfx.len, password, &err);
+	if (r == 0)
+		r = cs_pkcs12_expect(&want, key, cert, NULL, "app", false, &err);
+	if (r == 0)
+		r = cs_cert_info_get(&info, cert, &err);
+	if (tap_int(r, 0, "serial form: build, read, expect")) {
+		tap_str(info.serial, "A1B2C3D", "serial form: x509 writes no leading zero");
+		tap_str(got.serial, info.serial, "serial form: a PFX read shows the serial as x509 does");
+		tap_str(want.serial, info.serial, "serial form: the expected PFX shows it the same way");
+	} else
+		tap_note("%s", cs_err_msg(&err));
+	cs_cert_info_free(&info);
+	cs_pkcs12_view_free(&got);
+	cs_pkcs12_view_free(&want);
+	cs_buf_free(&pfx);
+	cs_err_clear(&err);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -263,9 +294,12 @@ int main(void)
 	if (tap_ok(make_fixtures(), "fixtures made with the openssl CLI", NULL)) {
 		EVP_PKEY *key = load_key("leaf.key"), *other = load_key("other.key");
 		STACK_OF(X509) *leaf = load_certs("leaf.crt"), *chain = load_certs("chain.crt"),
-			       *reversed = load_certs("chain-reversed.crt");
+			       *reversed = load_certs("chain-reversed.crt"), *low = load_certs("low-serial.crt");
 		if (tap_ok(key && other && leaf && chain && reversed, "fixtures loaded", NULL))
 			test_build(key, sk_X509_value(leaf, 0), chain, reversed, other);
+		if (tap_ok(low != NULL, "fixture with a low serial loaded", NULL))
+			test_serial_form(key, sk_X509_value(low, 0));
+		sk_X509_pop_free(low, X509_free);
 		EVP_PKEY_free(key);
 		EVP_PKEY_free(other);
 		sk_X509_pop_free(leaf, X509_free);
