@@ -14,6 +14,7 @@
 #   bench/scale.sh [--runs R] [--keep DIR] N...     (e.g. 1000 10000 100000)
 #   bench/scale.sh --tiny [--keep DIR]               (N=20, one run: the smoke test)
 #   bench/scale.sh --validate-only N...              (validate alone, e.g. for 100000)
+#   bench/scale.sh --hosts H N...                    (the many-hosts variant: H hosts, e.g. 1000)
 #
 # CERTSYNC_BIN picks the binary (default build-release/certsync, built with
 # `meson setup build-release --buildtype=release` when missing).  A step that
@@ -23,6 +24,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=3
+hosts=10
 keep=
 validate_only=0
 sizes=()
@@ -32,7 +34,12 @@ while (($#)); do
 	--runs) runs=$2; shift ;;
 	--keep) keep=$2; shift ;;
 	--validate-only) validate_only=1 ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	--hosts)
+		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --hosts wants a positive number, not ${2:-nothing}" >&2; exit 1; }
+		hosts=$2
+		shift
+		;;
+	-h | --help) sed -n '2,23p' "$0"; exit 0 ;;
 	*[!0-9]* | '') echo "bench: not a size: $1" >&2; exit 1 ;;
 	*) sizes+=("$1") ;;
 	esac
@@ -52,7 +59,8 @@ command -v /usr/bin/time >/dev/null || { echo "bench: /usr/bin/time is missing (
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/certsync-scale.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-hosts=10
+# Hosts worked on at once: all of them, up to the default of 32.
+parallelism=$((hosts < 32 ? hosts : 32))
 
 # The CA, shared by every size and run.
 mkdir -p "$work/pki"
@@ -65,7 +73,7 @@ gen() {
 	local n=$1 dir=$2
 	mkdir -p "$dir"
 	{
-		printf 'version: 1\n\nsettings:\n  state_dir: state\n  parallelism: %d\n\n' "$hosts"
+		printf 'version: 1\n\nsettings:\n  state_dir: state\n  parallelism: %d\n\n' "$parallelism"
 		printf 'issuers:\n  ca:\n    ca:\n      cert: %s\n      key: { file: %s }\n      days: 90\n\n' \
 			"$work/pki/ca.crt" "$work/pki/ca.key"
 		printf 'hosts:\n'
