@@ -1260,7 +1260,7 @@ static void recover_requests(struct cs_observed *obs, size_t *removed, struct cs
 		char *path = c->ops->request_location(c->issuer, c->cfg);
 		struct cs_err e = CS_ERR_INIT;
 		size_t n = 0;
-		if (path && cs_remove_temps_beside(path, cs_store_run(obs->store), &n, &e) < 0)
+		if (path && cs_remove_temps_beside(path, cs_store_run(obs->store), CS_TEMPS_OF_OTHER_RUNS, &n, &e) < 0)
 			cs_buf_printf(said, "%s%s", said->len ? "; " : "", cs_err_msg(&e));
 		cs_err_clear(&e);
 		*removed += n;

@@ -154,29 +154,3 @@ int cs_store_remove_temps(struct cs_store *st, const char *tag, size_t *removed,
 	*removed = 0;
 	return remove_in(cs_store_dir(st), tag, removed, err);
 }
-
-int cs_remove_temps_beside(const char *path, const char *tag, size_t *removed, struct cs_err *err)
-{
-	char *dir = cs_path_dirname(path);
-	char *prefix = cs_xasprintf(".%s.certsync-", cs_path_basename(path));
-	DIR *d = opendir(dir);
-	int r = 0;
-	*removed = 0;
-	if (!d && errno != ENOENT)
-		r = cs_err_errno(err, -errno, "read folder %s", dir);
-	for (struct dirent *e; d && r == 0 && (e = readdir(d)) != NULL;) {
-		if (strncmp(e->d_name, prefix, strlen(prefix)) || !is_temp_not_of(e->d_name, tag))
-			continue;
-		char *tmp = cs_xasprintf("%s/%s", dir, e->d_name);
-		if (unlink(tmp) == 0)
-			(*removed)++;
-		else if (errno != ENOENT)
-			r = cs_err_errno(err, -errno, "remove %s", tmp);
-		free(tmp);
-	}
-	if (d)
-		closedir(d);
-	free(prefix);
-	free(dir);
-	return r;
-}

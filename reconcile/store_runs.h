@@ -34,10 +34,6 @@ int cs_store_run_update(struct cs_store *st, const char *tag, json_t *record, st
  * file is one a killed run left, including those of its run record. */
 int cs_store_remove_temps(struct cs_store *st, const char *tag, size_t *removed, struct cs_err *err);
 
-/* Remove the temporary files of every run but tag beside the local file
- * path (".BASENAME.certsync-HEX16-*"); *removed counts them. */
-int cs_remove_temps_beside(const char *path, const char *tag, size_t *removed, struct cs_err *err);
-
 /* Is name a temporary file of run tag (".X.certsync-TAG-...")? */
 bool cs_is_temp_of(const char *name, const char *tag);
 

@@ -222,6 +222,43 @@ int cs_file_read(struct cs_buf *out, const char *path, size_t max, struct cs_err
 	return 0;
 }
 
+/* After ".BASENAME.certsync-": is rest a run tag and "-", and whose run? */
+static bool temp_name_is(const char *rest, const char *tag, enum cs_temps_whose whose)
+{
+	if (strspn(rest, "0123456789abcdef") != 16 || rest[16] != '-')
+		return false;
+	bool of_tag = strncmp(rest, tag, 16) == 0;
+	return whose == CS_TEMPS_OF_RUN ? of_tag : !of_tag;
+}
+
+int cs_remove_temps_beside(const char *path, const char *tag, enum cs_temps_whose whose, size_t *removed,
+			   struct cs_err *err)
+{
+	char *dir = cs_path_dirname(path);
+	char *prefix = cs_xasprintf(".%s.certsync-", cs_path_basename(path));
+	size_t n_prefix = strlen(prefix);
+	DIR *d = opendir(dir);
+	int r = 0;
+	*removed = 0;
+	if (!d && errno != ENOENT && errno != ENOTDIR)
+		r = cs_err_errno(err, -errno, "read folder %s", dir);
+	for (struct dirent *e; d && r == 0 && (e = readdir(d)) != NULL;) {
+		if (strncmp(e->d_name, prefix, n_prefix) || !temp_name_is(e->d_name + n_prefix, tag, whose))
+			continue;
+		char *tmp = cs_xasprintf("%s/%s", dir, e->d_name);
+		if (unlink(tmp) == 0)
+			(*removed)++;
+		else if (errno != ENOENT)
+			r = cs_err_errno(err, -errno, "remove %s", tmp);
+		free(tmp);
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
+	free(dir);
+	return r;
+}
+
 int cs_fd_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

@@ -88,6 +88,14 @@ void cs_temp_tag_set(const char *tag);
 /* A new random tag (17 bytes with the NUL). */
 void cs_temp_tag_new(char out[17]);
 
+/* Remove the temporary files cs_file_write_atomic() left beside path
+ * (".BASENAME.certsync-TAG-XXXXXX"): those of run tag, or those of every run
+ * but tag (what killed runs left; never a file the live run is writing).
+ * A missing folder is nothing to remove.  *removed counts the files. */
+enum cs_temps_whose { CS_TEMPS_OF_RUN, CS_TEMPS_OF_OTHER_RUNS };
+int cs_remove_temps_beside(const char *path, const char *tag, enum cs_temps_whose whose, size_t *removed,
+			   struct cs_err *err);
+
 /* write() all of data, retrying on EINTR and short writes; -errno on failure. */
 int cs_fd_write_all(int fd, const void *data, size_t len);
 

@@ -503,25 +503,9 @@ static int local_remove_temps(struct cs_transport *t, char *const *paths, size_t
 			free(target);
 	}
 	for (size_t i = 0; i < n_all && r == 0; i++) {
-		char *dir = cs_path_dirname(all[i]);
-		char *prefix = cs_xasprintf(".%s.certsync-%s-", cs_path_basename(all[i]), tag);
-		DIR *d = opendir(dir);
-		if (!d && errno != ENOENT && errno != ENOTDIR)
-			r = cs_err_errno(err, -errno, "read folder %s", dir);
-		for (struct dirent *e; d && r == 0 && (e = readdir(d)) != NULL;) {
-			if (strncmp(e->d_name, prefix, strlen(prefix)))
-				continue;
-			char *tmp = cs_xasprintf("%s/%s", dir, e->d_name);
-			if (unlink(tmp) == 0)
-				removed++;
-			else if (errno != ENOENT)
-				r = cs_err_errno(err, -errno, "remove %s", tmp);
-			free(tmp);
-		}
-		if (d)
-			closedir(d);
-		free(prefix);
-		free(dir);
+		size_t n_removed = 0;
+		r = cs_remove_temps_beside(all[i], tag, CS_TEMPS_OF_RUN, &n_removed, err);
+		removed += (int)n_removed;
 	}
 	for (size_t i = 0; i < n_all; i++)
 		free(all[i]);

@@ -483,6 +483,51 @@ static void test_intents(void)
 	tap_ok(cs_is_temp_of(".a.certsync-0123456789abcdef-Q", "0123456789abcdef") &&
 	       !cs_is_temp_of("a.certsync-0123456789abcdef-Q", "0123456789abcdef") &&
 	       !cs_is_temp_of(".a.certsync-0123456789abcdee-Q", "0123456789abcdef"), "cs_is_temp_of", NULL);
+	/* Beside one file (a host's file, a manual request): this run's, or the
+	 * others', by the tag in the name; never another file's. */
+	const char *beside[][2] = {
+		{ "site.pem", NULL },
+		{ ".site.pem.certsync-%s-AbC123", "killed" },
+		{ ".site.pem.certsync-%s-Zz9", "killed" },
+		{ ".site.pem.certsync-%s-AbC123", "mine" },
+		{ ".other.pem.certsync-%s-AbC123", "killed" },
+		{ ".site.pem.certsync-0123-AbC123", "short tag" },
+	};
+	char *sdir = cs_xasprintf("%s/beside", dir);
+	cs_mkdir_p(sdir, 0700, NULL);
+	for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
+		const char *who = beside[i][1];
+		char *rel = cs_xasprintf(beside[i][0], who && !strcmp(who, "mine") ? cs_store_run(b) : killed);
+		char *path = cs_xasprintf("%s/%s", sdir, rel);
+		cs_file_write_atomic(path, "x", 1, 0600, (uid_t)-1, (gid_t)-1, NULL);
+		free(path);
+		free(rel);
+	}
+	char *site = cs_xasprintf("%s/site.pem", sdir);
+	tap_int(cs_remove_temps_beside(site, cs_store_run(b), CS_TEMPS_OF_OTHER_RUNS, &n, &err), 0,
+		"beside: remove the other runs' temporaries");
+	tap_int((int)n, 2, "beside: the killed run's two, not the other file's, not a malformed name");
+	tap_int(cs_remove_temps_beside(site, cs_store_run(b), CS_TEMPS_OF_RUN, &n, &err), 0,
+		"beside: remove this run's temporaries");
+	tap_int((int)n, 1, "beside: this run's one");
+	char *left = cs_xasprintf("LC_ALL=C ls -A '%s' | tr '\\n' ' '", sdir);
+	FILE *ls = popen(left, "r");
+	char listing[512] = "";
+	if (ls) {
+		if (!fgets(listing, sizeof listing, ls))
+			listing[0] = '\0';
+		pclose(ls);
+	}
+	char *want_left = cs_xasprintf(".other.pem.certsync-%s-AbC123 .site.pem.certsync-0123-AbC123 site.pem ", killed);
+	tap_str(listing, want_left, "beside: the rest stays");
+	free(want_left);
+	free(left);
+	char *gone = cs_xasprintf("%s/missing/site.pem", sdir);
+	tap_int(cs_remove_temps_beside(gone, cs_store_run(b), CS_TEMPS_OF_RUN, &n, &err), 0,
+		"beside: a missing folder is nothing to remove");
+	free(gone);
+	free(site);
+	free(sdir);
 	tap_int(cs_store_run_update(b, killed, NULL, &err), 0, "the settled record is dropped");
 	cs_store_runs_load(&runs, b, &err);
 	tap_int((int)json_object_size(runs), 0, "no run left");
