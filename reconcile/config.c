@@ -54,6 +54,7 @@ struct slot {
 	const char *name;       /* NULL: empty */
 	size_t host;
 	size_t at;
+	size_t hash;            /* of (host, name): compared first, kept when growing */
 };
 
 
@@ -66,6 +67,8 @@ struct ctx {
 	size_t cap_index;          /* a power of two, at least twice n_targets */
 	struct slot *host_index;   /* host name → hosts (host field unused) */
 	size_t cap_hosts;
+	const char *const *all_kinds; /* every binding kind's name, NULL-ended */
+	const char *const *binding_keys; /* the keys of a binding: host and the kinds */
 };
 
 
@@ -81,12 +84,17 @@ static size_t name_hash(size_t host, const char *name)
 
 /* The slot for (host, name): the one holding it, or the empty one where it
  * goes.  cap is a power of two and never full. */
-static struct slot *slot_find(struct slot *slots, size_t cap, size_t host, const char *name)
+static struct slot *slot_find_hashed(struct slot *slots, size_t cap, size_t host, const char *name, size_t h)
 {
-	size_t i = name_hash(host, name) & (cap - 1);
-	while (slots[i].name && (slots[i].host != host || strcmp(slots[i].name, name) != 0))
+	size_t i = h & (cap - 1);
+	while (slots[i].name && (slots[i].hash != h || slots[i].host != host || strcmp(slots[i].name, name) != 0))
 		i = (i + 1) & (cap - 1);
 	return &slots[i];
+}
+
+static struct slot *slot_find(struct slot *slots, size_t cap, size_t host, const char *name)
+{
+	return slot_find_hashed(slots, cap, host, name, name_hash(host, name));
 }
 
 /* Insert, growing so that at most half the slots are used. */
@@ -95,14 +103,21 @@ static void slot_put(struct slot **slots, size_t *cap, size_t used, size_t host,
 	if (2 * (used + 1) > *cap) {
 		size_t ncap = *cap ? 2 * *cap : 64;
 		struct slot *n = cs_xcalloc(ncap, sizeof *n);
-		for (size_t i = 0; i < *cap; i++)
-			if ((*slots)[i].name)
-				*slot_find(n, ncap, (*slots)[i].host, (*slots)[i].name) = (*slots)[i];
+		for (size_t i = 0; i < *cap; i++) {
+			const struct slot *o = &(*slots)[i];
+			if (o->name) {
+				size_t j = o->hash & (ncap - 1);
+				while (n[j].name)
+					j = (j + 1) & (ncap - 1);
+				n[j] = *o;
+			}
+		}
 		free(*slots);
 		*slots = n;
 		*cap = ncap;
 	}
-	*slot_find(*slots, *cap, host, name) = (struct slot){ name, host, at };
+	size_t h = name_hash(host, name);
+	*slot_find_hashed(*slots, *cap, host, name, h) = (struct slot){ name, host, at, h };
 }
 
 /* ---- duplicates in long lists ---- */
@@ -427,6 +442,8 @@ static bool claim_file(struct cs_binding_parse *p, const struct cs_ynode *v, con
  * kept until the end of loading. */
 static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 {
+	if (!platform && c->all_kinds)
+		return c->all_kinds;
 	const struct cs_binding_kind *const *kinds = cs_binding_kind_table();
 	size_t n = 0;
 	while (kinds[n])
@@ -437,6 +454,8 @@ static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 		if (!platform || (kinds[i]->platforms & CS_KIND_ON(platform)))
 			v[m++] = (char *)kinds[i]->name;
 	cs_yaml_keep(&c->y, (char *)v);
+	if (!platform)
+		c->all_kinds = (const char *const *)v;
 	return (const char *const *)v;
 }
 
@@ -453,14 +472,15 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 	}
 	struct cs_binding_cfg *b = &cert->bindings[cert->n_bindings++];
 	b->pos = cs_yaml_pos(m);
-	{
+	if (!c->binding_keys) {
 		size_t n = cs_yaml_count_words(kinds);
 		const char **keys = cs_xcalloc(n + 2, sizeof *keys);
 		keys[0] = "host";
 		memcpy(keys + 1, kinds, n * sizeof *keys);
-		cs_yaml_check_keys(&c->y, m, keys, where);
 		cs_yaml_keep(&c->y, (char *)keys);
+		c->binding_keys = keys;
 	}
+	cs_yaml_check_keys(&c->y, m, c->binding_keys, where);
 
 	struct cs_binding_parse bp = { .y = &c->y, .cert = cert, .b = b, .index = index, .where = where,
 				       .claim = claim_file, .claim_ctx = c };

@@ -20,6 +20,73 @@ struct cs_yaml_guess {
 	const char *key;        /* static: from a table of known keys */
 };
 
+/* ---- memory ---- */
+
+/* The tree's memory, and that of the strings made for messages: blocks
+ * taken from malloc and handed out in order, all freed at once.  A 25 MB
+ * config becomes a few hundred blocks instead of millions of small
+ * allocations. */
+#define ARENA_BLOCK (1u << 20)
+
+struct arena_block {
+	struct arena_block *next;
+	max_align_t data[];
+};
+
+struct cs_yaml_tree {
+	struct arena_block *blocks;
+	char *next;             /* free space in the newest block */
+	size_t left;
+};
+
+static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
+{
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	if (n > t->left) {
+		if (n > ARENA_BLOCK / 4) {
+			/* A large one gets its own block, behind the current one. */
+			struct arena_block *b = cs_xmalloc(sizeof *b + n);
+			if (t->blocks) {
+				b->next = t->blocks->next;
+				t->blocks->next = b;
+			} else {
+				b->next = NULL;
+				t->blocks = b;
+			}
+			return b->data;
+		}
+		struct arena_block *b = cs_xmalloc(sizeof *b + ARENA_BLOCK);
+		b->next = t->blocks;
+		t->blocks = b;
+		t->next = (char *)b->data;
+		t->left = ARENA_BLOCK;
+	}
+	void *r = t->next;
+	t->next += n;
+	t->left -= n;
+	return r;
+}
+
+static void tree_free(struct cs_yaml_tree *t)
+{
+	if (!t)
+		return;
+	for (struct arena_block *b = t->blocks, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(t);
+}
+
+/* A copy of s (len bytes) in t's memory. */
+static const char *tree_strdup(struct cs_yaml_tree *t, const char *s, size_t len)
+{
+	char *r = arena_alloc(t, len + 1);
+	memcpy(r, s, len);
+	r[len] = '\0';
+	return r;
+}
+
 /* ---- nodes ---- */
 
 const char *cs_yaml_text(const struct cs_ynode *n)
@@ -174,6 +241,14 @@ void cs_yaml_report(struct cs_yaml *c, const struct cs_ynode *n, const char *fmt
 	c->errors++;
 }
 
+/* A copy of s (len bytes) that lives until cs_yaml_done. */
+static const char *strings_copy(struct cs_yaml *c, const char *s, size_t len)
+{
+	if (!c->strings)
+		c->strings = cs_xcalloc(1, sizeof *c->strings);
+	return tree_strdup(c->strings, s, len);
+}
+
 const char *cs_yaml_keep(struct cs_yaml *c, char *s)
 {
 	if (c->n_pool == c->cap_pool) {
@@ -188,6 +263,13 @@ const char *cs_yaml_keep(struct cs_yaml *c, char *s)
  * escaped, quotes escaped, long values cut. */
 const char *cs_yaml_esc(struct cs_yaml *c, const char *s)
 {
+	/* Most need nothing escaped: copied whole. */
+	size_t len = 0;
+	for (const unsigned char *p = (const unsigned char *)s; len <= 80; p++, len++)
+		if (!*p || *p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+			break;
+	if (len <= 80 && !s[len])
+		return strings_copy(c, s, len);
 	struct cs_buf b = CS_BUF_INIT;
 	size_t n = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++) {
@@ -208,7 +290,15 @@ const char *cs_yaml_esc(struct cs_yaml *c, const char *s)
 
 const char *cs_yaml_fmt(struct cs_yaml *c, const char *fmt, ...)
 {
+	/* Most are short ("in binding 1 of certificate www"): into the
+	 * strings' blocks, the rest on their own. */
+	char buf[256];
 	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof buf)
+		return strings_copy(c, buf, (size_t)n);
 	va_start(ap, fmt);
 	char *s = cs_xvasprintf(fmt, ap);
 	va_end(ap);
@@ -769,61 +859,6 @@ static void syntax_error(struct cs_yaml *c, const struct load_problem *p, const 
 #define YAML_MAX_WRITTEN 5000000   /* nodes written in the file */
 #define YAML_MAX_ANCHORS 10000     /* &anchors in the file */
 
-/* The tree's memory: blocks taken from malloc and handed out in order, all
- * freed at once.  A 25 MB config becomes a few dozen blocks instead of
- * millions of small allocations. */
-#define ARENA_BLOCK (1u << 20)
-
-struct arena_block {
-	struct arena_block *next;
-	max_align_t data[];
-};
-
-struct cs_yaml_tree {
-	struct arena_block *blocks;
-	char *next;             /* free space in the newest block */
-	size_t left;
-};
-
-static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
-{
-	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
-	if (n > t->left) {
-		if (n > ARENA_BLOCK / 4) {
-			/* A large one gets its own block, behind the current one. */
-			struct arena_block *b = cs_xmalloc(sizeof *b + n);
-			if (t->blocks) {
-				b->next = t->blocks->next;
-				t->blocks->next = b;
-			} else {
-				b->next = NULL;
-				t->blocks = b;
-			}
-			return b->data;
-		}
-		struct arena_block *b = cs_xmalloc(sizeof *b + ARENA_BLOCK);
-		b->next = t->blocks;
-		t->blocks = b;
-		t->next = (char *)b->data;
-		t->left = ARENA_BLOCK;
-	}
-	void *r = t->next;
-	t->next += n;
-	t->left -= n;
-	return r;
-}
-
-static void tree_free(struct cs_yaml_tree *t)
-{
-	if (!t)
-		return;
-	for (struct arena_block *b = t->blocks, *next; b; b = next) {
-		next = b->next;
-		free(b);
-	}
-	free(t);
-}
-
 /* ---- the shape of the stream ---- */
 
 struct shape_frame {
@@ -851,15 +886,6 @@ static struct cs_pos pos_of_mark(yaml_mark_t m)
 {
 	struct cs_pos p = { (int)m.line + 1, (int)m.column + 1 };
 	return p;
-}
-
-/* A copy of s in the tree's memory. */
-static const char *tree_strdup(struct cs_yaml_tree *t, const char *s, size_t len)
-{
-	char *r = arena_alloc(t, len + 1);
-	memcpy(r, s, len);
-	r[len] = '\0';
-	return r;
 }
 
 /* The core-schema tags a value may carry explicitly, each only on the kind
@@ -1298,6 +1324,8 @@ void cs_yaml_done(struct cs_yaml *y)
 {
 	tree_free(y->tree);
 	y->tree = NULL;
+	tree_free(y->strings);
+	y->strings = NULL;
 	for (size_t i = 0; i < y->n_pool; i++)
 		free(y->pool[i]);
 	free(y->pool);

@@ -68,7 +68,8 @@ struct cs_yaml {
 	struct cs_diags *diags;
 	size_t errors;          /* error diagnostics added so far */
 	struct cs_yaml_tree *tree; /* the nodes, set by cs_yaml_load */
-	char **pool;            /* strings made for messages, freed at the end */
+	struct cs_yaml_tree *strings; /* short strings made for messages, freed at the end */
+	char **pool;            /* the other strings made for messages, freed at the end */
 	size_t n_pool, cap_pool;
 	struct cs_yaml_guess *guesses; /* unknown keys that look like a known one */
 	size_t n_guesses;
