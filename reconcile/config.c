@@ -459,6 +459,22 @@ static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 	return (const char *const *)v;
 }
 
+/* The keys a binding takes: host and every kind's name, NULL-ended; made
+ * once per load. */
+static const char *const *binding_keys(struct ctx *c)
+{
+	if (!c->binding_keys) {
+		const char *const *kinds = kind_names(c, 0);
+		size_t n = cs_yaml_count_words(kinds);
+		const char **keys = cs_xcalloc(n + 2, sizeof *keys);
+		keys[0] = "host";
+		memcpy(keys + 1, kinds, n * sizeof *keys);
+		cs_yaml_keep(&c->y, (char *)keys);
+		c->binding_keys = keys;
+	}
+	return c->binding_keys;
+}
+
 static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const struct cs_ynode *m)
 {
 	const struct cs_binding_kind *const *table = cs_binding_kind_table();
@@ -472,15 +488,8 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 	}
 	struct cs_binding_cfg *b = &cert->bindings[cert->n_bindings++];
 	b->pos = cs_yaml_pos(m);
-	if (!c->binding_keys) {
-		size_t n = cs_yaml_count_words(kinds);
-		const char **keys = cs_xcalloc(n + 2, sizeof *keys);
-		keys[0] = "host";
-		memcpy(keys + 1, kinds, n * sizeof *keys);
-		cs_yaml_keep(&c->y, (char *)keys);
-		c->binding_keys = keys;
-	}
-	cs_yaml_check_keys(&c->y, m, c->binding_keys, where);
+	const char *const *keys = binding_keys(c);
+	cs_yaml_check_keys(&c->y, m, keys, where);
 
 	struct cs_binding_parse bp = { .y = &c->y, .cert = cert, .b = b, .index = index, .where = where,
 				       .claim = claim_file, .claim_ctx = c };
