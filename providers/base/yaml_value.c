@@ -1215,7 +1215,8 @@ static bool build_event(struct builder *b, const yaml_event_t *e, struct load_pr
 		} else {
 			n->n = (uint32_t)k;
 			struct cs_ynode **items = arena_alloc(b->t, (k ? k : 1) * sizeof *items);
-			memcpy(items, b->stack + base, k * sizeof *items);
+			if (k) /* the stack is NULL before the first entry anywhere */
+				memcpy(items, b->stack + base, k * sizeof *items);
 			n->u.items = items;
 		}
 		b->n_stack = base;
