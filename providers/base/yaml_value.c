@@ -26,7 +26,8 @@ struct cs_yaml_guess {
  * taken from malloc and handed out in order, all freed at once.  A 25 MB
  * config becomes a few hundred blocks instead of millions of small
  * allocations. */
-#define ARENA_BLOCK (1u << 20)
+#define ARENA_FIRST (16u << 10)  /* the first block; each next one twice the last ... */
+#define ARENA_BLOCK (1u << 20)   /* ... up to this */
 
 struct arena_block {
 	struct arena_block *next;
@@ -37,13 +38,15 @@ struct cs_yaml_tree {
 	struct arena_block *blocks;
 	char *next;             /* free space in the newest block */
 	size_t left;
+	size_t block;           /* the size of the next block; 0 before the first */
 };
 
 static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
 {
 	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
 	if (n > t->left) {
-		if (n > ARENA_BLOCK / 4) {
+		size_t size = t->block ? t->block : ARENA_FIRST;
+		if (n > size / 4) {
 			/* A large one gets its own block, behind the current one. */
 			struct arena_block *b = cs_xmalloc(sizeof *b + n);
 			if (t->blocks) {
@@ -55,11 +58,13 @@ static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
 			}
 			return b->data;
 		}
-		struct arena_block *b = cs_xmalloc(sizeof *b + ARENA_BLOCK);
+		/* Small files stay small; large ones take few blocks. */
+		struct arena_block *b = cs_xmalloc(sizeof *b + size);
 		b->next = t->blocks;
 		t->blocks = b;
 		t->next = (char *)b->data;
-		t->left = ARENA_BLOCK;
+		t->left = size;
+		t->block = size < ARENA_BLOCK ? 2 * size : ARENA_BLOCK;
 	}
 	void *r = t->next;
 	t->next += n;
