@@ -18,6 +18,7 @@
 struct cs_yaml_guess {
 	const struct cs_ynode *map;
 	const char *key;        /* static: from a table of known keys */
+	size_t prev;            /* 1 + the index of the map's guess before this one, 0 for none */
 };
 
 /* ---- memory ---- */
@@ -422,6 +423,46 @@ struct cs_ynode *cs_yaml_lookup(struct cs_yaml *c, const struct cs_ynode *map, c
 	return NULL;
 }
 
+/* The guesses of each mapping are found through a hash of the mapping's
+ * address: a file with a typo in each of 100,000 certificates must not
+ * compare every guess with every other.  The slot of map holds 1 + the
+ * index of its latest guess (or 0: the empty slot where it goes). */
+static size_t ptr_hash(const void *p)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static size_t *guess_slot(const struct cs_yaml *c, const struct cs_ynode *map)
+{
+	size_t i = ptr_hash(map) & (c->cap_guess_index - 1);
+	while (c->guess_index[i] && c->guesses[c->guess_index[i] - 1].map != map)
+		i = (i + 1) & (c->cap_guess_index - 1);
+	return &c->guess_index[i];
+}
+
+static void guess_add(struct cs_yaml *c, const struct cs_ynode *map, const char *key)
+{
+	if (c->n_guesses == c->cap_guesses) {
+		c->cap_guesses = c->cap_guesses ? 2 * c->cap_guesses : 16;
+		c->guesses = cs_xrealloc(c->guesses, c->cap_guesses * sizeof *c->guesses);
+	}
+	if (2 * (c->n_guesses + 1) > c->cap_guess_index) {
+		/* At most half full (counting guesses, not mappings). */
+		free(c->guess_index);
+		c->cap_guess_index = c->cap_guess_index ? 2 * c->cap_guess_index : 64;
+		c->guess_index = cs_xcalloc(c->cap_guess_index, sizeof *c->guess_index);
+		for (size_t i = 0; i < c->n_guesses; i++)
+			*guess_slot(c, c->guesses[i].map) = i + 1;
+	}
+	size_t *s = guess_slot(c, map);
+	c->guesses[c->n_guesses] = (struct cs_yaml_guess){ map, key, *s };
+	*s = ++c->n_guesses;
+}
+
 /* Unknown keys (with a suggestion), keys that are not strings, and keys
  * given twice.  known is NULL-terminated. */
 void cs_yaml_check_keys(struct cs_yaml *c, const struct cs_ynode *map, const char *const *known, const char *where)
@@ -453,8 +494,7 @@ void cs_yaml_check_keys(struct cs_yaml *c, const struct cs_ynode *map, const cha
 			else if (cs_yaml_suggest(name, known, n_known)) {
 				cs_yaml_report(c, k, "unknown key \"%s\" %s%s", cs_yaml_esc(c, name), where,
 				       cs_yaml_did_you_mean(c, name, known, n_known));
-				c->guesses = cs_xrealloc(c->guesses, (c->n_guesses + 1) * sizeof *c->guesses);
-				c->guesses[c->n_guesses++] = (struct cs_yaml_guess){ map, cs_yaml_suggest(name, known, n_known) };
+				guess_add(c, map, cs_yaml_suggest(name, known, n_known));
 			}
 			else
 				cs_yaml_report(c, k, "unknown key \"%s\" %s (expected %s)", cs_yaml_esc(c, name), where,
@@ -477,8 +517,10 @@ void cs_yaml_check_keys(struct cs_yaml *c, const struct cs_ynode *map, const cha
 /* Whether an unknown key of map was taken for one of keys (NULL-terminated). */
 bool cs_yaml_guessed(const struct cs_yaml *c, const struct cs_ynode *map, const char *const *keys)
 {
-	for (size_t i = 0; i < c->n_guesses; i++)
-		if (c->guesses[i].map == map && cs_yaml_one_of(c->guesses[i].key, keys))
+	if (!c->cap_guess_index)
+		return false;
+	for (size_t g = *guess_slot(c, map); g; g = c->guesses[g - 1].prev)
+		if (cs_yaml_one_of(c->guesses[g - 1].key, keys))
 			return true;
 	return false;
 }
@@ -1339,5 +1381,8 @@ void cs_yaml_done(struct cs_yaml *y)
 	y->n_pool = y->cap_pool = 0;
 	free(y->guesses);
 	y->guesses = NULL;
-	y->n_guesses = 0;
+	y->n_guesses = y->cap_guesses = 0;
+	free(y->guess_index);
+	y->guess_index = NULL;
+	y->cap_guess_index = 0;
 }

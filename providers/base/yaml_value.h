@@ -72,7 +72,9 @@ struct cs_yaml {
 	char **pool;            /* the other strings made for messages, freed at the end */
 	size_t n_pool, cap_pool;
 	struct cs_yaml_guess *guesses; /* unknown keys that look like a known one */
-	size_t n_guesses;
+	size_t n_guesses, cap_guesses;
+	size_t *guess_index;    /* mapping → its latest guess (a hash) */
+	size_t cap_guess_index;
 };
 
 /* Reads the file's events once, building the tree as they come.  Limits on
