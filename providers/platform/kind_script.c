@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "providers/base/strmap.h"
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
@@ -46,6 +47,7 @@ static void parse_script(struct cs_binding_parse *p, const struct cs_ynode *m)
 	const char *aw = cs_yaml_fmt(p->y, "in args of script binding %zu of certificate %s", p->index,
 				  cs_yaml_esc(p->y, p->cert->name));
 	sc->args = cs_xcalloc(cs_yaml_n_pairs(v), sizeof *sc->args);
+	struct cs_strmap names = CS_STRMAP_INIT; /* the arguments so far, to find one given twice */
 	for (size_t i = 0; i < cs_yaml_n_pairs(v); i++) {
 		struct cs_ynode *k = cs_yaml_pair(v, i)->key;
 		struct cs_ynode *val = cs_yaml_pair(v, i)->value;
@@ -54,10 +56,7 @@ static void parse_script(struct cs_binding_parse *p, const struct cs_ynode *m)
 			       aw);
 			continue;
 		}
-		bool dup = false;
-		for (size_t j = 0; j < sc->n_args; j++)
-			dup = dup || strcmp(sc->args[j].name, cs_yaml_text(k)) == 0;
-		if (dup) {
+		if (cs_strmap_get(&names, cs_yaml_text(k), NULL)) {
 			cs_yaml_report(p->y, k, "argument \"%s\" is given twice %s", cs_yaml_text(k), aw);
 			continue;
 		}
@@ -73,8 +72,10 @@ static void parse_script(struct cs_binding_parse *p, const struct cs_ynode *m)
 		}
 		sc->args[sc->n_args].name = cs_xstrdup(cs_yaml_text(k));
 		sc->args[sc->n_args].value = cs_xstrdup(cs_yaml_text(val));
+		cs_strmap_put(&names, sc->args[sc->n_args].name, sc->n_args, NULL);
 		sc->n_args++;
 	}
+	cs_strmap_free(&names);
 }
 
 static void describe_script(const struct cs_binding_cfg *b, struct cs_buf *s)
