@@ -118,7 +118,7 @@ NOT_A_DOCUMENT = """
     alias-bomb alias-bomb-maps alias-bomb-wide anchors-10001 flow-list-100001-entries list-100001-entries
     map-100001-pairs nesting-200000-flow-maps nesting-200000-flow nesting-65-block nesting-65-flow
     nesting-mixed-maps
-    duplicate-key duplicate-certificate-name duplicate-host-name
+    duplicate-key duplicate-certificate-name duplicate-host-name script-100000-args
     a-key-that-is-not-a-string null-key
 """.split()
 
