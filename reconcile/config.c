@@ -54,6 +54,7 @@ struct slot {
 	const char *name;       /* NULL: empty */
 	size_t host;
 	size_t at;
+	size_t hash;            /* of (host, name): compared first, kept when growing */
 };
 
 
@@ -66,6 +67,8 @@ struct ctx {
 	size_t cap_index;          /* a power of two, at least twice n_targets */
 	struct slot *host_index;   /* host name → hosts (host field unused) */
 	size_t cap_hosts;
+	const char *const *all_kinds; /* every binding kind's name, NULL-ended */
+	const char *const *binding_keys; /* the keys of a binding: host and the kinds */
 };
 
 
@@ -81,12 +84,17 @@ static size_t name_hash(size_t host, const char *name)
 
 /* The slot for (host, name): the one holding it, or the empty one where it
  * goes.  cap is a power of two and never full. */
-static struct slot *slot_find(struct slot *slots, size_t cap, size_t host, const char *name)
+static struct slot *slot_find_hashed(struct slot *slots, size_t cap, size_t host, const char *name, size_t h)
 {
-	size_t i = name_hash(host, name) & (cap - 1);
-	while (slots[i].name && (slots[i].host != host || strcmp(slots[i].name, name) != 0))
+	size_t i = h & (cap - 1);
+	while (slots[i].name && (slots[i].hash != h || slots[i].host != host || strcmp(slots[i].name, name) != 0))
 		i = (i + 1) & (cap - 1);
 	return &slots[i];
+}
+
+static struct slot *slot_find(struct slot *slots, size_t cap, size_t host, const char *name)
+{
+	return slot_find_hashed(slots, cap, host, name, name_hash(host, name));
 }
 
 /* Insert, growing so that at most half the slots are used. */
@@ -95,14 +103,21 @@ static void slot_put(struct slot **slots, size_t *cap, size_t used, size_t host,
 	if (2 * (used + 1) > *cap) {
 		size_t ncap = *cap ? 2 * *cap : 64;
 		struct slot *n = cs_xcalloc(ncap, sizeof *n);
-		for (size_t i = 0; i < *cap; i++)
-			if ((*slots)[i].name)
-				*slot_find(n, ncap, (*slots)[i].host, (*slots)[i].name) = (*slots)[i];
+		for (size_t i = 0; i < *cap; i++) {
+			const struct slot *o = &(*slots)[i];
+			if (o->name) {
+				size_t j = o->hash & (ncap - 1);
+				while (n[j].name)
+					j = (j + 1) & (ncap - 1);
+				n[j] = *o;
+			}
+		}
 		free(*slots);
 		*slots = n;
 		*cap = ncap;
 	}
-	*slot_find(*slots, *cap, host, name) = (struct slot){ name, host, at };
+	size_t h = name_hash(host, name);
+	*slot_find_hashed(*slots, *cap, host, name, h) = (struct slot){ name, host, at, h };
 }
 
 /* ---- duplicates in long lists ---- */
@@ -167,17 +182,17 @@ static bool name_ok(const char *s)
 
 /* The name of an entry in issuers/hosts/certificates: NULL when the entry
  * must be skipped (not a string, or a second definition). */
-static const char *entry_name(struct ctx *c, const yaml_node_t *map, size_t i, size_t first, const char *what)
+static const char *entry_name(struct ctx *c, const struct cs_ynode *map, size_t i, size_t first, const char *what)
 {
-	yaml_node_t *k = cs_yaml_node(&c->y, cs_yaml_pair(map, i)->key);
-	if (!k || k->type != YAML_SCALAR_NODE || cs_yaml_kind(k) == CS_YV_NULL) {
+	struct cs_ynode *k = cs_yaml_pair(map, i)->key;
+	if (!k || k->type != CS_YN_SCALAR || cs_yaml_kind(k) == CS_YV_NULL) {
 		cs_yaml_report(&c->y, k, "%s names must be strings, got %s", what, k ? cs_yaml_kind_name(cs_yaml_kind(k)) : "nothing");
 		return NULL;
 	}
 	const char *name = cs_yaml_text(k);
 	if (first != i) {
 		cs_yaml_report(&c->y, k, "%s \"%s\" is defined twice (first on line %d)", what, cs_yaml_esc(&c->y, name),
-		       cs_yaml_pos(cs_yaml_node(&c->y, cs_yaml_pair(map, first)->key)).line);
+		       cs_yaml_pos(cs_yaml_pair(map, first)->key).line);
 		return NULL;
 	}
 	if (strlen(name) > NAME_MAX_LEN)
@@ -190,10 +205,10 @@ static const char *entry_name(struct ctx *c, const yaml_node_t *map, size_t i, s
 
 /* The entry's value, which must be a mapping; an empty value is taken as an
  * empty mapping so that its missing keys are reported. */
-static yaml_node_t *entry_value(struct ctx *c, const yaml_node_t *map, size_t i, const char *what,
+static struct cs_ynode *entry_value(struct ctx *c, const struct cs_ynode *map, size_t i, const char *what,
 				const char *name)
 {
-	yaml_node_t *v = cs_yaml_node(&c->y, cs_yaml_pair(map, i)->value);
+	struct cs_ynode *v = cs_yaml_pair(map, i)->value;
 	enum cs_yaml_vkind k = cs_yaml_kind(v);
 	if (k != CS_YV_MAP && k != CS_YV_NULL) {
 		cs_yaml_report(&c->y, v, "expected a mapping for %s %s, got %s", what, cs_yaml_esc(&c->y, name), cs_yaml_kind_name(k));
@@ -205,36 +220,36 @@ static yaml_node_t *entry_value(struct ctx *c, const yaml_node_t *map, size_t i,
 /* Each entry of a section of named entries (hosts, issuers, certificates)
  * whose name can be used goes to parse_one with its key (for positions) and
  * its value (NULL when that is not a mapping: reported already). */
-static void parse_entries(struct ctx *c, const yaml_node_t *map, const char *what,
-			  void (*parse_one)(struct ctx *, const char *name, const yaml_node_t *key,
-					    const yaml_node_t *value))
+static void parse_entries(struct ctx *c, const struct cs_ynode *map, const char *what,
+			  void (*parse_one)(struct ctx *, const char *name, const struct cs_ynode *key,
+					    const struct cs_ynode *value))
 {
 	size_t n = cs_yaml_n_pairs(map);
 	const char **names = cs_xcalloc(n ? n : 1, sizeof *names);
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *k = cs_yaml_node(&c->y, cs_yaml_pair(map, i)->key);
-		if (k && k->type == YAML_SCALAR_NODE)
+		struct cs_ynode *k = cs_yaml_pair(map, i)->key;
+		if (k && k->type == CS_YN_SCALAR)
 			names[i] = cs_yaml_text(k);
 	}
 	size_t *first = first_same(names, n, false);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = entry_name(c, map, i, first[i], what);
 		if (name)
-			parse_one(c, name, cs_yaml_node(&c->y, cs_yaml_pair(map, i)->key), entry_value(c, map, i, what, name));
+			parse_one(c, name, cs_yaml_pair(map, i)->key, entry_value(c, map, i, what, name));
 	}
 	free(first);
 	free(names);
 }
 
 
-static void parse_settings(struct ctx *c, const yaml_node_t *root)
+static void parse_settings(struct ctx *c, const struct cs_ynode *root)
 {
 	static const char *const keys[] = { "state_dir", "parallelism", "state", NULL };
 	const char *where = "in settings";
 	struct cs_settings *s = &c->cfg->settings;
 	s->state_dir = cs_yaml_local_path(&c->y, ".certsync");
 	s->parallelism = 32;
-	yaml_node_t *m = cs_yaml_map(&c->y, root, "settings", "at the top level", false);
+	struct cs_ynode *m = cs_yaml_map(&c->y, root, "settings", "at the top level", false);
 	if (!m)
 		return;
 	cs_yaml_check_keys(&c->y, m, keys, where);
@@ -242,11 +257,11 @@ static void parse_settings(struct ctx *c, const yaml_node_t *root)
 	cs_yaml_int(&c->y, m, "parallelism", where, false, 1, 1024, &s->parallelism);
 	static const char *const state_keys[] = { "postgres", NULL };
 	static const char *const pg_keys[] = { "dsn", "key", NULL };
-	yaml_node_t *st = cs_yaml_map(&c->y, m, "state", where, false);
+	struct cs_ynode *st = cs_yaml_map(&c->y, m, "state", where, false);
 	if (!st)
 		return;
 	cs_yaml_check_keys(&c->y, st, state_keys, "in settings.state");
-	yaml_node_t *pg = cs_yaml_map(&c->y, st, "postgres", "in settings.state", true);
+	struct cs_ynode *pg = cs_yaml_map(&c->y, st, "postgres", "in settings.state", true);
 	if (!pg)
 		return;
 	cs_yaml_check_keys(&c->y, pg, pg_keys, "in settings.state.postgres");
@@ -257,7 +272,7 @@ static void parse_settings(struct ctx *c, const yaml_node_t *root)
 
 /* ---- hosts ---- */
 
-static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
+static void parse_host(struct ctx *c, const char *name, const struct cs_ynode *key, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "platform", "local", "ssh", "winrm", "reboot", "reboot_timeout", NULL };
 	static const char *const platforms[] = { "linux", "windows", NULL };
@@ -285,10 +300,10 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 
 	/* Each transport parses its own block, in the table's order. */
 	h->local_timeout = 300;
-	yaml_node_t *v;
+	struct cs_ynode *v;
 	for (size_t j = 0; transports[j]; j++) {
 		const struct cs_transport_ops *ops = cs_transport_ops_for((enum cs_transport_kind)(j + 1));
-		yaml_node_t *k = NULL;
+		struct cs_ynode *k = NULL;
 		v = cs_yaml_map(&c->y, m, transports[j], where, false);
 		if (v && ops && ops->parse) {
 			cs_yaml_lookup(&c->y, m, transports[j], &k);
@@ -309,10 +324,10 @@ static void parse_host(struct ctx *c, const char *name, const yaml_node_t *key, 
 	}
 }
 
-static void parse_hosts(struct ctx *c, const yaml_node_t *root)
+static void parse_hosts(struct ctx *c, const struct cs_ynode *root)
 {
-	yaml_node_t *m = cs_yaml_map(&c->y, root, "hosts", "at the top level", false);
-	if (!m || m->type != YAML_MAPPING_NODE)
+	struct cs_ynode *m = cs_yaml_map(&c->y, root, "hosts", "at the top level", false);
+	if (!m || m->type != CS_YN_MAP)
 		return;
 	c->cfg->hosts = cs_xcalloc(cs_yaml_n_pairs(m), sizeof *c->cfg->hosts);
 	parse_entries(c, m, "host", parse_host);
@@ -327,7 +342,7 @@ static const struct slot *slot_find_or_null(struct ctx *c, const char *name)
 }
 
 /* The index of the host called name; reports a dangling reference at v. */
-static bool find_host(struct ctx *c, const yaml_node_t *v, const char *name, const char *where, size_t *out)
+static bool find_host(struct ctx *c, const struct cs_ynode *v, const char *name, const char *where, size_t *out)
 {
 	const struct cs_config *cfg = c->cfg;
 	/* Indexed on first use: every host is parsed by then. */
@@ -351,13 +366,13 @@ static bool find_host(struct ctx *c, const yaml_node_t *v, const char *name, con
 
 /* ---- issuers: each parses its own body (providers/issuer/) ---- */
 
-static bool host_ref(void *ctx, const yaml_node_t *v, const char *name, const char *where)
+static bool host_ref(void *ctx, const struct cs_ynode *v, const char *name, const char *where)
 {
 	size_t idx;
 	return find_host(ctx, v, name, where, &idx);
 }
 
-static void parse_issuer(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
+static void parse_issuer(struct ctx *c, const char *name, const struct cs_ynode *key, const struct cs_ynode *m)
 {
 	static const char *const kinds[] = { "ca", "manual", "acme", NULL };
 	struct cs_issuer_cfg *is = &c->cfg->issuers[c->cfg->n_issuers++];
@@ -380,16 +395,16 @@ static void parse_issuer(struct ctx *c, const char *name, const yaml_node_t *key
 	const struct cs_issuer_refs refs = { .ctx = c, .host = host_ref };
 	for (size_t i = 0; kinds[i]; i++) {
 		const struct cs_issuer_ops *ops = cs_issuer_ops_for((enum cs_issuer_kind)(i + 1));
-		yaml_node_t *v = cs_yaml_map(&c->y, m, kinds[i], where, false);
+		struct cs_ynode *v = cs_yaml_map(&c->y, m, kinds[i], where, false);
 		if (v && ops && ops->parse)
 			ops->parse(&c->y, is, v, &refs);
 	}
 }
 
-static void parse_issuers(struct ctx *c, const yaml_node_t *root)
+static void parse_issuers(struct ctx *c, const struct cs_ynode *root)
 {
-	yaml_node_t *m = cs_yaml_map(&c->y, root, "issuers", "at the top level", false);
-	if (!m || m->type != YAML_MAPPING_NODE)
+	struct cs_ynode *m = cs_yaml_map(&c->y, root, "issuers", "at the top level", false);
+	if (!m || m->type != CS_YN_MAP)
 		return;
 	c->cfg->issuers = cs_xcalloc(cs_yaml_n_pairs(m), sizeof *c->cfg->issuers);
 	parse_entries(c, m, "issuer", parse_issuer);
@@ -399,7 +414,7 @@ static void parse_issuers(struct ctx *c, const yaml_node_t *root)
 
 
 /* The file path on the binding's host is written by this binding alone. */
-static bool claim_file(struct cs_binding_parse *p, const yaml_node_t *v, const char *role, const char *path)
+static bool claim_file(struct cs_binding_parse *p, const struct cs_ynode *v, const char *role, const char *path)
 {
 	struct ctx *c = p->claim_ctx;
 	size_t host = p->host_index;
@@ -427,6 +442,8 @@ static bool claim_file(struct cs_binding_parse *p, const yaml_node_t *v, const c
  * kept until the end of loading. */
 static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 {
+	if (!platform && c->all_kinds)
+		return c->all_kinds;
 	const struct cs_binding_kind *const *kinds = cs_binding_kind_table();
 	size_t n = 0;
 	while (kinds[n])
@@ -437,10 +454,28 @@ static const char *const *kind_names(struct ctx *c, enum cs_platform platform)
 		if (!platform || (kinds[i]->platforms & CS_KIND_ON(platform)))
 			v[m++] = (char *)kinds[i]->name;
 	cs_yaml_keep(&c->y, (char *)v);
+	if (!platform)
+		c->all_kinds = (const char *const *)v;
 	return (const char *const *)v;
 }
 
-static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const yaml_node_t *m)
+/* The keys a binding takes: host and every kind's name, NULL-ended; made
+ * once per load. */
+static const char *const *binding_keys(struct ctx *c)
+{
+	if (!c->binding_keys) {
+		const char *const *kinds = kind_names(c, 0);
+		size_t n = cs_yaml_count_words(kinds);
+		const char **keys = cs_xcalloc(n + 2, sizeof *keys);
+		keys[0] = "host";
+		memcpy(keys + 1, kinds, n * sizeof *keys);
+		cs_yaml_keep(&c->y, (char *)keys);
+		c->binding_keys = keys;
+	}
+	return c->binding_keys;
+}
+
+static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const struct cs_ynode *m)
 {
 	const struct cs_binding_kind *const *table = cs_binding_kind_table();
 	const char *const *kinds = kind_names(c, 0);
@@ -453,19 +488,13 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 	}
 	struct cs_binding_cfg *b = &cert->bindings[cert->n_bindings++];
 	b->pos = cs_yaml_pos(m);
-	{
-		size_t n = cs_yaml_count_words(kinds);
-		const char **keys = cs_xcalloc(n + 2, sizeof *keys);
-		keys[0] = "host";
-		memcpy(keys + 1, kinds, n * sizeof *keys);
-		cs_yaml_check_keys(&c->y, m, keys, where);
-		cs_yaml_keep(&c->y, (char *)keys);
-	}
+	const char *const *keys = binding_keys(c);
+	cs_yaml_check_keys(&c->y, m, keys, where);
 
 	struct cs_binding_parse bp = { .y = &c->y, .cert = cert, .b = b, .index = index, .where = where,
 				       .claim = claim_file, .claim_ctx = c };
 	b->host_index = (size_t)-1;
-	yaml_node_t *hv = cs_yaml_str(&c->y, m, "host", where, true, &b->host);
+	struct cs_ynode *hv = cs_yaml_str(&c->y, m, "host", where, true, &b->host);
 	if (hv && find_host(c, hv, b->host, where, &b->host_index)) {
 		bp.host = &c->cfg->hosts[b->host_index];
 		bp.host_index = b->host_index;
@@ -482,7 +511,7 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 	const struct cs_binding_kind *kind = table[k];
 	b->kind = kind->id;
 	b->kind_ops = kind;
-	yaml_node_t *kk = NULL;
+	struct cs_ynode *kk = NULL;
 	cs_yaml_lookup(&c->y, m, kind->name, &kk);
 	if (bp.host && bp.host->platform && !(kind->platforms & CS_KIND_ON(bp.host->platform))) {
 		cs_yaml_report(&c->y, kk, "binding kind %s is not available on %s host %s (%s hosts take %s)",
@@ -493,7 +522,7 @@ static void parse_binding(struct ctx *c, struct cs_cert_cfg *cert, size_t index,
 		bp.host = NULL;
 	}
 	for (size_t i = 0; table[i]; i++) {
-		yaml_node_t *v = cs_yaml_map(&c->y, m, table[i]->name, where, false);
+		struct cs_ynode *v = cs_yaml_map(&c->y, m, table[i]->name, where, false);
 		if (!v)
 			continue;
 		bp.where = cs_yaml_fmt(&c->y, "in %s binding %zu of certificate %s", table[i]->name, index,
@@ -526,7 +555,7 @@ static size_t bound_hosts(const struct cs_cert_cfg *cert, size_t *out, bool *out
 	return n;
 }
 
-static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const yaml_node_t *m)
+static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "connect", "servername", "starttls", "ca_bundle", "timeout", "host", NULL };
 	static const char *const starttls[] = { "smtp", "imap", "pop3", NULL };
@@ -544,7 +573,7 @@ static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, 
 	vf->host_index = (size_t)-1;
 	cs_yaml_check_keys(&c->y, m, keys, where);
 
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "connect", where, true, &vf->connect);
+	struct cs_ynode *v = cs_yaml_str(&c->y, m, "connect", where, true, &vf->connect);
 	const char *why = v ? cs_hostport_problem(vf->connect, NULL, NULL) : NULL;
 	if (why)
 		cs_yaml_report(&c->y, v, "invalid connect \"%s\" %s: %s", cs_yaml_esc(&c->y, vf->connect), where, why);
@@ -602,7 +631,7 @@ static void parse_verify(struct ctx *c, struct cs_cert_cfg *cert, size_t index, 
 
 /* ---- certificates ---- */
 
-static void parse_key(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node_t *m)
+static void parse_key(struct ctx *c, struct cs_cert_cfg *cert, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "type", "bits", "curve", NULL };
 	static const char *const types[] = { "rsa", "ecdsa", NULL };
@@ -613,10 +642,10 @@ static void parse_key(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node_t
 	int t = 0;
 	if (!cs_yaml_enum(&c->y, m, "type", where, true, types, &t))
 		return;
-	yaml_node_t *k = NULL;
+	struct cs_ynode *k = NULL;
 	if (t == 0) {
 		cert->key.type = CS_KEY_RSA;
-		yaml_node_t *v = cs_yaml_int(&c->y, m, "bits", where, false, 0, INT_MAX, &cert->key.bits);
+		struct cs_ynode *v = cs_yaml_int(&c->y, m, "bits", where, false, 0, INT_MAX, &cert->key.bits);
 		if (v && cert->key.bits != 2048 && cert->key.bits != 3072 && cert->key.bits != 4096) {
 			cs_yaml_report(&c->y, v, "invalid rsa key size %d %s: expected 2048, 3072 or 4096", cert->key.bits, where);
 			cert->key.bits = 2048;
@@ -637,10 +666,10 @@ static void parse_key(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node_t
 	}
 }
 
-static void parse_names(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node_t *m, const char *where)
+static void parse_names(struct ctx *c, struct cs_cert_cfg *cert, const struct cs_ynode *m, const char *where)
 {
 	const char *cname = cs_yaml_esc(&c->y, cert->name);
-	yaml_node_t *v = cs_yaml_str(&c->y, m, "common_name", where, true, &cert->common_name);
+	struct cs_ynode *v = cs_yaml_str(&c->y, m, "common_name", where, true, &cert->common_name);
 	if (v) {
 		const char *why = cs_dns_name_problem(cert->common_name, true);
 		if (!why && strlen(cert->common_name) > 64)
@@ -657,7 +686,7 @@ static void parse_names(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node
 	/* Valid names only take part in the duplicate check, as before. */
 	const char **valid = cs_xcalloc(n ? n : 1, sizeof *valid);
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *it = cs_yaml_item(&c->y, v, i);
+		struct cs_ynode *it = cs_yaml_item(&c->y, v, i);
 		const char *s = cs_yaml_scalar_text(&c->y, it, "dns_names", where);
 		if (!s)
 			continue;
@@ -683,7 +712,7 @@ static void parse_names(struct ctx *c, struct cs_cert_cfg *cert, const yaml_node
 	free(valid);
 }
 
-static void parse_cert(struct ctx *c, const char *name, const yaml_node_t *key, const yaml_node_t *m)
+static void parse_cert(struct ctx *c, const char *name, const struct cs_ynode *key, const struct cs_ynode *m)
 {
 	static const char *const keys[] = {
 		"common_name", "dns_names", "key", "issuer", "renew_before", "remind_before", "bindings", "verify",
@@ -704,11 +733,11 @@ static void parse_cert(struct ctx *c, const char *name, const yaml_node_t *key, 
 	cs_yaml_check_keys(&c->y, m, keys, where);
 	parse_names(c, cert, m, where);
 
-	yaml_node_t *v = cs_yaml_map(&c->y, m, "key", where, false);
+	struct cs_ynode *v = cs_yaml_map(&c->y, m, "key", where, false);
 	if (v)
 		parse_key(c, cert, v);
 
-	yaml_node_t *iv = cs_yaml_str(&c->y, m, "issuer", where, true, &cert->issuer);
+	struct cs_ynode *iv = cs_yaml_str(&c->y, m, "issuer", where, true, &cert->issuer);
 	if (iv) {
 		const struct cs_config *cfg = c->cfg;
 		for (size_t i = 0; i < cfg->n_issuers; i++)
@@ -724,7 +753,7 @@ static void parse_cert(struct ctx *c, const char *name, const yaml_node_t *key, 
 		}
 	}
 
-	yaml_node_t *rv = cs_yaml_duration(&c->y, m, "renew_before", where, true, CS_DURATION_MAX_WINDOW,
+	struct cs_ynode *rv = cs_yaml_duration(&c->y, m, "renew_before", where, true, CS_DURATION_MAX_WINDOW,
 					&cert->renew_before);
 	bool renew_ok = rv || !cs_yaml_lookup(&c->y, m, "renew_before", NULL);
 	cs_yaml_duration(&c->y, m, "remind_before", where, false, CS_DURATION_MAX_WINDOW, &cert->remind_before);
@@ -754,16 +783,16 @@ static void parse_cert(struct ctx *c, const char *name, const yaml_node_t *key, 
 	}
 }
 
-static void parse_certs(struct ctx *c, const yaml_node_t *root)
+static void parse_certs(struct ctx *c, const struct cs_ynode *root)
 {
-	yaml_node_t *m = cs_yaml_map(&c->y, root, "certificates", "at the top level", false);
-	if (!m || m->type != YAML_MAPPING_NODE)
+	struct cs_ynode *m = cs_yaml_map(&c->y, root, "certificates", "at the top level", false);
+	if (!m || m->type != CS_YN_MAP)
 		return;
 	c->cfg->certs = cs_xcalloc(cs_yaml_n_pairs(m), sizeof *c->cfg->certs);
 	parse_entries(c, m, "certificate", parse_cert);
 }
 
-static void parse_root(struct ctx *c, const yaml_node_t *root)
+static void parse_root(struct ctx *c, const struct cs_ynode *root)
 {
 	static const char *const keys[] = { "version", "settings", "notify", "issuers", "hosts", "certificates", NULL };
 	if (cs_yaml_kind(root) != CS_YV_MAP) {
@@ -773,7 +802,7 @@ static void parse_root(struct ctx *c, const yaml_node_t *root)
 	}
 	cs_yaml_check_keys(&c->y, root, keys, "at the top level");
 	static const char *const version_key[] = { "version", NULL };
-	yaml_node_t *v = cs_yaml_field(&c->y, root, "version", "at the top level", false);
+	struct cs_ynode *v = cs_yaml_field(&c->y, root, "version", "at the top level", false);
 	if (!v) {
 		if (!cs_yaml_guessed(&c->y, root, version_key))
 			cs_yaml_report(&c->y, root, "missing required key \"version\" at the top level (write version: 1)");
@@ -812,7 +841,7 @@ int cs_config_load_string(struct cs_config **out, const char *name, const char *
 	cfg->path = cs_xstrdup(name);
 	cfg->dir = absolute_dir(dir);
 	struct ctx c = { .y = { .file = name, .dir = cfg->dir, .diags = diags }, .cfg = cfg };
-	yaml_node_t *root;
+	struct cs_ynode *root;
 	if (cs_yaml_load(&c.y, textp, len, &root)) {
 		if (!root)
 			cs_yaml_report_at(&c.y, 1, 1, "the config is empty: it needs at least \"version: 1\"");

@@ -16,9 +16,10 @@ struct cs_diag {
 struct cs_diags {
 	struct cs_diag *v;
 	size_t n;
+	size_t cap;             /* room in v */
 };
 
-#define CS_DIAGS_INIT { NULL, 0 }
+#define CS_DIAGS_INIT { NULL, 0, 0 }
 
 void cs_diags_add(struct cs_diags *d, const char *file, int line, int col,
 		  const char *fmt, ...) CS_PRINTF(5, 6);

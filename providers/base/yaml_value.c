@@ -1,6 +1,6 @@
-/* The YAML value layer (yaml_value.h): libyaml's document API, the limits
- * and tags checked on the event stream before the document is built, and
- * the typed getters that report FILE:LINE:COL diagnostics. */
+/* The YAML value layer (yaml_value.h): a tree built from libyaml's events in
+ * one pass, the limits and tags checked on each event before the tree takes
+ * it, and the typed getters that report FILE:LINE:COL diagnostics. */
 #include "providers/base/yaml_value.h"
 
 #include <errno.h>
@@ -10,54 +10,120 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "providers/base/duration.h"
+#include "providers/base/strmap.h"
 #include "providers/base/util.h"
 
 /* An unknown key taken for a misspelling of key: that key's absence is then
  * not reported again ("did you mean" already says it). */
 struct cs_yaml_guess {
-	const yaml_node_t *map;
+	const struct cs_ynode *map;
 	const char *key;        /* static: from a table of known keys */
+	size_t prev;            /* 1 + the index of the map's guess before this one, 0 for none */
 };
+
+/* ---- memory ---- */
+
+/* The tree's memory, and that of the strings made for messages: blocks
+ * taken from malloc and handed out in order, all freed at once.  A 25 MB
+ * config becomes a few hundred blocks instead of millions of small
+ * allocations. */
+#define ARENA_FIRST (16u << 10)  /* the first block; each next one twice the last ... */
+#define ARENA_BLOCK (1u << 20)   /* ... up to this */
+
+struct arena_block {
+	struct arena_block *next;
+	max_align_t data[];
+};
+
+struct cs_yaml_tree {
+	struct arena_block *blocks;
+	char *next;             /* free space in the newest block */
+	size_t left;
+	size_t block;           /* the size of the next block; 0 before the first */
+};
+
+static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
+{
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	if (n > t->left) {
+		size_t size = t->block ? t->block : ARENA_FIRST;
+		if (n > size / 4) {
+			/* A large one gets its own block, behind the current one. */
+			struct arena_block *b = cs_xmalloc(sizeof *b + n);
+			if (t->blocks) {
+				b->next = t->blocks->next;
+				t->blocks->next = b;
+			} else {
+				b->next = NULL;
+				t->blocks = b;
+			}
+			return b->data;
+		}
+		/* Small files stay small; large ones take few blocks. */
+		struct arena_block *b = cs_xmalloc(sizeof *b + size);
+		b->next = t->blocks;
+		t->blocks = b;
+		t->next = (char *)b->data;
+		t->left = size;
+		t->block = size < ARENA_BLOCK ? 2 * size : ARENA_BLOCK;
+	}
+	void *r = t->next;
+	t->next += n;
+	t->left -= n;
+	return r;
+}
+
+static void tree_free(struct cs_yaml_tree *t)
+{
+	if (!t)
+		return;
+	for (struct arena_block *b = t->blocks, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(t);
+}
+
+/* A copy of s (len bytes) in t's memory. */
+static const char *tree_strdup(struct cs_yaml_tree *t, const char *s, size_t len)
+{
+	char *r = arena_alloc(t, len + 1);
+	memcpy(r, s, len);
+	r[len] = '\0';
+	return r;
+}
 
 /* ---- nodes ---- */
 
-yaml_node_t *cs_yaml_node(struct cs_yaml *c, int index)
+const char *cs_yaml_text(const struct cs_ynode *n)
 {
-	return yaml_document_get_node(c->doc, index);
+	return n->type == CS_YN_SCALAR ? n->u.text : "";
 }
 
-const char *cs_yaml_text(const yaml_node_t *n)
+size_t cs_yaml_n_pairs(const struct cs_ynode *n)
 {
-	return (const char *)n->data.scalar.value;
+	return n->type == CS_YN_MAP ? n->n : 0;
 }
 
-size_t cs_yaml_n_pairs(const yaml_node_t *n)
+size_t cs_yaml_n_items(const struct cs_ynode *n)
 {
-	if (n->type != YAML_MAPPING_NODE)
-		return 0;
-	return (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	return n->type == CS_YN_SEQ ? n->n : 0;
 }
 
-size_t cs_yaml_n_items(const yaml_node_t *n)
+const struct cs_ypair *cs_yaml_pair(const struct cs_ynode *n, size_t i)
 {
-	if (n->type != YAML_SEQUENCE_NODE)
-		return 0;
-	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	return &n->u.pairs[i];
 }
 
-yaml_node_pair_t *cs_yaml_pair(const yaml_node_t *n, size_t i)
+struct cs_ynode *cs_yaml_item(struct cs_yaml *c, const struct cs_ynode *n, size_t i)
 {
-	return n->data.mapping.pairs.start + i;
+	(void)c;
+	return n->u.items[i];
 }
 
-yaml_node_t *cs_yaml_item(struct cs_yaml *c, const yaml_node_t *n, size_t i)
+struct cs_pos cs_yaml_pos(const struct cs_ynode *n)
 {
-	return cs_yaml_node(c, n->data.sequence.items.start[i]);
-}
-
-struct cs_pos cs_yaml_pos(const yaml_node_t *n)
-{
-	struct cs_pos p = { (int)n->start_mark.line + 1, (int)n->start_mark.column + 1 };
+	struct cs_pos p = { (int)n->line, (int)n->col };
 	return p;
 }
 
@@ -101,20 +167,18 @@ static bool looks_float(const char *s)
 }
 
 
-enum cs_yaml_vkind cs_yaml_kind(const yaml_node_t *n)
+enum cs_yaml_vkind cs_yaml_kind(const struct cs_ynode *n)
 {
-	if (n->type == YAML_MAPPING_NODE)
-		return CS_YV_MAP;
-	if (n->type == YAML_SEQUENCE_NODE)
-		return CS_YV_SEQ;
-	if (n->type != YAML_SCALAR_NODE)
-		return CS_YV_NULL;
-	return cs_yaml_scalar_kind(cs_yaml_text(n), n->data.scalar.style);
+	return (enum cs_yaml_vkind)n->kind;
 }
 
 enum cs_yaml_vkind cs_yaml_scalar_kind(const char *s, yaml_scalar_style_t style)
 {
 	if (style != YAML_PLAIN_SCALAR_STYLE)
+		return CS_YV_STR;
+	/* Most values are words: only these first characters can start a
+	 * null, a boolean or a number. */
+	if (*s && !strchr("~nNtTfF0123456789+-.", *s))
 		return CS_YV_STR;
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
 	static const char *const bools[] = { "true", "True", "TRUE", "false", "False", "FALSE", NULL };
@@ -169,7 +233,7 @@ void cs_yaml_report_at(struct cs_yaml *c, int line, int col, const char *fmt, ..
 	c->errors++;
 }
 
-void cs_yaml_report(struct cs_yaml *c, const yaml_node_t *n, const char *fmt, ...)
+void cs_yaml_report(struct cs_yaml *c, const struct cs_ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -181,6 +245,14 @@ void cs_yaml_report(struct cs_yaml *c, const yaml_node_t *n, const char *fmt, ..
 	cs_diags_add(c->diags, c->file, p.line, p.col, "%s", msg);
 	free(msg);
 	c->errors++;
+}
+
+/* A copy of s (len bytes) that lives until cs_yaml_done. */
+static const char *strings_copy(struct cs_yaml *c, const char *s, size_t len)
+{
+	if (!c->strings)
+		c->strings = cs_xcalloc(1, sizeof *c->strings);
+	return tree_strdup(c->strings, s, len);
 }
 
 const char *cs_yaml_keep(struct cs_yaml *c, char *s)
@@ -197,6 +269,13 @@ const char *cs_yaml_keep(struct cs_yaml *c, char *s)
  * escaped, quotes escaped, long values cut. */
 const char *cs_yaml_esc(struct cs_yaml *c, const char *s)
 {
+	/* Most need nothing escaped: copied whole. */
+	size_t len = 0;
+	for (const unsigned char *p = (const unsigned char *)s; len <= 80; p++, len++)
+		if (!*p || *p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+			break;
+	if (len <= 80 && !s[len])
+		return strings_copy(c, s, len);
 	struct cs_buf b = CS_BUF_INIT;
 	size_t n = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++) {
@@ -217,7 +296,15 @@ const char *cs_yaml_esc(struct cs_yaml *c, const char *s)
 
 const char *cs_yaml_fmt(struct cs_yaml *c, const char *fmt, ...)
 {
+	/* Most are short ("in binding 1 of certificate www"): into the
+	 * strings' blocks, the rest on their own. */
+	char buf[256];
 	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof buf)
+		return strings_copy(c, buf, (size_t)n);
 	va_start(ap, fmt);
 	char *s = cs_xvasprintf(fmt, ap);
 	va_end(ap);
@@ -320,34 +407,80 @@ const char *cs_yaml_did_you_mean(struct cs_yaml *c, const char *word, const char
 
 /* ---- mappings and typed values ---- */
 
-yaml_node_t *cs_yaml_lookup(struct cs_yaml *c, const yaml_node_t *map, const char *key, yaml_node_t **out_key)
+struct cs_ynode *cs_yaml_lookup(struct cs_yaml *c, const struct cs_ynode *map, const char *key, struct cs_ynode **out_key)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
+	(void)c;
+	if (!map || map->type != CS_YN_MAP)
 		return NULL;
-	for (size_t i = 0; i < cs_yaml_n_pairs(map); i++) {
-		yaml_node_t *k = cs_yaml_node(c, cs_yaml_pair(map, i)->key);
-		if (k && k->type == YAML_SCALAR_NODE && strcmp(cs_yaml_text(k), key) == 0) {
+	for (size_t i = 0; i < map->n; i++) {
+		struct cs_ynode *k = map->u.pairs[i].key;
+		if (k->type == CS_YN_SCALAR && strcmp(k->u.text, key) == 0) {
 			if (out_key)
 				*out_key = k;
-			return cs_yaml_node(c, cs_yaml_pair(map, i)->value);
+			return map->u.pairs[i].value;
 		}
 	}
 	return NULL;
 }
 
+/* The guesses of each mapping are found through a hash of the mapping's
+ * address: a file with a typo in each of 100,000 certificates must not
+ * compare every guess with every other.  The slot of map holds 1 + the
+ * index of its latest guess (or 0: the empty slot where it goes). */
+static size_t ptr_hash(const void *p)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static size_t *guess_slot(const struct cs_yaml *c, const struct cs_ynode *map)
+{
+	size_t i = ptr_hash(map) & (c->cap_guess_index - 1);
+	while (c->guess_index[i] && c->guesses[c->guess_index[i] - 1].map != map)
+		i = (i + 1) & (c->cap_guess_index - 1);
+	return &c->guess_index[i];
+}
+
+static void guess_add(struct cs_yaml *c, const struct cs_ynode *map, const char *key)
+{
+	if (c->n_guesses == c->cap_guesses) {
+		c->cap_guesses = c->cap_guesses ? 2 * c->cap_guesses : 16;
+		c->guesses = cs_xrealloc(c->guesses, c->cap_guesses * sizeof *c->guesses);
+	}
+	if (2 * (c->n_guesses + 1) > c->cap_guess_index) {
+		/* At most half full (counting guesses, not mappings). */
+		free(c->guess_index);
+		c->cap_guess_index = c->cap_guess_index ? 2 * c->cap_guess_index : 64;
+		c->guess_index = cs_xcalloc(c->cap_guess_index, sizeof *c->guess_index);
+		for (size_t i = 0; i < c->n_guesses; i++)
+			*guess_slot(c, c->guesses[i].map) = i + 1;
+	}
+	size_t *s = guess_slot(c, map);
+	c->guesses[c->n_guesses] = (struct cs_yaml_guess){ map, key, *s };
+	*s = ++c->n_guesses;
+}
+
 /* Unknown keys (with a suggestion), keys that are not strings, and keys
  * given twice.  known is NULL-terminated. */
-void cs_yaml_check_keys(struct cs_yaml *c, const yaml_node_t *map, const char *const *known, const char *where)
+void cs_yaml_check_keys(struct cs_yaml *c, const struct cs_ynode *map, const char *const *known, const char *where)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
+	if (!map || map->type != CS_YN_MAP)
 		return;
 	size_t n_known = cs_yaml_count_words(known);
 	/* Where each known key was first given: one pass, however long the
 	 * mapping. */
-	yaml_node_t **given = cs_xcalloc(n_known + 1, sizeof *given);
+	struct cs_ynode *given_here[32];
+	struct cs_ynode **given = given_here;
+	if (n_known < sizeof given_here / sizeof *given_here)
+		memset(given_here, 0, sizeof given_here);
+	else
+		given = cs_xcalloc(n_known + 1, sizeof *given);
 	for (size_t i = 0; i < cs_yaml_n_pairs(map); i++) {
-		yaml_node_t *k = cs_yaml_node(c, cs_yaml_pair(map, i)->key);
-		if (!k || k->type != YAML_SCALAR_NODE) {
+		struct cs_ynode *k = cs_yaml_pair(map, i)->key;
+		if (!k || k->type != CS_YN_SCALAR) {
 			cs_yaml_report(c, k, "keys must be plain words, got %s as a key %s",
 			       k ? cs_yaml_kind_name(cs_yaml_kind(k)) : "nothing", where);
 			continue;
@@ -361,8 +494,7 @@ void cs_yaml_check_keys(struct cs_yaml *c, const yaml_node_t *map, const char *c
 			else if (cs_yaml_suggest(name, known, n_known)) {
 				cs_yaml_report(c, k, "unknown key \"%s\" %s%s", cs_yaml_esc(c, name), where,
 				       cs_yaml_did_you_mean(c, name, known, n_known));
-				c->guesses = cs_xrealloc(c->guesses, (c->n_guesses + 1) * sizeof *c->guesses);
-				c->guesses[c->n_guesses++] = (struct cs_yaml_guess){ map, cs_yaml_suggest(name, known, n_known) };
+				guess_add(c, map, cs_yaml_suggest(name, known, n_known));
 			}
 			else
 				cs_yaml_report(c, k, "unknown key \"%s\" %s (expected %s)", cs_yaml_esc(c, name), where,
@@ -378,14 +510,17 @@ void cs_yaml_check_keys(struct cs_yaml *c, const yaml_node_t *map, const char *c
 		else
 			given[w] = k;
 	}
-	free(given);
+	if (given != given_here)
+		free(given);
 }
 
 /* Whether an unknown key of map was taken for one of keys (NULL-terminated). */
-bool cs_yaml_guessed(const struct cs_yaml *c, const yaml_node_t *map, const char *const *keys)
+bool cs_yaml_guessed(const struct cs_yaml *c, const struct cs_ynode *map, const char *const *keys)
 {
-	for (size_t i = 0; i < c->n_guesses; i++)
-		if (c->guesses[i].map == map && cs_yaml_one_of(c->guesses[i].key, keys))
+	if (!c->cap_guess_index)
+		return false;
+	for (size_t g = *guess_slot(c, map); g; g = c->guesses[g - 1].prev)
+		if (cs_yaml_one_of(c->guesses[g - 1].key, keys))
 			return true;
 	return false;
 }
@@ -393,16 +528,16 @@ bool cs_yaml_guessed(const struct cs_yaml *c, const yaml_node_t *map, const char
 /* The value of key, or NULL when absent.  A missing required key is
  * reported at the mapping that lacks it, unless a misspelling of it was
  * reported already. */
-yaml_node_t *cs_yaml_field(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where, bool required)
+struct cs_ynode *cs_yaml_field(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where, bool required)
 {
-	yaml_node_t *v = cs_yaml_lookup(c, map, key, NULL);
+	struct cs_ynode *v = cs_yaml_lookup(c, map, key, NULL);
 	const char *const keys[] = { key, NULL };
 	if (!v && required && !cs_yaml_guessed(c, map, keys))
 		cs_yaml_report(c, map, "missing required key \"%s\" %s", key, where);
 	return v;
 }
 
-void cs_yaml_type_error(struct cs_yaml *c, const yaml_node_t *v, const char *want, const char *key, const char *where)
+void cs_yaml_type_error(struct cs_yaml *c, const struct cs_ynode *v, const char *want, const char *key, const char *where)
 {
 	cs_yaml_report(c, v, "expected %s for \"%s\" %s, got %s", want, key, where, cs_yaml_kind_name(cs_yaml_kind(v)));
 }
@@ -410,13 +545,13 @@ void cs_yaml_type_error(struct cs_yaml *c, const yaml_node_t *v, const char *wan
 /* A scalar as text: strings, and numbers written where text is expected
  * (a listener called 80, a user called 1001).  NUL bytes and empty strings
  * are refused: no key of the schema means anything by them. */
-const char *cs_yaml_scalar_text(struct cs_yaml *c, const yaml_node_t *v, const char *key, const char *where)
+const char *cs_yaml_scalar_text(struct cs_yaml *c, const struct cs_ynode *v, const char *key, const char *where)
 {
 	if (!cs_yaml_is_scalar(cs_yaml_kind(v))) {
 		cs_yaml_type_error(c, v, "a string", key, where);
 		return NULL;
 	}
-	if (strlen(cs_yaml_text(v)) != v->data.scalar.length) {
+	if (strlen(cs_yaml_text(v)) != v->n) {
 		cs_yaml_report(c, v, "\"%s\" %s contains a NUL character", key, where);
 		return NULL;
 	}
@@ -429,10 +564,10 @@ const char *cs_yaml_scalar_text(struct cs_yaml *c, const yaml_node_t *v, const c
 
 /* On success *out is replaced (the old value, a default, is freed) and the
  * value node returned; NULL when absent or wrong. */
-yaml_node_t *cs_yaml_str(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_str(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 			    bool required, char **out)
 {
-	yaml_node_t *v = cs_yaml_field(c, map, key, where, required);
+	struct cs_ynode *v = cs_yaml_field(c, map, key, where, required);
 	if (!v)
 		return NULL;
 	const char *s = cs_yaml_scalar_text(c, v, key, where);
@@ -443,10 +578,10 @@ yaml_node_t *cs_yaml_str(struct cs_yaml *c, const yaml_node_t *map, const char *
 	return v;
 }
 
-yaml_node_t *cs_yaml_int(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_int(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 			    bool required, long lo, long hi, int *out)
 {
-	yaml_node_t *v = cs_yaml_field(c, map, key, where, required);
+	struct cs_ynode *v = cs_yaml_field(c, map, key, where, required);
 	if (!v)
 		return NULL;
 	if (cs_yaml_kind(v) != CS_YV_INT) {
@@ -468,10 +603,10 @@ yaml_node_t *cs_yaml_int(struct cs_yaml *c, const yaml_node_t *map, const char *
 	return v;
 }
 
-yaml_node_t *cs_yaml_bool(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_bool(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 			     bool *out)
 {
-	yaml_node_t *v = cs_yaml_field(c, map, key, where, false);
+	struct cs_ynode *v = cs_yaml_field(c, map, key, where, false);
 	if (!v)
 		return NULL;
 	if (cs_yaml_kind(v) != CS_YV_BOOL) {
@@ -483,10 +618,10 @@ yaml_node_t *cs_yaml_bool(struct cs_yaml *c, const yaml_node_t *map, const char 
 }
 
 /* One of values (NULL-terminated); *out is its index. */
-yaml_node_t *cs_yaml_enum(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_enum(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 			     bool required, const char *const *values, int *out)
 {
-	yaml_node_t *v = cs_yaml_field(c, map, key, where, required);
+	struct cs_ynode *v = cs_yaml_field(c, map, key, where, required);
 	if (!v)
 		return NULL;
 	const char *s = cs_yaml_scalar_text(c, v, key, where);
@@ -511,10 +646,10 @@ yaml_node_t *cs_yaml_enum(struct cs_yaml *c, const yaml_node_t *map, const char 
 #define CS_DURATION_MAX_WINDOW ((int64_t)3650 * 86400)
 #define CS_DURATION_MAX_WAIT ((int64_t)86400)
 
-yaml_node_t *cs_yaml_duration(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_duration(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 				 bool positive, int64_t max, int64_t *out)
 {
-	yaml_node_t *v = cs_yaml_field(c, map, key, where, false);
+	struct cs_ynode *v = cs_yaml_field(c, map, key, where, false);
 	if (!v)
 		return NULL;
 	if (!cs_yaml_is_scalar(cs_yaml_kind(v))) {
@@ -554,11 +689,11 @@ char *cs_yaml_local_path(struct cs_yaml *c, const char *p)
 	return r;
 }
 
-yaml_node_t *cs_yaml_path(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_path(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 				   bool required, char **out)
 {
 	char *raw = NULL;
-	yaml_node_t *v = cs_yaml_str(c, map, key, where, required, &raw);
+	struct cs_ynode *v = cs_yaml_str(c, map, key, where, required, &raw);
 	if (v) {
 		free(*out);
 		*out = cs_yaml_local_path(c, raw);
@@ -571,7 +706,7 @@ yaml_node_t *cs_yaml_path(struct cs_yaml *c, const yaml_node_t *map, const char 
  * or a device would wait forever (or never end), a folder fails late.  A
  * file that does not exist yet is fine here (it may be made before apply);
  * the reader refuses a non-regular file again when it opens it. */
-void cs_yaml_check_local_file(struct cs_yaml *c, const yaml_node_t *v, const char *key, const char *where,
+void cs_yaml_check_local_file(struct cs_yaml *c, const struct cs_ynode *v, const char *key, const char *where,
 			     const char *path)
 {
 	struct stat st;
@@ -585,10 +720,10 @@ void cs_yaml_check_local_file(struct cs_yaml *c, const yaml_node_t *v, const cha
 		       cs_file_type_name(st.st_mode));
 }
 
-yaml_node_t *cs_yaml_local_file(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_local_file(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 				   bool required, char **out)
 {
-	yaml_node_t *v = cs_yaml_path(c, map, key, where, required, out);
+	struct cs_ynode *v = cs_yaml_path(c, map, key, where, required, out);
 	if (v)
 		cs_yaml_check_local_file(c, v, key, where, *out);
 	return v;
@@ -596,10 +731,10 @@ yaml_node_t *cs_yaml_local_file(struct cs_yaml *c, const yaml_node_t *map, const
 
 /* A value of kind want (CS_YV_MAP or CS_YV_SEQ); an empty value counts as an empty
  * one ("local:"). */
-yaml_node_t *cs_yaml_collection(struct cs_yaml *c, const yaml_node_t *map, const char *key,
+struct cs_ynode *cs_yaml_collection(struct cs_yaml *c, const struct cs_ynode *map, const char *key,
 				   const char *where, bool required, enum cs_yaml_vkind want)
 {
-	yaml_node_t *v = cs_yaml_field(c, map, key, where, required);
+	struct cs_ynode *v = cs_yaml_field(c, map, key, where, required);
 	if (!v)
 		return NULL;
 	enum cs_yaml_vkind k = cs_yaml_kind(v);
@@ -610,13 +745,13 @@ yaml_node_t *cs_yaml_collection(struct cs_yaml *c, const yaml_node_t *map, const
 	return v;
 }
 
-yaml_node_t *cs_yaml_map(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_map(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 			    bool required)
 {
 	return cs_yaml_collection(c, map, key, where, required, CS_YV_MAP);
 }
 
-yaml_node_t *cs_yaml_seq(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_seq(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 			    bool required)
 {
 	return cs_yaml_collection(c, map, key, where, required, CS_YV_SEQ);
@@ -634,11 +769,11 @@ static bool env_name_ok(const char *s)
 
 /* {env: NAME} or {file: PATH}.  Whatever else is written there may be the
  * secret itself, so no message quotes it. */
-yaml_node_t *cs_yaml_secret(struct cs_yaml *c, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_secret(struct cs_yaml *c, const struct cs_ynode *map, const char *key, const char *where,
 			       bool required, struct cs_secret *out)
 {
 	static const char *const keys[] = { "env", "file", NULL };
-	yaml_node_t *v = cs_yaml_field(c, map, key, where, required);
+	struct cs_ynode *v = cs_yaml_field(c, map, key, where, required);
 	if (!v)
 		return NULL;
 	enum cs_yaml_vkind k = cs_yaml_kind(v);
@@ -653,11 +788,11 @@ yaml_node_t *cs_yaml_secret(struct cs_yaml *c, const yaml_node_t *map, const cha
 	}
 	const char *inner = cs_yaml_fmt(c, "in secret \"%s\" %s", key, where);
 	cs_yaml_check_keys(c, v, keys, inner);
-	yaml_node_t *ek = NULL, *fk = NULL;
-	yaml_node_t *ev = cs_yaml_lookup(c, v, "env", &ek);
-	yaml_node_t *fv = cs_yaml_lookup(c, v, "file", &fk);
+	struct cs_ynode *ek = NULL, *fk = NULL;
+	struct cs_ynode *ev = cs_yaml_lookup(c, v, "env", &ek);
+	struct cs_ynode *fv = cs_yaml_lookup(c, v, "file", &fk);
 	if (ev && fv) {
-		yaml_node_t *second = cs_yaml_pos(ek).line > cs_yaml_pos(fk).line ||
+		struct cs_ynode *second = cs_yaml_pos(ek).line > cs_yaml_pos(fk).line ||
 				(cs_yaml_pos(ek).line == cs_yaml_pos(fk).line && cs_yaml_pos(ek).col > cs_yaml_pos(fk).col) ? ek : fk;
 		cs_yaml_report(c, second, "secret \"%s\" %s has both env and file: give one", key, where);
 		return NULL;
@@ -696,13 +831,13 @@ yaml_node_t *cs_yaml_secret(struct cs_yaml *c, const yaml_node_t *map, const cha
 /* Of the keys names (NULL-terminated), which are present: the index of the
  * one written first, -1 for none.  Any later one is reported as
  * conflicting, at its own key and in file order. */
-int cs_yaml_exactly_one(struct cs_yaml *c, const yaml_node_t *map, const char *const *names, const char *what,
+int cs_yaml_exactly_one(struct cs_yaml *c, const struct cs_ynode *map, const char *const *names, const char *what,
 		       const char *choose)
 {
 	int first = -1;
 	for (size_t p = 0; p < cs_yaml_n_pairs(map); p++) {
-		yaml_node_t *k = cs_yaml_node(c, cs_yaml_pair(map, p)->key);
-		if (!k || k->type != YAML_SCALAR_NODE)
+		struct cs_ynode *k = cs_yaml_pair(map, p)->key;
+		if (!k || k->type != CS_YN_SCALAR)
 			continue;
 		for (int i = 0; names[i]; i++) {
 			if (strcmp(cs_yaml_text(k), names[i]) != 0)
@@ -718,7 +853,19 @@ int cs_yaml_exactly_one(struct cs_yaml *c, const yaml_node_t *map, const char *c
 
 /* ---- loading ---- */
 
-static void syntax_error(struct cs_yaml *c, const yaml_parser_t *p, const char *textp, size_t len)
+/* What stopped the tree: libyaml's parser error, or one the builder finds
+ * as libyaml's loader would (an undefined alias, an anchor given twice),
+ * worded as libyaml words it. */
+struct load_problem {
+	yaml_error_type_t error;
+	const char *problem;
+	yaml_mark_t problem_mark;
+	size_t problem_offset;  /* reader errors */
+	const char *context;
+	yaml_mark_t context_mark;
+};
+
+static void syntax_error(struct cs_yaml *c, const struct load_problem *p, const char *textp, size_t len)
 {
 	int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
 	size_t at = p->problem_mark.index;
@@ -749,9 +896,9 @@ static void syntax_error(struct cs_yaml *c, const yaml_parser_t *p, const char *
 
 /* Limits on the shape of the YAML, far above any real config (which nests
  * about seven deep; a config of 100,000 certificates has some 2.3 million
- * nodes).  They are checked on the event stream before the document is
- * built, so a hostile or broken file (200,000 nested "[", an alias bomb)
- * is refused after reading only as much of it as it takes to go over. */
+ * nodes).  They are checked on each event before the tree takes it, so a
+ * hostile or broken file (200,000 nested "[", an alias bomb) is refused
+ * after reading only as much of it as it takes to go over. */
 #define YAML_MAX_DEPTH 64          /* nested lists and mappings */
 #define YAML_MAX_ITEMS 100000      /* entries of one list, pairs of one mapping */
 #define YAML_MAX_NODES 1000000     /* nodes, an alias counting as its content again, ... */
@@ -759,26 +906,26 @@ static void syntax_error(struct cs_yaml *c, const yaml_parser_t *p, const char *
 #define YAML_MAX_WRITTEN 5000000   /* nodes written in the file */
 #define YAML_MAX_ANCHORS 10000     /* &anchors in the file */
 
+/* ---- the shape of the stream ---- */
+
 struct shape_frame {
 	bool map;
 	size_t items;           /* list entries, or keys and values of a mapping */
 	uint64_t nodes;         /* nodes under it so far, aliases expanded */
-	char *anchor;           /* its &anchor, or NULL */
+	const char *anchor;     /* its &anchor (in the tree's memory), or NULL */
 	struct cs_pos pos;
-};
-
-struct shape_anchor {
-	char *name;
-	uint64_t nodes;
 };
 
 struct shape {
 	struct cs_yaml *c;
+	struct cs_yaml_tree *t;
 	struct shape_frame frames[YAML_MAX_DEPTH + 1];
 	size_t depth;
 	uint64_t nodes;         /* aliases expanded */
 	uint64_t written;       /* as written: an alias is one */
-	struct shape_anchor *anchors;
+	size_t n_defined;       /* &anchors seen, a name given again counting again */
+	struct cs_strmap anchors; /* name → its size in anchor_nodes, the latest definition */
+	uint64_t *anchor_nodes;
 	size_t n_anchors, cap_anchors;
 };
 
@@ -884,31 +1031,39 @@ static bool shape_add(struct shape *sh, uint64_t nodes, uint64_t fresh, yaml_mar
 	return true;
 }
 
-static bool shape_anchor(struct shape *sh, const yaml_char_t *name, uint64_t nodes, yaml_mark_t at)
+/* An anchor's size, for the aliases to it; the latest definition wins, as
+ * in YAML.  A hash, not a scan: a file may have 10,000 anchors and
+ * millions of aliases. */
+static bool shape_anchor(struct shape *sh, const char *name, uint64_t nodes, yaml_mark_t at)
 {
 	if (!name)
 		return true;
-	if (sh->n_anchors == YAML_MAX_ANCHORS) {
+	if (sh->n_defined == YAML_MAX_ANCHORS) {
 		struct cs_pos p = pos_of_mark(at);
 		cs_yaml_report_at(sh->c, p.line, p.col, "the config has more than %d anchors (&name): certsync reads at "
 			  "most that many", YAML_MAX_ANCHORS);
 		return false;
 	}
+	sh->n_defined++;
+	size_t old;
+	if (!cs_strmap_put(&sh->anchors, name, sh->n_anchors, &old)) {
+		sh->anchor_nodes[old] = nodes;
+		return true;
+	}
 	if (sh->n_anchors == sh->cap_anchors) {
 		sh->cap_anchors = sh->cap_anchors ? 2 * sh->cap_anchors : 16;
-		sh->anchors = cs_xrealloc(sh->anchors, sh->cap_anchors * sizeof *sh->anchors);
+		sh->anchor_nodes = cs_xrealloc(sh->anchor_nodes, sh->cap_anchors * sizeof *sh->anchor_nodes);
 	}
-	sh->anchors[sh->n_anchors++] = (struct shape_anchor){ cs_xstrdup((const char *)name), nodes };
+	sh->anchor_nodes[sh->n_anchors++] = nodes;
 	return true;
 }
 
 static uint64_t shape_alias(const struct shape *sh, const char *name)
 {
-	/* The latest definition wins, as in YAML. */
-	for (size_t i = sh->n_anchors; i-- > 0;)
-		if (strcmp(sh->anchors[i].name, name) == 0)
-			return sh->anchors[i].nodes;
-	return 1; /* undefined: the loader reports it */
+	size_t i;
+	if (cs_strmap_get(&sh->anchors, name, &i))
+		return sh->anchor_nodes[i];
+	return 1; /* undefined (or its collection still open): the builder reports it */
 }
 
 /* One event.  1 go on, 0 the stream ended, -1 stop (reported). */
@@ -936,8 +1091,10 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 		}
 		if (e->type == YAML_SCALAR_EVENT) {
 			sh->written++;
+			const char *anchor = (const char *)e->data.scalar.anchor;
 			if (!shape_add(sh, 1, 1, e->start_mark) ||
-			    !shape_anchor(sh, e->data.scalar.anchor, 1, e->start_mark))
+			    !shape_anchor(sh, anchor ? tree_strdup(sh->t, anchor, strlen(anchor)) : NULL, 1,
+					  e->start_mark))
 				return -1;
 			return 1;
 		}
@@ -946,12 +1103,12 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 				  "reads at most that many levels", YAML_MAX_DEPTH);
 			return -1;
 		}
-		const yaml_char_t *anchor = e->type == YAML_SEQUENCE_START_EVENT ? e->data.sequence_start.anchor
-					    : e->data.mapping_start.anchor;
+		const char *anchor = (const char *)(e->type == YAML_SEQUENCE_START_EVENT ? e->data.sequence_start.anchor
+						    : e->data.mapping_start.anchor);
 		sh->frames[sh->depth++] = (struct shape_frame){
 			.map = e->type == YAML_MAPPING_START_EVENT,
 			.nodes = 1,
-			.anchor = anchor ? cs_xstrdup((const char *)anchor) : NULL,
+			.anchor = anchor ? tree_strdup(sh->t, anchor, strlen(anchor)) : NULL,
 			.pos = p,
 		};
 		/* The collection itself counts now, its content as it comes. */
@@ -963,9 +1120,7 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 		if (sh->depth == 0)
 			return 1;
 		struct shape_frame f = sh->frames[--sh->depth];
-		bool ok = shape_add(sh, f.nodes, 0, e->start_mark) && shape_anchor(sh, (const yaml_char_t *)f.anchor,
-										f.nodes, e->start_mark);
-		free(f.anchor);
+		bool ok = shape_add(sh, f.nodes, 0, e->start_mark) && shape_anchor(sh, f.anchor, f.nodes, e->start_mark);
 		return ok ? 1 : -1;
 	}
 	case YAML_ALIAS_EVENT: {
@@ -978,74 +1133,247 @@ static int shape_event(struct shape *sh, const yaml_event_t *e)
 	}
 }
 
-/* 0 when the stream is within the limits (or has a syntax error, which the
- * loader then reports); -1 when a limit or tag was reported. */
-static int check_shape(struct cs_yaml *c, const char *textp, size_t len)
+/* ---- the tree ---- */
+
+/* The builder: what libyaml's loader does with the events, into the
+ * tree.  The entries of the open collections wait on one stack and are
+ * copied into the tree when their collection ends. */
+struct builder {
+	struct cs_yaml_tree *t;
+	struct cs_ynode *open[YAML_MAX_DEPTH + 1];
+	size_t base[YAML_MAX_DEPTH + 1]; /* where each open collection's entries start on the stack */
+	size_t depth;
+	struct cs_ynode **stack;
+	size_t n_stack, cap_stack;
+	struct cs_strmap anchors; /* this document's: name → index in anchor_nodes */
+	struct cs_ynode **anchor_nodes;
+	size_t n_anchors, cap_anchors;
+	struct cs_ynode *root;  /* this document's */
+};
+
+static struct cs_ynode *new_node(struct builder *b, enum cs_ynode_type type, yaml_mark_t m)
 {
+	struct cs_ynode *n = arena_alloc(b->t, sizeof *n);
+	*n = (struct cs_ynode){
+		.type = (uint8_t)type,
+		.line = (uint32_t)m.line + 1,
+		.col = (uint32_t)m.column + 1,
+	};
+	return n;
+}
+
+/* n goes where the events put it: the root, or the next entry of the
+ * innermost open collection. */
+static void place(struct builder *b, struct cs_ynode *n)
+{
+	if (b->depth == 0) {
+		if (!b->root)
+			b->root = n;
+		return;
+	}
+	if (b->n_stack == b->cap_stack) {
+		b->cap_stack = b->cap_stack ? 2 * b->cap_stack : 256;
+		b->stack = cs_xrealloc(b->stack, b->cap_stack * sizeof *b->stack);
+	}
+	b->stack[b->n_stack++] = n;
+}
+
+/* libyaml's loader refuses an anchor given twice in one document (the
+ * shape check counts it; only this refuses it). */
+static bool anchor_add(struct builder *b, const char *name, struct cs_ynode *n, yaml_mark_t at,
+		       struct load_problem *out)
+{
+	if (!name)
+		return true;
+	size_t old;
+	const char *key = tree_strdup(b->t, name, strlen(name));
+	if (!cs_strmap_put(&b->anchors, key, b->n_anchors, &old)) {
+		const struct cs_ynode *first = b->anchor_nodes[old];
+		*out = (struct load_problem){
+			.error = YAML_COMPOSER_ERROR,
+			.context = "found duplicate anchor; first occurrence",
+			.context_mark = { .line = first->line - 1, .column = first->col - 1 },
+			.problem = "second occurrence",
+			.problem_mark = at,
+		};
+		return false;
+	}
+	if (b->n_anchors == b->cap_anchors) {
+		b->cap_anchors = b->cap_anchors ? 2 * b->cap_anchors : 16;
+		b->anchor_nodes = cs_xrealloc(b->anchor_nodes, b->cap_anchors * sizeof *b->anchor_nodes);
+	}
+	b->anchor_nodes[b->n_anchors++] = n;
+	return true;
+}
+
+/* One event of a document.  False with *out set when the document cannot
+ * be built. */
+static bool build_event(struct builder *b, const yaml_event_t *e, struct load_problem *out)
+{
+	switch (e->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		b->root = NULL;
+		b->depth = 0;
+		b->n_stack = 0;
+		b->n_anchors = 0;
+		cs_strmap_free(&b->anchors);
+		return true;
+	case YAML_SCALAR_EVENT: {
+		struct cs_ynode *n = new_node(b, CS_YN_SCALAR, e->start_mark);
+		const char *v = (const char *)e->data.scalar.value;
+		size_t len = e->data.scalar.length;
+		n->u.text = tree_strdup(b->t, v, len);
+		n->n = (uint32_t)len;
+		n->style = (uint8_t)e->data.scalar.style;
+		n->kind = (uint8_t)cs_yaml_scalar_kind(n->u.text, e->data.scalar.style);
+		if (!anchor_add(b, (const char *)e->data.scalar.anchor, n, e->start_mark, out))
+			return false;
+		place(b, n);
+		return true;
+	}
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT: {
+		bool map = e->type == YAML_MAPPING_START_EVENT;
+		struct cs_ynode *n = new_node(b, map ? CS_YN_MAP : CS_YN_SEQ, e->start_mark);
+		n->kind = map ? CS_YV_MAP : CS_YV_SEQ;
+		/* Registered before its content, as libyaml's loader does: an
+		 * alias inside it to itself makes a cycle, as it did there. */
+		const char *anchor = (const char *)(map ? e->data.mapping_start.anchor : e->data.sequence_start.anchor);
+		if (!anchor_add(b, anchor, n, e->start_mark, out))
+			return false;
+		b->open[b->depth] = n;
+		b->base[b->depth] = b->n_stack;
+		b->depth++;
+		return true;
+	}
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT: {
+		if (b->depth == 0)
+			return true;
+		b->depth--;
+		struct cs_ynode *n = b->open[b->depth];
+		size_t base = b->base[b->depth], k = b->n_stack - base;
+		if (n->type == CS_YN_MAP) {
+			n->n = (uint32_t)(k / 2);
+			struct cs_ypair *pairs = arena_alloc(b->t, (k / 2 ? k / 2 : 1) * sizeof *pairs);
+			for (size_t i = 0; i < k / 2; i++)
+				pairs[i] = (struct cs_ypair){ b->stack[base + 2 * i], b->stack[base + 2 * i + 1] };
+			n->u.pairs = pairs;
+		} else {
+			n->n = (uint32_t)k;
+			struct cs_ynode **items = arena_alloc(b->t, (k ? k : 1) * sizeof *items);
+			if (k) /* the stack is NULL before the first entry anywhere */
+				memcpy(items, b->stack + base, k * sizeof *items);
+			n->u.items = items;
+		}
+		b->n_stack = base;
+		place(b, n);
+		return true;
+	}
+	case YAML_ALIAS_EVENT: {
+		size_t i;
+		if (!cs_strmap_get(&b->anchors, (const char *)e->data.alias.anchor, &i)) {
+			*out = (struct load_problem){
+				.error = YAML_COMPOSER_ERROR,
+				.problem = "found undefined alias",
+				.problem_mark = e->start_mark,
+			};
+			return false;
+		}
+		place(b, b->anchor_nodes[i]);
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+/* One pass over the events: every event is checked against the limits
+ * first, then the first document is built and the second one too (only to
+ * report it, or its errors, as a second yaml_parser_load would); the rest
+ * of the stream is only checked.  A limit crossed anywhere refuses the
+ * file with that message alone. */
+bool cs_yaml_load(struct cs_yaml *y, const char *textp, size_t len, struct cs_ynode **root)
+{
+	*root = NULL;
+	y->tree = cs_xcalloc(1, sizeof *y->tree);
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
 		cs_out_of_memory();
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
-	struct shape sh = { .c = c };
+	struct shape sh = { .c = y, .t = y->tree };
+	struct builder b = { .t = y->tree };
+	struct cs_ynode *doc1 = NULL, *doc2 = NULL;
+	int docs_ended = 0;             /* documents whose end was read */
+	bool building = true;           /* no problem in the documents read so far */
+	bool have_problem = false, problem_fatal = false;
+	struct load_problem problem = { 0 };
 	int r = 0;
 	for (;;) {
 		yaml_event_t e;
-		if (!yaml_parser_parse(&parser, &e))
+		if (!yaml_parser_parse(&parser, &e)) {
+			/* Past the second document nothing was read before. */
+			if (building && docs_ended < 2) {
+				problem = (struct load_problem){
+					.error = parser.error,
+					.problem = parser.problem,
+					.problem_mark = parser.problem_mark,
+					.problem_offset = parser.problem_offset,
+					.context = parser.context,
+					.context_mark = parser.context_mark,
+				};
+				have_problem = true;
+				problem_fatal = docs_ended == 0;
+			}
 			break;
-		int k = shape_event(&sh, &e);
+		}
+		r = shape_event(&sh, &e);
+		if (r < 0) {
+			yaml_event_delete(&e);
+			break;
+		}
+		if (building && docs_ended < 2) {
+			if (!build_event(&b, &e, &problem)) {
+				building = false;
+				have_problem = true;
+				problem_fatal = docs_ended == 0;
+			} else if (e.type == YAML_DOCUMENT_END_EVENT) {
+				if (docs_ended++ == 0)
+					doc1 = b.root;
+				else
+					doc2 = b.root;
+			}
+		}
 		yaml_event_delete(&e);
-		if (k <= 0) {
-			r = k;
+		if (r == 0)
 			break;
-		}
-	}
-	for (size_t i = 0; i < sh.depth; i++)
-		free(sh.frames[i].anchor);
-	for (size_t i = 0; i < sh.n_anchors; i++)
-		free(sh.anchors[i].name);
-	free(sh.anchors);
-	yaml_parser_delete(&parser);
-	return r;
-}
-
-bool cs_yaml_load(struct cs_yaml *y, const char *textp, size_t len, yaml_node_t **root)
-{
-	*root = NULL;
-	if (check_shape(y, textp, len) < 0)
-		return false;
-	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser)) {
-		cs_out_of_memory();
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)textp, len);
-	if (!yaml_parser_load(&parser, &y->own_doc)) {
-		syntax_error(y, &parser, textp, len);
-		yaml_parser_delete(&parser);
-		return false;
-	}
-	y->doc = &y->own_doc;
-	*root = yaml_document_get_root_node(y->doc);
-	if (*root) {
-		yaml_document_t extra;
-		if (!yaml_parser_load(&parser, &extra)) {
-			syntax_error(y, &parser, textp, len);
-		} else {
-			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
-			if (r2)
-				cs_yaml_report(y, r2, "a config file holds one YAML document; this is a second one");
-			yaml_document_delete(&extra);
-		}
 	}
 	yaml_parser_delete(&parser);
+	free(sh.anchor_nodes);
+	cs_strmap_free(&sh.anchors);
+	free(b.stack);
+	free(b.anchor_nodes);
+	cs_strmap_free(&b.anchors);
+	if (r < 0)
+		return false;
+	if (have_problem) {
+		syntax_error(y, &problem, textp, len);
+		if (problem_fatal)
+			return false;
+	} else if (doc2) {
+		cs_yaml_report(y, doc2, "a config file holds one YAML document; this is a second one");
+	}
+	*root = doc1;
 	return true;
 }
 
 void cs_yaml_done(struct cs_yaml *y)
 {
-	if (y->doc)
-		yaml_document_delete(y->doc);
-	y->doc = NULL;
+	tree_free(y->tree);
+	y->tree = NULL;
+	tree_free(y->strings);
+	y->strings = NULL;
 	for (size_t i = 0; i < y->n_pool; i++)
 		free(y->pool[i]);
 	free(y->pool);
@@ -1053,5 +1381,8 @@ void cs_yaml_done(struct cs_yaml *y)
 	y->n_pool = y->cap_pool = 0;
 	free(y->guesses);
 	y->guesses = NULL;
-	y->n_guesses = 0;
+	y->n_guesses = y->cap_guesses = 0;
+	free(y->guess_index);
+	y->guess_index = NULL;
+	y->cap_guess_index = 0;
 }

@@ -1,7 +1,7 @@
-/* The YAML value layer: a libyaml document read with the limits certsync
- * puts on any YAML it is given, and typed getters that report every problem
- * as a FILE:LINE:COL diagnostic and go on, so that a file is fixed in one
- * round.
+/* The YAML value layer: a tree of nodes built from libyaml's events, with
+ * the limits certsync puts on any YAML it is given, and typed getters that
+ * report every problem as a FILE:LINE:COL diagnostic and go on, so that a
+ * file is fixed in one round.
  *
  * Conventions of the getters: map is a mapping node (anything else reads as
  * empty); key is the key looked up; where ends the message ("in host web1",
@@ -32,7 +32,33 @@ struct cs_pos {
  * scalars are always strings. */
 enum cs_yaml_vkind { CS_YV_NULL, CS_YV_BOOL, CS_YV_INT, CS_YV_FLOAT, CS_YV_STR, CS_YV_MAP, CS_YV_SEQ };
 
+enum cs_ynode_type { CS_YN_SCALAR = 1, CS_YN_SEQ, CS_YN_MAP };
+
+struct cs_ypair;
+
+/* A node of the tree cs_yaml_load builds from libyaml's events, allocated
+ * with everything else of the file in a few large blocks freed at once by
+ * cs_yaml_done.  An alias is the node it names (shared, as in libyaml's
+ * document).  Read it with the functions below rather than the fields. */
+struct cs_ynode {
+	uint8_t type;           /* enum cs_ynode_type */
+	uint8_t style;          /* a scalar's yaml_scalar_style_t */
+	uint8_t kind;           /* enum cs_yaml_vkind, resolved when built */
+	uint32_t line, col;     /* where it starts, 1-based */
+	uint32_t n;             /* a scalar's length in bytes (NULs included); entries of a list; pairs of a mapping */
+	union {
+		const char *text;       /* a scalar's, NUL-terminated */
+		struct cs_ynode **items;
+		struct cs_ypair *pairs;
+	} u;
+};
+
+struct cs_ypair {
+	struct cs_ynode *key, *value;
+};
+
 struct cs_yaml_guess;
+struct cs_yaml_tree;
 
 /* One YAML file being read.  Set file, dir and diags (zero the rest), call
  * cs_yaml_load, read with the getters, then cs_yaml_done. */
@@ -41,43 +67,46 @@ struct cs_yaml {
 	const char *dir;        /* absolute folder relative local paths are resolved against */
 	struct cs_diags *diags;
 	size_t errors;          /* error diagnostics added so far */
-	yaml_document_t *doc;   /* set by cs_yaml_load */
-	yaml_document_t own_doc;
-	char **pool;            /* strings made for messages, freed at the end */
+	struct cs_yaml_tree *tree; /* the nodes, set by cs_yaml_load */
+	struct cs_yaml_tree *strings; /* short strings made for messages, freed at the end */
+	char **pool;            /* the other strings made for messages, freed at the end */
 	size_t n_pool, cap_pool;
 	struct cs_yaml_guess *guesses; /* unknown keys that look like a known one */
-	size_t n_guesses;
+	size_t n_guesses, cap_guesses;
+	size_t *guess_index;    /* mapping → its latest guess (a hash) */
+	size_t cap_guess_index;
 };
 
-/* Limits on the shape (nesting 64, 100,000 entries in one collection,
- * 1,000,000 nodes with aliases expanded, 10,000 anchors) and tags (only core
- * tags that change nothing) are checked on the event stream first.  Returns
- * true when a document was loaded: *root is its root node (NULL for an empty
- * file).  A second document in the stream is reported.  False when the file
- * was refused (reported). */
-bool cs_yaml_load(struct cs_yaml *y, const char *text, size_t len, yaml_node_t **root);
+/* Reads the file's events once, building the tree as they come.  Limits on
+ * the shape (nesting 64, 100,000 entries in one collection, 1,000,000 nodes
+ * with aliases expanded or two per node written, 5,000,000 nodes written,
+ * 10,000 anchors) and tags (only core tags that change nothing) are checked
+ * on the events of the whole stream.  Returns true when a document was
+ * loaded: *root is its root node (NULL for an empty file).  A second
+ * document in the stream is reported.  False when the file was refused
+ * (reported). */
+bool cs_yaml_load(struct cs_yaml *y, const char *text, size_t len, struct cs_ynode **root);
 void cs_yaml_done(struct cs_yaml *y);
 
 /* ---- nodes ---- */
-yaml_node_t *cs_yaml_node(struct cs_yaml *y, int index);
-const char *cs_yaml_text(const yaml_node_t *n);           /* a scalar's text */
-size_t cs_yaml_n_pairs(const yaml_node_t *n);              /* 0 unless a mapping */
-size_t cs_yaml_n_items(const yaml_node_t *n);              /* 0 unless a list */
-yaml_node_pair_t *cs_yaml_pair(const yaml_node_t *n, size_t i);
-yaml_node_t *cs_yaml_item(struct cs_yaml *y, const yaml_node_t *n, size_t i);
-struct cs_pos cs_yaml_pos(const yaml_node_t *n);
-enum cs_yaml_vkind cs_yaml_kind(const yaml_node_t *n);
+const char *cs_yaml_text(const struct cs_ynode *n);           /* a scalar's text ("" for a collection) */
+size_t cs_yaml_n_pairs(const struct cs_ynode *n);              /* 0 unless a mapping */
+size_t cs_yaml_n_items(const struct cs_ynode *n);              /* 0 unless a list */
+const struct cs_ypair *cs_yaml_pair(const struct cs_ynode *n, size_t i);
+struct cs_ynode *cs_yaml_item(struct cs_yaml *y, const struct cs_ynode *n, size_t i);
+struct cs_pos cs_yaml_pos(const struct cs_ynode *n);
+enum cs_yaml_vkind cs_yaml_kind(const struct cs_ynode *n);
 enum cs_yaml_vkind cs_yaml_scalar_kind(const char *s, yaml_scalar_style_t style);
 const char *cs_yaml_kind_name(enum cs_yaml_vkind k);       /* "a string", "a list", ... */
 bool cs_yaml_is_scalar(enum cs_yaml_vkind k);              /* string or number */
 bool cs_yaml_one_of(const char *s, const char *const *words); /* words NULL-terminated */
 /* The value of key in map (and its key node in *out_key), or NULL. */
-yaml_node_t *cs_yaml_lookup(struct cs_yaml *y, const yaml_node_t *map, const char *key, yaml_node_t **out_key);
+struct cs_ynode *cs_yaml_lookup(struct cs_yaml *y, const struct cs_ynode *map, const char *key, struct cs_ynode **out_key);
 
 /* ---- messages ---- */
 void cs_yaml_report_at(struct cs_yaml *y, int line, int col, const char *fmt, ...) CS_PRINTF(4, 5);
 /* At node n (line 1 col 1 when NULL). */
-void cs_yaml_report(struct cs_yaml *y, const yaml_node_t *n, const char *fmt, ...) CS_PRINTF(3, 4);
+void cs_yaml_report(struct cs_yaml *y, const struct cs_ynode *n, const char *fmt, ...) CS_PRINTF(3, 4);
 const char *cs_yaml_keep(struct cs_yaml *y, char *s);       /* takes s, freed at cs_yaml_done */
 /* Text from the file made safe for a one-line message. */
 const char *cs_yaml_esc(struct cs_yaml *y, const char *s);
@@ -93,30 +122,30 @@ const char *cs_yaml_did_you_mean(struct cs_yaml *y, const char *word, const char
 /* ---- keys ---- */
 /* Unknown keys (with a suggestion), keys that are not strings, keys given
  * twice.  known is NULL-terminated. */
-void cs_yaml_check_keys(struct cs_yaml *y, const yaml_node_t *map, const char *const *known, const char *where);
+void cs_yaml_check_keys(struct cs_yaml *y, const struct cs_ynode *map, const char *const *known, const char *where);
 /* Whether an unknown key of map was taken for one of keys. */
-bool cs_yaml_guessed(const struct cs_yaml *y, const yaml_node_t *map, const char *const *keys);
+bool cs_yaml_guessed(const struct cs_yaml *y, const struct cs_ynode *map, const char *const *keys);
 /* The value of key or NULL; a missing required key is reported at map. */
-yaml_node_t *cs_yaml_field(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_field(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			   bool required);
-void cs_yaml_type_error(struct cs_yaml *y, const yaml_node_t *v, const char *want, const char *key,
+void cs_yaml_type_error(struct cs_yaml *y, const struct cs_ynode *v, const char *want, const char *key,
 			const char *where);
 /* Of names, the one written first (its index), -1 for none; any other
  * present is reported as "WHAT has both A and B: CHOOSE". */
-int cs_yaml_exactly_one(struct cs_yaml *y, const yaml_node_t *map, const char *const *names, const char *what,
+int cs_yaml_exactly_one(struct cs_yaml *y, const struct cs_ynode *map, const char *const *names, const char *what,
 			const char *choose);
 
 /* ---- typed values ---- */
 /* A scalar as text (numbers too); NUL bytes and empty strings refused. */
-const char *cs_yaml_scalar_text(struct cs_yaml *y, const yaml_node_t *v, const char *key, const char *where);
-yaml_node_t *cs_yaml_str(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+const char *cs_yaml_scalar_text(struct cs_yaml *y, const struct cs_ynode *v, const char *key, const char *where);
+struct cs_ynode *cs_yaml_str(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			 bool required, char **out);
-yaml_node_t *cs_yaml_int(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_int(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			 bool required, long lo, long hi, int *out);
-yaml_node_t *cs_yaml_bool(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_bool(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			  bool *out);
 /* One of values (NULL-terminated); *out its index. */
-yaml_node_t *cs_yaml_enum(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_enum(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			  bool required, const char *const *values, int *out);
 
 /* Upper bounds of durations: a renewal window beyond the longest validity a
@@ -124,29 +153,29 @@ yaml_node_t *cs_yaml_enum(struct cs_yaml *y, const yaml_node_t *map, const char 
  * means a hung host. */
 #define CS_DURATION_MAX_WINDOW ((int64_t)3650 * 86400)
 #define CS_DURATION_MAX_WAIT ((int64_t)86400)
-yaml_node_t *cs_yaml_duration(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_duration(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			      bool positive, int64_t max, int64_t *out);
 
 /* A local path resolved against y->dir (~/ expanded first).  Caller frees. */
 char *cs_yaml_local_path(struct cs_yaml *y, const char *p);
-yaml_node_t *cs_yaml_path(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_path(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			  bool required, char **out);
 /* A local file certsync will read: reported unless a regular file (or absent). */
-void cs_yaml_check_local_file(struct cs_yaml *y, const yaml_node_t *v, const char *key, const char *where,
+void cs_yaml_check_local_file(struct cs_yaml *y, const struct cs_ynode *v, const char *key, const char *where,
 			      const char *path);
-yaml_node_t *cs_yaml_local_file(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_local_file(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 				bool required, char **out);
 /* A mapping or list value (want CS_YV_MAP or CS_YV_SEQ); an empty value
  * counts as an empty one.  Iterate with cs_yaml_n_pairs/cs_yaml_pair or
  * cs_yaml_n_items/cs_yaml_item. */
-yaml_node_t *cs_yaml_collection(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_collection(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 				bool required, enum cs_yaml_vkind want);
-yaml_node_t *cs_yaml_map(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_map(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			 bool required);
-yaml_node_t *cs_yaml_seq(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_seq(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			 bool required);
 /* {env: NAME} or {file: PATH} (file resolved as a local path). */
-yaml_node_t *cs_yaml_secret(struct cs_yaml *y, const yaml_node_t *map, const char *key, const char *where,
+struct cs_ynode *cs_yaml_secret(struct cs_yaml *y, const struct cs_ynode *map, const char *key, const char *where,
 			    bool required, struct cs_secret *out);
 
 #endif

@@ -963,7 +963,7 @@ static int acme_issue(const struct cs_issuer_cfg *issuer, const struct cs_cert_c
 
 /* ---- config body ---- */
 
-static void parse_challenge(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+static void parse_challenge(struct cs_yaml *y, struct cs_issuer_cfg *is, const struct cs_ynode *m, const struct cs_issuer_refs *refs)
 {
 	static const char *const keys[] = { "http-01", "dns-01", NULL };
 	static const char *const http_keys[] = { "host", "webroot", "standalone", NULL };
@@ -980,11 +980,11 @@ static void parse_challenge(struct cs_yaml *y, struct cs_issuer_cfg *is, const y
 	}
 	a->challenge = k == 0 ? CS_CHALLENGE_HTTP01 : CS_CHALLENGE_DNS01;
 
-	yaml_node_t *h = cs_yaml_map(y, m, "http-01", where, false);
+	struct cs_ynode *h = cs_yaml_map(y, m, "http-01", where, false);
 	if (h) {
 		const char *hw = cs_yaml_fmt(y, "in http-01 of issuer %s", shown);
 		cs_yaml_check_keys(y, h, http_keys, hw);
-		yaml_node_t *sv = cs_yaml_str(y, h, "standalone", hw, false, &a->http01_standalone);
+		struct cs_ynode *sv = cs_yaml_str(y, h, "standalone", hw, false, &a->http01_standalone);
 		bool has_host = cs_yaml_lookup(y, h, "host", NULL) || cs_yaml_lookup(y, h, "webroot", NULL);
 		if (sv && has_host) {
 			cs_yaml_report(y, sv, "http-01 of issuer %s has standalone and host/webroot: use one way to answer "
@@ -994,16 +994,16 @@ static void parse_challenge(struct cs_yaml *y, struct cs_issuer_cfg *is, const y
 			if (why)
 				cs_yaml_report(y, sv, "invalid standalone \"%s\" %s: %s", cs_yaml_esc(y, a->http01_standalone), hw, why);
 		} else if (!cs_yaml_lookup(y, h, "standalone", NULL)) {
-			yaml_node_t *hv = cs_yaml_str(y, h, "host", hw, true, &a->http01_host);
+			struct cs_ynode *hv = cs_yaml_str(y, h, "host", hw, true, &a->http01_host);
 			if (hv)
 				refs->host(refs->ctx, hv, a->http01_host, hw);
-			yaml_node_t *wv = cs_yaml_str(y, h, "webroot", hw, true, &a->http01_webroot);
+			struct cs_ynode *wv = cs_yaml_str(y, h, "webroot", hw, true, &a->http01_webroot);
 			if (wv && a->http01_webroot[0] != '/')
 				cs_yaml_report(y, wv, "\"webroot\" %s must be an absolute path on host %s", hw,
 				       cs_yaml_esc(y, a->http01_host ? a->http01_host : "?"));
 		}
 	}
-	yaml_node_t *d = cs_yaml_map(y, m, "dns-01", where, false);
+	struct cs_ynode *d = cs_yaml_map(y, m, "dns-01", where, false);
 	if (d) {
 		const char *dw = cs_yaml_fmt(y, "in dns-01 of issuer %s", shown);
 		cs_yaml_check_keys(y, d, dns_keys, dw);
@@ -1012,7 +1012,7 @@ static void parse_challenge(struct cs_yaml *y, struct cs_issuer_cfg *is, const y
 	}
 }
 
-static void acme_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+static void acme_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const struct cs_ynode *m, const struct cs_issuer_refs *refs)
 {
 	static const char *const keys[] = {
 		"directory", "contact", "ca_bundle", "eab", "challenge", "preferred_chain", NULL,
@@ -1023,7 +1023,7 @@ static void acme_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_n
 	const char *where = cs_yaml_fmt(y, "in acme of issuer %s", shown);
 	a->dns01_propagation = 60;
 	cs_yaml_check_keys(y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(y, m, "directory", where, true, &a->directory);
+	struct cs_ynode *v = cs_yaml_str(y, m, "directory", where, true, &a->directory);
 	/* The ACME client speaks https only, to any host, loopback included
 	 * (acme_http.c; RFC 8555 §6.1): anything else would pass validate and
 	 * fail at the first request. */

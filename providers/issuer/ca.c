@@ -533,7 +533,7 @@ out:
 
 /* ---- config body ---- */
 
-static void ca_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+static void ca_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const struct cs_ynode *m, const struct cs_issuer_refs *refs)
 {
 	static const char *const keys[] = { "cert", "key", "days", NULL };
 	const char *where = cs_yaml_fmt(y, "in ca of issuer %s", cs_yaml_esc(y, is->name));

@@ -63,7 +63,7 @@ struct cs_renewal_window {
  * host() reports an unknown host name at v and returns false. */
 struct cs_issuer_refs {
 	void *ctx;
-	bool (*host)(void *ctx, const yaml_node_t *v, const char *name, const char *where);
+	bool (*host)(void *ctx, const struct cs_ynode *v, const char *name, const char *where);
 };
 
 struct cs_issuer_ops {
@@ -71,7 +71,7 @@ struct cs_issuer_ops {
 	/* Parse the issuer's body (the mapping under its kind's key) into
 	 * is->KIND, with defaults; every problem becomes a FILE:LINE:COL
 	 * diagnostic in y, and parsing goes on. */
-	void (*parse)(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *body,
+	void (*parse)(struct cs_yaml *y, struct cs_issuer_cfg *is, const struct cs_ynode *body,
 		      const struct cs_issuer_refs *refs);
 
 	/* The capability the engine asks about: true when issue() only submits

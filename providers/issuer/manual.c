@@ -339,7 +339,7 @@ static char *manual_reply_location(const struct cs_issuer_cfg *issuer, const str
 
 /* ---- config body ---- */
 
-static void manual_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const yaml_node_t *m, const struct cs_issuer_refs *refs)
+static void manual_parse(struct cs_yaml *y, struct cs_issuer_cfg *is, const struct cs_ynode *m, const struct cs_issuer_refs *refs)
 {
 	static const char *const keys[] = { "requests", "inbox", NULL };
 	const char *where = cs_yaml_fmt(y, "in manual of issuer %s", cs_yaml_esc(y, is->name));

@@ -53,7 +53,7 @@ struct cs_notify_cfg {
 };
 
 /* Parse the top-level `notify:` value v (a list) into *out (n entries). */
-void cs_notify_cfg_parse(struct cs_yaml *y, const yaml_node_t *v, struct cs_notify_cfg **out, size_t *n);
+void cs_notify_cfg_parse(struct cs_yaml *y, const struct cs_ynode *v, struct cs_notify_cfg **out, size_t *n);
 void cs_notify_cfg_free(struct cs_notify_cfg *v, size_t n); /* accepts NULL */
 
 /* "notify 2 (webhook to hooks.example)", "notify 1 (command page.sh)":

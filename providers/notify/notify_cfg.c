@@ -20,9 +20,9 @@ const char *cs_notify_event_name(unsigned ev)
 	return NULL;
 }
 
-static void parse_on(struct cs_yaml *y, const yaml_node_t *m, struct cs_notify_cfg *n, const char *where)
+static void parse_on(struct cs_yaml *y, const struct cs_ynode *m, struct cs_notify_cfg *n, const char *where)
 {
-	yaml_node_t *v = cs_yaml_seq(y, m, "on", where, true);
+	struct cs_ynode *v = cs_yaml_seq(y, m, "on", where, true);
 	if (!v)
 		return;
 	size_t k = cs_yaml_n_items(v);
@@ -32,7 +32,7 @@ static void parse_on(struct cs_yaml *y, const yaml_node_t *m, struct cs_notify_c
 		return;
 	}
 	for (size_t i = 0; i < k; i++) {
-		yaml_node_t *item = cs_yaml_item(y, v, i);
+		struct cs_ynode *item = cs_yaml_item(y, v, i);
 		const char *s = item && cs_yaml_kind(item) == CS_YV_STR ? cs_yaml_text(item) : NULL;
 		int found = -1;
 		for (size_t e = 0; s && event_names[e]; e++)
@@ -53,11 +53,11 @@ static void parse_on(struct cs_yaml *y, const yaml_node_t *m, struct cs_notify_c
 	}
 }
 
-static void parse_webhook(struct cs_yaml *y, const yaml_node_t *m, struct cs_notify_cfg *n, const char *where)
+static void parse_webhook(struct cs_yaml *y, const struct cs_ynode *m, struct cs_notify_cfg *n, const char *where)
 {
 	static const char *const keys[] = { "url", "secret", "timeout", "retries", "ca_bundle", NULL };
 	cs_yaml_check_keys(y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(y, m, "url", where, true, &n->url);
+	struct cs_ynode *v = cs_yaml_str(y, m, "url", where, true, &n->url);
 	if (v) {
 		const char *rest = !strncmp(n->url, "https://", 8) ? n->url + 8 : !strncmp(n->url, "http://", 7) ? n->url + 7 : NULL;
 		if (!rest || !rest[0] || rest[0] == '/' || strpbrk(n->url, " \t\r\n"))
@@ -71,12 +71,12 @@ static void parse_webhook(struct cs_yaml *y, const yaml_node_t *m, struct cs_not
 	cs_yaml_local_file(y, m, "ca_bundle", where, false, &n->ca_bundle);
 }
 
-static void parse_command(struct cs_yaml *y, const yaml_node_t *m, struct cs_notify_cfg *n, const char *where)
+static void parse_command(struct cs_yaml *y, const struct cs_ynode *m, struct cs_notify_cfg *n, const char *where)
 {
 	static const char *const keys[] = { "path", "args", "timeout", NULL };
 	cs_yaml_check_keys(y, m, keys, where);
 	char *raw = NULL;
-	yaml_node_t *v = cs_yaml_str(y, m, "path", where, true, &raw);
+	struct cs_ynode *v = cs_yaml_str(y, m, "path", where, true, &raw);
 	if (v) {
 		n->path = cs_yaml_local_path(y, raw);
 		/* A typo is caught now, not when something already went wrong. */
@@ -98,14 +98,14 @@ static void parse_command(struct cs_yaml *y, const yaml_node_t *m, struct cs_not
 	size_t k = v ? cs_yaml_n_items(v) : 0;
 	n->args = cs_xcalloc(k + 1, sizeof *n->args);
 	for (size_t i = 0; i < k; i++) {
-		yaml_node_t *item = cs_yaml_item(y, v, i);
+		struct cs_ynode *item = cs_yaml_item(y, v, i);
 		const char *s = item ? cs_yaml_scalar_text(y, item, "args", where) : NULL;
 		if (s)
 			n->args[n->n_args++] = cs_xstrdup(s);
 	}
 }
 
-void cs_notify_cfg_parse(struct cs_yaml *y, const yaml_node_t *v, struct cs_notify_cfg **out, size_t *n_out)
+void cs_notify_cfg_parse(struct cs_yaml *y, const struct cs_ynode *v, struct cs_notify_cfg **out, size_t *n_out)
 {
 	static const char *const keys[] = { "webhook", "command", "on", "expiring_within", NULL };
 	static const char *const kinds[] = { "webhook", "command", NULL };
@@ -120,7 +120,7 @@ void cs_notify_cfg_parse(struct cs_yaml *y, const yaml_node_t *v, struct cs_noti
 	size_t k = cs_yaml_n_items(v);
 	struct cs_notify_cfg *list = cs_xcalloc(k + 1, sizeof *list);
 	for (size_t i = 0; i < k; i++) {
-		yaml_node_t *m = cs_yaml_item(y, v, i);
+		struct cs_ynode *m = cs_yaml_item(y, v, i);
 		struct cs_notify_cfg *n = &list[(*n_out)++];
 		n->pos = cs_yaml_pos(m);
 		n->expiring_within = 14 * 86400;
@@ -136,7 +136,7 @@ void cs_notify_cfg_parse(struct cs_yaml *y, const yaml_node_t *v, struct cs_noti
 		if (kind < 0 && !cs_yaml_guessed(y, m, kinds))
 			cs_yaml_report(y, m, "notify %zu needs exactly one of webhook or command", i + 1);
 		parse_on(y, m, n, where);
-		yaml_node_t *ek = NULL;
+		struct cs_ynode *ek = NULL;
 		if (cs_yaml_lookup(y, m, "expiring_within", &ek)) {
 			if (!(n->on & CS_NOTIFY_EXPIRING) && n->on)
 				cs_yaml_report(y, ek, "\"expiring_within\" %s needs expiring in \"on\"", where);
@@ -146,7 +146,7 @@ void cs_notify_cfg_parse(struct cs_yaml *y, const yaml_node_t *v, struct cs_noti
 			continue;
 		n->kind = (enum cs_notifier_kind)(kind + 1);
 		const char *inner = cs_yaml_fmt(y, "in %s of notify %zu", kinds[kind], i + 1);
-		yaml_node_t *body = cs_yaml_map(y, m, kinds[kind], where, true);
+		struct cs_ynode *body = cs_yaml_map(y, m, kinds[kind], where, true);
 		if (!body)
 			continue;
 		if (n->kind == CS_NOTIFIER_WEBHOOK)

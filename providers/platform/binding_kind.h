@@ -85,7 +85,7 @@ struct cs_binding_parse {
 	const char *where;                /* "in files binding 1 of certificate mail" */
 	/* Claim path on the binding's host for role ("cert", "key"...): false,
 	 * with the error reported at v, when another binding writes it. */
-	bool (*claim)(struct cs_binding_parse *p, const yaml_node_t *v, const char *role, const char *path);
+	bool (*claim)(struct cs_binding_parse *p, const struct cs_ynode *v, const char *role, const char *path);
 	void *claim_ctx;
 };
 
@@ -93,7 +93,7 @@ struct cs_binding_kind {
 	const char *name;
 	enum cs_binding_kind_id id;
 	unsigned platforms;
-	void (*parse)(struct cs_binding_parse *p, const yaml_node_t *m);
+	void (*parse)(struct cs_binding_parse *p, const struct cs_ynode *m);
 	void (*describe)(const struct cs_binding_cfg *b, struct cs_buf *out);
 	void (*details)(const struct cs_binding_cfg *b, cs_detail_row_fn row, void *ctx);
 	void (*free)(struct cs_binding_cfg *b);

@@ -9,12 +9,12 @@
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
-static void parse_exchange(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_exchange(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "services", NULL };
 	static const char *const services[] = { "POP", "IMAP", "SMTP", "IIS", NULL };
 	cs_yaml_check_keys(p->y, m, keys, p->where);
-	yaml_node_t *v = cs_yaml_seq(p->y, m, "services", p->where, true);
+	struct cs_ynode *v = cs_yaml_seq(p->y, m, "services", p->where, true);
 	if (!v)
 		return;
 	if (cs_yaml_n_items(v) == 0) {
@@ -22,7 +22,7 @@ static void parse_exchange(struct cs_binding_parse *p, const yaml_node_t *m)
 		return;
 	}
 	for (size_t i = 0; i < cs_yaml_n_items(v); i++) {
-		yaml_node_t *it = cs_yaml_item(p->y, v, i);
+		struct cs_ynode *it = cs_yaml_item(p->y, v, i);
 		const char *s = cs_yaml_scalar_text(p->y, it, "services", p->where);
 		if (!s)
 			continue;

@@ -13,9 +13,9 @@
 
 /* A path a files binding writes: resolved on local hosts, absolute on
  * remote ones, and written by no other binding. */
-static void files_path(struct cs_binding_parse *p, const yaml_node_t *m, const char *role, char **out)
+static void files_path(struct cs_binding_parse *p, const struct cs_ynode *m, const char *role, char **out)
 {
-	yaml_node_t *v = cs_yaml_str(p->y, m, role, p->where, false, out);
+	struct cs_ynode *v = cs_yaml_str(p->y, m, role, p->where, false, out);
 	if (!v || !p->host)
 		return;
 	if (p->host->transport == CS_TRANSPORT_LOCAL) {
@@ -31,7 +31,7 @@ static void files_path(struct cs_binding_parse *p, const yaml_node_t *m, const c
 }
 
 /* Does the binding write a file that holds the private key? */
-static bool has_key(struct cs_binding_parse *p, const yaml_node_t *m)
+static bool has_key(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	return cs_yaml_lookup(p->y, m, "key", NULL) || cs_yaml_lookup(p->y, m, "pem", NULL) ||
 	       cs_yaml_lookup(p->y, m, "pfx", NULL);
@@ -39,10 +39,10 @@ static bool has_key(struct cs_binding_parse *p, const yaml_node_t *m)
 
 /* pfx_password (required with pfx), pfx_alias and pfx_legacy, which mean
  * nothing without pfx. */
-static void parse_pfx(struct cs_binding_parse *p, const yaml_node_t *m, struct cs_bind_files *f)
+static void parse_pfx(struct cs_binding_parse *p, const struct cs_ynode *m, struct cs_bind_files *f)
 {
 	static const char *const own[] = { "pfx_password", "pfx_alias", "pfx_legacy" };
-	yaml_node_t *k = NULL;
+	struct cs_ynode *k = NULL;
 	if (!cs_yaml_lookup(p->y, m, "pfx", NULL)) {
 		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
 			if (cs_yaml_lookup(p->y, m, own[i], &k))
@@ -61,7 +61,7 @@ static void parse_pfx(struct cs_binding_parse *p, const yaml_node_t *m, struct c
 	cs_yaml_bool(p->y, m, "pfx_legacy", p->where, &f->pfx_legacy);
 }
 
-static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_files(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const keys[] = {
 		"cert", "key", "chain", "fullchain", "pem", "pfx", "pfx_password", "pfx_alias", "pfx_legacy",
@@ -89,7 +89,7 @@ static void parse_files(struct cs_binding_parse *p, const yaml_node_t *m)
 	/* A key must not become readable by accident: the default is private
 	 * whenever a key is among the files. */
 	f->mode = has_key(p, m) ? 0600 : 0644;
-	yaml_node_t *v = cs_yaml_field(p->y, m, "mode", p->where, false);
+	struct cs_ynode *v = cs_yaml_field(p->y, m, "mode", p->where, false);
 	if (!v)
 		return;
 	/* The raw text: YAML 1.1 would read 0600 as octal and 1.2 as 600; the

@@ -8,7 +8,7 @@
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
-static void parse_httpsys(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_httpsys(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "ipport", "hostnameport", "appid", NULL };
 	static const char *const forms[] = { "ipport", "hostnameport", NULL };
@@ -19,7 +19,7 @@ static void parse_httpsys(struct cs_binding_parse *p, const yaml_node_t *m)
 		cs_yaml_report(p->y, m, "httpsys binding %zu of certificate %s needs ipport or hostnameport", p->index,
 		       cs_yaml_esc(p->y, p->cert->name));
 	char *host = NULL;
-	yaml_node_t *v = cs_yaml_str(p->y, m, "ipport", p->where, false, &hs->ipport);
+	struct cs_ynode *v = cs_yaml_str(p->y, m, "ipport", p->where, false, &hs->ipport);
 	if (v) {
 		const char *why = cs_hostport_problem(hs->ipport, &host, NULL);
 		if (!why && !cs_is_ip(host))

@@ -8,7 +8,7 @@
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
-static void parse_iis(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_iis(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "site", "port", "ip", "hostname", "sni", NULL };
 	struct cs_bind_iis *iis = &p->b->iis;
@@ -17,7 +17,7 @@ static void parse_iis(struct cs_binding_parse *p, const yaml_node_t *m)
 	cs_yaml_check_keys(p->y, m, keys, p->where);
 	cs_yaml_str(p->y, m, "site", p->where, true, &iis->site);
 	cs_yaml_int(p->y, m, "port", p->where, false, 1, 65535, &iis->port);
-	yaml_node_t *v = cs_yaml_str(p->y, m, "ip", p->where, false, &iis->ip);
+	struct cs_ynode *v = cs_yaml_str(p->y, m, "ip", p->where, false, &iis->ip);
 	if (v && strcmp(iis->ip, "*") != 0 && !cs_is_ip(iis->ip))
 		cs_yaml_report(p->y, v, "invalid ip \"%s\" %s: expected * or an IP address", cs_yaml_esc(p->y, iis->ip), p->where);
 	v = cs_yaml_str(p->y, m, "hostname", p->where, false, &iis->hostname);

@@ -9,7 +9,7 @@
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
-static void parse_rdp(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_rdp(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const none[] = { NULL };
 	cs_yaml_check_keys(p->y, m, none, p->where);

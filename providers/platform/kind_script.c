@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "providers/base/strmap.h"
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
@@ -20,13 +21,13 @@ bool cs_script_arg_name_ok(const char *s)
 	return true;
 }
 
-static void parse_script(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_script(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "path", "args", NULL };
 	struct cs_bind_script *sc = &p->b->script;
 	cs_yaml_check_keys(p->y, m, keys, p->where);
 	char *raw = NULL;
-	yaml_node_t *v = cs_yaml_str(p->y, m, "path", p->where, true, &raw);
+	struct cs_ynode *v = cs_yaml_str(p->y, m, "path", p->where, true, &raw);
 	if (v) {
 		sc->path = cs_yaml_local_path(p->y, raw);
 		/* The script is sent from here, so a typo is caught now rather
@@ -41,23 +42,21 @@ static void parse_script(struct cs_binding_parse *p, const yaml_node_t *m)
 	}
 	free(raw);
 	v = cs_yaml_map(p->y, m, "args", p->where, false);
-	if (!v || v->type != YAML_MAPPING_NODE)
+	if (!v || v->type != CS_YN_MAP)
 		return;
 	const char *aw = cs_yaml_fmt(p->y, "in args of script binding %zu of certificate %s", p->index,
 				  cs_yaml_esc(p->y, p->cert->name));
 	sc->args = cs_xcalloc(cs_yaml_n_pairs(v), sizeof *sc->args);
+	struct cs_strmap names = CS_STRMAP_INIT; /* the arguments so far, to find one given twice */
 	for (size_t i = 0; i < cs_yaml_n_pairs(v); i++) {
-		yaml_node_t *k = cs_yaml_node(p->y, cs_yaml_pair(v, i)->key);
-		yaml_node_t *val = cs_yaml_node(p->y, cs_yaml_pair(v, i)->value);
+		struct cs_ynode *k = cs_yaml_pair(v, i)->key;
+		struct cs_ynode *val = cs_yaml_pair(v, i)->value;
 		if (!k || !cs_yaml_is_scalar(cs_yaml_kind(k)) || !cs_script_arg_name_ok(cs_yaml_text(k))) {
 			cs_yaml_report(p->y, k, "invalid argument name %s: use letters, digits, _ and -, starting with a letter",
 			       aw);
 			continue;
 		}
-		bool dup = false;
-		for (size_t j = 0; j < sc->n_args; j++)
-			dup = dup || strcmp(sc->args[j].name, cs_yaml_text(k)) == 0;
-		if (dup) {
+		if (cs_strmap_get(&names, cs_yaml_text(k), NULL)) {
 			cs_yaml_report(p->y, k, "argument \"%s\" is given twice %s", cs_yaml_text(k), aw);
 			continue;
 		}
@@ -67,14 +66,16 @@ static void parse_script(struct cs_binding_parse *p, const yaml_node_t *m)
 			       cs_yaml_text(k), aw, cs_yaml_kind_name(vk));
 			continue;
 		}
-		if (strlen(cs_yaml_text(val)) != val->data.scalar.length) {
+		if (strlen(cs_yaml_text(val)) != val->n) {
 			cs_yaml_report(p->y, val, "argument \"%s\" %s contains a NUL character", cs_yaml_text(k), aw);
 			continue;
 		}
 		sc->args[sc->n_args].name = cs_xstrdup(cs_yaml_text(k));
 		sc->args[sc->n_args].value = cs_xstrdup(cs_yaml_text(val));
+		cs_strmap_put(&names, sc->args[sc->n_args].name, sc->n_args, NULL);
 		sc->n_args++;
 	}
+	cs_strmap_free(&names);
 }
 
 static void describe_script(const struct cs_binding_cfg *b, struct cs_buf *s)

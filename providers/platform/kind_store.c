@@ -10,7 +10,7 @@
 #include "providers/base/value_syntax.h"
 #include "providers/platform/windows.h"
 
-static void parse_store(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_store(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "exportable", "cleanup", NULL };
 	cs_yaml_check_keys(p->y, m, keys, p->where);

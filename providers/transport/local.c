@@ -594,7 +594,7 @@ out:
 
 /* ---- config body ---- */
 
-static void local_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
+static void local_parse(struct cs_yaml *y, struct cs_host_cfg *h, const struct cs_ynode *key, const struct cs_ynode *m)
 {
 	static const char *const local_keys[] = { "timeout", NULL };
 	const char *shown = cs_yaml_esc(y, h->name);

@@ -1412,7 +1412,7 @@ static int ssh_stat(struct cs_transport *t, const char *path, struct cs_file_sta
 
 /* ---- config body ---- */
 
-static void ssh_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
+static void ssh_parse(struct cs_yaml *y, struct cs_host_cfg *h, const struct cs_ynode *key, const struct cs_ynode *m)
 {
 	static const char *const keys[] = {
 		"address", "port", "user", "identity", "passphrase", "password", "known_hosts",
@@ -1426,7 +1426,7 @@ static void ssh_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_
 	s->timeout = 30;
 	s->known_hosts = cs_yaml_local_path(y, "~/.ssh/known_hosts");
 	cs_yaml_check_keys(y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(y, m, "address", where, true, &s->address);
+	struct cs_ynode *v = cs_yaml_str(y, m, "address", where, true, &s->address);
 	if (v)
 		cs_transport_check_address(y, v, s->address, where);
 	cs_yaml_int(y, m, "port", where, false, 1, 65535, &s->port);

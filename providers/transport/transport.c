@@ -73,7 +73,7 @@ void cs_file_stat_free(struct cs_file_stat *st)
 	memset(st, 0, sizeof *st);
 }
 
-void cs_transport_check_address(struct cs_yaml *y, const yaml_node_t *v, const char *addr, const char *where)
+void cs_transport_check_address(struct cs_yaml *y, const struct cs_ynode *v, const char *addr, const char *where)
 {
 	if (strstr(addr, "://"))
 		cs_yaml_report(y, v, "\"address\" %s must be a host name or IP address, not a URL (the port goes in \"port\")",

@@ -59,7 +59,7 @@ struct cs_transport_ops {
 	 * into h (h->platform already set), with defaults; every problem
 	 * becomes a FILE:LINE:COL diagnostic in y (key: the block's key node,
 	 * for "not on this platform"). */
-	void (*parse)(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *block);
+	void (*parse)(struct cs_yaml *y, struct cs_host_cfg *h, const struct cs_ynode *key, const struct cs_ynode *block);
 
 	/* Connect/authenticate.  *out is a new handle owned by the caller. */
 	int (*open)(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err);
@@ -118,7 +118,7 @@ struct cs_transport {
 
 /* For the transports' parse(): "address" WHERE must be a host name or IP
  * address (no URL, no spaces or slashes); reported at v. */
-void cs_transport_check_address(struct cs_yaml *y, const yaml_node_t *v, const char *addr, const char *where);
+void cs_transport_check_address(struct cs_yaml *y, const struct cs_ynode *v, const char *addr, const char *where);
 
 /* Ops for a kind (local, ssh, winrm), or NULL for a kind that has none. */
 const struct cs_transport_ops *cs_transport_ops_for(enum cs_transport_kind kind);

@@ -656,7 +656,7 @@ out:
 
 /* ---- config body ---- */
 
-static void winrm_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_node_t *key, const yaml_node_t *m)
+static void winrm_parse(struct cs_yaml *y, struct cs_host_cfg *h, const struct cs_ynode *key, const struct cs_ynode *m)
 {
 	static const char *const keys[] = {
 		"address", "port", "auth", "user", "password", "ca_bundle", "insecure_http", "timeout", NULL,
@@ -667,17 +667,17 @@ static void winrm_parse(struct cs_yaml *y, struct cs_host_cfg *h, const yaml_nod
 	w->auth = CS_WINRM_NTLM;
 	w->timeout = 60;
 	cs_yaml_check_keys(y, m, keys, where);
-	yaml_node_t *v = cs_yaml_str(y, m, "address", where, true, &w->address);
+	struct cs_ynode *v = cs_yaml_str(y, m, "address", where, true, &w->address);
 	if (v)
 		cs_transport_check_address(y, v, w->address, where);
 	int a = 0;
-	yaml_node_t *auth = cs_yaml_enum(y, m, "auth", where, false, auths, &a);
+	struct cs_ynode *auth = cs_yaml_enum(y, m, "auth", where, false, auths, &a);
 	if (auth)
 		w->auth = (enum cs_winrm_auth)(a + 1);
 	cs_yaml_str(y, m, "user", where, true, &w->user);
 	cs_yaml_secret(y, m, "password", where, true, &w->password);
 	cs_yaml_local_file(y, m, "ca_bundle", where, false, &w->ca_bundle);
-	yaml_node_t *insecure = cs_yaml_bool(y, m, "insecure_http", where, &w->insecure_http);
+	struct cs_ynode *insecure = cs_yaml_bool(y, m, "insecure_http", where, &w->insecure_http);
 	w->port = w->insecure_http ? 5985 : 5986;
 	cs_yaml_int(y, m, "port", where, false, 1, 65535, &w->port);
 	cs_yaml_duration(y, m, "timeout", where, true, CS_DURATION_MAX_WAIT, &w->timeout);

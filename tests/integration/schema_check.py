@@ -111,13 +111,14 @@ NOT_A_DOCUMENT = """
     config-is-folder config-over-128mib config-symlink-loop
     alias-undefined bad-indentation binary-garbage control-char-raw directive-yaml-2 invalid-utf8
     key-very-long tab-indentation unclosed-flow-list unterminated-quote utf16-bom yaml-syntax-error
-    second-document
+    second-document second-document-broken third-document-broken tag-in-third-document alias-of-first-document
+    anchor-given-twice
     tag-binary tag-int-on-word tag-local tag-map-on-list tag-nonspecific tag-python-name-scalar
     tag-python-object tag-set tag-timestamp tag-verbatim
     alias-bomb alias-bomb-maps alias-bomb-wide anchors-10001 flow-list-100001-entries list-100001-entries
     map-100001-pairs nesting-200000-flow-maps nesting-200000-flow nesting-65-block nesting-65-flow
     nesting-mixed-maps
-    duplicate-key duplicate-certificate-name duplicate-host-name
+    duplicate-key duplicate-certificate-name duplicate-host-name script-100000-args
     a-key-that-is-not-a-string null-key
 """.split()
 

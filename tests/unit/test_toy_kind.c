@@ -28,14 +28,14 @@
 
 struct note { char *path; char *reload; };
 
-static void parse_note(struct cs_binding_parse *p, const yaml_node_t *m)
+static void parse_note(struct cs_binding_parse *p, const struct cs_ynode *m)
 {
 	static const char *const keys[] = { "path", "reload", NULL };
 	struct note *n = cs_xcalloc(1, sizeof *n);
 	p->b->data = n;
 	cs_yaml_check_keys(p->y, m, keys, p->where);
 	char *raw = NULL;
-	yaml_node_t *v = cs_yaml_str(p->y, m, "path", p->where, true, &raw);
+	struct cs_ynode *v = cs_yaml_str(p->y, m, "path", p->where, true, &raw);
 	if (v) {
 		n->path = cs_yaml_local_path(p->y, raw);
 		p->claim(p, v, "path", n->path);
