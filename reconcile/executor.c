@@ -32,6 +32,8 @@ struct exec {
 	struct cs_exec_summary sum;
 	size_t *hosts;                   /* host indexes with actions */
 	size_t n_hosts, next_host;
+	const char **issued;             /* certificates whose issuing/ is dropped at the end */
+	size_t n_issued, cap_issued;
 };
 
 static size_t cert_index(const struct exec *x, const char *name)
@@ -303,9 +305,18 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 					     .state_dir = cs_store_dir(x->obs->store) };
 		c->ops->saved(&sctx, c->issuer, cert);
 	}
-	struct cs_err derr = CS_ERR_INIT;
-	cs_store_drop_issuing(x->obs->store, cert->name, &derr); /* left over: the next renewal replaces it */
-	cs_err_clear(&derr);
+	/* issuing/ goes at the end of the run (drop_issued): removing files
+	 * while thousands more are being created makes ext4 without a journal
+	 * skip the freed inodes on every creation.  Until then the record is
+	 * one recover_issuing() drops (the key is the current certificate's),
+	 * the state a kill at renew.saved leaves anyway. */
+	pthread_mutex_lock(&x->lock);
+	if (x->n_issued == x->cap_issued) {
+		x->cap_issued = x->cap_issued ? 2 * x->cap_issued : 16;
+		x->issued = cs_xrealloc(x->issued, x->cap_issued * sizeof *x->issued);
+	}
+	x->issued[x->n_issued++] = cert->name;
+	pthread_mutex_unlock(&x->lock);
 	char date[11];
 	cs_time_date(date, info.not_after);
 	char *was = *detail;
@@ -430,21 +441,6 @@ static int open_intent(struct exec *x, const struct cs_action *a, const struct c
 	return r;
 }
 
-/* The binding's outcome is known to this run: confirmed, or put back, or
- * recorded as unconfirmed by a rollback that failed.  Drop the intent if it
- * is still ours. */
-static void close_intent(struct exec *x, const char *cert, const char *host, const struct cs_binding_cfg *bc)
-{
-	struct cs_err err = CS_ERR_INIT;
-	char *key = cs_binding_key(cert, bc);
-	char *run = cs_store_unconfirmed_run(x->obs->store, host, key);
-	if (run)
-		cs_store_unconfirmed_drop(x->obs->store, host, key, &err);
-	free(run);
-	cs_err_clear(&err);
-	free(key);
-}
-
 /* Bind b (done, then undone because cause failed) was applied because an
  * earlier apply left it unconfirmed: it is back as that apply left it,
  * still unconfirmed, so the record that its success dropped is made again. */
@@ -519,13 +515,36 @@ static bool rebooted(struct exec *x, const char *host)
 /* At the end of the run: close the intents of this run's binds, and those
  * an earlier, interrupted run left on bindings whose owed reload and
  * checks this run has now done. */
+struct host_keys {
+	char **keys;
+	size_t n, cap;
+};
+
+static void host_keys_add(struct exec *x, struct host_keys *hk, const char *cert, const char *host,
+			  const struct cs_binding_cfg *bc)
+{
+	size_t h = host_index(x, host);
+	if (h == (size_t)-1)
+		return;
+	struct host_keys *k = &hk[h];
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 16;
+		k->keys = cs_xrealloc(k->keys, k->cap * sizeof *k->keys);
+	}
+	k->keys[k->n++] = cs_binding_key(cert, bc);
+}
+
 static void close_intents(struct exec *x)
 {
+	/* Gathered per host and dropped in one write per host (not one per
+	 * binding): whatever a kill in between leaves open is an intent of a
+	 * finished binding, which the next apply checks again. */
+	struct host_keys *hk = cs_xcalloc(x->cfg->n_hosts + 1, sizeof *hk);
 	for (size_t k = 0; k < x->plan->n_actions; k++) {
 		const struct cs_action *a = &x->plan->actions[k];
 		const struct cs_binding_cfg *bc = a->kind == CS_ACT_BIND ? binding_of(x, a) : NULL;
 		if (bc && x->intent[k])
-			close_intent(x, a->cert, a->host, bc);
+			host_keys_add(x, hk, a->cert, a->host, bc);
 	}
 	for (size_t i = 0; i < x->cfg->n_certs; i++) {
 		const struct cs_cert_cfg *cert = &x->cfg->certs[i];
@@ -549,9 +568,19 @@ static void close_intents(struct exec *x)
 				continue; /* not this run's to settle (or settled with its bind) */
 			if ((!reload || done_or_absent(x, CS_ACT_RELOAD, bc->host, NULL, reload)) &&
 			    done_or_absent(x, CS_ACT_VERIFY, bc->host, cert->name, NULL))
-				close_intent(x, cert->name, bc->host, bc);
+				host_keys_add(x, hk, cert->name, bc->host, bc);
 		}
 	}
+	for (size_t h = 0; h < x->cfg->n_hosts; h++) {
+		struct cs_err err = CS_ERR_INIT;
+		if (hk[h].n)
+			cs_store_intents_close(x->obs->store, x->cfg->hosts[h].name, hk[h].keys, hk[h].n, &err);
+		cs_err_clear(&err);
+		for (size_t i = 0; i < hk[h].n; i++)
+			free(hk[h].keys[i]);
+		free(hk[h].keys);
+	}
+	free(hk);
 }
 
 /* What this run may leave behind if killed: the files of every binding on
@@ -750,7 +779,7 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		r = cs_err_set(&err, -EINVAL, "binding %d of %s is not in the config", a->binding, a->cert);
 	else if (!x->have_material[ci])
 		r = cs_err_set(&err, -ENOENT, "no certificate in the store for %s", a->cert);
-	else if ((r = open_intent(x, a, b, &err)) == 0) {
+	else if ((r = x->intent[a->id - 1] ? 0 : open_intent(x, a, b, &err)) == 0) {
 		cs_fault_point("bind.intent");
 		r = cs_binding_apply(ho->platform, ho->transport, b, &x->material[ci], &x->undo[a->id - 1], &err);
 		if (r == 0)
@@ -1072,10 +1101,61 @@ static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	free(ids);
 }
 
+/* Before host h's first bind: the intents of all its binds that will run
+ * (their renewals went through) in one durable write, instead of one per
+ * bind.  An intent recorded a little early is safe: killed before its bind,
+ * the next apply binds, reloads and checks a binding that did not change,
+ * which converges as any owed reload does.  A binding that already has an
+ * entry (unconfirmed by an earlier apply) is left to run_bind's own
+ * open_intent, so a bind that ends up skipped does not lose that entry
+ * when close_intents drops this run's intents.  If the write fails, each
+ * bind tries its own and fails with its error. */
+static void open_host_intents(struct exec *x, size_t h)
+{
+	const char *name = x->cfg->hosts[h].name;
+	if (!cs_store_run(x->obs->store))
+		return;
+	char **keys = NULL;
+	size_t *ids = NULL, n = 0, cap = 0;
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *a = &x->plan->actions[k];
+		if (a->kind != CS_ACT_BIND || !cs_streq(a->host, name))
+			continue;
+		const struct cs_binding_cfg *bc = binding_of(x, a);
+		size_t ci = cert_index(x, a->cert);
+		if (!bc || !x->have_material[ci] || failed_dep(x, a, true))
+			continue;
+		const struct cs_binding_obs *bo = &x->obs->bindings[ci][a->binding];
+		if (bo->unconfirmed || bo->in_flight)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			keys = cs_xrealloc(keys, cap * sizeof *keys);
+			ids = cs_xrealloc(ids, cap * sizeof *ids);
+		}
+		keys[n] = cs_binding_key(a->cert, bc);
+		ids[n++] = k;
+	}
+	struct cs_err err = CS_ERR_INIT;
+	if (n && cs_store_intents_save(x->obs->store, name, keys, n, cs_store_run(x->obs->store), &err) == 0) {
+		pthread_mutex_lock(&x->lock);
+		for (size_t i = 0; i < n; i++)
+			x->intent[ids[i]] = true;
+		pthread_mutex_unlock(&x->lock);
+	}
+	cs_err_clear(&err);
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(ids);
+}
+
 static void run_host(struct exec *x, size_t h)
 {
 	struct cs_host_obs *ho = &x->obs->hosts[h];
 	const char *name = x->cfg->hosts[h].name;
+	if (ho->transport)
+		open_host_intents(x, h);
 	for (size_t k = 0; k < x->plan->n_actions; k++) {
 		const struct cs_action *a = &x->plan->actions[k];
 		if (a->kind == CS_ACT_RENEW || !cs_streq(a->host, name))
@@ -1108,6 +1188,10 @@ static void *host_worker(void *arg)
 		if (k >= x->n_hosts)
 			return NULL;
 		run_host(x, x->hosts[k]);
+		/* The host's journal lines, durable once per host. */
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_journal_sync(x->obs->store, &err);
+		cs_err_clear(&err);
 	}
 }
 
@@ -1183,9 +1267,19 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		cs_fault_point("run.recorded");
 	}
 
+	/* The journal's lines are written as they come and fsync'd after the
+	 * renewals, after each host and at the end (cs_store_journal_group):
+	 * nothing recovers from the journal, every state change it reports
+	 * was made durable on its own. */
+	cs_store_journal_group(obs->store, true);
 	for (size_t k = 0; k < plan->n_actions; k++)
 		if (plan->actions[k].kind == CS_ACT_RENEW)
 			run_renew(&x, &plan->actions[k]);
+	{
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_journal_sync(obs->store, &err);
+		cs_err_clear(&err);
+	}
 	load_materials(&x);
 
 	for (size_t k = 0; k < plan->n_actions; k++) {
@@ -1213,6 +1307,12 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		if (plan->actions[k].kind == CS_ACT_VERIFY && !plan->actions[k].host)
 			run_verify(&x, NULL, &plan->actions[k]);
 	close_intents(&x);
+	for (size_t i = 0; i < x.n_issued; i++) {
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_drop_issuing(obs->store, x.issued[i], &err); /* left over: recover_issuing drops it */
+		cs_err_clear(&err);
+	}
+	cs_store_journal_group(obs->store, false);
 	/* A host that owed a reboot has rebooted (this run rebooted it, or
 	 * someone did): forget the debt, now that the intents it was kept for
 	 * are closed. */
@@ -1235,6 +1335,7 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	for (size_t i = 0; i < x.cfg->n_certs; i++)
 		cs_material_free(&x.material[i]);
 	free(x.undo);
+	free(x.issued);
 	free(x.intent);
 	free(x.material);
 	free(x.have_material);

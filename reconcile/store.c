@@ -28,6 +28,11 @@ struct cs_store {
 	bool exists;   /* false: opened without create and missing (empty store) */
 	int lock_fd;   /* -1 until cs_store_lock() */
 	char run[17];  /* this apply's run tag once locked, "" before */
+	/* cs_store_journal_group(): the journal kept open, fsync'd at the
+	 * group's sync points; -1 when not grouping or not open yet */
+	bool journal_grouped;
+	int journal_fd;
+	pthread_mutex_t journal_lock;
 };
 
 /* ---- permissions ---- */
@@ -139,6 +144,8 @@ int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs
 	*out = NULL;
 	st->dir = cs_xstrdup(dir);
 	st->lock_fd = -1;
+	st->journal_fd = -1;
+	pthread_mutex_init(&st->journal_lock, NULL);
 	if (!exists(dir)) {
 		if (create)
 			r = make_state_dir(st, err);
@@ -164,6 +171,8 @@ int cs_store_open_report(struct cs_store **out, const char *dir, struct cs_err *
 	(void)err; /* nothing here fails outright */
 	st->dir = cs_xstrdup(dir);
 	st->lock_fd = -1;
+	st->journal_fd = -1;
+	pthread_mutex_init(&st->journal_lock, NULL);
 	*out = st;
 	if (!exists(dir))
 		return 0;
@@ -177,6 +186,8 @@ void cs_store_close(struct cs_store *st)
 {
 	if (!st)
 		return;
+	cs_store_journal_group(st, false);
+	pthread_mutex_destroy(&st->journal_lock);
 	/* Closing the descriptor releases the flock. */
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
@@ -998,6 +1009,7 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 	int fd = -1;
 	int r = 0;
 	char now[21];
+	pthread_mutex_lock(&st->journal_lock);
 	cs_time_rfc3339(now, cs_now());
 	/* "time" first, then the record's own members (its "time", if any,
 	 * loses: the journal's clock is the one that counts). */
@@ -1016,6 +1028,10 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 		if (r < 0)
 			goto out;
 	}
+	if (st->journal_grouped && st->journal_fd >= 0) {
+		fd = st->journal_fd;
+		goto opened;
+	}
 	/* O_NONBLOCK: a FIFO in its place fails at once instead of waiting
 	 * for a reader; anything but a regular file is refused. */
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
@@ -1031,6 +1047,9 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 		r = cs_err_set(err, -EINVAL, "journal %s: not a regular file", path);
 		goto out;
 	}
+	if (st->journal_grouped)
+		st->journal_fd = fd;
+opened:;
 	/* One write per line: with O_APPEND concurrent writers cannot
 	 * interleave inside a line. */
 	size_t n = strlen(text);
@@ -1046,13 +1065,48 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 		r = cs_err_errno(err, r, "journal %s", path);
 		goto out;
 	}
+	if (st->journal_fd == fd)
+		goto out; /* made durable by cs_store_journal_sync() */
 	if (fsync(fd) < 0)
 		r = cs_err_errno(err, -errno, "journal %s: fsync", path);
 out:
-	if (fd >= 0)
+	if (fd >= 0 && fd != st->journal_fd)
 		close(fd);
+	pthread_mutex_unlock(&st->journal_lock);
 	free(text);
 	json_decref(line);
 	free(path);
+	return r;
+}
+
+void cs_store_journal_group(struct cs_store *st, bool on)
+{
+	if (!on) {
+		struct cs_err ignored = CS_ERR_INIT;
+		cs_store_journal_sync(st, &ignored);
+		cs_err_clear(&ignored);
+	}
+	pthread_mutex_lock(&st->journal_lock);
+	st->journal_grouped = on;
+	if (!on && st->journal_fd >= 0) {
+		close(st->journal_fd);
+		st->journal_fd = -1;
+	}
+	pthread_mutex_unlock(&st->journal_lock);
+}
+
+int cs_store_journal_sync(struct cs_store *st, struct cs_err *err)
+{
+	int r = 0;
+	pthread_mutex_lock(&st->journal_lock);
+	int fd = st->journal_fd >= 0 ? dup(st->journal_fd) : -1;
+	pthread_mutex_unlock(&st->journal_lock);
+	/* fsync on a copy of the descriptor, outside the lock: the host
+	 * threads go on appending meanwhile. */
+	if (fd >= 0) {
+		if (fsync(fd) < 0)
+			r = cs_err_errno(err, -errno, "journal %s/journal.jsonl: fsync", st->dir);
+		close(fd);
+	}
 	return r;
 }

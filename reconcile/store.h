@@ -121,5 +121,13 @@ int cs_store_check_name(const char *what, const char *name, struct cs_err *err);
 
 /* Append one record (an object; "time" is added) to journal.jsonl and fsync. */
 int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err);
+/* Group the journal's fsyncs (an apply's many records): from
+ * cs_store_journal_group(st, true) on, each record is still written at once
+ * (a killed process loses none) but made durable by the next
+ * cs_store_journal_sync() or cs_store_journal_group(st, false) instead of
+ * one fsync per line.  Recovery does not read the journal: a power loss
+ * between syncs loses the newest lines, never state. */
+void cs_store_journal_group(struct cs_store *st, bool on);
+int cs_store_journal_sync(struct cs_store *st, struct cs_err *err);
 
 #endif
