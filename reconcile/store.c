@@ -811,6 +811,12 @@ void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 	}
 	cs_wgroup_free(g);
 	for (size_t i = 0; i < n; i++) {
+		if (it[i].r == 0 && it[i].keep_pem) {
+			it[i].key_pem = p[i].pem[0];
+			it[i].cert_pem = p[i].pem[1];
+			it[i].chain_pem = p[i].pem[2];
+			memset(p[i].pem, 0, sizeof p[i].pem);
+		}
 		free(p[i].dir);
 		cs_buf_free_secret(&p[i].pem[0]);
 		cs_buf_free(&p[i].pem[1]);

@@ -95,6 +95,8 @@ struct cs_store_item {
 	const char *requested_cn; /* save */
 	const char *serial;      /* issuing, ledger */
 	int64_t issue_time;      /* issuing */
+	bool keep_pem;           /* save: hand back the bytes written, in key_pem etc. */
+	struct cs_buf key_pem, cert_pem, chain_pem;
 	int r;
 	struct cs_err err;
 };
