@@ -561,6 +561,10 @@ out:
 
 int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err)
 {
+	/* Mostly the folder or its parent is there already: one call then,
+	 * not one per component. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
 	char *p = cs_xstrdup(path);
 	int r = 0;
 	for (char *s = p + 1;; s++) {
