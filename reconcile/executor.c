@@ -411,9 +411,76 @@ struct renewal {
 	char *detail;
 	struct cs_cert_info info;
 	bool have_info;
+	bool resumed;
 	int r;
 	struct cs_err err;
 };
+
+/* A step of a batch run over its renewals by a few threads (as many as
+ * there are CPUs: the steps run in parallel are CPU work). */
+struct par {
+	struct exec *x;
+	struct renewal *rn;
+	size_t n, next;
+	pthread_mutex_t lock;
+	void (*fn)(struct par *p, struct renewal *w);
+};
+
+static void *par_worker(void *arg)
+{
+	struct par *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t k = p->next < p->n ? p->next++ : p->n;
+		pthread_mutex_unlock(&p->lock);
+		if (k >= p->n)
+			return NULL;
+		p->fn(p, &p->rn[k]);
+	}
+}
+
+static void par_run(struct par *p, void (*fn)(struct par *p, struct renewal *w))
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n_threads = cpus > 1 ? (size_t)cpus : 1;
+	if (n_threads > 16)
+		n_threads = 16;
+	if (n_threads > p->n)
+		n_threads = p->n;
+	p->fn = fn;
+	p->next = 0;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_t threads[16];
+	size_t started = 0;
+	for (size_t i = 1; i < n_threads; i++) /* this thread is one of them */
+		if (pthread_create(&threads[started], NULL, par_worker, p) == 0)
+			started++;
+	par_worker(p);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&p->lock);
+}
+
+static void par_keygen(struct par *p, struct renewal *w)
+{
+	(void)p;
+	if (w->resumed)
+		return;
+	const struct cs_cert_cfg *cert = w->c->cfg;
+	size_t n_names = 0;
+	char **names = cs_cert_names(cert, &n_names);
+	if ((w->r = cs_key_generate(&w->key, &cert->key, &w->err)) == 0)
+		w->r = cs_csr_create(&w->csr, w->key, cert->common_name, names, n_names, &w->err);
+	cs_strv_free(names, n_names);
+}
+
+static void sign_one(struct exec *x, struct renewal *w);
+
+static void par_sign(struct par *p, struct renewal *w)
+{
+	if (w->c->ops->parallel_issue)
+		sign_one(p->x, w);
+}
 
 static bool batchable(struct exec *x, const struct cs_action *a)
 {
@@ -421,8 +488,44 @@ static bool batchable(struct exec *x, const struct cs_action *a)
 	return a->kind == CS_ACT_RENEW && a->renew_mode == CS_RENEW_ISSUE && i != (size_t)-1 && x->obs->certs[i].ops;
 }
 
+static void sign_one(struct exec *x, struct renewal *w)
+{
+	const struct cs_cert_obs *c = w->c;
+	if (w->r < 0)
+		return;
+	if (c->ops->issue_ctx) {
+		cs_fault_point("renew.intent");
+		struct cs_issue_ctx ictx = {
+			.hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
+			.state_dir = cs_store_dir(x->obs->store), .key = w->key,
+			.current = c->have_current ? c->current.cert : NULL,
+			.current_issuer = c->have_current ? c->current.issuer : NULL,
+			.serial = w->serial, .issue_time = w->issue_time,
+		};
+		w->r = c->ops->issue_ctx(&ictx, c->issuer, c->cfg, w->csr, &w->leaf, &w->chain, &w->err);
+		if (ictx.out_key) {
+			/* A resumed order was finalized with an earlier run's key. */
+			EVP_PKEY_free(w->key);
+			w->key = ictx.out_key;
+		}
+	} else {
+		w->r = c->ops->issue(c->issuer, c->cfg, w->csr, &w->leaf, &w->chain, &w->err);
+	}
+	if (w->r < 0)
+		return;
+	if (!w->leaf || !cs_key_matches_cert(w->key, w->leaf)) {
+		w->r = cs_err_set(&w->err, -EPROTO, "issuer %s returned a certificate for another key",
+				  c->issuer->name);
+		return;
+	}
+	cs_fault_point("renew.signed");
+	if ((w->r = cs_cert_info_get(&w->info, w->leaf, &w->err)) == 0)
+		w->have_info = true;
+}
+
 static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 {
+
 	struct renewal *rn = cs_xcalloc(n, sizeof *rn);
 	struct cs_store_item *it = cs_xcalloc(n, sizeof *it);
 	/* Keys, requests and identities; those not resumed recorded at once. */
@@ -432,23 +535,24 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 		w->ci = cert_index(x, w->a->cert);
 		w->c = &x->obs->certs[w->ci];
 		report(x, w->a, CS_EV_START, NULL);
-		const struct cs_cert_cfg *cert = w->c->cfg;
 		it[k].r = -1; /* not to record */
-		if (resume_issuance(x, w->c, &w->key, &w->csr, &w->serial, &w->issue_time, &w->detail))
+		w->resumed = resume_issuance(x, w->c, &w->key, &w->csr, &w->serial, &w->issue_time, &w->detail);
+	}
+	/* New keys and requests: CPU only, in parallel. */
+	struct par pk = { .x = x, .rn = rn, .n = n };
+	par_run(&pk, par_keygen);
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		const struct cs_cert_cfg *cert = w->c->cfg;
+		if (w->resumed || w->r < 0)
 			continue;
-		size_t n_names = 0;
-		char **names = cs_cert_names(cert, &n_names);
-		if ((w->r = cs_key_generate(&w->key, &cert->key, &w->err)) == 0 &&
-		    (w->r = cs_csr_create(&w->csr, w->key, cert->common_name, names, n_names, &w->err)) == 0) {
-			/* The identity first, durably: whatever happens from here
-			 * on, a rerun signs this certificate and no other. */
-			w->serial = new_serial();
-			w->issue_time = cs_now();
-			it[k] = (struct cs_store_item){ .name = cert->name, .key = w->key, .csr = w->csr,
-							.issuer = w->c->issuer->name, .serial = w->serial,
-							.issue_time = w->issue_time };
-		}
-		cs_strv_free(names, n_names);
+		/* The identity first, durably: whatever happens from here on,
+		 * a rerun signs this certificate and no other. */
+		w->serial = new_serial();
+		w->issue_time = cs_now();
+		it[k] = (struct cs_store_item){ .name = cert->name, .key = w->key, .csr = w->csr,
+						.issuer = w->c->issuer->name, .serial = w->serial,
+						.issue_time = w->issue_time };
 	}
 	cs_store_save_issuing_many(x->obs->store, it, n);
 	for (size_t k = 0; k < n; k++) {
@@ -460,41 +564,14 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 			it[k].err = (struct cs_err)CS_ERR_INIT;
 		}
 	}
-	/* Sign. */
-	for (size_t k = 0; k < n; k++) {
-		struct renewal *w = &rn[k];
-		const struct cs_cert_obs *c = w->c;
-		if (w->r < 0)
-			continue;
-		if (c->ops->issue_ctx) {
-			cs_fault_point("renew.intent");
-			struct cs_issue_ctx ictx = {
-				.hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
-				.state_dir = cs_store_dir(x->obs->store), .key = w->key,
-				.current = c->have_current ? c->current.cert : NULL,
-				.current_issuer = c->have_current ? c->current.issuer : NULL,
-				.serial = w->serial, .issue_time = w->issue_time,
-			};
-			w->r = c->ops->issue_ctx(&ictx, c->issuer, c->cfg, w->csr, &w->leaf, &w->chain, &w->err);
-			if (ictx.out_key) {
-				/* A resumed order was finalized with an earlier run's key. */
-				EVP_PKEY_free(w->key);
-				w->key = ictx.out_key;
-			}
-		} else {
-			w->r = c->ops->issue(c->issuer, c->cfg, w->csr, &w->leaf, &w->chain, &w->err);
-		}
-		if (w->r < 0)
-			continue;
-		if (!w->leaf || !cs_key_matches_cert(w->key, w->leaf)) {
-			w->r = cs_err_set(&w->err, -EPROTO, "issuer %s returned a certificate for another key",
-					  c->issuer->name);
-			continue;
-		}
-		cs_fault_point("renew.signed");
-		if ((w->r = cs_cert_info_get(&w->info, w->leaf, &w->err)) == 0)
-			w->have_info = true;
-	}
+	/* Sign: in parallel where the issuer allows (nothing is written
+	 * here; a kill loses only signatures the next apply makes again for
+	 * the same recorded identities), else one by one. */
+	struct par ps = { .x = x, .rn = rn, .n = n };
+	par_run(&ps, par_sign);
+	for (size_t k = 0; k < n; k++)
+		if (!rn[k].c->ops->parallel_issue)
+			sign_one(x, &rn[k]);
 	/* The ledger, then the certificate itself, before anything uses it. */
 	for (size_t k = 0; k < n; k++)
 		it[k] = (struct cs_store_item){ .name = rn[k].c->cfg->name, .serial = rn[k].have_info ? rn[k].info.serial : NULL,
@@ -1441,6 +1518,50 @@ static void load_materials(struct exec *x)
 	free(needed);
 }
 
+/* Removing a file on a file system mounted with discard waits for the
+ * device; those waits overlap. */
+#define DROP_THREADS 32
+
+struct dropper {
+	struct exec *x;
+	size_t next;
+	pthread_mutex_t lock;
+};
+
+static void *drop_worker(void *arg)
+{
+	struct dropper *d = arg;
+	for (;;) {
+		pthread_mutex_lock(&d->lock);
+		size_t k = d->next < d->x->n_issued ? d->next++ : d->x->n_issued;
+		pthread_mutex_unlock(&d->lock);
+		if (k >= d->x->n_issued)
+			return NULL;
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_drop_issuing(d->x->obs->store, d->x->issued[k], &err); /* left over: recover_issuing drops it */
+		cs_err_clear(&err);
+	}
+}
+
+/* The issuing/ records of this run's saved certificates, at the end (see
+ * renew_batch): by many threads, as removing many files mostly waits for
+ * the file system. */
+static void drop_issued(struct exec *x)
+{
+	struct dropper d = { .x = x };
+	pthread_mutex_init(&d.lock, NULL);
+	size_t n_threads = x->n_issued < 64 ? 1 : DROP_THREADS;
+	pthread_t threads[DROP_THREADS];
+	size_t started = 0;
+	for (size_t i = 1; i < n_threads; i++)
+		if (pthread_create(&threads[started], NULL, drop_worker, &d) == 0)
+			started++;
+	drop_worker(&d);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&d.lock);
+}
+
 int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,
 	       cs_event_fn on_event, void *ctx)
 {
@@ -1526,11 +1647,7 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		if (plan->actions[k].kind == CS_ACT_VERIFY && !plan->actions[k].host)
 			run_verify(&x, NULL, &plan->actions[k]);
 	close_intents(&x);
-	for (size_t i = 0; i < x.n_issued; i++) {
-		struct cs_err err = CS_ERR_INIT;
-		cs_store_drop_issuing(obs->store, x.issued[i], &err); /* left over: recover_issuing drops it */
-		cs_err_clear(&err);
-	}
+	drop_issued(&x);
 	cs_store_journal_group(obs->store, false);
 	/* A host that owed a reboot has rebooted (this run rebooted it, or
 	 * someone did): forget the debt, now that the intents it was kept for
