@@ -5,6 +5,7 @@
  *     lock                 flock()ed by apply; holds "pid host command since",
  *                          then "run TAG" on a line of its own
  *     journal.jsonl        append-only, one JSON object per line, fsync'd
+ *                          (an apply's lines per phase: cs_store_journal_group)
  *     certs/NAME/          0700
  *       key.pem            0600 current private key (refused if group/other can read it)
  *       cert.pem           current certificate (leaf)
