@@ -409,6 +409,7 @@ struct renewal {
 	char *serial;
 	int64_t issue_time;
 	char *detail;
+	struct cs_buf key_pem;   /* as issuing/ recorded it, or empty */
 	struct cs_cert_info info;
 	bool have_info;
 	bool resumed;
@@ -507,6 +508,7 @@ static void sign_one(struct exec *x, struct renewal *w)
 			/* A resumed order was finalized with an earlier run's key. */
 			EVP_PKEY_free(w->key);
 			w->key = ictx.out_key;
+			cs_buf_free_secret(&w->key_pem);
 		}
 	} else {
 		w->r = c->ops->issue(c->issuer, c->cfg, w->csr, &w->leaf, &w->chain, &w->err);
@@ -552,11 +554,15 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 		w->issue_time = cs_now();
 		it[k] = (struct cs_store_item){ .name = cert->name, .key = w->key, .csr = w->csr,
 						.issuer = w->c->issuer->name, .serial = w->serial,
-						.issue_time = w->issue_time };
+						.issue_time = w->issue_time, .keep_pem = true };
 	}
 	cs_store_save_issuing_many(x->obs->store, it, n);
 	for (size_t k = 0; k < n; k++) {
 		struct renewal *w = &rn[k];
+		/* The key as recorded, to save the same bytes without encoding
+		 * it again. */
+		w->key_pem = it[k].key_pem;
+		it[k].key_pem = (struct cs_buf)CS_BUF_INIT;
 		if (it[k].r < 0 && it[k].err.msg) {
 			w->r = it[k].r;
 			cs_err_clear(&w->err);
@@ -592,7 +598,9 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 		it[k] = (struct cs_store_item){ .name = rn[k].c->cfg->name, .key = rn[k].key, .cert = rn[k].leaf,
 						.chain = rn[k].chain, .issuer = rn[k].c->issuer->name,
 						.requested_cn = rn[k].c->cfg->common_name, .keep_pem = true,
-						.r = rn[k].r < 0 ? -1 : 0 };
+						.key_pem = rn[k].key_pem, .r = rn[k].r < 0 ? -1 : 0 };
+	for (size_t k = 0; k < n; k++)
+		rn[k].key_pem = (struct cs_buf)CS_BUF_INIT; /* the store's now */
 	cs_store_save_many(x->obs->store, it, n);
 	for (size_t k = 0; k < n; k++) {
 		struct renewal *w = &rn[k];

@@ -758,8 +758,14 @@ void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 		p[i].dir = cert_dir(st, x->name);
 		/* Encode everything before touching the folder, so a bad input
 		 * leaves the current set alone. */
-		if ((r = cs_key_to_pem(&p[i].pem[0], x->key, &x->err)) < 0 ||
-		    (r = cs_cert_to_pem(&p[i].pem[1], x->cert, &x->err)) < 0 ||
+		if (x->key_pem.len) {
+			p[i].pem[0] = x->key_pem;
+			x->key_pem = (struct cs_buf)CS_BUF_INIT;
+		} else if ((r = cs_key_to_pem(&p[i].pem[0], x->key, &x->err)) < 0) {
+			item_fail(x, r, "save");
+			continue;
+		}
+		if ((r = cs_cert_to_pem(&p[i].pem[1], x->cert, &x->err)) < 0 ||
 		    (r = cs_chain_to_pem(&p[i].pem[2], x->chain, &x->err)) < 0) {
 			item_fail(x, r, "save");
 			continue;
@@ -1016,6 +1022,10 @@ void cs_store_save_issuing_many(struct cs_store *st, struct cs_store_item *it, s
 	commit_step(g, it, n, what);
 	cs_wgroup_free(g);
 	for (size_t i = 0; i < n; i++) {
+		if (it[i].r == 0 && it[i].keep_pem) {
+			it[i].key_pem = p[i].key;
+			p[i].key = (struct cs_buf)CS_BUF_INIT;
+		}
 		free(p[i].dir);
 		cs_buf_free_secret(&p[i].key);
 		cs_buf_free(&p[i].csr);

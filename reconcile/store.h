@@ -96,7 +96,9 @@ struct cs_store_item {
 	const char *requested_cn; /* save */
 	const char *serial;      /* issuing, ledger */
 	int64_t issue_time;      /* issuing */
-	bool keep_pem;           /* save: hand back the bytes written, in key_pem etc. */
+	bool keep_pem;           /* save, issuing: hand back the bytes written, in key_pem etc. */
+	/* save: a key_pem holding data on entry is the key's encoding (what
+	 * cs_key_to_pem() gives: the issuing record's) and is written as it is */
 	struct cs_buf key_pem, cert_pem, chain_pem;
 	int r;
 	struct cs_err err;
