@@ -1551,23 +1551,36 @@ static void *drop_worker(void *arg)
 	}
 }
 
-/* The issuing/ records of this run's saved certificates, at the end (see
- * renew_batch): by many threads, as removing many files mostly waits for
- * the file system. */
-static void drop_issued(struct exec *x)
-{
-	struct dropper d = { .x = x };
-	pthread_mutex_init(&d.lock, NULL);
-	size_t n_threads = x->n_issued < 64 ? 1 : DROP_THREADS;
+/* The issuing/ records of this run's saved certificates (see renew_batch):
+ * many of them by many threads while the hosts are worked on, as removing
+ * files mostly waits for the file system (drop_start), the few of a small
+ * run at the end (drop_finish).  They are independent of the hosts' work;
+ * one a kill leaves behind is one recover_issuing drops. */
+struct drops {
+	struct dropper d;
 	pthread_t threads[DROP_THREADS];
-	size_t started = 0;
-	for (size_t i = 1; i < n_threads; i++)
-		if (pthread_create(&threads[started], NULL, drop_worker, &d) == 0)
-			started++;
-	drop_worker(&d);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&d.lock);
+	size_t started;
+};
+
+static void drop_start(struct exec *x, struct drops *ds)
+{
+	memset(ds, 0, sizeof *ds);
+	ds->d.x = x;
+	pthread_mutex_init(&ds->d.lock, NULL);
+	if (x->n_issued < 8)
+		return;
+	size_t n_threads = x->n_issued / 4 < DROP_THREADS ? x->n_issued / 4 : DROP_THREADS;
+	for (size_t i = 0; i < n_threads; i++)
+		if (pthread_create(&ds->threads[ds->started], NULL, drop_worker, &ds->d) == 0)
+			ds->started++;
+}
+
+static void drop_finish(struct drops *ds)
+{
+	drop_worker(&ds->d); /* whatever is left, or all of a small run's */
+	for (size_t i = 0; i < ds->started; i++)
+		pthread_join(ds->threads[i], NULL);
+	pthread_mutex_destroy(&ds->d.lock);
 }
 
 int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,
@@ -1629,6 +1642,8 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		cs_err_clear(&err);
 	}
 	load_materials(&x);
+	struct drops drops;
+	drop_start(&x, &drops);
 
 	for (size_t k = 0; k < plan->n_actions; k++) {
 		const struct cs_action *a = &plan->actions[k];
@@ -1655,7 +1670,7 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		if (plan->actions[k].kind == CS_ACT_VERIFY && !plan->actions[k].host)
 			run_verify(&x, NULL, &plan->actions[k]);
 	close_intents(&x);
-	drop_issued(&x);
+	drop_finish(&drops);
 	cs_store_journal_group(obs->store, false);
 	/* A host that owed a reboot has rebooted (this run rebooted it, or
 	 * someone did): forget the debt, now that the intents it was kept for
