@@ -32,6 +32,8 @@ struct exec {
 	struct cs_exec_summary sum;
 	size_t *hosts;                   /* host indexes with actions */
 	size_t n_hosts, next_host;
+	const char **issued;             /* certificates whose issuing/ is dropped at the end */
+	size_t n_issued, cap_issued;
 };
 
 static size_t cert_index(const struct exec *x, const char *name)
@@ -303,9 +305,18 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 					     .state_dir = cs_store_dir(x->obs->store) };
 		c->ops->saved(&sctx, c->issuer, cert);
 	}
-	struct cs_err derr = CS_ERR_INIT;
-	cs_store_drop_issuing(x->obs->store, cert->name, &derr); /* left over: the next renewal replaces it */
-	cs_err_clear(&derr);
+	/* issuing/ goes at the end of the run (drop_issued): removing files
+	 * while thousands more are being created makes ext4 without a journal
+	 * skip the freed inodes on every creation.  Until then the record is
+	 * one recover_issuing() drops (the key is the current certificate's),
+	 * the state a kill at renew.saved leaves anyway. */
+	pthread_mutex_lock(&x->lock);
+	if (x->n_issued == x->cap_issued) {
+		x->cap_issued = x->cap_issued ? 2 * x->cap_issued : 16;
+		x->issued = cs_xrealloc(x->issued, x->cap_issued * sizeof *x->issued);
+	}
+	x->issued[x->n_issued++] = cert->name;
+	pthread_mutex_unlock(&x->lock);
 	char date[11];
 	cs_time_date(date, info.not_after);
 	char *was = *detail;
@@ -374,6 +385,312 @@ static void run_renew(struct exec *x, const struct cs_action *a)
 	cs_err_clear(&err);
 }
 
+/* ---- many renewals at once ---- */
+
+/* Renewals that issue at once (CS_RENEW_ISSUE) are done a batch at a time,
+ * each step for the whole batch: record every issuance (issuing/), sign
+ * each, append each to its ledger, save each.  Every certificate goes
+ * through the steps of renew_issue() in the same order, and each step is
+ * durable for the batch before the next begins (cs_store_*_many), so a
+ * kill anywhere leaves each certificate in one of the states a kill in
+ * renew_issue() leaves, which the next apply finishes; what changes is
+ * that the state folder is synced a few times per batch instead of about
+ * fifteen times per certificate. */
+#define RENEW_BATCH 512
+
+struct renewal {
+	const struct cs_action *a;
+	const struct cs_cert_obs *c;
+	size_t ci;
+	EVP_PKEY *key;
+	X509_REQ *csr;
+	X509 *leaf;
+	STACK_OF(X509) *chain;
+	char *serial;
+	int64_t issue_time;
+	char *detail;
+	struct cs_buf key_pem;   /* as issuing/ recorded it, or empty */
+	struct cs_cert_info info;
+	bool have_info;
+	bool resumed;
+	int r;
+	struct cs_err err;
+};
+
+/* A step of a batch run over its renewals by a few threads (as many as
+ * there are CPUs: the steps run in parallel are CPU work). */
+struct par {
+	struct exec *x;
+	struct renewal *rn;
+	size_t n, next;
+	pthread_mutex_t lock;
+	void (*fn)(struct par *p, struct renewal *w);
+};
+
+static void *par_worker(void *arg)
+{
+	struct par *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t k = p->next < p->n ? p->next++ : p->n;
+		pthread_mutex_unlock(&p->lock);
+		if (k >= p->n)
+			return NULL;
+		p->fn(p, &p->rn[k]);
+	}
+}
+
+static void par_run(struct par *p, void (*fn)(struct par *p, struct renewal *w))
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n_threads = cpus > 1 ? (size_t)cpus : 1;
+	if (n_threads > 16)
+		n_threads = 16;
+	if (n_threads > p->n)
+		n_threads = p->n;
+	p->fn = fn;
+	p->next = 0;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_t threads[16];
+	size_t started = 0;
+	for (size_t i = 1; i < n_threads; i++) /* this thread is one of them */
+		if (pthread_create(&threads[started], NULL, par_worker, p) == 0)
+			started++;
+	par_worker(p);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&p->lock);
+}
+
+static void par_keygen(struct par *p, struct renewal *w)
+{
+	(void)p;
+	if (w->resumed)
+		return;
+	const struct cs_cert_cfg *cert = w->c->cfg;
+	size_t n_names = 0;
+	char **names = cs_cert_names(cert, &n_names);
+	if ((w->r = cs_key_generate(&w->key, &cert->key, &w->err)) == 0)
+		w->r = cs_csr_create(&w->csr, w->key, cert->common_name, names, n_names, &w->err);
+	cs_strv_free(names, n_names);
+}
+
+static void sign_one(struct exec *x, struct renewal *w);
+
+static void par_sign(struct par *p, struct renewal *w)
+{
+	if (w->c->ops->parallel_issue)
+		sign_one(p->x, w);
+}
+
+static bool batchable(struct exec *x, const struct cs_action *a)
+{
+	size_t i = cert_index(x, a->cert);
+	return a->kind == CS_ACT_RENEW && a->renew_mode == CS_RENEW_ISSUE && i != (size_t)-1 && x->obs->certs[i].ops;
+}
+
+static void sign_one(struct exec *x, struct renewal *w)
+{
+	const struct cs_cert_obs *c = w->c;
+	if (w->r < 0)
+		return;
+	if (c->ops->issue_ctx) {
+		cs_fault_point("renew.intent");
+		struct cs_issue_ctx ictx = {
+			.hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
+			.state_dir = cs_store_dir(x->obs->store), .key = w->key,
+			.current = c->have_current ? c->current.cert : NULL,
+			.current_issuer = c->have_current ? c->current.issuer : NULL,
+			.serial = w->serial, .issue_time = w->issue_time,
+		};
+		w->r = c->ops->issue_ctx(&ictx, c->issuer, c->cfg, w->csr, &w->leaf, &w->chain, &w->err);
+		if (ictx.out_key) {
+			/* A resumed order was finalized with an earlier run's key. */
+			EVP_PKEY_free(w->key);
+			w->key = ictx.out_key;
+			cs_buf_free_secret(&w->key_pem);
+		}
+	} else {
+		w->r = c->ops->issue(c->issuer, c->cfg, w->csr, &w->leaf, &w->chain, &w->err);
+	}
+	if (w->r < 0)
+		return;
+	if (!w->leaf || !cs_key_matches_cert(w->key, w->leaf)) {
+		w->r = cs_err_set(&w->err, -EPROTO, "issuer %s returned a certificate for another key",
+				  c->issuer->name);
+		return;
+	}
+	cs_fault_point("renew.signed");
+	if ((w->r = cs_cert_info_get(&w->info, w->leaf, &w->err)) == 0)
+		w->have_info = true;
+}
+
+static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
+{
+
+	struct renewal *rn = cs_xcalloc(n, sizeof *rn);
+	struct cs_store_item *it = cs_xcalloc(n, sizeof *it);
+	/* Keys, requests and identities; those not resumed recorded at once. */
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		w->a = acts[k];
+		w->ci = cert_index(x, w->a->cert);
+		w->c = &x->obs->certs[w->ci];
+		report(x, w->a, CS_EV_START, NULL);
+		it[k].r = -1; /* not to record */
+		w->resumed = resume_issuance(x, w->c, &w->key, &w->csr, &w->serial, &w->issue_time, &w->detail);
+	}
+	/* New keys and requests: CPU only, in parallel. */
+	struct par pk = { .x = x, .rn = rn, .n = n };
+	par_run(&pk, par_keygen);
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		const struct cs_cert_cfg *cert = w->c->cfg;
+		if (w->resumed || w->r < 0)
+			continue;
+		/* The identity first, durably: whatever happens from here on,
+		 * a rerun signs this certificate and no other. */
+		w->serial = new_serial();
+		w->issue_time = cs_now();
+		it[k] = (struct cs_store_item){ .name = cert->name, .key = w->key, .csr = w->csr,
+						.issuer = w->c->issuer->name, .serial = w->serial,
+						.issue_time = w->issue_time, .keep_pem = true };
+	}
+	cs_store_save_issuing_many(x->obs->store, it, n);
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		/* The key as recorded, to save the same bytes without encoding
+		 * it again. */
+		w->key_pem = it[k].key_pem;
+		it[k].key_pem = (struct cs_buf)CS_BUF_INIT;
+		if (it[k].r < 0 && it[k].err.msg) {
+			w->r = it[k].r;
+			cs_err_clear(&w->err);
+			w->err = it[k].err;
+			it[k].err = (struct cs_err)CS_ERR_INIT;
+		}
+	}
+	/* Sign: in parallel where the issuer allows (nothing is written
+	 * here; a kill loses only signatures the next apply makes again for
+	 * the same recorded identities), else one by one. */
+	struct par ps = { .x = x, .rn = rn, .n = n };
+	par_run(&ps, par_sign);
+	for (size_t k = 0; k < n; k++)
+		if (!rn[k].c->ops->parallel_issue)
+			sign_one(x, &rn[k]);
+	/* The ledger, then the certificate itself, before anything uses it. */
+	for (size_t k = 0; k < n; k++)
+		it[k] = (struct cs_store_item){ .name = rn[k].c->cfg->name, .serial = rn[k].have_info ? rn[k].info.serial : NULL,
+						.issuer = rn[k].c->issuer->name, .r = rn[k].r < 0 ? -1 : 0 };
+	cs_store_issued_append_many(x->obs->store, it, n);
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		if (w->r < 0)
+			continue;
+		if (it[k].r < 0) {
+			w->r = it[k].r;
+			w->err = it[k].err;
+			continue;
+		}
+		cs_fault_point("renew.ledger");
+	}
+	for (size_t k = 0; k < n; k++)
+		it[k] = (struct cs_store_item){ .name = rn[k].c->cfg->name, .key = rn[k].key, .cert = rn[k].leaf,
+						.chain = rn[k].chain, .issuer = rn[k].c->issuer->name,
+						.requested_cn = rn[k].c->cfg->common_name, .keep_pem = true,
+						.key_pem = rn[k].key_pem, .r = rn[k].r < 0 ? -1 : 0 };
+	for (size_t k = 0; k < n; k++)
+		rn[k].key_pem = (struct cs_buf)CS_BUF_INIT; /* the store's now */
+	cs_store_save_many(x->obs->store, it, n);
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		if (w->r < 0)
+			continue;
+		if (it[k].r < 0) {
+			w->r = it[k].r;
+			w->err = it[k].err;
+			continue;
+		}
+		cs_fault_point("renew.saved");
+		const struct cs_cert_obs *c = w->c;
+		if (c->ops->saved) {
+			struct cs_issue_ctx sctx = { .hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
+						     .state_dir = cs_store_dir(x->obs->store) };
+			c->ops->saved(&sctx, c->issuer, c->cfg);
+		}
+		/* What the bindings carry now, from the bytes just written
+		 * instead of read back from the state folder. */
+		struct cs_err merr = CS_ERR_INIT;
+		if (cs_material_make_from(&x->material[w->ci], w->key, &it[k].key_pem, w->leaf, &it[k].cert_pem,
+					  w->chain, &it[k].chain_pem, &w->info, &merr) == 0)
+			x->have_material[w->ci] = true;
+		cs_err_clear(&merr);
+		pthread_mutex_lock(&x->lock);
+		if (x->n_issued == x->cap_issued) {
+			x->cap_issued = x->cap_issued ? 2 * x->cap_issued : 16;
+			x->issued = cs_xrealloc(x->issued, x->cap_issued * sizeof *x->issued);
+		}
+		x->issued[x->n_issued++] = c->cfg->name;
+		pthread_mutex_unlock(&x->lock);
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		if (w->r < 0) {
+			report(x, w->a, CS_EV_FAILED, cs_err_msg(&w->err));
+		} else {
+			char date[11];
+			cs_time_date(date, w->info.not_after);
+			char *text = cs_xasprintf("serial %s, valid until %s%s%s", w->info.serial, date,
+						  w->detail ? "; " : "", w->detail ? w->detail : "");
+			report(x, w->a, CS_EV_DONE, text);
+			free(text);
+		}
+		cs_err_clear(&w->err);
+		if (w->have_info)
+			cs_cert_info_free(&w->info);
+		free(w->detail);
+		free(w->serial);
+		EVP_PKEY_free(w->key);
+		X509_REQ_free(w->csr);
+		X509_free(w->leaf);
+		sk_X509_pop_free(w->chain, X509_free);
+		cs_buf_free_secret(&it[k].key_pem);
+		cs_buf_free(&it[k].cert_pem);
+		cs_buf_free(&it[k].chain_pem);
+		cs_err_clear(&it[k].err);
+	}
+	free(it);
+	free(rn);
+}
+
+/* Every renewal in plan order: those that issue at once in batches, the
+ * others (a request to a CA, a reply to collect) one by one between them. */
+static void run_renewals(struct exec *x)
+{
+	const struct cs_action **batch = cs_xcalloc(RENEW_BATCH, sizeof *batch);
+	size_t n = 0;
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *a = &x->plan->actions[k];
+		if (a->kind != CS_ACT_RENEW)
+			continue;
+		if (batchable(x, a)) {
+			batch[n++] = a;
+			if (n == RENEW_BATCH) {
+				renew_batch(x, batch, n);
+				n = 0;
+			}
+			continue;
+		}
+		if (n)
+			renew_batch(x, batch, n);
+		n = 0;
+		run_renew(x, a);
+	}
+	if (n)
+		renew_batch(x, batch, n);
+	free(batch);
+}
+
 /* ---- per host ---- */
 
 static const struct cs_binding_cfg *binding_of(struct exec *x, const struct cs_action *a)
@@ -428,21 +745,6 @@ static int open_intent(struct exec *x, const struct cs_action *a, const struct c
 		pthread_mutex_unlock(&x->lock);
 	}
 	return r;
-}
-
-/* The binding's outcome is known to this run: confirmed, or put back, or
- * recorded as unconfirmed by a rollback that failed.  Drop the intent if it
- * is still ours. */
-static void close_intent(struct exec *x, const char *cert, const char *host, const struct cs_binding_cfg *bc)
-{
-	struct cs_err err = CS_ERR_INIT;
-	char *key = cs_binding_key(cert, bc);
-	char *run = cs_store_unconfirmed_run(x->obs->store, host, key);
-	if (run)
-		cs_store_unconfirmed_drop(x->obs->store, host, key, &err);
-	free(run);
-	cs_err_clear(&err);
-	free(key);
 }
 
 /* Bind b (done, then undone because cause failed) was applied because an
@@ -519,13 +821,36 @@ static bool rebooted(struct exec *x, const char *host)
 /* At the end of the run: close the intents of this run's binds, and those
  * an earlier, interrupted run left on bindings whose owed reload and
  * checks this run has now done. */
+struct host_keys {
+	char **keys;
+	size_t n, cap;
+};
+
+static void host_keys_add(struct exec *x, struct host_keys *hk, const char *cert, const char *host,
+			  const struct cs_binding_cfg *bc)
+{
+	size_t h = host_index(x, host);
+	if (h == (size_t)-1)
+		return;
+	struct host_keys *k = &hk[h];
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 16;
+		k->keys = cs_xrealloc(k->keys, k->cap * sizeof *k->keys);
+	}
+	k->keys[k->n++] = cs_binding_key(cert, bc);
+}
+
 static void close_intents(struct exec *x)
 {
+	/* Gathered per host and dropped in one write per host (not one per
+	 * binding): whatever a kill in between leaves open is an intent of a
+	 * finished binding, which the next apply checks again. */
+	struct host_keys *hk = cs_xcalloc(x->cfg->n_hosts + 1, sizeof *hk);
 	for (size_t k = 0; k < x->plan->n_actions; k++) {
 		const struct cs_action *a = &x->plan->actions[k];
 		const struct cs_binding_cfg *bc = a->kind == CS_ACT_BIND ? binding_of(x, a) : NULL;
 		if (bc && x->intent[k])
-			close_intent(x, a->cert, a->host, bc);
+			host_keys_add(x, hk, a->cert, a->host, bc);
 	}
 	for (size_t i = 0; i < x->cfg->n_certs; i++) {
 		const struct cs_cert_cfg *cert = &x->cfg->certs[i];
@@ -549,9 +874,19 @@ static void close_intents(struct exec *x)
 				continue; /* not this run's to settle (or settled with its bind) */
 			if ((!reload || done_or_absent(x, CS_ACT_RELOAD, bc->host, NULL, reload)) &&
 			    done_or_absent(x, CS_ACT_VERIFY, bc->host, cert->name, NULL))
-				close_intent(x, cert->name, bc->host, bc);
+				host_keys_add(x, hk, cert->name, bc->host, bc);
 		}
 	}
+	for (size_t h = 0; h < x->cfg->n_hosts; h++) {
+		struct cs_err err = CS_ERR_INIT;
+		if (hk[h].n)
+			cs_store_intents_close(x->obs->store, x->cfg->hosts[h].name, hk[h].keys, hk[h].n, &err);
+		cs_err_clear(&err);
+		for (size_t i = 0; i < hk[h].n; i++)
+			free(hk[h].keys[i]);
+		free(hk[h].keys);
+	}
+	free(hk);
 }
 
 /* What this run may leave behind if killed: the files of every binding on
@@ -750,7 +1085,7 @@ static void run_bind(struct exec *x, struct cs_host_obs *ho, const struct cs_act
 		r = cs_err_set(&err, -EINVAL, "binding %d of %s is not in the config", a->binding, a->cert);
 	else if (!x->have_material[ci])
 		r = cs_err_set(&err, -ENOENT, "no certificate in the store for %s", a->cert);
-	else if ((r = open_intent(x, a, b, &err)) == 0) {
+	else if ((r = x->intent[a->id - 1] ? 0 : open_intent(x, a, b, &err)) == 0) {
 		cs_fault_point("bind.intent");
 		r = cs_binding_apply(ho->platform, ho->transport, b, &x->material[ci], &x->undo[a->id - 1], &err);
 		if (r == 0)
@@ -1072,10 +1407,61 @@ static void run_verify(struct exec *x, struct cs_host_obs *ho, const struct cs_a
 	free(ids);
 }
 
+/* Before host h's first bind: the intents of all its binds that will run
+ * (their renewals went through) in one durable write, instead of one per
+ * bind.  An intent recorded a little early is safe: killed before its bind,
+ * the next apply binds, reloads and checks a binding that did not change,
+ * which converges as any owed reload does.  A binding that already has an
+ * entry (unconfirmed by an earlier apply) is left to run_bind's own
+ * open_intent, so a bind that ends up skipped does not lose that entry
+ * when close_intents drops this run's intents.  If the write fails, each
+ * bind tries its own and fails with its error. */
+static void open_host_intents(struct exec *x, size_t h)
+{
+	const char *name = x->cfg->hosts[h].name;
+	if (!cs_store_run(x->obs->store))
+		return;
+	char **keys = NULL;
+	size_t *ids = NULL, n = 0, cap = 0;
+	for (size_t k = 0; k < x->plan->n_actions; k++) {
+		const struct cs_action *a = &x->plan->actions[k];
+		if (a->kind != CS_ACT_BIND || !cs_streq(a->host, name))
+			continue;
+		const struct cs_binding_cfg *bc = binding_of(x, a);
+		size_t ci = cert_index(x, a->cert);
+		if (!bc || !x->have_material[ci] || failed_dep(x, a, true))
+			continue;
+		const struct cs_binding_obs *bo = &x->obs->bindings[ci][a->binding];
+		if (bo->unconfirmed || bo->in_flight)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			keys = cs_xrealloc(keys, cap * sizeof *keys);
+			ids = cs_xrealloc(ids, cap * sizeof *ids);
+		}
+		keys[n] = cs_binding_key(a->cert, bc);
+		ids[n++] = k;
+	}
+	struct cs_err err = CS_ERR_INIT;
+	if (n && cs_store_intents_save(x->obs->store, name, keys, n, cs_store_run(x->obs->store), &err) == 0) {
+		pthread_mutex_lock(&x->lock);
+		for (size_t i = 0; i < n; i++)
+			x->intent[ids[i]] = true;
+		pthread_mutex_unlock(&x->lock);
+	}
+	cs_err_clear(&err);
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(ids);
+}
+
 static void run_host(struct exec *x, size_t h)
 {
 	struct cs_host_obs *ho = &x->obs->hosts[h];
 	const char *name = x->cfg->hosts[h].name;
+	if (ho->transport)
+		open_host_intents(x, h);
 	for (size_t k = 0; k < x->plan->n_actions; k++) {
 		const struct cs_action *a = &x->plan->actions[k];
 		if (a->kind == CS_ACT_RENEW || !cs_streq(a->host, name))
@@ -1108,6 +1494,10 @@ static void *host_worker(void *arg)
 		if (k >= x->n_hosts)
 			return NULL;
 		run_host(x, x->hosts[k]);
+		/* The host's journal lines, durable once per host. */
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_journal_sync(x->obs->store, &err);
+		cs_err_clear(&err);
 	}
 }
 
@@ -1122,7 +1512,7 @@ static void load_materials(struct exec *x)
 			needed[ci] = true;
 	}
 	for (size_t i = 0; i < x->cfg->n_certs; i++) {
-		if (!needed[i])
+		if (!needed[i] || x->have_material[i])
 			continue;
 		struct cs_stored st;
 		memset(&st, 0, sizeof st);
@@ -1134,6 +1524,63 @@ static void load_materials(struct exec *x)
 		cs_err_clear(&err);
 	}
 	free(needed);
+}
+
+/* Removing a file on a file system mounted with discard waits for the
+ * device; those waits overlap. */
+#define DROP_THREADS 32
+
+struct dropper {
+	struct exec *x;
+	size_t next;
+	pthread_mutex_t lock;
+};
+
+static void *drop_worker(void *arg)
+{
+	struct dropper *d = arg;
+	for (;;) {
+		pthread_mutex_lock(&d->lock);
+		size_t k = d->next < d->x->n_issued ? d->next++ : d->x->n_issued;
+		pthread_mutex_unlock(&d->lock);
+		if (k >= d->x->n_issued)
+			return NULL;
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_drop_issuing(d->x->obs->store, d->x->issued[k], &err); /* left over: recover_issuing drops it */
+		cs_err_clear(&err);
+	}
+}
+
+/* The issuing/ records of this run's saved certificates (see renew_batch):
+ * many of them by many threads while the hosts are worked on, as removing
+ * files mostly waits for the file system (drop_start), the few of a small
+ * run at the end (drop_finish).  They are independent of the hosts' work;
+ * one a kill leaves behind is one recover_issuing drops. */
+struct drops {
+	struct dropper d;
+	pthread_t threads[DROP_THREADS];
+	size_t started;
+};
+
+static void drop_start(struct exec *x, struct drops *ds)
+{
+	memset(ds, 0, sizeof *ds);
+	ds->d.x = x;
+	pthread_mutex_init(&ds->d.lock, NULL);
+	if (x->n_issued < 8)
+		return;
+	size_t n_threads = x->n_issued / 4 < DROP_THREADS ? x->n_issued / 4 : DROP_THREADS;
+	for (size_t i = 0; i < n_threads; i++)
+		if (pthread_create(&ds->threads[ds->started], NULL, drop_worker, &ds->d) == 0)
+			ds->started++;
+}
+
+static void drop_finish(struct drops *ds)
+{
+	drop_worker(&ds->d); /* whatever is left, or all of a small run's */
+	for (size_t i = 0; i < ds->started; i++)
+		pthread_join(ds->threads[i], NULL);
+	pthread_mutex_destroy(&ds->d.lock);
 }
 
 int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,
@@ -1183,10 +1630,20 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		cs_fault_point("run.recorded");
 	}
 
-	for (size_t k = 0; k < plan->n_actions; k++)
-		if (plan->actions[k].kind == CS_ACT_RENEW)
-			run_renew(&x, &plan->actions[k]);
+	/* The journal's lines are written as they come and fsync'd after the
+	 * renewals, after each host and at the end (cs_store_journal_group):
+	 * nothing recovers from the journal, every state change it reports
+	 * was made durable on its own. */
+	cs_store_journal_group(obs->store, true);
+	run_renewals(&x);
+	{
+		struct cs_err err = CS_ERR_INIT;
+		cs_store_journal_sync(obs->store, &err);
+		cs_err_clear(&err);
+	}
 	load_materials(&x);
+	struct drops drops;
+	drop_start(&x, &drops);
 
 	for (size_t k = 0; k < plan->n_actions; k++) {
 		const struct cs_action *a = &plan->actions[k];
@@ -1213,6 +1670,8 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		if (plan->actions[k].kind == CS_ACT_VERIFY && !plan->actions[k].host)
 			run_verify(&x, NULL, &plan->actions[k]);
 	close_intents(&x);
+	drop_finish(&drops);
+	cs_store_journal_group(obs->store, false);
 	/* A host that owed a reboot has rebooted (this run rebooted it, or
 	 * someone did): forget the debt, now that the intents it was kept for
 	 * are closed. */
@@ -1235,6 +1694,7 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 	for (size_t i = 0; i < x.cfg->n_certs; i++)
 		cs_material_free(&x.material[i]);
 	free(x.undo);
+	free(x.issued);
 	free(x.intent);
 	free(x.material);
 	free(x.have_material);

@@ -28,6 +28,11 @@ struct cs_store {
 	bool exists;   /* false: opened without create and missing (empty store) */
 	int lock_fd;   /* -1 until cs_store_lock() */
 	char run[17];  /* this apply's run tag once locked, "" before */
+	/* cs_store_journal_group(): the journal kept open, fsync'd at the
+	 * group's sync points; -1 when not grouping or not open yet */
+	bool journal_grouped;
+	int journal_fd;
+	pthread_mutex_t journal_lock;
 };
 
 /* ---- permissions ---- */
@@ -139,6 +144,8 @@ int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs
 	*out = NULL;
 	st->dir = cs_xstrdup(dir);
 	st->lock_fd = -1;
+	st->journal_fd = -1;
+	pthread_mutex_init(&st->journal_lock, NULL);
 	if (!exists(dir)) {
 		if (create)
 			r = make_state_dir(st, err);
@@ -164,6 +171,8 @@ int cs_store_open_report(struct cs_store **out, const char *dir, struct cs_err *
 	(void)err; /* nothing here fails outright */
 	st->dir = cs_xstrdup(dir);
 	st->lock_fd = -1;
+	st->journal_fd = -1;
+	pthread_mutex_init(&st->journal_lock, NULL);
 	*out = st;
 	if (!exists(dir))
 		return 0;
@@ -177,6 +186,8 @@ void cs_store_close(struct cs_store *st)
 {
 	if (!st)
 		return;
+	cs_store_journal_group(st, false);
+	pthread_mutex_destroy(&st->journal_lock);
 	/* Closing the descriptor releases the flock. */
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
@@ -563,14 +574,30 @@ void cs_stored_free(struct cs_stored *s)
 
 /* Every file the store writes is one of a folder's few: they are named
  * by folder and file name. */
+static int write_file_in(struct cs_wgroup *g, const char *dir, const char *name, const struct cs_buf *b,
+			 mode_t mode, struct cs_err *err)
+{
+	char *path = cs_xasprintf("%s/%s", dir, name);
+	int r = g ? cs_wgroup_write(g, path, b->data ? b->data : "", b->len, mode, err)
+		  : cs_file_write_atomic(path, b->data ? b->data : "", b->len, mode, (uid_t)-1, (gid_t)-1, err);
+	free(path);
+	return r;
+}
+
 static int write_file(const char *dir, const char *name, const struct cs_buf *b, mode_t mode,
 		      struct cs_err *err)
 {
-	char *path = cs_xasprintf("%s/%s", dir, name);
-	int r = cs_file_write_atomic(path, b->data ? b->data : "", b->len, mode,
-				     (uid_t)-1, (gid_t)-1, err);
-	free(path);
-	return r;
+	return write_file_in(NULL, dir, name, b, mode, err);
+}
+
+static int json_text(struct cs_buf *b, const char *dir, const char *name, json_t *obj, struct cs_err *err)
+{
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int r = text ? cs_buf_puts(b, text) : -ENOMEM;
+	if (r == 0)
+		r = cs_buf_puts(b, "\n");
+	free(text);
+	return r < 0 ? cs_err_errno(err, r, "write %s/%s", dir, name) : 0;
 }
 
 static int write_json(const char *dir, const char *name, json_t *obj, struct cs_err *err)
@@ -603,7 +630,7 @@ static int unlink_if_there(const char *dir, const char *name, struct cs_err *err
 }
 
 /* Copy one file of the current set into the archive, byte for byte. */
-static int archive_copy(const char *from_dir, const char *to_dir, const char *file,
+static int archive_copy(struct cs_wgroup *g, const char *from_dir, const char *to_dir, const char *file,
 			mode_t mode, struct cs_err *err)
 {
 	char *from = cs_xasprintf("%s/%s", from_dir, file);
@@ -618,7 +645,7 @@ static int archive_copy(const char *from_dir, const char *to_dir, const char *fi
 	r = cs_file_read(&b, from, MAX_FILE, err);
 	if (r < 0)
 		goto out;
-	r = write_file(to_dir, file, &b, mode, err);
+	r = write_file_in(g, to_dir, file, &b, mode, err);
 out:
 	cs_buf_free_secret(&b);
 	free(to);
@@ -628,7 +655,7 @@ out:
 
 /* Copy the current set to archive/SERIAL/ before anything replaces it: the
  * previous key must survive whatever happens next. */
-static int archive_current(const char *dir, struct cs_err *err)
+static int archive_current(struct cs_wgroup *g, const char *dir, struct cs_err *err)
 {
 	char *cert_path = cs_xasprintf("%s/cert.pem", dir);
 	char *archive = NULL;
@@ -649,13 +676,13 @@ static int archive_current(const char *dir, struct cs_err *err)
 	r = cs_mkdir_p(archive, DIR_MODE, err);
 	if (r < 0)
 		goto out;
-	r = archive_copy(dir, archive, "key.pem", KEY_MODE, err);
+	r = archive_copy(g, dir, archive, "key.pem", KEY_MODE, err);
 	if (r == 0)
-		r = archive_copy(dir, archive, "cert.pem", FILE_MODE, err);
+		r = archive_copy(g, dir, archive, "cert.pem", FILE_MODE, err);
 	if (r == 0)
-		r = archive_copy(dir, archive, "chain.pem", FILE_MODE, err);
+		r = archive_copy(g, dir, archive, "chain.pem", FILE_MODE, err);
 	if (r == 0)
-		r = archive_copy(dir, archive, "meta.json", FILE_MODE, err);
+		r = archive_copy(g, dir, archive, "meta.json", FILE_MODE, err);
 	if (r < 0)
 		cs_err_prefix(err, "archive %s", serial);
 out:
@@ -676,67 +703,142 @@ static int prepare_dir(struct cs_store *st, const char *dir, struct cs_err *err)
 	return r;
 }
 
+/* Commit one step of a batch: an error fails every item still going (what
+ * the step renamed before it failed is a state the next apply recovers
+ * from, as a kill there would leave). */
+static void commit_step(struct cs_wgroup *g, struct cs_store_item *it, size_t n, const char *what)
+{
+	struct cs_err err = CS_ERR_INIT;
+	if (cs_wgroup_commit(g, &err) < 0)
+		for (size_t i = 0; i < n; i++)
+			if (it[i].r == 0) {
+				it[i].r = cs_err_set(&it[i].err, err.code ? err.code : -EIO, "%s %s: %s", what, it[i].name,
+						     cs_err_msg(&err));
+			}
+	cs_err_clear(&err);
+}
+
+static int one_item(struct cs_store_item *it, struct cs_err *err)
+{
+	if (it->r < 0 && err) {
+		cs_err_clear(err);
+		*err = it->err;
+	} else {
+		cs_err_clear(&it->err);
+	}
+	return it->r;
+}
+
+static void item_fail(struct cs_store_item *it, int r, const char *what)
+{
+	it->r = r;
+	cs_err_prefix(&it->err, "%s %s", what, it->name ? it->name : "");
+}
+
+void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
+{
+	struct prep {
+		char *dir;
+		struct cs_buf pem[3];
+		struct cs_buf meta;
+	} *p = cs_xcalloc(n ? n : 1, sizeof *p);
+	struct cs_wgroup *g = cs_wgroup_new();
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
+	for (size_t i = 0; i < n; i++) {
+		struct cs_store_item *x = &it[i];
+		if (x->r < 0)
+			continue;
+		int r = check_name(x->name, &x->err);
+		if (r == 0 && !cs_key_matches_cert(x->key, x->cert))
+			r = cs_err_set(&x->err, -EINVAL, "the certificate does not belong to the key");
+		if (r < 0) {
+			item_fail(x, r, "save");
+			continue;
+		}
+		p[i].dir = cert_dir(st, x->name);
+		/* Encode everything before touching the folder, so a bad input
+		 * leaves the current set alone. */
+		if (x->key_pem.len) {
+			p[i].pem[0] = x->key_pem;
+			x->key_pem = (struct cs_buf)CS_BUF_INIT;
+		} else if ((r = cs_key_to_pem(&p[i].pem[0], x->key, &x->err)) < 0) {
+			item_fail(x, r, "save");
+			continue;
+		}
+		if ((r = cs_cert_to_pem(&p[i].pem[1], x->cert, &x->err)) < 0 ||
+		    (r = cs_chain_to_pem(&p[i].pem[2], x->chain, &x->err)) < 0) {
+			item_fail(x, r, "save");
+			continue;
+		}
+		char *serial = serial_of(x->cert);
+		char issued_at[21];
+		cs_time_rfc3339(issued_at, cs_now());
+		char sums[3][65];
+		for (size_t f = 0; f < 3; f++)
+			cs_sha256_hex(sums[f], p[i].pem[f].data ? p[i].pem[f].data : "", p[i].pem[f].len);
+		json_t *meta = json_pack("{s:s?, s:s, s:s?, s:s?, s:{s:s, s:s, s:s}}", "issuer", x->issuer,
+					 "issued_at", issued_at, "serial", serial, "common_name", x->requested_cn,
+					 "sha256", "key.pem", sums[0], "cert.pem", sums[1], "chain.pem", sums[2]);
+		free(serial);
+		if (!meta)
+			r = cs_err_errno(&x->err, -ENOMEM, "encode meta.json");
+		else
+			r = json_text(&p[i].meta, p[i].dir, "meta.json", meta, &x->err);
+		json_decref(meta);
+		if (r == 0)
+			r = prepare_dir(st, p[i].dir, &x->err);
+		/* The current set is copied to the archive before anything
+		 * replaces it (made durable with the step). */
+		if (r == 0)
+			r = archive_current(g, p[i].dir, &x->err);
+		if (r < 0)
+			item_fail(x, r, "save");
+	}
+	commit_step(g, it, n, "save");
+	/* Key first, meta.json last: meta.json marks a complete save.  Each
+	 * step is durable for every item before the next begins, so each
+	 * item's files change in the order a single save uses. */
+	for (size_t f = 0; f < 4; f++) {
+		for (size_t i = 0; i < n; i++) {
+			struct cs_store_item *x = &it[i];
+			if (x->r < 0)
+				continue;
+			int r = f < 3 ? write_file_in(g, p[i].dir, files[f], &p[i].pem[f], f == 0 ? KEY_MODE : FILE_MODE,
+						      &x->err)
+				      : write_file_in(g, p[i].dir, "meta.json", &p[i].meta, FILE_MODE, &x->err);
+			if (r < 0)
+				item_fail(x, r, "save");
+		}
+		commit_step(g, it, n, "save");
+		if (f == 0)
+			for (size_t i = 0; i < n; i++)
+				if (it[i].r == 0)
+					cs_fault_point("store.key-written");
+	}
+	cs_wgroup_free(g);
+	for (size_t i = 0; i < n; i++) {
+		if (it[i].r == 0 && it[i].keep_pem) {
+			it[i].key_pem = p[i].pem[0];
+			it[i].cert_pem = p[i].pem[1];
+			it[i].chain_pem = p[i].pem[2];
+			memset(p[i].pem, 0, sizeof p[i].pem);
+		}
+		free(p[i].dir);
+		cs_buf_free_secret(&p[i].pem[0]);
+		cs_buf_free(&p[i].pem[1]);
+		cs_buf_free(&p[i].pem[2]);
+		cs_buf_free(&p[i].meta);
+	}
+	free(p);
+}
+
 int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *cert,
 		  STACK_OF(X509) *chain, const char *issuer, const char *requested_cn, struct cs_err *err)
 {
-	char *dir = NULL, *serial = NULL;
-	struct cs_buf key_pem = CS_BUF_INIT, cert_pem = CS_BUF_INIT, chain_pem = CS_BUF_INIT;
-	json_t *meta = NULL;
-	int r = check_name(name, err);
-	if (r < 0)
-		goto out;
-	if (!cs_key_matches_cert(key, cert)) {
-		r = cs_err_set(err, -EINVAL, "the certificate does not belong to the key");
-		goto out;
-	}
-	dir = cert_dir(st, name);
-	/* Encode everything before touching the folder, so a bad input leaves
-	 * the current set alone. */
-	if ((r = cs_key_to_pem(&key_pem, key, err)) < 0 ||
-	    (r = cs_cert_to_pem(&cert_pem, cert, err)) < 0 ||
-	    (r = cs_chain_to_pem(&chain_pem, chain, err)) < 0)
-		goto out;
-	serial = serial_of(cert);
-	char issued_at[21];
-	cs_time_rfc3339(issued_at, cs_now());
-	char sums[3][65];
-	cs_sha256_hex(sums[0], key_pem.data ? key_pem.data : "", key_pem.len);
-	cs_sha256_hex(sums[1], cert_pem.data ? cert_pem.data : "", cert_pem.len);
-	cs_sha256_hex(sums[2], chain_pem.data ? chain_pem.data : "", chain_pem.len);
-	meta = json_pack("{s:s?, s:s, s:s?, s:s?, s:{s:s, s:s, s:s}}", "issuer", issuer, "issued_at", issued_at,
-			 "serial", serial, "common_name", requested_cn, "sha256", "key.pem", sums[0],
-			 "cert.pem", sums[1], "chain.pem", sums[2]);
-	if (!meta) {
-		r = cs_err_errno(err, -ENOMEM, "save %s", name);
-		goto out;
-	}
-	r = prepare_dir(st, dir, err);
-	if (r < 0)
-		goto out;
-	r = archive_current(dir, err);
-	if (r < 0)
-		goto out;
-	/* Key first, meta.json last: meta.json marks a complete save. */
-	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
-	const struct cs_buf *bufs[] = { &key_pem, &cert_pem, &chain_pem };
-	for (size_t i = 0; i < 3; i++) {
-		r = write_file(dir, files[i], bufs[i], i == 0 ? KEY_MODE : FILE_MODE, err);
-		if (r < 0)
-			goto out;
-		if (i == 0)
-			cs_fault_point("store.key-written");
-	}
-	r = write_json(dir, "meta.json", meta, err);
-out:
-	if (r < 0)
-		cs_err_prefix(err, "save %s", name ? name : "");
-	json_decref(meta);
-	cs_buf_free_secret(&key_pem);
-	cs_buf_free(&cert_pem);
-	cs_buf_free(&chain_pem);
-	free(serial);
-	free(dir);
-	return r;
+	struct cs_store_item it = { .name = name, .key = key, .cert = cert, .chain = chain, .issuer = issuer,
+				    .requested_cn = requested_cn, .err = CS_ERR_INIT };
+	cs_store_save_many(st, &it, 1);
+	return one_item(&it, err);
 }
 
 /* ---- pending requests ---- */
@@ -864,19 +966,81 @@ int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *
 
 /* ---- issuance in progress ---- */
 
+void cs_store_save_issuing_many(struct cs_store *st, struct cs_store_item *it, size_t n)
+{
+	static const char *const what = "record the issuance of";
+	struct prep {
+		char *dir;
+		struct cs_buf key, csr, meta;
+	} *p = cs_xcalloc(n ? n : 1, sizeof *p);
+	struct cs_wgroup *g = cs_wgroup_new();
+	for (size_t i = 0; i < n; i++) {
+		struct cs_store_item *x = &it[i];
+		if (x->r < 0)
+			continue;
+		int r = check_name(x->name, &x->err);
+		if (r < 0) {
+			item_fail(x, r, what);
+			continue;
+		}
+		p[i].dir = cs_xasprintf("%s/certs/%s/issuing", st->dir, x->name);
+		char created_at[21], at[21];
+		cs_time_rfc3339(created_at, cs_now());
+		cs_time_rfc3339(at, x->issue_time);
+		json_t *meta = json_pack("{s:s?, s:s, s:s, s:s}", "issuer", x->issuer, "created_at", created_at,
+					 "serial", x->serial, "issue_time", at);
+		if ((r = cs_key_to_pem(&p[i].key, x->key, &x->err)) < 0 ||
+		    (r = cs_csr_to_pem(&p[i].csr, x->csr, &x->err)) < 0)
+			;
+		else if (!meta)
+			r = cs_err_errno(&x->err, -ENOMEM, "save request");
+		else
+			r = json_text(&p[i].meta, p[i].dir, "meta.json", meta, &x->err);
+		json_decref(meta);
+		if (r == 0)
+			r = prepare_dir(st, p[i].dir, &x->err);
+		/* Withdraw the commit marker first so a crash half-way through
+		 * never pairs a new key with an old request (made durable with
+		 * the key and request below). */
+		if (r == 0)
+			r = unlink_if_there(p[i].dir, "meta.json", &x->err);
+		if (r == 0 && (r = write_file_in(g, p[i].dir, "key.pem", &p[i].key, KEY_MODE, &x->err)) == 0)
+			r = write_file_in(g, p[i].dir, "request.csr", &p[i].csr, FILE_MODE, &x->err);
+		if (r < 0)
+			item_fail(x, r, what);
+	}
+	commit_step(g, it, n, what);
+	for (size_t i = 0; i < n; i++)
+		if (it[i].r == 0)
+			cs_fault_point("store.request-key-written");
+	for (size_t i = 0; i < n; i++) {
+		struct cs_store_item *x = &it[i];
+		int r = x->r < 0 ? 0 : write_file_in(g, p[i].dir, "meta.json", &p[i].meta, FILE_MODE, &x->err);
+		if (r < 0)
+			item_fail(x, r, what);
+	}
+	commit_step(g, it, n, what);
+	cs_wgroup_free(g);
+	for (size_t i = 0; i < n; i++) {
+		if (it[i].r == 0 && it[i].keep_pem) {
+			it[i].key_pem = p[i].key;
+			p[i].key = (struct cs_buf)CS_BUF_INIT;
+		}
+		free(p[i].dir);
+		cs_buf_free_secret(&p[i].key);
+		cs_buf_free(&p[i].csr);
+		cs_buf_free(&p[i].meta);
+	}
+	free(p);
+}
+
 int cs_store_save_issuing(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
 			  const char *issuer, const char *serial, int64_t issue_time, struct cs_err *err)
 {
-	char created_at[21], at[21];
-	cs_time_rfc3339(created_at, cs_now());
-	cs_time_rfc3339(at, issue_time);
-	json_t *meta = json_pack("{s:s?, s:s, s:s, s:s}", "issuer", issuer, "created_at", created_at,
-				 "serial", serial, "issue_time", at);
-	int r = save_request(st, name, "issuing", key, csr, meta, err);
-	json_decref(meta);
-	if (r < 0)
-		cs_err_prefix(err, "record the issuance of %s", name ? name : "");
-	return r;
+	struct cs_store_item it = { .name = name, .key = key, .csr = csr, .issuer = issuer, .serial = serial,
+				    .issue_time = issue_time, .err = CS_ERR_INIT };
+	cs_store_save_issuing_many(st, &it, 1);
+	return one_item(&it, err);
 }
 
 int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const char *name, struct cs_err *err)
@@ -912,43 +1076,45 @@ void cs_issuing_free(struct cs_issuing *i)
 	memset(i, 0, sizeof *i);
 }
 
-int cs_store_issued_append(struct cs_store *st, const char *name, const char *serial, const char *issuer,
-			   struct cs_err *err)
+/* Append one ledger line; the descriptor goes to g, which makes it durable. */
+static int issued_append_in(struct cs_wgroup *g, struct cs_store *st, struct cs_store_item *x)
 {
-	int r = check_name(name, err);
+	int r = check_name(x->name, &x->err);
 	if (r < 0)
 		return r;
-	char *dir = cert_dir(st, name);
+	char *dir = cert_dir(st, x->name);
 	char *path = cs_xasprintf("%s/issued.jsonl", dir);
 	char now[21];
 	cs_time_rfc3339(now, cs_now());
-	json_t *rec = json_pack("{s:s, s:s, s:s?}", "time", now, "serial", serial, "issuer", issuer);
+	json_t *rec = json_pack("{s:s, s:s, s:s?}", "time", now, "serial", x->serial, "issuer", x->issuer);
 	char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	int fd = -1;
 	if (!text) {
-		r = cs_err_errno(err, -ENOMEM, "write %s", path);
+		r = cs_err_errno(&x->err, -ENOMEM, "write %s", path);
 		goto out;
 	}
-	if ((r = prepare_dir(st, dir, err)) < 0)
+	if ((r = prepare_dir(st, dir, &x->err)) < 0)
 		goto out;
 	size_t n = strlen(text);
 	text[n] = '\n';
-	r = cs_state_mirror_append(path, text, n + 1, err);
+	r = cs_state_mirror_append(path, text, n + 1, &x->err);
 	text[n] = '\0';
 	if (r < 0)
 		goto out;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		r = cs_err_errno(err, -errno, "write %s", path);
+		r = cs_err_errno(&x->err, -errno, "write %s", path);
 		goto out;
 	}
 	text[n] = '\n';
 	r = cs_fd_write_all(fd, text, n + 1);
 	text[n] = '\0';
-	if (r < 0)
-		r = cs_err_errno(err, r, "write %s", path);
-	else if (fsync(fd) < 0)
-		r = cs_err_errno(err, -errno, "write %s: fsync", path);
+	if (r < 0) {
+		r = cs_err_errno(&x->err, r, "write %s", path);
+	} else {
+		cs_wgroup_keep(g, fd, path);
+		fd = -1;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -957,6 +1123,29 @@ out:
 	free(path);
 	free(dir);
 	return r;
+}
+
+void cs_store_issued_append_many(struct cs_store *st, struct cs_store_item *it, size_t n)
+{
+	struct cs_wgroup *g = cs_wgroup_new();
+	for (size_t i = 0; i < n; i++)
+		if (it[i].r == 0)
+			it[i].r = issued_append_in(g, st, &it[i]);
+	struct cs_err err = CS_ERR_INIT;
+	if (cs_wgroup_commit(g, &err) < 0)
+		for (size_t i = 0; i < n; i++)
+			if (it[i].r == 0)
+				it[i].r = cs_err_set(&it[i].err, err.code ? err.code : -EIO, "%s", cs_err_msg(&err));
+	cs_err_clear(&err);
+	cs_wgroup_free(g);
+}
+
+int cs_store_issued_append(struct cs_store *st, const char *name, const char *serial, const char *issuer,
+			   struct cs_err *err)
+{
+	struct cs_store_item it = { .name = name, .serial = serial, .issuer = issuer, .err = CS_ERR_INIT };
+	cs_store_issued_append_many(st, &it, 1);
+	return one_item(&it, err);
 }
 
 static int drop_request(struct cs_store *st, const char *name, const char *subdir, struct cs_err *err)
@@ -998,6 +1187,7 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 	int fd = -1;
 	int r = 0;
 	char now[21];
+	pthread_mutex_lock(&st->journal_lock);
 	cs_time_rfc3339(now, cs_now());
 	/* "time" first, then the record's own members (its "time", if any,
 	 * loses: the journal's clock is the one that counts). */
@@ -1016,6 +1206,10 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 		if (r < 0)
 			goto out;
 	}
+	if (st->journal_grouped && st->journal_fd >= 0) {
+		fd = st->journal_fd;
+		goto opened;
+	}
 	/* O_NONBLOCK: a FIFO in its place fails at once instead of waiting
 	 * for a reader; anything but a regular file is refused. */
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
@@ -1031,6 +1225,9 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 		r = cs_err_set(err, -EINVAL, "journal %s: not a regular file", path);
 		goto out;
 	}
+	if (st->journal_grouped)
+		st->journal_fd = fd;
+opened:;
 	/* One write per line: with O_APPEND concurrent writers cannot
 	 * interleave inside a line. */
 	size_t n = strlen(text);
@@ -1046,13 +1243,48 @@ int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err)
 		r = cs_err_errno(err, r, "journal %s", path);
 		goto out;
 	}
+	if (st->journal_fd == fd)
+		goto out; /* made durable by cs_store_journal_sync() */
 	if (fsync(fd) < 0)
 		r = cs_err_errno(err, -errno, "journal %s: fsync", path);
 out:
-	if (fd >= 0)
+	if (fd >= 0 && fd != st->journal_fd)
 		close(fd);
+	pthread_mutex_unlock(&st->journal_lock);
 	free(text);
 	json_decref(line);
 	free(path);
+	return r;
+}
+
+void cs_store_journal_group(struct cs_store *st, bool on)
+{
+	if (!on) {
+		struct cs_err ignored = CS_ERR_INIT;
+		cs_store_journal_sync(st, &ignored);
+		cs_err_clear(&ignored);
+	}
+	pthread_mutex_lock(&st->journal_lock);
+	st->journal_grouped = on;
+	if (!on && st->journal_fd >= 0) {
+		close(st->journal_fd);
+		st->journal_fd = -1;
+	}
+	pthread_mutex_unlock(&st->journal_lock);
+}
+
+int cs_store_journal_sync(struct cs_store *st, struct cs_err *err)
+{
+	int r = 0;
+	pthread_mutex_lock(&st->journal_lock);
+	int fd = st->journal_fd >= 0 ? dup(st->journal_fd) : -1;
+	pthread_mutex_unlock(&st->journal_lock);
+	/* fsync on a copy of the descriptor, outside the lock: the host
+	 * threads go on appending meanwhile. */
+	if (fd >= 0) {
+		if (fsync(fd) < 0)
+			r = cs_err_errno(err, -errno, "journal %s/journal.jsonl: fsync", st->dir);
+		close(fd);
+	}
 	return r;
 }

@@ -5,6 +5,7 @@
  *     lock                 flock()ed by apply; holds "pid host command since",
  *                          then "run TAG" on a line of its own
  *     journal.jsonl        append-only, one JSON object per line, fsync'd
+ *                          (an apply's lines per phase: cs_store_journal_group)
  *     certs/NAME/          0700
  *       key.pem            0600 current private key (refused if group/other can read it)
  *       cert.pem           current certificate (leaf)
@@ -77,6 +78,33 @@ int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *ce
 		  STACK_OF(X509) *chain, const char *issuer, const char *requested_cn, struct cs_err *err);
 void cs_stored_free(struct cs_stored *s); /* members only; accepts NULL */
 
+/* Many certificates at once (an apply's renewals).  cs_store_save_many()
+ * saves each item as cs_store_save() does, cs_store_save_issuing_many()
+ * records each as cs_store_save_issuing() does and
+ * cs_store_issued_append_many() appends each to its ledger: the same files
+ * changed in the same order, but each step (archive, key.pem, cert.pem,
+ * chain.pem, meta.json) made durable for all items at once (cs_wgroup,
+ * util.h) instead of file by file.  An item whose r is negative on entry
+ * is left out; on return r is its outcome and err its error. */
+struct cs_store_item {
+	const char *name;
+	EVP_PKEY *key;
+	X509 *cert;              /* save */
+	STACK_OF(X509) *chain;   /* save */
+	X509_REQ *csr;           /* issuing */
+	const char *issuer;
+	const char *requested_cn; /* save */
+	const char *serial;      /* issuing, ledger */
+	int64_t issue_time;      /* issuing */
+	bool keep_pem;           /* save, issuing: hand back the bytes written, in key_pem etc. */
+	/* save: a key_pem holding data on entry is the key's encoding (what
+	 * cs_key_to_pem() gives: the issuing record's) and is written as it is */
+	struct cs_buf key_pem, cert_pem, chain_pem;
+	int r;
+	struct cs_err err;
+};
+void cs_store_save_many(struct cs_store *st, struct cs_store_item *items, size_t n);
+
 /* A request waiting for a CA (manual issuer). */
 struct cs_pending {
 	EVP_PKEY *key;
@@ -104,6 +132,7 @@ struct cs_issuing {
 };
 int cs_store_save_issuing(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
 			  const char *issuer, const char *serial, int64_t issue_time, struct cs_err *err);
+void cs_store_save_issuing_many(struct cs_store *st, struct cs_store_item *items, size_t n);
 int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const char *name,
 			  struct cs_err *err); /* -ENOENT */
 int cs_store_drop_issuing(struct cs_store *st, const char *name, struct cs_err *err);
@@ -114,6 +143,7 @@ void cs_issuing_free(struct cs_issuing *i); /* members only; accepts NULL */
  * saved or used.  The same serial twice is one certificate signed twice. */
 int cs_store_issued_append(struct cs_store *st, const char *name, const char *serial, const char *issuer,
 			   struct cs_err *err);
+void cs_store_issued_append_many(struct cs_store *st, struct cs_store_item *items, size_t n);
 
 /* Names from the config become folder names in the state folder: refuse
  * anything that could step outside it.  what: "certificate", "host". */
@@ -121,5 +151,13 @@ int cs_store_check_name(const char *what, const char *name, struct cs_err *err);
 
 /* Append one record (an object; "time" is added) to journal.jsonl and fsync. */
 int cs_store_journal(struct cs_store *st, json_t *record, struct cs_err *err);
+/* Group the journal's fsyncs (an apply's many records): from
+ * cs_store_journal_group(st, true) on, each record is still written at once
+ * (a killed process loses none) but made durable by the next
+ * cs_store_journal_sync() or cs_store_journal_group(st, false) instead of
+ * one fsync per line.  Recovery does not read the journal: a power loss
+ * between syncs loses the newest lines, never state. */
+void cs_store_journal_group(struct cs_store *st, bool on);
+int cs_store_journal_sync(struct cs_store *st, struct cs_err *err);
 
 #endif

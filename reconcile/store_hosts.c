@@ -278,6 +278,47 @@ char *cs_store_unconfirmed_run(struct cs_store *st, const char *host, const char
 	return run;
 }
 
+int cs_store_intents_save(struct cs_store *st, const char *host, char *const *keys, size_t n, const char *run,
+			  struct cs_err *err)
+{
+	json_t *all = NULL;
+	int r = load_or_empty(&all, st, host, "unconfirmed.json", err);
+	if (r < 0)
+		return r;
+	char when[21];
+	cs_time_rfc3339(when, cs_now());
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(all, keys[i], json_pack("{s:s, s:s, s:s}", "since", when, "why",
+							     "files changed by an apply that did not finish", "run", run));
+	r = save_record(st, host, "unconfirmed.json", all, err);
+	json_decref(all);
+	if (r < 0)
+		cs_err_prefix(err, "record the intent to change %zu binding%s of host %s", n, n == 1 ? "" : "s", host);
+	return r;
+}
+
+int cs_store_intents_close(struct cs_store *st, const char *host, char *const *keys, size_t n, struct cs_err *err)
+{
+	json_t *all = NULL;
+	int r = load_record(&all, st, host, "unconfirmed.json", err);
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	size_t dropped = 0;
+	for (size_t i = 0; i < n; i++)
+		if (json_string_value(json_object_get(json_object_get(all, keys[i]), "run")) &&
+		    json_object_del(all, keys[i]) == 0)
+			dropped++;
+	if (dropped)
+		r = json_object_size(all) ? save_record(st, host, "unconfirmed.json", all, err)
+					  : remove_record(st, host, "unconfirmed.json", err);
+	json_decref(all);
+	return r;
+}
+
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err)
 {
 	json_t *all = NULL;

@@ -70,6 +70,15 @@ int cs_store_intent_save(struct cs_store *st, const char *host, const char *key,
 /* The run tag of the entry (caller frees); NULL when there is no entry or it
  * is not an intent. */
 char *cs_store_unconfirmed_run(struct cs_store *st, const char *host, const char *key);
+/* The intents of run for the bindings keys[0..n) of one host, in one
+ * write: what cs_store_intent_save() records for each, made durable once.
+ * An apply records every binding of a host it is about to change this way
+ * before changing the first, instead of one write per binding. */
+int cs_store_intents_save(struct cs_store *st, const char *host, char *const *keys, size_t n, const char *run,
+			  struct cs_err *err);
+/* Drop those of keys[0..n) that are intents (have a run), in one write;
+ * plain unconfirmed entries stay.  No record is not an error. */
+int cs_store_intents_close(struct cs_store *st, const char *host, char *const *keys, size_t n, struct cs_err *err);
 /* Forget it (the binding was applied again); no record is not an error. */
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err);
 

@@ -373,6 +373,183 @@ out:
 	return r;
 }
 
+struct wg_file {
+	char *path, *tmp; /* tmp NULL: a kept (appended) file */
+	int fd;           /* open until committed, or -1 */
+};
+
+struct cs_wgroup {
+	struct wg_file *f;
+	size_t n, cap;
+};
+
+struct cs_wgroup *cs_wgroup_new(void)
+{
+	return cs_xcalloc(1, sizeof(struct cs_wgroup));
+}
+
+size_t cs_wgroup_size(const struct cs_wgroup *g)
+{
+	return g->n;
+}
+
+static struct wg_file *wg_add(struct cs_wgroup *g)
+{
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->f = cs_xrealloc(g->f, g->cap * sizeof *g->f);
+	}
+	struct wg_file *f = &g->f[g->n++];
+	memset(f, 0, sizeof *f);
+	f->fd = -1;
+	return f;
+}
+
+/* Descriptors stay open only while a commit may still fsync them one by
+ * one; past that many files the commit syncs the file system instead. */
+static void wg_close_extra(struct cs_wgroup *g)
+{
+	if (g->n <= CS_WGROUP_FSYNC_MAX)
+		return;
+	for (size_t i = 0; i < g->n; i++)
+		if (g->f[i].fd >= 0) {
+			close(g->f[i].fd);
+			g->f[i].fd = -1;
+		}
+}
+
+int cs_wgroup_write(struct cs_wgroup *g, const char *path, const void *data, size_t len, mode_t mode,
+		    struct cs_err *err)
+{
+	if (cs_state_mirror_active()) {
+		int m = cs_state_mirror_put(path, data, len, err);
+		if (m < 0)
+			return m;
+	}
+	char *dir = cs_path_dirname(path);
+	char *tmp = cs_xasprintf("%s/.%s.certsync-%s-XXXXXX", dir, cs_path_basename(path), cs_temp_tag());
+	int r = 0;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = cs_err_errno(err, -errno, "write %s: create temporary file in %s", path, dir);
+		free(tmp);
+		free(dir);
+		return r;
+	}
+	if (fchmod(fd, mode & 07777) < 0)
+		r = cs_err_errno(err, -errno, "write %s: chmod", path);
+	else if ((r = write_in_halves(fd, data, len)) < 0)
+		r = cs_err_errno(err, r, "write %s", path);
+	if (r < 0) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		free(dir);
+		return r;
+	}
+	struct wg_file *f = wg_add(g);
+	f->path = cs_xstrdup(path);
+	f->tmp = tmp;
+	f->fd = fd;
+	wg_close_extra(g);
+	free(dir);
+	return 0;
+}
+
+void cs_wgroup_keep(struct cs_wgroup *g, int fd, const char *path)
+{
+	struct wg_file *f = wg_add(g);
+	f->path = cs_xstrdup(path);
+	f->fd = fd;
+	wg_close_extra(g);
+}
+
+static void wg_clear(struct cs_wgroup *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->f[i].fd >= 0)
+			close(g->f[i].fd);
+		if (g->f[i].tmp)
+			unlink(g->f[i].tmp);
+		free(g->f[i].tmp);
+		free(g->f[i].path);
+	}
+	g->n = 0;
+}
+
+/* Sync the file system that holds path; false when that failed. */
+static bool wg_syncfs(const char *path)
+{
+	char *dir = cs_path_dirname(path);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (dfd < 0)
+		return false;
+	bool ok = syncfs(dfd) == 0;
+	close(dfd);
+	return ok;
+}
+
+int cs_wgroup_commit(struct cs_wgroup *g, struct cs_err *err)
+{
+	int r = 0;
+	bool one_by_one = g->n <= CS_WGROUP_FSYNC_MAX;
+	/* The contents first: no rename may become durable before its data. */
+	if (one_by_one) {
+		for (size_t i = 0; i < g->n && r == 0; i++)
+			if (fsync(g->f[i].fd) < 0)
+				r = cs_err_errno(err, -errno, "write %s: fsync", g->f[i].path);
+	} else if (g->n && !wg_syncfs(g->f[0].path)) {
+		r = cs_err_errno(err, -errno, "write %s and %zu more: syncfs", g->f[0].path, g->n - 1);
+	}
+	for (size_t i = 0; i < g->n && r == 0; i++) {
+		if (g->f[i].fd >= 0 && close(g->f[i].fd) < 0 && g->f[i].tmp)
+			r = cs_err_errno(err, -errno, "write %s: close", g->f[i].path);
+		g->f[i].fd = -1;
+	}
+	for (size_t i = 0; i < g->n && r == 0; i++) {
+		if (!g->f[i].tmp)
+			continue;
+		if (rename(g->f[i].tmp, g->f[i].path) < 0) {
+			r = cs_err_errno(err, -errno, "write %s: rename", g->f[i].path);
+			break;
+		}
+		free(g->f[i].tmp);
+		g->f[i].tmp = NULL;
+	}
+	/* Then the renames: each folder once, or the file system. */
+	if (r == 0 && one_by_one) {
+		for (size_t i = 0; i < g->n; i++) {
+			char *dir = cs_path_dirname(g->f[i].path);
+			bool seen = false;
+			for (size_t j = 0; j < i && !seen; j++) {
+				char *d2 = cs_path_dirname(g->f[j].path);
+				seen = !strcmp(dir, d2);
+				free(d2);
+			}
+			int dfd = seen ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0) {
+				fsync(dfd);
+				close(dfd);
+			}
+			free(dir);
+		}
+	} else if (r == 0 && g->n) {
+		wg_syncfs(g->f[0].path);
+	}
+	wg_clear(g);
+	return r;
+}
+
+void cs_wgroup_free(struct cs_wgroup *g)
+{
+	if (!g)
+		return;
+	wg_clear(g);
+	free(g->f);
+	free(g);
+}
+
 int cs_file_write_in_place(const char *path, const void *data, size_t len, mode_t mode, struct cs_err *err)
 {
 	/* O_NONBLOCK: a FIFO put in the file's place fails at once. */
@@ -421,6 +598,10 @@ out:
 
 int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err)
 {
+	/* Mostly the folder or its parent is there already: one call then,
+	 * not one per component. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
 	char *p = cs_xstrdup(path);
 	int r = 0;
 	for (char *s = p + 1;; s++) {

@@ -71,6 +71,28 @@ const char *cs_file_type_name(mode_t mode);
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err);
 
+/* A group of atomic writes made durable together, for many files at once
+ * (an apply's renewals): cs_wgroup_write() writes the temporary file as
+ * cs_file_write_atomic() does (same name, permissions first, write.mid)
+ * but neither syncs nor renames it; cs_wgroup_keep() adds a file appended
+ * to (its descriptor, which the group closes).  cs_wgroup_commit() makes
+ * every temporary and kept file durable, renames the temporaries in the
+ * order written, and makes the renames durable before it returns: up to
+ * CS_WGROUP_FSYNC_MAX files by fsync of each file and folder, more by two
+ * syncfs() of the file system (one write-back instead of one per file).
+ * Callers keep their order of steps by committing between steps that
+ * must not be reordered.  On error, and in cs_wgroup_free(), temporaries
+ * not renamed are removed. */
+#define CS_WGROUP_FSYNC_MAX 8
+struct cs_wgroup;
+struct cs_wgroup *cs_wgroup_new(void);
+size_t cs_wgroup_size(const struct cs_wgroup *g);
+int cs_wgroup_write(struct cs_wgroup *g, const char *path, const void *data, size_t len, mode_t mode,
+		    struct cs_err *err);
+void cs_wgroup_keep(struct cs_wgroup *g, int fd, const char *path);
+int cs_wgroup_commit(struct cs_wgroup *g, struct cs_err *err);
+void cs_wgroup_free(struct cs_wgroup *g);
+
 /* Rewrite an existing regular file in place (open without creating,
  * write, truncate to len, fsync), for a folder the writer may not create
  * files in while the file itself is writable (a login user that is not

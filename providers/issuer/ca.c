@@ -551,6 +551,7 @@ const struct cs_issuer_ops cs_issuer_ca = {
 	.name = "ca",
 	.parse = ca_parse,
 	.asynchronous = false,
+	.parallel_issue = true,     /* the CA's material is shared under material_lock */
 	.issue = ca_issue,
 	.issue_ctx = ca_issue_ctx,
 	.collect = NULL,            /* answers at once */

@@ -78,6 +78,9 @@ struct cs_issuer_ops {
 	 * a request and collect() finds the CA's answer on a later run (manual);
 	 * plan and apply then wait instead of installing. */
 	bool asynchronous;
+	/* issue_ctx() may run in several threads at once, for different
+	 * certificates (an apply's batch of renewals signs in parallel). */
+	bool parallel_issue;
 
 	/* Issue for csr (made from the certificate's fresh key).
 	 * Synchronous issuers fill *out_cert and *out_chain (never NULL, may be

@@ -603,6 +603,162 @@ static void test_written_bytes(void)
 	free(dir);
 }
 
+/* Many saves at once: each item as a single save would leave it, both
+ * when the group is small enough to fsync file by file and when it syncs
+ * the file system; a bad item fails alone.  And a write group: renames in
+ * order at commit, nothing at path before, temporaries gone when freed. */
+static void test_save_many(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("many");
+	cs_store_open(&st, dir, true, &err);
+	enum { N = 20 };
+	EVP_PKEY *keys[N];
+	X509 *certs[N];
+	char names[N][16];
+	struct cs_store_item it[N];
+	memset(it, 0, sizeof it);
+	for (int i = 0; i < N; i++) {
+		keys[i] = new_key();
+		certs[i] = new_cert(keys[i], 0x500 + i, "many");
+		snprintf(names[i], sizeof names[i], "m%d", i);
+		it[i] = (struct cs_store_item){ .name = names[i], .key = keys[i], .cert = certs[i], .issuer = "lab",
+						.requested_cn = "many", .keep_pem = i == 0 };
+	}
+	/* Item 3's certificate is not for its key: it alone fails. */
+	it[3].cert = certs[4];
+	cs_store_save_many(st, it, N);
+	int good = 0;
+	for (int i = 0; i < N; i++) {
+		struct cs_stored s;
+		memset(&s, 0, sizeof s);
+		if (i != 3 && it[i].r == 0 && cs_store_load(&s, st, names[i], &err) == 0 && EVP_PKEY_eq(s.key, keys[i]) == 1 &&
+		    X509_cmp(s.cert, certs[i]) == 0 && s.cert_pem.len && s.key_pem.len)
+			good++;
+		cs_err_clear(&err);
+		cs_stored_free(&s);
+	}
+	tap_int(good, N - 1, "save_many: every good item saved as a single save would");
+	tap_ok(it[3].r == -EINVAL && strstr(cs_err_msg(&it[3].err), "save m3: the certificate does not belong to the key"),
+	       "save_many: the bad item fails alone, named", "%s", cs_err_msg(&it[3].err));
+	tap_ok(it[0].key_pem.len && strstr(it[0].key_pem.data, "PRIVATE KEY") && it[0].cert_pem.len,
+	       "save_many: the bytes written are handed back when asked", NULL);
+	for (int i = 0; i < N; i++) {
+		cs_err_clear(&it[i].err);
+		cs_buf_free_secret(&it[i].key_pem);
+		cs_buf_free(&it[i].cert_pem);
+		cs_buf_free(&it[i].chain_pem);
+	}
+	/* Saving the batch again archives each current set first. */
+	for (int i = 0; i < N; i++)
+		it[i] = (struct cs_store_item){ .name = names[i], .key = keys[i], .cert = certs[i], .issuer = "lab",
+						.r = i == 3 ? -1 : 0 };
+	cs_store_save_many(st, it, N);
+	char *arch = cs_xasprintf("many/certs/m7/archive/%X/key.pem", 0x507);
+	tap_ok(it[7].r == 0 && exists(arch), "save_many: the previous set is archived", "%s", arch);
+	tap_ok(it[3].r == -1 && !it[3].err.msg, "save_many: an item marked to leave out is left out", NULL);
+	free(arch);
+	for (int i = 0; i < N; i++)
+		cs_err_clear(&it[i].err);
+
+	/* Issuing records and ledgers, many at once. */
+	X509_REQ *csr = NULL;
+	cs_csr_create(&csr, keys[0], "many", NULL, 0, &err);
+	struct cs_store_item is[N];
+	for (int i = 0; i < N; i++)
+		is[i] = (struct cs_store_item){ .name = names[i], .key = keys[0], .csr = csr, .issuer = "lab",
+						.serial = "0ABC", .issue_time = 1700000000 };
+	cs_store_save_issuing_many(st, is, N);
+	cs_store_issued_append_many(st, is, N);
+	int recorded = 0;
+	for (int i = 0; i < N; i++) {
+		struct cs_issuing iss;
+		if (is[i].r == 0 && cs_store_load_issuing(&iss, st, names[i], &err) == 0 && !strcmp(iss.serial, "0ABC") &&
+		    iss.issue_time == 1700000000) {
+			recorded++;
+			cs_issuing_free(&iss);
+		}
+		cs_err_clear(&err);
+		char *ledger = cs_xasprintf("many/certs/%s/issued.jsonl", names[i]);
+		if (!exists(ledger))
+			recorded = -100;
+		free(ledger);
+	}
+	tap_int(recorded, N, "issuing and ledger, many at once: each recorded");
+	X509_REQ_free(csr);
+
+	/* A write group: nothing at the paths before commit, in place after,
+	 * with a kept (appended) file; freed uncommitted, no temporary left. */
+	for (size_t count = 3; count <= 12; count += 9) {
+		struct cs_wgroup *g = cs_wgroup_new();
+		char *paths[12];
+		for (size_t i = 0; i < count; i++) {
+			paths[i] = cs_xasprintf("%s/wg%zu-%zu", dir, count, i);
+			cs_wgroup_write(g, paths[i], "data", 4, 0640, &err);
+		}
+		bool none = true;
+		for (size_t i = 0; i < count; i++)
+			none = none && access(paths[i], F_OK) != 0;
+		tap_ok(none && cs_wgroup_size(g) == count, "wgroup: nothing in place before commit", "%zu files", count);
+		tap_int(cs_wgroup_commit(g, &err), 0, "wgroup: commit");
+		struct stat sb;
+		bool all = true;
+		for (size_t i = 0; i < count; i++) {
+			all = all && stat(paths[i], &sb) == 0 && sb.st_size == 4 && (sb.st_mode & 07777) == 0640;
+			free(paths[i]);
+		}
+		tap_ok(all, "wgroup: every file in place with its mode", "%zu files (%s)", count,
+		       count > CS_WGROUP_FSYNC_MAX ? "syncfs" : "fsync each");
+		char *p = cs_xasprintf("%s/wg-dropped", dir);
+		cs_wgroup_write(g, p, "x", 1, 0600, &err);
+		cs_wgroup_free(g);
+		char *cmd = cs_xasprintf("ls -a '%s' | grep -q certsync-", dir);
+		tap_ok(access(p, F_OK) != 0 && system(cmd) != 0, "wgroup: freed uncommitted, no temporary file left", NULL);
+		free(cmd);
+		free(p);
+	}
+	for (int i = 0; i < N; i++) {
+		EVP_PKEY_free(keys[i]);
+		X509_free(certs[i]);
+	}
+	cs_store_close(st);
+	free(dir);
+}
+
+/* The journal grouped: lines written at once, each complete, in order. */
+static void test_journal_grouped(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("jgroup");
+	cs_store_open(&st, dir, true, &err);
+	cs_store_journal_group(st, true);
+	int r = 0;
+	for (int i = 0; i < 50 && r == 0; i++) {
+		json_t *rec = json_pack("{s:i}", "n", i);
+		r = cs_store_journal(st, rec, &err);
+		json_decref(rec);
+	}
+	tap_int(r, 0, "grouped journal: 50 records");
+	tap_int(cs_store_journal_sync(st, &err), 0, "grouped journal: sync");
+	char *p = tmp_path("jgroup/journal.jsonl");
+	struct cs_buf b = CS_BUF_INIT;
+	cs_file_read(&b, p, 1 << 20, &err);
+	int lines = 0;
+	for (size_t i = 0; i < b.len; i++)
+		lines += b.data[i] == '\n';
+	tap_int(lines, 50, "grouped journal: every line there before the group ends");
+	cs_store_journal_group(st, false);
+	json_t *rec = json_pack("{s:s}", "after", "group");
+	tap_int(cs_store_journal(st, rec, &err), 0, "journal after the group, as before");
+	json_decref(rec);
+	cs_buf_free(&b);
+	free(p);
+	cs_store_close(st);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -616,6 +772,8 @@ int main(void)
 	test_lock();
 	test_journal();
 	test_intents();
+	test_save_many();
+	test_journal_grouped();
 	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
 	if (system(rm) != 0)
 		tap_note("could not remove %s", tmpdir);
