@@ -130,9 +130,9 @@ static void test_save_load(void)
 	tap_int(mode_of("state/certs/mail"), 0700, "certificate folder 0700");
 	tap_int(mode_of("state/certs/mail/key.pem"), 0600, "key.pem 0600");
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k1) == 1 && X509_cmp(s.cert, c1) == 0,
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k1) == 1 && X509_cmp(cs_stored_cert(&s, NULL), c1) == 0,
 	       "load returns what was saved", "%s", cs_err_msg(&err));
-	tap_ok(s.chain && sk_X509_num(s.chain) == 0, "no chain loads as empty", NULL);
+	tap_ok(cs_stored_chain(&s, NULL) && sk_X509_num(cs_stored_chain(&s, NULL)) == 0, "no chain loads as empty", NULL);
 	tap_str(s.issuer, "lab", "issuer name kept");
 	tap_ok(s.issued_at > 0, "issued_at kept", NULL);
 	cs_stored_free(&s);
@@ -159,8 +159,8 @@ static void test_save_load(void)
 	cs_buf_free_secret(&b);
 	free(p);
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k2) == 1 && X509_cmp(s.cert, c2) == 0 &&
-	       sk_X509_num(s.chain) == 1 && X509_cmp(sk_X509_value(s.chain, 0), ca) == 0,
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k2) == 1 && X509_cmp(cs_stored_cert(&s, NULL), c2) == 0 &&
+	       sk_X509_num(cs_stored_chain(&s, NULL)) == 1 && X509_cmp(sk_X509_value(cs_stored_chain(&s, NULL), 0), ca) == 0,
 	       "load after second save", "%s", cs_err_msg(&err));
 	tap_str(s.issuer, "lab2", "issuer updated");
 	cs_stored_free(&s);
@@ -181,7 +181,7 @@ static void test_save_load(void)
 	p = tmp_path("state/certs/mail/key.pem");
 	cs_file_write_atomic(p, pem.data, pem.len, 0600, (uid_t)-1, (gid_t)-1, NULL);
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k2) == 1 && X509_cmp(s.cert, c2) == 0,
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k2) == 1 && X509_cmp(cs_stored_cert(&s, NULL), c2) == 0,
 	       "interrupted save: load recovers the archived key", "%s", cs_err_msg(&err));
 	cs_stored_free(&s);
 	cs_err_clear(&err);
@@ -195,7 +195,7 @@ static void test_save_load(void)
 	r = cs_store_save(st, "mail", k3, c3, NULL, "lab", "mail.example.org", &err);
 	tap_ok(r == 0, "save after repair", "%s", cs_err_msg(&err));
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k3) == 1, "load after repair", "%s", cs_err_msg(&err));
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k3) == 1, "load after repair", "%s", cs_err_msg(&err));
 	cs_stored_free(&s);
 	free(akey);
 	free(cmd);
@@ -543,7 +543,7 @@ static void test_written_bytes(void)
 	BIO_free(f);
 	free(p);
 	r = cs_store_load(&s, st, "web", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k) == 1, "the rewritten key still loads", "%s", cs_err_msg(&err));
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k) == 1, "the rewritten key still loads", "%s", cs_err_msg(&err));
 	tap_ok(!s.key_pem.data && buf_is(&s.cert_pem, &cp), "its bytes are not handed out, the certificate's are",
 	       NULL);
 	cs_stored_free(&s);
