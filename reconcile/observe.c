@@ -227,17 +227,18 @@ static void load_script_ran(struct cs_observed *obs, const struct cs_host_obs *h
 /* A binding an apply left unconfirmed is applied again, whatever the host
  * shows: its files may be right while the service never took them. */
 static void load_unconfirmed(struct cs_observed *obs, const struct cs_host_obs *ho, const struct cs_cert_cfg *cert,
-			     const struct cs_binding_cfg *b, struct cs_binding_obs *out)
+			     const struct cs_binding_cfg *b, struct cs_binding_obs *out, json_t *all,
+			     const struct cs_err *read_err)
 {
-	struct cs_err err = CS_ERR_INIT;
 	char *key = cs_binding_key(cert->name, b);
-	int r = cs_store_unconfirmed_load(&out->unconfirmed, &out->unconfirmed_since, obs->store, ho->cfg->name, key,
-					  &err);
+	char *run = NULL;
+	/* the host's record, read once for all its bindings */
+	int r = read_err->code < 0 ? read_err->code
+				   : cs_store_unconfirmed_get(&out->unconfirmed, &out->unconfirmed_since, &run, all, key);
 	if (r < 0 && r != -ENOENT && !out->error)
-		out->error = cs_xstrdup(cs_err_msg(&err));
+		out->error = cs_xstrdup(cs_err_msg(read_err));
 	/* An intent: owed when its run is over, that run's business while it
 	 * still holds the lock. */
-	char *run = r == 0 ? cs_store_unconfirmed_run(obs->store, ho->cfg->name, key) : NULL;
 	if (run && obs->running && (!obs->running[0] || !strcmp(run, obs->running))) {
 		out->in_flight = run;
 		run = NULL;
@@ -248,7 +249,6 @@ static void load_unconfirmed(struct cs_observed *obs, const struct cs_host_obs *
 		out->rebooted_since = ho->rebooted_for && !strcmp(run, ho->rebooted_for);
 	}
 	free(run);
-	cs_err_clear(&err);
 	free(key);
 }
 
@@ -337,10 +337,15 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_transport_close(ho->transport);
 		ho->transport = NULL;
 	}
+	json_t *unconfirmed = NULL;
+	if (r == 0 && n)
+		cs_store_unconfirmed_read(&unconfirmed, obs->store, ho->cfg->name, &err);
 	for (size_t k = 0; r == 0 && k < n; k++) {
 		load_script_ran(obs, ho, certs[k], bindings[k], outs[k]);
-		load_unconfirmed(obs, ho, certs[k], bindings[k], outs[k]);
+		load_unconfirmed(obs, ho, certs[k], bindings[k], outs[k], unconfirmed, &err);
 	}
+	json_decref(unconfirmed);
+	cs_err_clear(&err);
 	free(bindings);
 	free(certs);
 	free(outs);

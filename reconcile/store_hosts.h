@@ -70,6 +70,13 @@ int cs_store_intent_save(struct cs_store *st, const char *host, const char *key,
 /* The run tag of the entry (caller frees); NULL when there is no entry or it
  * is not an intent. */
 char *cs_store_unconfirmed_run(struct cs_store *st, const char *host, const char *key);
+/* The same for many bindings of one host with one read: *all is the host's
+ * record (NULL when it has none; caller json_decref()s), then
+ * cs_store_unconfirmed_get() answers as cs_store_unconfirmed_load() (why,
+ * since; -ENOENT) and cs_store_unconfirmed_run() (*run, NULL when none)
+ * do, for one key. */
+int cs_store_unconfirmed_read(json_t **all, struct cs_store *st, const char *host, struct cs_err *err);
+int cs_store_unconfirmed_get(char **why, int64_t *since, char **run, json_t *all, const char *key);
 /* Forget it (the binding was applied again); no record is not an error. */
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err);
 
