@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 #include "reconcile/store.h"
+#include "reconcile/store_facts.h"
 #include "reconcile/store_runs.h"
 #include "providers/base/util.h"
 #include "providers/base/x509.h"
@@ -558,6 +559,83 @@ static void test_written_bytes(void)
 	free(dir);
 }
 
+/* A certificate for key signed by ca_key as ca (not self-signed). */
+static X509 *new_cert_by(EVP_PKEY *key, long serial, const char *cn, EVP_PKEY *ca_key, X509 *ca)
+{
+	X509 *x = new_cert(key, serial, cn);
+	X509_set_issuer_name(x, X509_get_subject_name(ca));
+	X509_sign(x, ca_key, EVP_sha256());
+	return x;
+}
+
+/* A set saved by this certsync loads unparsed: the facts come from
+ * meta.json, equal to what parsing gives; the objects are parsed on first
+ * use.  The signer is recorded only when its key verifies the leaf. */
+static void test_unparsed(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("state-unparsed");
+	EVP_PKEY *k = new_key(), *cak = new_key(), *other = new_key();
+	X509 *ca = new_cert(cak, 0x99, "unparsed ca"), *stranger = new_cert(other, 0x98, "unparsed ca");
+	X509 *c = new_cert_by(k, 0x5005, "five", cak, ca);
+	STACK_OF(X509) *chain = sk_X509_new_null(), *wrong = sk_X509_new_null();
+	sk_X509_push(chain, ca);
+	sk_X509_push(wrong, stranger);
+	struct cs_stored s;
+	cs_store_open(&st, dir, true, &err);
+	int r = cs_store_save(st, "five", k, c, chain, "lab", "five", &err);
+	tap_ok(r == 0, "save five", "%s", cs_err_msg(&err));
+	r = cs_store_load(&s, st, "five", &err);
+	tap_ok(r == 0 && !s.cert && !s.key && !s.chain && s.have_info && s.key_matches, "loaded unparsed", "%s",
+	       cs_err_msg(&err));
+	struct cs_cert_info want;
+	cs_cert_info_get(&want, c, NULL);
+	tap_ok(s.info.serial && !strcmp(s.info.serial, want.serial) && !strcmp(s.info.sha256, want.sha256) &&
+	       !strcmp(s.info.sha1, want.sha1) && !strcmp(s.info.subject, want.subject) &&
+	       !strcmp(s.info.issuer, want.issuer) && s.info.not_before == want.not_before &&
+	       s.info.not_after == want.not_after && cs_key_spec_equal(&s.info.key, &want.key) &&
+	       s.info.is_ca == want.is_ca && cs_streq(s.info.aki, want.aki) && cs_streq(s.info.ski, want.ski),
+	       "the facts from meta.json are what parsing gives", NULL);
+	char spki[65];
+	cs_store_spki_sha256(spki, ca);
+	tap_str(s.signed_by, spki, "signed by the CA's key");
+	tap_ok(X509_cmp(cs_stored_cert(&s, NULL), c) == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k) == 1 &&
+	       sk_X509_num(cs_stored_chain(&s, NULL)) == 1, "parsed on first use", NULL);
+	cs_stored_free(&s);
+	cs_cert_info_free(&want);
+
+	/* A chain whose first certificate did not sign the leaf: no signer. */
+	r = cs_store_save(st, "five", k, c, wrong, "lab", "five", &err);
+	r = r == 0 ? cs_store_load(&s, st, "five", &err) : r;
+	tap_ok(r == 0 && s.have_info && !s.signed_by, "no signer recorded for a chain that did not sign it", "%s",
+	       cs_err_msg(&err));
+	cs_stored_free(&s);
+
+	/* Written by an older certsync (no "cert"): parsed at once. */
+	char *p = tmp_path("state-unparsed/certs/five/meta.json");
+	json_t *meta = json_load_file(p, 0, NULL);
+	json_object_del(meta, "cert");
+	json_dump_file(meta, p, 0);
+	json_decref(meta);
+	r = cs_store_load(&s, st, "five", &err);
+	tap_ok(r == 0 && s.cert && s.key && s.chain && !s.have_info && !s.signed_by && s.key_matches &&
+	       X509_cmp(s.cert, c) == 0, "an older meta.json: parsed", "%s", cs_err_msg(&err));
+	cs_stored_free(&s);
+	free(p);
+
+	sk_X509_free(chain);
+	sk_X509_free(wrong);
+	X509_free(ca);
+	X509_free(stranger);
+	X509_free(c);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(other);
+	cs_store_close(st);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -567,6 +645,7 @@ int main(void)
 	test_open();
 	test_save_load();
 	test_written_bytes();
+	test_unparsed();
 	test_pending();
 	test_lock();
 	test_journal();
