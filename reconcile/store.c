@@ -525,6 +525,9 @@ static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *fil
 			r = cs_err_set(err, -E2BIG, "read %s/%s: larger than %u bytes", dir, file, MAX_FILE);
 			break;
 		}
+		/* all of the size fstat gave: no read for the end */
+		if (sb.st_size > 0 && out->len == (size_t)sb.st_size && (size_t)n < sizeof chunk)
+			break;
 	}
 	if (key)
 		OPENSSL_cleanse(chunk, sizeof chunk);
