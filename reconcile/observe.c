@@ -83,11 +83,17 @@ static int issued_by(struct issued_memo *m, struct cs_cert_obs *c)
 	return r;
 }
 
-static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c, struct issued_memo *memo)
+static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c, struct issued_memo *memo,
+			 char **ready)
 {
 	struct cs_err err = CS_ERR_INIT;
-	if (c->ops && c->ops->ready && c->ops->ready(c->issuer, &err) < 0)
-		c->issuer_error = cs_xstrdup(cs_err_msg(&err));
+	/* Whether the issuer can sign now: asked once per issuer and run
+	 * (ready[i]: NULL not asked yet, "" ready, else why not). */
+	char **asked = &ready[c->cfg->issuer_index];
+	if (c->ops && c->ops->ready && !*asked)
+		*asked = cs_xstrdup(c->ops->ready(c->issuer, &err) < 0 ? cs_err_msg(&err) : "");
+	if (c->ops && c->ops->ready && (*asked)[0])
+		c->issuer_error = cs_xstrdup(*asked);
 	cs_err_clear(&err);
 	const struct cs_cert_cfg *cert = c->cfg;
 	int r = cs_store_load(&c->current, obs->store, cert->name, &err);
@@ -476,6 +482,7 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 	obs->certs = cs_xcalloc(cfg->n_certs, sizeof *obs->certs);
 	obs->hosts = cs_xcalloc(cfg->n_hosts, sizeof *obs->hosts);
 	struct issued_memo memo = { .map = CS_STRMAP_INIT };
+	char **ready = cs_xcalloc(cfg->n_issuers + 1, sizeof *ready);
 	obs->bindings = cs_xcalloc(cfg->n_certs, sizeof *obs->bindings);
 	for (size_t h = 0; h < cfg->n_hosts; h++) {
 		obs->hosts[h].cfg = &cfg->hosts[h];
@@ -504,9 +511,12 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 			c->selected = false;
 			continue;
 		}
-		observe_cert(obs, c, &memo);
+		observe_cert(obs, c, &memo, ready);
 	}
 	issued_memo_free(&memo);
+	for (size_t i = 0; i < cfg->n_issuers; i++)
+		free(ready[i]);
+	free(ready);
 	gather_hosts(obs, target, progress, progress_ctx);
 	digest_state(obs);
 	*out = obs;
