@@ -89,8 +89,27 @@ static char *cert_dir(const struct cs_store *st, const char *name)
 	return cs_xasprintf("%s/certs/%s", st->dir, name);
 }
 
+/* A key file relative to the folder dfd (certs/): as check_key_file. */
+static int check_key_at(int dfd, const char *certs, const char *rel, struct cs_err *err)
+{
+	struct stat sb;
+	if (fstatat(dfd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return cs_err_errno(err, -errno, "key file %s/%s", certs, rel);
+	if (!S_ISREG(sb.st_mode))
+		return cs_err_set(err, -EPERM, "key file %s/%s is not a regular file", certs, rel);
+	if (sb.st_mode & 066)
+		return cs_err_set(err, -EPERM,
+				  "key file %s/%s is accessible by others (mode %04o); run chmod 600 %s/%s",
+				  certs, rel, (unsigned)(sb.st_mode & 07777), certs, rel);
+	return 0;
+}
+
 /* Every key file under certs/: checked when the store is opened so an unsafe
- * key is reported before anything is planned with it. */
+ * key is reported before anything is planned with it.  Looked up relative
+ * to certs/ (short paths), and pending/ and issuing/ only in a folder that
+ * has subfolders: a folder's link count is 2 plus its subfolders where the
+ * file system counts them (ext4, xfs, tmpfs; others report 1, then both
+ * are looked for). */
 static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 {
 	static const char *const rel[] = { "key.pem", "pending/key.pem", "issuing/key.pem" };
@@ -99,20 +118,27 @@ static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 	int r = 0;
 	if (!d)
 		goto out; /* no certificates yet */
+	int dfd = dirfd(d);
 	struct dirent *e;
+	struct cs_buf p = CS_BUF_INIT;
 	while (r == 0 && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		for (size_t i = 0; i < sizeof rel / sizeof rel[0] && r == 0; i++) {
-			char *p = cs_xasprintf("%s/%s/%s", certs, e->d_name, rel[i]);
-			r = check_key_file(p, err);
+		struct stat sb;
+		size_t n = sizeof rel / sizeof rel[0];
+		if (fstatat(dfd, e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode) && sb.st_nlink == 2)
+			n = 1; /* no subfolders: no pending/ or issuing/ */
+		for (size_t i = 0; i < n && r == 0; i++) {
+			cs_buf_reset(&p);
+			cs_buf_printf(&p, "%s/%s", e->d_name, rel[i]);
+			r = check_key_at(dfd, certs, p.data, err);
 			if (r == -ENOENT) {
 				cs_err_clear(err);
 				r = 0;
 			}
-			free(p);
 		}
 	}
+	cs_buf_free(&p);
 	closedir(d);
 out:
 	free(certs);

@@ -219,6 +219,29 @@ static void test_save_load(void)
 	cs_err_clear(&err);
 	chmod(p, 0600);
 	free(p);
+	/* Also a pending or issuing key, in a folder with subfolders (its
+	 * link count tells where to look). */
+	static const char *const sub[] = { "pending", "issuing" };
+	for (size_t i = 0; i < 2; i++) {
+		char *sd = cs_xasprintf("%s/certs/mail/%s", dir, sub[i]);
+		char *kp = cs_xasprintf("%s/key.pem", sd);
+		mkdir(sd, 0700);
+		FILE *f = fopen(kp, "w");
+		if (f)
+			fclose(f);
+		chmod(kp, 0644);
+		st2 = NULL;
+		tap_int(cs_store_open(&st2, dir, false, &err), -EPERM, "open refuses a pending or issuing key readable by others");
+		want = cs_xasprintf("key file %s is accessible by others (mode 0644); run chmod 600 %s", kp, kp);
+		tap_str(err.msg, want, "its message names it");
+		free(want);
+		cs_err_clear(&err);
+		cs_store_close(st2);
+		unlink(kp);
+		rmdir(sd);
+		free(kp);
+		free(sd);
+	}
 
 	static const char *const bad_names[] = { "", "..", "a/b", "." };
 	for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
