@@ -20,7 +20,8 @@
 # `meson setup build-release --buildtype=release` when missing).  A step that
 # fails, or an in-sync plan that does not say "No changes", stops the script
 # with exit 1 and the step's output.  --keep DIR leaves each size's folder
-# (config, state, outputs of the last run's steps as STEP.out) under DIR.
+# (config, state, outputs of the last run's steps as STEP.out) under DIR,
+# and the CA in DIR/pki.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=3
@@ -62,10 +63,15 @@ trap 'rm -rf "$work"' EXIT
 # Hosts worked on at once: all of them, up to the default of 32.
 parallelism=$((hosts < 32 ? hosts : 32))
 
-# The CA, shared by every size and run.
-mkdir -p "$work/pki"
+# The CA, shared by every size and run; with --keep it is kept too (in
+# DIR/pki), so that certsync can be run again in a kept folder.
+pki=$work/pki
+if [[ -n $keep ]]; then
+	mkdir -p "$keep" && pki=$(cd "$keep" && pwd)/pki || exit 1
+fi
+mkdir -p "$pki"
 (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$work/pki/ca.key" -out "$work/pki/ca.crt" -subj "/CN=certsync scale CA" \
+	-keyout "$pki/ca.key" -out "$pki/ca.crt" -subj "/CN=certsync scale CA" \
 	-days 3650 2>/dev/null) || { echo "bench: openssl cannot make the CA" >&2; exit 1; }
 
 # gen N DIR: the config for N certificates in DIR/certsync.yaml.
@@ -75,7 +81,7 @@ gen() {
 	{
 		printf 'version: 1\n\nsettings:\n  state_dir: state\n  parallelism: %d\n\n' "$parallelism"
 		printf 'issuers:\n  ca:\n    ca:\n      cert: %s\n      key: { file: %s }\n      days: 90\n\n' \
-			"$work/pki/ca.crt" "$work/pki/ca.key"
+			"$pki/ca.crt" "$pki/ca.key"
 		printf 'hosts:\n'
 		for ((h = 0; h < hosts; h++)); do
 			printf '  h%d:\n    platform: linux\n    local: {}\n' "$h"

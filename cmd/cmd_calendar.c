@@ -64,7 +64,11 @@ static int run(int argc, char **argv)
 			cs_stored_free(&st);
 			continue;
 		}
-		if (cs_cert_info_get(&infos[n], st.cert, &err) < 0) {
+		X509 *leaf = st.have_info ? NULL : cs_stored_cert(&st, &err);
+		if (st.have_info) {
+			infos[n] = st.info; /* moved */
+			memset(&st.info, 0, sizeof st.info);
+		} else if (!leaf || cs_cert_info_get(&infos[n], leaf, &err) < 0) {
 			status = cs_cli_error("%s: %s", cert->name, cs_err_msg(&err));
 			cs_err_clear(&err);
 			cs_stored_free(&st);

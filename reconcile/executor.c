@@ -195,7 +195,7 @@ static int resume_issuance(struct exec *x, const struct cs_cert_obs *c, EVP_PKEY
 	char *cn = cs_csr_common_name(iss.req.csr);
 	bool usable = cs_streq(iss.req.issuer, c->issuer->name) && cs_key_spec_of(&spec, iss.req.key) == 0 &&
 		      cs_key_spec_equal(&spec, &c->cfg->key) && cs_streq(cn, c->cfg->common_name) &&
-		      !(c->have_current && cs_key_matches_cert(iss.req.key, c->current.cert));
+		      !(c->have_current && cs_key_matches_cert(iss.req.key, cs_stored_cert(&c->current, &err)));
 	free(cn);
 	if (!usable) {
 		cs_store_drop_issuing(x->obs->store, c->cfg->name, &err);
@@ -268,7 +268,7 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 		struct cs_issue_ctx ictx = {
 			.hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
 			.state_dir = cs_store_dir(x->obs->store), .key = key,
-			.current = c->have_current ? c->current.cert : NULL,
+			.current = c->have_current ? cs_stored_cert(&c->current, err) : NULL,
 			.current_issuer = c->have_current ? c->current.issuer : NULL,
 			.serial = serial, .issue_time = issue_time,
 		};
@@ -499,7 +499,7 @@ static void sign_one(struct exec *x, struct renewal *w)
 		struct cs_issue_ctx ictx = {
 			.hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,
 			.state_dir = cs_store_dir(x->obs->store), .key = w->key,
-			.current = c->have_current ? c->current.cert : NULL,
+			.current = c->have_current ? cs_stored_cert(&c->current, &w->err) : NULL,
 			.current_issuer = c->have_current ? c->current.issuer : NULL,
 			.serial = w->serial, .issue_time = w->issue_time,
 		};
@@ -1518,7 +1518,8 @@ static void load_materials(struct exec *x)
 		memset(&st, 0, sizeof st);
 		struct cs_err err = CS_ERR_INIT;
 		if (cs_store_load(&st, x->obs->store, x->cfg->certs[i].name, &err) == 0 &&
-		    cs_material_make(&x->material[i], st.key, st.cert, st.chain, &err) == 0)
+		    cs_material_make(&x->material[i], cs_stored_key(&st, &err), cs_stored_cert(&st, &err),
+				     cs_stored_chain(&st, &err), &err) == 0)
 			x->have_material[i] = true;
 		cs_stored_free(&st);
 		cs_err_clear(&err);
@@ -1760,7 +1761,7 @@ static void recover_issuing(struct cs_observed *obs)
 		/* Keys are new for every issuance: the current certificate being
 		 * for this key means it came from this issuance (the serial says
 		 * nothing for a CA that picks its own, like ACME). */
-		if (cs_key_matches_cert(iss.req.key, c->current.cert)) {
+		if (cs_key_matches_cert(iss.req.key, cs_stored_cert(&c->current, &e))) {
 			cs_store_drop_issuing(obs->store, c->cfg->name, &e);
 			if (c->ops && c->ops->saved) {
 				struct cs_issue_ctx sctx = { .hosts = obs->cfg->hosts, .n_hosts = obs->cfg->n_hosts,

@@ -73,8 +73,14 @@ static bool current_of(const struct cs_observed *obs, size_t i, struct cs_cert_i
 	struct cs_stored st;
 	struct cs_err err = CS_ERR_INIT;
 	memset(&st, 0, sizeof st);
-	bool ok = cs_store_load(&st, obs->store, obs->cfg->certs[i].name, &err) == 0 &&
-		  cs_cert_info_get(info, st.cert, &err) == 0;
+	bool ok = cs_store_load(&st, obs->store, obs->cfg->certs[i].name, &err) == 0;
+	if (ok && st.have_info) {
+		*info = st.info; /* moved */
+		memset(&st.info, 0, sizeof st.info);
+	} else if (ok) {
+		X509 *leaf = cs_stored_cert(&st, &err);
+		ok = leaf && cs_cert_info_get(info, leaf, &err) == 0;
+	}
 	cs_stored_free(&st);
 	cs_err_clear(&err);
 	return ok;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "providers/base/strmap.h"
 #include "providers/base/util.h"
 
 bool cs_target_has_cert(const struct cs_target *t, const char *name)
@@ -28,25 +29,94 @@ bool cs_target_has_host(const struct cs_target *t, const char *name)
 	return false;
 }
 
-static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c)
+/* Was the stored certificate issued by c's issuer now?  ops->issued_by
+ * checks the names and verifies the signature.  A certificate certsync saved
+ * with a signature its first chain certificate's key verified (signed_by)
+ * gets the same answer as every other with the same signing key, issuer
+ * name and authority key identifier: the answer is kept per run for those,
+ * so one signature per CA is verified, not one per certificate. */
+struct issued_memo {
+	struct cs_strmap map;   /* key → index in answers */
+	char **keys;            /* owned */
+	int *answers;
+	size_t n;
+};
+
+static void issued_memo_free(struct issued_memo *m)
+{
+	cs_strmap_free(&m->map);
+	for (size_t i = 0; i < m->n; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->answers);
+}
+
+static int issued_by(struct issued_memo *m, struct cs_cert_obs *c)
+{
+	if (!c->ops || !c->ops->issued_by)
+		return -1;
+	const struct cs_stored *cur = &c->current;
+	const struct cs_cert_info *info = &c->current_info;
+	char *key = NULL;
+	size_t at;
+	if (cur->signed_by) {
+		key = cs_xasprintf("%zu\n%s\n%s\n%s", c->cfg->issuer_index, cur->signed_by,
+				   info->issuer ? info->issuer : "-", info->aki ? info->aki : "-");
+		if (cs_strmap_get(&m->map, key, &at)) {
+			free(key);
+			return m->answers[at];
+		}
+	}
+	struct cs_err err = CS_ERR_INIT;
+	X509 *cert = cs_stored_cert(cur, &err);
+	cs_err_clear(&err);
+	int r = cert ? c->ops->issued_by(c->issuer, cert) : -1;
+	if (key && cert) {
+		m->keys = cs_xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
+		m->answers = cs_xrealloc(m->answers, (m->n + 1) * sizeof *m->answers);
+		m->keys[m->n] = key;
+		m->answers[m->n] = r;
+		cs_strmap_put(&m->map, key, m->n++, NULL);
+	} else {
+		free(key);
+	}
+	return r;
+}
+
+static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c, struct issued_memo *memo,
+			 char **ready)
 {
 	struct cs_err err = CS_ERR_INIT;
-	if (c->ops && c->ops->ready && c->ops->ready(c->issuer, &err) < 0)
-		c->issuer_error = cs_xstrdup(cs_err_msg(&err));
+	/* Whether the issuer can sign now: asked once per issuer and run
+	 * (ready[i]: NULL not asked yet, "" ready, else why not). */
+	char **asked = &ready[c->cfg->issuer_index];
+	if (c->ops && c->ops->ready && !*asked)
+		*asked = cs_xstrdup(c->ops->ready(c->issuer, &err) < 0 ? cs_err_msg(&err) : "");
+	if (c->ops && c->ops->ready && (*asked)[0])
+		c->issuer_error = cs_xstrdup(*asked);
 	cs_err_clear(&err);
 	const struct cs_cert_cfg *cert = c->cfg;
 	int r = cs_store_load(&c->current, obs->store, cert->name, &err);
 	if (r == 0) {
 		c->have_current = true;
-		if (cs_cert_info_get(&c->current_info, c->current.cert, &err) < 0) {
-			c->error = cs_xasprintf("stored certificate: %s", cs_err_msg(&err));
-			goto out;
+		if (c->current.have_info) {
+			/* read from meta.json: moved, not copied */
+			c->current_info = c->current.info;
+			memset(&c->current.info, 0, sizeof c->current.info);
+			c->current.have_info = false;
+		} else {
+			X509 *leaf = cs_stored_cert(&c->current, &err);
+			if (!leaf || cs_cert_info_get(&c->current_info, leaf, &err) < 0) {
+				c->error = cs_xasprintf("stored certificate: %s", cs_err_msg(&err));
+				goto out;
+			}
 		}
-		c->issued_by = c->ops && c->ops->issued_by ? c->ops->issued_by(c->issuer, c->current.cert) : -1;
+		c->issued_by = issued_by(memo, c);
 		/* Only the CA that issued the certificate knows its window: a
 		 * certificate from another issuer is replaced anyway. */
 		if (c->ops && c->ops->renewal_window && cs_streq(c->current.issuer, c->issuer->name)) {
-			int w = c->ops->renewal_window(&c->window, c->issuer, c->current.cert, &err);
+			X509 *leaf = cs_stored_cert(&c->current, &err);
+			int w = leaf ? c->ops->renewal_window(&c->window, c->issuer, leaf, &err) : -EINVAL;
 			if (w == 0)
 				c->have_window = true;
 			else if (w != -ENOTSUP) /* a CA without ARI: renew_before, nothing to say */
@@ -92,8 +162,16 @@ int cs_cert_obs_material(struct cs_material *out, const struct cs_cert_obs *c, s
 	const struct cs_stored *cur = &c->current;
 	/* current_info is read in observe_cert; its serial is never NULL once read */
 	const struct cs_cert_info *info = c->current_info.serial ? &c->current_info : NULL;
-	return cs_material_make_from(out, cur->key, &cur->key_pem, cur->cert, &cur->cert_pem, cur->chain,
-				     &cur->chain_pem, info, err);
+	/* The texts certsync wrote stand for the objects, which are parsed
+	 * only if a binding's kind asks (cs_material_cert()). */
+	bool texts = cur->key_pem.data && cur->cert_pem.data && cur->chain_pem.data;
+	EVP_PKEY *key = texts ? cur->key : cs_stored_key(cur, err);
+	X509 *cert = texts ? cur->cert : cs_stored_cert(cur, err);
+	STACK_OF(X509) *chain = texts ? cur->chain : cs_stored_chain(cur, err);
+	if (!texts && (!key || !cert || !chain))
+		return -EINVAL;
+	return cs_material_make_from(out, key, &cur->key_pem, cert, &cur->cert_pem, chain, &cur->chain_pem, info,
+				     err);
 }
 
 /* ---- hosts, in parallel ---- */
@@ -155,17 +233,18 @@ static void load_script_ran(struct cs_observed *obs, const struct cs_host_obs *h
 /* A binding an apply left unconfirmed is applied again, whatever the host
  * shows: its files may be right while the service never took them. */
 static void load_unconfirmed(struct cs_observed *obs, const struct cs_host_obs *ho, const struct cs_cert_cfg *cert,
-			     const struct cs_binding_cfg *b, struct cs_binding_obs *out)
+			     const struct cs_binding_cfg *b, struct cs_binding_obs *out, json_t *all,
+			     const struct cs_err *read_err)
 {
-	struct cs_err err = CS_ERR_INIT;
 	char *key = cs_binding_key(cert->name, b);
-	int r = cs_store_unconfirmed_load(&out->unconfirmed, &out->unconfirmed_since, obs->store, ho->cfg->name, key,
-					  &err);
+	char *run = NULL;
+	/* the host's record, read once for all its bindings */
+	int r = read_err->code < 0 ? read_err->code
+				   : cs_store_unconfirmed_get(&out->unconfirmed, &out->unconfirmed_since, &run, all, key);
 	if (r < 0 && r != -ENOENT && !out->error)
-		out->error = cs_xstrdup(cs_err_msg(&err));
+		out->error = cs_xstrdup(cs_err_msg(read_err));
 	/* An intent: owed when its run is over, that run's business while it
 	 * still holds the lock. */
-	char *run = r == 0 ? cs_store_unconfirmed_run(obs->store, ho->cfg->name, key) : NULL;
 	if (run && obs->running && (!obs->running[0] || !strcmp(run, obs->running))) {
 		out->in_flight = run;
 		run = NULL;
@@ -176,7 +255,6 @@ static void load_unconfirmed(struct cs_observed *obs, const struct cs_host_obs *
 		out->rebooted_since = ho->rebooted_for && !strcmp(run, ho->rebooted_for);
 	}
 	free(run);
-	cs_err_clear(&err);
 	free(key);
 }
 
@@ -265,10 +343,15 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_transport_close(ho->transport);
 		ho->transport = NULL;
 	}
+	json_t *unconfirmed = NULL;
+	if (r == 0 && n)
+		cs_store_unconfirmed_read(&unconfirmed, obs->store, ho->cfg->name, &err);
 	for (size_t k = 0; r == 0 && k < n; k++) {
 		load_script_ran(obs, ho, certs[k], bindings[k], outs[k]);
-		load_unconfirmed(obs, ho, certs[k], bindings[k], outs[k]);
+		load_unconfirmed(obs, ho, certs[k], bindings[k], outs[k], unconfirmed, &err);
 	}
+	json_decref(unconfirmed);
+	cs_err_clear(&err);
 	free(bindings);
 	free(certs);
 	free(outs);
@@ -398,6 +481,8 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 	obs->running = cs_store_running(store);
 	obs->certs = cs_xcalloc(cfg->n_certs, sizeof *obs->certs);
 	obs->hosts = cs_xcalloc(cfg->n_hosts, sizeof *obs->hosts);
+	struct issued_memo memo = { .map = CS_STRMAP_INIT };
+	char **ready = cs_xcalloc(cfg->n_issuers + 1, sizeof *ready);
 	obs->bindings = cs_xcalloc(cfg->n_certs, sizeof *obs->bindings);
 	for (size_t h = 0; h < cfg->n_hosts; h++) {
 		obs->hosts[h].cfg = &cfg->hosts[h];
@@ -426,8 +511,12 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 			c->selected = false;
 			continue;
 		}
-		observe_cert(obs, c);
+		observe_cert(obs, c, &memo, ready);
 	}
+	issued_memo_free(&memo);
+	for (size_t i = 0; i < cfg->n_issuers; i++)
+		free(ready[i]);
+	free(ready);
 	gather_hosts(obs, target, progress, progress_ctx);
 	digest_state(obs);
 	*out = obs;

@@ -162,7 +162,7 @@ static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, c
 		cs_buf_printf(why, "not signed by issuer %s's current CA certificate (issuer %s)",
 			      cert->issuer, info->issuer);
 	}
-	if (!cs_key_matches_cert(c->current.key, c->current.cert)) {
+	if (!c->current.key_matches) {
 		sep(why);
 		cs_buf_puts(why, "stored key does not match the stored certificate");
 	}
@@ -819,8 +819,13 @@ static void note_missing_chain(struct builder *b, size_t i)
 		leaf = c->reply.cert;
 		chain = c->reply.chain;
 	} else if (!b->renew_new[i] && b->have_want[i]) {
-		leaf = b->want[i].cert;
-		chain = c->current.chain;
+		/* The texts tell that there is a chain without parsing anything. */
+		if (b->want[i].chain_pem.len > 0)
+			return;
+		struct cs_err ignored = CS_ERR_INIT;
+		leaf = cs_material_cert(&b->want[i]);
+		chain = cs_stored_chain(&c->current, &ignored);
+		cs_err_clear(&ignored);
 	}
 	if (!leaf || sk_X509_num(chain) > 0 || X509_check_issued(leaf, leaf) == X509_V_OK)
 		return;

@@ -5,6 +5,7 @@
 #include "providers/base/state_mirror.h"
 
 #include <dirent.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "providers/base/fault.h"
 #include "providers/base/util.h"
 #include "providers/base/x509.h"
+#include "reconcile/store_facts.h"
 
 #define KEY_MODE 0600
 #define FILE_MODE 0644
@@ -92,8 +94,27 @@ static char *cert_dir(const struct cs_store *st, const char *name)
 	return cs_xasprintf("%s/certs/%s", st->dir, name);
 }
 
+/* A key file relative to the folder dfd (certs/): as check_key_file. */
+static int check_key_at(int dfd, const char *certs, const char *rel, struct cs_err *err)
+{
+	struct stat sb;
+	if (fstatat(dfd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return cs_err_errno(err, -errno, "key file %s/%s", certs, rel);
+	if (!S_ISREG(sb.st_mode))
+		return cs_err_set(err, -EPERM, "key file %s/%s is not a regular file", certs, rel);
+	if (sb.st_mode & 066)
+		return cs_err_set(err, -EPERM,
+				  "key file %s/%s is accessible by others (mode %04o); run chmod 600 %s/%s",
+				  certs, rel, (unsigned)(sb.st_mode & 07777), certs, rel);
+	return 0;
+}
+
 /* Every key file under certs/: checked when the store is opened so an unsafe
- * key is reported before anything is planned with it. */
+ * key is reported before anything is planned with it.  Looked up relative
+ * to certs/ (short paths), and pending/ and issuing/ only in a folder that
+ * has subfolders: a folder's link count is 2 plus its subfolders where the
+ * file system counts them (ext4, xfs, tmpfs; others report 1, then both
+ * are looked for). */
 static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 {
 	static const char *const rel[] = { "key.pem", "pending/key.pem", "issuing/key.pem" };
@@ -102,20 +123,27 @@ static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 	int r = 0;
 	if (!d)
 		goto out; /* no certificates yet */
+	int dfd = dirfd(d);
 	struct dirent *e;
+	struct cs_buf p = CS_BUF_INIT;
 	while (r == 0 && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		for (size_t i = 0; i < sizeof rel / sizeof rel[0] && r == 0; i++) {
-			char *p = cs_xasprintf("%s/%s/%s", certs, e->d_name, rel[i]);
-			r = check_key_file(p, err);
+		struct stat sb;
+		size_t n = sizeof rel / sizeof rel[0];
+		if (fstatat(dfd, e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode) && sb.st_nlink == 2)
+			n = 1; /* no subfolders: no pending/ or issuing/ */
+		for (size_t i = 0; i < n && r == 0; i++) {
+			cs_buf_reset(&p);
+			cs_buf_printf(&p, "%s/%s", e->d_name, rel[i]);
+			r = check_key_at(dfd, certs, p.data, err);
 			if (r == -ENOENT) {
 				cs_err_clear(err);
 				r = 0;
 			}
-			free(p);
 		}
 	}
+	cs_buf_free(&p);
 	closedir(d);
 out:
 	free(certs);
@@ -479,33 +507,159 @@ static void keep_if_written(struct cs_buf *out, struct cs_buf *read, json_t *sum
 	*read = (struct cs_buf)CS_BUF_INIT;
 }
 
-int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err)
+/* Read dir/file through the folder's descriptor dfd: open, fstat, read,
+ * close, with the messages cs_file_read() gives.  -ENOENT without a
+ * message when the file is missing.  key: a key file, refused (-EPERM) when
+ * it is a symbolic link, not a regular file or readable by group/other. */
+static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *file, bool key,
+		   struct cs_err *err)
 {
-	char *dir = NULL, *key_path = NULL, *cert_path = NULL, *chain_path = NULL, *meta_path = NULL;
-	STACK_OF(X509) *certs = NULL;
-	struct cs_buf key_bytes = CS_BUF_INIT, cert_bytes = CS_BUF_INIT, chain_bytes_read = CS_BUF_INIT;
-	json_t *meta = NULL;
+	cs_buf_init(out, MAX_FILE);
+	/* O_NONBLOCK: a FIFO in the file's place must not block the open */
+	int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (key ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return -ENOENT;
+		if (key && e == ELOOP)
+			return cs_err_set(err, -EPERM, "key file %s/%s is not a regular file", dir, file);
+		if (e == ELOOP)
+			return cs_err_set(err, -ELOOP, "read %s/%s: symbolic link loop", dir, file);
+		return cs_err_errno(err, -e, "%s %s/%s", key ? "key file" : "read", dir, file);
+	}
+	struct stat sb;
 	int r = 0;
-	memset(out, 0, sizeof *out);
-	r = check_name(name, err);
-	if (r < 0)
-		goto out;
-	dir = cert_dir(st, name);
-	key_path = cs_xasprintf("%s/key.pem", dir);
-	cert_path = cs_xasprintf("%s/cert.pem", dir);
-	chain_path = cs_xasprintf("%s/chain.pem", dir);
-	meta_path = cs_xasprintf("%s/meta.json", dir);
-	if (!st->exists || !exists(cert_path)) {
-		r = cs_err_set(err, -ENOENT, "no certificate stored for %s", name);
+	if (fstat(fd, &sb) < 0) {
+		r = cs_err_errno(err, -errno, "read %s/%s", dir, file);
 		goto out;
 	}
-	r = load_certs(&certs, cert_path, false, &cert_bytes, err);
-	if (r < 0)
+	if (key && !S_ISREG(sb.st_mode)) {
+		r = cs_err_set(err, -EPERM, "key file %s/%s is not a regular file", dir, file);
 		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		r = cs_err_set(err, -EINVAL, "read %s/%s: not a regular file (it is %s)", dir, file,
+			       cs_file_type_name(sb.st_mode));
+		goto out;
+	}
+	if (key && (sb.st_mode & 066)) {
+		r = cs_err_set(err, -EPERM, "key file %s/%s is accessible by others (mode %04o); run chmod 600 %s/%s",
+			       dir, file, (unsigned)(sb.st_mode & 07777), dir, file);
+		goto out;
+	}
+	char chunk[4096];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = cs_err_errno(err, -errno, "read %s/%s", dir, file);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (out->len + (size_t)n > MAX_FILE || (r = cs_buf_append(out, chunk, (size_t)n)) < 0) {
+			r = cs_err_set(err, -E2BIG, "read %s/%s: larger than %u bytes", dir, file, MAX_FILE);
+			break;
+		}
+		/* all of the size fstat gave: no read for the end */
+		if (sb.st_size > 0 && out->len == (size_t)sb.st_size && (size_t)n < sizeof chunk)
+			break;
+	}
+	if (key)
+		OPENSSL_cleanse(chunk, sizeof chunk);
+	if (r == 0 && !out->data)
+		cs_buf_append(out, "", 0);
+out:
+	close(fd);
+	if (r < 0) {
+		if (key)
+			cs_buf_free_secret(out);
+		else
+			cs_buf_free(out);
+	}
+	return r;
+}
+
+static bool hash_is(const struct cs_buf *b, json_t *sums, const char *file)
+{
+	const char *want = json_string_value(json_object_get(sums, file));
+	char got[65];
+	if (!want || !b->data)
+		return false;
+	cs_sha256_hex(got, b->data, b->len);
+	return strcmp(got, want) == 0;
+}
+
+/* What was read of one certificate's folder. */
+struct loaded {
+	struct cs_buf cert, key, chain;
+	int key_r, meta_r;              /* 0, or why key.pem / meta.json could not be read */
+	struct cs_err key_err, meta_err;
+	bool have_chain, have_meta;
+	json_t *meta;
+};
+
+static void loaded_free(struct loaded *l)
+{
+	cs_buf_free(&l->cert);
+	cs_buf_free_secret(&l->key);
+	cs_buf_free(&l->chain);
+	cs_err_clear(&l->key_err);
+	cs_err_clear(&l->meta_err);
+	json_decref(l->meta);
+}
+
+static void take_meta(struct cs_stored *out, json_t *meta)
+{
+	out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
+	out->issued_at = json_time(meta, "issued_at");
+	const char *cn = json_string_value(json_object_get(meta, "common_name"));
+	out->requested_cn = cn ? cs_xstrdup(cn) : NULL;
+}
+
+/* The set is the one certsync saved (every file hashes to meta.json's
+ * SHA-256, so the key belongs to the certificate: the save checked it) and
+ * meta.json describes the certificate: nothing needs parsing now. */
+static bool load_unparsed(struct cs_stored *out, struct loaded *l)
+{
+	if (l->key_r < 0 || !l->have_meta || l->meta_r < 0 || !l->have_chain)
+		return false;
+	json_t *sums = json_object_get(l->meta, "sha256");
+	if (!hash_is(&l->key, sums, "key.pem") || !hash_is(&l->cert, sums, "cert.pem") ||
+	    !hash_is(&l->chain, sums, "chain.pem"))
+		return false;
+	if (cs_store_facts_read(&out->info, &out->signed_by, json_object_get(l->meta, "cert")) < 0)
+		return false;
+	out->have_info = true;
+	out->key_matches = true;
+	take_meta(out, l->meta);
+	out->key_pem = l->key;
+	out->cert_pem = l->cert;
+	out->chain_pem = l->chain;
+	l->key = l->cert = l->chain = (struct cs_buf)CS_BUF_INIT;
+	return true;
+}
+
+/* As before there were facts in meta.json: parse the files read. */
+static int load_parsed(struct cs_stored *out, struct loaded *l, const char *dir, struct cs_err *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	int r = cs_certs_parse(&certs, l->cert.data, l->cert.len, err);
+	if (r < 0) {
+		cs_err_prefix(err, "%s/cert.pem", dir);
+		goto out;
+	}
 	out->cert = sk_X509_shift(certs);
-	r = load_key_keep(&out->key, key_path, &key_bytes, err);
-	if (r < 0)
+	if (l->key_r < 0) {
+		r = cs_err_set(err, l->key_r, "%s", cs_err_msg(&l->key_err));
 		goto out;
+	}
+	r = cs_key_parse(&out->key, l->key.data, l->key.len, err);
+	if (r < 0) {
+		cs_err_prefix(err, "%s/key.pem", dir);
+		goto out;
+	}
 	if (!cs_key_matches_cert(out->key, out->cert)) {
 		EVP_PKEY_free(out->key);
 		out->key = NULL;
@@ -513,46 +667,150 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 		r = load_archived_key(&out->key, dir, out->cert, &ignored);
 		cs_err_clear(&ignored);
 		if (r < 0) {
-			r = cs_err_set(err, -EIO, "%s does not belong to %s (interrupted save?)",
-				       key_path, cert_path);
+			r = cs_err_set(err, -EIO, "%s/key.pem does not belong to %s/cert.pem (interrupted save?)",
+				       dir, dir);
 			goto out;
 		}
 	}
-	if (exists(chain_path))
-		r = load_certs(&out->chain, chain_path, true, &chain_bytes_read, err);
-	else if (!(out->chain = sk_X509_new_null()))
-		r = cs_err_errno(err, -ENOMEM, "read %s", chain_path);
+	out->key_matches = cs_key_matches_cert(out->key, out->cert);
+	if (!l->have_chain) {
+		if (!(out->chain = sk_X509_new_null()))
+			r = cs_err_errno(err, -ENOMEM, "read %s/chain.pem", dir);
+	} else if (l->chain.len == 0) {
+		if (!(out->chain = sk_X509_new_null()))
+			r = cs_err_errno(err, -ENOMEM, "read %s/chain.pem", dir);
+	} else if (!(out->chain = chain_cached(&l->chain))) {
+		r = cs_certs_parse(&out->chain, l->chain.data, l->chain.len, err);
+		if (r < 0)
+			cs_err_prefix(err, "%s/chain.pem", dir);
+		else
+			chain_keep(&l->chain, out->chain);
+	}
 	if (r < 0)
 		goto out;
 	/* meta.json is written last; without it the save was interrupted and
 	 * only the facts in the certificate itself are known. */
-	if (exists(meta_path)) {
-		r = load_json(&meta, meta_path, err);
-		if (r < 0)
+	if (l->have_meta) {
+		if (l->meta_r < 0) {
+			r = cs_err_set(err, l->meta_r, "%s", cs_err_msg(&l->meta_err));
 			goto out;
-		out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
-		out->issued_at = json_time(meta, "issued_at");
-		const char *cn = json_string_value(json_object_get(meta, "common_name"));
-		out->requested_cn = cn ? cs_xstrdup(cn) : NULL;
-		json_t *sums = json_object_get(meta, "sha256");
-		keep_if_written(&out->key_pem, &key_bytes, sums, "key.pem");
-		keep_if_written(&out->cert_pem, &cert_bytes, sums, "cert.pem");
-		keep_if_written(&out->chain_pem, &chain_bytes_read, sums, "chain.pem");
+		}
+		take_meta(out, l->meta);
+		json_t *sums = json_object_get(l->meta, "sha256");
+		keep_if_written(&out->key_pem, &l->key, sums, "key.pem");
+		keep_if_written(&out->cert_pem, &l->cert, sums, "cert.pem");
+		keep_if_written(&out->chain_pem, &l->chain, sums, "chain.pem");
 	}
+out:
+	sk_X509_pop_free(certs, X509_free);
+	return r;
+}
+
+int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err)
+{
+	struct loaded l = { .cert = CS_BUF_INIT, .key = CS_BUF_INIT, .chain = CS_BUF_INIT,
+			    .key_err = CS_ERR_INIT, .meta_err = CS_ERR_INIT };
+	char *dir = NULL;
+	int dfd = -1;
+	memset(out, 0, sizeof *out);
+	int r = check_name(name, err);
+	if (r < 0)
+		goto out;
+	dir = cert_dir(st, name);
+	if (st->exists)
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 && (!st->exists || errno == ENOENT || errno == ENOTDIR)) {
+		r = cs_err_set(err, -ENOENT, "no certificate stored for %s", name);
+		goto out;
+	}
+	if (dfd < 0) {
+		r = cs_err_errno(err, -errno, "read %s", dir);
+		goto out;
+	}
+	r = read_at(&l.cert, dfd, dir, "cert.pem", false, err);
+	if (r == -ENOENT)
+		r = cs_err_set(err, -ENOENT, "no certificate stored for %s", name);
+	if (r < 0)
+		goto out;
+	l.key_r = read_at(&l.key, dfd, dir, "key.pem", true, &l.key_err);
+	if (l.key_r == -ENOENT)
+		cs_err_errno(&l.key_err, -ENOENT, "key file %s/key.pem", dir);
+	r = read_at(&l.chain, dfd, dir, "chain.pem", false, err);
+	l.have_chain = r == 0;
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	struct cs_buf meta = CS_BUF_INIT;
+	l.meta_r = read_at(&meta, dfd, dir, "meta.json", false, &l.meta_err);
+	l.have_meta = l.meta_r != -ENOENT;
+	if (l.meta_r == 0) {
+		json_error_t je;
+		l.meta = json_loadb(meta.data, meta.len, JSON_REJECT_DUPLICATES, &je);
+		if (!l.meta)
+			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json:%d: %s", dir, je.line, je.text);
+		else if (!json_is_object(l.meta))
+			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json: not a JSON object", dir);
+	}
+	cs_buf_free(&meta);
+	r = 0;
+	if (!load_unparsed(out, &l))
+		r = load_parsed(out, &l, dir, err);
 out:
 	if (r < 0)
 		cs_stored_free(out);
-	cs_buf_free_secret(&key_bytes);
-	cs_buf_free(&cert_bytes);
-	cs_buf_free(&chain_bytes_read);
-	json_decref(meta);
-	sk_X509_pop_free(certs, X509_free);
+	if (dfd >= 0)
+		close(dfd);
+	loaded_free(&l);
 	free(dir);
-	free(key_path);
-	free(cert_path);
-	free(chain_path);
-	free(meta_path);
 	return r;
+}
+
+/* Parsing on first use: observe, plan and apply may ask from several
+ * threads. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+X509 *cs_stored_cert(const struct cs_stored *s, struct cs_err *err)
+{
+	struct cs_stored *m = (struct cs_stored *)s; /* the cache only */
+	pthread_mutex_lock(&parse_lock);
+	if (!m->cert && m->cert_pem.data) {
+		STACK_OF(X509) *certs = NULL;
+		if (cs_certs_parse(&certs, m->cert_pem.data, m->cert_pem.len, err) == 0)
+			m->cert = sk_X509_shift(certs);
+		sk_X509_pop_free(certs, X509_free);
+	} else if (!m->cert) {
+		cs_err_set(err, -EINVAL, "no stored certificate");
+	}
+	pthread_mutex_unlock(&parse_lock);
+	return m->cert;
+}
+
+EVP_PKEY *cs_stored_key(const struct cs_stored *s, struct cs_err *err)
+{
+	struct cs_stored *m = (struct cs_stored *)s;
+	pthread_mutex_lock(&parse_lock);
+	if (!m->key && m->key_pem.data)
+		cs_key_parse(&m->key, m->key_pem.data, m->key_pem.len, err);
+	else if (!m->key)
+		cs_err_set(err, -EINVAL, "no stored key");
+	pthread_mutex_unlock(&parse_lock);
+	return m->key;
+}
+
+STACK_OF(X509) *cs_stored_chain(const struct cs_stored *s, struct cs_err *err)
+{
+	struct cs_stored *m = (struct cs_stored *)s;
+	pthread_mutex_lock(&parse_lock);
+	if (!m->chain && m->chain_pem.data) {
+		if (m->chain_pem.len == 0)
+			m->chain = sk_X509_new_null();
+		else if (!(m->chain = chain_cached(&m->chain_pem)) &&
+			 cs_certs_parse(&m->chain, m->chain_pem.data, m->chain_pem.len, err) == 0)
+			chain_keep(&m->chain_pem, m->chain);
+	} else if (!m->chain) {
+		cs_err_set(err, -EINVAL, "no stored chain");
+	}
+	pthread_mutex_unlock(&parse_lock);
+	return m->chain;
 }
 
 void cs_stored_free(struct cs_stored *s)
@@ -564,6 +822,8 @@ void cs_stored_free(struct cs_stored *s)
 	sk_X509_pop_free(s->chain, X509_free);
 	free(s->issuer);
 	free(s->requested_cn);
+	cs_cert_info_free(&s->info);
+	free(s->signed_by);
 	cs_buf_free_secret(&s->key_pem);
 	cs_buf_free(&s->cert_pem);
 	cs_buf_free(&s->chain_pem);
@@ -780,6 +1040,10 @@ void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 					 "issued_at", issued_at, "serial", serial, "common_name", x->requested_cn,
 					 "sha256", "key.pem", sums[0], "cert.pem", sums[1], "chain.pem", sums[2]);
 		free(serial);
+		/* What a plan reads of the certificate, so it need not parse it. */
+		json_t *facts = meta ? cs_store_facts_make(x->cert, x->chain) : NULL;
+		if (facts)
+			json_object_set_new(meta, "cert", facts);
 		if (!meta)
 			r = cs_err_errno(&x->err, -ENOMEM, "encode meta.json");
 		else

@@ -27,6 +27,7 @@
 #include <openssl/x509.h>
 #include "providers/base/buf.h"
 #include "providers/base/err.h"
+#include "providers/base/x509.h"
 
 struct cs_store;
 
@@ -56,11 +57,17 @@ const char *cs_store_run(const struct cs_store *st);
  * holds it. */
 char *cs_store_running(const struct cs_store *st);
 
-/* The certificate currently in force for a config certificate. */
+/* The certificate currently in force for a config certificate.
+ *
+ * When its files are the ones certsync saved (each hashes to the SHA-256 in
+ * meta.json) and meta.json describes the certificate (store_facts.h), the
+ * load parses nothing: key, cert and chain stay NULL until one of the
+ * accessors below asks, and info comes from meta.json.  A set written by an
+ * older certsync, or changed since, is parsed as it is read. */
 struct cs_stored {
-	EVP_PKEY *key;
-	X509 *cert;
-	STACK_OF(X509) *chain;   /* never NULL after a successful load (may be empty) */
+	EVP_PKEY *key;           /* NULL until parsed: use cs_stored_key() */
+	X509 *cert;              /* NULL until parsed: use cs_stored_cert() */
+	STACK_OF(X509) *chain;   /* NULL until parsed: use cs_stored_chain() (may be empty) */
 	char *issuer;            /* name of the config issuer that produced it */
 	char *requested_cn;      /* the common name certsync asked for, or NULL (stores
 				    from before it was recorded): a CA may write
@@ -70,6 +77,12 @@ struct cs_stored {
 	 * SHA-256 in meta.json matches), else empty (data NULL): the same
 	 * bytes cs_key_to_pem() etc. give for key, cert and chain. */
 	struct cs_buf key_pem, cert_pem, chain_pem;
+	bool have_info;          /* info is the leaf's, from meta.json (else: cs_cert_info_get) */
+	struct cs_cert_info info;
+	/* SHA-256 of the public key that verified the leaf's signature when it
+	 * was saved (the first chain certificate's), or NULL: see store_facts.h */
+	char *signed_by;
+	bool key_matches;        /* the key belongs to the certificate */
 };
 int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err); /* -ENOENT */
 /* Make key/cert/chain current; the previous ones move to archive/SERIAL/.
@@ -77,6 +90,12 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 int cs_store_save(struct cs_store *st, const char *name, EVP_PKEY *key, X509 *cert,
 		  STACK_OF(X509) *chain, const char *issuer, const char *requested_cn, struct cs_err *err);
 void cs_stored_free(struct cs_stored *s); /* members only; accepts NULL */
+/* The parsed key, leaf and chain of a loaded set, parsed from the kept bytes
+ * on first use (thread-safe; the set keeps them).  NULL with err when they
+ * do not parse. */
+EVP_PKEY *cs_stored_key(const struct cs_stored *s, struct cs_err *err);
+X509 *cs_stored_cert(const struct cs_stored *s, struct cs_err *err);
+STACK_OF(X509) *cs_stored_chain(const struct cs_stored *s, struct cs_err *err);
 
 /* Many certificates at once (an apply's renewals).  cs_store_save_many()
  * saves each item as cs_store_save() does, cs_store_save_issuing_many()

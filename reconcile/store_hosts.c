@@ -319,6 +319,34 @@ int cs_store_intents_close(struct cs_store *st, const char *host, char *const *k
 	return r;
 }
 
+int cs_store_unconfirmed_read(json_t **all, struct cs_store *st, const char *host, struct cs_err *err)
+{
+	int r = load_record(all, st, host, "unconfirmed.json", err);
+	if (r == -ENOENT) {
+		cs_err_clear(err);
+		r = 0;
+	}
+	return r;
+}
+
+int cs_store_unconfirmed_get(char **why, int64_t *since, char **run, json_t *all, const char *key)
+{
+	json_t *e = json_object_get(all, key);
+	const char *value = json_string_value(json_object_get(e, "why"));
+	const char *when = json_string_value(json_object_get(e, "since"));
+	const char *tag = json_string_value(json_object_get(e, "run"));
+	*why = NULL;
+	*since = 0;
+	*run = NULL;
+	if (!value)
+		return -ENOENT;
+	*why = cs_xstrdup(value);
+	if (when)
+		cs_time_parse(since, when);
+	*run = tag ? cs_xstrdup(tag) : NULL;
+	return 0;
+}
+
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err)
 {
 	json_t *all = NULL;

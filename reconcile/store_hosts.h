@@ -79,6 +79,13 @@ int cs_store_intents_save(struct cs_store *st, const char *host, char *const *ke
 /* Drop those of keys[0..n) that are intents (have a run), in one write;
  * plain unconfirmed entries stay.  No record is not an error. */
 int cs_store_intents_close(struct cs_store *st, const char *host, char *const *keys, size_t n, struct cs_err *err);
+/* The same for many bindings of one host with one read: *all is the host's
+ * record (NULL when it has none; caller json_decref()s), then
+ * cs_store_unconfirmed_get() answers as cs_store_unconfirmed_load() (why,
+ * since; -ENOENT) and cs_store_unconfirmed_run() (*run, NULL when none)
+ * do, for one key. */
+int cs_store_unconfirmed_read(json_t **all, struct cs_store *st, const char *host, struct cs_err *err);
+int cs_store_unconfirmed_get(char **why, int64_t *since, char **run, json_t *all, const char *key);
 /* Forget it (the binding was applied again); no record is not an error. */
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err);
 

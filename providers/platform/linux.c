@@ -97,7 +97,7 @@ static int pfx_expected(struct cs_pkcs12_view *out, const struct cs_bind_files *
 	memset(out, 0, sizeof *out);
 	int r = material_chain(&chain, want, err);
 	if (r == 0)
-		r = cs_pkcs12_expect(out, want->key, want->cert, chain, f->pfx_alias, f->pfx_legacy, err);
+		r = cs_pkcs12_expect(out, cs_material_key(want), cs_material_cert(want), chain, f->pfx_alias, f->pfx_legacy, err);
 	sk_X509_pop_free(chain, X509_free);
 	return r;
 }
@@ -108,7 +108,7 @@ static int pfx_content(struct cs_buf *out, const struct cs_bind_files *f, const 
 	STACK_OF(X509) *chain = NULL;
 	int r = material_chain(&chain, want, err);
 	if (r == 0)
-		r = cs_pkcs12_build(out, want->key, want->cert, chain, f->pfx_alias, password, f->pfx_legacy, err);
+		r = cs_pkcs12_build(out, cs_material_key(want), cs_material_cert(want), chain, f->pfx_alias, password, f->pfx_legacy, err);
 	sk_X509_pop_free(chain, X509_free);
 	return r;
 }
@@ -552,7 +552,7 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 				bool parsed = cs_key_parse(&k, fo->content.data, fo->content.len, &err) == 0;
 				if (!parsed)
 					cs_buf_printf(reason, "key %s holds no private key", fo->path);
-				else if (!cs_key_matches_cert(k, want->cert))
+				else if (!cs_key_matches_cert(k, cs_material_cert(want)))
 					cs_buf_printf(reason, "key %s does not match the certificate (serial %s)",
 						      fo->path, want->info.serial);
 				else

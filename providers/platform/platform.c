@@ -1,6 +1,9 @@
 /* Platform driver table and the data types shared by every driver. */
 #include "providers/platform/platform.h"
 
+#include <errno.h>
+#include <pthread.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
@@ -49,8 +52,10 @@ int cs_material_make_from(struct cs_material *out, EVP_PKEY *key, const struct c
 					 : cs_chain_to_pem(&out->chain_pem, chain, err);
 	if (r == 0 && info)
 		cs_cert_info_copy(&out->info, info);
-	else if (r == 0)
+	else if (r == 0 && cert)
 		r = cs_cert_info_get(&out->info, cert, err);
+	else if (r == 0)
+		r = cs_err_set(err, -EINVAL, "material: no certificate");
 	if (r < 0) {
 		cs_material_free(out);
 		return r;
@@ -59,11 +64,45 @@ int cs_material_make_from(struct cs_material *out, EVP_PKEY *key, const struct c
 	cs_buf_append(&out->key_pem, "", 0);
 	cs_buf_append(&out->cert_pem, "", 0);
 	cs_buf_append(&out->chain_pem, "", 0);
-	X509_up_ref(cert);
-	EVP_PKEY_up_ref(key);
+	if (cert)
+		X509_up_ref(cert);
+	if (key)
+		EVP_PKEY_up_ref(key);
 	out->cert = cert;
 	out->key = key;
 	return 0;
+}
+
+/* Parsing on first use: hosts are worked in parallel. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+X509 *cs_material_cert(const struct cs_material *m)
+{
+	struct cs_material *w = (struct cs_material *)m; /* the cache only */
+	pthread_mutex_lock(&parse_lock);
+	if (!w->cert && w->cert_pem.len) {
+		STACK_OF(X509) *certs = NULL;
+		struct cs_err err = CS_ERR_INIT;
+		if (cs_certs_parse(&certs, w->cert_pem.data, w->cert_pem.len, &err) == 0)
+			w->cert = sk_X509_shift(certs);
+		sk_X509_pop_free(certs, X509_free);
+		cs_err_clear(&err);
+	}
+	pthread_mutex_unlock(&parse_lock);
+	return w->cert;
+}
+
+EVP_PKEY *cs_material_key(const struct cs_material *m)
+{
+	struct cs_material *w = (struct cs_material *)m;
+	pthread_mutex_lock(&parse_lock);
+	if (!w->key && w->key_pem.len) {
+		struct cs_err err = CS_ERR_INIT;
+		cs_key_parse(&w->key, w->key_pem.data, w->key_pem.len, &err);
+		cs_err_clear(&err);
+	}
+	pthread_mutex_unlock(&parse_lock);
+	return w->key;
 }
 
 void cs_material_free(struct cs_material *m)

@@ -32,16 +32,23 @@ struct cs_material {
 	struct cs_buf cert_pem;
 	struct cs_buf chain_pem;      /* may be empty */
 	struct cs_cert_info info;     /* of the leaf */
-	X509 *cert;                   /* owned */
-	EVP_PKEY *key;                /* owned */
+	X509 *cert;                   /* owned; NULL until parsed: read it with cs_material_cert() */
+	EVP_PKEY *key;                /* owned; NULL until parsed: read it with cs_material_key() */
 };
+/* The leaf and the key as objects.  A material made from texts alone
+ * (cs_material_make_from() with NULL objects) parses them on first use
+ * (thread-safe; the material keeps them); NULL when they do not parse. */
+X509 *cs_material_cert(const struct cs_material *m);
+EVP_PKEY *cs_material_key(const struct cs_material *m);
 /* Build the PEM texts from key, leaf and chain (new references are taken). */
 int cs_material_make(struct cs_material *out, EVP_PKEY *key, X509 *cert,
 		     STACK_OF(X509) *chain, struct cs_err *err);
 /* The same from what is already at hand: each PEM text whose buffer is
  * non-NULL and holds data is taken as it is (it must be the encoding
  * cs_key_to_pem() etc. give for that object), else encoded; info, when not
- * NULL, is the leaf's and is copied instead of read again. */
+ * NULL, is the leaf's and is copied instead of read again.  key and cert
+ * may be NULL when their texts and info are given: they are parsed when
+ * asked for. */
 int cs_material_make_from(struct cs_material *out, EVP_PKEY *key, const struct cs_buf *key_pem,
 			  X509 *cert, const struct cs_buf *cert_pem, STACK_OF(X509) *chain,
 			  const struct cs_buf *chain_pem, const struct cs_cert_info *info, struct cs_err *err);

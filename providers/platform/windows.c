@@ -527,7 +527,7 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 		const struct cs_material *want, struct cs_buf *reason)
 {
 	char thumb[41];
-	cs_thumbprint(thumb, want->cert);
+	cs_thumbprint(thumb, cs_material_cert(want));
 	const struct cs_win_obs *w = &obs->win;
 	size_t before = reason->len;
 	switch (b->kind) {
@@ -773,7 +773,7 @@ static int pfx_input(struct cs_buf *out, const struct cs_material *m, const char
 	pw[48] = '\0';
 	if (m->chain_pem.len && (r = cs_certs_parse(&ca, m->chain_pem.data, m->chain_pem.len, err)) < 0)
 		goto out;
-	p12 = PKCS12_create_ex(pw, "certsync", m->key, m->cert, ca, NID_aes_256_cbc, NID_aes_256_cbc,
+	p12 = PKCS12_create_ex(pw, "certsync", cs_material_key(m), cs_material_cert(m), ca, NID_aes_256_cbc, NID_aes_256_cbc,
 			       PKCS12_DEFAULT_ITER, -1, 0, NULL, NULL);
 	if (!p12 || !PKCS12_set_mac(p12, pw, -1, NULL, 0, PKCS12_DEFAULT_ITER, EVP_sha256())) {
 		r = cs_err_ssl(err, -EIO, "host %s: build pfx", host);
@@ -801,7 +801,7 @@ out:
 static int import(struct cs_transport *t, const struct cs_material *want, bool exportable, struct cs_err *err)
 {
 	char thumb[41];
-	cs_thumbprint(thumb, want->cert);
+	cs_thumbprint(thumb, cs_material_cert(want));
 	struct cs_buf in = CS_BUF_INIT, script = CS_BUF_INIT;
 	int r = pfx_input(&in, want, host_name(t), err);
 	if (r == 0 && (r = cs_win_import_script(&script, thumb, exportable)) < 0)
@@ -817,7 +817,7 @@ static int import_needed(const struct cs_host_state *st, const struct cs_host_cf
 			 const struct cs_material *want, struct cs_buf *reason)
 {
 	char thumb[41];
-	cs_thumbprint(thumb, want->cert);
+	cs_thumbprint(thumb, cs_material_cert(want));
 	for (size_t i = 0; i < st->n_certs; i++)
 		if (same(st->certs[i].thumb, thumb)) {
 			if (st->certs[i].has_key)
@@ -843,7 +843,7 @@ static int apply(struct cs_transport *t, const struct cs_binding_cfg *b, const s
 		 struct cs_undo *undo, struct cs_err *err)
 {
 	char thumb[41];
-	cs_thumbprint(thumb, want->cert);
+	cs_thumbprint(thumb, cs_material_cert(want));
 	struct cs_host_state *st = NULL;
 	struct cs_buf step = CS_BUF_INIT, script = CS_BUF_INIT, in = CS_BUF_INIT, text = CS_BUF_INIT;
 	struct cs_binding_obs now;

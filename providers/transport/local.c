@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,35 +54,46 @@ static char *resolve(struct cs_transport *t, const char *path)
 
 /* ---- run ---- */
 
-/* dup2 onto itself keeps close-on-exec set (possible when certsync itself
- * was started with a standard descriptor closed); clear it then. */
-static int move_fd(int from, int to)
+/* Start /bin/sh -c with in, out and errfd as its standard descriptors, in
+ * dir, through posix_spawn: a vfork-style start that does not copy
+ * certsync's page tables (a fork of a process holding thousands of
+ * certificates costs a copy-on-write fault per page it touches until the
+ * exec).  The child gets nothing of certsync's own beyond descriptor 2
+ * (sockets, the state lock: closefrom 3), an empty signal mask and SIGPIPE
+ * at its default.  A folder it cannot enter, or an sh that cannot be
+ * started, reads as the command exiting 127 with a message on stderr, as
+ * sh says of a command it cannot find. */
+static int spawn(pid_t *pid, int in, int out, int errfd, const char *dir, char *const argv[])
 {
-	if (from == to)
-		return fcntl(to, F_SETFD, 0);
-	return dup2(from, to);
-}
-
-static void child(int in, int out, int errfd, const char *dir, char *const argv[])
-{
-	/* Only async-signal-safe calls between fork and exec. */
-	if (move_fd(in, 0) < 0 || move_fd(out, 1) < 0 || move_fd(errfd, 2) < 0)
-		_exit(127);
-	/* Nothing of certsync's own (sockets, the state lock) may leak into
-	 * a command or a daemon it starts. */
-	close_range(3, ~0u, 0);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (dir && chdir(dir) < 0) {
-		static const char msg[] = "certsync: cannot enter the working folder\n";
-		ssize_t w = write(2, msg, sizeof msg - 1);
-		(void)w;
-		_exit(127);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	int r = posix_spawn_file_actions_init(&fa);
+	if (r)
+		return -r;
+	r = posix_spawnattr_init(&attr);
+	if (r) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -r;
 	}
-	execve("/bin/sh", argv, environ);
-	_exit(127);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	/* dup2 onto itself (a standard descriptor certsync was started
+	 * without) clears close-on-exec in glibc's posix_spawn, as wanted. */
+	if (!(r = posix_spawn_file_actions_adddup2(&fa, in, 0)) &&
+	    !(r = posix_spawn_file_actions_adddup2(&fa, out, 1)) &&
+	    !(r = posix_spawn_file_actions_adddup2(&fa, errfd, 2)) &&
+	    !(r = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) &&
+	    !(r = dir ? posix_spawn_file_actions_addchdir_np(&fa, dir) : 0) &&
+	    !(r = posix_spawnattr_setsigmask(&attr, &none)) &&
+	    !(r = posix_spawnattr_setsigdefault(&attr, &dfl)))
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (!r)
+		r = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return -r;
 }
 
 static int64_t monotonic_ms(void)
@@ -188,13 +200,22 @@ static int local_run(struct cs_transport *t, const char *command, const void *st
 		r = cs_err_errno(err, -errno, "run: pipe");
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		r = cs_err_errno(err, -errno, "run: fork");
+	r = spawn(&pid, in[0], o[1], e[1], dir, argv);
+	if (r == -ENOMEM || r == -EAGAIN) {
+		r = cs_err_errno(err, r, "run: start /bin/sh");
 		goto out;
 	}
-	if (pid == 0)
-		child(in[0], o[1], e[1], dir, argv);
+	if (r < 0) {
+		/* What the command would have met: its folder or sh missing. */
+		static const char no_dir[] = "certsync: cannot enter the working folder\n";
+		static const char no_sh[] = "certsync: cannot start /bin/sh\n";
+		bool in_dir = dir && access(dir, X_OK) < 0;
+		out->exit_status = 127;
+		cs_buf_append_fit(&out->err, in_dir ? no_dir : no_sh, in_dir ? sizeof no_dir - 1 : sizeof no_sh - 1);
+		r = 0;
+		pid = -1;
+		goto out;
+	}
 	close(in[0]);
 	close(o[1]);
 	close(e[1]);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <pwd.h>
 #include <grp.h>
 #include <stdio.h>
@@ -149,7 +151,53 @@ static void test_run(struct cs_transport *t)
 	cs_run_result_free(&res);
 	free(cmd);
 	close(leak);
+
+	/* The command starts with SIGPIPE at its default and nothing blocked,
+	 * whatever certsync's own signal state. */
+	void (*was)(int) = signal(SIGPIPE, SIG_IGN);
+	sigset_t term, old;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, &old);
+	cs_run_result_init(&res, 1000);
+	r = t->ops->run(t, "kill -PIPE $$; exit 0", NULL, 0, &res, &err);
+	tap_ok(r == 0 && res.exit_status == 128 + SIGPIPE, "SIGPIPE at its default in the child", "r %d status %d", r,
+	       res.exit_status);
+	cs_run_result_free(&res);
+	cs_run_result_init(&res, 1000);
+	r = t->ops->run(t, "kill -TERM $$; exit 0", NULL, 0, &res, &err);
+	tap_ok(r == 0 && res.exit_status == 128 + SIGTERM, "no signal blocked in the child", "r %d status %d", r,
+	       res.exit_status);
+	cs_run_result_free(&res);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	signal(SIGPIPE, was);
 	cs_err_clear(&err);
+}
+
+/* A working folder that is gone: the command does not run, as if sh could
+ * not find it (127), and says why on stderr. */
+static void test_run_no_folder(void)
+{
+	char *gone = cs_xasprintf("%s/gone", tmpdir);
+	struct cs_host_cfg host = {
+		.name = "there", .platform = CS_PLATFORM_LINUX, .transport = CS_TRANSPORT_LOCAL, .local_dir = gone,
+	};
+	struct cs_transport *t = NULL;
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_run_result res;
+	cs_run_result_init(&res, 1000);
+	if (cs_transport_open(&t, &host, &err) == 0) {
+		int r = t->ops->run(t, "echo ran", NULL, 0, &res, &err);
+		tap_ok(r == 0 && res.exit_status == 127, "run in a missing folder: exit 127", "r %d status %d: %s", r,
+		       res.exit_status, cs_err_msg(&err));
+		tap_str(res.out.data ? res.out.data : "", "", "run in a missing folder: nothing ran");
+		tap_str(res.err.data ? res.err.data : "", "certsync: cannot enter the working folder\n",
+			"run in a missing folder: stderr says why");
+	}
+	cs_run_result_free(&res);
+	cs_transport_close(t);
+	cs_err_clear(&err);
+	free(gone);
 }
 
 static int mode_of(const char *path)
@@ -342,6 +390,7 @@ int main(void)
 		test_run(t);
 		test_files(t);
 	}
+	test_run_no_folder();
 	cs_transport_close(t);
 	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
 	if (system(rm) != 0)

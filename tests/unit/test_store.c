@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 #include "reconcile/store.h"
+#include "reconcile/store_facts.h"
 #include "reconcile/store_runs.h"
 #include "providers/base/util.h"
 #include "providers/base/x509.h"
@@ -130,9 +131,9 @@ static void test_save_load(void)
 	tap_int(mode_of("state/certs/mail"), 0700, "certificate folder 0700");
 	tap_int(mode_of("state/certs/mail/key.pem"), 0600, "key.pem 0600");
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k1) == 1 && X509_cmp(s.cert, c1) == 0,
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k1) == 1 && X509_cmp(cs_stored_cert(&s, NULL), c1) == 0,
 	       "load returns what was saved", "%s", cs_err_msg(&err));
-	tap_ok(s.chain && sk_X509_num(s.chain) == 0, "no chain loads as empty", NULL);
+	tap_ok(cs_stored_chain(&s, NULL) && sk_X509_num(cs_stored_chain(&s, NULL)) == 0, "no chain loads as empty", NULL);
 	tap_str(s.issuer, "lab", "issuer name kept");
 	tap_ok(s.issued_at > 0, "issued_at kept", NULL);
 	cs_stored_free(&s);
@@ -159,8 +160,8 @@ static void test_save_load(void)
 	cs_buf_free_secret(&b);
 	free(p);
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k2) == 1 && X509_cmp(s.cert, c2) == 0 &&
-	       sk_X509_num(s.chain) == 1 && X509_cmp(sk_X509_value(s.chain, 0), ca) == 0,
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k2) == 1 && X509_cmp(cs_stored_cert(&s, NULL), c2) == 0 &&
+	       sk_X509_num(cs_stored_chain(&s, NULL)) == 1 && X509_cmp(sk_X509_value(cs_stored_chain(&s, NULL), 0), ca) == 0,
 	       "load after second save", "%s", cs_err_msg(&err));
 	tap_str(s.issuer, "lab2", "issuer updated");
 	cs_stored_free(&s);
@@ -181,7 +182,7 @@ static void test_save_load(void)
 	p = tmp_path("state/certs/mail/key.pem");
 	cs_file_write_atomic(p, pem.data, pem.len, 0600, (uid_t)-1, (gid_t)-1, NULL);
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k2) == 1 && X509_cmp(s.cert, c2) == 0,
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k2) == 1 && X509_cmp(cs_stored_cert(&s, NULL), c2) == 0,
 	       "interrupted save: load recovers the archived key", "%s", cs_err_msg(&err));
 	cs_stored_free(&s);
 	cs_err_clear(&err);
@@ -195,7 +196,7 @@ static void test_save_load(void)
 	r = cs_store_save(st, "mail", k3, c3, NULL, "lab", "mail.example.org", &err);
 	tap_ok(r == 0, "save after repair", "%s", cs_err_msg(&err));
 	r = cs_store_load(&s, st, "mail", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k3) == 1, "load after repair", "%s", cs_err_msg(&err));
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k3) == 1, "load after repair", "%s", cs_err_msg(&err));
 	cs_stored_free(&s);
 	free(akey);
 	free(cmd);
@@ -218,6 +219,29 @@ static void test_save_load(void)
 	cs_err_clear(&err);
 	chmod(p, 0600);
 	free(p);
+	/* Also a pending or issuing key, in a folder with subfolders (its
+	 * link count tells where to look). */
+	static const char *const sub[] = { "pending", "issuing" };
+	for (size_t i = 0; i < 2; i++) {
+		char *sd = cs_xasprintf("%s/certs/mail/%s", dir, sub[i]);
+		char *kp = cs_xasprintf("%s/key.pem", sd);
+		mkdir(sd, 0700);
+		FILE *f = fopen(kp, "w");
+		if (f)
+			fclose(f);
+		chmod(kp, 0644);
+		st2 = NULL;
+		tap_int(cs_store_open(&st2, dir, false, &err), -EPERM, "open refuses a pending or issuing key readable by others");
+		want = cs_xasprintf("key file %s is accessible by others (mode 0644); run chmod 600 %s", kp, kp);
+		tap_str(err.msg, want, "its message names it");
+		free(want);
+		cs_err_clear(&err);
+		cs_store_close(st2);
+		unlink(kp);
+		rmdir(sd);
+		free(kp);
+		free(sd);
+	}
 
 	static const char *const bad_names[] = { "", "..", "a/b", "." };
 	for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
@@ -588,7 +612,7 @@ static void test_written_bytes(void)
 	BIO_free(f);
 	free(p);
 	r = cs_store_load(&s, st, "web", &err);
-	tap_ok(r == 0 && EVP_PKEY_eq(s.key, k) == 1, "the rewritten key still loads", "%s", cs_err_msg(&err));
+	tap_ok(r == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k) == 1, "the rewritten key still loads", "%s", cs_err_msg(&err));
 	tap_ok(!s.key_pem.data && buf_is(&s.cert_pem, &cp), "its bytes are not handed out, the certificate's are",
 	       NULL);
 	cs_stored_free(&s);
@@ -633,8 +657,8 @@ static void test_save_many(void)
 	for (int i = 0; i < N; i++) {
 		struct cs_stored s;
 		memset(&s, 0, sizeof s);
-		if (i != 3 && it[i].r == 0 && cs_store_load(&s, st, names[i], &err) == 0 && EVP_PKEY_eq(s.key, keys[i]) == 1 &&
-		    X509_cmp(s.cert, certs[i]) == 0 && s.cert_pem.len && s.key_pem.len)
+		if (i != 3 && it[i].r == 0 && cs_store_load(&s, st, names[i], &err) == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), keys[i]) == 1 &&
+		    X509_cmp(cs_stored_cert(&s, NULL), certs[i]) == 0 && s.cert_pem.len && s.key_pem.len)
 			good++;
 		cs_err_clear(&err);
 		cs_stored_free(&s);
@@ -759,6 +783,83 @@ static void test_journal_grouped(void)
 	free(dir);
 }
 
+/* A certificate for key signed by ca_key as ca (not self-signed). */
+static X509 *new_cert_by(EVP_PKEY *key, long serial, const char *cn, EVP_PKEY *ca_key, X509 *ca)
+{
+	X509 *x = new_cert(key, serial, cn);
+	X509_set_issuer_name(x, X509_get_subject_name(ca));
+	X509_sign(x, ca_key, EVP_sha256());
+	return x;
+}
+
+/* A set saved by this certsync loads unparsed: the facts come from
+ * meta.json, equal to what parsing gives; the objects are parsed on first
+ * use.  The signer is recorded only when its key verifies the leaf. */
+static void test_unparsed(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *st = NULL;
+	char *dir = tmp_path("state-unparsed");
+	EVP_PKEY *k = new_key(), *cak = new_key(), *other = new_key();
+	X509 *ca = new_cert(cak, 0x99, "unparsed ca"), *stranger = new_cert(other, 0x98, "unparsed ca");
+	X509 *c = new_cert_by(k, 0x5005, "five", cak, ca);
+	STACK_OF(X509) *chain = sk_X509_new_null(), *wrong = sk_X509_new_null();
+	sk_X509_push(chain, ca);
+	sk_X509_push(wrong, stranger);
+	struct cs_stored s;
+	cs_store_open(&st, dir, true, &err);
+	int r = cs_store_save(st, "five", k, c, chain, "lab", "five", &err);
+	tap_ok(r == 0, "save five", "%s", cs_err_msg(&err));
+	r = cs_store_load(&s, st, "five", &err);
+	tap_ok(r == 0 && !s.cert && !s.key && !s.chain && s.have_info && s.key_matches, "loaded unparsed", "%s",
+	       cs_err_msg(&err));
+	struct cs_cert_info want;
+	cs_cert_info_get(&want, c, NULL);
+	tap_ok(s.info.serial && !strcmp(s.info.serial, want.serial) && !strcmp(s.info.sha256, want.sha256) &&
+	       !strcmp(s.info.sha1, want.sha1) && !strcmp(s.info.subject, want.subject) &&
+	       !strcmp(s.info.issuer, want.issuer) && s.info.not_before == want.not_before &&
+	       s.info.not_after == want.not_after && cs_key_spec_equal(&s.info.key, &want.key) &&
+	       s.info.is_ca == want.is_ca && cs_streq(s.info.aki, want.aki) && cs_streq(s.info.ski, want.ski),
+	       "the facts from meta.json are what parsing gives", NULL);
+	char spki[65];
+	cs_store_spki_sha256(spki, ca);
+	tap_str(s.signed_by, spki, "signed by the CA's key");
+	tap_ok(X509_cmp(cs_stored_cert(&s, NULL), c) == 0 && EVP_PKEY_eq(cs_stored_key(&s, NULL), k) == 1 &&
+	       sk_X509_num(cs_stored_chain(&s, NULL)) == 1, "parsed on first use", NULL);
+	cs_stored_free(&s);
+	cs_cert_info_free(&want);
+
+	/* A chain whose first certificate did not sign the leaf: no signer. */
+	r = cs_store_save(st, "five", k, c, wrong, "lab", "five", &err);
+	r = r == 0 ? cs_store_load(&s, st, "five", &err) : r;
+	tap_ok(r == 0 && s.have_info && !s.signed_by, "no signer recorded for a chain that did not sign it", "%s",
+	       cs_err_msg(&err));
+	cs_stored_free(&s);
+
+	/* Written by an older certsync (no "cert"): parsed at once. */
+	char *p = tmp_path("state-unparsed/certs/five/meta.json");
+	json_t *meta = json_load_file(p, 0, NULL);
+	json_object_del(meta, "cert");
+	json_dump_file(meta, p, 0);
+	json_decref(meta);
+	r = cs_store_load(&s, st, "five", &err);
+	tap_ok(r == 0 && s.cert && s.key && s.chain && !s.have_info && !s.signed_by && s.key_matches &&
+	       X509_cmp(s.cert, c) == 0, "an older meta.json: parsed", "%s", cs_err_msg(&err));
+	cs_stored_free(&s);
+	free(p);
+
+	sk_X509_free(chain);
+	sk_X509_free(wrong);
+	X509_free(ca);
+	X509_free(stranger);
+	X509_free(c);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(other);
+	cs_store_close(st);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -768,6 +869,7 @@ int main(void)
 	test_open();
 	test_save_load();
 	test_written_bytes();
+	test_unparsed();
 	test_pending();
 	test_lock();
 	test_journal();

@@ -259,8 +259,9 @@ static struct result run(bool apply)
 		cs_buf_printf(&text, "notice: %s\n", plan->notices[i].text);
 	if (obs->certs[0].have_current) {
 		struct cs_material want = { 0 };
-		if (cs_material_make(&want, obs->certs[0].current.key, obs->certs[0].current.cert,
-				     obs->certs[0].current.chain, &err) == 0) {
+		const struct cs_stored *cur = &obs->certs[0].current;
+		if (cs_material_make(&want, cs_stored_key(cur, &err), cs_stored_cert(cur, &err),
+				     cs_stored_chain(cur, &err), &err) == 0) {
 			char *detail = NULL;
 			enum cs_binding_state st = cs_binding_state(obs, 0, 0, &want, &detail);
 			res.status = cs_xasprintf("%s%s%s", st == CS_BINDING_IN_SYNC ? "in sync" :
