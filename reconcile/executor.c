@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 #include <openssl/rand.h>
@@ -1748,14 +1749,37 @@ static void recover_requests(struct cs_observed *obs, size_t *removed, struct cs
 
 /* An issuance whose certificate was saved as the current one by a run
  * killed before it dropped issuing/: done, the key lives on in key.pem. */
+/* Remove certs/NAME/issuing/ when it is there without its meta.json. */
+static void drop_unfinished_issuing(struct cs_observed *obs, const char *name)
+{
+	char *dir = cs_xasprintf("%s/certs/%s/issuing", cs_store_dir(obs->store), name);
+	struct stat sb;
+	if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		struct cs_err e = CS_ERR_INIT;
+		cs_store_drop_issuing(obs->store, name, &e);
+		cs_err_clear(&e);
+	}
+	free(dir);
+}
+
 static void recover_issuing(struct cs_observed *obs)
 {
 	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
 		const struct cs_cert_obs *c = &obs->certs[i];
 		struct cs_issuing iss;
 		struct cs_err e = CS_ERR_INIT;
-		if (!c->have_current || cs_store_load_issuing(&iss, obs->store, c->cfg->name, &e) < 0) {
-			cs_err_clear(&e);
+		int r = cs_store_load_issuing(&iss, obs->store, c->cfg->name, &e);
+		cs_err_clear(&e);
+		if (r == -ENOENT) {
+			/* No meta.json (written last, removed first): a
+			 * record a kill cut short while it was written or dropped.
+			 * Nothing was signed with what is left, a key among it. */
+			drop_unfinished_issuing(obs, c->cfg->name);
+			continue;
+		}
+		if (r < 0 || !c->have_current) {
+			if (r == 0)
+				cs_issuing_free(&iss);
 			continue;
 		}
 		/* Keys are new for every issuance: the current certificate being
