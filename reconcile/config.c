@@ -57,7 +57,6 @@ struct slot {
 	size_t hash;            /* of (host, name): compared first, kept when growing */
 };
 
-
 struct ctx {
 	struct cs_yaml y;       /* the file, its diagnostics and value getters */
 	struct cs_config *cfg;
@@ -70,7 +69,6 @@ struct ctx {
 	const char *const *all_kinds; /* every binding kind's name, NULL-ended */
 	const char *const *binding_keys; /* the keys of a binding: host and the kinds */
 };
-
 
 /* ---- hashing names ---- */
 
@@ -241,7 +239,6 @@ static void parse_entries(struct ctx *c, const struct cs_ynode *map, const char 
 	free(names);
 }
 
-
 static void parse_settings(struct ctx *c, const struct cs_ynode *root)
 {
 	static const char *const keys[] = { "state_dir", "parallelism", "state", NULL };
@@ -411,7 +408,6 @@ static void parse_issuers(struct ctx *c, const struct cs_ynode *root)
 }
 
 /* ---- bindings ---- */
-
 
 /* The file path on the binding's host is written by this binding alone. */
 static bool claim_file(struct cs_binding_parse *p, const struct cs_ynode *v, const char *role, const char *path)
@@ -819,7 +815,6 @@ static void parse_root(struct ctx *c, const struct cs_ynode *root)
 	parse_certs(c, root);
 	cs_notify_cfg_parse(&c->y, cs_yaml_lookup(&c->y, root, "notify", NULL), &c->cfg->notify, &c->cfg->n_notify);
 }
-
 
 static char *absolute_dir(const char *dir)
 {

@@ -131,7 +131,10 @@ expect_contains "$OUT" '^stat: mode=0600 owner=root group=root uid=0 gid=0 size=
 expect_same "$TEST_TMP/private/x.key" "$TEST_TMP/v2" "sudo install + mv replaces a file in a folder the user cannot enter"
 expect_eq "$(stat -c '%a %U %G' "$TEST_TMP/private/x.key")" "600 root root" "mode and owner after a sudo write"
 [[ -e /etc/certsync-test.crt ]] && not_ok "sudo remove" || ok "sudo remove"
-leftovers=$(find /etc "$TEST_TMP/private" -maxdepth 1 -name '*.certsync-*'; ls -d /tmp/certsync.* /tmp/certsync-[0-9a-f]*.* 2>/dev/null | xargs -r -n1 stat -c '%U %n' | grep "^$SSH_USER " || true)
+# The harness never sets a run tag, so its upload folders carry the
+# unset one; other scripts running beside this one (as the same ssh test
+# user) leave folders of their own runs' tags for a moment.
+leftovers=$(find /etc "$TEST_TMP/private" -maxdepth 1 -name '*.certsync-*'; ls -d /tmp/certsync.* /tmp/certsync-0000000000000000.* 2>/dev/null | xargs -r -n1 stat -c '%U %n' | grep "^$SSH_USER " || true)
 expect_eq "$leftovers" "" "no temporary files or upload folders are left behind"
 
 # sudo that asks for a password: a clear error, not a hang or a silent failure.

@@ -232,7 +232,8 @@ static void test_save_load(void)
 		chmod(kp, 0644);
 		st2 = NULL;
 		tap_int(cs_store_open(&st2, dir, false, &err), -EPERM, "open refuses a pending or issuing key readable by others");
-		want = cs_xasprintf("key file %s is accessible by others (mode 0644); run chmod 600 %s", kp, kp);
+		want = cs_xasprintf("key file %s is accessible by others (mode 0644); run chmod 600 %s", kp ? kp : "",
+				    kp ? kp : "");
 		tap_str(err.msg, want, "its message names it");
 		free(want);
 		cs_err_clear(&err);
