@@ -333,10 +333,16 @@ static int write_in_halves(int fd, const void *data, size_t len)
 	return r;
 }
 
-int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			 uid_t uid, gid_t gid, struct cs_err *err)
+/* The first half of every atomic write: the state mirror first (a state
+ * file kept in a database too, state_mirror.h), then a temporary file
+ * beside path with its permissions (and owner) set before its content,
+ * written in halves.  Returns the open descriptor and the temporary's name
+ * in *tmp_out, or a negative errno with nothing left behind; the callers
+ * differ only in when they fsync and rename. */
+static int write_temp_beside(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			     gid_t gid, char **tmp_out, struct cs_err *err)
 {
-	/* A state file kept in a database too: there first (state_mirror.h). */
+	*tmp_out = NULL;
 	if (cs_state_mirror_active()) {
 		int m = cs_state_mirror_put(path, data, len, err);
 		if (m < 0)
@@ -348,23 +354,37 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		r = cs_err_errno(err, -errno, "write %s: create temporary file in %s", path, dir);
-		goto out;
+		free(tmp);
+		free(dir);
+		return r;
 	}
+	free(dir);
 	/* Permissions before content: a key must never be readable by others,
 	 * not even for a moment. */
-	if (fchmod(fd, mode & 07777) < 0) {
+	if (fchmod(fd, mode & 07777) < 0)
 		r = cs_err_errno(err, -errno, "write %s: chmod", path);
-		goto fail;
-	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
+	else if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
 		r = cs_err_errno(err, -errno, "write %s: chown", path);
-		goto fail;
-	}
-	r = write_in_halves(fd, data, len);
-	if (r < 0) {
+	else if ((r = write_in_halves(fd, data, len)) < 0)
 		r = cs_err_errno(err, r, "write %s", path);
-		goto fail;
+	if (r < 0) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return r;
 	}
+	*tmp_out = tmp;
+	return fd;
+}
+
+int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 uid_t uid, gid_t gid, struct cs_err *err)
+{
+	char *tmp;
+	int fd = write_temp_beside(path, data, len, mode, uid, gid, &tmp, err);
+	if (fd < 0)
+		return fd;
+	int r = 0;
 	if (fsync(fd) < 0) {
 		r = cs_err_errno(err, -errno, "write %s: fsync", path);
 		goto fail;
@@ -379,7 +399,9 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		r = cs_err_errno(err, -errno, "write %s: rename", path);
 		goto fail;
 	}
+	char *dir = cs_path_dirname(path);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -391,7 +413,6 @@ fail:
 	unlink(tmp);
 out:
 	free(tmp);
-	free(dir);
 	return r;
 }
 
@@ -443,38 +464,15 @@ static void wg_close_extra(struct cs_wgroup *g)
 int cs_wgroup_write(struct cs_wgroup *g, const char *path, const void *data, size_t len, mode_t mode,
 		    struct cs_err *err)
 {
-	if (cs_state_mirror_active()) {
-		int m = cs_state_mirror_put(path, data, len, err);
-		if (m < 0)
-			return m;
-	}
-	char *dir = cs_path_dirname(path);
-	char *tmp = cs_xasprintf("%s/.%s.certsync-%s-XXXXXX", dir, cs_path_basename(path), cs_temp_tag());
-	int r = 0;
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = cs_err_errno(err, -errno, "write %s: create temporary file in %s", path, dir);
-		free(tmp);
-		free(dir);
-		return r;
-	}
-	if (fchmod(fd, mode & 07777) < 0)
-		r = cs_err_errno(err, -errno, "write %s: chmod", path);
-	else if ((r = write_in_halves(fd, data, len)) < 0)
-		r = cs_err_errno(err, r, "write %s", path);
-	if (r < 0) {
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		free(dir);
-		return r;
-	}
+	char *tmp;
+	int fd = write_temp_beside(path, data, len, mode, (uid_t)-1, (gid_t)-1, &tmp, err);
+	if (fd < 0)
+		return fd;
 	struct wg_file *f = wg_add(g);
 	f->path = cs_xstrdup(path);
 	f->tmp = tmp;
 	f->fd = fd;
 	wg_close_extra(g);
-	free(dir);
 	return 0;
 }
 
