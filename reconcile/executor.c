@@ -526,6 +526,26 @@ static void sign_one(struct exec *x, struct renewal *w)
 		w->have_info = true;
 }
 
+/* After a batch step: each renewal still going takes its item's outcome.
+ * A failed item's error moves to the renewal (the item keeps none, so it
+ * is freed once); the others pass the fault point (NULL: none). */
+static void take_results(struct renewal *rn, struct cs_store_item *it, size_t n, const char *point)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct renewal *w = &rn[k];
+		if (w->r < 0)
+			continue;
+		if (it[k].r < 0) {
+			w->r = it[k].r;
+			cs_err_clear(&w->err);
+			w->err = it[k].err;
+			it[k].err = (struct cs_err)CS_ERR_INIT;
+		} else if (point) {
+			cs_fault_point(point);
+		}
+	}
+}
+
 static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 {
 
@@ -559,18 +579,14 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 	}
 	cs_store_save_issuing_many(x->obs->store, it, n);
 	for (size_t k = 0; k < n; k++) {
-		struct renewal *w = &rn[k];
 		/* The key as recorded, to save the same bytes without encoding
 		 * it again. */
-		w->key_pem = it[k].key_pem;
+		rn[k].key_pem = it[k].key_pem;
 		it[k].key_pem = (struct cs_buf)CS_BUF_INIT;
-		if (it[k].r < 0 && it[k].err.msg) {
-			w->r = it[k].r;
-			cs_err_clear(&w->err);
-			w->err = it[k].err;
-			it[k].err = (struct cs_err)CS_ERR_INIT;
-		}
+		if (rn[k].resumed)
+			it[k].r = 0; /* left out of the step, not failed in it */
 	}
+	take_results(rn, it, n, NULL);
 	/* Sign: in parallel where the issuer allows (nothing is written
 	 * here; a kill loses only signatures the next apply makes again for
 	 * the same recorded identities), else one by one. */
@@ -584,17 +600,7 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 		it[k] = (struct cs_store_item){ .name = rn[k].c->cfg->name, .serial = rn[k].have_info ? rn[k].info.serial : NULL,
 						.issuer = rn[k].c->issuer->name, .r = rn[k].r < 0 ? -1 : 0 };
 	cs_store_issued_append_many(x->obs->store, it, n);
-	for (size_t k = 0; k < n; k++) {
-		struct renewal *w = &rn[k];
-		if (w->r < 0)
-			continue;
-		if (it[k].r < 0) {
-			w->r = it[k].r;
-			w->err = it[k].err;
-			continue;
-		}
-		cs_fault_point("renew.ledger");
-	}
+	take_results(rn, it, n, "renew.ledger");
 	for (size_t k = 0; k < n; k++)
 		it[k] = (struct cs_store_item){ .name = rn[k].c->cfg->name, .key = rn[k].key, .cert = rn[k].leaf,
 						.chain = rn[k].chain, .issuer = rn[k].c->issuer->name,
@@ -603,16 +609,11 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 	for (size_t k = 0; k < n; k++)
 		rn[k].key_pem = (struct cs_buf)CS_BUF_INIT; /* the store's now */
 	cs_store_save_many(x->obs->store, it, n);
+	take_results(rn, it, n, "renew.saved");
 	for (size_t k = 0; k < n; k++) {
 		struct renewal *w = &rn[k];
 		if (w->r < 0)
 			continue;
-		if (it[k].r < 0) {
-			w->r = it[k].r;
-			w->err = it[k].err;
-			continue;
-		}
-		cs_fault_point("renew.saved");
 		const struct cs_cert_obs *c = w->c;
 		if (c->ops->saved) {
 			struct cs_issue_ctx sctx = { .hosts = x->cfg->hosts, .n_hosts = x->cfg->n_hosts,

@@ -133,4 +133,19 @@ for point in renew.signed@5 renew.ledger@7 store.key-written@3 renew.saved@12 wr
 	killed "$point" && converged "$point"
 done
 
+# One save of the batch fails (its archive folder cannot be made), the
+# others go on: the failure is reported and nothing crashes (its error
+# was freed twice).
+trial savefail
+expect_exit 0 "$CERTSYNC" apply --yes
+sed -i 's/common_name: c\([0-9]*\)\.batch\.test/common_name: c\1.renamed.test/' certsync.yaml
+rm -rf .certsync/certs/c3/archive
+: >.certsync/certs/c3/archive
+"$CERTSYNC" apply --yes >savefail.log 2>&1
+rc=$?
+[[ $rc == 1 ]] && ok "a failed save in the batch: exit 1" || not_ok "a failed save in the batch: exit 1" "exit $rc" "$(cat savefail.log)"
+expect_contains savefail.log "save c3: create folder"
+[[ $(grep -c 'done .*renew c' savefail.log) == $((n - 1)) ]] && ok "a failed save in the batch: the others are renewed" ||
+	not_ok "a failed save in the batch: the others are renewed" "$(cat savefail.log)"
+
 done_testing
