@@ -297,7 +297,11 @@ int cs_store_intents_save(struct cs_store *st, const char *host, char *const *ke
 	return r;
 }
 
-int cs_store_intents_close(struct cs_store *st, const char *host, char *const *keys, size_t n, struct cs_err *err)
+/* Remove keys from a host's unconfirmed.json (only intents, entries with
+ * a run, when only_intents), then save the rest or remove the record when
+ * nothing is left; no record is nothing to remove. */
+static int unconfirmed_remove(struct cs_store *st, const char *host, const char *const *keys, size_t n,
+			      bool only_intents, struct cs_err *err)
 {
 	json_t *all = NULL;
 	int r = load_record(&all, st, host, "unconfirmed.json", err);
@@ -309,7 +313,7 @@ int cs_store_intents_close(struct cs_store *st, const char *host, char *const *k
 		return r;
 	size_t dropped = 0;
 	for (size_t i = 0; i < n; i++)
-		if (json_string_value(json_object_get(json_object_get(all, keys[i]), "run")) &&
+		if ((!only_intents || json_string_value(json_object_get(json_object_get(all, keys[i]), "run"))) &&
 		    json_object_del(all, keys[i]) == 0)
 			dropped++;
 	if (dropped)
@@ -317,6 +321,11 @@ int cs_store_intents_close(struct cs_store *st, const char *host, char *const *k
 					  : remove_record(st, host, "unconfirmed.json", err);
 	json_decref(all);
 	return r;
+}
+
+int cs_store_intents_close(struct cs_store *st, const char *host, char *const *keys, size_t n, struct cs_err *err)
+{
+	return unconfirmed_remove(st, host, (const char *const *)keys, n, true, err);
 }
 
 int cs_store_unconfirmed_read(json_t **all, struct cs_store *st, const char *host, struct cs_err *err)
@@ -349,17 +358,5 @@ int cs_store_unconfirmed_get(char **why, int64_t *since, char **run, json_t *all
 
 int cs_store_unconfirmed_drop(struct cs_store *st, const char *host, const char *key, struct cs_err *err)
 {
-	json_t *all = NULL;
-	int r = load_record(&all, st, host, "unconfirmed.json", err);
-	if (r == -ENOENT) {
-		cs_err_clear(err);
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	if (json_object_del(all, key) == 0)
-		r = json_object_size(all) ? save_record(st, host, "unconfirmed.json", all, err)
-					  : remove_record(st, host, "unconfirmed.json", err);
-	json_decref(all);
-	return r;
+	return unconfirmed_remove(st, host, &key, 1, false, err);
 }
