@@ -1458,12 +1458,52 @@ static void open_host_intents(struct exec *x, size_t h)
 	free(ids);
 }
 
+/* A host's file writes are grouped (transport.h: group_begin) while its
+ * actions run: each bind writes only after its intent is durable in the
+ * state folder, so a power loss before the group is synced leaves intents
+ * the next apply checks again (the host's files compared with the store
+ * and written again where they differ), and no intent of the host is
+ * closed (close_intents, after every host) before host_group_end made its
+ * files durable.  A failed sync keeps the host's intents open. */
+static void host_group_begin(struct cs_host_obs *ho)
+{
+	if (ho->transport && ho->transport->ops->group_begin && ho->transport->ops->group_end)
+		ho->transport->ops->group_begin(ho->transport);
+}
+
+static void host_group_end(struct exec *x, struct cs_host_obs *ho, const char *name)
+{
+	if (!ho->transport || !ho->transport->ops->group_begin || !ho->transport->ops->group_end)
+		return;
+	struct cs_err err = CS_ERR_INIT;
+	if (ho->transport->ops->group_end(ho->transport, &err) < 0) {
+		const struct cs_action *first = NULL;
+		pthread_mutex_lock(&x->lock);
+		for (size_t k = 0; k < x->plan->n_actions; k++) {
+			const struct cs_action *a = &x->plan->actions[k];
+			if (a->kind == CS_ACT_BIND && cs_streq(a->host, name)) {
+				x->intent[k] = false;
+				first = first ? first : a;
+			}
+		}
+		pthread_mutex_unlock(&x->lock);
+		if (first) {
+			char *text = cs_xasprintf("host %s: the written files may not be durable, the next apply "
+						  "checks them again: %s", name, cs_err_msg(&err));
+			report(x, first, CS_EV_WARNING, text);
+			free(text);
+		}
+	}
+	cs_err_clear(&err);
+}
+
 static void run_host(struct exec *x, size_t h)
 {
 	struct cs_host_obs *ho = &x->obs->hosts[h];
 	const char *name = x->cfg->hosts[h].name;
 	if (ho->transport)
 		open_host_intents(x, h);
+	host_group_begin(ho);
 	for (size_t k = 0; k < x->plan->n_actions; k++) {
 		const struct cs_action *a = &x->plan->actions[k];
 		if (a->kind == CS_ACT_RENEW || !cs_streq(a->host, name))
@@ -1480,10 +1520,16 @@ static void run_host(struct exec *x, size_t h)
 		case CS_ACT_RELOAD: run_reload(x, ho, a); break;
 		case CS_ACT_VERIFY: run_verify(x, ho, a); break;
 		case CS_ACT_IMPORT: run_import(x, ho, a); break;
-		case CS_ACT_REBOOT: run_reboot(x, ho, a); break;
+		case CS_ACT_REBOOT:
+			/* What was written durable before the host goes down. */
+			host_group_end(x, ho, name);
+			run_reboot(x, ho, a);
+			host_group_begin(ho);
+			break;
 		case CS_ACT_RENEW: break;
 		}
 	}
+	host_group_end(x, ho, name);
 }
 
 static void *host_worker(void *arg)

@@ -416,6 +416,24 @@ out:
 	return r;
 }
 
+int cs_file_write_unsynced(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
+			   struct cs_err *err)
+{
+	char *tmp;
+	int fd = write_temp_beside(path, data, len, mode, uid, gid, &tmp, err);
+	if (fd < 0)
+		return fd;
+	int r = 0;
+	if (close(fd) < 0)
+		r = cs_err_errno(err, -errno, "write %s: close", path);
+	else if (rename(tmp, path) < 0)
+		r = cs_err_errno(err, -errno, "write %s: rename", path);
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
 struct wg_file {
 	char *path, *tmp; /* tmp NULL: a kept (appended) file */
 	int fd;           /* open until committed, or -1 */

@@ -28,6 +28,11 @@ extern char **environ;
 
 struct local {
 	struct cs_transport base; /* first: generic code sees a cs_transport */
+	/* Grouped writes (group_begin): the files written since, made
+	 * durable by group_end. */
+	bool grouped;
+	char **written;
+	size_t n_written, cap_written;
 };
 
 static int local_open(struct cs_transport **out, const struct cs_host_cfg *host, struct cs_err *err)
@@ -42,7 +47,69 @@ static int local_open(struct cs_transport **out, const struct cs_host_cfg *host,
 
 static void local_close(struct cs_transport *t)
 {
+	if (!t)
+		return;
+	struct local *l = (struct local *)t;
+	cs_strv_free(l->written, l->n_written);
 	free(t);
+}
+
+static void local_group_begin(struct cs_transport *t)
+{
+	((struct local *)t)->grouped = true;
+}
+
+static void sync_path(const char *path, bool folder)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (folder ? O_DIRECTORY : 0));
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* Every file written since group_begin durable, and its rename: a few
+ * files by an fsync of each and of its folder, more by one syncfs of each
+ * file system they are on (a host's hundreds of files: a few syncs instead
+ * of two per file).  The files were written in order and the readers saw
+ * them at once; only durability against a power loss waited. */
+static int local_group_end(struct cs_transport *t, struct cs_err *err)
+{
+	struct local *l = (struct local *)t;
+	int r = 0;
+	dev_t *devs = cs_xcalloc(l->n_written ? l->n_written : 1, sizeof *devs);
+	size_t n_devs = 0;
+	char *last_dir = NULL;
+	for (size_t i = 0; i < l->n_written; i++) {
+		char *dir = cs_path_dirname(l->written[i]);
+		bool same_dir = last_dir && !strcmp(dir, last_dir);
+		if (l->n_written <= CS_WGROUP_FSYNC_MAX) {
+			sync_path(l->written[i], false);
+			if (!same_dir)
+				sync_path(dir, true);
+		} else if (!same_dir) {
+			struct stat st;
+			bool seen = stat(dir, &st) < 0;
+			for (size_t k = 0; k < n_devs && !seen; k++)
+				seen = devs[k] == st.st_dev;
+			int fd = seen ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0) {
+				devs[n_devs++] = st.st_dev;
+				if (syncfs(fd) < 0 && r == 0)
+					r = cs_err_errno(err, -errno, "sync the file system of %s", dir);
+				close(fd);
+			}
+		}
+		free(last_dir);
+		last_dir = dir;
+	}
+	free(last_dir);
+	free(devs);
+	cs_strv_free(l->written, l->n_written);
+	l->written = NULL;
+	l->n_written = l->cap_written = 0;
+	l->grouped = false;
+	return r;
 }
 
 /* Relative paths belong to the config's folder, as they do in the config. */
@@ -501,7 +568,20 @@ static int local_write_file(struct cs_transport *t, const char *path, const void
 			r = cs_file_write_in_place(p, data, len, mode, err);
 		goto out;
 	}
-	r = cs_file_write_atomic(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
+	struct local *l = (struct local *)t;
+	if (!l->grouped) {
+		r = cs_file_write_atomic(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
+		goto out;
+	}
+	/* Grouped: durable at group_end (see transport.h). */
+	r = cs_file_write_unsynced(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
+	if (r == 0) {
+		if (l->n_written == l->cap_written) {
+			l->cap_written = l->cap_written ? 2 * l->cap_written : 16;
+			l->written = cs_xrealloc(l->written, l->cap_written * sizeof *l->written);
+		}
+		l->written[l->n_written++] = cs_xstrdup(p);
+	}
 out:
 	free(dir);
 	free(p);
@@ -637,4 +717,6 @@ const struct cs_transport_ops cs_transport_local = {
 	.stat = local_stat,               /* stat (follows symlinks), names for owner/group */
 	.remove_temps = local_remove_temps,
 	.close = local_close,
+	.group_begin = local_group_begin, /* writes without syncs, */
+	.group_end = local_group_end,     /* then one syncfs */
 };

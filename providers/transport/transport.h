@@ -103,6 +103,18 @@ struct cs_transport_ops {
 
 	void (*close)(struct cs_transport *t); /* accepts NULL */
 
+	/* Grouped writes (NULL: every write_file is durable on its own, as
+	 * for ssh and winrm).  After group_begin, write_file still replaces
+	 * each file atomically for readers, but may leave making it durable
+	 * to group_end, which syncs every file written since (and the
+	 * renames) at once.  Only for a caller whose records make a power
+	 * loss before group_end recoverable: the executor calls them around
+	 * a host's actions, each bind writing only after its intent is
+	 * durable in the state folder, and closes no intent before
+	 * group_end returned. */
+	void (*group_begin)(struct cs_transport *t);
+	int (*group_end)(struct cs_transport *t, struct cs_err *err);
+
 	/* Every call is a round trip to another machine (ssh, winrm), so a
 	 * driver does better asking for many things in one run() (see the
 	 * platform's observe_host); false for local, where calls are cheap. */
