@@ -11,7 +11,7 @@ packages=(
 	meson ninja-build pkg-config gcc libc6-dev clang-16 libfuzzer-16-dev libclang-rt-16-dev
 	libyaml-dev libssl-dev libssh2-1-dev libcurl4-openssl-dev libjansson-dev libxml2-dev
 	openssl ca-certificates curl python3 python3-icalendar python3-winrm python3-jsonschema python3-yaml
-	nginx-light haproxy dovecot-imapd socat pebble time
+	nginx-light haproxy dovecot-imapd socat pebble time strace
 	openssh-server openssh-client sudo
 	scdoc zsh
 	libpq-dev postgresql-15 postgresql-client-15

@@ -133,6 +133,18 @@ for point in renew.signed@5 renew.ledger@7 store.key-written@3 renew.saved@12 wr
 	killed "$point" && converged "$point"
 done
 
+# The hosts' files are made durable once per host (syncfs of the file
+# system), not with an fsync of each file and of its folder.
+trial synced
+strace -f -y -e trace=fsync,fdatasync,syncfs -o sync.trace "$CERTSYNC" apply --yes >synced.log 2>&1 ||
+	not_ok "apply under strace" "$(cat synced.log)"
+per_file=$(grep -cE '^[0-9]+ +f(data)?sync\([0-9]+<[^>]*/out/[ab]' sync.trace)
+[[ $per_file == 0 ]] && ok "no host file or folder fsync'd on its own" ||
+	not_ok "no host file or folder fsync'd on its own" "$per_file fsyncs" "$(grep /out/ sync.trace | head)"
+synced=$(grep -cE '^[0-9]+ +syncfs\([0-9]+<[^>]*/out/[ab]>' sync.trace)
+[[ $synced == 2 ]] && ok "each host's files synced once" || not_ok "each host's files synced once" "$synced" "$(grep syncfs sync.trace)"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+
 # One save of the batch fails (its archive folder cannot be made), the
 # others go on: the failure is reported and nothing crashes (its error
 # was freed twice).

@@ -372,6 +372,57 @@ static void test_files(struct cs_transport *t)
 	cs_err_clear(&err);
 }
 
+/* Grouped writes: each file in place at once (readers see it), with its
+ * mode; group_end syncs them (a few by fsync, many by syncfs) and ends the
+ * group; nothing temporary is left; a failed write in a group fails as
+ * outside one. */
+static void test_group(struct cs_transport *t)
+{
+	struct cs_err err = CS_ERR_INIT;
+	tap_ok(t->ops->group_begin && t->ops->group_end, "local groups writes", NULL);
+	if (!t->ops->group_begin || !t->ops->group_end)
+		return;
+	char *sub = cs_xasprintf("%s/grp", tmpdir);
+	mkdir(sub, 0755);
+	static const size_t counts[] = { 2, 20 };
+	for (size_t c = 0; c < 2; c++) {
+		t->ops->group_begin(t);
+		size_t good = 0;
+		for (size_t i = 0; i < counts[c]; i++) {
+			char rel[64], want[32], *abs;
+			snprintf(rel, sizeof rel, "grp/f%zu-%zu.pem", c, i);
+			snprintf(want, sizeof want, "file %zu", i);
+			struct cs_file_attrs a = { .mode = i % 2 ? 0600 : 0644 };
+			int r = t->ops->write_file(t, rel, want, strlen(want), &a, &err);
+			abs = cs_xasprintf("%s/%s", tmpdir, rel);
+			struct cs_buf b;
+			cs_buf_init(&b, 100);
+			if (r == 0 && cs_file_read(&b, abs, 100, &err) == 0 && b.len == strlen(want) &&
+			    !memcmp(b.data, want, b.len) && mode_of(abs) == (int)a.mode)
+				good++;
+			cs_buf_free(&b);
+			free(abs);
+			cs_err_clear(&err);
+		}
+		char name[80];
+		snprintf(name, sizeof name, "group of %zu: each file in place with its mode before the sync", counts[c]);
+		tap_ok(good == counts[c], name, "%zu of %zu", good, counts[c]);
+		snprintf(name, sizeof name, "group of %zu: synced", counts[c]);
+		tap_int(t->ops->group_end(t, &err), 0, name);
+		cs_err_clear(&err);
+	}
+	char *ls = cs_xasprintf("ls -a '%s/grp' | grep -q certsync- ", tmpdir);
+	tap_ok(system(ls) != 0, "group: no temporary files left", NULL);
+	free(ls);
+	t->ops->group_begin(t);
+	struct cs_file_attrs a = { .mode = 0644 };
+	tap_int(t->ops->write_file(t, "nowhere/site.crt", "X", 1, &a, &err), -ENOENT, "group: missing folder refused");
+	cs_err_clear(&err);
+	tap_int(t->ops->group_end(t, &err), 0, "group: nothing written, nothing to sync");
+	cs_err_clear(&err);
+	free(sub);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -389,6 +440,7 @@ int main(void)
 		tap_ok(t->ops == &cs_transport_local && t->host == &host, "handle knows ops and host", NULL);
 		test_run(t);
 		test_files(t);
+		test_group(t);
 	}
 	test_run_no_folder();
 	cs_transport_close(t);
