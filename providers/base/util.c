@@ -640,9 +640,36 @@ int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err)
 	 * not one per component. */
 	if (mkdir(path, mode) == 0 || errno == EEXIST)
 		return 0;
+	if (errno != ENOENT)
+		return cs_err_errno(err, -errno, "create folder %s", path);
 	char *p = cs_xstrdup(path);
 	int r = 0;
-	for (char *s = p + 1;; s++) {
+	/* Back to the deepest folder that is there (or made now): a new
+	 * certificate's folder is mostly one level below one that exists. */
+	size_t i = strlen(p), from = 0;
+	while (i > 0) {
+		size_t k = i;
+		while (--k > 0 && p[k] != '/')
+			;
+		if (k == 0)
+			break;
+		p[k] = '\0';
+		int m = mkdir(p, mode);
+		int e = errno;
+		p[k] = '/';
+		if (m == 0 || e == EEXIST) {
+			from = k;
+			break;
+		}
+		if (e != ENOENT) {
+			p[k] = '\0';
+			r = cs_err_errno(err, -e, "create folder %s", p);
+			goto out;
+		}
+		i = k;
+	}
+	/* Then forward, one component at a time. */
+	for (char *s = p + from + 1;; s++) {
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 			*s = '\0';
@@ -655,6 +682,7 @@ int cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err)
 				break;
 		}
 	}
+out:
 	free(p);
 	return r;
 }

@@ -861,6 +861,33 @@ static void test_unparsed(void)
 	free(dir);
 }
 
+/* mkdir -p: from the deepest folder there, whatever is missing above it. */
+static void test_mkdir_p(void)
+{
+	struct cs_err err = CS_ERR_INIT;
+	char *deep = tmp_path("mk/a/b/c");
+	tap_int(cs_mkdir_p(deep, 0700, &err), 0, "mkdir -p: three missing levels");
+	struct stat st;
+	tap_ok(stat(deep, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700, "mkdir -p: made with its mode", NULL);
+	char *sib = tmp_path("mk/a/x/y");
+	tap_int(cs_mkdir_p(sib, 0700, &err), 0, "mkdir -p: beside an existing folder");
+	tap_int(cs_mkdir_p(sib, 0700, &err), 0, "mkdir -p: already there");
+	char *file = tmp_path("mk/file");
+	FILE *f = fopen(file, "w");
+	if (f)
+		fclose(f);
+	char *under = tmp_path("mk/file/d/e");
+	tap_int(cs_mkdir_p(under, 0700, &err), -ENOTDIR, "mkdir -p: under a file refused");
+	char *want = cs_xasprintf("create folder %s: Not a directory", under);
+	tap_str(err.msg, want, "mkdir -p: the message names the folder");
+	cs_err_clear(&err);
+	free(want);
+	free(under);
+	free(file);
+	free(sib);
+	free(deep);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -868,6 +895,7 @@ int main(void)
 		return 1;
 	}
 	test_open();
+	test_mkdir_p();
 	test_save_load();
 	test_written_bytes();
 	test_unparsed();
