@@ -80,4 +80,20 @@ void cs_transport_check_address(struct cs_yaml *y, const struct cs_ynode *v, con
 		       where);
 	else if (strpbrk(addr, " \t/"))
 		cs_yaml_report(y, v, "\"address\" %s must be a host name or IP address", where);
+	else if (strchr(addr, '@'))
+		cs_yaml_report(y, v,
+		       "\"address\" %s must be a host name or IP address without the user name (the user goes in \"user\")",
+		       where);
+	else if (strpbrk(addr, "[]"))
+		cs_yaml_report(y, v,
+		       "\"address\" %s must be a host name or IP address: write an IPv6 address without brackets (the port goes in \"port\")",
+		       where);
+	else {
+		/* One colon is NAME:PORT (an IPv6 address has at least two). */
+		const char *colon = strchr(addr, ':');
+		if (colon && !strchr(colon + 1, ':'))
+			cs_yaml_report(y, v,
+			       "\"address\" %s must be a host name or IP address without a port (the port goes in \"port\": port: %s)",
+			       where, colon[1] ? colon + 1 : "N");
+	}
 }
