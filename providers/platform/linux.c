@@ -411,7 +411,7 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 	char **dirs = NULL;
 	size_t n_dirs = folders_of(bindings, n, &dirs);
 	struct cs_linux_who who;
-	bool have_who = false;
+	bool have_who = false, noisy = false;
 	if (t->ops->remote && n_paths > 0) {
 		struct cs_buf script = CS_BUF_INIT;
 		struct cs_run_result res;
@@ -438,6 +438,7 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		 * after a renewal. */
 		if (rr == -EACCES && t->host->ssh.become_sudo)
 			sudo_r = cs_err_set(err, rr, "%s", cs_err_msg(&rerr));
+		noisy = rr == 0 && res.login_noise;
 		cs_err_clear(&rerr);
 		cs_buf_free_secret(&res.out);
 		cs_run_result_free(&res);
@@ -471,6 +472,13 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		if (r == 0)
 			observe_pfx(bindings[i], out);
 	}
+	/* Files go over SFTP, which the shell's chatter breaks: said now, not
+	 * halfway through an apply (also while the files are in sync: their
+	 * next replacement would fail). */
+	for (size_t i = 0; i < n && r == 0 && noisy; i++)
+		if (bindings[i]->kind == CS_BIND_FILES && !outs[i]->error)
+			outs[i]->error = cs_xasprintf("host %s: " CS_LOGIN_NOISE_FMT, t->host->name,
+						      t->host->ssh.user, t->host->ssh.user);
 	if (r == 0)
 		cs_linux_check_accounts(t, bindings, outs, n);
 	/* A remote host that did not answer the batch is not asked again. */

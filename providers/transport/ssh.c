@@ -78,6 +78,7 @@ struct ssh {
 	bool dead;                      /* the connection failed: the next call connects again, once */
 	bool reconnect_failed;          /* ... and that failed: later calls fail at once */
 	char *sudo_dir;                 /* become: sudo upload folder (mktemp -d), or NULL */
+	bool login_noise;               /* the login shell prints on stdout before each command */
 	struct idname *users, *groups;
 	size_t n_users, n_groups;
 };
@@ -591,13 +592,37 @@ enum pending { P_NONE, P_WRITE, P_READ, P_EOF };
  * data both ways cannot deadlock.  libssh2 requires that a call which
  * stopped half-way through sending a packet is repeated before another
  * kind of call sends something: `pending` remembers which one. */
+/* Every command first prints START_MARK as a line on stdout and on stderr,
+ * so that what the login shell's start-up files print before it (a banner
+ * in ~/.bashrc, which bash reads for commands sent over ssh too) is cut off
+ * and never read as the command's output.  printf is built into every
+ * shell: no process more. */
+#define START_MARK "certsync-start-5f3a1c"
+static const char start_cmd[] = "printf '%s\\n' " START_MARK "; printf '%s\\n' " START_MARK " >&2\n";
+
+/* Cut b up to and including the mark's line; true when something came
+ * before it. */
+static bool cut_noise(struct cs_buf *b)
+{
+	static const char mark[] = START_MARK "\n";
+	if (!b->data || b->len < sizeof mark - 1)
+		return false;
+	const char *m = memmem(b->data, b->len, mark, sizeof mark - 1);
+	if (!m)
+		return false;
+	size_t cut = (size_t)(m - b->data) + sizeof mark - 1;
+	memmove(b->data, b->data + cut, b->len - cut + 1);
+	b->len -= cut;
+	return cut > sizeof mark - 1;
+}
+
 static int run_raw(struct ssh *s, const char *command, const void *in, size_t in_len,
 		   struct cs_run_result *out, struct cs_err *err)
 {
 	LIBSSH2_CHANNEL *ch = NULL;
 	int64_t deadline = now_ms() + (int64_t)s->timeout_ms * RUN_TIMEOUT_FACTOR;
 	char reason[512];
-	char *chunk = cs_xmalloc(CHUNK);
+	char *chunk = cs_xmalloc(CHUNK), *marked = NULL;
 	const char *data = in;
 	size_t off = 0;
 	bool eof_sent = false;
@@ -614,7 +639,8 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 		if ((r = wait_socket(s, deadline)) < 0)
 			goto wait_fail;
 	}
-	while ((rc = libssh2_channel_exec(ch, command)) == LIBSSH2_ERROR_EAGAIN)
+	marked = cs_xasprintf("%s%s", start_cmd, command);
+	while ((rc = libssh2_channel_exec(ch, marked)) == LIBSSH2_ERROR_EAGAIN)
 		if ((r = wait_socket(s, deadline)) < 0)
 			goto wait_fail;
 	if (rc < 0)
@@ -705,6 +731,9 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 	} else {
 		out->exit_status = libssh2_channel_get_exit_status(ch);
 	}
+	if (cut_noise(&out->out))
+		out->login_noise = s->login_noise = true;
+	cut_noise(&out->err);
 	r = 0;
 	goto done;
 
@@ -736,6 +765,7 @@ done:
 	if (s->session)
 		libssh2_session_set_blocking(s->session, 1);
 	free(chunk);
+	free(marked);
 	return r;
 }
 
@@ -796,10 +826,23 @@ static int ensure_sftp(struct ssh *s, struct cs_err *err)
 	int r = check_alive(s, err);
 	if (r < 0 || s->sftp)
 		return r;
+	/* Text ahead of the SFTP server's first packet is read as a length:
+	 * libssh2 would wait for gigabytes until the timeout. */
+	if (s->login_noise)
+		return cs_err_set(err, -EPROTO, "host %s: start sftp: " CS_LOGIN_NOISE_FMT, s->name, s->cfg->user,
+				  s->cfg->user);
 	s->sftp = libssh2_sftp_init(s->session);
 	if (!s->sftp) {
-		char reason[512];
+		char reason[1024];
 		int e = session_error(s, libssh2_session_last_errno(s->session), reason, sizeof reason);
+		/* Was it the shell?  A command says (the session may be gone). */
+		struct cs_run_result rr;
+		struct cs_err ignored = CS_ERR_INIT;
+		cs_run_result_init(&rr, 4096);
+		if (run_raw(s, ":", NULL, 0, &rr, &ignored) == 0 && s->login_noise)
+			snprintf(reason, sizeof reason, CS_LOGIN_NOISE_FMT, s->cfg->user, s->cfg->user);
+		cs_run_result_free(&rr);
+		cs_err_clear(&ignored);
 		return cs_err_set(err, e, "host %s: start sftp: %s", s->name, reason);
 	}
 	return 0;

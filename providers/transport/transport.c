@@ -51,6 +51,7 @@ void cs_transport_close(struct cs_transport *t)
 void cs_run_result_init(struct cs_run_result *r, size_t cap)
 {
 	r->exit_status = 0;
+	r->login_noise = false;
 	cs_buf_init(&r->out, cap);
 	cs_buf_init(&r->err, cap);
 }

@@ -25,7 +25,16 @@ struct cs_run_result {
 	int exit_status;         /* exit code, or 128+signal */
 	struct cs_buf out;       /* stdout (capped) */
 	struct cs_buf err;       /* stderr (capped) */
+	bool login_noise;        /* ssh: the login shell printed text on stdout before the command ran
+				  * (cut off from out): SFTP cannot work on that host */
 };
+/* Why a host whose login shell prints before every command (login_noise)
+ * cannot be written to: "the login shell of USER prints ...". */
+#define CS_LOGIN_NOISE_FMT                                                                                        \
+	"the login shell of %s prints text on its standard output before every command (a start-up file such as "  \
+	"~/.bashrc or ~/.profile prints when the shell is not interactive), which breaks SFTP, the way certsync "  \
+	"writes files: make it print only in interactive shells (in ~/.bashrc, put case $- in *i*) ;; *) return ;; " \
+	"esac before any output), or give %s /bin/sh as login shell"
 void cs_run_result_init(struct cs_run_result *r, size_t cap);
 void cs_run_result_free(struct cs_run_result *r);
 
