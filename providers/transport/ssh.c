@@ -600,20 +600,45 @@ enum pending { P_NONE, P_WRITE, P_READ, P_EOF };
 #define START_MARK "certsync-start-5f3a1c"
 static const char start_cmd[] = "printf '%s\\n' " START_MARK "; printf '%s\\n' " START_MARK " >&2\n";
 
-/* Cut b up to and including the mark's line; true when something came
- * before it. */
-static bool cut_noise(struct cs_buf *b)
+/* What a stream gave before its START_MARK line is held here (up to
+ * PRE_MAX, beyond which no mark is looked for), so that it never counts
+ * against the caller's cap. */
+#define PRE_MAX (64u << 10)
+struct pre {
+	struct cs_buf buf;
+	bool passed; /* the mark was seen (or given up on): bytes go to the caller */
+	bool noise;  /* something came before the mark */
+};
+
+static void pre_add(struct pre *p, struct cs_buf *to, const char *data, size_t n)
 {
 	static const char mark[] = START_MARK "\n";
-	if (!b->data || b->len < sizeof mark - 1)
-		return false;
-	const char *m = memmem(b->data, b->len, mark, sizeof mark - 1);
-	if (!m)
-		return false;
-	size_t cut = (size_t)(m - b->data) + sizeof mark - 1;
-	memmove(b->data, b->data + cut, b->len - cut + 1);
-	b->len -= cut;
-	return cut > sizeof mark - 1;
+	if (p->passed) {
+		cs_buf_append_fit(to, data, n);
+		return;
+	}
+	cs_buf_append_fit(&p->buf, data, n);
+	const char *m = memmem(p->buf.data, p->buf.len, mark, sizeof mark - 1);
+	if (m) {
+		size_t cut = (size_t)(m - p->buf.data) + sizeof mark - 1;
+		p->noise = m > p->buf.data;
+		cs_buf_append_fit(to, p->buf.data + cut, p->buf.len - cut);
+	} else if (p->buf.len < PRE_MAX) {
+		return;
+	} else {
+		cs_buf_append_fit(to, p->buf.data, p->buf.len);
+	}
+	p->passed = true;
+	cs_buf_free_secret(&p->buf); /* may hold a key file's first bytes */
+}
+
+/* The end: a stream that never showed the mark (the shell did not run
+ * the command) gives what it had. */
+static void pre_end(struct pre *p, struct cs_buf *to)
+{
+	if (!p->passed && p->buf.len)
+		cs_buf_append_fit(to, p->buf.data, p->buf.len);
+	cs_buf_free_secret(&p->buf);
 }
 
 static int run_raw(struct ssh *s, const char *command, const void *in, size_t in_len,
@@ -623,6 +648,7 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 	int64_t deadline = now_ms() + (int64_t)s->timeout_ms * RUN_TIMEOUT_FACTOR;
 	char reason[512];
 	char *chunk = cs_xmalloc(CHUNK), *marked = NULL;
+	struct pre pre[2] = { { .buf = CS_BUF_INIT }, { .buf = CS_BUF_INIT } };
 	const char *data = in;
 	size_t off = 0;
 	bool eof_sent = false;
@@ -691,7 +717,7 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 					/* Past the cap the rest is read and dropped, so a
 					 * chatty command neither stalls on a full window
 					 * nor fails the run. */
-					cs_buf_append_fit(stream == 0 ? &out->out : &out->err, chunk, (size_t)n);
+					pre_add(&pre[stream], stream == 0 ? &out->out : &out->err, chunk, (size_t)n);
 					progress = true;
 					pending = P_NONE;
 				} else if (n == 0) {
@@ -731,9 +757,8 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 	} else {
 		out->exit_status = libssh2_channel_get_exit_status(ch);
 	}
-	if (cut_noise(&out->out))
+	if (pre[0].noise)
 		out->login_noise = s->login_noise = true;
-	cut_noise(&out->err);
 	r = 0;
 	goto done;
 
@@ -764,6 +789,8 @@ done:
 	}
 	if (s->session)
 		libssh2_session_set_blocking(s->session, 1);
+	pre_end(&pre[0], &out->out);
+	pre_end(&pre[1], &out->err);
 	free(chunk);
 	free(marked);
 	return r;
