@@ -412,6 +412,7 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 	size_t n_dirs = folders_of(bindings, n, &dirs);
 	struct cs_linux_who who;
 	bool have_who = false, noisy = false;
+	char *shell_err = NULL;
 	if (t->ops->remote && n_paths > 0) {
 		struct cs_buf script = CS_BUF_INIT;
 		struct cs_run_result res;
@@ -439,6 +440,9 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		if (rr == -EACCES && t->host->ssh.become_sudo)
 			sudo_r = cs_err_set(err, rr, "%s", cs_err_msg(&rerr));
 		noisy = rr == 0 && res.login_noise;
+		/* fish or csh: nothing certsync runs there means what it says. */
+		if (rr == -ENOEXEC)
+			shell_err = cs_xstrdup(cs_err_msg(&rerr));
 		cs_err_clear(&rerr);
 		cs_buf_free_secret(&res.out);
 		cs_run_result_free(&res);
@@ -446,6 +450,9 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 	}
 
 	int r = sudo_r;
+	if (shell_err && r == 0)
+		r = cs_err_set(err, -ENOEXEC, "%s", shell_err);
+	free(shell_err);
 	size_t k = 0;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct cs_binding_obs *out = outs[i];

@@ -598,7 +598,11 @@ enum pending { P_NONE, P_WRITE, P_READ, P_EOF };
  * and never read as the command's output.  printf is built into every
  * shell: no process more. */
 #define START_MARK "certsync-start-5f3a1c"
-static const char start_cmd[] = "printf '%s\\n' " START_MARK "; printf '%s\\n' " START_MARK " >&2\n";
+/* In case ... esac, which only a POSIX shell reads: fish refuses the whole
+ * command, so no start line tells of a login shell that would read the
+ * rest differently (docs/ssh.md). */
+static const char start_cmd[] =
+	"case x in x) printf '%s\\n' " START_MARK "; printf '%s\\n' " START_MARK " >&2 ;; esac\n";
 
 /* What a stream gave before its START_MARK line is held here (up to
  * PRE_MAX, beyond which no mark is looked for), so that it never counts
@@ -759,6 +763,17 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 	}
 	if (pre[0].noise)
 		out->login_noise = s->login_noise = true;
+	if (!pre[0].passed && !pre[1].passed) {
+		/* Its own words, for the reason. */
+		pre_end(&pre[1], &out->err);
+		const char *e = out->err.data ? out->err.data : "";
+		int n = (int)strcspn(e, "\n");
+		r = cs_err_set(err, -ENOEXEC, "host %s: the login shell of %s did not run a POSIX shell command%s%.*s%s: "
+			       "certsync needs sh, dash, bash, ksh or zsh as login shell (chsh -s /bin/sh %s), "
+			       "fish and csh read its commands differently", s->name, s->cfg->user,
+			       n ? " (" : "", n > 200 ? 200 : n, e, n ? ")" : "", s->cfg->user);
+		goto done;
+	}
 	r = 0;
 	goto done;
 

@@ -6,7 +6,10 @@
 # output (gathering, the permission checks and the apply work as with
 # /bin/sh); a banner on stdout, which breaks SFTP, is a plan error naming
 # the host, the user and the fix, at once (before: the plan was clean and
-# the apply waited 30 s for the SFTP server, then failed).
+# the apply waited 30 s for the SFTP server, then failed).  fish, which
+# reads POSIX quoting differently, is refused in the plan, before anything
+# runs there (before: the plan was clean and the apply reported a reload
+# done that had never run).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures.sh"
 . "$(dirname "$0")/ssh_lib.sh"
@@ -16,8 +19,8 @@ if ! ssh_lib_init >"$TEST_TMP/init.log" 2>&1; then
 	done_testing
 fi
 touch "$TEST_TMP/stamp"
-command -v zsh >/dev/null 2>&1 ||
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zsh >/dev/null 2>&1
+command -v zsh >/dev/null 2>&1 && command -v fish >/dev/null 2>&1 ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zsh fish >/dev/null 2>&1
 
 # A user of this run, its home made here (its start-up files are the test).
 U=cslogin$$
@@ -111,6 +114,20 @@ if command -v zsh >/dev/null 2>&1; then
 		not_ok "zsh: reloaded once more" "$(cat "$FILES/reload.log")"
 else
 	not_ok "zsh is not installed and cannot be"
+fi
+
+# 5. fish: refused at once, naming the shell's complaint; nothing runs.
+if command -v fish >/dev/null 2>&1; then
+	chsh -s "$(command -v fish)" "$U"
+	rm -f "$FILES"/*
+	expect_exit 1 cs plan
+	expect_contains "$OUT" "error: host web1: the login shell of $U did not run a POSIX shell command \\(fish: .*\\): certsync needs sh, dash, bash, ksh or zsh as login shell \\(chsh -s /bin/sh $U\\)"
+	expect_exit 1 cs apply --yes
+	if [[ -z $(ls -A "$FILES") ]]; then ok "fish: nothing written, no reload run"; else
+		not_ok "fish: nothing written, no reload run" "$(ls -la "$FILES")"; fi
+	chsh -s /bin/bash "$U"
+else
+	not_ok "fish is not installed and cannot be"
 fi
 
 leftovers=$(find "$FILES" "$H" /tmp -maxdepth 2 -name '*certsync-*' -newer "$TEST_TMP/stamp" -user "$U" 2>/dev/null)
