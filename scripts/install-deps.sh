@@ -15,7 +15,7 @@ packages=(
 	openssh-server openssh-client sudo
 	scdoc zsh fish
 	libpq-dev postgresql-15 postgresql-client-15
-	systemd util-linux chromium
+	systemd util-linux chromium acl
 	default-jre-headless
 	nodejs npm dash
 )

@@ -1150,7 +1150,8 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 		goto fail;
 	if (attrs->owner || attrs->group) {
 		/* chown needs the shell anyway: one round trip for both steps. */
-		cmd = cs_ssh_cmd_chown_mv(attrs->owner, attrs->owner_soft, attrs->group, attrs->group_soft, tmp, path);
+		cmd = cs_ssh_cmd_chown_mv(attrs->owner, attrs->owner_soft, attrs->group, attrs->group_soft, tmp, path,
+					  attrs->mode);
 		if ((r = helper(s, cmd, "chown and rename to", path, &rr, err)) < 0)
 			goto fail;
 		goto out;
@@ -1166,7 +1167,7 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 		goto fail;
 	}
 	/* OpenSSH's rename will not replace an existing file. */
-	cmd = cs_ssh_cmd_mv(tmp, path);
+	cmd = cs_ssh_cmd_mv(tmp, path, attrs->mode);
 	if ((r = helper(s, cmd, "rename to", path, &rr, err)) < 0)
 		goto fail;
 	goto out;
