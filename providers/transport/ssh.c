@@ -653,6 +653,7 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 	char reason[512];
 	char *chunk = cs_xmalloc(CHUNK), *marked = NULL;
 	struct pre pre[2] = { { .buf = CS_BUF_INIT }, { .buf = CS_BUF_INIT } };
+	bool posix;
 	const char *data = in;
 	size_t off = 0;
 	bool eof_sent = false;
@@ -669,7 +670,11 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 		if ((r = wait_socket(s, deadline)) < 0)
 			goto wait_fail;
 	}
-	marked = cs_xasprintf("%s%s", start_cmd, command);
+	/* Windows' OpenSSH hands commands to PowerShell or cmd: no mark there. */
+	posix = !(s->base.host && s->base.host->platform == CS_PLATFORM_WINDOWS);
+	if (!posix)
+		pre[0].passed = pre[1].passed = true;
+	marked = cs_xasprintf("%s%s", posix ? start_cmd : "", command);
 	while ((rc = libssh2_channel_exec(ch, marked)) == LIBSSH2_ERROR_EAGAIN)
 		if ((r = wait_socket(s, deadline)) < 0)
 			goto wait_fail;
