@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -333,6 +334,22 @@ static int write_in_halves(int fd, const void *data, size_t len)
 	return r;
 }
 
+/* The access control list of the file a write replaces goes onto its
+ * replacement (a service given its key with setfacl -m u:haproxy:r keeps
+ * it), then the mode again, so that the mask is mode's group bits and the
+ * list never gives more than the mode declared.  Done before any content
+ * is written.  0 also when path has no list (or is not there). */
+static int keep_acl(int fd, const char *path, mode_t mode)
+{
+	char acl[8192];
+	ssize_t n = getxattr(path, "system.posix_acl_access", acl, sizeof acl);
+	if (n <= 0)
+		return 0;
+	if (fsetxattr(fd, "system.posix_acl_access", acl, (size_t)n, 0) < 0 || fchmod(fd, mode & 07777) < 0)
+		return -errno;
+	return 0;
+}
+
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err)
 {
@@ -358,6 +375,10 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	}
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
 		r = cs_err_errno(err, -errno, "write %s: chown", path);
+		goto fail;
+	}
+	if ((r = keep_acl(fd, path, mode)) < 0) {
+		r = cs_err_errno(err, r, "write %s: keep its access control list", path);
 		goto fail;
 	}
 	r = write_in_halves(fd, data, len);

@@ -3,7 +3,7 @@
 # user its key (setfacl -m u:SERVICE:r web.key) instead of a group: a
 # renewal replaces the file, and the new one keeps the named entries (the
 # service still reads its key after the reload), with and without
-# `become: sudo`, and after a rollback.  The declared mode stays the
+# `become: sudo`, after a rollback, and on a local host.  The declared mode stays the
 # authority: the ACL's mask follows it, so a plan after the apply is clean.
 # Before: the renamed file came without the ACL and the service lost its
 # key at the reload.
@@ -101,7 +101,39 @@ svc_reads "$D/web.key" && ok "become: sudo: $SVC reads the new key" ||
 	not_ok "become: sudo: root's, 0640" "$(stat -c '%U %a' "$D/web.key")"
 expect_exit 0 cs plan --detailed-exitcode
 
-left=$(find "$SSH_FILES" "$D" -name '*certsync-*' 2>/dev/null)
+# 5. A local host: the same, through the state folder's own atomic write.
+L=$TEST_TMP/local
+mkdir -p "$L/out"
+cp -r "$SITE/pki" "$L/"
+local_cfg() {
+	cat >"$L/certsync.yaml" <<YAML
+version: 1
+issuers:
+  lab: { ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }
+hosts:
+  here: { platform: linux, local: {} }
+certificates:
+  web:
+    common_name: web.test
+    dns_names: [web.test$1]
+    key: { type: ecdsa, curve: p256 }
+    issuer: lab
+    bindings:
+      - { host: here, files: { cert: out/web.crt, key: out/web.key, mode: "0640" } }
+YAML
+}
+local_cfg ""
+expect_exit 0 "$CERTSYNC" apply --yes -c "$L/certsync.yaml"
+chmod 755 "$L"
+setfacl -m "u:$SVC:r" "$L/out/web.key"
+local_cfg ", www.web.test"
+expect_exit 0 "$CERTSYNC" apply --yes -c "$L/certsync.yaml"
+expect_contains "$(acl_of "$L/out/web.key")" "^user:$SVC:r--"
+svc_reads "$L/out/web.key" && ok "local: $SVC reads the new key" ||
+	not_ok "local: $SVC reads the new key" "$(getfacl -p "$L/out/web.key" 2>&1)"
+expect_exit 0 "$CERTSYNC" plan --detailed-exitcode -c "$L/certsync.yaml"
+
+left=$(find "$SSH_FILES" "$D" "$L/out" -name '*certsync-*' 2>/dev/null)
 [[ -z $left ]] && ok "no temporary files left" || not_ok "no temporary files left" "$left"
 
 done_testing
