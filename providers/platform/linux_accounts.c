@@ -225,10 +225,21 @@ static char *check_in_place(const struct cs_linux_who *who, const struct cs_bind
 		return cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, which cannot "
 				    "change its owner %s or group %s (let %s write the folder, or %s)", d->path, user,
 				    path, fo->owner, fo->group, user, fix);
-	if ((fo->mode & 07777) != mode && fo->uid != who->uid)
-		return cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, and only its "
-				    "owner %s may change its mode %04o to %04o (let %s write the folder, or %s)",
-				    d->path, user, path, fo->owner, (unsigned)(fo->mode & 07777), mode, user, fix);
+	if ((fo->mode & 07777) != mode && fo->uid != who->uid) {
+		/* The file's own mode is a way out, unless it is one a key may
+		 * not have (the group writing it, as a group-writable key
+		 * given to a deploy group is). */
+		unsigned has = (unsigned)(fo->mode & 07777);
+		bool key = f->key || f->pem || f->pfx;
+		char *keep = !key || !(has & ~0640u) ? cs_xasprintf("set mode: \"%04o\", ", has)
+			   : cs_xasprintf("a key's mode may not let group or others write it: give the file to %s, ",
+					  user);
+		char *m = cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, and only its "
+				       "owner %s may change its mode %04o to %04o (%slet %s write the folder, or %s)",
+				       d->path, user, path, fo->owner, has, mode, keep, user, fix);
+		free(keep);
+		return m;
+	}
 	add_note(fo, cs_xasprintf("%s is rewritten in place (folder %s is not writable by %s): it keeps its "
 				  "owner and group, and a reader may see it half written until the write ends",
 				  path, d->path, user));
