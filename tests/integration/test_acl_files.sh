@@ -6,7 +6,8 @@
 # `become: sudo`, after a rollback, and on a local host.  The declared mode stays the
 # authority: the ACL's mask follows it, so a plan after the apply is clean.
 # Before: the renamed file came without the ACL and the service lost its
-# key at the reload.
+# key at the reload; and a file writable only through its ACL was a plan
+# error ("folder … is not writable").
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures.sh"
 . "$(dirname "$0")/ssh_lib.sh"
@@ -101,7 +102,43 @@ svc_reads "$D/web.key" && ok "become: sudo: $SVC reads the new key" ||
 	not_ok "become: sudo: root's, 0640" "$(stat -c '%U %a' "$D/web.key")"
 expect_exit 0 cs plan --detailed-exitcode
 
-# 5. A local host: the same, through the state folder's own atomic write.
+# 5. root's certificate in root's folder, writable by the deploy user
+# through an ACL the mode does not show (setfacl -m u:deploy:rw): the plan
+# says it is rewritten in place (before: "folder … is not writable").
+D3=$TEST_TMP/three
+mkdir -p "$D3"
+chmod 755 "$D3"
+echo old >"$D3/web.crt"
+chmod 644 "$D3/web.crt"
+setfacl -m "u:$SSH_USER:rw" "$D3/web.crt"
+cat >"$SITE/certsync.yaml" <<YAML
+version: 1
+issuers:
+  lab: { ca: { cert: pki/ca.crt, key: { file: pki/ca.key }, days: 90 } }
+hosts:
+  web1:
+    platform: linux
+    ssh: { address: 127.0.0.1, port: ${SSHD_PORT[acl]}, user: $SSH_USER, identity: $SSH_KEY,
+           known_hosts: $SSH_KNOWN_HOSTS }
+certificates:
+  web:
+    common_name: web.test
+    dns_names: [web.test, www.web.test]
+    key: { type: ecdsa, curve: p256 }
+    issuer: lab
+    bindings:
+      - host: web1
+        files: { cert: $D3/web.crt, mode: "0664" }
+YAML
+expect_exit 0 cs plan
+expect_contains "$OUT" "$D3/web.crt is rewritten in place \\(folder $D3 is not writable by $SSH_USER\\)"
+expect_exit 0 cs apply --yes
+grep -q 'BEGIN CERTIFICATE' "$D3/web.crt" && [[ $(stat -c %U "$D3/web.crt") == root ]] &&
+	ok "ACL-writable: the certificate written in place, still root's" ||
+	not_ok "ACL-writable: the certificate written in place, still root's" "$(ls -la "$D3")"
+expect_exit 0 cs plan --detailed-exitcode
+
+# 6. A local host: the same, through the state folder's own atomic write.
 L=$TEST_TMP/local
 mkdir -p "$L/out"
 cp -r "$SITE/pki" "$L/"
