@@ -157,11 +157,31 @@ out:
 	cs_err_clear(&err);
 }
 
+/* An unread material's texts: the stored set's, read now. */
+static int read_stored_texts(const void *ctx, struct cs_buf *key_pem, struct cs_buf *cert_pem,
+			     struct cs_buf *chain_pem, struct cs_err *err)
+{
+	const struct cs_stored *cur = ctx;
+	int r = cs_stored_texts(cur, err);
+	if (r < 0)
+		return cs_err_prefix(err, "stored certificate");
+	if (cs_buf_append(key_pem, cur->key_pem.data, cur->key_pem.len) < 0 ||
+	    cs_buf_append(cert_pem, cur->cert_pem.data, cur->cert_pem.len) < 0 ||
+	    cs_buf_append(chain_pem, cur->chain_pem.data, cur->chain_pem.len) < 0)
+		return cs_err_errno(err, -ENOMEM, "material");
+	return 0;
+}
+
 int cs_cert_obs_material(struct cs_material *out, const struct cs_cert_obs *c, struct cs_err *err)
 {
 	const struct cs_stored *cur = &c->current;
 	/* current_info is read in observe_cert; its serial is never NULL once read */
 	const struct cs_cert_info *info = c->current_info.serial ? &c->current_info : NULL;
+	/* A set not read: bindings compare the SHA-256 of their files first,
+	 * and the texts are read only when that does not decide. */
+	if (cur->unread && info)
+		return cs_material_unread(out, info, cur->key_sha256, cur->cert_sha256, cur->chain_sha256,
+					  read_stored_texts, cur);
 	/* The texts certsync wrote stand for the objects, which are parsed
 	 * only if a binding's kind asks (cs_material_cert()). */
 	bool texts = cur->key_pem.data && cur->cert_pem.data && cur->chain_pem.data;

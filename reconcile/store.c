@@ -511,8 +511,8 @@ static void keep_if_written(struct cs_buf *out, struct cs_buf *read, json_t *sum
  * close, with the messages cs_file_read() gives.  -ENOENT without a
  * message when the file is missing.  key: a key file, refused (-EPERM) when
  * it is a symbolic link, not a regular file or readable by group/other. */
-static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *file, bool key,
-		   struct cs_err *err)
+static int read_at_stat(struct cs_buf *out, int dfd, const char *dir, const char *file, bool key,
+			struct stat *st_out, struct cs_err *err)
 {
 	cs_buf_init(out, MAX_FILE);
 	/* O_NONBLOCK: a FIFO in the file's place must not block the open */
@@ -537,6 +537,8 @@ static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *fil
 		r = cs_err_set(err, -EPERM, "key file %s/%s is not a regular file", dir, file);
 		goto out;
 	}
+	if (st_out)
+		*st_out = sb;
 	if (!S_ISREG(sb.st_mode)) {
 		r = cs_err_set(err, -EINVAL, "read %s/%s: not a regular file (it is %s)", dir, file,
 			       cs_file_type_name(sb.st_mode));
@@ -579,6 +581,12 @@ out:
 			cs_buf_free(out);
 	}
 	return r;
+}
+
+static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *file, bool key,
+		   struct cs_err *err)
+{
+	return read_at_stat(out, dfd, dir, file, key, NULL, err);
 }
 
 static bool hash_is(const struct cs_buf *b, json_t *sums, const char *file)
@@ -638,6 +646,42 @@ static bool load_unparsed(struct cs_stored *out, struct loaded *l)
 	out->cert_pem = l->cert;
 	out->chain_pem = l->chain;
 	l->key = l->cert = l->chain = (struct cs_buf)CS_BUF_INIT;
+	return true;
+}
+
+static bool ctime_after(const struct stat *a, const struct stat *b)
+{
+	return a->st_ctim.tv_sec > b->st_ctim.tv_sec ||
+	       (a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec > b->st_ctim.tv_nsec);
+}
+
+/* A set none of whose files changed since meta.json was written (the save
+ * writes it last; any change to a file, by hand or by a program, moves its
+ * ctime, which nobody can set back) is the one certsync saved: its files
+ * hash to meta.json's SHA-256 as they did then, and are not read now.  The
+ * key file is checked as a read would (a regular file, no link, private).
+ * Anything else is read as before. */
+static bool load_unread(struct cs_stored *out, int dfd, const char *dir, json_t *meta, const struct stat *meta_st)
+{
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
+	char *sums[] = { out->key_sha256, out->cert_sha256, out->chain_sha256 };
+	json_t *sha = json_object_get(meta, "sha256");
+	for (size_t i = 0; i < 3; i++) {
+		const char *want = json_string_value(json_object_get(sha, files[i]));
+		struct stat sb;
+		if (!want || strlen(want) != 64 || fstatat(dfd, files[i], &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode) || (i == 0 && (sb.st_mode & 066)) || sb.st_size > (off_t)MAX_FILE ||
+		    ctime_after(&sb, meta_st))
+			return false;
+		memcpy(sums[i], want, 65);
+	}
+	if (cs_store_facts_read(&out->info, &out->signed_by, json_object_get(meta, "cert")) < 0)
+		return false; /* the caller frees what was read */
+	out->have_info = true;
+	out->key_matches = true;
+	out->unread = true;
+	out->dir = cs_xstrdup(dir);
+	take_meta(out, meta);
 	return true;
 }
 
@@ -727,6 +771,23 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 		r = cs_err_errno(err, -errno, "read %s", dir);
 		goto out;
 	}
+	/* meta.json first: when it vouches for the files, they are not read */
+	struct cs_buf meta = CS_BUF_INIT;
+	struct stat meta_st;
+	l.meta_r = read_at_stat(&meta, dfd, dir, "meta.json", false, &meta_st, &l.meta_err);
+	l.have_meta = l.meta_r != -ENOENT;
+	if (l.meta_r == 0) {
+		json_error_t je;
+		l.meta = json_loadb(meta.data, meta.len, JSON_REJECT_DUPLICATES, &je);
+		if (!l.meta)
+			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json:%d: %s", dir, je.line, je.text);
+		else if (!json_is_object(l.meta))
+			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json: not a JSON object", dir);
+	}
+	cs_buf_free(&meta);
+	if (l.meta_r == 0 && load_unread(out, dfd, dir, l.meta, &meta_st))
+		goto out;
+	cs_stored_free(out);
 	r = read_at(&l.cert, dfd, dir, "cert.pem", false, err);
 	if (r == -ENOENT)
 		r = cs_err_set(err, -ENOENT, "no certificate stored for %s", name);
@@ -739,18 +800,6 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 	l.have_chain = r == 0;
 	if (r < 0 && r != -ENOENT)
 		goto out;
-	struct cs_buf meta = CS_BUF_INIT;
-	l.meta_r = read_at(&meta, dfd, dir, "meta.json", false, &l.meta_err);
-	l.have_meta = l.meta_r != -ENOENT;
-	if (l.meta_r == 0) {
-		json_error_t je;
-		l.meta = json_loadb(meta.data, meta.len, JSON_REJECT_DUPLICATES, &je);
-		if (!l.meta)
-			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json:%d: %s", dir, je.line, je.text);
-		else if (!json_is_object(l.meta))
-			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json: not a JSON object", dir);
-	}
-	cs_buf_free(&meta);
 	r = 0;
 	if (!load_unparsed(out, &l))
 		r = load_parsed(out, &l, dir, err);
@@ -768,10 +817,60 @@ out:
  * threads. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* With parse_lock held: read the texts of a set loaded unread. */
+static int texts_locked(struct cs_stored *m, struct cs_err *err)
+{
+	if (!m->unread)
+		return 0;
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
+	struct cs_buf *bufs[] = { &m->key_pem, &m->cert_pem, &m->chain_pem };
+	const char *sums[] = { m->key_sha256, m->cert_sha256, m->chain_sha256 };
+	struct cs_buf b[3] = { CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT };
+	int dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = dfd < 0 ? cs_err_errno(err, -errno, "read %s", m->dir) : 0;
+	for (size_t i = 0; i < 3 && r == 0; i++) {
+		r = read_at(&b[i], dfd, m->dir, files[i], i == 0, err);
+		if (r == -ENOENT)
+			r = cs_err_set(err, -ENOENT, "%s/%s is gone since the state folder was read", m->dir, files[i]);
+		char got[65];
+		if (r == 0) {
+			cs_sha256_hex(got, b[i].data, b[i].len);
+			if (strcmp(got, sums[i]))
+				r = cs_err_set(err, -EIO, "%s/%s changed since the state folder was read (its SHA-256 is "
+					       "not the one in meta.json): run certsync again", m->dir, files[i]);
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (r < 0) {
+		cs_buf_free_secret(&b[0]);
+		cs_buf_free(&b[1]);
+		cs_buf_free(&b[2]);
+		return r;
+	}
+	for (size_t i = 0; i < 3; i++)
+		*bufs[i] = b[i];
+	m->unread = false;
+	return 0;
+}
+
+int cs_stored_texts(const struct cs_stored *s, struct cs_err *err)
+{
+	struct cs_stored *m = (struct cs_stored *)s; /* the cache only */
+	pthread_mutex_lock(&parse_lock);
+	int r = texts_locked(m, err);
+	pthread_mutex_unlock(&parse_lock);
+	return r;
+}
+
 X509 *cs_stored_cert(const struct cs_stored *s, struct cs_err *err)
 {
 	struct cs_stored *m = (struct cs_stored *)s; /* the cache only */
 	pthread_mutex_lock(&parse_lock);
+	if (!m->cert && texts_locked(m, err) < 0) {
+		pthread_mutex_unlock(&parse_lock);
+		return NULL;
+	}
 	if (!m->cert && m->cert_pem.data) {
 		STACK_OF(X509) *certs = NULL;
 		if (cs_certs_parse(&certs, m->cert_pem.data, m->cert_pem.len, err) == 0)
@@ -788,6 +887,10 @@ EVP_PKEY *cs_stored_key(const struct cs_stored *s, struct cs_err *err)
 {
 	struct cs_stored *m = (struct cs_stored *)s;
 	pthread_mutex_lock(&parse_lock);
+	if (!m->key && texts_locked(m, err) < 0) {
+		pthread_mutex_unlock(&parse_lock);
+		return NULL;
+	}
 	if (!m->key && m->key_pem.data)
 		cs_key_parse(&m->key, m->key_pem.data, m->key_pem.len, err);
 	else if (!m->key)
@@ -800,6 +903,10 @@ STACK_OF(X509) *cs_stored_chain(const struct cs_stored *s, struct cs_err *err)
 {
 	struct cs_stored *m = (struct cs_stored *)s;
 	pthread_mutex_lock(&parse_lock);
+	if (!m->chain && texts_locked(m, err) < 0) {
+		pthread_mutex_unlock(&parse_lock);
+		return NULL;
+	}
 	if (!m->chain && m->chain_pem.data) {
 		if (m->chain_pem.len == 0)
 			m->chain = sk_X509_new_null();
@@ -827,6 +934,7 @@ void cs_stored_free(struct cs_stored *s)
 	cs_buf_free_secret(&s->key_pem);
 	cs_buf_free(&s->cert_pem);
 	cs_buf_free(&s->chain_pem);
+	free(s->dir);
 	memset(s, 0, sizeof *s);
 }
 
