@@ -636,10 +636,13 @@ static int local_stat_read(struct cs_transport *t, const char *path, struct cs_f
 		goto out;
 	}
 	char chunk[16384];
+	size_t used = 0; /* of chunk, to wipe: a file is mostly far smaller */
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof chunk);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n > 0 && (size_t)n > used)
+			used = (size_t)n;
 		if (n < 0 || (n > 0 && cs_buf_append(out, chunk, (size_t)n) < 0)) {
 			r = -ENOTSUP;
 			break;
@@ -647,7 +650,7 @@ static int local_stat_read(struct cs_transport *t, const char *path, struct cs_f
 		if (n == 0 || (sb.st_size > 0 && out->len - start == (size_t)sb.st_size && (size_t)n < sizeof chunk))
 			break;
 	}
-	OPENSSL_cleanse(chunk, sizeof chunk);
+	OPENSSL_cleanse(chunk, used);
 	if (r == 0) {
 		if (!out->data)
 			cs_buf_append(out, "", 0);
