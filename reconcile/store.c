@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "providers/base/fault.h"
+#include "providers/base/strmap.h"
 #include "providers/base/util.h"
 #include "providers/base/x509.h"
 #include "reconcile/store_facts.h"
@@ -35,6 +36,14 @@ struct cs_store {
 	bool journal_grouped;
 	int journal_fd;
 	pthread_mutex_t journal_lock;
+	/* The certificate folders that have subfolders (pending/, issuing/,
+	 * archive/) when the store was opened, so that a read-only command
+	 * asks for no pending request where there can be none; forgotten once
+	 * the store is locked (what an apply reads must be current). */
+	bool subdirs_known;
+	struct cs_strmap subdirs;
+	char **subdir_names;
+	size_t n_subdir_names;
 };
 
 /* ---- permissions ---- */
@@ -115,7 +124,7 @@ static int check_key_at(int dfd, const char *certs, const char *rel, struct cs_e
  * has subfolders: a folder's link count is 2 plus its subfolders where the
  * file system counts them (ext4, xfs, tmpfs; others report 1, then both
  * are looked for). */
-static int check_all_keys(const struct cs_store *st, struct cs_err *err)
+static int check_all_keys(struct cs_store *st, struct cs_err *err)
 {
 	static const char *const rel[] = { "key.pem", "pending/key.pem", "issuing/key.pem" };
 	char *certs = cs_xasprintf("%s/certs", st->dir);
@@ -131,8 +140,14 @@ static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 			continue;
 		struct stat sb;
 		size_t n = sizeof rel / sizeof rel[0];
-		if (fstatat(dfd, e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode) && sb.st_nlink == 2)
+		if (fstatat(dfd, e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode) && sb.st_nlink == 2) {
 			n = 1; /* no subfolders: no pending/ or issuing/ */
+		} else {
+			char *name = cs_xstrdup(e->d_name);
+			st->subdir_names = cs_xrealloc(st->subdir_names, (st->n_subdir_names + 1) * sizeof *st->subdir_names);
+			st->subdir_names[st->n_subdir_names++] = name;
+			cs_strmap_put(&st->subdirs, name, 0, NULL);
+		}
 		for (size_t i = 0; i < n && r == 0; i++) {
 			cs_buf_reset(&p);
 			cs_buf_printf(&p, "%s/%s", e->d_name, rel[i]);
@@ -145,9 +160,21 @@ static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 	}
 	cs_buf_free(&p);
 	closedir(d);
+	st->subdirs_known = r == 0;
 out:
 	free(certs);
 	return r;
+}
+
+static void forget_subdirs(struct cs_store *st)
+{
+	st->subdirs_known = false;
+	cs_strmap_free(&st->subdirs);
+	for (size_t i = 0; i < st->n_subdir_names; i++)
+		free(st->subdir_names[i]);
+	free(st->subdir_names);
+	st->subdir_names = NULL;
+	st->n_subdir_names = 0;
 }
 
 /* ---- open / close ---- */
@@ -219,6 +246,7 @@ void cs_store_close(struct cs_store *st)
 	/* Closing the descriptor releases the flock. */
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
+	forget_subdirs(st);
 	free(st->dir);
 	free(st);
 }
@@ -236,6 +264,7 @@ int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err)
 	char *text = NULL;
 	int fd = -1;
 	int r = 0;
+	forget_subdirs(st);
 	if (st->lock_fd >= 0)
 		goto out; /* already ours */
 	if (!st->exists) {
@@ -1105,6 +1134,7 @@ static void item_fail(struct cs_store_item *it, int r, const char *what)
 
 void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 {
+	forget_subdirs(st); /* subfolders are made now */
 	struct prep {
 		char *dir;
 		struct cs_buf pem[3];
@@ -1239,8 +1269,9 @@ static int load_request(struct cs_pending *out, json_t **meta_out, struct cs_sto
 	key_path = cs_xasprintf("%s/key.pem", dir);
 	csr_path = cs_xasprintf("%s/request.csr", dir);
 	meta_path = cs_xasprintf("%s/meta.json", dir);
-	/* meta.json is written last: without it there is no complete request. */
-	if (!st->exists || !exists(meta_path)) {
+	/* meta.json is written last: without it there is no complete request.
+	 * A folder that had no subfolders when the store was opened has none. */
+	if (!st->exists || (st->subdirs_known && !cs_strmap_get(&st->subdirs, name, NULL)) || !exists(meta_path)) {
 		r = cs_err_set(err, -ENOENT, "no pending request for %s", name);
 		goto out;
 	}
@@ -1304,6 +1335,7 @@ static int save_request(struct cs_store *st, const char *name, const char *subdi
 	int r = check_name(name, err);
 	if (r < 0)
 		goto out;
+	forget_subdirs(st); /* one is made now */
 	dir = cs_xasprintf("%s/certs/%s/%s", st->dir, name, subdir);
 	if ((r = cs_key_to_pem(&key_pem, key, err)) < 0 || (r = cs_csr_to_pem(&csr_pem, csr, err)) < 0)
 		goto out;
@@ -1340,6 +1372,7 @@ int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *
 
 void cs_store_save_issuing_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 {
+	forget_subdirs(st); /* subfolders are made now */
 	static const char *const what = "record the issuance of";
 	struct prep {
 		char *dir;

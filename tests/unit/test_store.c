@@ -312,6 +312,28 @@ static void test_pending(void)
 	tap_int(cs_store_drop_pending(st, "mail", &err), 0, "drop twice is fine");
 	cs_err_clear(&err);
 
+	/* A read-only store asks for no request in a folder that had no
+	 * subfolders when it was opened; once locked it asks again. */
+	struct cs_store *ro = NULL;
+	cs_store_open(&ro, dir, false, &err);
+	r = cs_store_save_pending(st, "post", key, csr, "verisign", &err);
+	tap_ok(r == 0, "save pending beside a store opened before", "%s", cs_err_msg(&err));
+	tap_int(cs_store_load_pending(&p, ro, "post", &err), -ENOENT,
+		"the store opened before: no subfolders then, no request");
+	cs_err_clear(&err);
+	r = cs_store_lock(ro, "apply", &err);
+	r = r ? r : cs_store_load_pending(&p, ro, "post", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(p.key, key) == 1, "locked, it finds the request", "%s", cs_err_msg(&err));
+	cs_pending_free(&p);
+	cs_store_close(ro);
+	cs_store_open(&ro, dir, false, &err);
+	r = cs_store_load_pending(&p, ro, "post", &err);
+	tap_ok(r == 0, "a store opened since finds it", "%s", cs_err_msg(&err));
+	cs_pending_free(&p);
+	cs_store_close(ro);
+	cs_store_drop_pending(st, "post", &err);
+	cs_err_clear(&err);
+
 	cs_store_close(st);
 	X509_REQ_free(csr);
 	X509_REQ_free(other_csr);
