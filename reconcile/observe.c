@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "providers/base/strmap.h"
 #include "providers/base/util.h"
 
@@ -426,11 +427,25 @@ static void gather_hosts(struct cs_observed *obs, const struct cs_target *target
 
 /* ---- digest of everything observed ---- */
 
+/* The text below is hashed as it is written, a piece at a time: the whole
+ * of it for thousands of certificates is megabytes kept for nothing. */
+static void digest_flush(EVP_MD_CTX *md, struct cs_buf *t, bool all)
+{
+	if (t->len && (all || t->len >= 65536)) {
+		EVP_DigestUpdate(md, t->data, t->len);
+		cs_buf_reset(t);
+	}
+}
+
 static void digest_state(struct cs_observed *obs)
 {
 	const struct cs_config *cfg = obs->cfg;
 	struct cs_buf t = CS_BUF_INIT;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		cs_out_of_memory();
 	for (size_t i = 0; i < cfg->n_certs; i++) {
+		digest_flush(md, &t, false);
 		const struct cs_cert_obs *c = &obs->certs[i];
 		cs_buf_printf(&t, "cert %s selected=%d current=%s pending=%s reply=%s reply_error=%s error=%s issued_by=%d\n",
 			      c->cfg->name, c->selected, c->have_current ? c->current_info.sha256 : "-",
@@ -471,6 +486,7 @@ static void digest_state(struct cs_observed *obs)
 	}
 	for (size_t h = 0; h < cfg->n_hosts; h++) {
 		const struct cs_host_obs *ho = &obs->hosts[h];
+		digest_flush(md, &t, false);
 		cs_buf_printf(&t, "host %s selected=%d error=%d", cfg->hosts[h].name, ho->selected,
 			      ho->error != NULL);
 		if (ho->state && ho->platform->host_digest)
@@ -479,7 +495,18 @@ static void digest_state(struct cs_observed *obs)
 			cs_buf_printf(&t, " reboot_owed=%s", ho->owed_reboot->boot);
 		cs_buf_puts(&t, "\n");
 	}
-	cs_sha256_hex(obs->state_sha256, t.data ? t.data : "", t.len);
+	digest_flush(md, &t, true);
+	unsigned char d[32];
+	unsigned int n = 0;
+	if (EVP_DigestFinal_ex(md, d, &n) != 1 || n != sizeof d)
+		cs_out_of_memory();
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t k = 0; k < sizeof d; k++) {
+		obs->state_sha256[2 * k] = hex[d[k] >> 4];
+		obs->state_sha256[2 * k + 1] = hex[d[k] & 15];
+	}
+	obs->state_sha256[64] = '\0';
+	EVP_MD_CTX_free(md);
 	cs_buf_free(&t);
 }
 
