@@ -183,6 +183,18 @@ int cs_cert_obs_material(struct cs_material *out, const struct cs_cert_obs *c, s
 	if (cur->unread && info)
 		return cs_material_unread(out, info, cur->key_sha256, cur->cert_sha256, cur->chain_sha256,
 					  read_stored_texts, cur);
+	if (cur->cert_sha256[0]) {
+		/* Loaded unread, its texts read since: the digests stand too
+		 * (a host file that matched them was not kept, see observe_host). */
+		int r = cs_material_make_from(out, cur->key, &cur->key_pem, cur->cert, &cur->cert_pem, cur->chain,
+					      &cur->chain_pem, info, err);
+		if (r == 0) {
+			memcpy(out->key_sha256, cur->key_sha256, 65);
+			memcpy(out->cert_sha256, cur->cert_sha256, 65);
+			memcpy(out->chain_sha256, cur->chain_sha256, 65);
+		}
+		return r;
+	}
 	/* The texts certsync wrote stand for the objects, which are parsed
 	 * only if a binding's kind asks (cs_material_cert()). */
 	bool texts = cur->key_pem.data && cur->cert_pem.data && cur->chain_pem.data;
@@ -363,6 +375,22 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_err_clear(&err);
 		cs_transport_close(ho->transport);
 		ho->transport = NULL;
+	}
+	/* A host file that holds what the store saved (its SHA-256 is the
+	 * stored file's, from meta.json) need not be kept: the plan compares
+	 * the digests, and the stored texts are read when more is needed. */
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		const struct cs_stored *cur = &obs->certs[certs[k] - cfg->certs].current;
+		if (!cur->unread)
+			continue;
+		for (size_t f = 0; f < outs[k]->n_files; f++) {
+			struct cs_file_obs *fo = &outs[k]->files[f];
+			const char *sum = !strcmp(fo->role, "cert") ? cur->cert_sha256
+					  : !strcmp(fo->role, "key") ? cur->key_sha256
+					  : !strcmp(fo->role, "chain") ? cur->chain_sha256 : NULL;
+			if (fo->exists && sum && !strcmp(sum, fo->sha256))
+				cs_buf_free_secret(&fo->content);
+		}
 	}
 	json_t *unconfirmed = NULL;
 	if (r == 0 && n)

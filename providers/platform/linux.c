@@ -45,10 +45,10 @@ static const char *role_path(const struct cs_bind_files *f, const struct file_ro
 }
 
 /* The SHA-256 of what a role's file should hold when the material knows it
- * without its texts (an unread one), else NULL. */
+ * (one made unread, its texts read since or not), else NULL. */
 static const char *wanted_sha256(const char *role, const struct cs_material *m)
 {
-	if (!m->unread)
+	if (!m->cert_sha256[0])
 		return NULL;
 	if (!strcmp(role, "cert"))
 		return m->cert_sha256;
@@ -583,7 +583,7 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 	for (size_t i = 0; i < obs->n_files; i++) {
 		const struct cs_file_obs *fo = &obs->files[i];
 		const char *sum = wanted_sha256(fo->role, want);
-		if (fo->exists && !(sum && !strcmp(sum, fo->sha256)) && want->unread) {
+		if (fo->exists && want->unread && !(sum && !strcmp(sum, fo->sha256))) {
 			/* Not decided by the digests: the texts, to compare and say why. */
 			struct cs_err err = CS_ERR_INIT;
 			if (cs_material_texts(want, &err) < 0) {
