@@ -102,6 +102,15 @@ struct cs_transport_ops {
 	int (*stat)(struct cs_transport *t, const char *path, struct cs_file_stat *out,
 		    struct cs_err *err);
 
+	/* Optional: stat and read_file in one, for a file that is a readable
+	 * regular file or missing (then st->exists false, 0): st as stat gives
+	 * it, the content appended to out (within out->max).  -ENOTSUP, with
+	 * nothing kept, for anything else (a folder it cannot enter, an
+	 * unreadable or too large file, not a regular file): the caller then
+	 * asks stat and read_file, whose answers say what is wrong. */
+	int (*stat_read)(struct cs_transport *t, const char *path, struct cs_file_stat *st, struct cs_buf *out,
+			 struct cs_err *err);
+
 	/* Remove the temporary files run tag may have left beside each of
 	 * paths[0..n) (".BASENAME.certsync-TAG-*", see cs_temp_tag()) and the
 	 * transport's own upload folders of that run; the count removed, or
