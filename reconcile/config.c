@@ -224,10 +224,13 @@ static void parse_entries(struct ctx *c, const struct cs_ynode *map, const char 
 			names[i] = cs_yaml_text(k);
 	}
 	size_t *first = first_same(names, n, false);
+	/* The strings for messages of one entry are dropped after it. */
+	struct cs_yaml_mark mark = cs_yaml_mark(&c->y);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = entry_name(c, map, i, first[i], what);
 		if (name)
 			parse_one(c, name, cs_yaml_pair(map, i)->key, entry_value(c, map, i, what, name));
+		cs_yaml_release(&c->y, &mark);
 	}
 	free(first);
 	free(names);
@@ -792,6 +795,7 @@ static void parse_root(struct ctx *c, const struct cs_ynode *root)
 		cs_yaml_report(&c->y, v, "unsupported config version %s (this certsync reads version 1)", cs_yaml_esc(&c->y, cs_yaml_text(v)));
 	}
 	parse_settings(c, root);
+	binding_keys(c); /* kept for the whole load, made before any entry's strings */
 	/* Hosts and issuers first, wherever they are in the file: bindings,
 	 * verify and http-01 refer to them. */
 	parse_hosts(c, root);
