@@ -48,13 +48,11 @@ struct target {
 	const char *role;       /* "cert", "key", ... */
 };
 
-/* A hash slot: key (host, name) → position.  Long configs must not be
- * checked by comparing every entry with every other (quadratic). */
-struct slot {
-	const char *name;       /* NULL: empty */
-	size_t host;
-	size_t at;
-	size_t hash;            /* of (host, name): compared first, kept when growing */
+/* A slot of the (host, path) index: 8 bytes, so that the index of 200,000
+ * files stays small; the key is read from targets. */
+struct tslot {
+	uint32_t hash;          /* of (host, path) */
+	uint32_t at;            /* 1 + the index in targets; 0: empty */
 };
 
 struct ctx {
@@ -62,60 +60,56 @@ struct ctx {
 	struct cs_config *cfg;
 	struct target *targets;
 	size_t n_targets, cap_targets;
-	struct slot *target_index; /* (host, path) → targets, open addressing */
+	struct tslot *target_index; /* (host, path) → targets, open addressing */
 	size_t cap_index;          /* a power of two, at least twice n_targets */
-	struct slot *host_index;   /* host name → hosts (host field unused) */
-	size_t cap_hosts;
+	struct cs_strmap host_index; /* host name → hosts, made on first use */
+	struct cs_strmap issuer_index; /* issuer name → issuers, made on first use */
 	const char *const *all_kinds; /* every binding kind's name, NULL-ended */
 	const char *const *binding_keys; /* the keys of a binding: host and the kinds */
 };
 
-/* ---- hashing names ---- */
+/* ---- the files bindings write ---- */
 
-static size_t name_hash(size_t host, const char *name)
+/* Long configs must not be checked by comparing every file with every
+ * other (quadratic): a hash of (host, path). */
+static uint32_t path_hash(size_t host, const char *path)
 {
 	uint64_t h = 1469598103934665603ull ^ (uint64_t)host;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
-	return (size_t)h;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The slot for (host, name): the one holding it, or the empty one where it
- * goes.  cap is a power of two and never full. */
-static struct slot *slot_find_hashed(struct slot *slots, size_t cap, size_t host, const char *name, size_t h)
+/* The slot holding (host, path), or the empty one where it goes.  The
+ * index is a power of two and at most half full. */
+static struct tslot *target_slot(const struct ctx *c, size_t host, const char *path, uint32_t h)
 {
-	size_t i = h & (cap - 1);
-	while (slots[i].name && (slots[i].hash != h || slots[i].host != host || strcmp(slots[i].name, name) != 0))
-		i = (i + 1) & (cap - 1);
-	return &slots[i];
-}
-
-static struct slot *slot_find(struct slot *slots, size_t cap, size_t host, const char *name)
-{
-	return slot_find_hashed(slots, cap, host, name, name_hash(host, name));
-}
-
-/* Insert, growing so that at most half the slots are used. */
-static void slot_put(struct slot **slots, size_t *cap, size_t used, size_t host, const char *name, size_t at)
-{
-	if (2 * (used + 1) > *cap) {
-		size_t ncap = *cap ? 2 * *cap : 64;
-		struct slot *n = cs_xcalloc(ncap, sizeof *n);
-		for (size_t i = 0; i < *cap; i++) {
-			const struct slot *o = &(*slots)[i];
-			if (o->name) {
-				size_t j = o->hash & (ncap - 1);
-				while (n[j].name)
-					j = (j + 1) & (ncap - 1);
-				n[j] = *o;
-			}
-		}
-		free(*slots);
-		*slots = n;
-		*cap = ncap;
+	for (size_t i = h & (c->cap_index - 1);; i = (i + 1) & (c->cap_index - 1)) {
+		struct tslot *s = &c->target_index[i];
+		if (!s->at)
+			return s;
+		const struct target *t = &c->targets[s->at - 1];
+		if (s->hash == h && t->host == host && strcmp(t->path, path) == 0)
+			return s;
 	}
-	size_t h = name_hash(host, name);
-	*slot_find_hashed(*slots, *cap, host, name, h) = (struct slot){ name, host, at, h };
+}
+
+static void target_index_grow(struct ctx *c)
+{
+	size_t ncap = c->cap_index ? 2 * c->cap_index : 64;
+	struct tslot *n = cs_xcalloc(ncap, sizeof *n);
+	for (size_t i = 0; i < c->cap_index; i++) {
+		const struct tslot *o = &c->target_index[i];
+		if (!o->at)
+			continue;
+		size_t j = o->hash & (ncap - 1);
+		while (n[j].at)
+			j = (j + 1) & (ncap - 1);
+		n[j] = *o;
+	}
+	free(c->target_index);
+	c->target_index = n;
+	c->cap_index = ncap;
 }
 
 /* ---- duplicates in long lists ---- */
@@ -230,10 +224,13 @@ static void parse_entries(struct ctx *c, const struct cs_ynode *map, const char 
 			names[i] = cs_yaml_text(k);
 	}
 	size_t *first = first_same(names, n, false);
+	/* The strings for messages of one entry are dropped after it. */
+	struct cs_yaml_mark mark = cs_yaml_mark(&c->y);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = entry_name(c, map, i, first[i], what);
 		if (name)
 			parse_one(c, name, cs_yaml_pair(map, i)->key, entry_value(c, map, i, what, name));
+		cs_yaml_release(&c->y, &mark);
 	}
 	free(first);
 	free(names);
@@ -330,29 +327,17 @@ static void parse_hosts(struct ctx *c, const struct cs_ynode *root)
 	parse_entries(c, m, "host", parse_host);
 }
 
-static const struct slot *slot_find_or_null(struct ctx *c, const char *name)
-{
-	if (!c->cap_hosts)
-		return NULL;
-	const struct slot *s = slot_find(c->host_index, c->cap_hosts, 0, name);
-	return s->name ? s : NULL;
-}
-
 /* The index of the host called name; reports a dangling reference at v. */
 static bool find_host(struct ctx *c, const struct cs_ynode *v, const char *name, const char *where, size_t *out)
 {
 	const struct cs_config *cfg = c->cfg;
-	/* Indexed on first use: every host is parsed by then. */
-	if (!c->host_index && cfg->n_hosts) {
+	/* Indexed on first use: every host is parsed by then (the first of a
+	 * name wins). */
+	if (!c->host_index.n)
 		for (size_t i = 0; i < cfg->n_hosts; i++)
-			if (cfg->hosts[i].name && !slot_find_or_null(c, cfg->hosts[i].name))
-				slot_put(&c->host_index, &c->cap_hosts, i, 0, cfg->hosts[i].name, i);
-	}
-	const struct slot *s = c->cap_hosts ? slot_find(c->host_index, c->cap_hosts, 0, name) : NULL;
-	if (s && s->name) {
-		*out = s->at;
+			cs_strmap_put(&c->host_index, cfg->hosts[i].name, i, NULL);
+	if (cs_strmap_get(&c->host_index, name, out))
 		return true;
-	}
 	const char **names = cs_xcalloc(cfg->n_hosts + 1, sizeof *names);
 	for (size_t i = 0; i < cfg->n_hosts; i++)
 		names[i] = cfg->hosts[i].name;
@@ -414,10 +399,11 @@ static bool claim_file(struct cs_binding_parse *p, const struct cs_ynode *v, con
 {
 	struct ctx *c = p->claim_ctx;
 	size_t host = p->host_index;
+	uint32_t h = path_hash(host, path);
 	if (c->cap_index) {
-		const struct slot *s = slot_find(c->target_index, c->cap_index, host, path);
-		if (s->name) {
-			const struct target *t = &c->targets[s->at];
+		const struct tslot *s = target_slot(c, host, path, h);
+		if (s->at) {
+			const struct target *t = &c->targets[s->at - 1];
 			cs_yaml_report(&c->y, v, "file %s on host %s is already written as \"%s\" by binding %zu of certificate %s",
 			       cs_yaml_esc(&c->y, path), cs_yaml_esc(&c->y, p->host->name), t->role, t->binding,
 			       cs_yaml_esc(&c->y, t->cert));
@@ -428,9 +414,10 @@ static bool claim_file(struct cs_binding_parse *p, const struct cs_ynode *v, con
 		c->cap_targets = c->cap_targets ? 2 * c->cap_targets : 16;
 		c->targets = cs_xrealloc(c->targets, c->cap_targets * sizeof *c->targets);
 	}
+	if (2 * (c->n_targets + 1) > c->cap_index)
+		target_index_grow(c);
 	c->targets[c->n_targets] = (struct target){ host, path, p->cert->name, p->index, role };
-	slot_put(&c->target_index, &c->cap_index, c->n_targets, host, path, c->n_targets);
-	c->n_targets++;
+	*target_slot(c, host, path, h) = (struct tslot){ h, (uint32_t)++c->n_targets };
 	return true;
 }
 
@@ -736,10 +723,10 @@ static void parse_cert(struct ctx *c, const char *name, const struct cs_ynode *k
 	struct cs_ynode *iv = cs_yaml_str(&c->y, m, "issuer", where, true, &cert->issuer);
 	if (iv) {
 		const struct cs_config *cfg = c->cfg;
-		for (size_t i = 0; i < cfg->n_issuers; i++)
-			if (strcmp(cfg->issuers[i].name, cert->issuer) == 0)
-				cert->issuer_index = i;
-		if (cert->issuer_index == (size_t)-1) {
+		if (!c->issuer_index.n) /* names are unique: a second definition is not parsed */
+			for (size_t i = 0; i < cfg->n_issuers; i++)
+				cs_strmap_put(&c->issuer_index, cfg->issuers[i].name, i, NULL);
+		if (!cs_strmap_get(&c->issuer_index, cert->issuer, &cert->issuer_index)) {
 			const char **names = cs_xcalloc(cfg->n_issuers + 1, sizeof *names);
 			for (size_t i = 0; i < cfg->n_issuers; i++)
 				names[i] = cfg->issuers[i].name;
@@ -808,6 +795,7 @@ static void parse_root(struct ctx *c, const struct cs_ynode *root)
 		cs_yaml_report(&c->y, v, "unsupported config version %s (this certsync reads version 1)", cs_yaml_esc(&c->y, cs_yaml_text(v)));
 	}
 	parse_settings(c, root);
+	binding_keys(c); /* kept for the whole load, made before any entry's strings */
 	/* Hosts and issuers first, wherever they are in the file: bindings,
 	 * verify and http-01 refer to them. */
 	parse_hosts(c, root);
@@ -846,7 +834,8 @@ int cs_config_load_string(struct cs_config **out, const char *name, const char *
 	cs_yaml_done(&c.y);
 	free(c.targets);
 	free(c.target_index);
-	free(c.host_index);
+	cs_strmap_free(&c.host_index);
+	cs_strmap_free(&c.issuer_index);
 	cs_diags_sort(diags);
 	if (c.y.errors) {
 		cs_config_free(cfg);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "providers/base/strmap.h"
 #include "providers/base/util.h"
 
@@ -157,11 +158,43 @@ out:
 	cs_err_clear(&err);
 }
 
+/* An unread material's texts: the stored set's, read now. */
+static int read_stored_texts(const void *ctx, struct cs_buf *key_pem, struct cs_buf *cert_pem,
+			     struct cs_buf *chain_pem, struct cs_err *err)
+{
+	const struct cs_stored *cur = ctx;
+	int r = cs_stored_texts(cur, err);
+	if (r < 0)
+		return cs_err_prefix(err, "stored certificate");
+	if (cs_buf_append(key_pem, cur->key_pem.data, cur->key_pem.len) < 0 ||
+	    cs_buf_append(cert_pem, cur->cert_pem.data, cur->cert_pem.len) < 0 ||
+	    cs_buf_append(chain_pem, cur->chain_pem.data, cur->chain_pem.len) < 0)
+		return cs_err_errno(err, -ENOMEM, "material");
+	return 0;
+}
+
 int cs_cert_obs_material(struct cs_material *out, const struct cs_cert_obs *c, struct cs_err *err)
 {
 	const struct cs_stored *cur = &c->current;
 	/* current_info is read in observe_cert; its serial is never NULL once read */
 	const struct cs_cert_info *info = c->current_info.serial ? &c->current_info : NULL;
+	/* A set not read: bindings compare the SHA-256 of their files first,
+	 * and the texts are read only when that does not decide. */
+	if (cur->unread && info)
+		return cs_material_unread(out, info, cur->key_sha256, cur->cert_sha256, cur->chain_sha256,
+					  read_stored_texts, cur);
+	if (cur->cert_sha256[0]) {
+		/* Loaded unread, its texts read since: the digests stand too
+		 * (a host file that matched them was not kept, see observe_host). */
+		int r = cs_material_make_from(out, cur->key, &cur->key_pem, cur->cert, &cur->cert_pem, cur->chain,
+					      &cur->chain_pem, info, err);
+		if (r == 0) {
+			memcpy(out->key_sha256, cur->key_sha256, 65);
+			memcpy(out->cert_sha256, cur->cert_sha256, 65);
+			memcpy(out->chain_sha256, cur->chain_sha256, 65);
+		}
+		return r;
+	}
 	/* The texts certsync wrote stand for the objects, which are parsed
 	 * only if a binding's kind asks (cs_material_cert()). */
 	bool texts = cur->key_pem.data && cur->cert_pem.data && cur->chain_pem.data;
@@ -343,6 +376,22 @@ static void observe_host(struct cs_observed *obs, const struct cs_target *target
 		cs_transport_close(ho->transport);
 		ho->transport = NULL;
 	}
+	/* A host file that holds what the store saved (its SHA-256 is the
+	 * stored file's, from meta.json) need not be kept: the plan compares
+	 * the digests, and the stored texts are read when more is needed. */
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		const struct cs_stored *cur = &obs->certs[certs[k] - cfg->certs].current;
+		if (!cur->unread)
+			continue;
+		for (size_t f = 0; f < outs[k]->n_files; f++) {
+			struct cs_file_obs *fo = &outs[k]->files[f];
+			const char *sum = !strcmp(fo->role, "cert") ? cur->cert_sha256
+					  : !strcmp(fo->role, "key") ? cur->key_sha256
+					  : !strcmp(fo->role, "chain") ? cur->chain_sha256 : NULL;
+			if (fo->exists && sum && !strcmp(sum, fo->sha256))
+				cs_buf_free_secret(&fo->content);
+		}
+	}
 	json_t *unconfirmed = NULL;
 	if (r == 0 && n)
 		cs_store_unconfirmed_read(&unconfirmed, obs->store, ho->cfg->name, &err);
@@ -406,11 +455,25 @@ static void gather_hosts(struct cs_observed *obs, const struct cs_target *target
 
 /* ---- digest of everything observed ---- */
 
+/* The text below is hashed as it is written, a piece at a time: the whole
+ * of it for thousands of certificates is megabytes kept for nothing. */
+static void digest_flush(EVP_MD_CTX *md, struct cs_buf *t, bool all)
+{
+	if (t->len && (all || t->len >= 65536)) {
+		EVP_DigestUpdate(md, t->data, t->len);
+		cs_buf_reset(t);
+	}
+}
+
 static void digest_state(struct cs_observed *obs)
 {
 	const struct cs_config *cfg = obs->cfg;
 	struct cs_buf t = CS_BUF_INIT;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		cs_out_of_memory();
 	for (size_t i = 0; i < cfg->n_certs; i++) {
+		digest_flush(md, &t, false);
 		const struct cs_cert_obs *c = &obs->certs[i];
 		cs_buf_printf(&t, "cert %s selected=%d current=%s pending=%s reply=%s reply_error=%s error=%s issued_by=%d\n",
 			      c->cfg->name, c->selected, c->have_current ? c->current_info.sha256 : "-",
@@ -451,6 +514,7 @@ static void digest_state(struct cs_observed *obs)
 	}
 	for (size_t h = 0; h < cfg->n_hosts; h++) {
 		const struct cs_host_obs *ho = &obs->hosts[h];
+		digest_flush(md, &t, false);
 		cs_buf_printf(&t, "host %s selected=%d error=%d", cfg->hosts[h].name, ho->selected,
 			      ho->error != NULL);
 		if (ho->state && ho->platform->host_digest)
@@ -459,7 +523,18 @@ static void digest_state(struct cs_observed *obs)
 			cs_buf_printf(&t, " reboot_owed=%s", ho->owed_reboot->boot);
 		cs_buf_puts(&t, "\n");
 	}
-	cs_sha256_hex(obs->state_sha256, t.data ? t.data : "", t.len);
+	digest_flush(md, &t, true);
+	unsigned char d[32];
+	unsigned int n = 0;
+	if (EVP_DigestFinal_ex(md, d, &n) != 1 || n != sizeof d)
+		cs_out_of_memory();
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t k = 0; k < sizeof d; k++) {
+		obs->state_sha256[2 * k] = hex[d[k] >> 4];
+		obs->state_sha256[2 * k + 1] = hex[d[k] & 15];
+	}
+	obs->state_sha256[64] = '\0';
+	EVP_MD_CTX_free(md);
 	cs_buf_free(&t);
 }
 

@@ -820,7 +820,7 @@ static void note_missing_chain(struct builder *b, size_t i)
 		chain = c->reply.chain;
 	} else if (!b->renew_new[i] && b->have_want[i]) {
 		/* The texts tell that there is a chain without parsing anything. */
-		if (b->want[i].chain_pem.len > 0)
+		if (cs_material_has_chain(&b->want[i]))
 			return;
 		struct cs_err ignored = CS_ERR_INIT;
 		leaf = cs_material_cert(&b->want[i]);

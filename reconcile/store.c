@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "providers/base/fault.h"
+#include "providers/base/strmap.h"
 #include "providers/base/util.h"
 #include "providers/base/x509.h"
 #include "reconcile/store_facts.h"
@@ -35,6 +36,14 @@ struct cs_store {
 	bool journal_grouped;
 	int journal_fd;
 	pthread_mutex_t journal_lock;
+	/* The certificate folders that have subfolders (pending/, issuing/,
+	 * archive/) when the store was opened, so that a read-only command
+	 * asks for no pending request where there can be none; forgotten once
+	 * the store is locked (what an apply reads must be current). */
+	bool subdirs_known;
+	struct cs_strmap subdirs;
+	char **subdir_names;
+	size_t n_subdir_names;
 };
 
 /* ---- permissions ---- */
@@ -115,7 +124,7 @@ static int check_key_at(int dfd, const char *certs, const char *rel, struct cs_e
  * has subfolders: a folder's link count is 2 plus its subfolders where the
  * file system counts them (ext4, xfs, tmpfs; others report 1, then both
  * are looked for). */
-static int check_all_keys(const struct cs_store *st, struct cs_err *err)
+static int check_all_keys(struct cs_store *st, struct cs_err *err)
 {
 	static const char *const rel[] = { "key.pem", "pending/key.pem", "issuing/key.pem" };
 	char *certs = cs_xasprintf("%s/certs", st->dir);
@@ -131,8 +140,14 @@ static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 			continue;
 		struct stat sb;
 		size_t n = sizeof rel / sizeof rel[0];
-		if (fstatat(dfd, e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode) && sb.st_nlink == 2)
+		if (fstatat(dfd, e->d_name, &sb, 0) == 0 && S_ISDIR(sb.st_mode) && sb.st_nlink == 2) {
 			n = 1; /* no subfolders: no pending/ or issuing/ */
+		} else {
+			char *name = cs_xstrdup(e->d_name);
+			st->subdir_names = cs_xrealloc(st->subdir_names, (st->n_subdir_names + 1) * sizeof *st->subdir_names);
+			st->subdir_names[st->n_subdir_names++] = name;
+			cs_strmap_put(&st->subdirs, name, 0, NULL);
+		}
 		for (size_t i = 0; i < n && r == 0; i++) {
 			cs_buf_reset(&p);
 			cs_buf_printf(&p, "%s/%s", e->d_name, rel[i]);
@@ -145,9 +160,21 @@ static int check_all_keys(const struct cs_store *st, struct cs_err *err)
 	}
 	cs_buf_free(&p);
 	closedir(d);
+	st->subdirs_known = r == 0;
 out:
 	free(certs);
 	return r;
+}
+
+static void forget_subdirs(struct cs_store *st)
+{
+	st->subdirs_known = false;
+	cs_strmap_free(&st->subdirs);
+	for (size_t i = 0; i < st->n_subdir_names; i++)
+		free(st->subdir_names[i]);
+	free(st->subdir_names);
+	st->subdir_names = NULL;
+	st->n_subdir_names = 0;
 }
 
 /* ---- open / close ---- */
@@ -219,6 +246,7 @@ void cs_store_close(struct cs_store *st)
 	/* Closing the descriptor releases the flock. */
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
+	forget_subdirs(st);
 	free(st->dir);
 	free(st);
 }
@@ -236,6 +264,7 @@ int cs_store_lock(struct cs_store *st, const char *command, struct cs_err *err)
 	char *text = NULL;
 	int fd = -1;
 	int r = 0;
+	forget_subdirs(st);
 	if (st->lock_fd >= 0)
 		goto out; /* already ours */
 	if (!st->exists) {
@@ -511,8 +540,8 @@ static void keep_if_written(struct cs_buf *out, struct cs_buf *read, json_t *sum
  * close, with the messages cs_file_read() gives.  -ENOENT without a
  * message when the file is missing.  key: a key file, refused (-EPERM) when
  * it is a symbolic link, not a regular file or readable by group/other. */
-static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *file, bool key,
-		   struct cs_err *err)
+static int read_at_stat(struct cs_buf *out, int dfd, const char *dir, const char *file, bool key,
+			struct stat *st_out, struct cs_err *err)
 {
 	cs_buf_init(out, MAX_FILE);
 	/* O_NONBLOCK: a FIFO in the file's place must not block the open */
@@ -537,6 +566,8 @@ static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *fil
 		r = cs_err_set(err, -EPERM, "key file %s/%s is not a regular file", dir, file);
 		goto out;
 	}
+	if (st_out)
+		*st_out = sb;
 	if (!S_ISREG(sb.st_mode)) {
 		r = cs_err_set(err, -EINVAL, "read %s/%s: not a regular file (it is %s)", dir, file,
 			       cs_file_type_name(sb.st_mode));
@@ -579,6 +610,12 @@ out:
 			cs_buf_free(out);
 	}
 	return r;
+}
+
+static int read_at(struct cs_buf *out, int dfd, const char *dir, const char *file, bool key,
+		   struct cs_err *err)
+{
+	return read_at_stat(out, dfd, dir, file, key, NULL, err);
 }
 
 static bool hash_is(const struct cs_buf *b, json_t *sums, const char *file)
@@ -638,6 +675,42 @@ static bool load_unparsed(struct cs_stored *out, struct loaded *l)
 	out->cert_pem = l->cert;
 	out->chain_pem = l->chain;
 	l->key = l->cert = l->chain = (struct cs_buf)CS_BUF_INIT;
+	return true;
+}
+
+static bool ctime_after(const struct stat *a, const struct stat *b)
+{
+	return a->st_ctim.tv_sec > b->st_ctim.tv_sec ||
+	       (a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec > b->st_ctim.tv_nsec);
+}
+
+/* A set none of whose files changed since meta.json was written (the save
+ * writes it last; any change to a file, by hand or by a program, moves its
+ * ctime, which nobody can set back) is the one certsync saved: its files
+ * hash to meta.json's SHA-256 as they did then, and are not read now.  The
+ * key file is checked as a read would (a regular file, no link, private).
+ * Anything else is read as before. */
+static bool load_unread(struct cs_stored *out, int dfd, const char *dir, json_t *meta, const struct stat *meta_st)
+{
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
+	char *sums[] = { out->key_sha256, out->cert_sha256, out->chain_sha256 };
+	json_t *sha = json_object_get(meta, "sha256");
+	for (size_t i = 0; i < 3; i++) {
+		const char *want = json_string_value(json_object_get(sha, files[i]));
+		struct stat sb;
+		if (!want || strlen(want) != 64 || fstatat(dfd, files[i], &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode) || (i == 0 && (sb.st_mode & 066)) || sb.st_size > (off_t)MAX_FILE ||
+		    ctime_after(&sb, meta_st))
+			return false;
+		memcpy(sums[i], want, 65);
+	}
+	if (cs_store_facts_read(&out->info, &out->signed_by, json_object_get(meta, "cert")) < 0)
+		return false; /* the caller frees what was read */
+	out->have_info = true;
+	out->key_matches = true;
+	out->unread = true;
+	out->dir = cs_xstrdup(dir);
+	take_meta(out, meta);
 	return true;
 }
 
@@ -727,6 +800,23 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 		r = cs_err_errno(err, -errno, "read %s", dir);
 		goto out;
 	}
+	/* meta.json first: when it vouches for the files, they are not read */
+	struct cs_buf meta = CS_BUF_INIT;
+	struct stat meta_st;
+	l.meta_r = read_at_stat(&meta, dfd, dir, "meta.json", false, &meta_st, &l.meta_err);
+	l.have_meta = l.meta_r != -ENOENT;
+	if (l.meta_r == 0) {
+		json_error_t je;
+		l.meta = json_loadb(meta.data, meta.len, JSON_REJECT_DUPLICATES, &je);
+		if (!l.meta)
+			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json:%d: %s", dir, je.line, je.text);
+		else if (!json_is_object(l.meta))
+			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json: not a JSON object", dir);
+	}
+	cs_buf_free(&meta);
+	if (l.meta_r == 0 && load_unread(out, dfd, dir, l.meta, &meta_st))
+		goto out;
+	cs_stored_free(out);
 	r = read_at(&l.cert, dfd, dir, "cert.pem", false, err);
 	if (r == -ENOENT)
 		r = cs_err_set(err, -ENOENT, "no certificate stored for %s", name);
@@ -739,18 +829,6 @@ int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, 
 	l.have_chain = r == 0;
 	if (r < 0 && r != -ENOENT)
 		goto out;
-	struct cs_buf meta = CS_BUF_INIT;
-	l.meta_r = read_at(&meta, dfd, dir, "meta.json", false, &l.meta_err);
-	l.have_meta = l.meta_r != -ENOENT;
-	if (l.meta_r == 0) {
-		json_error_t je;
-		l.meta = json_loadb(meta.data, meta.len, JSON_REJECT_DUPLICATES, &je);
-		if (!l.meta)
-			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json:%d: %s", dir, je.line, je.text);
-		else if (!json_is_object(l.meta))
-			l.meta_r = cs_err_set(&l.meta_err, -EINVAL, "%s/meta.json: not a JSON object", dir);
-	}
-	cs_buf_free(&meta);
 	r = 0;
 	if (!load_unparsed(out, &l))
 		r = load_parsed(out, &l, dir, err);
@@ -768,10 +846,60 @@ out:
  * threads. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* With parse_lock held: read the texts of a set loaded unread. */
+static int texts_locked(struct cs_stored *m, struct cs_err *err)
+{
+	if (!m->unread)
+		return 0;
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem" };
+	struct cs_buf *bufs[] = { &m->key_pem, &m->cert_pem, &m->chain_pem };
+	const char *sums[] = { m->key_sha256, m->cert_sha256, m->chain_sha256 };
+	struct cs_buf b[3] = { CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT };
+	int dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = dfd < 0 ? cs_err_errno(err, -errno, "read %s", m->dir) : 0;
+	for (size_t i = 0; i < 3 && r == 0; i++) {
+		r = read_at(&b[i], dfd, m->dir, files[i], i == 0, err);
+		if (r == -ENOENT)
+			r = cs_err_set(err, -ENOENT, "%s/%s is gone since the state folder was read", m->dir, files[i]);
+		char got[65];
+		if (r == 0) {
+			cs_sha256_hex(got, b[i].data, b[i].len);
+			if (strcmp(got, sums[i]))
+				r = cs_err_set(err, -EIO, "%s/%s changed since the state folder was read (its SHA-256 is "
+					       "not the one in meta.json): run certsync again", m->dir, files[i]);
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (r < 0) {
+		cs_buf_free_secret(&b[0]);
+		cs_buf_free(&b[1]);
+		cs_buf_free(&b[2]);
+		return r;
+	}
+	for (size_t i = 0; i < 3; i++)
+		*bufs[i] = b[i];
+	m->unread = false;
+	return 0;
+}
+
+int cs_stored_texts(const struct cs_stored *s, struct cs_err *err)
+{
+	struct cs_stored *m = (struct cs_stored *)s; /* the cache only */
+	pthread_mutex_lock(&parse_lock);
+	int r = texts_locked(m, err);
+	pthread_mutex_unlock(&parse_lock);
+	return r;
+}
+
 X509 *cs_stored_cert(const struct cs_stored *s, struct cs_err *err)
 {
 	struct cs_stored *m = (struct cs_stored *)s; /* the cache only */
 	pthread_mutex_lock(&parse_lock);
+	if (!m->cert && texts_locked(m, err) < 0) {
+		pthread_mutex_unlock(&parse_lock);
+		return NULL;
+	}
 	if (!m->cert && m->cert_pem.data) {
 		STACK_OF(X509) *certs = NULL;
 		if (cs_certs_parse(&certs, m->cert_pem.data, m->cert_pem.len, err) == 0)
@@ -788,6 +916,10 @@ EVP_PKEY *cs_stored_key(const struct cs_stored *s, struct cs_err *err)
 {
 	struct cs_stored *m = (struct cs_stored *)s;
 	pthread_mutex_lock(&parse_lock);
+	if (!m->key && texts_locked(m, err) < 0) {
+		pthread_mutex_unlock(&parse_lock);
+		return NULL;
+	}
 	if (!m->key && m->key_pem.data)
 		cs_key_parse(&m->key, m->key_pem.data, m->key_pem.len, err);
 	else if (!m->key)
@@ -800,6 +932,10 @@ STACK_OF(X509) *cs_stored_chain(const struct cs_stored *s, struct cs_err *err)
 {
 	struct cs_stored *m = (struct cs_stored *)s;
 	pthread_mutex_lock(&parse_lock);
+	if (!m->chain && texts_locked(m, err) < 0) {
+		pthread_mutex_unlock(&parse_lock);
+		return NULL;
+	}
 	if (!m->chain && m->chain_pem.data) {
 		if (m->chain_pem.len == 0)
 			m->chain = sk_X509_new_null();
@@ -827,6 +963,7 @@ void cs_stored_free(struct cs_stored *s)
 	cs_buf_free_secret(&s->key_pem);
 	cs_buf_free(&s->cert_pem);
 	cs_buf_free(&s->chain_pem);
+	free(s->dir);
 	memset(s, 0, sizeof *s);
 }
 
@@ -1011,6 +1148,7 @@ static int item_meta_dir(struct cs_store *st, struct cs_store_item *x, const cha
 
 void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 {
+	forget_subdirs(st); /* subfolders are made now */
 	struct prep {
 		char *dir;
 		struct cs_buf pem[3];
@@ -1139,8 +1277,9 @@ static int load_request(struct cs_pending *out, json_t **meta_out, struct cs_sto
 	key_path = cs_xasprintf("%s/key.pem", dir);
 	csr_path = cs_xasprintf("%s/request.csr", dir);
 	meta_path = cs_xasprintf("%s/meta.json", dir);
-	/* meta.json is written last: without it there is no complete request. */
-	if (!st->exists || !exists(meta_path)) {
+	/* meta.json is written last: without it there is no complete request.
+	 * A folder that had no subfolders when the store was opened has none. */
+	if (!st->exists || (st->subdirs_known && !cs_strmap_get(&st->subdirs, name, NULL)) || !exists(meta_path)) {
 		r = cs_err_set(err, -ENOENT, "no pending request for %s", name);
 		goto out;
 	}
@@ -1204,6 +1343,7 @@ static int save_request(struct cs_store *st, const char *name, const char *subdi
 	int r = check_name(name, err);
 	if (r < 0)
 		goto out;
+	forget_subdirs(st); /* one is made now */
 	dir = cs_xasprintf("%s/certs/%s/%s", st->dir, name, subdir);
 	if ((r = cs_key_to_pem(&key_pem, key, err)) < 0 || (r = cs_csr_to_pem(&csr_pem, csr, err)) < 0)
 		goto out;
@@ -1240,6 +1380,7 @@ int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *
 
 void cs_store_save_issuing_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 {
+	forget_subdirs(st); /* subfolders are made now */
 	static const char *const what = "record the issuance of";
 	struct prep {
 		char *dir;

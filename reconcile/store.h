@@ -83,6 +83,14 @@ struct cs_stored {
 	 * was saved (the first chain certificate's), or NULL: see store_facts.h */
 	char *signed_by;
 	bool key_matches;        /* the key belongs to the certificate */
+	/* Not read at all: key.pem, cert.pem and chain.pem are what certsync
+	 * saved (none changed since meta.json was written, whose SHA-256 of
+	 * each is below), so key_pem, cert_pem and chain_pem stay empty until
+	 * cs_stored_texts() (or an accessor above) reads them from dir and
+	 * checks each against its SHA-256. */
+	bool unread;
+	char key_sha256[65], cert_sha256[65], chain_sha256[65];
+	char *dir;               /* the set's folder, while unread */
 };
 int cs_store_load(struct cs_stored *out, struct cs_store *st, const char *name, struct cs_err *err); /* -ENOENT */
 /* Make key/cert/chain current; the previous ones move to archive/SERIAL/.
@@ -96,6 +104,11 @@ void cs_stored_free(struct cs_stored *s); /* members only; accepts NULL */
 EVP_PKEY *cs_stored_key(const struct cs_stored *s, struct cs_err *err);
 X509 *cs_stored_cert(const struct cs_stored *s, struct cs_err *err);
 STACK_OF(X509) *cs_stored_chain(const struct cs_stored *s, struct cs_err *err);
+/* The texts of a set loaded unread: key_pem, cert_pem and chain_pem read
+ * now (thread-safe; the set keeps them), each refused when it no longer
+ * hashes to meta.json's SHA-256 (changed since it was loaded).  0 at once
+ * for a set whose texts are at hand. */
+int cs_stored_texts(const struct cs_stored *s, struct cs_err *err);
 
 /* Many certificates at once (an apply's renewals).  cs_store_save_many()
  * saves each item as cs_store_save() does, cs_store_save_issuing_many()

@@ -13,9 +13,9 @@ packages=(
 	openssl ca-certificates curl python3 python3-icalendar python3-winrm python3-jsonschema python3-yaml
 	nginx-light haproxy dovecot-imapd socat pebble time strace
 	openssh-server openssh-client sudo
-	scdoc zsh
+	scdoc zsh fish
 	libpq-dev postgresql-15 postgresql-client-15
-	systemd util-linux chromium
+	systemd util-linux chromium acl
 	default-jre-headless
 	nodejs npm dash
 )

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -333,14 +334,31 @@ static int write_in_halves(int fd, const void *data, size_t len)
 	return r;
 }
 
+/* The access control list of the file a write replaces goes onto its
+ * replacement (a service given its key with setfacl -m u:haproxy:r keeps
+ * it), then the mode again, so that the mask is mode's group bits and the
+ * list never gives more than the mode declared.  Done before any content
+ * is written.  0 also when path has no list (or is not there). */
+static int keep_acl(int fd, const char *path, mode_t mode)
+{
+	char acl[8192];
+	ssize_t n = getxattr(path, "system.posix_acl_access", acl, sizeof acl);
+	if (n <= 0)
+		return 0;
+	if (fsetxattr(fd, "system.posix_acl_access", acl, (size_t)n, 0) < 0 || fchmod(fd, mode & 07777) < 0)
+		return -errno;
+	return 0;
+}
+
 /* The first half of every atomic write: the state mirror first (a state
  * file kept in a database too, state_mirror.h), then a temporary file
- * beside path with its permissions (and owner) set before its content,
- * written in halves.  Returns the open descriptor and the temporary's name
+ * beside path with its permissions (and owner, and with acl the replaced
+ * file's access control list: keep_acl) set before its content, written
+ * in halves.  Returns the open descriptor and the temporary's name
  * in *tmp_out, or a negative errno with nothing left behind; the callers
  * differ only in when they fsync and rename. */
 static int write_temp_beside(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
-			     gid_t gid, char **tmp_out, struct cs_err *err)
+			     gid_t gid, bool acl, char **tmp_out, struct cs_err *err)
 {
 	*tmp_out = NULL;
 	if (cs_state_mirror_active()) {
@@ -365,6 +383,8 @@ static int write_temp_beside(const char *path, const void *data, size_t len, mod
 		r = cs_err_errno(err, -errno, "write %s: chmod", path);
 	else if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
 		r = cs_err_errno(err, -errno, "write %s: chown", path);
+	else if (acl && (r = keep_acl(fd, path, mode)) < 0)
+		r = cs_err_errno(err, r, "write %s: keep its access control list", path);
 	else if ((r = write_in_halves(fd, data, len)) < 0)
 		r = cs_err_errno(err, r, "write %s", path);
 	if (r < 0) {
@@ -381,7 +401,7 @@ int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 			 uid_t uid, gid_t gid, struct cs_err *err)
 {
 	char *tmp;
-	int fd = write_temp_beside(path, data, len, mode, uid, gid, &tmp, err);
+	int fd = write_temp_beside(path, data, len, mode, uid, gid, true, &tmp, err);
 	if (fd < 0)
 		return fd;
 	int r = 0;
@@ -420,7 +440,7 @@ int cs_file_write_unsynced(const char *path, const void *data, size_t len, mode_
 			   struct cs_err *err)
 {
 	char *tmp;
-	int fd = write_temp_beside(path, data, len, mode, uid, gid, &tmp, err);
+	int fd = write_temp_beside(path, data, len, mode, uid, gid, true, &tmp, err);
 	if (fd < 0)
 		return fd;
 	int r = 0;
@@ -483,7 +503,7 @@ int cs_wgroup_write(struct cs_wgroup *g, const char *path, const void *data, siz
 		    struct cs_err *err)
 {
 	char *tmp;
-	int fd = write_temp_beside(path, data, len, mode, (uid_t)-1, (gid_t)-1, &tmp, err);
+	int fd = write_temp_beside(path, data, len, mode, (uid_t)-1, (gid_t)-1, false, &tmp, err);
 	if (fd < 0)
 		return fd;
 	struct wg_file *f = wg_add(g);

@@ -32,6 +32,7 @@ struct cs_yaml_guess {
 
 struct arena_block {
 	struct arena_block *next;
+	size_t size;            /* of data */
 	max_align_t data[];
 };
 
@@ -40,6 +41,7 @@ struct cs_yaml_tree {
 	char *next;             /* free space in the newest block */
 	size_t left;
 	size_t block;           /* the size of the next block; 0 before the first */
+	struct arena_block *spare; /* one block given back by cs_yaml_release, taken again first */
 };
 
 static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
@@ -50,6 +52,7 @@ static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
 		if (n > size / 4) {
 			/* A large one gets its own block, behind the current one. */
 			struct arena_block *b = cs_xmalloc(sizeof *b + n);
+			b->size = n;
 			if (t->blocks) {
 				b->next = t->blocks->next;
 				t->blocks->next = b;
@@ -60,7 +63,14 @@ static void *arena_alloc(struct cs_yaml_tree *t, size_t n)
 			return b->data;
 		}
 		/* Small files stay small; large ones take few blocks. */
-		struct arena_block *b = cs_xmalloc(sizeof *b + size);
+		struct arena_block *b = t->spare;
+		if (b && b->size >= size) {
+			t->spare = NULL;
+			size = b->size;
+		} else {
+			b = cs_xmalloc(sizeof *b + size);
+			b->size = size;
+		}
 		b->next = t->blocks;
 		t->blocks = b;
 		t->next = (char *)b->data;
@@ -81,6 +91,7 @@ static void tree_free(struct cs_yaml_tree *t)
 		next = b->next;
 		free(b);
 	}
+	free(t->spare);
 	free(t);
 }
 
@@ -97,7 +108,9 @@ static const char *tree_strdup(struct cs_yaml_tree *t, const char *s, size_t len
 
 const char *cs_yaml_text(const struct cs_ynode *n)
 {
-	return n->type == CS_YN_SCALAR ? n->u.text : "";
+	if (n->type != CS_YN_SCALAR)
+		return "";
+	return n->n < sizeof n->u.inl ? n->u.inl : n->u.text;
 }
 
 size_t cs_yaml_n_pairs(const struct cs_ynode *n)
@@ -265,6 +278,35 @@ const char *cs_yaml_keep(struct cs_yaml *c, char *s)
 	return s;
 }
 
+struct cs_yaml_mark cs_yaml_mark(struct cs_yaml *c)
+{
+	if (!c->strings)
+		c->strings = cs_xcalloc(1, sizeof *c->strings);
+	const struct cs_yaml_tree *t = c->strings;
+	return (struct cs_yaml_mark){ t->blocks, t->next, t->left, c->n_pool };
+}
+
+void cs_yaml_release(struct cs_yaml *c, const struct cs_yaml_mark *m)
+{
+	struct cs_yaml_tree *t = c->strings;
+	/* The strings are short (cs_yaml_fmt keeps a long one in the pool):
+	 * no block of its own was put behind the marked one. */
+	while (t->blocks != m->blocks) {
+		struct arena_block *b = t->blocks;
+		t->blocks = b->next;
+		if (!t->spare || t->spare->size < b->size) {
+			free(t->spare);
+			t->spare = b;
+		} else {
+			free(b);
+		}
+	}
+	t->next = m->next;
+	t->left = m->left;
+	while (c->n_pool > m->n_pool)
+		free(c->pool[--c->n_pool]);
+}
+
 /* Text from the file made safe for a one-line message: control characters
  * escaped, quotes escaped, long values cut. */
 const char *cs_yaml_esc(struct cs_yaml *c, const char *s)
@@ -414,7 +456,7 @@ struct cs_ynode *cs_yaml_lookup(struct cs_yaml *c, const struct cs_ynode *map, c
 		return NULL;
 	for (size_t i = 0; i < map->n; i++) {
 		struct cs_ynode *k = map->u.pairs[i].key;
-		if (k->type == CS_YN_SCALAR && strcmp(k->u.text, key) == 0) {
+		if (k->type == CS_YN_SCALAR && strcmp(cs_yaml_text(k), key) == 0) {
 			if (out_key)
 				*out_key = k;
 			return map->u.pairs[i].value;
@@ -1222,10 +1264,16 @@ static bool build_event(struct builder *b, const yaml_event_t *e, struct load_pr
 		struct cs_ynode *n = new_node(b, CS_YN_SCALAR, e->start_mark);
 		const char *v = (const char *)e->data.scalar.value;
 		size_t len = e->data.scalar.length;
-		n->u.text = tree_strdup(b->t, v, len);
+		/* Most keys and many values are short: kept in the node. */
+		if (len < sizeof n->u.inl) {
+			memcpy(n->u.inl, v, len);
+			n->u.inl[len] = '\0';
+		} else {
+			n->u.text = tree_strdup(b->t, v, len);
+		}
 		n->n = (uint32_t)len;
 		n->style = (uint8_t)e->data.scalar.style;
-		n->kind = (uint8_t)cs_yaml_scalar_kind(n->u.text, e->data.scalar.style);
+		n->kind = (uint8_t)cs_yaml_scalar_kind(cs_yaml_text(n), e->data.scalar.style);
 		if (!anchor_add(b, (const char *)e->data.scalar.anchor, n, e->start_mark, out))
 			return false;
 		place(b, n);

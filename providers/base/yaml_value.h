@@ -47,7 +47,8 @@ struct cs_ynode {
 	uint32_t line, col;     /* where it starts, 1-based */
 	uint32_t n;             /* a scalar's length in bytes (NULs included); entries of a list; pairs of a mapping */
 	union {
-		const char *text;       /* a scalar's, NUL-terminated */
+		char inl[8];            /* a scalar's shorter than 8 bytes, NUL-terminated */
+		const char *text;       /* a longer scalar's, NUL-terminated */
 		struct cs_ynode **items;
 		struct cs_ypair *pairs;
 	} u;
@@ -108,6 +109,17 @@ void cs_yaml_report_at(struct cs_yaml *y, int line, int col, const char *fmt, ..
 /* At node n (line 1 col 1 when NULL). */
 void cs_yaml_report(struct cs_yaml *y, const struct cs_ynode *n, const char *fmt, ...) CS_PRINTF(3, 4);
 const char *cs_yaml_keep(struct cs_yaml *y, char *s);       /* takes s, freed at cs_yaml_done */
+/* The strings for messages made after cs_yaml_mark are freed by
+ * cs_yaml_release (in the reverse order of the marks): a section of 100,000
+ * entries keeps only those of the entry being read.  Nothing made in
+ * between may be used after the release. */
+struct cs_yaml_mark {
+	const void *blocks;
+	char *next;
+	size_t left, n_pool;
+};
+struct cs_yaml_mark cs_yaml_mark(struct cs_yaml *y);
+void cs_yaml_release(struct cs_yaml *y, const struct cs_yaml_mark *m);
 /* Text from the file made safe for a one-line message. */
 const char *cs_yaml_esc(struct cs_yaml *y, const char *s);
 const char *cs_yaml_fmt(struct cs_yaml *y, const char *fmt, ...) CS_PRINTF(2, 3);

@@ -92,6 +92,16 @@ int cs_binding_observe(const struct cs_platform_ops *p, struct cs_transport *t, 
 int cs_binding_diff(const struct cs_platform_ops *p, const struct cs_binding_cfg *b,
 		    const struct cs_binding_obs *obs, const struct cs_material *want, struct cs_buf *reason)
 {
+	/* Only the Linux driver's files compare by SHA-256 first; everything
+	 * else gets the texts of an unread material. */
+	if (want->unread && (p != &cs_platform_linux || b->kind != CS_BIND_FILES || (b->kind_ops && b->kind_ops->diff))) {
+		struct cs_err err = CS_ERR_INIT;
+		if (cs_material_texts(want, &err) < 0) {
+			cs_buf_puts(reason, cs_err_msg(&err));
+			cs_err_clear(&err);
+			return 1;
+		}
+	}
 	if (b->kind_ops && b->kind_ops->diff)
 		return b->kind_ops->diff(b, obs, want, reason);
 	return p->diff(b, obs, want, reason);

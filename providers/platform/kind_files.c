@@ -11,22 +11,61 @@
 #include "providers/base/util.h"
 #include "providers/base/value_syntax.h"
 
+/* "/etc//ssl/./x.pem" is "/etc/ssl/x.pem": empty and "." parts go, so that
+ * two spellings of one file are one file to the check that no two bindings
+ * write it.  ".." stays: through a symbolic link it is not the parent. */
+static void tidy_path(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r;) {
+		if (r[0] == '/' && w > s && w[-1] == '/') {
+			r++;
+		} else if (r[0] == '.' && (w == s || w[-1] == '/') && (r[1] == '/' || (!r[1] && w > s))) {
+			r += r[1] ? 2 : 1;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+}
+
+/* Why a path on a remote Linux host is not one: the two ways a new user
+ * writes one that only their own machine reads. */
+static const char *not_absolute_hint(const char *path)
+{
+	if (path[0] == '~')
+		return " (\"~\" is not expanded on other hosts: write the whole path, /home/USER/...)";
+	if ((path[0] && path[1] == ':') || strchr(path, '\\'))
+		return " (this looks like a Windows path, and the host is linux)";
+	return " (only local hosts resolve relative paths)";
+}
+
 /* A path a files binding writes: resolved on local hosts, absolute on
- * remote ones, and written by no other binding. */
+ * remote ones, naming a file (not a folder), and written by no other
+ * binding. */
 static void files_path(struct cs_binding_parse *p, const struct cs_ynode *m, const char *role, char **out)
 {
 	struct cs_ynode *v = cs_yaml_str(p->y, m, role, p->where, false, out);
 	if (!v || !p->host)
 		return;
+	size_t n = strlen(*out);
+	if (p->host->platform == CS_PLATFORM_LINUX && n &&
+	    ((*out)[n - 1] == '/' || (n >= 2 && !strcmp(*out + n - 2, "/.")) || !strcmp(*out, "."))) {
+		cs_yaml_report(p->y, v, "\"%s\" %s names a folder (%s): write the file's name",
+		       role, p->where, cs_yaml_esc(p->y, *out));
+		return;
+	}
 	if (p->host->transport == CS_TRANSPORT_LOCAL) {
 		char *abs = cs_yaml_local_path(p->y, *out);
 		free(*out);
 		*out = abs;
 	} else if (p->host->platform == CS_PLATFORM_LINUX && (*out)[0] != '/') {
-		cs_yaml_report(p->y, v, "\"%s\" %s must be an absolute path on host %s (only local hosts resolve relative paths)",
-		       role, p->where, cs_yaml_esc(p->y, p->host->name));
+		cs_yaml_report(p->y, v, "\"%s\" %s must be an absolute path on host %s%s",
+		       role, p->where, cs_yaml_esc(p->y, p->host->name), not_absolute_hint(*out));
 		return;
 	}
+	if (p->host->platform == CS_PLATFORM_LINUX)
+		tidy_path(*out);
 	p->claim(p, v, role, *out);
 }
 

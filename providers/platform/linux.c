@@ -44,10 +44,47 @@ static const char *role_path(const struct cs_bind_files *f, const struct file_ro
 	return *(char *const *)((const char *)f + r->offset);
 }
 
+/* The SHA-256 of what a role's file should hold when the material knows it
+ * (one made unread, its texts read since or not), else NULL. */
+static const char *wanted_sha256(const char *role, const struct cs_material *m)
+{
+	if (!m->cert_sha256[0])
+		return NULL;
+	if (!strcmp(role, "cert"))
+		return m->cert_sha256;
+	if (!strcmp(role, "key"))
+		return m->key_sha256;
+	if (!strcmp(role, "chain"))
+		return m->chain_sha256;
+	return NULL;
+}
+
+/* Does fo hold what want says, by SHA-256 when that decides (an unread
+ * material, and the file's digest is the wanted one), else by the bytes
+ * (texts read now: a different file, or a role made of several texts)?
+ * Not for pfx. */
+static int wanted_content(struct cs_buf *out, const char *role, const struct cs_material *m);
+static bool content_same(const struct cs_file_obs *fo, const struct cs_material *want)
+{
+	const char *sum = wanted_sha256(fo->role, want);
+	if (sum && !strcmp(sum, fo->sha256))
+		return true;
+	struct cs_buf w = CS_BUF_INIT;
+	wanted_content(&w, fo->role, want);
+	bool same = w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len);
+	cs_buf_free_secret(&w);
+	return same;
+}
+
 /* The exact bytes a role's file should hold. */
 static int wanted_content(struct cs_buf *out, const char *role, const struct cs_material *m)
 {
-	int r = cs_buf_append(out, "", 0);
+	struct cs_err err = CS_ERR_INIT;
+	int r = cs_material_texts(m, &err); /* an unread material's, read now */
+	cs_err_clear(&err);
+	if (r < 0)
+		return r;
+	r = cs_buf_append(out, "", 0);
 	if (!strcmp(role, "cert"))
 		r = cs_buf_append(out, m->cert_pem.data, m->cert_pem.len);
 	else if (!strcmp(role, "key"))
@@ -84,6 +121,9 @@ static int pfx_password(struct cs_buf *pw, const struct cs_bind_files *f, struct
 static int material_chain(STACK_OF(X509) **out, const struct cs_material *want, struct cs_err *err)
 {
 	*out = NULL;
+	int r = cs_material_texts(want, err);
+	if (r < 0)
+		return r;
 	if (want->chain_pem.len == 0)
 		return 0;
 	return cs_certs_parse(out, want->chain_pem.data, want->chain_pem.len, err);
@@ -221,6 +261,22 @@ static int observe_file(struct cs_transport *t, struct cs_file_obs *fo, struct c
 			struct cs_err *err)
 {
 	struct cs_file_stat st = { 0 };
+	/* Both at once when the transport can and the file is plain. */
+	if (t->ops->stat_read && t->ops->stat_read(t, fo->path, &st, &fo->content, err) == 0) {
+		fo->exists = st.exists;
+		if (st.exists) {
+			fo->mode = st.mode;
+			fo->uid = st.uid;
+			fo->gid = st.gid;
+			fo->owner = st.owner;
+			fo->group = st.group;
+			st.owner = st.group = NULL;
+			cs_sha256_hex(fo->sha256, fo->content.data, fo->content.len);
+		}
+		cs_file_stat_free(&st);
+		return 0;
+	}
+	cs_err_clear(err);
 	int r = t->ops->stat(t, fo->path, &st, err);
 	if (r == -EACCES) {
 		/* A folder the user cannot enter (/etc/ssl/private, 0710
@@ -411,7 +467,8 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 	char **dirs = NULL;
 	size_t n_dirs = folders_of(bindings, n, &dirs);
 	struct cs_linux_who who;
-	bool have_who = false;
+	bool have_who = false, noisy = false;
+	char *shell_err = NULL;
 	if (t->ops->remote && n_paths > 0) {
 		struct cs_buf script = CS_BUF_INIT;
 		struct cs_run_result res;
@@ -438,6 +495,10 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		 * after a renewal. */
 		if (rr == -EACCES && t->host->ssh.become_sudo)
 			sudo_r = cs_err_set(err, rr, "%s", cs_err_msg(&rerr));
+		noisy = rr == 0 && res.login_noise;
+		/* fish or csh: nothing certsync runs there means what it says. */
+		if (rr == -ENOEXEC)
+			shell_err = cs_xstrdup(cs_err_msg(&rerr));
 		cs_err_clear(&rerr);
 		cs_buf_free_secret(&res.out);
 		cs_run_result_free(&res);
@@ -445,6 +506,9 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 	}
 
 	int r = sudo_r;
+	if (shell_err && r == 0)
+		r = cs_err_set(err, -ENOEXEC, "%s", shell_err);
+	free(shell_err);
 	size_t k = 0;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct cs_binding_obs *out = outs[i];
@@ -471,6 +535,13 @@ static int observe_bindings(struct cs_transport *t, const struct cs_binding_cfg 
 		if (r == 0)
 			observe_pfx(bindings[i], out);
 	}
+	/* Files go over SFTP, which the shell's chatter breaks: said now, not
+	 * halfway through an apply (also while the files are in sync: their
+	 * next replacement would fail). */
+	for (size_t i = 0; i < n && r == 0 && noisy; i++)
+		if (bindings[i]->kind == CS_BIND_FILES && !outs[i]->error)
+			outs[i]->error = cs_xasprintf("host %s: " CS_LOGIN_NOISE_FMT, t->host->name,
+						      t->host->ssh.user, t->host->ssh.user);
 	if (r == 0)
 		cs_linux_check_accounts(t, bindings, outs, n);
 	/* A remote host that did not answer the batch is not asked again. */
@@ -526,6 +597,17 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 	bool first = true, changed = false;
 	for (size_t i = 0; i < obs->n_files; i++) {
 		const struct cs_file_obs *fo = &obs->files[i];
+		const char *sum = wanted_sha256(fo->role, want);
+		if (fo->exists && want->unread && !(sum && !strcmp(sum, fo->sha256))) {
+			/* Not decided by the digests: the texts, to compare and say why. */
+			struct cs_err err = CS_ERR_INIT;
+			if (cs_material_texts(want, &err) < 0) {
+				add_reason(reason, &first);
+				cs_buf_puts(reason, cs_err_msg(&err));
+				cs_err_clear(&err);
+				return 1;
+			}
+		}
 		if (!fo->exists) {
 			add_reason(reason, &first);
 			cs_buf_printf(reason, "%s %s is missing", fo->role, fo->path);
@@ -536,10 +618,7 @@ static int diff(const struct cs_binding_cfg *b, const struct cs_binding_obs *obs
 		if (pfx) {
 			same = pfx_same(&b->files, fo->pfx, want);
 		} else {
-			struct cs_buf w = CS_BUF_INIT;
-			wanted_content(&w, fo->role, want);
-			same = w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len);
-			cs_buf_free_secret(&w);
+			same = content_same(fo, want);
 		}
 		if (!same) {
 			changed = true;
@@ -596,16 +675,11 @@ static bool rewrites(const struct cs_binding_cfg *b, const struct cs_file_obs *f
 {
 	if (!want || !fo->exists)
 		return true;
-	struct cs_buf w = CS_BUF_INIT;
 	bool pfx = !strcmp(fo->role, "pfx");
-	if (!pfx)
-		wanted_content(&w, fo->role, want);
-	bool same = (pfx ? pfx_same(&b->files, fo->pfx, want) :
-			   w.len == fo->content.len && !memcmp(w.data, fo->content.data, w.len)) &&
+	bool same = (pfx ? pfx_same(&b->files, fo->pfx, want) : content_same(fo, want)) &&
 		    (fo->mode & 07777) == (mode_t)b->files.mode &&
 		    (!b->files.owner || cs_streq(fo->owner, b->files.owner)) &&
 		    (!b->files.group || cs_streq(fo->group, b->files.group));
-	cs_buf_free_secret(&w);
 	return !same;
 }
 

@@ -197,13 +197,28 @@ static void add_note(struct cs_file_obs *fo, char *text)
 }
 
 /* May who write file fo itself (not its folder)? */
-static bool file_writable(const struct cs_linux_who *who, const struct cs_file_obs *fo)
+static bool file_writable(const struct cs_transport *t, const struct cs_linux_who *who,
+			  const struct cs_file_obs *fo)
 {
-	if (fo->uid == who->uid)
-		return fo->mode & 0200;
-	if (cs_linux_who_in_group(who, fo->gid))
-		return fo->mode & 0020;
-	return fo->mode & 0002;
+	bool w = fo->uid == who->uid ? fo->mode & 0200
+		 : cs_linux_who_in_group(who, fo->gid) ? fo->mode & 0020 : fo->mode & 0002;
+	if (w || !t || !t->ops || !t->ops->run)
+		return w;
+	/* An access control list the mode does not show (setfacl -m
+	 * u:deploy:rw on root's file) may let the user write it: the host
+	 * says, asked only when the mode says no. */
+	char *q = cs_sh_quote(fo->path);
+	char *cmd = cs_xasprintf("test -w %s", q);
+	struct cs_run_result rr;
+	struct cs_err err = CS_ERR_INIT;
+	cs_run_result_init(&rr, 4096);
+	struct cs_transport *rw = (struct cs_transport *)t; /* run() changes no config, only the connection */
+	w = t->ops->run(rw, cmd, NULL, 0, &rr, &err) == 0 && rr.exit_status == 0;
+	cs_run_result_free(&rr);
+	cs_err_clear(&err);
+	free(cmd);
+	free(q);
+	return w;
 }
 
 /* Folder d is not writable by who, so file fo cannot be replaced by a new
@@ -211,13 +226,14 @@ static bool file_writable(const struct cs_linux_who *who, const struct cs_file_o
  * else about it must change hands (the transports do the same, see
  * write_file in transport.h).  A message when not, else NULL with the
  * plan's note. */
-static char *check_in_place(const struct cs_linux_who *who, const struct cs_binding_cfg *b,
-			    struct cs_file_obs *fo, const struct cs_linux_dir *d, const char *fix)
+static char *check_in_place(const struct cs_transport *t, const struct cs_linux_who *who,
+			    const struct cs_binding_cfg *b, struct cs_file_obs *fo, const struct cs_linux_dir *d,
+			    const char *fix)
 {
 	const struct cs_bind_files *f = &b->files;
 	const char *user = who->user, *path = fo->path;
 	unsigned mode = (unsigned)f->mode;
-	if (!fo->exists || !file_writable(who, fo))
+	if (!fo->exists || !file_writable(t, who, fo))
 		return cs_xasprintf("folder %s is not writable by %s: certsync replaces %s by writing a new file "
 				    "next to it (let %s write the folder, or %s)", d->path, user, path, user, fix);
 	if ((f->owner && fo->uid != who->uid) || (f->group && !cs_streq(f->group, fo->group) &&
@@ -225,10 +241,21 @@ static char *check_in_place(const struct cs_linux_who *who, const struct cs_bind
 		return cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, which cannot "
 				    "change its owner %s or group %s (let %s write the folder, or %s)", d->path, user,
 				    path, fo->owner, fo->group, user, fix);
-	if ((fo->mode & 07777) != mode && fo->uid != who->uid)
-		return cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, and only its "
-				    "owner %s may change its mode %04o to %04o (let %s write the folder, or %s)",
-				    d->path, user, path, fo->owner, (unsigned)(fo->mode & 07777), mode, user, fix);
+	if ((fo->mode & 07777) != mode && fo->uid != who->uid) {
+		/* The file's own mode is a way out, unless it is one a key may
+		 * not have (the group writing it, as a group-writable key
+		 * given to a deploy group is). */
+		unsigned has = (unsigned)(fo->mode & 07777);
+		bool key = f->key || f->pem || f->pfx;
+		char *keep = !key || !(has & ~0640u) ? cs_xasprintf("set mode: \"%04o\", ", has)
+			   : cs_xasprintf("a key's mode may not let group or others write it: give the file to %s, ",
+					  user);
+		char *m = cs_xasprintf("folder %s is not writable by %s, so %s is rewritten in place, and only its "
+				       "owner %s may change its mode %04o to %04o (%slet %s write the folder, or %s)",
+				       d->path, user, path, fo->owner, has, mode, keep, user, fix);
+		free(keep);
+		return m;
+	}
 	add_note(fo, cs_xasprintf("%s is rewritten in place (folder %s is not writable by %s): it keeps its "
 				  "owner and group, and a reader may see it half written until the write ends",
 				  path, d->path, user));
@@ -252,7 +279,7 @@ static char *check_file(const struct cs_transport *t, const struct cs_linux_who 
 				    "is in, add %s to group %s, or %s)", f->group, path, user, f->group, user, user,
 				    f->group, fix);
 	if (d && d->seen && !d->writable)
-		return check_in_place(who, b, fo, d, fix);
+		return check_in_place(t, who, b, fo, d, fix);
 	if (!fo->exists)
 		return NULL; /* a new file is the user's, in its group: nothing to keep */
 	if (d && d->seen && (d->mode & 01000) && fo->uid != who->uid && d->uid != who->uid)

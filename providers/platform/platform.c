@@ -76,10 +76,70 @@ int cs_material_make_from(struct cs_material *out, EVP_PKEY *key, const struct c
 /* Parsing on first use: hosts are worked in parallel. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
+int cs_material_unread(struct cs_material *out, const struct cs_cert_info *info, const char *key_sha256,
+		       const char *cert_sha256, const char *chain_sha256,
+		       int (*read_texts)(const void *ctx, struct cs_buf *key_pem, struct cs_buf *cert_pem,
+					 struct cs_buf *chain_pem, struct cs_err *err),
+		       const void *read_ctx)
+{
+	memset(out, 0, sizeof *out);
+	cs_cert_info_copy(&out->info, info);
+	out->unread = true;
+	memcpy(out->key_sha256, key_sha256, 65);
+	memcpy(out->cert_sha256, cert_sha256, 65);
+	memcpy(out->chain_sha256, chain_sha256, 65);
+	out->read_texts = read_texts;
+	out->read_ctx = read_ctx;
+	return 0;
+}
+
+/* With parse_lock held. */
+static int texts_locked(struct cs_material *w, struct cs_err *err)
+{
+	if (!w->unread)
+		return 0;
+	struct cs_buf k = CS_BUF_INIT, c = CS_BUF_INIT, ch = CS_BUF_INIT;
+	int r = w->read_texts(w->read_ctx, &k, &c, &ch, err);
+	if (r < 0) {
+		cs_buf_free_secret(&k);
+		cs_buf_free(&c);
+		cs_buf_free(&ch);
+		return r;
+	}
+	cs_buf_append(&k, "", 0);
+	cs_buf_append(&c, "", 0);
+	cs_buf_append(&ch, "", 0);
+	w->key_pem = k;
+	w->cert_pem = c;
+	w->chain_pem = ch;
+	w->unread = false;
+	return 0;
+}
+
+int cs_material_texts(const struct cs_material *m, struct cs_err *err)
+{
+	struct cs_material *w = (struct cs_material *)m; /* the cache only */
+	pthread_mutex_lock(&parse_lock);
+	int r = texts_locked(w, err);
+	pthread_mutex_unlock(&parse_lock);
+	return r;
+}
+
+bool cs_material_has_chain(const struct cs_material *m)
+{
+	/* SHA-256 of nothing */
+	static const char empty[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	return m->unread ? strcmp(m->chain_sha256, empty) != 0 : m->chain_pem.len > 0;
+}
+
 X509 *cs_material_cert(const struct cs_material *m)
 {
 	struct cs_material *w = (struct cs_material *)m; /* the cache only */
 	pthread_mutex_lock(&parse_lock);
+	struct cs_err terr = CS_ERR_INIT;
+	if (!w->cert)
+		texts_locked(w, &terr);
+	cs_err_clear(&terr);
 	if (!w->cert && w->cert_pem.len) {
 		STACK_OF(X509) *certs = NULL;
 		struct cs_err err = CS_ERR_INIT;
@@ -96,6 +156,10 @@ EVP_PKEY *cs_material_key(const struct cs_material *m)
 {
 	struct cs_material *w = (struct cs_material *)m;
 	pthread_mutex_lock(&parse_lock);
+	struct cs_err terr = CS_ERR_INIT;
+	if (!w->key)
+		texts_locked(w, &terr);
+	cs_err_clear(&terr);
 	if (!w->key && w->key_pem.len) {
 		struct cs_err err = CS_ERR_INIT;
 		cs_key_parse(&w->key, w->key_pem.data, w->key_pem.len, &err);

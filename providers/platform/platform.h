@@ -34,7 +34,29 @@ struct cs_material {
 	struct cs_cert_info info;     /* of the leaf */
 	X509 *cert;                   /* owned; NULL until parsed: read it with cs_material_cert() */
 	EVP_PKEY *key;                /* owned; NULL until parsed: read it with cs_material_key() */
+	/* Texts not read yet (cs_material_unread()): the SHA-256 (hex) of each
+	 * text, which decides whether a file on a host holds it, and how to
+	 * read them when more is needed (cs_material_texts()). */
+	bool unread;
+	char key_sha256[65], cert_sha256[65], chain_sha256[65];
+	int (*read_texts)(const void *ctx, struct cs_buf *key_pem, struct cs_buf *cert_pem, struct cs_buf *chain_pem,
+			  struct cs_err *err);
+	const void *read_ctx;
 };
+/* A material whose texts are read only when asked (cs_material_texts(), or
+ * the leaf or key through the accessors below): info and the texts'
+ * SHA-256 are known now.  read_texts fills the three buffers (empty on
+ * entry) with texts that hash to the digests given. */
+int cs_material_unread(struct cs_material *out, const struct cs_cert_info *info, const char *key_sha256,
+		       const char *cert_sha256, const char *chain_sha256,
+		       int (*read_texts)(const void *ctx, struct cs_buf *key_pem, struct cs_buf *cert_pem,
+					 struct cs_buf *chain_pem, struct cs_err *err),
+		       const void *read_ctx);
+/* Read the texts of an unread material now (thread-safe; it keeps them); 0
+ * at once when they are at hand. */
+int cs_material_texts(const struct cs_material *m, struct cs_err *err);
+/* Whether the material has a chain (without reading it). */
+bool cs_material_has_chain(const struct cs_material *m);
 /* The leaf and the key as objects.  A material made from texts alone
  * (cs_material_make_from() with NULL objects) parses them on first use
  * (thread-safe; the material keeps them); NULL when they do not parse. */

@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include "providers/base/duration.h"
 #include "providers/base/util.h"
 
@@ -693,6 +695,65 @@ out:
 	return r;
 }
 
+/* Open, fstat, read, close: two system calls fewer per file than a stat
+ * and a read, and the same answer (through a symlink, as both). */
+static int local_stat_read(struct cs_transport *t, const char *path, struct cs_file_stat *st, struct cs_buf *out,
+			   struct cs_err *err)
+{
+	char *p = resolve(t, path);
+	size_t start = out->len;
+	int r = 0;
+	memset(st, 0, sizeof *st);
+	(void)err;
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = errno == ENOENT || errno == ENOTDIR ? 0 : -ENOTSUP;
+		goto out;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (out->max && (uint64_t)sb.st_size > out->max)) {
+		r = -ENOTSUP;
+		goto out;
+	}
+	char chunk[16384];
+	size_t used = 0; /* of chunk, to wipe: a file is mostly far smaller */
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && (size_t)n > used)
+			used = (size_t)n;
+		if (n < 0 || (n > 0 && cs_buf_append(out, chunk, (size_t)n) < 0)) {
+			r = -ENOTSUP;
+			break;
+		}
+		if (n == 0 || (sb.st_size > 0 && out->len - start == (size_t)sb.st_size && (size_t)n < sizeof chunk))
+			break;
+	}
+	OPENSSL_cleanse(chunk, used);
+	if (r == 0) {
+		if (!out->data)
+			cs_buf_append(out, "", 0);
+		st->exists = true;
+		st->mode = sb.st_mode & 07777;
+		st->uid = sb.st_uid;
+		st->gid = sb.st_gid;
+		st->owner = id_name(sb.st_uid, false);
+		st->group = id_name(sb.st_gid, true);
+		st->size = (int64_t)sb.st_size;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r < 0 && out->data) {
+		OPENSSL_cleanse(out->data + start, out->len - start);
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	free(p);
+	return r;
+}
+
 /* ---- config body ---- */
 
 static void local_parse(struct cs_yaml *y, struct cs_host_cfg *h, const struct cs_ynode *key, const struct cs_ynode *m)
@@ -715,6 +776,7 @@ const struct cs_transport_ops cs_transport_local = {
 	.write_file = local_write_file,   /* atomic, owner/group by name */
 	.remove_file = local_remove_file,
 	.stat = local_stat,               /* stat (follows symlinks), names for owner/group */
+	.stat_read = local_stat_read,     /* open, fstat, read */
 	.remove_temps = local_remove_temps,
 	.close = local_close,
 	.group_begin = local_group_begin, /* writes without syncs, */

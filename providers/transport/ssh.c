@@ -78,6 +78,7 @@ struct ssh {
 	bool dead;                      /* the connection failed: the next call connects again, once */
 	bool reconnect_failed;          /* ... and that failed: later calls fail at once */
 	char *sudo_dir;                 /* become: sudo upload folder (mktemp -d), or NULL */
+	bool login_noise;               /* the login shell prints on stdout before each command */
 	struct idname *users, *groups;
 	size_t n_users, n_groups;
 };
@@ -591,13 +592,68 @@ enum pending { P_NONE, P_WRITE, P_READ, P_EOF };
  * data both ways cannot deadlock.  libssh2 requires that a call which
  * stopped half-way through sending a packet is repeated before another
  * kind of call sends something: `pending` remembers which one. */
+/* Every command first prints START_MARK as a line on stdout and on stderr,
+ * so that what the login shell's start-up files print before it (a banner
+ * in ~/.bashrc, which bash reads for commands sent over ssh too) is cut off
+ * and never read as the command's output.  printf is built into every
+ * shell: no process more. */
+#define START_MARK "certsync-start-5f3a1c"
+/* In case ... esac, which only a POSIX shell reads: fish refuses the whole
+ * command, so no start line tells of a login shell that would read the
+ * rest differently (docs/ssh.md). */
+static const char start_cmd[] =
+	"case x in x) printf '%s\\n' " START_MARK "; printf '%s\\n' " START_MARK " >&2 ;; esac\n";
+
+/* What a stream gave before its START_MARK line is held here (up to
+ * PRE_MAX, beyond which no mark is looked for), so that it never counts
+ * against the caller's cap. */
+#define PRE_MAX (64u << 10)
+struct pre {
+	struct cs_buf buf;
+	bool passed; /* the mark was seen (or given up on): bytes go to the caller */
+	bool noise;  /* something came before the mark */
+};
+
+static void pre_add(struct pre *p, struct cs_buf *to, const char *data, size_t n)
+{
+	static const char mark[] = START_MARK "\n";
+	if (p->passed) {
+		cs_buf_append_fit(to, data, n);
+		return;
+	}
+	cs_buf_append_fit(&p->buf, data, n);
+	const char *m = memmem(p->buf.data, p->buf.len, mark, sizeof mark - 1);
+	if (m) {
+		size_t cut = (size_t)(m - p->buf.data) + sizeof mark - 1;
+		p->noise = m > p->buf.data;
+		cs_buf_append_fit(to, p->buf.data + cut, p->buf.len - cut);
+	} else if (p->buf.len < PRE_MAX) {
+		return;
+	} else {
+		cs_buf_append_fit(to, p->buf.data, p->buf.len);
+	}
+	p->passed = true;
+	cs_buf_free_secret(&p->buf); /* may hold a key file's first bytes */
+}
+
+/* The end: a stream that never showed the mark (the shell did not run
+ * the command) gives what it had. */
+static void pre_end(struct pre *p, struct cs_buf *to)
+{
+	if (!p->passed && p->buf.len)
+		cs_buf_append_fit(to, p->buf.data, p->buf.len);
+	cs_buf_free_secret(&p->buf);
+}
+
 static int run_raw(struct ssh *s, const char *command, const void *in, size_t in_len,
 		   struct cs_run_result *out, struct cs_err *err)
 {
 	LIBSSH2_CHANNEL *ch = NULL;
 	int64_t deadline = now_ms() + (int64_t)s->timeout_ms * RUN_TIMEOUT_FACTOR;
 	char reason[512];
-	char *chunk = cs_xmalloc(CHUNK);
+	char *chunk = cs_xmalloc(CHUNK), *marked = NULL;
+	struct pre pre[2] = { { .buf = CS_BUF_INIT }, { .buf = CS_BUF_INIT } };
+	bool posix;
 	const char *data = in;
 	size_t off = 0;
 	bool eof_sent = false;
@@ -614,7 +670,12 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 		if ((r = wait_socket(s, deadline)) < 0)
 			goto wait_fail;
 	}
-	while ((rc = libssh2_channel_exec(ch, command)) == LIBSSH2_ERROR_EAGAIN)
+	/* Windows' OpenSSH hands commands to PowerShell or cmd: no mark there. */
+	posix = !(s->base.host && s->base.host->platform == CS_PLATFORM_WINDOWS);
+	if (!posix)
+		pre[0].passed = pre[1].passed = true;
+	marked = cs_xasprintf("%s%s", posix ? start_cmd : "", command);
+	while ((rc = libssh2_channel_exec(ch, marked)) == LIBSSH2_ERROR_EAGAIN)
 		if ((r = wait_socket(s, deadline)) < 0)
 			goto wait_fail;
 	if (rc < 0)
@@ -665,7 +726,7 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 					/* Past the cap the rest is read and dropped, so a
 					 * chatty command neither stalls on a full window
 					 * nor fails the run. */
-					cs_buf_append_fit(stream == 0 ? &out->out : &out->err, chunk, (size_t)n);
+					pre_add(&pre[stream], stream == 0 ? &out->out : &out->err, chunk, (size_t)n);
 					progress = true;
 					pending = P_NONE;
 				} else if (n == 0) {
@@ -705,6 +766,19 @@ static int run_raw(struct ssh *s, const char *command, const void *in, size_t in
 	} else {
 		out->exit_status = libssh2_channel_get_exit_status(ch);
 	}
+	if (pre[0].noise)
+		out->login_noise = s->login_noise = true;
+	if (!pre[0].passed && !pre[1].passed) {
+		/* Its own words, for the reason. */
+		pre_end(&pre[1], &out->err);
+		const char *e = out->err.data ? out->err.data : "";
+		int n = (int)strcspn(e, "\n");
+		r = cs_err_set(err, -ENOEXEC, "host %s: the login shell of %s did not run a POSIX shell command%s%.*s%s: "
+			       "certsync needs sh, dash, bash, ksh or zsh as login shell (chsh -s /bin/sh %s), "
+			       "fish and csh read its commands differently", s->name, s->cfg->user,
+			       n ? " (" : "", n > 200 ? 200 : n, e, n ? ")" : "", s->cfg->user);
+		goto done;
+	}
 	r = 0;
 	goto done;
 
@@ -735,7 +809,10 @@ done:
 	}
 	if (s->session)
 		libssh2_session_set_blocking(s->session, 1);
+	pre_end(&pre[0], &out->out);
+	pre_end(&pre[1], &out->err);
 	free(chunk);
+	free(marked);
 	return r;
 }
 
@@ -796,10 +873,23 @@ static int ensure_sftp(struct ssh *s, struct cs_err *err)
 	int r = check_alive(s, err);
 	if (r < 0 || s->sftp)
 		return r;
+	/* Text ahead of the SFTP server's first packet is read as a length:
+	 * libssh2 would wait for gigabytes until the timeout. */
+	if (s->login_noise)
+		return cs_err_set(err, -EPROTO, "host %s: start sftp: " CS_LOGIN_NOISE_FMT, s->name, s->cfg->user,
+				  s->cfg->user);
 	s->sftp = libssh2_sftp_init(s->session);
 	if (!s->sftp) {
-		char reason[512];
+		char reason[1024];
 		int e = session_error(s, libssh2_session_last_errno(s->session), reason, sizeof reason);
+		/* Was it the shell?  A command says (the session may be gone). */
+		struct cs_run_result rr;
+		struct cs_err ignored = CS_ERR_INIT;
+		cs_run_result_init(&rr, 4096);
+		if (run_raw(s, ":", NULL, 0, &rr, &ignored) == 0 && s->login_noise)
+			snprintf(reason, sizeof reason, CS_LOGIN_NOISE_FMT, s->cfg->user, s->cfg->user);
+		cs_run_result_free(&rr);
+		cs_err_clear(&ignored);
 		return cs_err_set(err, e, "host %s: start sftp: %s", s->name, reason);
 	}
 	return 0;
@@ -1065,7 +1155,8 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 		goto fail;
 	if (attrs->owner || attrs->group) {
 		/* chown needs the shell anyway: one round trip for both steps. */
-		cmd = cs_ssh_cmd_chown_mv(attrs->owner, attrs->owner_soft, attrs->group, attrs->group_soft, tmp, path);
+		cmd = cs_ssh_cmd_chown_mv(attrs->owner, attrs->owner_soft, attrs->group, attrs->group_soft, tmp, path,
+					  attrs->mode);
 		if ((r = helper(s, cmd, "chown and rename to", path, &rr, err)) < 0)
 			goto fail;
 		goto out;
@@ -1081,7 +1172,7 @@ static int write_direct(struct ssh *s, const char *path, const void *data, size_
 		goto fail;
 	}
 	/* OpenSSH's rename will not replace an existing file. */
-	cmd = cs_ssh_cmd_mv(tmp, path);
+	cmd = cs_ssh_cmd_mv(tmp, path, attrs->mode);
 	if ((r = helper(s, cmd, "rename to", path, &rr, err)) < 0)
 		goto fail;
 	goto out;

@@ -52,8 +52,24 @@ char *cs_ssh_cmd_sudo_stat(const char *path)
 	return with_quoted("sudo -n stat -L -c '%%a %%u %%g %%s %%U %%G' -- %s", path);
 }
 
+/* A condition that is true when tmp holds the named entries of path's
+ * access control list (user:nginx:r--, as setfacl -m u:nginx:r left them),
+ * with mode set again after them (the mask follows the mode, so an ACL
+ * never gives more than the declared mode's group bits): a rename would
+ * drop them, and the service they let read the key would lose it.  True at
+ * once without getfacl (no acl package: no ACLs set either), or when path
+ * has none. */
+static void keep_acl(struct cs_buf *cmd, const char *sudo, const char *qt, const char *qp, mode_t mode)
+{
+	cs_buf_printf(cmd,
+		      "{ ! command -v getfacl >/dev/null 2>&1 || "
+		      "! a=$(%sgetfacl -sp --omit-header -- %s 2>/dev/null | grep -E '^(user|group):[^:]+:') || "
+		      "[ -z \"$a\" ] || { printf '%%s\\n' \"$a\" | %ssetfacl -M- -- %s && %schmod %04o -- %s; }; } && ",
+		      sudo, qp, sudo, qt, sudo, (unsigned)(mode & 07777), qt);
+}
+
 char *cs_ssh_cmd_chown_mv(const char *owner, bool owner_soft, const char *group, bool group_soft,
-			  const char *tmp, const char *path)
+			  const char *tmp, const char *path, mode_t mode)
 {
 	const char *hard_owner = owner && !owner_soft ? owner : NULL;
 	const char *hard_group = group && !group_soft ? group : NULL;
@@ -78,6 +94,7 @@ char *cs_ssh_cmd_chown_mv(const char *owner, bool owner_soft, const char *group,
 		free(q);
 		free(soft);
 	}
+	keep_acl(&cmd, "", qt, qp, mode);
 	cs_buf_printf(&cmd, "mv -f -- %s %s", qt, qp);
 	free(spec);
 	free(qt);
@@ -85,13 +102,15 @@ char *cs_ssh_cmd_chown_mv(const char *owner, bool owner_soft, const char *group,
 	return cs_buf_detach(&cmd, NULL);
 }
 
-char *cs_ssh_cmd_mv(const char *tmp, const char *path)
+char *cs_ssh_cmd_mv(const char *tmp, const char *path, mode_t mode)
 {
 	char *qt = cs_sh_quote(tmp), *qp = cs_sh_quote(path);
-	char *s = cs_xasprintf("mv -f -- %s %s", qt, qp);
+	struct cs_buf cmd = CS_BUF_INIT;
+	keep_acl(&cmd, "", qt, qp, mode);
+	cs_buf_printf(&cmd, "mv -f -- %s %s", qt, qp);
 	free(qt);
 	free(qp);
-	return s;
+	return cs_buf_detach(&cmd, NULL);
 }
 
 char *cs_ssh_cmd_sudo_install(const char *upload, const char *tmp, const char *path, mode_t mode,
@@ -115,10 +134,13 @@ char *cs_ssh_cmd_sudo_install(const char *upload, const char *tmp, const char *p
 		free(q);
 	}
 	if (r == 0)
-		r = cs_buf_printf(&cmd, " -- %s %s && { sudo -n sync -- %s 2>/dev/null || :; } && "
-				  "sudo -n mv -f -- %s %s; rc=$?; rm -f -- %s; "
+		r = cs_buf_printf(&cmd, " -- %s %s && { sudo -n sync -- %s 2>/dev/null || :; } && ", qu, qt, qt);
+	if (r == 0)
+		keep_acl(&cmd, "sudo -n ", qt, qp, mode);
+	if (r == 0)
+		r = cs_buf_printf(&cmd, "sudo -n mv -f -- %s %s; rc=$?; rm -f -- %s; "
 				  "[ $rc -eq 0 ] || sudo -n rm -f -- %s 2>/dev/null; exit $rc",
-				  qu, qt, qt, qt, qp, qu, qt);
+				  qt, qp, qu, qt);
 	free(qu);
 	free(qt);
 	free(qp);

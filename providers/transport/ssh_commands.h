@@ -20,8 +20,8 @@ char *cs_ssh_cmd_sudo_cat(const char *path);
 /* Give tmp its owner and group (either may be NULL), then rename it over
  * path.  A soft one is kept only where the login user may set it. */
 char *cs_ssh_cmd_chown_mv(const char *owner, bool owner_soft, const char *group, bool group_soft,
-			  const char *tmp, const char *path);
-char *cs_ssh_cmd_mv(const char *tmp, const char *path);
+			  const char *tmp, const char *path, mode_t mode);
+char *cs_ssh_cmd_mv(const char *tmp, const char *path, mode_t mode);
 /* install the upload as tmp (mode, owner and group set; NULL: leave), sync,
  * rename over path; the upload and a failed tmp are removed. */
 char *cs_ssh_cmd_sudo_install(const char *upload, const char *tmp, const char *path, mode_t mode,

@@ -51,6 +51,7 @@ void cs_transport_close(struct cs_transport *t)
 void cs_run_result_init(struct cs_run_result *r, size_t cap)
 {
 	r->exit_status = 0;
+	r->login_noise = false;
 	cs_buf_init(&r->out, cap);
 	cs_buf_init(&r->err, cap);
 }
@@ -80,4 +81,20 @@ void cs_transport_check_address(struct cs_yaml *y, const struct cs_ynode *v, con
 		       where);
 	else if (strpbrk(addr, " \t/"))
 		cs_yaml_report(y, v, "\"address\" %s must be a host name or IP address", where);
+	else if (strchr(addr, '@'))
+		cs_yaml_report(y, v,
+		       "\"address\" %s must be a host name or IP address without the user name (the user goes in \"user\")",
+		       where);
+	else if (strpbrk(addr, "[]"))
+		cs_yaml_report(y, v,
+		       "\"address\" %s must be a host name or IP address: write an IPv6 address without brackets (the port goes in \"port\")",
+		       where);
+	else {
+		/* One colon is NAME:PORT (an IPv6 address has at least two). */
+		const char *colon = strchr(addr, ':');
+		if (colon && !strchr(colon + 1, ':'))
+			cs_yaml_report(y, v,
+			       "\"address\" %s must be a host name or IP address without a port (the port goes in \"port\": port: %s)",
+			       where, colon[1] ? colon + 1 : "N");
+	}
 }

@@ -25,7 +25,16 @@ struct cs_run_result {
 	int exit_status;         /* exit code, or 128+signal */
 	struct cs_buf out;       /* stdout (capped) */
 	struct cs_buf err;       /* stderr (capped) */
+	bool login_noise;        /* ssh: the login shell printed text on stdout before the command ran
+				  * (cut off from out): SFTP cannot work on that host */
 };
+/* Why a host whose login shell prints before every command (login_noise)
+ * cannot be written to: "the login shell of USER prints ...". */
+#define CS_LOGIN_NOISE_FMT                                                                                        \
+	"the login shell of %s prints text on its standard output before every command (a start-up file such as "  \
+	"~/.bashrc or ~/.profile prints when the shell is not interactive), which breaks SFTP, the way certsync "  \
+	"writes files: make it print only in interactive shells (in ~/.bashrc, put case $- in *i*) ;; *) return ;; " \
+	"esac before any output), or give %s /bin/sh as login shell"
 void cs_run_result_init(struct cs_run_result *r, size_t cap);
 void cs_run_result_free(struct cs_run_result *r);
 
@@ -92,6 +101,15 @@ struct cs_transport_ops {
 	/* Stat; out->exists false (and 0 returned) when missing. */
 	int (*stat)(struct cs_transport *t, const char *path, struct cs_file_stat *out,
 		    struct cs_err *err);
+
+	/* Optional: stat and read_file in one, for a file that is a readable
+	 * regular file or missing (then st->exists false, 0): st as stat gives
+	 * it, the content appended to out (within out->max).  -ENOTSUP, with
+	 * nothing kept, for anything else (a folder it cannot enter, an
+	 * unreadable or too large file, not a regular file): the caller then
+	 * asks stat and read_file, whose answers say what is wrong. */
+	int (*stat_read)(struct cs_transport *t, const char *path, struct cs_file_stat *st, struct cs_buf *out,
+			 struct cs_err *err);
 
 	/* Remove the temporary files run tag may have left beside each of
 	 * paths[0..n) (".BASENAME.certsync-TAG-*", see cs_temp_tag()) and the

@@ -152,7 +152,9 @@ h web1 write "$F/big.crt" "$TEST_TMP/big" 0644 >"$TEST_TMP/kill.out" 2>&1 &
 writer=$!
 cleanup_add "kill $writer"
 seen=""
-for ((i = 0; i < 200; i++)); do
+# Up to 30 s: under the sanitizers on a busy machine the session set-up
+# alone can take several seconds before the first byte is written.
+for ((i = 0; i < 600; i++)); do
 	tmpf=$(find "$F" -name '.big.crt.certsync-*' -size +1M 2>/dev/null | head -n1)
 	if [[ -n $tmpf ]]; then
 		seen=$tmpf

@@ -202,7 +202,7 @@ want="$remind Renew certificate mail (mail.example.org) — expires $(date -u -d
 tmg_by_hand() { # NAME THUMBPRINT LISTENER
 	printf '%s\n' "& 'C:\\TMG\\tmg-listener.ps1' -Thumbprint '$2' -Listener '$3'" \
 		'Write-Output "exit=$LASTEXITCODE"' >"hand.$1.ps1"
-	"$SSH_HARNESS" $(ssh_args cobalt) run 'powershell.exe -NoProfile -NonInteractive -Command -' \
+	"$SSH_HARNESS" --windows $(ssh_args cobalt) run 'powershell.exe -NoProfile -NonInteractive -Command -' \
 		"hand.$1.ps1" "hand.$1.out" "hand.$1.err" >"hand.$1.log" 2>&1
 }
 # The same thumbprint again, as copied from a console (spaces, lower case):

@@ -400,7 +400,7 @@ static void sh_cases(const char *v, int value)
 	free(c);
 
 	char *spec = cs_xasprintf("%s:%s", v, v);
-	c = cs_ssh_cmd_chown_mv(v, false, v, false, p2, p1);
+	c = cs_ssh_cmd_chown_mv(v, false, v, false, p2, p1, 0640);
 	e = sh("ssh_chown_mv", value, c, "file", NULL);
 	const char *co[] = { "--", spec, p2 }, *mv[] = { "-f", "--", p2, p1 };
 	add_call(e, "chown", co, N(co));
@@ -410,7 +410,7 @@ static void sh_cases(const char *v, int value)
 
 	/* Owner and group kept only where the login user may. */
 	char *soft_group = cs_xasprintf(":%s", v);
-	c = cs_ssh_cmd_chown_mv(v, true, v, true, p2, p1);
+	c = cs_ssh_cmd_chown_mv(v, true, v, true, p2, p1, 0640);
 	e = sh("ssh_chown_soft_mv", value, c, "file", NULL);
 	const char *so[] = { "--", v, p2 }, *sg[] = { "--", soft_group, p2 };
 	add_call(e, "chown", so, N(so));
@@ -419,7 +419,7 @@ static void sh_cases(const char *v, int value)
 	free(c);
 	free(soft_group);
 
-	c = cs_ssh_cmd_mv(p2, p1);
+	c = cs_ssh_cmd_mv(p2, p1, 0600);
 	e = sh("ssh_mv", value, c, "file", NULL);
 	add_call(e, "mv", mv, N(mv));
 	free(c);

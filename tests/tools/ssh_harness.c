@@ -65,6 +65,10 @@ int main(int argc, char **argv)
 			c->become_sudo = true;
 			continue;
 		}
+		if (!strcmp(o, "--windows")) { /* commands go to PowerShell or cmd: no POSIX start line */
+			host.platform = CS_PLATFORM_WINDOWS;
+			continue;
+		}
 		if (!v)
 			return usage();
 		i++;

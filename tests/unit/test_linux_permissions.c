@@ -330,6 +330,51 @@ static void test_checks(void)
 		tap_str(o.files[0].note, cases[c].note, name);
 		cs_binding_obs_free(&o);
 	}
+
+	/* root's files in root's folder, group-writable for a group deploy
+	 * is in (web): rewritten in place, and the mode only root may change.
+	 * The fix names the file's own mode, unless a key may not have it. */
+	static const struct {
+		const char *name;
+		bool key;
+		int file_mode, mode;
+		const char *error;
+	} modes[] = {
+		{ "root's 0664 cert, 0644 declared", false, 0664, 0644,
+		  "folder /etc/ssl is not writable by deploy, so /etc/ssl/a.pem is rewritten in place, and only its "
+		  "owner root may change its mode 0664 to 0644 (set mode: \"0664\", let deploy write the folder, or "
+		  "become: sudo)" },
+		{ "root's 0660 key, 0640 declared", true, 0660, 0640,
+		  "folder /etc/ssl is not writable by deploy, so /etc/ssl/a.pem is rewritten in place, and only its "
+		  "owner root may change its mode 0660 to 0640 (a key's mode may not let group or others write it: "
+		  "give the file to deploy, let deploy write the folder, or become: sudo)" },
+	};
+	for (size_t c = 0; c < sizeof modes / sizeof modes[0]; c++) {
+		struct cs_binding_cfg b;
+		memset(&b, 0, sizeof b);
+		b.kind = CS_BIND_FILES;
+		if (modes[c].key)
+			b.files.key = "/etc/ssl/a.pem";
+		else
+			b.files.cert = "/etc/ssl/a.pem";
+		b.files.mode = modes[c].mode;
+		struct cs_binding_obs o;
+		memset(&o, 0, sizeof o);
+		o.files = cs_xcalloc(1, sizeof *o.files);
+		o.files[0] = (struct cs_file_obs){
+			.role = modes[c].key ? "key" : "cert", .path = cs_xstrdup("/etc/ssl/a.pem"), .exists = true,
+			.mode = (mode_t)modes[c].file_mode, .uid = 0, .gid = 33, .owner = cs_xstrdup("root"),
+			.group = cs_xstrdup("web"),
+		};
+		o.n_files = 1;
+		struct cs_binding_obs *outs[] = { &o };
+		const struct cs_binding_cfg *bs[] = { &b };
+		cs_linux_check_permissions(&ssh_t, &deploy, bs, outs, 1);
+		char name[200];
+		snprintf(name, sizeof name, "in place, %s: error", modes[c].name);
+		tap_str(o.error, modes[c].error, name);
+		cs_binding_obs_free(&o);
+	}
 }
 
 int main(void)

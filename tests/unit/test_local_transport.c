@@ -174,6 +174,63 @@ static void test_run(struct cs_transport *t)
 	cs_err_clear(&err);
 }
 
+/* stat_read answers as stat and read_file do, or -ENOTSUP (nothing kept)
+ * when they must say what is wrong. */
+static void test_stat_read(struct cs_transport *t)
+{
+	struct cs_err err = CS_ERR_INIT;
+	char *f = cs_xasprintf("%s/sr.pem", tmpdir), *l = cs_xasprintf("%s/sr-link", tmpdir);
+	char *d = cs_xasprintf("%s/sr-dir", tmpdir), *gone = cs_xasprintf("%s/sr-gone", tmpdir);
+	FILE *fp = fopen(f, "w");
+	if (fp) {
+		fputs("certificate bytes\n", fp);
+		fclose(fp);
+	}
+	chmod(f, 0640);
+	symlink(f, l);
+	mkdir(d, 0700);
+	const char *paths[] = { f, l };
+	for (size_t i = 0; i < 2; i++) {
+		struct cs_file_stat a = { 0 }, b = { 0 };
+		struct cs_buf ca, cb;
+		cs_buf_init(&ca, 1 << 16);
+		cs_buf_init(&cb, 1 << 16);
+		int r = t->ops->stat_read(t, paths[i], &a, &ca, &err);
+		t->ops->stat(t, paths[i], &b, &err);
+		t->ops->read_file(t, paths[i], &cb, &err);
+		tap_ok(r == 0 && a.exists && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.size == b.size &&
+		       cs_streq(a.owner, b.owner) && cs_streq(a.group, b.group) && ca.len == cb.len &&
+		       !memcmp(ca.data, cb.data, cb.len),
+		       i ? "stat_read through a symlink: as stat and read_file" : "stat_read: as stat and read_file",
+		       "r %d", r);
+		cs_file_stat_free(&a);
+		cs_file_stat_free(&b);
+		cs_buf_free(&ca);
+		cs_buf_free(&cb);
+		cs_err_clear(&err);
+	}
+	struct cs_file_stat st = { 0 };
+	struct cs_buf c;
+	cs_buf_init(&c, 1 << 16);
+	tap_ok(t->ops->stat_read(t, gone, &st, &c, &err) == 0 && !st.exists && c.len == 0, "stat_read: missing", NULL);
+	cs_file_stat_free(&st);
+	tap_int(t->ops->stat_read(t, d, &st, &c, &err), -ENOTSUP, "stat_read: a folder is left to stat and read_file");
+	tap_ok(c.len == 0 && !st.exists, "stat_read: nothing kept", NULL);
+	cs_buf_free(&c);
+	cs_buf_init(&c, 4);
+	tap_int(t->ops->stat_read(t, f, &st, &c, &err), -ENOTSUP, "stat_read: larger than the buffer's cap");
+	tap_ok(c.len == 0, "stat_read: nothing kept of a large file", NULL);
+	cs_buf_free(&c);
+	cs_err_clear(&err);
+	unlink(l);
+	unlink(f);
+	rmdir(d);
+	free(f);
+	free(l);
+	free(d);
+	free(gone);
+}
+
 /* A working folder that is gone: the command does not run, as if sh could
  * not find it (127), and says why on stderr. */
 static void test_run_no_folder(void)
@@ -441,6 +498,7 @@ int main(void)
 		test_run(t);
 		test_files(t);
 		test_group(t);
+		test_stat_read(t);
 	}
 	test_run_no_folder();
 	cs_transport_close(t);

@@ -312,6 +312,28 @@ static void test_pending(void)
 	tap_int(cs_store_drop_pending(st, "mail", &err), 0, "drop twice is fine");
 	cs_err_clear(&err);
 
+	/* A read-only store asks for no request in a folder that had no
+	 * subfolders when it was opened; once locked it asks again. */
+	struct cs_store *ro = NULL;
+	cs_store_open(&ro, dir, false, &err);
+	r = cs_store_save_pending(st, "post", key, csr, "verisign", &err);
+	tap_ok(r == 0, "save pending beside a store opened before", "%s", cs_err_msg(&err));
+	tap_int(cs_store_load_pending(&p, ro, "post", &err), -ENOENT,
+		"the store opened before: no subfolders then, no request");
+	cs_err_clear(&err);
+	r = cs_store_lock(ro, "apply", &err);
+	r = r ? r : cs_store_load_pending(&p, ro, "post", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(p.key, key) == 1, "locked, it finds the request", "%s", cs_err_msg(&err));
+	cs_pending_free(&p);
+	cs_store_close(ro);
+	cs_store_open(&ro, dir, false, &err);
+	r = cs_store_load_pending(&p, ro, "post", &err);
+	tap_ok(r == 0, "a store opened since finds it", "%s", cs_err_msg(&err));
+	cs_pending_free(&p);
+	cs_store_close(ro);
+	cs_store_drop_pending(st, "post", &err);
+	cs_err_clear(&err);
+
 	cs_store_close(st);
 	X509_REQ_free(csr);
 	X509_REQ_free(other_csr);
@@ -601,13 +623,51 @@ static void test_written_bytes(void)
 	json_decref(meta);
 	free(p);
 	r = cs_store_load(&s, st, "web", &err);
-	tap_ok(r == 0 && buf_is(&s.key_pem, &kp) && buf_is(&s.cert_pem, &cp) && buf_is(&s.chain_pem, &chp),
-	       "load hands out the bytes written", "%s", cs_err_msg(&err));
+	tap_ok(r == 0 && s.unread && !s.key_pem.data && !s.cert_pem.data && !s.chain_pem.data,
+	       "nothing changed since the save: the files are not read", "%s", cs_err_msg(&err));
+	tap_ok(!strcmp(s.key_sha256, want), "their SHA-256 from meta.json", NULL);
+	r = cs_stored_texts(&s, &err);
+	tap_ok(r == 0 && !s.unread && buf_is(&s.key_pem, &kp) && buf_is(&s.cert_pem, &cp) &&
+	       buf_is(&s.chain_pem, &chp), "load hands out the bytes written, read when asked", "%s", cs_err_msg(&err));
 	cs_stored_free(&s);
+
+	/* A file changed after the load (it was not read then): refused when
+	 * its texts are read, nothing parsed from it. */
+	r = cs_store_load(&s, st, "web", &err);
+	/* a change is seen by its ctime from the file system clock's next
+	 * tick on (a few ms): one made in the same tick as the save is found
+	 * only when the texts are read */
+	usleep(50000);
+	p = tmp_path("state-bytes/certs/web/cert.pem");
+	BIO *f = BIO_new_file(p, "w");
+	tap_ok(r == 0 && s.unread && f && PEM_write_bio_X509(f, ca) == 1, "load, then another certificate in cert.pem",
+	       NULL);
+	BIO_free(f);
+	r = cs_stored_texts(&s, &err);
+	tap_int(r, -EIO, "the texts are refused");
+	tap_ok(strstr(cs_err_msg(&err), "certs/web/cert.pem changed since the state folder was read (its SHA-256 is "
+				       "not the one in meta.json)") != NULL, "the message names the file and why", "%s",
+	       cs_err_msg(&err));
+	cs_err_clear(&err);
+	tap_ok(!cs_stored_cert(&s, &err) && !cs_stored_key(&s, NULL) && !s.cert_pem.data,
+	       "no certificate parsed from it", NULL);
+	cs_err_clear(&err);
+	cs_stored_free(&s);
+	/* Loaded again: changed since meta.json (its ctime is later), so read
+	 * and parsed as before, its bytes not handed out. */
+	r = cs_store_load(&s, st, "web", &err);
+	tap_ok(r < 0 && strstr(cs_err_msg(&err), "key.pem does not belong to") != NULL,
+	       "loaded again: read, and the key does not belong to it", "%s", cs_err_msg(&err));
+	cs_err_clear(&err);
+	cs_stored_free(&s);
+	f = BIO_new_file(p, "w");
+	PEM_write_bio_X509(f, c);
+	BIO_free(f);
+	free(p);
 
 	/* The same key in another encoding: it loads, its bytes are not kept. */
 	p = tmp_path("state-bytes/certs/web/key.pem");
-	BIO *f = BIO_new_file(p, "w");
+	f = BIO_new_file(p, "w");
 	tap_ok(f && PEM_write_bio_PrivateKey_traditional(f, k, NULL, NULL, 0, NULL, NULL) == 1,
 	       "rewrite key.pem in the traditional encoding", NULL);
 	BIO_free(f);
