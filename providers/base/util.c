@@ -436,15 +436,21 @@ out:
 	return r;
 }
 
-int cs_file_write_unsynced(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
-			   struct cs_err *err)
+int cs_file_write_rename_unsynced(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+				  gid_t gid, struct cs_err *err)
 {
 	char *tmp;
 	int fd = write_temp_beside(path, data, len, mode, uid, gid, true, &tmp, err);
 	if (fd < 0)
 		return fd;
 	int r = 0;
-	if (close(fd) < 0)
+	/* The content before the name: a rename that reaches the disk ahead
+	 * of the data it names would leave a service an empty key after a
+	 * power loss (file systems without ext4's rename heuristic do so). */
+	if (fdatasync(fd) < 0) {
+		r = cs_err_errno(err, -errno, "write %s: fdatasync", path);
+		close(fd);
+	} else if (close(fd) < 0)
 		r = cs_err_errno(err, -errno, "write %s: close", path);
 	else if (rename(tmp, path) < 0)
 		r = cs_err_errno(err, -errno, "write %s: rename", path);

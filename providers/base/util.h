@@ -71,13 +71,15 @@ const char *cs_file_type_name(mode_t mode);
 int cs_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, struct cs_err *err);
 
-/* The same replacement without any sync: readers see the old or the new
- * file, never a partial one, but after a power loss (not a kill) the file
- * may be the old one, or the new name with lost content.  Only for a
- * caller that makes it durable later (syncfs, fsync) and whose records let
- * the next run put right what a crash before that left (a host's files
- * written under a recorded intent: the local transport's grouped writes). */
-int cs_file_write_unsynced(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
+/* The same replacement with the content synced before the rename but not
+ * the rename itself (the folder): readers see the old or the new file,
+ * never a partial one, and after a power loss the path holds the old file
+ * or the whole new one, never a name with lost content; only which of the
+ * two may go back.  For a caller that syncs the folders later (syncfs,
+ * fsync) and whose records let the next run put right a rename a power
+ * loss undid (a host's files written under a recorded intent: the local
+ * transport's grouped writes). */
+int cs_file_write_rename_unsynced(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
 			   struct cs_err *err);
 
 /* A group of atomic writes made durable together, for many files at once

@@ -70,11 +70,11 @@ static void sync_path(const char *path, bool folder)
 	}
 }
 
-/* Every file written since group_begin durable, and its rename: a few
- * files by an fsync of each and of its folder, more by one syncfs of each
- * file system they are on (a host's hundreds of files: a few syncs instead
- * of two per file).  The files were written in order and the readers saw
- * them at once; only durability against a power loss waited. */
+/* Every rename since group_begin durable (each file's content was synced
+ * before its rename): a few files by an fsync of each and of its folder,
+ * more by one syncfs of each file system they are on (a host's hundreds of
+ * files: one sync each instead of two).  The readers saw the files at
+ * once; only which of old and new a power loss keeps waited. */
 static int local_group_end(struct cs_transport *t, struct cs_err *err)
 {
 	struct local *l = (struct local *)t;
@@ -575,8 +575,9 @@ static int local_write_file(struct cs_transport *t, const char *path, const void
 		r = cs_file_write_atomic(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
 		goto out;
 	}
-	/* Grouped: durable at group_end (see transport.h). */
-	r = cs_file_write_unsynced(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
+	/* Grouped: the content synced now, the rename at group_end (see
+	 * transport.h). */
+	r = cs_file_write_rename_unsynced(p, data, len, mode, (uid_t)uid, (gid_t)gid, err);
 	if (r == 0) {
 		if (l->n_written == l->cap_written) {
 			l->cap_written = l->cap_written ? 2 * l->cap_written : 16;

@@ -123,9 +123,11 @@ struct cs_transport_ops {
 
 	/* Grouped writes (NULL: every write_file is durable on its own, as
 	 * for ssh and winrm).  After group_begin, write_file still replaces
-	 * each file atomically for readers, but may leave making it durable
-	 * to group_end, which syncs every file written since (and the
-	 * renames) at once.  Only for a caller whose records make a power
+	 * each file atomically for readers and syncs its content before the
+	 * rename (a power loss keeps the old or the whole new file, never a
+	 * name without its content), but may leave the rename's durability
+	 * to group_end, which syncs the folders of every file written since
+	 * at once.  Only for a caller whose records make a power
 	 * loss before group_end recoverable: the executor calls them around
 	 * a host's actions, each bind writing only after its intent is
 	 * durable in the state folder, and closes no intent before

@@ -133,16 +133,30 @@ for point in renew.signed@5 renew.ledger@7 store.key-written@3 renew.saved@12 wr
 	killed "$point" && converged "$point"
 done
 
-# The hosts' files are made durable once per host (syncfs of the file
-# system), not with an fsync of each file and of its folder.
+# The hosts' files: each one's content synced before its rename (a power
+# loss keeps the old or the whole new file), the renames made durable once
+# per host (syncfs of the file system), no folder fsync'd on its own.
 trial synced
-strace -f -y -e trace=fsync,fdatasync,syncfs -o sync.trace "$CERTSYNC" apply --yes >synced.log 2>&1 ||
+strace -f -y -e trace=fsync,fdatasync,syncfs,rename,renameat,renameat2 -o sync.trace "$CERTSYNC" apply --yes >synced.log 2>&1 ||
 	not_ok "apply under strace" "$(cat synced.log)"
-per_file=$(grep -cE '^[0-9]+ +f(data)?sync\([0-9]+<[^>]*/out/[ab]' sync.trace)
+per_file=$(grep -cE '^[0-9]+ +fsync\([0-9]+<[^>]*/out/[ab]' sync.trace)
 [[ $per_file == 0 ]] && ok "no host file or folder fsync'd on its own" ||
 	not_ok "no host file or folder fsync'd on its own" "$per_file fsyncs" "$(grep /out/ sync.trace | head)"
+# Every rename into out/ names a temporary whose fdatasync came before it.
+unsynced=$(awk '
+	function base(p) { sub(/.*\//, "", p); return p }
+	/fdatasync\([0-9]+</ { if (match($0, /<[^>]*>/)) synced[base(substr($0, RSTART + 1, RLENGTH - 2))] = 1 }
+	/rename(at2?)?\(/ && /\/out\/[ab]\// {
+		if (match($0, /"[^"]*\.certsync-[^"]*"/)) {
+			t = base(substr($0, RSTART + 1, RLENGTH - 2)); n++
+			if (!(t in synced)) bad = bad " " t
+		}
+	}
+	END { printf "%d%s", n, bad }' sync.trace)
+[[ $unsynced == "$((2 * n))" ]] && ok "every host file's content synced before its rename ($((2 * n)) files)" ||
+	not_ok "every host file's content synced before its rename" "renames, then unsynced temporaries: $unsynced" "$(grep /out/ sync.trace | head)"
 synced=$(grep -cE '^[0-9]+ +syncfs\([0-9]+<[^>]*/out/[ab]>' sync.trace)
-[[ $synced == 2 ]] && ok "each host's files synced once" || not_ok "each host's files synced once" "$synced" "$(grep syncfs sync.trace)"
+[[ $synced == 2 ]] && ok "each host's renames synced once" || not_ok "each host's renames synced once" "$synced" "$(grep syncfs sync.trace)"
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
 # One save of the batch fails (its archive folder cannot be made), the
