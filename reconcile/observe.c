@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
@@ -84,8 +85,81 @@ static int issued_by(struct issued_memo *m, struct cs_cert_obs *c)
 	return r;
 }
 
+/* The stored sets loaded ahead, on every CPU: reading ten thousand
+ * folders one after the other took a third of an in-sync plan, with the
+ * second CPU idle until the hosts were gathered. */
+struct preload {
+	struct cs_observed *obs;
+	int *r;               /* cs_store_load's result per certificate */
+	struct cs_err *errs;  /* and its error */
+	size_t next;
+	pthread_mutex_t lock;
+};
+
+/* Fewer certificates than this are loaded in the calling thread. */
+#define PRELOAD_MIN 256
+#define PRELOAD_THREADS_MAX 8
+
+static void *preload_worker(void *arg)
+{
+	struct preload *p = arg;
+	const struct cs_config *cfg = p->obs->cfg;
+	for (;;) {
+		/* 64 at a time: the lock once per batch, not per folder */
+		pthread_mutex_lock(&p->lock);
+		size_t from = p->next;
+		p->next = from + 64 < cfg->n_certs ? from + 64 : cfg->n_certs;
+		size_t to = p->next;
+		pthread_mutex_unlock(&p->lock);
+		if (from >= to)
+			return NULL;
+		for (size_t i = from; i < to; i++) {
+			struct cs_cert_obs *c = &p->obs->certs[i];
+			if (c->selected)
+				p->r[i] = cs_store_load(&c->current, p->obs->store, cfg->certs[i].name, &p->errs[i]);
+		}
+	}
+}
+
+/* Loads every selected certificate's stored set into c->current; false
+ * when not worth threads (observe_cert loads then). */
+static bool preload_stored(struct preload *p)
+{
+	/* The CPUs this process may run on (taskset, a container's cpuset),
+	 * not all the machine has. */
+	cpu_set_t set;
+	int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+	size_t n_threads = cpus > 1 ? (size_t)cpus : 1;
+	if (n_threads > PRELOAD_THREADS_MAX)
+		n_threads = PRELOAD_THREADS_MAX;
+	if (p->obs->cfg->n_certs < PRELOAD_MIN || n_threads < 2)
+		return false;
+	size_t n = p->obs->cfg->n_certs;
+	p->r = cs_xcalloc(n, sizeof *p->r);
+	p->errs = cs_xcalloc(n, sizeof *p->errs);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_t threads[PRELOAD_THREADS_MAX];
+	size_t started = 0;
+	while (started < n_threads - 1 && pthread_create(&threads[started], NULL, preload_worker, p) == 0)
+		started++;
+	preload_worker(p); /* this thread is one of them */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&p->lock);
+	return true;
+}
+
+static void preload_free(struct preload *p)
+{
+	if (p->errs)
+		for (size_t i = 0; i < p->obs->cfg->n_certs; i++)
+			cs_err_clear(&p->errs[i]);
+	free(p->errs);
+	free(p->r);
+}
+
 static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c, struct issued_memo *memo,
-			 char **ready)
+			 char **ready, struct preload *pre)
 {
 	struct cs_err err = CS_ERR_INIT;
 	/* Whether the issuer can sign now: asked once per issuer and run
@@ -97,7 +171,16 @@ static void observe_cert(struct cs_observed *obs, struct cs_cert_obs *c, struct 
 		c->issuer_error = cs_xstrdup(*asked);
 	cs_err_clear(&err);
 	const struct cs_cert_cfg *cert = c->cfg;
-	int r = cs_store_load(&c->current, obs->store, cert->name, &err);
+	int r;
+	if (pre->r) { /* loaded ahead: its result and error */
+		size_t i = (size_t)(c - obs->certs);
+		r = pre->r[i];
+		cs_err_clear(&err);
+		err = pre->errs[i];
+		pre->errs[i] = (struct cs_err)CS_ERR_INIT;
+	} else {
+		r = cs_store_load(&c->current, obs->store, cert->name, &err);
+	}
 	if (r == 0) {
 		c->have_current = true;
 		if (c->current.have_info) {
@@ -586,8 +669,13 @@ int cs_observe(struct cs_observed **out, const struct cs_config *cfg, struct cs_
 			c->selected = false;
 			continue;
 		}
-		observe_cert(obs, c, &memo, ready);
 	}
+	struct preload pre = { .obs = obs };
+	preload_stored(&pre);
+	for (size_t i = 0; i < cfg->n_certs; i++)
+		if (obs->certs[i].selected)
+			observe_cert(obs, &obs->certs[i], &memo, ready, &pre);
+	preload_free(&pre);
 	issued_memo_free(&memo);
 	for (size_t i = 0; i < cfg->n_issuers; i++)
 		free(ready[i]);
