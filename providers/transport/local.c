@@ -668,6 +668,18 @@ static char *id_name(unsigned long id, bool group)
 	return name;
 }
 
+/* What a stat found, as the transports tell it. */
+static void file_stat_from(struct cs_file_stat *out, const struct stat *st)
+{
+	out->exists = true;
+	out->mode = st->st_mode & 07777;
+	out->uid = st->st_uid;
+	out->gid = st->st_gid;
+	out->owner = id_name(st->st_uid, false);
+	out->group = id_name(st->st_gid, true);
+	out->size = (int64_t)st->st_size;
+}
+
 static int local_stat(struct cs_transport *t, const char *path, struct cs_file_stat *out,
 		      struct cs_err *err)
 {
@@ -684,13 +696,7 @@ static int local_stat(struct cs_transport *t, const char *path, struct cs_file_s
 			r = cs_err_errno(err, -errno, "stat %s", p);
 		goto out;
 	}
-	out->exists = true;
-	out->mode = st.st_mode & 07777;
-	out->uid = st.st_uid;
-	out->gid = st.st_gid;
-	out->owner = id_name(st.st_uid, false);
-	out->group = id_name(st.st_gid, true);
-	out->size = (int64_t)st.st_size;
+	file_stat_from(out, &st);
 out:
 	free(p);
 	return r;
@@ -735,13 +741,7 @@ static int local_stat_read(struct cs_transport *t, const char *path, struct cs_f
 	if (r == 0) {
 		if (!out->data)
 			cs_buf_append(out, "", 0);
-		st->exists = true;
-		st->mode = sb.st_mode & 07777;
-		st->uid = sb.st_uid;
-		st->gid = sb.st_gid;
-		st->owner = id_name(sb.st_uid, false);
-		st->group = id_name(sb.st_gid, true);
-		st->size = (int64_t)sb.st_size;
+		file_stat_from(st, &sb);
 	}
 out:
 	if (fd >= 0)
