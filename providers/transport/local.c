@@ -61,9 +61,9 @@ static void local_group_begin(struct cs_transport *t)
 	((struct local *)t)->grouped = true;
 }
 
-static void sync_path(const char *path, bool folder)
+static void sync_folder(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | (folder ? O_DIRECTORY : 0));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
 	if (fd >= 0) {
 		fsync(fd);
 		close(fd);
@@ -71,10 +71,11 @@ static void sync_path(const char *path, bool folder)
 }
 
 /* Every rename since group_begin durable (each file's content was synced
- * before its rename): a few files by an fsync of each and of its folder,
- * more by one syncfs of each file system they are on (a host's hundreds of
- * files: one sync each instead of two).  The readers saw the files at
- * once; only which of old and new a power loss keeps waited. */
+ * before its rename, so only the folders are left): a few files by an
+ * fsync of each folder, more by one syncfs of each file system they are on
+ * (a host's hundreds of files: one sync each instead of two).  The readers
+ * saw the files at once; only which of old and new a power loss keeps
+ * waited. */
 static int local_group_end(struct cs_transport *t, struct cs_err *err)
 {
 	struct local *l = (struct local *)t;
@@ -85,11 +86,11 @@ static int local_group_end(struct cs_transport *t, struct cs_err *err)
 	for (size_t i = 0; i < l->n_written; i++) {
 		char *dir = cs_path_dirname(l->written[i]);
 		bool same_dir = last_dir && !strcmp(dir, last_dir);
-		if (l->n_written <= CS_WGROUP_FSYNC_MAX) {
-			sync_path(l->written[i], false);
-			if (!same_dir)
-				sync_path(dir, true);
-		} else if (!same_dir) {
+		if (same_dir) {
+			/* the previous file's folder: already synced */
+		} else if (l->n_written <= CS_WGROUP_FSYNC_MAX) {
+			sync_folder(dir);
+		} else {
 			struct stat st;
 			bool seen = stat(dir, &st) < 0;
 			for (size_t k = 0; k < n_devs && !seen; k++)
