@@ -388,7 +388,9 @@ tap_check() { # PASS NAME DETAIL...
 	((tap)) || return 0
 	local pass=$1 name=$2
 	shift 2
-	if ((pass)); then ok "$name"; else not_ok "$name" "$@"; fi
+	# A failure names the seed: the random trials it chose come back
+	# with --seed.
+	if ((pass)); then ok "$name"; else not_ok "$name (seed $seed)" "$@"; fi
 }
 
 i=0
