@@ -33,7 +33,7 @@ struct exec {
 	struct cs_exec_summary sum;
 	size_t *hosts;                   /* host indexes with actions */
 	size_t n_hosts, next_host;
-	const char **issued;             /* certificates whose issuing/ is dropped at the end */
+	const char **issued;             /* certificates whose issuing record is dropped after the renewals */
 	size_t n_issued, cap_issued;
 };
 
@@ -194,9 +194,13 @@ static int resume_issuance(struct exec *x, const struct cs_cert_obs *c, EVP_PKEY
 		return 0;
 	struct cs_key_spec spec;
 	char *cn = cs_csr_common_name(iss.req.csr);
+	/* Not when the current certificate is this issuance's, saved whole (a
+	 * new issuance needs a new key); when its save was cut short, the
+	 * issuance resumes and saves the same certificate again. */
 	bool usable = cs_streq(iss.req.issuer, c->issuer->name) && cs_key_spec_of(&spec, iss.req.key) == 0 &&
 		      cs_key_spec_equal(&spec, &c->cfg->key) && cs_streq(cn, c->cfg->common_name) &&
-		      !(c->have_current && cs_key_matches_cert(iss.req.key, cs_stored_cert(&c->current, &err)));
+		      !(c->have_current && c->current.complete &&
+			cs_key_matches_cert(iss.req.key, cs_stored_cert(&c->current, &err)));
 	free(cn);
 	if (!usable) {
 		cs_store_drop_issuing(x->obs->store, c->cfg->name, &err);
@@ -306,11 +310,11 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 					     .state_dir = cs_store_dir(x->obs->store) };
 		c->ops->saved(&sctx, c->issuer, cert);
 	}
-	/* issuing/ goes at the end of the run (drop_issued): removing files
-	 * while thousands more are being created makes ext4 without a journal
-	 * skip the freed inodes on every creation.  Until then the record is
-	 * one recover_issuing() drops (the key is the current certificate's),
-	 * the state a kill at renew.saved leaves anyway. */
+	/* The issuing record goes after all renewals (drop_issued): a record
+	 * file holds many, and is written again or removed once for all.
+	 * Until then the record is one recover_issuing() drops (the key is
+	 * the current certificate's), the state a kill at renew.saved leaves
+	 * anyway. */
 	pthread_mutex_lock(&x->lock);
 	if (x->n_issued == x->cap_issued) {
 		x->cap_issued = x->cap_issued ? 2 * x->cap_issued : 16;
@@ -1575,61 +1579,16 @@ static void load_materials(struct exec *x)
 	free(needed);
 }
 
-/* Removing a file on a file system mounted with discard waits for the
- * device; those waits overlap. */
-#define DROP_THREADS 32
-
-struct dropper {
-	struct exec *x;
-	size_t next;
-	pthread_mutex_t lock;
-};
-
-static void *drop_worker(void *arg)
+/* The issuing records of this run's saved certificates (see renew_batch),
+ * once all renewals are done: each record file holds up to 64 of them and
+ * is removed once for all.  One a kill leaves behind is one
+ * recover_issuing drops. */
+static void drop_issued(struct exec *x)
 {
-	struct dropper *d = arg;
-	for (;;) {
-		pthread_mutex_lock(&d->lock);
-		size_t k = d->next < d->x->n_issued ? d->next++ : d->x->n_issued;
-		pthread_mutex_unlock(&d->lock);
-		if (k >= d->x->n_issued)
-			return NULL;
-		struct cs_err err = CS_ERR_INIT;
-		cs_store_drop_issuing(d->x->obs->store, d->x->issued[k], &err); /* left over: recover_issuing drops it */
-		cs_err_clear(&err);
-	}
-}
-
-/* The issuing/ records of this run's saved certificates (see renew_batch):
- * many of them by many threads while the hosts are worked on, as removing
- * files mostly waits for the file system (drop_start), the few of a small
- * run at the end (drop_finish).  They are independent of the hosts' work;
- * one a kill leaves behind is one recover_issuing drops. */
-struct drops {
-	struct dropper d;
-	pthread_t threads[DROP_THREADS];
-	size_t started;
-};
-
-static void drop_start(struct exec *x, struct drops *ds)
-{
-	memset(ds, 0, sizeof *ds);
-	ds->d.x = x;
-	pthread_mutex_init(&ds->d.lock, NULL);
-	if (x->n_issued < 8)
-		return;
-	size_t n_threads = x->n_issued / 4 < DROP_THREADS ? x->n_issued / 4 : DROP_THREADS;
-	for (size_t i = 0; i < n_threads; i++)
-		if (pthread_create(&ds->threads[ds->started], NULL, drop_worker, &ds->d) == 0)
-			ds->started++;
-}
-
-static void drop_finish(struct drops *ds)
-{
-	drop_worker(&ds->d); /* whatever is left, or all of a small run's */
-	for (size_t i = 0; i < ds->started; i++)
-		pthread_join(ds->threads[i], NULL);
-	pthread_mutex_destroy(&ds->d.lock);
+	struct cs_err err = CS_ERR_INIT;
+	if (x->n_issued)
+		cs_store_drop_issuing_many(x->obs->store, x->issued, x->n_issued, &err);
+	cs_err_clear(&err);
 }
 
 int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct cs_observed *obs,
@@ -1690,9 +1649,8 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		cs_store_journal_sync(obs->store, &err);
 		cs_err_clear(&err);
 	}
+	drop_issued(&x);
 	load_materials(&x);
-	struct drops drops;
-	drop_start(&x, &drops);
 
 	for (size_t k = 0; k < plan->n_actions; k++) {
 		const struct cs_action *a = &plan->actions[k];
@@ -1719,7 +1677,6 @@ int cs_execute(struct cs_exec_summary *out, const struct cs_plan *plan, struct c
 		if (plan->actions[k].kind == CS_ACT_VERIFY && !plan->actions[k].host)
 			run_verify(&x, NULL, &plan->actions[k]);
 	close_intents(&x);
-	drop_finish(&drops);
 	cs_store_journal_group(obs->store, false);
 	/* A host that owed a reboot has rebooted (this run rebooted it, or
 	 * someone did): forget the debt, now that the intents it was kept for
@@ -1811,6 +1768,9 @@ static void drop_unfinished_issuing(struct cs_observed *obs, const char *name)
 
 static void recover_issuing(struct cs_observed *obs)
 {
+	/* Dropped together: a record file holds many issuances. */
+	const char **done = cs_xcalloc(obs->cfg->n_certs ? obs->cfg->n_certs : 1, sizeof *done);
+	size_t n_done = 0;
 	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
 		const struct cs_cert_obs *c = &obs->certs[i];
 		struct cs_issuing iss;
@@ -1831,9 +1791,12 @@ static void recover_issuing(struct cs_observed *obs)
 		}
 		/* Keys are new for every issuance: the current certificate being
 		 * for this key means it came from this issuance (the serial says
-		 * nothing for a CA that picks its own, like ACME). */
-		if (cs_key_matches_cert(iss.req.key, cs_stored_cert(&c->current, &e))) {
-			cs_store_drop_issuing(obs->store, c->cfg->name, &e);
+		 * nothing for a CA that picks its own, like ACME).  Done once its
+		 * save finished (meta.json written); a save cut short leaves the
+		 * record for the renewal, which signs the same certificate again
+		 * and saves it whole. */
+		if (c->current.complete && cs_key_matches_cert(iss.req.key, cs_stored_cert(&c->current, &e))) {
+			done[n_done++] = c->cfg->name;
 			if (c->ops && c->ops->saved) {
 				struct cs_issue_ctx sctx = { .hosts = obs->cfg->hosts, .n_hosts = obs->cfg->n_hosts,
 							     .state_dir = cs_store_dir(obs->store) };
@@ -1843,6 +1806,11 @@ static void recover_issuing(struct cs_observed *obs)
 		cs_err_clear(&e);
 		cs_issuing_free(&iss);
 	}
+	struct cs_err e = CS_ERR_INIT;
+	if (n_done)
+		cs_store_drop_issuing_many(obs->store, done, n_done, &e);
+	cs_err_clear(&e);
+	free(done);
 }
 
 /* A binding an interrupted apply changed and then rebooted its host for,

@@ -166,6 +166,14 @@ static void renewal_reasons(struct cs_buf *why, const struct cs_observed *obs, c
 		sep(why);
 		cs_buf_puts(why, "stored key does not match the stored certificate");
 	}
+	/* meta.json is written last: one that names another certificate is
+	 * the previous one's, and this one's save was cut short.  The
+	 * renewal resumes its issuance (the same certificate) and saves it
+	 * whole.  (Without meta.json the issuer is unknown, said above.) */
+	if (c->current.issuer && !c->current.complete) {
+		sep(why);
+		cs_buf_puts(why, "its last save was cut short (meta.json, written last, names another certificate)");
+	}
 }
 
 static void strv_copy(char ***out, size_t *n_out, char *const *v, size_t n)

@@ -2,6 +2,7 @@
  * archive, pending requests, the lock and the journal.  Every write is atomic
  * per file and ordered so that an interrupted save never loses a key. */
 #include "reconcile/store.h"
+#include "reconcile/store_issuing.h"
 #include "providers/base/state_mirror.h"
 
 #include <dirent.h>
@@ -44,7 +45,13 @@ struct cs_store {
 	struct cs_strmap subdirs;
 	char **subdir_names;
 	size_t n_subdir_names;
+	struct cs_issuing_records *issuing; /* STATE/issuing/ (store_issuing.c) */
 };
+
+struct cs_issuing_records *cs_store_issuing_records(struct cs_store *st)
+{
+	return st->issuing;
+}
 
 /* ---- permissions ---- */
 
@@ -192,15 +199,22 @@ static int make_state_dir(struct cs_store *st, struct cs_err *err)
 	return 0;
 }
 
-int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs_err *err)
+static struct cs_store *store_new(const char *dir)
 {
 	struct cs_store *st = cs_xcalloc(1, sizeof *st);
-	int r = 0;
-	*out = NULL;
 	st->dir = cs_xstrdup(dir);
 	st->lock_fd = -1;
 	st->journal_fd = -1;
 	pthread_mutex_init(&st->journal_lock, NULL);
+	st->issuing = cs_issuing_records_new();
+	return st;
+}
+
+int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs_err *err)
+{
+	struct cs_store *st = store_new(dir);
+	int r = 0;
+	*out = NULL;
 	if (!exists(dir)) {
 		if (create)
 			r = make_state_dir(st, err);
@@ -211,6 +225,8 @@ int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs
 	if (r < 0)
 		goto out;
 	r = check_all_keys(st, err);
+	if (r == 0)
+		r = cs_issuing_records_check(dir, err);
 out:
 	if (r < 0)
 		cs_store_close(st);
@@ -222,18 +238,15 @@ out:
 int cs_store_open_report(struct cs_store **out, const char *dir, struct cs_err *folder_problem,
 			 struct cs_err *key_problem, struct cs_err *err)
 {
-	struct cs_store *st = cs_xcalloc(1, sizeof *st);
+	struct cs_store *st = store_new(dir);
 	(void)err; /* nothing here fails outright */
-	st->dir = cs_xstrdup(dir);
-	st->lock_fd = -1;
-	st->journal_fd = -1;
-	pthread_mutex_init(&st->journal_lock, NULL);
 	*out = st;
 	if (!exists(dir))
 		return 0;
 	st->exists = true;
 	check_dir_private(dir, folder_problem);
-	check_all_keys(st, key_problem);
+	if (check_all_keys(st, key_problem) == 0)
+		cs_issuing_records_check(dir, key_problem);
 	return 0;
 }
 
@@ -247,6 +260,7 @@ void cs_store_close(struct cs_store *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	forget_subdirs(st);
+	cs_issuing_records_free(st->issuing);
 	free(st->dir);
 	free(st);
 }
@@ -670,6 +684,7 @@ static bool load_unparsed(struct cs_stored *out, struct loaded *l)
 		return false;
 	out->have_info = true;
 	out->key_matches = true;
+	out->complete = true;
 	take_meta(out, l->meta);
 	out->key_pem = l->key;
 	out->cert_pem = l->cert;
@@ -708,6 +723,7 @@ static bool load_unread(struct cs_stored *out, int dfd, const char *dir, json_t 
 		return false; /* the caller frees what was read */
 	out->have_info = true;
 	out->key_matches = true;
+	out->complete = true; /* no file changed after meta.json, written last */
 	out->unread = true;
 	out->dir = cs_xstrdup(dir);
 	take_meta(out, meta);
@@ -773,6 +789,20 @@ static int load_parsed(struct cs_stored *out, struct loaded *l, const char *dir,
 		keep_if_written(&out->key_pem, &l->key, sums, "key.pem");
 		keep_if_written(&out->cert_pem, &l->cert, sums, "cert.pem");
 		keep_if_written(&out->chain_pem, &l->chain, sums, "chain.pem");
+		/* meta.json names the certificate its save wrote: by its bytes,
+		 * else by its serial (cert.pem edited by hand around the same
+		 * certificate is still that save's).  One from before either was
+		 * recorded counts as finished. */
+		const char *serial = json_string_value(json_object_get(l->meta, "serial"));
+		if (out->cert_pem.data) {
+			out->complete = true;
+		} else if (serial) {
+			char *have = serial_of(out->cert);
+			out->complete = have && strcasecmp(have, serial) == 0;
+			free(have);
+		} else {
+			out->complete = !json_object_get(sums, "cert.pem");
+		}
 	}
 out:
 	sk_X509_pop_free(certs, X509_free);
@@ -1220,10 +1250,9 @@ void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 				item_fail(x, r, "save");
 		}
 		commit_step(g, it, n, "save");
-		if (f == 0)
-			for (size_t i = 0; i < n; i++)
-				if (it[i].r == 0)
-					cs_fault_point("store.key-written");
+		for (size_t i = 0; f < 2 && i < n; i++)
+			if (it[i].r == 0)
+				cs_fault_point(f == 0 ? "store.key-written" : "store.cert-written");
 	}
 	cs_wgroup_free(g);
 	for (size_t i = 0; i < n; i++) {
@@ -1378,68 +1407,13 @@ int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *
 
 /* ---- issuance in progress ---- */
 
+/* Records: store_issuing.c.  Folders certs/NAME/issuing/ (key.pem,
+ * request.csr, meta.json written last) are what versions before the record
+ * files kept; one left by such a version killed mid-issue is still
+ * resumed or dropped here. */
 void cs_store_save_issuing_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 {
-	forget_subdirs(st); /* subfolders are made now */
-	static const char *const what = "record the issuance of";
-	struct prep {
-		char *dir;
-		struct cs_buf key, csr, meta;
-	} *p = cs_xcalloc(n ? n : 1, sizeof *p);
-	struct cs_wgroup *g = cs_wgroup_new();
-	for (size_t i = 0; i < n; i++) {
-		struct cs_store_item *x = &it[i];
-		if (x->r < 0)
-			continue;
-		int r = check_name(x->name, &x->err);
-		if (r < 0) {
-			item_fail(x, r, what);
-			continue;
-		}
-		p[i].dir = cs_xasprintf("%s/certs/%s/issuing", st->dir, x->name);
-		char created_at[21], at[21];
-		cs_time_rfc3339(created_at, cs_now());
-		cs_time_rfc3339(at, x->issue_time);
-		json_t *meta = json_pack("{s:s?, s:s, s:s, s:s}", "issuer", x->issuer, "created_at", created_at,
-					 "serial", x->serial, "issue_time", at);
-		if ((r = cs_key_to_pem(&p[i].key, x->key, &x->err)) < 0 ||
-		    (r = cs_csr_to_pem(&p[i].csr, x->csr, &x->err)) < 0)
-			json_decref(meta);
-		else
-			r = item_meta_dir(st, x, p[i].dir, meta, &p[i].meta);
-		/* Withdraw the commit marker first so a crash half-way through
-		 * never pairs a new key with an old request (made durable with
-		 * the key and request below). */
-		if (r == 0)
-			r = unlink_if_there(p[i].dir, "meta.json", &x->err);
-		if (r == 0 && (r = write_file_in(g, p[i].dir, "key.pem", &p[i].key, KEY_MODE, &x->err)) == 0)
-			r = write_file_in(g, p[i].dir, "request.csr", &p[i].csr, FILE_MODE, &x->err);
-		if (r < 0)
-			item_fail(x, r, what);
-	}
-	commit_step(g, it, n, what);
-	for (size_t i = 0; i < n; i++)
-		if (it[i].r == 0)
-			cs_fault_point("store.request-key-written");
-	for (size_t i = 0; i < n; i++) {
-		struct cs_store_item *x = &it[i];
-		int r = x->r < 0 ? 0 : write_file_in(g, p[i].dir, "meta.json", &p[i].meta, FILE_MODE, &x->err);
-		if (r < 0)
-			item_fail(x, r, what);
-	}
-	commit_step(g, it, n, what);
-	cs_wgroup_free(g);
-	for (size_t i = 0; i < n; i++) {
-		if (it[i].r == 0 && it[i].keep_pem) {
-			it[i].key_pem = p[i].key;
-			p[i].key = (struct cs_buf)CS_BUF_INIT;
-		}
-		free(p[i].dir);
-		cs_buf_free_secret(&p[i].key);
-		cs_buf_free(&p[i].csr);
-		cs_buf_free(&p[i].meta);
-	}
-	free(p);
+	cs_issuing_records_save(st, it, n);
 }
 
 int cs_store_save_issuing(struct cs_store *st, const char *name, EVP_PKEY *key, X509_REQ *csr,
@@ -1454,8 +1428,11 @@ int cs_store_save_issuing(struct cs_store *st, const char *name, EVP_PKEY *key, 
 int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const char *name, struct cs_err *err)
 {
 	json_t *meta = NULL;
-	memset(out, 0, sizeof *out);
-	int r = load_request(&out->req, &meta, st, name, "issuing", err);
+	int r = cs_issuing_records_find(out, st, name, err);
+	if (r != -ENOENT)
+		return r;
+	cs_err_clear(err);
+	r = load_request(&out->req, &meta, st, name, "issuing", err);
 	if (r < 0)
 		return r;
 	const char *serial = json_string_value(json_object_get(meta, "serial"));
@@ -1472,7 +1449,35 @@ int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const cha
 
 int cs_store_drop_issuing(struct cs_store *st, const char *name, struct cs_err *err)
 {
-	return drop_request(st, name, "issuing", err);
+	return cs_store_drop_issuing_many(st, &name, 1, err);
+}
+
+int cs_store_drop_issuing_many(struct cs_store *st, const char *const *names, size_t n, struct cs_err *err)
+{
+	if (!st->exists)
+		return 0;
+	int r = cs_issuing_records_drop(st, names, n, err);
+	for (size_t i = 0; i < n; i++) {
+		if (check_name(names[i], NULL) < 0)
+			continue;
+		char *legacy = cs_xasprintf("%s/certs/%s/issuing", st->dir, names[i]);
+		struct stat sb;
+		if (lstat(legacy, &sb) == 0) {
+			struct cs_err e = CS_ERR_INIT;
+			int d = drop_request(st, names[i], "issuing", &e);
+			if (d < 0 && r == 0) {
+				r = d;
+				if (err) {
+					cs_err_clear(err);
+					*err = e;
+					e = (struct cs_err)CS_ERR_INIT;
+				}
+			}
+			cs_err_clear(&e);
+		}
+		free(legacy);
+	}
+	return r;
 }
 
 void cs_issuing_free(struct cs_issuing *i)

@@ -12,9 +12,13 @@
  *       chain.pem          its chain (may be empty)
  *       meta.json          {"issuer": "lab", "issued_at": "...", "serial": "..."}
  *       pending/           a request waiting for a CA: key.pem, request.csr, meta.json
- *       issuing/           an issuance in progress: the same, meta.json with serial
+ *       issuing/           an issuance in progress, as versions before the
+ *                          records below kept it (read and dropped only)
  *       issued.jsonl       ledger: every certificate a CA returned, by serial
  *       archive/SERIAL/    previous key/cert/chain/meta, kept on every renewal
+ *     issuing/TAG-N.json   0600 issuances in progress, up to 64 per file: each
+ *                          one's name, key, request, serial and issue time
+ *                          (store_issuing.h)
  *
  * Nothing here prints; errors name the file and the cause. */
 #ifndef CS_STORE_H
@@ -83,6 +87,12 @@ struct cs_stored {
 	 * was saved (the first chain certificate's), or NULL: see store_facts.h */
 	char *signed_by;
 	bool key_matches;        /* the key belongs to the certificate */
+	/* meta.json names the certificate in cert.pem (by its bytes' SHA-256
+	 * or its serial): the save that wrote it finished.  False after a save
+	 * cut short (cert.pem written, meta.json missing or still the previous
+	 * certificate's); true for a meta.json from before either was
+	 * recorded. */
+	bool complete;
 	/* Not read at all: key.pem, cert.pem and chain.pem are what certsync
 	 * saved (none changed since meta.json was written, whose SHA-256 of
 	 * each is below), so key_pem, cert_pem and chain_pem stay empty until
@@ -152,11 +162,16 @@ int cs_store_save_pending(struct cs_store *st, const char *name, EVP_PKEY *key, 
 int cs_store_drop_pending(struct cs_store *st, const char *name, struct cs_err *err);
 void cs_pending_free(struct cs_pending *p);
 
-/* An issuance in progress (certs/NAME/issuing/): the key, the request and
- * the certificate's identity (serial, the time validity counts from),
- * fsync'd before the CA is asked, so that a run killed before the signed
- * certificate is saved signs the same certificate again instead of a second
- * one.  Dropped once the certificate is saved. */
+/* An issuance in progress: the key, the request and the certificate's
+ * identity (serial, the time validity counts from), fsync'd before the CA
+ * is asked, so that a run killed before the signed certificate is saved
+ * signs the same certificate again instead of a second one.  Dropped once
+ * the certificate is saved.  Kept in record files of up to 64 issuances,
+ * STATE/issuing/NAME.json, written whole (store_issuing.h); a folder
+ * certs/NAME/issuing/ left by an earlier version is read and dropped too.
+ * cs_store_drop_issuing_many() drops many at once: each record file is
+ * written once for all of them (dropping one by one writes it again each
+ * time). */
 struct cs_issuing {
 	struct cs_pending req;   /* key, csr, issuer, created_at */
 	char *serial;            /* hex */
@@ -168,6 +183,7 @@ void cs_store_save_issuing_many(struct cs_store *st, struct cs_store_item *items
 int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const char *name,
 			  struct cs_err *err); /* -ENOENT */
 int cs_store_drop_issuing(struct cs_store *st, const char *name, struct cs_err *err);
+int cs_store_drop_issuing_many(struct cs_store *st, const char *const *names, size_t n, struct cs_err *err);
 void cs_issuing_free(struct cs_issuing *i); /* members only; accepts NULL */
 
 /* The ledger certs/NAME/issued.jsonl: one {"time", "serial", "issuer"} line

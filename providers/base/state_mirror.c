@@ -32,7 +32,8 @@ bool cs_state_mirror_active(void)
 bool cs_state_path_secret(const char *rel)
 {
 	size_t n = strlen(rel);
-	return n >= 7 && strcmp(rel + n - 7, "key.pem") == 0;
+	/* issuing/: the issuance records, each with the keys of its issuances */
+	return (n >= 7 && strcmp(rel + n - 7, "key.pem") == 0) || strncmp(rel, "issuing/", 8) == 0;
 }
 
 /* The path relative to the root, or NULL when it is outside. */

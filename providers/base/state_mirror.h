@@ -30,7 +30,8 @@ struct cs_state_mirror {
 void cs_state_mirror_set(const char *root, const struct cs_state_mirror *m);
 bool cs_state_mirror_active(void);
 
-/* A file under the root that holds a private key ("key.pem", "NAME.key.pem"). */
+/* A file under the root that holds a private key ("key.pem", "NAME.key.pem",
+ * the issuance records in "issuing/"). */
 bool cs_state_path_secret(const char *rel);
 
 int cs_state_mirror_put(const char *path, const void *data, size_t len, struct cs_err *err);

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # An apply of many certificates at once: twelve certificates from a local
 # CA on two local hosts (six each, a files binding with a reload each).
-# The renewals go as one batch (issuing/ records, signatures, ledgers and
+# The renewals go as one batch (issuance records, signatures, ledgers and
 # saves each made durable for the batch: more files than are fsync'd one by
 # one, so the file system is synced), a host's intents are recorded in one
 # write before its first bind, and the journal is fsync'd per phase.  This
 # checks what a kill in the middle of that leaves and that the next apply
 # finishes the job:
 #   - killed at the first signing, every certificate's issuance is recorded
-#     (issuing/meta.json), none is signed yet;
+#     (in the record files of STATE/issuing/), none is signed yet;
 #   - killed at the first bind, the host's record holds the intents of all
 #     six of its bindings;
 #   - killed there or in the middle of the batch (a signature, the ledger,
 #     a key written, a certificate saved), the rerun succeeds, the plan is
 #     clean, each certificate was signed once (one serial in its ledger),
-#     and no temporary file, issuing/ record or unconfirmed entry is left;
+#     and no temporary file, issuance record or unconfirmed entry is left;
 #   - an apply that is not killed journals every action.
 # timeout: 600
 . "$(dirname "$0")/lib.sh"
@@ -66,9 +66,9 @@ converged() {
 	[[ $once == "$n" ]] && ok "$point: each certificate signed once" ||
 		not_ok "$point: each certificate signed once" "$once of $n have one serial" "$(cat .certsync/certs/*/issued.jsonl)"
 	local left
-	left=$(find . -name '*.certsync-*' -o -name issuing)
-	[[ -z $left ]] && ok "$point: no temporary file or issuing/ record left" ||
-		not_ok "$point: no temporary file or issuing/ record left" "$left"
+	left=$(find . -name '*.certsync-*' -o -path '*/certs/*/issuing' -o -path './.certsync/issuing/*')
+	[[ -z $left ]] && ok "$point: no temporary file or issuance record left" ||
+		not_ok "$point: no temporary file or issuance record left" "$left"
 	if cat .certsync/hosts/*/unconfirmed.json 2>/dev/null | grep -q .; then
 		not_ok "$point: no unconfirmed entry left" "$(cat .certsync/hosts/*/unconfirmed.json)"
 	else
@@ -99,15 +99,18 @@ expect_exit 0 "$CERTSYNC" apply --yes
 [[ $(jq -r 'select(.result == "done") | .action' .certsync/journal.jsonl | sort | uniq -c | tr -s ' ') == \
 	"$(printf ' %d bind\n %d reload\n %d renew' "$n" 2 "$n")" ]] && ok "the journal has every action" ||
 	not_ok "the journal has every action" "$(cat .certsync/journal.jsonl)"
-[[ -z $(find . -name issuing) ]] && ok "no issuing/ record after the apply" || not_ok "no issuing/ record after the apply"
+[[ -z $(find . -path '*/certs/*/issuing' -o -path './.certsync/issuing/*') ]] && ok "no issuance record after the apply" ||
+	not_ok "no issuance record after the apply" "$(find .certsync/issuing)"
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
 
 # Killed at the first signing: the whole batch is recorded, nothing signed.
 trial intent
 if killed renew.intent@1; then
-	recorded=$(find .certsync/certs -path '*/issuing/meta.json' | wc -l)
-	[[ $recorded == "$n" ]] && ok "renew.intent@1: every issuance of the batch is recorded" ||
-		not_ok "renew.intent@1: every issuance of the batch is recorded" "$recorded of $n"
+	# One record file per 64 issuances, each with its key, request and serial.
+	recorded=$(jq -s '[.[].issuing[] | select(.key and .request and .serial)] | length' .certsync/issuing/*.json)
+	files=$(find .certsync/issuing -name '*.json' | wc -l)
+	[[ $recorded == "$n" && $files == $(((n + 63) / 64)) ]] && ok "renew.intent@1: every issuance of the batch is recorded" ||
+		not_ok "renew.intent@1: every issuance of the batch is recorded" "$recorded of $n in $files files"
 	[[ -z $(find .certsync/certs -name issued.jsonl) ]] && ok "renew.intent@1: nothing signed yet" ||
 		not_ok "renew.intent@1: nothing signed yet"
 	converged renew.intent@1
@@ -132,6 +135,36 @@ for point in renew.signed@5 renew.ledger@7 store.key-written@3 renew.saved@12 wr
 	trial "${point//[@.]/-}"
 	killed "$point" && converged "$point"
 done
+
+# A renewal killed with key.pem and cert.pem new and meta.json still the
+# previous certificate's: the plan renews ("cut short"), the rerun resumes
+# the recorded issuance and saves that same certificate (one new serial
+# per certificate), and nothing is left in flight.  Before, the rerun took
+# the half-saved certificate as current, bound it, and kept its issuance
+# record (with its key) for ever; from an empty folder it issued twice.
+trial cutshort
+expect_exit 0 "$CERTSYNC" apply --yes
+sed -i 's/curve: p256/curve: p384/' certsync.yaml
+if killed store.cert-written@5; then
+	expect_exit 2 "$CERTSYNC" plan --detailed-exitcode
+	expect_contains "$OUT" "renew c0: .*"
+	expect_contains "$OUT" "its last save was cut short"
+	expect_exit 0 "$CERTSYNC" apply --yes
+	expect_exit 0 "$CERTSYNC" plan --detailed-exitcode
+	twice=0
+	for ((i = 0; i < n; i++)); do
+		[[ $(jq -r .serial ".certsync/certs/c$i/issued.jsonl" | sort -u | wc -l) == 2 ]] && twice=$((twice + 1))
+	done
+	[[ $twice == "$n" ]] && ok "store.cert-written@5: one new serial per certificate" ||
+		not_ok "store.cert-written@5: one new serial per certificate" "$twice of $n" "$(cat .certsync/certs/*/issued.jsonl)"
+	left=$(find . -name '*.certsync-*' -o -path './.certsync/issuing/*')
+	[[ -z $left ]] && ok "store.cert-written@5: no issuance record or temporary file left" ||
+		not_ok "store.cert-written@5: no issuance record or temporary file left" "$left"
+	[[ $(openssl x509 -in out/a/c0.crt -noout -serial | cut -d= -f2 | sed 's/^0*//') == \
+		$(jq -r .serial .certsync/certs/c0/issued.jsonl | tail -n 1 | sed 's/^0*//') ]] &&
+		ok "store.cert-written@5: the host has the resumed certificate" ||
+		not_ok "store.cert-written@5: the host has the resumed certificate"
+fi
 
 # The hosts' files: each one's content synced before its rename (a power
 # loss keeps the old or the whole new file), the renames made durable once

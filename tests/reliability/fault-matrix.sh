@@ -350,6 +350,10 @@ check_leftovers() { # TRIAL_START_MARKER
 		>>"$SC_DIR/leftovers" 2>/dev/null
 	if [[ -s $SC_DIR/leftovers ]]; then
 		DETAIL="key material in: $(tr '\n' ' ' <"$SC_DIR/leftovers")"
+		# An issuance record left: which issuances (not their keys).
+		for f in "$SC_STATE"/issuing/*.json; do
+			[[ -f $f ]] && DETAIL+="; ${f##*/} holds $(jq -r '[.issuing[] | "\(.name) serial \(.serial) from \(.created_at)"] | join(", ")' "$f" 2>&1)"
+		done
 	fi
 	# Temporary files certsync writes next to a target (".NAME.certsync-XXXXXX").
 	# and the upload folders in temp folders ("certsync-TAG.XXXXXXXX").

@@ -2,6 +2,7 @@
  * pending requests, the lock and the journal. */
 #include "tests/unit/tap.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,16 +465,19 @@ static void test_intents(void)
 	       iss.issue_time == 1767225600 && !strcmp(iss.req.issuer, "lab"), "issuing kept and read back", "%s",
 	       cs_err_msg(&err));
 	cs_issuing_free(&iss);
-	tap_int(mode_of("intents/certs/mail/issuing/key.pem"), 0600, "issuing key 0600");
-	char *ik = tmp_path("intents/certs/mail/issuing/key.pem");
+	char *record = cs_xasprintf("intents/issuing/%s-0000.json", tag);
+	tap_int(mode_of(record), 0600, "the issuance record is 0600");
+	char *ik = tmp_path(record);
 	chmod(ik, 0644);
 	struct cs_store *c = NULL;
-	tap_int(cs_store_open(&c, dir, false, &err), -EPERM, "an unsafe issuing key is refused at open");
+	tap_int(cs_store_open(&c, dir, false, &err), -EPERM, "an issuance record readable by others is refused at open");
+	tap_ok(strstr(cs_err_msg(&err), "chmod 600") != NULL, "... with the fix", "%s", cs_err_msg(&err));
 	cs_err_clear(&err);
 	chmod(ik, 0600);
 	free(ik);
 	tap_int(cs_store_drop_issuing(a, "mail", &err), 0, "drop issuing");
-	tap_ok(!exists("intents/certs/mail/issuing"), "issuing folder gone", NULL);
+	tap_ok(!exists(record), "its record file gone with its last issuance", NULL);
+	free(record);
 
 	/* The ledger only grows. */
 	cs_store_issued_append(a, "mail", "7A11CE", "lab", &err);
@@ -948,6 +952,199 @@ static void test_mkdir_p(void)
 	free(deep);
 }
 
+static X509_REQ *request_for(EVP_PKEY *key, const char *cn)
+{
+	X509_REQ *csr = NULL;
+	char *names[] = { (char *)cn };
+	cs_csr_create(&csr, key, cn, names, 1, NULL);
+	return csr;
+}
+
+static size_t files_in(const char *rel)
+{
+	char *p = tmp_path(rel);
+	DIR *d = opendir(p);
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	free(p);
+	return n;
+}
+
+/* The issuance records: many issuances to a file, read back by a later
+ * run, dropped file by file, replaced by a newer issuance of the same
+ * name; a damaged file left alone; a folder certs/NAME/issuing/ of an
+ * earlier version still read and dropped. */
+static void test_issuing_records(void)
+{
+	enum { N = 130 };
+	struct cs_err err = CS_ERR_INIT;
+	struct cs_store *a = NULL;
+	char *dir = tmp_path("records");
+	cs_store_open(&a, dir, true, &err);
+	cs_store_lock(a, "apply", &err);
+	struct cs_store_item it[N];
+	EVP_PKEY *keys[N];
+	X509_REQ *csrs[N];
+	char names[N][16], serials[N][16];
+	for (size_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "c%zu", i);
+		snprintf(serials[i], sizeof serials[i], "5E%04zX", i);
+		keys[i] = new_key();
+		csrs[i] = request_for(keys[i], names[i]);
+		it[i] = (struct cs_store_item){ .name = names[i], .key = keys[i], .csr = csrs[i], .issuer = "lab",
+						.serial = serials[i], .issue_time = 1767225600 + (int64_t)i,
+						.keep_pem = i == 0, .err = CS_ERR_INIT };
+	}
+	it[7].r = -1; /* left out */
+	cs_store_save_issuing_many(a, it, N);
+	size_t ok = 0;
+	for (size_t i = 0; i < N; i++)
+		ok += it[i].r == 0;
+	tap_ok(ok == N - 1 && it[7].r == -1, "every item recorded but the one left out", "%zu", ok);
+	tap_int((int)files_in("records/issuing"), 3, "129 issuances in three record files (64 each at most)");
+	tap_ok(it[0].key_pem.len > 0 && strstr(it[0].key_pem.data, "PRIVATE KEY"), "the key's bytes handed back",
+	       NULL);
+	cs_buf_free_secret(&it[0].key_pem);
+	cs_store_close(a);
+
+	/* A later run reads them from the files. */
+	struct cs_store *b = NULL;
+	tap_int(cs_store_open(&b, dir, false, &err), 0, "the store opens with the records");
+	cs_store_lock(b, "apply", &err);
+	size_t same = 0;
+	for (size_t i = 0; i < N; i++) {
+		struct cs_issuing iss;
+		int r = cs_store_load_issuing(&iss, b, names[i], &err);
+		cs_err_clear(&err);
+		if (i == 7) {
+			tap_int(r, -ENOENT, "the item left out has no record");
+			continue;
+		}
+		same += r == 0 && EVP_PKEY_eq(iss.req.key, keys[i]) == 1 && !strcmp(iss.serial, serials[i]) &&
+			iss.issue_time == 1767225600 + (int64_t)i && !strcmp(iss.req.issuer, "lab") &&
+			X509_REQ_get_subject_name(iss.req.csr) != NULL;
+		cs_issuing_free(&iss);
+	}
+	tap_int((int)same, N - 1, "each issuance read back: key, serial, issue time, issuer, request");
+
+	/* Drop the first file's 64 issuances (c8 was in it) and ten of the
+	 * second's: one file removed, one written again with 54. */
+	const char *drop[74];
+	size_t nd = 0;
+	for (size_t i = 0; i < 65; i++)
+		if (i != 7)
+			drop[nd++] = names[i];
+	for (size_t i = 65; i < 75; i++)
+		drop[nd++] = names[i];
+	tap_int(cs_store_drop_issuing_many(b, drop, nd, &err), 0, "drop 74 at once");
+	tap_int((int)files_in("records/issuing"), 2, "the emptied record file is removed");
+	cs_store_close(b);
+	struct cs_store *c = NULL;
+	cs_store_open(&c, dir, false, &err);
+	cs_store_lock(c, "apply", &err);
+	size_t gone = 0, kept = 0;
+	for (size_t i = 0; i < N; i++) {
+		struct cs_issuing iss;
+		int r = cs_store_load_issuing(&iss, c, names[i], &err);
+		cs_err_clear(&err);
+		if (i < 75)
+			gone += r == -ENOENT;
+		else
+			kept += r == 0 && EVP_PKEY_eq(iss.req.key, keys[i]) == 1;
+		if (r == 0)
+			cs_issuing_free(&iss);
+	}
+	tap_ok(gone == 75 && kept == N - 75, "the dropped ones are gone, the others kept", "%zu gone, %zu kept",
+	       gone, kept);
+
+	/* A newer issuance of c100 replaces the older one, in its old file too. */
+	EVP_PKEY *k2 = new_key();
+	X509_REQ *r2 = request_for(k2, "c100");
+	tap_int(cs_store_save_issuing(c, "c100", k2, r2, "lab", "AB12", 1767300000, &err), 0, "c100 recorded again");
+	cs_store_close(c);
+	struct cs_store *d = NULL;
+	cs_store_open(&d, dir, false, &err);
+	cs_store_lock(d, "apply", &err);
+	struct cs_issuing iss;
+	int r = cs_store_load_issuing(&iss, d, "c100", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(iss.req.key, k2) == 1 && !strcmp(iss.serial, "AB12"),
+	       "the newer issuance is the one read back", "%s", cs_err_msg(&err));
+	if (r == 0)
+		cs_issuing_free(&iss);
+	cs_err_clear(&err);
+	char *grep = cs_xasprintf("grep -l '\"c100\"' %s/issuing/*.json | wc -l | grep -qx 1", dir);
+	tap_ok(system(grep) == 0, "only one record file names c100", NULL);
+	free(grep);
+
+	/* A damaged record file is left alone; the others still read. */
+	char *bad = tmp_path("records/issuing/0000000000000000-9999.json");
+	cs_file_write_atomic(bad, "{ not json", 10, 0600, (uid_t)-1, (gid_t)-1, NULL);
+	cs_store_close(d);
+	struct cs_store *e = NULL;
+	cs_store_open(&e, dir, false, &err);
+	cs_store_lock(e, "apply", &err);
+	r = cs_store_load_issuing(&iss, e, "c120", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(iss.req.key, keys[120]) == 1, "a damaged record file does not hide the others",
+	       "%s", cs_err_msg(&err));
+	if (r == 0)
+		cs_issuing_free(&iss);
+	cs_err_clear(&err);
+	const char *all[N];
+	for (size_t i = 0; i < N; i++)
+		all[i] = names[i];
+	tap_int(cs_store_drop_issuing_many(e, all, N, &err), 0, "drop them all");
+	tap_int((int)files_in("records/issuing"), 1, "only the damaged file is left");
+	tap_ok(access(bad, F_OK) == 0, "... untouched", NULL);
+	unlink(bad);
+	free(bad);
+
+	/* A folder certs/NAME/issuing/ an earlier version left. */
+	EVP_PKEY *k3 = new_key();
+	X509_REQ *r3 = request_for(k3, "old");
+	struct cs_buf kp = CS_BUF_INIT, cp = CS_BUF_INIT;
+	cs_key_to_pem(&kp, k3, NULL);
+	cs_csr_to_pem(&cp, r3, NULL);
+	char *od = tmp_path("records/certs/old/issuing");
+	cs_mkdir_p(od, 0700, NULL);
+	char *f = cs_xasprintf("%s/key.pem", od);
+	cs_file_write_atomic(f, kp.data, kp.len, 0600, (uid_t)-1, (gid_t)-1, NULL);
+	free(f);
+	f = cs_xasprintf("%s/request.csr", od);
+	cs_file_write_atomic(f, cp.data, cp.len, 0644, (uid_t)-1, (gid_t)-1, NULL);
+	free(f);
+	static const char meta[] = "{\"issuer\": \"lab\", \"created_at\": \"2026-01-01T00:00:00Z\", "
+				   "\"serial\": \"0DD1\", \"issue_time\": \"2026-01-01T00:00:00Z\"}\n";
+	f = cs_xasprintf("%s/meta.json", od);
+	cs_file_write_atomic(f, meta, sizeof meta - 1, 0644, (uid_t)-1, (gid_t)-1, NULL);
+	free(f);
+	r = cs_store_load_issuing(&iss, e, "old", &err);
+	tap_ok(r == 0 && EVP_PKEY_eq(iss.req.key, k3) == 1 && !strcmp(iss.serial, "0DD1"),
+	       "an earlier version's issuing/ folder is read", "%s", cs_err_msg(&err));
+	if (r == 0)
+		cs_issuing_free(&iss);
+	cs_err_clear(&err);
+	tap_int(cs_store_drop_issuing(e, "old", &err), 0, "and dropped");
+	tap_ok(!exists("records/certs/old/issuing"), "... folder and all", NULL);
+	free(od);
+	cs_buf_free_secret(&kp);
+	cs_buf_free(&cp);
+	EVP_PKEY_free(k3);
+	X509_REQ_free(r3);
+	EVP_PKEY_free(k2);
+	X509_REQ_free(r2);
+	cs_store_close(e);
+	for (size_t i = 0; i < N; i++) {
+		EVP_PKEY_free(keys[i]);
+		X509_REQ_free(csrs[i]);
+		cs_err_clear(&it[i].err);
+	}
+	free(dir);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -963,6 +1160,7 @@ int main(void)
 	test_lock();
 	test_journal();
 	test_intents();
+	test_issuing_records();
 	test_save_many();
 	test_journal_grouped();
 	char *rm = cs_xasprintf("rm -rf '%s'", tmpdir);
