@@ -82,14 +82,15 @@ struct cs_issuing_records *cs_issuing_records_new(void)
 }
 
 /* Zero the keys a parsed record holds before it is let go: jansson frees
- * its strings without wiping them. */
+ * its strings without wiping them.  An issuance another record still
+ * holds (written again without its neighbours: flush) is left alone. */
 static void wipe_doc(json_t *doc)
 {
 	json_t *e;
 	size_t i;
 	json_array_foreach(json_object_get(doc, "issuing"), i, e) {
 		json_t *key = json_object_get(e, "key");
-		if (json_is_string(key))
+		if (e->refcount == 1 && json_is_string(key))
 			OPENSSL_cleanse((char *)json_string_value(key), json_string_length(key));
 	}
 }

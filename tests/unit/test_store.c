@@ -1042,6 +1042,14 @@ static void test_issuing_records(void)
 		drop[nd++] = names[i];
 	tap_int(cs_store_drop_issuing_many(b, drop, nd, &err), 0, "drop 74 at once");
 	tap_int((int)files_in("records/issuing"), 2, "the emptied record file is removed");
+	/* The same run still reads the ones kept in the file written again. */
+	struct cs_issuing kept_iss;
+	int rk = cs_store_load_issuing(&kept_iss, b, names[80], &err);
+	tap_ok(rk == 0 && EVP_PKEY_eq(kept_iss.req.key, keys[80]) == 1,
+	       "an issuance kept in a file written again still reads in the same run", "%s", cs_err_msg(&err));
+	if (rk == 0)
+		cs_issuing_free(&kept_iss);
+	cs_err_clear(&err);
 	cs_store_close(b);
 	struct cs_store *c = NULL;
 	cs_store_open(&c, dir, false, &err);
