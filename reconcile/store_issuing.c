@@ -540,7 +540,7 @@ int cs_issuing_records_find(struct cs_issuing *out, struct cs_store *st, const c
 		while (pos < rec->n && rec->entries[pos] != e)
 			pos++;
 		r = doc ? issuance_of(out, json_array_get(json_object_get(doc, "issuing"), pos), rec->path, name, err)
-			: (err->code ? err->code : -EIO);
+			: (err && err->code ? err->code : -EIO);
 		if (r < 0)
 			cs_issuing_free(out);
 	}
