@@ -228,7 +228,8 @@ static void load_index(struct cs_issuing_records *R, struct cs_store *st)
 		names[n++] = cs_xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, compare_names);
+	if (n > 1) /* qsort wants an array, and an empty folder has none */
+		qsort(names, n, sizeof *names, compare_names);
 	for (size_t i = 0; i < n; i++) {
 		char *path = cs_xasprintf("%s/%s", dir, names[i]);
 		free(names[i]);

@@ -1109,6 +1109,13 @@ static void test_issuing_records(void)
 	tap_ok(access(bad, F_OK) == 0, "... untouched", NULL);
 	unlink(bad);
 	free(bad);
+	/* The folder now empty: nothing recorded (UBSan once caught a qsort
+	 * of no names here). */
+	struct cs_store *f_st = NULL;
+	cs_store_open(&f_st, dir, false, &err);
+	tap_int(cs_store_load_issuing(&iss, f_st, "c1", &err), -ENOENT, "an empty records folder: nothing recorded");
+	cs_err_clear(&err);
+	cs_store_close(f_st);
 
 	/* A folder certs/NAME/issuing/ an earlier version left. */
 	EVP_PKEY *k3 = new_key();
