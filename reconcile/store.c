@@ -125,8 +125,35 @@ static int check_key_at(int dfd, const char *certs, const char *rel, struct cs_e
 	return 0;
 }
 
-/* Every key file under certs/: checked when the store is opened so an unsafe
- * key is reported before anything is planned with it.  Looked up relative
+/* The issuance records (STATE/issuing/, store_issuing.h) hold keys: each
+ * file there is checked as a key file.  One gone meanwhile (a temporary
+ * renamed) is fine. */
+static int check_record_keys(const struct cs_store *st, struct cs_err *err)
+{
+	char *dir = cs_xasprintf("%s/issuing", st->dir);
+	DIR *d = opendir(dir);
+	int r = 0;
+	if (!d && errno != ENOENT)
+		r = cs_err_errno(err, -errno, "read folder %s", dir);
+	struct dirent *e;
+	while (d && r == 0 && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		r = check_key_at(dirfd(d), dir, e->d_name, err);
+		if (r == -ENOENT) {
+			cs_err_clear(err);
+			r = 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return r;
+}
+
+/* Every key file under certs/, then the issuance records: checked when the
+ * store is opened so an unsafe key is reported before anything is planned
+ * with it.  Looked up relative
  * to certs/ (short paths), and pending/ and issuing/ only in a folder that
  * has subfolders: a folder's link count is 2 plus its subfolders where the
  * file system counts them (ext4, xfs, tmpfs; others report 1, then both
@@ -170,7 +197,7 @@ static int check_all_keys(struct cs_store *st, struct cs_err *err)
 	st->subdirs_known = r == 0;
 out:
 	free(certs);
-	return r;
+	return r == 0 ? check_record_keys(st, err) : r;
 }
 
 static void forget_subdirs(struct cs_store *st)
@@ -225,8 +252,6 @@ int cs_store_open(struct cs_store **out, const char *dir, bool create, struct cs
 	if (r < 0)
 		goto out;
 	r = check_all_keys(st, err);
-	if (r == 0)
-		r = cs_issuing_records_check(dir, err);
 out:
 	if (r < 0)
 		cs_store_close(st);
@@ -245,8 +270,7 @@ int cs_store_open_report(struct cs_store **out, const char *dir, struct cs_err *
 		return 0;
 	st->exists = true;
 	check_dir_private(dir, folder_problem);
-	if (check_all_keys(st, key_problem) == 0)
-		cs_issuing_records_check(dir, key_problem);
+	check_all_keys(st, key_problem);
 	return 0;
 }
 

@@ -18,7 +18,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -324,41 +323,6 @@ static int flush(struct cs_issuing_records *R, struct cs_err *err)
 		cs_err_clear(&e);
 	}
 	return first;
-}
-
-/* ---- at open ---- */
-
-int cs_issuing_records_check(const char *state_dir, struct cs_err *err)
-{
-	char *dir = cs_xasprintf("%s/issuing", state_dir);
-	DIR *d = opendir(dir);
-	int r = 0;
-	if (!d) {
-		if (errno != ENOENT)
-			r = cs_err_errno(err, -errno, "read folder %s", dir);
-		free(dir);
-		return r;
-	}
-	struct dirent *de;
-	while (r == 0 && (de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		struct stat sb;
-		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT) /* a temporary just renamed */
-				r = cs_err_errno(err, -errno, "issuance record %s/%s", dir, de->d_name);
-		} else if (!S_ISREG(sb.st_mode)) {
-			r = cs_err_set(err, -EPERM, "issuance record %s/%s is not a regular file", dir, de->d_name);
-		} else if (sb.st_mode & 066) {
-			r = cs_err_set(err, -EPERM,
-				       "issuance record %s/%s holds keys and is accessible by others (mode %04o); "
-				       "run chmod 600 %s/%s",
-				       dir, de->d_name, (unsigned)(sb.st_mode & 07777), dir, de->d_name);
-		}
-	}
-	closedir(d);
-	free(dir);
-	return r;
 }
 
 /* ---- record, find, drop ---- */

@@ -1,5 +1,5 @@
 /* The issuance records of the state folder (STATE/issuing/), inside the
- * store: reconcile/store.c opens, checks and closes them; the public calls
+ * store: reconcile/store.c opens, checks (as key files) and closes them; the public calls
  * are cs_store_*_issuing* (store.h).
  *
  * One record file holds the issuances of up to ISSUING_PER_RECORD
@@ -26,10 +26,6 @@ struct cs_issuing_records *cs_issuing_records_new(void);
 void cs_issuing_records_free(struct cs_issuing_records *r); /* accepts NULL */
 /* The store's records (made with the store, freed with it). */
 struct cs_issuing_records *cs_store_issuing_records(struct cs_store *st);
-
-/* At open: every file in STATE/issuing/ holds keys, so each must be a
- * regular file only its owner can read or write (-EPERM with the fix). */
-int cs_issuing_records_check(const char *state_dir, struct cs_err *err);
 
 /* Record the items whose r is 0 (as cs_store_save_issuing_many). */
 void cs_issuing_records_save(struct cs_store *st, struct cs_store_item *it, size_t n);
