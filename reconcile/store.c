@@ -516,7 +516,7 @@ static int load_json(json_t **out, const char *path, struct cs_err *err)
 	return 0;
 }
 
-static int64_t json_time(json_t *obj, const char *key)
+int64_t cs_store_json_time(json_t *obj, const char *key)
 {
 	int64_t t = 0;
 	const char *s = json_string_value(json_object_get(obj, key));
@@ -688,7 +688,7 @@ static void loaded_free(struct loaded *l)
 static void take_meta(struct cs_stored *out, json_t *meta)
 {
 	out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
-	out->issued_at = json_time(meta, "issued_at");
+	out->issued_at = cs_store_json_time(meta, "issued_at");
 	const char *cn = json_string_value(json_object_get(meta, "common_name"));
 	out->requested_cn = cn ? cs_xstrdup(cn) : NULL;
 }
@@ -1355,7 +1355,7 @@ static int load_request(struct cs_pending *out, json_t **meta_out, struct cs_sto
 		goto out;
 	}
 	out->issuer = cs_xstrdup(json_string_value(json_object_get(meta, "issuer")));
-	out->created_at = json_time(meta, "created_at");
+	out->created_at = cs_store_json_time(meta, "created_at");
 	if (meta_out) {
 		*meta_out = meta;
 		meta = NULL;
@@ -1460,7 +1460,7 @@ int cs_store_load_issuing(struct cs_issuing *out, struct cs_store *st, const cha
 	if (r < 0)
 		return r;
 	const char *serial = json_string_value(json_object_get(meta, "serial"));
-	out->issue_time = json_time(meta, "issue_time");
+	out->issue_time = cs_store_json_time(meta, "issue_time");
 	if (!serial || !serial[0] || strspn(serial, "0123456789ABCDEFabcdef") != strlen(serial) || !out->issue_time) {
 		r = cs_err_set(err, -EINVAL, "%s/certs/%s/issuing/meta.json: no serial or issue_time", st->dir, name);
 		cs_issuing_free(out);

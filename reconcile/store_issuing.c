@@ -456,15 +456,6 @@ out:
 	free(order);
 }
 
-static int64_t time_of(json_t *e, const char *key)
-{
-	int64_t t = 0;
-	const char *s = json_string_value(json_object_get(e, key));
-	if (!s || cs_time_parse(&t, s) < 0)
-		return 0;
-	return t;
-}
-
 static int issuance_of(struct cs_issuing *out, json_t *e, const char *path, const char *name, struct cs_err *err)
 {
 	const char *key = json_string_value(json_object_get(e, "key"));
@@ -472,8 +463,8 @@ static int issuance_of(struct cs_issuing *out, json_t *e, const char *path, cons
 	const char *serial = json_string_value(json_object_get(e, "serial"));
 	const char *issuer = json_string_value(json_object_get(e, "issuer"));
 	int r;
-	out->issue_time = time_of(e, "issue_time");
-	out->req.created_at = time_of(e, "created_at");
+	out->issue_time = cs_store_json_time(e, "issue_time");
+	out->req.created_at = cs_store_json_time(e, "created_at");
 	if (!key || !req || !serial || !serial[0] || strspn(serial, "0123456789ABCDEFabcdef") != strlen(serial) ||
 	    !out->issue_time)
 		return cs_err_set(err, -EINVAL, "%s: the issuance of %s has no key, request, serial or issue_time",

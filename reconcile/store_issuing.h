@@ -17,6 +17,8 @@
 #define CS_STORE_ISSUING_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
 #include "providers/base/err.h"
 #include "reconcile/store.h"
 
@@ -26,6 +28,9 @@ struct cs_issuing_records *cs_issuing_records_new(void);
 void cs_issuing_records_free(struct cs_issuing_records *r); /* accepts NULL */
 /* The store's records (made with the store, freed with it). */
 struct cs_issuing_records *cs_store_issuing_records(struct cs_store *st);
+/* The RFC 3339 time at key in obj as unix seconds; 0 when missing or not
+ * a time (store.c, which reads its meta.json files with it). */
+int64_t cs_store_json_time(json_t *obj, const char *key);
 
 /* Record the items whose r is 0 (as cs_store_save_issuing_many). */
 void cs_issuing_records_save(struct cs_store *st, struct cs_store_item *it, size_t n);
