@@ -1751,26 +1751,11 @@ static void recover_requests(struct cs_observed *obs, size_t *removed, struct cs
 	}
 }
 
-/* An issuance whose certificate was saved as the current one by a run
- * killed before it dropped issuing/: done, the key lives on in key.pem. */
-/* Remove certs/NAME/issuing/ when it is there without its meta.json. */
-static void drop_unfinished_issuing(struct cs_observed *obs, const char *name)
-{
-	char *dir = cs_xasprintf("%s/certs/%s/issuing", cs_store_dir(obs->store), name);
-	struct stat sb;
-	if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		struct cs_err e = CS_ERR_INIT;
-		cs_store_drop_issuing(obs->store, name, &e);
-		cs_err_clear(&e);
-	}
-	free(dir);
-}
-
 static void recover_issuing(struct cs_observed *obs)
 {
 	/* Dropped together: a record file holds many issuances. */
-	const char **done = cs_xcalloc(obs->cfg->n_certs ? obs->cfg->n_certs : 1, sizeof *done);
-	size_t n_done = 0;
+	const char **drop = cs_xcalloc(obs->cfg->n_certs ? obs->cfg->n_certs : 1, sizeof *drop);
+	size_t n_drop = 0;
 	for (size_t i = 0; i < obs->cfg->n_certs; i++) {
 		const struct cs_cert_obs *c = &obs->certs[i];
 		struct cs_issuing iss;
@@ -1778,10 +1763,12 @@ static void recover_issuing(struct cs_observed *obs)
 		int r = cs_store_load_issuing(&iss, obs->store, c->cfg->name, &e);
 		cs_err_clear(&e);
 		if (r == -ENOENT) {
-			/* No meta.json (written last, removed first): a
-			 * record a kill cut short while it was written or dropped.
-			 * Nothing was signed with what is left, a key among it. */
-			drop_unfinished_issuing(obs, c->cfg->name);
+			/* None, or a folder certs/NAME/issuing/ of an earlier
+			 * version without its meta.json (written last, removed
+			 * first): cut short while it was written or dropped,
+			 * nothing was signed with what is left, a key among it.
+			 * The store drops such a folder, and nothing else. */
+			drop[n_drop++] = c->cfg->name;
 			continue;
 		}
 		if (r < 0 || !c->have_current) {
@@ -1796,7 +1783,7 @@ static void recover_issuing(struct cs_observed *obs)
 		 * record for the renewal, which signs the same certificate again
 		 * and saves it whole. */
 		if (c->current.complete && cs_key_matches_cert(iss.req.key, cs_stored_cert(&c->current, &e))) {
-			done[n_done++] = c->cfg->name;
+			drop[n_drop++] = c->cfg->name; /* done: the key lives on in key.pem */
 			if (c->ops && c->ops->saved) {
 				struct cs_issue_ctx sctx = { .hosts = obs->cfg->hosts, .n_hosts = obs->cfg->n_hosts,
 							     .state_dir = cs_store_dir(obs->store) };
@@ -1807,10 +1794,10 @@ static void recover_issuing(struct cs_observed *obs)
 		cs_issuing_free(&iss);
 	}
 	struct cs_err e = CS_ERR_INIT;
-	if (n_done)
-		cs_store_drop_issuing_many(obs->store, done, n_done, &e);
+	if (n_drop)
+		cs_store_drop_issuing_many(obs->store, drop, n_drop, &e);
 	cs_err_clear(&e);
-	free(done);
+	free(drop);
 }
 
 /* A binding an interrupted apply changed and then rebooted its host for,

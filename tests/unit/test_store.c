@@ -1144,6 +1144,16 @@ static void test_issuing_records(void)
 	cs_err_clear(&err);
 	tap_int(cs_store_drop_issuing(e, "old", &err), 0, "and dropped");
 	tap_ok(!exists("records/certs/old/issuing"), "... folder and all", NULL);
+	/* One cut short before its meta.json (written last): no issuance, and
+	 * dropped by name like the others (recover_issuing). */
+	cs_mkdir_p(od, 0700, NULL);
+	f = cs_xasprintf("%s/key.pem", od);
+	cs_file_write_atomic(f, kp.data, kp.len, 0600, (uid_t)-1, (gid_t)-1, NULL);
+	free(f);
+	tap_int(cs_store_load_issuing(&iss, e, "old", &err), -ENOENT, "an issuing/ folder without meta.json: none");
+	cs_err_clear(&err);
+	tap_int(cs_store_drop_issuing(e, "old", &err), 0, "dropped by name");
+	tap_ok(!exists("records/certs/old/issuing"), "... its key with it", NULL);
 	free(od);
 	cs_buf_free_secret(&kp);
 	cs_buf_free(&cp);
