@@ -1186,20 +1186,6 @@ static void item_fail(struct cs_store_item *it, int r, const char *what)
 	cs_err_prefix(&it->err, "%s %s", what, it->name ? it->name : "");
 }
 
-/* The per-item preparation both batch writes share, after the item's
- * bytes are encoded: its meta.json (meta, taken; NULL when building it
- * failed) encoded into out, and its folder dir made. */
-static int item_meta_dir(struct cs_store *st, struct cs_store_item *x, const char *dir, json_t *meta,
-			 struct cs_buf *out)
-{
-	int r = meta ? json_text(out, dir, "meta.json", meta, &x->err)
-		     : cs_err_errno(&x->err, -ENOMEM, "encode meta.json");
-	json_decref(meta);
-	if (r == 0)
-		r = prepare_dir(st, dir, &x->err);
-	return r;
-}
-
 void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 {
 	forget_subdirs(st); /* subfolders are made now */
@@ -1250,7 +1236,11 @@ void cs_store_save_many(struct cs_store *st, struct cs_store_item *it, size_t n)
 		json_t *facts = meta ? cs_store_facts_make(x->cert, x->chain) : NULL;
 		if (facts)
 			json_object_set_new(meta, "cert", facts);
-		r = item_meta_dir(st, x, p[i].dir, meta, &p[i].meta);
+		r = meta ? json_text(&p[i].meta, p[i].dir, "meta.json", meta, &x->err)
+			 : cs_err_errno(&x->err, -ENOMEM, "encode meta.json");
+		json_decref(meta);
+		if (r == 0)
+			r = prepare_dir(st, p[i].dir, &x->err);
 		/* The current set is copied to the archive before anything
 		 * replaces it (made durable with the step). */
 		if (r == 0)
