@@ -179,6 +179,19 @@ static char *new_serial(void)
 	return s;
 }
 
+/* A certificate saved by this run: its issuing record is dropped once all
+ * renewals are done (drop_issued). */
+static void note_issued(struct exec *x, const char *name)
+{
+	pthread_mutex_lock(&x->lock);
+	if (x->n_issued == x->cap_issued) {
+		x->cap_issued = x->cap_issued ? 2 * x->cap_issued : 16;
+		x->issued = cs_xrealloc(x->issued, x->cap_issued * sizeof *x->issued);
+	}
+	x->issued[x->n_issued++] = name;
+	pthread_mutex_unlock(&x->lock);
+}
+
 /* An issuance an earlier run recorded and did not finish (killed between
  * recording it and saving the certificate): take its key, request and
  * identity.  1 when resumed, 0 when there is none to resume (a stale one
@@ -315,13 +328,7 @@ static int renew_issue(struct exec *x, const struct cs_action *a, const struct c
 	 * Until then the record is one recover_issuing() drops (the key is
 	 * the current certificate's), the state a kill at renew.saved leaves
 	 * anyway. */
-	pthread_mutex_lock(&x->lock);
-	if (x->n_issued == x->cap_issued) {
-		x->cap_issued = x->cap_issued ? 2 * x->cap_issued : 16;
-		x->issued = cs_xrealloc(x->issued, x->cap_issued * sizeof *x->issued);
-	}
-	x->issued[x->n_issued++] = cert->name;
-	pthread_mutex_unlock(&x->lock);
+	note_issued(x, cert->name);
 	char date[11];
 	cs_time_date(date, info.not_after);
 	char *was = *detail;
@@ -631,13 +638,7 @@ static void renew_batch(struct exec *x, const struct cs_action **acts, size_t n)
 					  w->chain, &it[k].chain_pem, &w->info, &merr) == 0)
 			x->have_material[w->ci] = true;
 		cs_err_clear(&merr);
-		pthread_mutex_lock(&x->lock);
-		if (x->n_issued == x->cap_issued) {
-			x->cap_issued = x->cap_issued ? 2 * x->cap_issued : 16;
-			x->issued = cs_xrealloc(x->issued, x->cap_issued * sizeof *x->issued);
-		}
-		x->issued[x->n_issued++] = c->cfg->name;
-		pthread_mutex_unlock(&x->lock);
+		note_issued(x, c->cfg->name);
 	}
 	for (size_t k = 0; k < n; k++) {
 		struct renewal *w = &rn[k];
