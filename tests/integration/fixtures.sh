@@ -33,3 +33,31 @@ certificates:
 $extra
 YAML
 }
+
+# local_ca_head DIR: DIR/pki/ca.crt and ca.key (make_ca), DIR/out, and
+# DIR/certsync.yaml up to "certificates:", to be appended to: the state
+# folder DIR/state, that CA as issuer "ca" (90 days), the local host "here".
+local_ca_head() {
+	mkdir -p "$1/out"
+	make_ca "$1" ca || { not_ok "openssl makes a CA"; done_testing; exit 1; }
+	cat >"$1/certsync.yaml" <<'YAML'
+version: 1
+
+settings:
+  state_dir: state
+
+issuers:
+  ca:
+    ca:
+      cert: pki/ca.crt
+      key: { file: pki/ca.key }
+      days: 90
+
+hosts:
+  here:
+    platform: linux
+    local: {}
+
+certificates:
+YAML
+}

@@ -7,31 +7,12 @@
 # certificate that is in sync stays out of the plan, and status says the
 # same.  A stored file changed after the save is read again and checked.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures.sh"
 
 d=$TEST_TMP/estate
-mkdir -p "$d/out"
+local_ca_head "$d"
 cd "$d" || exit 1
-(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-	-out ca.crt -subj "/CN=digest test CA" -days 3650 2>/dev/null) || { not_ok "openssl makes a CA"; done_testing; }
-cat >certsync.yaml <<'YAML'
-version: 1
-
-settings:
-  state_dir: state
-
-issuers:
-  ca:
-    ca:
-      cert: ca.crt
-      key: { file: ca.key }
-      days: 90
-
-hosts:
-  here:
-    platform: linux
-    local: {}
-
-certificates:
+cat >>certsync.yaml <<'YAML'
   a:
     common_name: a.example.test
     key: { type: ecdsa, curve: p256 }

@@ -8,34 +8,12 @@
 # rewritten in another encoding of the same key: each gives what it gave
 # when every stored certificate was parsed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures.sh"
 
 d=$TEST_TMP/estate
-mkdir -p "$d/out"
+local_ca_head "$d"
 cd "$d" || exit 1
-ca() {
-	(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-		-out ca.crt -subj "/CN=unparsed test CA" -days 3650 2>/dev/null) || { not_ok "openssl makes a CA"; done_testing; }
-}
-ca
-cat >certsync.yaml <<'YAML'
-version: 1
-
-settings:
-  state_dir: state
-
-issuers:
-  ca:
-    ca:
-      cert: ca.crt
-      key: { file: ca.key }
-      days: 90
-
-hosts:
-  here:
-    platform: linux
-    local: {}
-
-certificates:
+cat >>certsync.yaml <<'YAML'
   a:
     common_name: a.example.test
     key: { type: ecdsa, curve: p256 }
@@ -61,7 +39,7 @@ expect_exit 0 "$CERTSYNC" plan --detailed-exitcode -c certsync.yaml
 expect_contains "$OUT" '^No changes\. Everything selected is as declared\.$'
 # What a plan reads instead of parsing: the facts and the key that verified
 # the signature (the CA's).
-ca_spki=$(openssl x509 -in ca.crt -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
+ca_spki=$(openssl x509 -in pki/ca.crt -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
 if python3 - state/certs/a/meta.json "${ca_spki^^}" <<'PY'; then
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -116,12 +94,12 @@ restore
 
 # A new CA (another key, the same name): neither certificate is signed by it
 # any more, however many share the old CA's key.
-mv ca.key ca.key.old && mv ca.crt ca.crt.old && ca
+mv pki/ca.key pki/ca.key.old && mv pki/ca.crt pki/ca.crt.old && make_ca "$d" ca
 expect_exit 2 "$CERTSYNC" plan --detailed-exitcode -c certsync.yaml
-n=$(grep -c "^       because not signed by issuer ca's current CA certificate (issuer CN=unparsed test CA)$" <<<"$OUT")
+n=$(grep -c "^       because not signed by issuer ca's current CA certificate (issuer CN=ca test CA)$" <<<"$OUT")
 if [[ $n == 2 ]]; then ok "both renewed: not signed by the new CA"; else not_ok "both renewed: not signed by the new CA" "$OUT"; fi
 expect_contains "$OUT" '^Plan: 2 to renew, 2 to bind'
-mv ca.key.old ca.key && mv ca.crt.old ca.crt
+mv pki/ca.key.old pki/ca.key && mv pki/ca.crt.old pki/ca.crt
 expect_exit 0 "$CERTSYNC" plan --detailed-exitcode -c certsync.yaml
 
 done_testing
